@@ -1,0 +1,54 @@
+# Two commands on a fresh clone: `make serve` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+# Debian packages are installed when missing; root needs no sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+.PHONY: serve test lint typecheck unit bench system-graphviz system-chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.serve: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml constraints.txt $(VENV)/.serve
+	$(PIP) -e '.[test]'
+	touch $@
+
+$(VENV)/.bench: pyproject.toml constraints.txt $(VENV)/.test
+	$(PIP) -e '.[test,bench]'
+	touch $@
+
+system-graphviz:
+	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) graphviz; }
+
+system-chromium:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium fonts-dejavu-core; }
+
+serve: $(VENV)/.serve system-graphviz
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy
+
+test: $(VENV)/.test system-graphviz system-chromium lint typecheck
+	$(BIN)/pytest
+
+bench: $(VENV)/.bench system-graphviz
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-results

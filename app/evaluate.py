@@ -1,0 +1,39 @@
+"""Stages 1-3 for one request, as a worker process runs them: check, evaluate, capture."""
+
+import re
+import warnings
+
+import torch
+
+from app.capture import GraphCapture
+from app.sandbox.checker import check_program
+from app.sandbox.interpreter import Interpreter
+from app.schemas import GraphData, GraphRequest
+from app.settings import Limits
+
+# A fresh Python process starts with this seed; resetting to it makes every job see the same
+# random numbers a plain `python program.py` would.
+DEFAULT_SEED = 67280421310721
+# PyTorch appends where in its C++ sources a warning came from; learners do not need it.
+TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\.?")
+
+
+def reset_torch_state() -> None:
+    """The state every job starts from, whatever the previous job changed."""
+    torch.manual_seed(DEFAULT_SEED)
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+
+
+def evaluate(request: GraphRequest, limits: Limits) -> GraphData:
+    """Run the program and capture its graph. Raises ProgramError for the learner's mistakes."""
+    program = check_program(request.code, limits)
+    reset_torch_state()
+    capture = GraphCapture(limits)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluation = Interpreter(program, limits, capture).run()
+        graph = capture.finish(evaluation, request.output)
+    python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]
+    graph.warnings = list(dict.fromkeys(python_warnings + graph.warnings))
+    return graph

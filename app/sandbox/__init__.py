@@ -1,0 +1,1 @@
+"""Running untrusted PyTorch programs: a static check, then an allowlist interpreter."""

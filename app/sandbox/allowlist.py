@@ -1,0 +1,251 @@
+"""What a program may reach: namespaces resolved through tables, never `getattr` on a module.
+
+Each table lists names; the real objects are looked up once, here, by our code. A program can
+only ever hold what these tables hand out (and what those objects return, which the guard
+checks). Anything missing is refused with its name, so adding a function is one line.
+"""
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn, optim
+
+
+@dataclass(frozen=True)
+class SafeFunction:
+    """A real callable that user code may call, with its arguments checked by the guard.
+
+    `dry_run` says whether the call is first made on meta tensors to learn output sizes
+    before any memory is used; functions that only read or mutate in place do not need it.
+    """
+
+    qualname: str
+    target: Callable[..., Any]
+    dry_run: bool = True
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A module as user code sees it: a fixed table of names."""
+
+    qualname: str
+    members: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<module '{self.qualname}'>"
+
+
+def _functions(
+    module: Any, prefix: str, names: Iterable[str], dry_run: bool = True
+) -> dict[str, SafeFunction]:
+    return {
+        name: SafeFunction(f"{prefix}.{name}", getattr(module, name), dry_run) for name in names
+    }
+
+
+DTYPES: dict[str, torch.dtype] = {
+    name: getattr(torch, name)
+    for name in tuple(
+        """
+    float16 half bfloat16 float32 float float64 double int8 int16 int32 int int64 long uint8
+    bool complex64 cfloat complex128
+""".split()
+    )
+}
+
+# Pure functions of their arguments: maths, reductions, shape changes, creation.
+TORCH_FUNCTIONS = tuple(
+    """
+    tensor as_tensor zeros ones full zeros_like ones_like full_like rand randn randint
+    rand_like randn_like randint_like randperm arange linspace logspace eye sin cos tan asin
+    acos atan atan2 sinh cosh tanh asinh acosh atanh exp exp2 expm1 log log2 log10 log1p
+    sqrt rsqrt abs neg sign sigmoid relu clamp clip floor ceil round trunc frac pow square
+    reciprocal erf lerp sum mean prod std var std_mean var_mean max min amax amin argmax
+    argmin norm dist cumsum cumprod logsumexp softmax log_softmax matmul mm bmm mv dot outer
+    inner einsum tensordot addmm cat concat stack hstack vstack split chunk unbind where
+    gather index_select masked_select transpose t permute reshape flatten squeeze unsqueeze
+    diag diagonal trace tril triu maximum minimum add sub subtract mul multiply div divide
+    true_divide remainder fmod allclose isclose equal eq ne lt le gt ge all any isnan isinf
+    isfinite nan_to_num numel sort argsort topk flip roll clone detach broadcast_to meshgrid
+    cross kron cdist count_nonzero nonzero unique bincount histc is_tensor is_floating_point
+    heaviside
+""".split()
+)
+
+# Functions that touch global state the worker resets between jobs, or that only read it.
+TORCH_STATE_FUNCTIONS = tuple(
+    """
+    manual_seed is_grad_enabled no_grad enable_grad set_grad_enabled inference_mode
+""".split()
+)
+
+TORCH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+
+NN_MODULES = tuple(
+    """
+    Linear Bilinear Sequential ModuleList Identity Flatten Unflatten ReLU Sigmoid Tanh
+    Softmax LogSoftmax GELU LeakyReLU ELU SiLU Softplus ReLU6 Hardtanh Dropout MSELoss
+    L1Loss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss HuberLoss SmoothL1Loss
+    KLDivLoss Embedding LayerNorm BatchNorm1d RNN RNNCell GRU GRUCell LSTM LSTMCell
+    Parameter
+""".split()
+)
+
+NN_INIT = tuple(
+    """
+    zeros_ ones_ constant_ normal_ uniform_ xavier_uniform_ xavier_normal_ kaiming_uniform_
+    kaiming_normal_ eye_
+""".split()
+)
+
+F_FUNCTIONS = tuple(
+    """
+    relu relu6 sigmoid tanh softmax log_softmax gelu leaky_relu elu silu softplus hardtanh
+    mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits cross_entropy
+    nll_loss smooth_l1_loss huber_loss kl_div linear one_hot dropout normalize pad embedding
+    layer_norm cosine_similarity logsigmoid softmin
+""".split()
+)
+
+OPTIMIZERS = tuple(
+    """
+    SGD Adam AdamW RMSprop Adagrad
+""".split()
+)
+
+# Methods a tensor exposes; the guard checks their arguments like any torch function.
+TENSOR_METHODS = frozenset(
+    set(TORCH_FUNCTIONS)
+    - set(
+        """
+    tensor as_tensor zeros ones full rand randn randint randperm arange linspace logspace
+    eye meshgrid cat concat stack hstack vstack zeros_like ones_like full_like rand_like
+    randn_like randint_like is_tensor einsum broadcast_to
+""".split()
+    )
+    | set(
+        """
+    view view_as reshape_as expand expand_as repeat contiguous float double half long int
+    bool to type_as new_zeros new_ones new_full new_tensor masked_fill add_ sub_ mul_ div_
+    pow_ clamp_ copy_ fill_ zero_ normal_ uniform_ masked_fill_ squeeze_ unsqueeze_ t_ abs_
+    neg_ exp_ log_ sigmoid_ tanh_ relu_ sqrt_ requires_grad_ retain_grad detach_ item tolist
+    size dim ndimension nelement element_size is_contiguous stride unfold sum_to_size
+    backward square_ index_fill scatter scatter_add narrow split chunk unbind masked_select
+""".split()
+    )
+)
+
+# Tensor methods that allocate nothing new or only read: no meta dry run is needed.
+TENSOR_METHODS_WITHOUT_DRY_RUN = frozenset(
+    set(
+        """
+    item tolist size dim ndimension nelement numel element_size is_contiguous stride
+    backward retain_grad requires_grad_ detach detach_ zero_ fill_ normal_ uniform_
+    is_floating_point equal allclose
+""".split()
+    )
+)
+
+TENSOR_ATTRIBUTES = frozenset(
+    set(
+        """
+    grad data shape T mT dtype requires_grad is_leaf grad_fn ndim device real imag
+    retains_grad itemsize
+""".split()
+    )
+)
+TENSOR_SETTABLE = frozenset({"data", "grad", "requires_grad"})
+
+# Attributes of module and optimizer objects a program may read (parameters and submodules
+# are also readable by name).
+MODULE_ATTRIBUTES = frozenset(
+    set(
+        """
+    in_features out_features training hidden_size input_size num_layers num_embeddings
+    embedding_dim normalized_shape eps negative_slope p dim reduction
+""".split()
+    )
+)
+MODULE_METHODS = frozenset(
+    set(
+        """
+    parameters named_parameters children named_children modules zero_grad train eval
+    requires_grad_ state_dict float double forward append
+""".split()
+    )
+)
+OPTIMIZER_ATTRIBUTES = frozenset({"param_groups", "defaults"})
+OPTIMIZER_METHODS = frozenset({"step", "zero_grad"})
+NODE_ATTRIBUTES = frozenset({"next_functions", "name", "variable"})
+
+MATH_FUNCTIONS = tuple(
+    """
+    sin cos tan asin acos atan atan2 sinh cosh tanh exp log log2 log10 log1p expm1 sqrt fabs
+    floor ceil trunc isclose isfinite isinf isnan hypot degrees radians erf copysign fsum
+    gcd comb perm factorial prod
+""".split()
+)
+MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
+
+
+def _build_namespaces() -> dict[str, Namespace]:
+    functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
+    init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
+    nn_ns = Namespace(
+        "torch.nn",
+        {
+            **_functions(nn, "torch.nn", NN_MODULES, dry_run=False),
+            "functional": functional,
+            "init": init,
+        },
+    )
+    optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
+    autograd = Namespace(
+        "torch.autograd",
+        _functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
+    )
+    torch_ns = Namespace(
+        "torch",
+        {
+            **_functions(torch, "torch", TORCH_FUNCTIONS),
+            **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
+            **DTYPES,
+            **TORCH_CONSTANTS,
+            "nn": nn_ns,
+            "optim": optim_ns,
+            "autograd": autograd,
+        },
+    )
+    math_ns = Namespace(
+        "math", {**_functions(math, "math", MATH_FUNCTIONS, dry_run=False), **MATH_CONSTANTS}
+    )
+    return {
+        "torch": torch_ns,
+        "torch.nn": nn_ns,
+        "torch.nn.functional": functional,
+        "torch.optim": optim_ns,
+        "torch.autograd": autograd,
+        "math": math_ns,
+    }
+
+
+NAMESPACES: dict[str, Namespace] = _build_namespaces()
+
+# Names torch has that people try, with the reason they are refused (the rest: "not available").
+REFUSED_TORCH_NAMES: dict[str, str] = {
+    "empty": "it returns uninitialised memory; use torch.zeros",
+    "empty_like": "it returns uninitialised memory; use torch.zeros_like",
+    "empty_strided": "it returns uninitialised memory",
+    "as_strided": "it can read memory outside the tensor",
+    "from_file": "it reads and writes files",
+    "load": "it unpickles files",
+    "save": "it writes files",
+    "set_default_dtype": "it changes state other programs would see",
+    "set_default_device": "it changes state other programs would see",
+    "set_num_threads": "it changes state other programs would see",
+    "set_printoptions": "it changes state other programs would see",
+}

@@ -1,0 +1,272 @@
+"""Stage 1: parse the program and check it against the allowed subset of Python.
+
+Everything here is static: no user code runs. The interpreter checks again at run time what
+cannot be known statically (which object an attribute is read from, sizes, budgets).
+"""
+
+import ast
+import warnings
+from dataclasses import dataclass
+
+from app.sandbox.errors import ProgramError, refused, too_big
+from app.settings import Limits
+
+# Node types the interpreter implements. Anything else (lambda, class, try, yield, global,
+# walrus, await, star-args in calls...) is refused with its name.
+ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
+    {
+        ast.Module,
+        ast.Expr,
+        ast.Assign,
+        ast.AugAssign,
+        ast.AnnAssign,
+        ast.If,
+        ast.For,
+        ast.While,
+        ast.Break,
+        ast.Continue,
+        ast.Pass,
+        ast.FunctionDef,
+        ast.Return,
+        ast.With,
+        ast.withitem,
+        ast.Import,
+        ast.ImportFrom,
+        ast.alias,
+        ast.Assert,
+        ast.Delete,
+        ast.arguments,
+        ast.arg,
+        ast.keyword,
+        ast.Constant,
+        ast.Name,
+        ast.Load,
+        ast.Store,
+        ast.Del,
+        ast.Attribute,
+        ast.Subscript,
+        ast.Slice,
+        ast.List,
+        ast.Tuple,
+        ast.Dict,
+        ast.Set,
+        ast.Starred,
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.BoolOp,
+        ast.Compare,
+        ast.IfExp,
+        ast.Call,
+        ast.JoinedStr,
+        ast.FormattedValue,
+        ast.ListComp,
+        ast.SetComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+        ast.comprehension,
+        ast.Add,
+        ast.Sub,
+        ast.Mult,
+        ast.MatMult,
+        ast.Div,
+        ast.FloorDiv,
+        ast.Mod,
+        ast.Pow,
+        ast.LShift,
+        ast.RShift,
+        ast.BitOr,
+        ast.BitXor,
+        ast.BitAnd,
+        ast.UAdd,
+        ast.USub,
+        ast.Not,
+        ast.Invert,
+        ast.And,
+        ast.Or,
+        ast.Eq,
+        ast.NotEq,
+        ast.Lt,
+        ast.LtE,
+        ast.Gt,
+        ast.GtE,
+        ast.Is,
+        ast.IsNot,
+        ast.In,
+        ast.NotIn,
+    }
+)
+
+# Friendly names for the constructs people try most often.
+CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
+    ast.Lambda: "lambda",
+    ast.ClassDef: "class definitions",
+    ast.Try: "try/except",
+    ast.Raise: "raise",
+    ast.Global: "global",
+    ast.Nonlocal: "nonlocal",
+    ast.NamedExpr: "the walrus operator :=",
+    ast.Yield: "yield (generators)",
+    ast.YieldFrom: "yield from",
+    ast.AsyncFunctionDef: "async functions",
+    ast.Await: "await",
+    ast.Match: "match statements",
+    ast.AsyncFor: "async for",
+    ast.AsyncWith: "async with",
+}
+
+# Builtins that would hand out the interpreter itself; refused even as plain names.
+FORBIDDEN_NAMES = frozenset(
+    {
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "vars",
+        "globals",
+        "locals",
+        "dir",
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "__import__",
+        "breakpoint",
+        "exit",
+        "quit",
+        "input",
+        "help",
+        "memoryview",
+        "object",
+        "type",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "id",
+        "hash",
+        "iter",
+        "next",
+        "callable",
+        "format",
+        "issubclass",
+    }
+)
+
+# Modules a program may import, and the namespace each binds.
+IMPORTABLE = frozenset(
+    {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "math"}
+)
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """A program that parsed and passed the static checks."""
+
+    source: str
+    tree: ast.Module
+
+
+def check_program(source: str, limits: Limits) -> CheckedProgram:
+    """Parse `source` and refuse anything outside the allowed subset, pointing at it."""
+    if len(source) > limits.max_code_chars:
+        raise too_big(
+            f"the program has {len(source)} characters; the limit is {limits.max_code_chars}"
+        )
+    tree = _parse(source)
+    _check_tree(tree, limits)
+    return CheckedProgram(source=source, tree=tree)
+
+
+def _parse(source: str) -> ast.Module:
+    try:
+        with warnings.catch_warnings():
+            # Invalid escape sequences warn at parse time; they are not the learner's problem here.
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename="<program>", mode="exec")
+    except SyntaxError as error:
+        raise ProgramError(
+            "Syntax error",
+            error.msg or "invalid syntax",
+            error.lineno,
+            error.offset,
+            kind="syntax-error",
+        ) from None
+    except (RecursionError, MemoryError):
+        raise too_big("the program is nested too deeply to read") from None
+    except ValueError as error:  # e.g. "source code string cannot contain null bytes"
+        raise ProgramError("Syntax error", str(error), kind="syntax-error") from None
+
+
+def _check_tree(tree: ast.Module, limits: Limits) -> None:
+    """Walk iteratively (deep trees must not overflow our own stack) and check every node."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > limits.max_ast_nodes:
+            raise too_big(f"the program has more than {limits.max_ast_nodes} syntax nodes", node)
+        if depth > limits.max_ast_depth:
+            raise too_big(f"the program nests deeper than {limits.max_ast_depth} levels", node)
+        _check_node(node)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _check_node(node: ast.AST) -> None:
+    kind = type(node)
+    if kind not in ALLOWED_NODES:
+        name = CONSTRUCT_NAMES.get(kind, kind.__name__)
+        raise refused(f"{name} is not supported in this sandbox", node)
+    match node:
+        case ast.Name(id=name):
+            _check_identifier(name, node)
+        case ast.Attribute(attr=attr):
+            if attr.startswith("_"):
+                raise refused(
+                    f"attribute '{attr}' is not allowed: names starting with '_' are internal", node
+                )
+        case ast.arg(arg=name):
+            _check_identifier(name, node)
+        case ast.keyword(arg=keyword):
+            if keyword is None:
+                raise refused("'**' in a call is not supported", node)
+            _check_identifier(keyword, node)
+        case ast.FunctionDef(name=name, decorator_list=decorators, args=args):
+            _check_identifier(name, node)
+            if decorators:
+                raise refused("decorators are not supported", node)
+            if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
+                raise refused("only plain parameters (with defaults) are supported", node)
+        case ast.Import(names=aliases):
+            for alias in aliases:
+                _check_import(alias.name, alias)
+                _check_identifier(alias.asname or alias.name.split(".")[0], alias)
+        case ast.ImportFrom(module=module, names=aliases, level=level):
+            if level or module is None:
+                raise refused("relative imports are not allowed", node)
+            for alias in aliases:
+                if alias.name == "*":
+                    raise refused("'import *' is not allowed", alias)
+                _check_identifier(alias.asname or alias.name, alias)
+            if module not in IMPORTABLE:
+                error = refused(
+                    f"import of '{module}' is not allowed (allowed: "
+                    f"{', '.join(sorted(IMPORTABLE))})"
+                )
+                error.line, error.column = node.lineno, node.col_offset + len("from ") + 1
+                raise error
+        case ast.Constant(value=value) if isinstance(value, bytes):
+            raise refused("bytes literals are not supported", node)
+
+
+def _check_identifier(name: str, node: ast.AST) -> None:
+    if name.startswith("_") and name != "_":  # a lone "_" is the usual throwaway name
+        raise refused(f"name '{name}' is not allowed: names starting with '_' are internal", node)
+    if name in FORBIDDEN_NAMES:
+        raise refused(f"'{name}' is not available in this sandbox", node)
+
+
+def _check_import(module: str, node: ast.AST) -> None:
+    if module not in IMPORTABLE:
+        allowed = ", ".join(sorted(IMPORTABLE))
+        raise refused(f"import of '{module}' is not allowed (allowed: {allowed})", node)

@@ -1,0 +1,276 @@
+"""Checks around every call into torch: arguments in, sizes before allocation, values out.
+
+The interpreter calls `Guard.call` for everything a program invokes on a torch object. The
+guard refuses dangerous arguments, learns output sizes from a dry run on meta tensors (no
+memory is used), charges them to the program's budget, and checks that what comes back is
+a kind of value the interpreter knows how to handle safely.
+"""
+
+import math
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_map
+
+from app.sandbox.allowlist import DTYPES, SafeFunction
+from app.sandbox.errors import ProgramError, refused, too_big
+from app.settings import Limits
+
+ALLOWED_DTYPES = frozenset(DTYPES.values())
+FORBIDDEN_KEYWORDS = frozenset(
+    {"out", "layout", "pin_memory", "memory_format", "generator", "names", "non_blocking", "copy"}
+)
+SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), slice, range)
+SAFE_TORCH_OBJECTS = (
+    torch.dtype,
+    torch.Size,
+    torch.device,
+    nn.Module,
+    torch.optim.Optimizer,
+    torch.autograd.graph.Node,
+    torch.no_grad,
+    torch.enable_grad,
+    torch.set_grad_enabled,
+    torch.inference_mode,
+)
+SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
+
+
+def output_growth(module: nn.Module) -> float:
+    """How many output elements a module may make per input element (1 for most)."""
+    m: Any = module  # torch types these attributes as Tensor | Module
+    if isinstance(module, nn.Linear | nn.Bilinear):
+        return float(m.out_features) / float(getattr(m, "in_features", None) or m.in1_features)
+    if isinstance(module, nn.Embedding):
+        return float(m.embedding_dim)
+    if isinstance(module, nn.RNNBase):
+        return float(4.0 * m.hidden_size * m.num_layers / m.input_size)
+    if isinstance(module, nn.RNNCellBase):
+        return float(2.0 * m.hidden_size / m.input_size + 1)
+    return 1.0
+
+
+class Budget:
+    """Counts work as the program runs; raises when a limit is passed."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.steps = 0
+        self.elements = 0
+
+    def step(self, count: int = 1) -> None:
+        self.steps += count
+        if self.steps > self.limits.max_steps:
+            raise too_big(
+                f"the program ran more than {self.limits.max_steps} steps "
+                "(statements, loop turns and calls); is there an endless loop?"
+            )
+
+    def allocate(self, numel: int, what: str) -> None:
+        if numel > self.limits.max_tensor_numel:
+            raise too_big(
+                f"{what} would make a tensor of {numel:,} elements; the limit is "
+                f"{self.limits.max_tensor_numel:,}"
+            )
+        self.elements += numel
+        if self.elements > self.limits.max_total_numel:
+            raise too_big(
+                f"the program created more than {self.limits.max_total_numel:,} "
+                "tensor elements in all"
+            )
+
+    def sequence(self, length: int, what: str = "a sequence") -> None:
+        if length > self.limits.max_sequence_len:
+            raise too_big(
+                f"{what} would have {length:,} items; the limit is {self.limits.max_sequence_len:,}"
+            )
+
+    def integer(self, bits: int) -> None:
+        if bits > self.limits.max_int_bits:
+            raise too_big(
+                f"an integer would have about {bits:,} bits; the limit is "
+                f"{self.limits.max_int_bits:,}"
+            )
+
+
+class Guard:
+    """Wraps each call from user code into torch."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call a table function after checking arguments and, for allocating calls, sizes."""
+        self.check_arguments(function.qualname, args, kwargs)
+        target = function.target
+        if isinstance(target, type) and issubclass(target, nn.Module):
+            self._check_module_size(function.qualname, target, args, kwargs)
+        elif function.dry_run:
+            self.dry_run(function.qualname, target, args, kwargs)
+        return self.checked_result(function.qualname, target(*args, **kwargs))
+
+    def call_method(
+        self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
+    ) -> Any:
+        """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
+        qualname = f"{type(receiver).__name__}.{name}"
+        self.check_arguments(qualname, args, kwargs)
+        if isinstance(receiver, torch.Tensor):
+            if name == "to":
+                self._check_to(args)
+            if dry_run:
+                unbound = getattr(torch.Tensor, name)
+                self.dry_run(qualname, unbound, (receiver, *args), kwargs)
+        elif isinstance(receiver, nn.Module) and name == "forward":
+            self._check_module_call(receiver, args)
+        return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs))
+
+    def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run a module's forward pass, estimating its output size first."""
+        self.check_arguments(type(module).__name__, args, kwargs)
+        self._check_module_call(module, args)
+        return self.checked_result(type(module).__name__, module(*args, **kwargs))
+
+    def operator(self, symbol: str, function: Callable[..., Any], *operands: Any) -> Any:
+        """Apply a Python operator to tensors, sized by a dry run first."""
+        self.dry_run(f"'{symbol}'", function, operands, {})
+        return self.checked_result(f"'{symbol}'", function(*operands))
+
+    # Arguments -------------------------------------------------------------------------
+
+    def check_arguments(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        for key, value in kwargs.items():
+            if key in FORBIDDEN_KEYWORDS:
+                raise refused(f"{qualname}: the argument '{key}=' is not allowed here")
+            if key == "device" and value is not None and str(value) != "cpu":
+                raise refused(f"{qualname}: only device='cpu' is available here")
+            if key == "dtype" and value is not None and value not in ALLOWED_DTYPES:
+                raise refused(f"{qualname}: dtype {value!r} is not available here")
+        for value in (*args, *kwargs.values()):
+            self._check_value(qualname, value)
+
+    def _check_value(self, qualname: str, value: Any) -> None:
+        """No function or namespace of the program may reach torch; nested data is sized."""
+        if not _is_safe_value(value, self.budget):
+            raise refused(
+                f"{qualname}: a {type(value).__name__} cannot be passed here; pass "
+                "tensors, numbers, strings or lists of them"
+            )
+        if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+            self._check_nested_size(value)
+
+    def _check_nested_size(self, data: list[Any] | tuple[Any, ...]) -> None:
+        """`[[0]*1000]*1000` is small as Python objects but huge as a tensor."""
+        numel = 1
+        item: Any = data
+        while isinstance(item, list | tuple) and item:
+            numel *= len(item)
+            item = item[0]
+        if isinstance(item, torch.Tensor):
+            numel *= item.numel()
+        self.budget.allocate(numel, "nested lists")
+
+    def _check_to(self, args: tuple[Any, ...]) -> None:
+        for value in args:
+            if isinstance(value, str | torch.device) and str(value) != "cpu":
+                raise refused("Tensor.to: only the cpu is available here")
+
+    # Sizes -----------------------------------------------------------------------------
+
+    def dry_run(
+        self,
+        qualname: str,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Call `function` on meta tensors: shapes are computed, no memory is used."""
+        meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        try:
+            with torch.no_grad(), torch.device("meta"):
+                result = function(*meta_args, **meta_kwargs)
+        except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+            # The real call will raise the learner-facing error (or meta lacks this kernel);
+            # its inputs are already within limits.
+            return
+        self.budget.allocate(_numel_of(result), qualname)
+
+    def _check_module_size(
+        self, qualname: str, cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        with torch.device("meta"):
+            try:
+                probe = cls(*args, **kwargs)
+            except Exception:
+                return
+        self.budget.allocate(sum(p.numel() for p in probe.parameters()), qualname)
+
+    def _check_module_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
+        for sub in module.modules():
+            numel = math.ceil(numel * max(1.0, output_growth(sub)))
+        self.budget.allocate(numel, type(module).__name__)
+
+    # Results ---------------------------------------------------------------------------
+
+    def checked_result(self, qualname: str, value: Any) -> Any:
+        """Only kinds of value the interpreter handles may come back to the program."""
+        if isinstance(value, types.GeneratorType | Iterator) and not isinstance(
+            value, torch.Tensor
+        ):
+            value = list(_bounded(value, self.budget))
+        if isinstance(value, torch.Generator):
+            return None  # torch.manual_seed returns the generator, which a program must not hold
+        if not _is_safe_value(value, self.budget):
+            raise ProgramError(
+                "Unsupported value",
+                f"{qualname} returned a {type(value).__name__}, which this sandbox cannot use",
+                kind="not-allowed",
+            )
+        return value
+
+
+def _to_meta(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.empty(value.shape, dtype=value.dtype, device="meta")
+    return value
+
+
+def _numel_of(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel()
+    if isinstance(value, list | tuple):
+        return sum(_numel_of(item) for item in value)
+    return 0
+
+
+def _bounded(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
+    for count, item in enumerate(items, start=1):
+        budget.sequence(count)
+        yield item
+
+
+def _is_safe_value(value: Any, budget: Budget) -> bool:
+    """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them."""
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        budget.sequence(seen, "a nested value")
+        if isinstance(item, SAFE_LEAVES):
+            continue
+        if isinstance(item, torch.Tensor):
+            if item.device.type != "cpu" or item.layout != torch.strided:
+                return False
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            return False
+    return True

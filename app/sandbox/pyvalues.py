@@ -1,0 +1,313 @@
+"""Python's own values as a program may use them: builtins, container methods, bounded text.
+
+Every function here counts its work against the budget before doing it, so `sum(range(10**12))`
+or `'x' * 10**10` stop at the limit instead of running the server out of time or memory.
+"""
+
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from app.sandbox.errors import ProgramError, refused
+from app.sandbox.guard import Budget
+
+# Methods of Python values a program may call. Growth (append, join...) is sized first.
+PY_METHODS: dict[type, frozenset[str]] = {
+    list: frozenset(
+        {
+            "append",
+            "extend",
+            "insert",
+            "pop",
+            "remove",
+            "index",
+            "count",
+            "reverse",
+            "sort",
+            "copy",
+            "clear",
+        }
+    ),
+    dict: frozenset(
+        {"keys", "values", "items", "get", "pop", "update", "setdefault", "copy", "clear"}
+    ),
+    str: frozenset(
+        {
+            "lower",
+            "upper",
+            "strip",
+            "lstrip",
+            "rstrip",
+            "split",
+            "join",
+            "startswith",
+            "endswith",
+            "replace",
+            "title",
+            "capitalize",
+            "isdigit",
+            "isalpha",
+            "count",
+            "find",
+        }
+    ),
+    tuple: frozenset({"index", "count"}),
+    torch.Size: frozenset({"numel", "index", "count"}),
+    float: frozenset({"is_integer"}),
+    int: frozenset({"bit_length"}),
+}
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A Python builtin as the sandbox provides it."""
+
+    name: str
+    function: Callable[..., Any]
+
+    def __repr__(self) -> str:
+        return f"<built-in function {self.name}>"
+
+
+class TextWriter:
+    """Captures what `print` writes, keeping at most `limit` characters."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def write(self, text: str) -> None:
+        room = self.limit - self.size
+        if len(text) > room:
+            text = text[: max(room, 0)]
+            self.truncated = True
+        self.parts.append(text)
+        self.size += len(text)
+
+    def getvalue(self) -> str:
+        suffix = "\n[output cut: too long]\n" if self.truncated else ""
+        return "".join(self.parts) + suffix
+
+
+def to_text(value: Any, limit: int, quoted: bool = False) -> str:
+    """`str()`/`repr()` that never builds more than `limit` characters (lists can nest)."""
+    out: list[str] = []
+    _write_text(value, out, [limit], quoted, depth=0)
+    return "".join(out)
+
+
+def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth: int) -> None:
+    if room[0] <= 0:
+        return
+    if isinstance(value, list | tuple | set | dict) and depth < 20:
+        brackets = {list: "[]", tuple: "()", set: "{}", dict: "{}"}.get(type(value), "[]")
+        opening, closing = brackets[0], brackets[1]
+        items = list(value.items()) if isinstance(value, dict) else list(value)
+        out.append(opening)
+        for index, item in enumerate(items):
+            if room[0] <= 0:
+                out.append("...")
+                break
+            if index:
+                out.append(", ")
+            if isinstance(value, dict):
+                _write_text(item[0], out, room, True, depth + 1)
+                out.append(": ")
+                _write_text(item[1], out, room, True, depth + 1)
+            else:
+                _write_text(item, out, room, True, depth + 1)
+        if isinstance(value, tuple) and len(value) == 1:
+            out.append(",")
+        out.append(closing)
+        return
+    if isinstance(value, list | tuple | set | dict):
+        text = "[...]"
+    elif isinstance(value, torch.autograd.graph.Node):
+        text = f"<{value.name()}>"
+    elif isinstance(value, str):
+        text = repr(value) if quoted else value
+    else:
+        text = repr(value) if quoted else str(value)
+    text = text[: room[0]]
+    room[0] -= len(text)
+    out.append(text)
+
+
+class PythonValues:
+    """Builtins and container methods bound to one program's budget."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        stdout: TextWriter,
+        binop: Callable[[str, Any, Any], Any],
+        truth: Callable[[Any], bool],
+    ) -> None:
+        self.budget = budget
+        self.stdout = stdout
+        self.binop = binop
+        self.truth = truth
+        self.text_limit = budget.limits.max_sequence_len
+        functions: dict[str, Callable[..., Any]] = {
+            "print": self.builtin_print,
+            "range": self.builtin_range,
+            "len": len,
+            "abs": self.builtin_abs,
+            "min": self.builtin_min,
+            "max": self.builtin_max,
+            "sum": self.builtin_sum,
+            "round": round,
+            "float": float,
+            "int": int,
+            "bool": self.builtin_bool,
+            "str": self.builtin_str,
+            "repr": self.builtin_repr,
+            "list": self.builtin_list,
+            "tuple": self.builtin_tuple,
+            "set": self.builtin_set,
+            "dict": self.builtin_dict,
+            "enumerate": self.builtin_enumerate,
+            "zip": self.builtin_zip,
+            "sorted": self.builtin_sorted,
+            "reversed": self.builtin_reversed,
+            "any": self.builtin_any,
+            "all": self.builtin_all,
+            "divmod": divmod,
+        }
+        self.builtins = {name: Builtin(name, function) for name, function in functions.items()}
+
+    # Iteration -------------------------------------------------------------------------
+
+    def items(self, value: Any) -> list[Any]:
+        """The items a `for` loop over `value` would see, counted against the budget."""
+        if isinstance(value, range | list | tuple | str | dict | set | torch.Size):
+            length = len(value)
+        elif isinstance(value, torch.Tensor):
+            if value.dim() == 0:
+                raise ProgramError("TypeError", "iteration over a 0-d tensor")
+            length = value.shape[0]
+        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList):
+            length = len(value)
+        else:
+            raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
+        self.budget.sequence(length, "a loop")
+        self.budget.step(max(length // 64, 0))
+        return list(value)
+
+    # Builtins --------------------------------------------------------------------------
+
+    def builtin_print(self, *values: Any, sep: str = " ", end: str = "\n") -> None:
+        room = self.stdout.limit
+        self.stdout.write(str(sep).join(to_text(v, room) for v in values) + str(end))
+
+    def builtin_range(self, *args: int) -> range:
+        return range(*args)
+
+    def builtin_abs(self, value: Any) -> Any:
+        return self.binop("abs", value, None)
+
+    def builtin_bool(self, value: Any = False) -> bool:
+        return self.truth(value)
+
+    def builtin_str(self, value: Any = "") -> str:
+        return to_text(value, self.text_limit)
+
+    def builtin_repr(self, value: Any) -> str:
+        return to_text(value, self.text_limit, quoted=True)
+
+    def builtin_list(self, value: Any = ()) -> list[Any]:
+        return self.items(value)
+
+    def builtin_tuple(self, value: Any = ()) -> tuple[Any, ...]:
+        return tuple(self.items(value))
+
+    def builtin_set(self, value: Any = ()) -> set[Any]:
+        return set(self.items(value))
+
+    def builtin_dict(self, value: Any = (), **kwargs: Any) -> dict[Any, Any]:
+        pairs = value.items() if isinstance(value, dict) else self.items(value)
+        result = dict(pairs, **kwargs)
+        self.budget.sequence(len(result), "a dict")
+        return result
+
+    def builtin_enumerate(self, value: Any, start: int = 0) -> list[tuple[int, Any]]:
+        return list(enumerate(self.items(value), start))
+
+    def builtin_zip(self, *values: Any) -> list[tuple[Any, ...]]:
+        return list(zip(*(self.items(v) for v in values), strict=False))
+
+    def builtin_sorted(self, value: Any, reverse: bool = False) -> list[Any]:
+        return sorted(self.items(value), reverse=reverse)
+
+    def builtin_reversed(self, value: Any) -> list[Any]:
+        return self.items(value)[::-1]
+
+    def builtin_any(self, value: Any) -> bool:
+        return any(self.truth(item) for item in self.items(value))
+
+    def builtin_all(self, value: Any) -> bool:
+        return all(self.truth(item) for item in self.items(value))
+
+    def builtin_sum(self, value: Any, start: Any = 0) -> Any:
+        total = start
+        for item in self.items(value):
+            total = self.binop("+", total, item)
+        return total
+
+    def builtin_min(self, *values: Any) -> Any:
+        return self._extreme(values, "<")
+
+    def builtin_max(self, *values: Any) -> Any:
+        return self._extreme(values, ">")
+
+    def _extreme(self, values: tuple[Any, ...], symbol: str) -> Any:
+        items = self.items(values[0]) if len(values) == 1 else list(values)
+        if not items:
+            raise ProgramError("ValueError", "min()/max() of an empty sequence")
+        best = items[0]
+        for item in items[1:]:
+            if self.truth(self.binop(symbol, item, best)):
+                best = item
+        return best
+
+    # Methods of Python values ----------------------------------------------------------
+
+    def call_method(
+        self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if "key" in kwargs:
+            raise refused(f"{type(receiver).__name__}.{name}: 'key=' is not supported")
+        self._check_growth(receiver, name, args)
+        result = getattr(receiver, name)(*args, **kwargs)
+        if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
+            return list(result)
+        return result
+
+    def _check_growth(self, receiver: Any, name: str, args: tuple[Any, ...]) -> None:
+        size: Callable[[Any], int] = operator.length_hint
+        if name in {"append", "insert", "setdefault"}:
+            self.budget.sequence(len(receiver) + 1)
+        elif name in {"extend", "update"} and args:
+            self.budget.sequence(len(receiver) + size(args[0]))
+        elif name == "join" and args:
+            parts = self.items(args[0])
+            if not all(isinstance(part, str) for part in parts):
+                raise ProgramError("TypeError", "join() needs a list of strings")
+            self.budget.sequence(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
+        elif name == "replace" and len(args) >= 2:
+            old, new = str(args[0]), str(args[1])
+            growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)
+            self.budget.sequence(len(receiver) + growth, "a string")
+
+
+def method_names(value: Any) -> Iterable[str]:
+    """The Python methods a program may call on `value`."""
+    for kind, names in PY_METHODS.items():
+        if type(value) is kind:
+            return names
+    return ()

@@ -1,0 +1,43 @@
+"""All limits and knobs in one place; each can be overridden by an `AGX_`-prefixed variable."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """What one program may use. Checked before the work is done, not after."""
+
+    model_config = SettingsConfigDict(env_prefix="AGX_", frozen=True)
+
+    max_code_chars: int = Field(20_000, description="Longest program accepted, in characters.")
+    max_ast_nodes: int = Field(20_000, description="Most syntax-tree nodes in one program.")
+    max_ast_depth: int = Field(60, description="Deepest nesting of expressions and blocks.")
+    max_steps: int = Field(
+        200_000, description="Statements, loop turns and calls one run may take."
+    )
+    max_call_depth: int = Field(40, description="Deepest chain of user function calls.")
+    max_int_bits: int = Field(4_096, description="Largest integer, in bits.")
+    max_sequence_len: int = Field(100_000, description="Longest string, list, tuple or dict.")
+    max_tensor_numel: int = Field(4_000_000, description="Most elements in one tensor.")
+    max_total_numel: int = Field(
+        40_000_000, description="Elements all tensor operations may create."
+    )
+    max_graph_nodes: int = Field(20_000, description="Most autograd nodes drawn from one root.")
+    max_stdout_chars: int = Field(64_000, description="Printed output kept; the rest is cut.")
+
+
+class Settings(BaseSettings):
+    """Server settings. Defaults suit a 2-core machine serving a class."""
+
+    model_config = SettingsConfigDict(env_prefix="AGX_", frozen=True)
+
+    workers: int = Field(2, ge=1, description="Evaluation worker processes.")
+    job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
+    worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
+    worker_max_jobs: int = Field(200, ge=1, description="Jobs before a worker is replaced.")
+    max_waiting: int = Field(
+        16, ge=0, description="Requests that may wait for a worker before 503."
+    )
+    max_body_bytes: int = Field(65_536, description="Largest request body.")
+    render_timeout_s: float = Field(5.0, gt=0, description="Time limit of one Graphviz layout.")
+    limits: Limits = Field(default_factory=Limits)

@@ -1,0 +1,233 @@
+"""Isolation: every evaluation runs in a pre-started worker process with hard limits.
+
+Workers are spawned (not forked) so they share no state with the server, run one torch
+thread, and live under RLIMIT_AS/CPU/FSIZE/NOFILE/CORE. The parent enforces the wall-clock
+limit from outside: a worker that does not answer in time is killed and replaced. Jobs and
+answers cross the pipe as JSON, never as pickles of the worker's choosing.
+"""
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import resource
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import anyio
+
+from app.sandbox.errors import ProgramError
+from app.schemas import GraphData, GraphRequest
+from app.settings import Limits, Settings
+
+log = logging.getLogger(__name__)
+READY = b"ready"
+WARM_UP = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.ones(1, 2, requires_grad=True)
+loss = F.mse_loss(model(x), torch.zeros(1, 2)) + (x * 2).sum()
+loss.backward()
+optimizer.step()
+"""
+STARTUP_TIMEOUT_S = 120.0
+
+
+class SaturatedError(Exception):
+    """Every worker is busy and too many requests are already waiting."""
+
+
+# Inside the worker -----------------------------------------------------------------------
+
+
+def worker_main(connection: Connection, settings_json: str) -> None:
+    """Entry point of a worker process: limit ourselves, warm up, then serve jobs."""
+    import torch
+
+    from app.evaluate import evaluate
+
+    settings = Settings.model_validate_json(settings_json)
+    torch.set_num_threads(1)
+    # Lazy imports inside torch probe the temp directory by writing a file; do that now,
+    # before RLIMIT_FSIZE=0 turns any write into a fatal signal.
+    tempfile.tempdir = tempfile.gettempdir()
+    evaluate(GraphRequest(code=WARM_UP), settings.limits)
+    _limit_resources(settings)
+    connection.send_bytes(READY)
+    while True:
+        try:
+            job = connection.recv_bytes()
+        except EOFError:
+            return
+        _limit_cpu(settings.job_timeout_s)
+        connection.send_bytes(_answer(job, settings.limits))
+
+
+def _limit_resources(settings: Settings) -> None:
+    memory = settings.worker_memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def _limit_cpu(seconds: float) -> None:
+    """CPU time is cumulative per process: allow this job its share on top of what was used."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(used.ru_utime + used.ru_stime)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + int(seconds) + 2, hard))
+
+
+def _answer(job: bytes, limits: Limits) -> bytes:
+    from app.evaluate import evaluate
+
+    try:
+        graph = evaluate(GraphRequest.model_validate_json(job), limits)
+        reply: dict[str, Any] = {"graph": graph.model_dump(mode="json")}
+    except ProgramError as error:
+        reply = {"error": _error_fields(error)}
+    except Exception as error:
+        traceback.print_exc()
+        reply = {
+            "error": _error_fields(
+                ProgramError(
+                    "Evaluation failed",
+                    f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
+                    kind="evaluation-failed",
+                )
+            )
+        }
+    return json.dumps(reply, allow_nan=False).encode()
+
+
+def _error_fields(error: ProgramError) -> dict[str, Any]:
+    return {
+        "title": error.title,
+        "detail": error.detail,
+        "line": error.line,
+        "column": error.column,
+        "kind": error.kind,
+    }
+
+
+# In the server ---------------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    process: BaseProcess
+    connection: Connection
+    jobs: int = 0
+    ready: bool = False
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        if not self.connection.poll(STARTUP_TIMEOUT_S) or self.connection.recv_bytes() != READY:
+            raise RuntimeError("worker did not start")
+        self.ready = True
+
+    def call(self, job: bytes, timeout: float) -> bytes | None:
+        """Send a job; None if no answer came in time or the worker died."""
+        self.wait_ready()
+        self.jobs += 1
+        self.connection.send_bytes(job)
+        try:
+            if self.connection.poll(timeout):
+                return self.connection.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.connection.close()
+
+
+class WorkerPool:
+    """A fixed number of workers; requests wait for one, up to a limit, then get 503."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = multiprocessing.get_context("spawn")
+        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self.waiting = 0
+        self.workers: list[Worker] = []
+
+    def _spawn(self) -> Worker:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(
+            target=worker_main, args=(child, self.settings.model_dump_json()), daemon=True
+        )
+        process.start()
+        child.close()
+        worker = Worker(process, parent)
+        self.workers.append(worker)
+        return worker
+
+    async def start(self) -> None:
+        for _ in range(self.settings.workers):
+            self.idle.put_nowait(self._spawn())
+
+    async def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+
+    async def wait_ready(self) -> None:
+        """Block until every worker has imported torch (used by tests and the benchmark)."""
+        for worker in list(self.workers):
+            await anyio.to_thread.run_sync(worker.wait_ready)
+
+    async def run(self, request: GraphRequest) -> GraphData:
+        """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
+        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
+            raise SaturatedError
+        self.waiting += 1
+        try:
+            worker = await self.idle.get()
+        finally:
+            self.waiting -= 1
+        job = request.model_dump_json().encode()
+        try:
+            await anyio.to_thread.run_sync(worker.wait_ready)
+            started = time.monotonic()
+            answer = await anyio.to_thread.run_sync(worker.call, job, self.settings.job_timeout_s)
+        except BaseException:
+            self.idle.put_nowait(self._replace(worker))
+            raise
+        if answer is None:
+            self.idle.put_nowait(self._replace(worker))
+            timed_out = time.monotonic() - started >= self.settings.job_timeout_s
+            raise ProgramError(
+                "Limit reached",
+                f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
+                if timed_out
+                else "the program was stopped: it used more memory or CPU than allowed",
+                kind="limit",
+            )
+        if worker.jobs >= self.settings.worker_max_jobs:
+            worker = self._replace(worker)
+        self.idle.put_nowait(worker)
+        reply = json.loads(answer)
+        if "error" in reply:
+            fields = reply["error"]
+            raise ProgramError(
+                fields["title"], fields["detail"], fields["line"], fields["column"], fields["kind"]
+            )
+        return GraphData.model_validate(reply["graph"])
+
+    def _replace(self, worker: Worker) -> Worker:
+        worker.stop()
+        self.workers.remove(worker)
+        return self._spawn()

@@ -1,0 +1,23 @@
+// Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge.
+export function formatNumber(value) {
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return String(value);
+  const size = Math.abs(value);
+  if (size >= 1e-4 && size < 1e5) return value.toFixed(4);
+  return value.toExponential(4);
+}
+
+// A short text for a tensor's JSON form: a number, a few items, or a summary.
+export function formatTensor(value, limit = 6) {
+  if (value === null || value === undefined) return "None";
+  if (Array.isArray(value)) {
+    const flat = value.flat(Infinity);
+    const items = flat.slice(0, limit).map(formatNumber).join(", ");
+    return `[${items}${flat.length > limit ? ", …" : ""}]`;
+  }
+  if (typeof value === "object" && "shape" in value) {
+    return `shape [${value.shape.join(", ")}]: min ${formatNumber(value.min)}, ` +
+      `max ${formatNumber(value.max)}, mean ${formatNumber(value.mean)}`;
+  }
+  return formatNumber(value);
+}

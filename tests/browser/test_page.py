@@ -1,0 +1,32 @@
+"""The page in real Chromium: type, run, read the gradient; errors in the alert."""
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.seed_cells import CHAIN_RULE_LESSON
+
+
+def test_seed_chain_rule_on_the_page(page: Page, live_server: str, artifacts: Path) -> None:
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.goto(live_server)
+    page.get_by_label("Code").fill(CHAIN_RULE_LESSON)
+    page.get_by_role("button", name="Run").click()
+    row = page.locator("#variables tbody tr", has=page.locator("th", has_text="x"))
+    expect(row).to_contain_text("-5.4668")
+    expect(page.locator("#graph svg")).to_be_visible()
+    expect(page.locator("#graph svg #node-2")).to_contain_text("-5.4668")
+    page.screenshot(path=str(artifacts / "chain-rule.png"), full_page=True)
+    assert errors == []
+
+
+def test_refused_program_shows_in_the_alert(page: Page, live_server: str) -> None:
+    page.goto(live_server)
+    page.get_by_label("Code").fill("import os")
+    page.get_by_role("button", name="Run").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("import of 'os' is not allowed")
+    expect(alert).to_contain_text("line 1, column 8")

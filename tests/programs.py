@@ -1,0 +1,170 @@
+"""Programs whose every number is checked against plain PyTorch (see test_gradients)."""
+
+from tests.seed_cells import (
+    ACCUMULATION_LESSON,
+    CHAIN_RULE_LESSON,
+    CLASSIFIER_AUTOGRAD_LESSON,
+    CLASSIFIER_MANUAL_LESSON,
+    WHOLE_NOTEBOOK,
+)
+
+PROGRAMS: dict[str, str] = {
+    "seed_chain_rule": CHAIN_RULE_LESSON,
+    "seed_classifier_manual": CLASSIFIER_MANUAL_LESSON,
+    "seed_classifier_autograd": CLASSIFIER_AUTOGRAD_LESSON,
+    "seed_accumulation": ACCUMULATION_LESSON,
+    "seed_whole_notebook": WHOLE_NOTEBOOK,
+    "accumulate_twice": """
+import torch
+x = torch.tensor(2.0, requires_grad=True)
+y = x ** 2
+y.backward()
+print(x.grad)
+y = x ** 2
+y.backward()
+print(x.grad)
+""",
+    "no_backward_called": """
+import torch
+a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+b = (a * a).sum()
+""",
+    "non_scalar_root": """
+import torch
+a = torch.tensor([1.0, -2.0], requires_grad=True)
+b = torch.exp(a) * 3
+""",
+    "mlp_sequential": """
+import torch
+from torch import nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+x = torch.randn(5, 4)
+target = torch.tensor([0, 2, 1, 1, 0])
+logits = model(x)
+loss = F.cross_entropy(logits, target)
+loss.backward()
+""",
+    "softmax_cross_entropy_by_hand": """
+import torch
+logits = torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]], requires_grad=True)
+labels = torch.tensor([0, 1])
+probs = torch.softmax(logits, dim=1)
+picked = probs[torch.arange(2), labels]
+loss = -torch.log(picked).mean()
+loss.backward()
+""",
+    "rnn_loop": """
+import torch
+torch.manual_seed(1)
+W = torch.randn(3, 3, requires_grad=True)
+U = torch.randn(3, 2, requires_grad=True)
+h = torch.zeros(3)
+xs = [torch.randn(2) for _ in range(4)]
+for x_t in xs:
+    h = torch.tanh(W @ h + U @ x_t)
+loss = h.pow(2).sum()
+loss.backward()
+""",
+    "training_loop_sgd": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+model = nn.Linear(2, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loss_fn = nn.MSELoss()
+x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+y = torch.tensor([[1.0], [2.0]])
+for step in range(3):
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+final = loss_fn(model(x), y)
+""",
+    "adam_bce": """
+import torch
+import torch.nn as nn
+torch.manual_seed(3)
+net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
+opt = torch.optim.Adam(net.parameters(), lr=0.01)
+inputs = torch.rand(6, 3)
+labels = torch.tensor([[0.0], [1.0], [1.0], [0.0], [1.0], [0.0]])
+out = net(inputs)
+loss = nn.BCELoss()(out, labels)
+opt.zero_grad()
+loss.backward()
+opt.step()
+""",
+    "manual_sgd_no_grad": """
+import torch
+w = torch.tensor([0.5, -0.3], requires_grad=True)
+b = torch.tensor(0.1, requires_grad=True)
+x = torch.tensor([[1.0, 2.0], [2.0, 1.0], [0.0, 1.0]])
+y = torch.tensor([1.0, 0.0, 1.0])
+lr = 0.1
+for epoch in range(5):
+    pred = x @ w + b
+    loss = ((pred - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= lr * w.grad
+        b -= lr * b.grad
+    w.grad.zero_()
+    b.grad.zero_()
+pred = x @ w + b
+loss = ((pred - y) ** 2).mean()
+loss.backward()
+""",
+    "detach_and_retain_grad": """
+import torch
+a = torch.tensor([1.0, 2.0], requires_grad=True)
+h = a * 3
+h.retain_grad()
+c = h.detach() * 2
+d = (h * c).sum()
+d.backward()
+""",
+    "higher_order_grad": """
+import torch
+x = torch.tensor(2.0, requires_grad=True)
+y = x ** 3
+(dy,) = torch.autograd.grad(y, x, create_graph=True)
+dy.backward()
+""",
+    "tuple_unpack_slices_and_fstrings": """
+import torch
+t = torch.linspace(-1, 1, 6, requires_grad=True)
+first, second = t[:3], t[3:]
+total = (first * second).sum() + t[::2].relu().sum()
+total.backward()
+print(f"total = {total.item():.3f}, shape {tuple(t.shape)}")
+""",
+    "functional_losses": """
+import torch
+import torch.nn.functional as F
+pred = torch.tensor([0.2, 0.8, 0.6], requires_grad=True)
+target = torch.tensor([0.0, 1.0, 1.0])
+loss = F.mse_loss(pred, target) + F.binary_cross_entropy(pred, target) + F.l1_loss(pred, target)
+loss.backward()
+""",
+    "cat_stack_where_clamp": """
+import torch
+a = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+b = torch.tensor([0.5, 0.5, -0.5], requires_grad=True)
+s = torch.stack([a, b]).sum(0)
+c = torch.cat([a, b, s])
+m = torch.where(c > 0, c, torch.zeros_like(c)).clamp(max=2.0)
+out = m.sum() + torch.sigmoid(a).mean() * torch.tanh(b).sum()
+out.backward()
+""",
+    "shared_weight_two_paths": """
+import torch
+w = torch.tensor(1.5, requires_grad=True)
+u = w * 2
+v = w ** 2
+r = u * v + torch.exp(w)
+r.backward()
+""",
+}

@@ -1,0 +1,98 @@
+"""The HTTP API, through real worker processes."""
+
+from xml.etree import ElementTree
+
+from fastapi.testclient import TestClient
+
+from tests.seed_cells import CHAIN_RULE_LESSON
+
+
+def test_seed_chain_rule_over_http(client: TestClient) -> None:
+    response = client.post("/api/graph", json={"code": CHAIN_RULE_LESSON})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert round(body["variables"]["x"]["grad"], 4) == -5.4668
+    assert body["svg"].startswith("<svg")
+    ids = {element.get("id") for element in ElementTree.fromstring(body["svg"]).iter()}
+    assert {"node-0", "node-1", "node-2", "edge-1-0-0", "legend"} <= ids
+    assert body["dot"].startswith("digraph")
+    assert {"source", "target", "grad", "input_nr"} <= set(body["edges"][0])
+
+
+def test_refused_program_is_problem_json(client: TestClient) -> None:
+    response = client.post("/api/graph", json={"code": "import os"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["title"] == "Not allowed"
+    assert (problem["line"], problem["column"]) == (1, 8)
+    assert problem["status"] == 422
+    assert problem["type"].endswith("not-allowed")
+
+
+def test_invalid_body_is_problem_json(client: TestClient) -> None:
+    bodies: list[object] = [{"cod": "x"}, {"code": 3}, []]
+    for body in bodies:
+        response = client.post("/api/graph", json=body)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+    response = client.post(
+        "/api/graph", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_unknown_output_is_a_clear_422(client: TestClient) -> None:
+    response = client.post("/api/graph", json={"code": "x = 1", "output": "loss"})
+    assert response.status_code == 422
+    assert "'loss'" in response.json()["detail"]
+
+
+def test_too_large_body_is_413(client: TestClient) -> None:
+    response = client.post("/api/graph", json={"code": "#" * 100_000})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_runaway_program_is_stopped(client: TestClient) -> None:
+    code = "import torch\nx = torch.ones(300, 300)\nwhile True:\n    x = x @ x / 300"
+    response = client.post("/api/graph", json={"code": code})
+    assert response.status_code == 422
+    assert response.json()["title"] == "Limit reached"
+    assert client.get("/healthz").status_code == 200
+    follow_up = client.post("/api/graph", json={"code": CHAIN_RULE_LESSON})
+    assert follow_up.status_code == 200
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_openapi_describes_the_api(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/graph"]["post"]
+    assert {"200", "413", "422", "503"} <= set(operation["responses"])
+    schemas = spec["components"]["schemas"]
+    assert {
+        "GraphRequest",
+        "GraphResponse",
+        "NodeInfo",
+        "EdgeInfo",
+        "VariableInfo",
+        "Problem",
+    } <= set(schemas)
+
+
+def test_page_has_the_controls_and_security_headers(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'for="code"' in response.text
+    assert ">Code<" in response.text
+    assert 'role="alert"' in response.text
+    assert "<script>" not in response.text
+    assert "style=" not in response.text

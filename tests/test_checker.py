@@ -1,0 +1,95 @@
+"""The allowlist: what is refused, with a message and a position a learner can use."""
+
+import pytest
+
+from app.evaluate import evaluate
+from app.sandbox.checker import check_program
+from app.sandbox.errors import ProgramError
+from app.schemas import GraphRequest
+from app.settings import Limits
+
+
+def refusal(code: str) -> ProgramError:
+    with pytest.raises(ProgramError) as caught:
+        evaluate(GraphRequest(code=code), Limits())
+    return caught.value
+
+
+def test_import_of_os_points_at_the_module_name() -> None:
+    error = refusal("import os")
+    assert error.detail.startswith("import of 'os' is not allowed")
+    assert (error.line, error.column) == (1, 8)
+
+
+def test_from_import_points_at_the_module_name() -> None:
+    error = refusal("x = 1\nfrom subprocess import run")
+    assert "'subprocess'" in error.detail
+    assert (error.line, error.column) == (2, 6)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("x = ().__class__", "'__class__'"),
+        ("f = lambda: 1", "lambda"),
+        ("class A:\n    pass", "class"),
+        ("try:\n    pass\nexcept Exception:\n    pass", "try"),
+        ("eval('1')", "'eval'"),
+        ("getattr(1, 'real')", "'getattr'"),
+        ("global x", "global"),
+        ("(y := 2)", "walrus"),
+        ("def g():\n    yield 1", "yield"),
+        ("import torch\ntorch.load('x')", "unpickles"),
+        ("import torch\ntorch.empty(3)", "uninitialised"),
+        ("import torch\nx = torch.ones(2)\nx.data_ptr()", "'data_ptr'"),
+        ("import torch\nx = torch.ones(2)\nx.register_hook(print)", "'register_hook'"),
+        ("import torch\ntorch.zeros(2, device='cuda')", "cpu"),
+        ("s = '{0.__class__}'.format(1)", "'format'"),
+        ("'%s' % 3", "'%'"),
+    ],
+)
+def test_refused_with_a_clear_message(code: str, words: str) -> None:
+    error = refusal(code)
+    assert words in error.detail
+    assert error.line is not None
+
+
+def test_syntax_error_has_position() -> None:
+    error = refusal("x = (1 +\n")
+    assert error.title == "Syntax error"
+    assert error.line == 1
+
+
+def test_runtime_error_points_at_the_expression() -> None:
+    error = refusal("import torch\na = torch.ones(2)\nb = torch.ones(3)\nc = a + b")
+    assert error.title == "RuntimeError"
+    assert "size" in error.detail
+    assert (error.line, error.column) == (4, 5)
+
+
+def test_deep_nesting_is_a_limit_not_a_crash() -> None:
+    with pytest.raises(ProgramError) as caught:
+        check_program("x = " + "[" * 100 + "]" * 100, Limits())
+    assert caught.value.kind == "limit"
+    with pytest.raises(ProgramError):  # CPython's own parser limit: a syntax error, not a crash
+        check_program("x = " + "(" * 5000 + ")" * 5000, Limits())
+    with pytest.raises(ProgramError) as caught:
+        check_program("x = 1" + " + 1" * 30_000, Limits())
+    assert caught.value.kind == "limit"
+
+
+def test_endless_loop_stops_at_the_step_budget() -> None:
+    error = refusal("while True:\n    pass")
+    assert error.kind == "limit"
+
+
+def test_big_integers_are_refused_before_computing() -> None:
+    assert refusal("x = 9 ** 9 ** 9").kind == "limit"
+    assert refusal("x = 'a' * 10 ** 10").kind == "limit"
+
+
+def test_huge_tensor_is_refused_before_allocating() -> None:
+    assert refusal("import torch\nx = torch.ones(10**5, 10**5)").kind == "limit"
+    assert refusal("import torch\nx = torch.ones(10**4, 1).expand(10**4, 10**4).sum()").kind == (
+        "limit"
+    )
