@@ -167,4 +167,39 @@ v = w ** 2
 r = u * v + torch.exp(w)
 r.backward()
 """,
+    "python_subset": """
+import math
+import torch
+import torch.nn as nn
+from torch import optim
+
+config = {"lr": 0.05, "steps": 3, "name": "demo"}
+sizes = [n * 2 for n in range(1, 4) if n != 2]
+total, count = 0, 0
+while count < 3:
+    total += count ** 2
+    count += 1
+label = config["name"].upper() + "-" + str(total)
+pairs = {k: v for k, v in zip(["a", "b"], sizes)}
+
+
+def scale(t, factor=2.0):
+    def inner(u):
+        return u * factor
+
+    return inner(t) if factor > 1 else t
+
+
+w = torch.arange(6, dtype=torch.float32).view(2, 3).clone().requires_grad_(True)
+v = torch.ones(3, 2) * 0.5
+h = scale(w @ v).T.reshape(-1)
+s = h.sum() + w.data.mean().item() * 0 + abs(-1.5) + round(math.pi, 2)
+ok = 0 < s.item() < 1000 and "demo" in config.values()
+s.backward()
+first, *rest = [p.item() for p in h]
+with torch.no_grad():
+    w -= config["lr"] * w.grad
+print(f"{label} {sizes} {pairs} {first:.2f} {len(rest)} {ok} {w.shape} {tuple(h.shape)}")
+print(min(sizes), max(3, 7), sum([1.5, 2.5]), sorted([3, 1, 2]), list(enumerate("ab")))
+""",
 }

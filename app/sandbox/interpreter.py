@@ -35,7 +35,14 @@ from app.sandbox.allowlist import (
 from app.sandbox.checker import CheckedProgram
 from app.sandbox.errors import ProgramError, refused
 from app.sandbox.guard import Budget, Guard
-from app.sandbox.pyvalues import Builtin, PythonValues, TextWriter, method_names, to_text
+from app.sandbox.pyvalues import (
+    Builtin,
+    PythonValues,
+    TextWriter,
+    is_container,
+    method_names,
+    to_text,
+)
 from app.settings import Limits
 
 BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
@@ -575,8 +582,9 @@ class Interpreter:
                 raise refused(f"format spec '{spec}' asks for more than 100 characters", part)
             # format() as Python does (a 0-d tensor formats as its float), but containers are
             # written with a bound on their size.
-            sized = isinstance(value, list | tuple | dict | set)
-            pieces.append(to_text(value, limit) if sized and not spec else format(value, spec))
+            pieces.append(
+                to_text(value, limit) if is_container(value) and not spec else format(value, spec)
+            )
             self.budget.sequence(sum(map(len, pieces)), "a string")
         return "".join(pieces)
 

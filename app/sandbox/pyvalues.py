@@ -101,12 +101,24 @@ def to_text(value: Any, limit: int, quoted: bool = False) -> str:
     return "".join(out)
 
 
+BRACKETS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    dict: ("{", "}"),
+}
+
+
+def is_container(value: Any) -> bool:
+    """A plain list, tuple, set or dict (not torch.Size or a named tuple: those print as such)."""
+    return type(value) in BRACKETS
+
+
 def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth: int) -> None:
     if room[0] <= 0:
         return
-    if isinstance(value, list | tuple | set | dict) and depth < 20:
-        brackets = {list: "[]", tuple: "()", set: "{}", dict: "{}"}.get(type(value), "[]")
-        opening, closing = brackets[0], brackets[1]
+    if is_container(value) and depth < 20:
+        opening, closing = BRACKETS[type(value)]
         items = list(value.items()) if isinstance(value, dict) else list(value)
         out.append(opening)
         for index, item in enumerate(items):
@@ -125,7 +137,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
             out.append(",")
         out.append(closing)
         return
-    if isinstance(value, list | tuple | set | dict):
+    if is_container(value):
         text = "[...]"
     elif isinstance(value, torch.autograd.graph.Node):
         text = f"<{value.name()}>"
