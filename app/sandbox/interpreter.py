@@ -314,28 +314,29 @@ class Interpreter:
         scope: Scope,
     ) -> None:
         for item in self.python.items(iterable):
-            self.budget.step()
             self.assign(target, item, scope)
-            try:
-                self.exec_block(body, scope)
-            except BreakSignal:
+            if not self.loop_turn(body, scope):
                 return
-            except ContinueSignal:
-                continue
         self.exec_block(orelse, scope)
 
     def exec_while(
         self, test: ast.expr, body: list[ast.stmt], orelse: list[ast.stmt], scope: Scope
     ) -> None:
         while self.truth(self.eval(test, scope)):
-            self.budget.step()
-            try:
-                self.exec_block(body, scope)
-            except BreakSignal:
+            if not self.loop_turn(body, scope):
                 return
-            except ContinueSignal:
-                continue
         self.exec_block(orelse, scope)
+
+    def loop_turn(self, body: list[ast.stmt], scope: Scope) -> bool:
+        """Run one turn of a loop's body; False when it ended with `break`."""
+        self.budget.step()
+        try:
+            self.exec_block(body, scope)
+        except BreakSignal:
+            return False
+        except ContinueSignal:
+            pass
+        return True
 
     def exec_with(self, items: list[ast.withitem], body: list[ast.stmt], scope: Scope) -> None:
         if not items:
