@@ -1,5 +1,5 @@
-// The code editor: CodeMirror 5 (vendored) with Python highlighting, line numbers and an
-// accessible name, plus marks for the line an error points at.
+// The code editor: CodeMirror 5 (vendored) with Python highlighting, line numbers and the
+// template's label, plus marks for the line an error points at.
 const ERROR_GUTTER = "error-gutter";
 let editor = null;
 let errorLine = null;
@@ -46,7 +46,6 @@ export function initEditor(host, { onRun, onLeave }) {
     tabSize: 4,
     gutters: ["CodeMirror-linenumbers", ERROR_GUTTER],
     inputStyle: "textarea",
-    screenReaderLabel: "Code",
     extraKeys: {
       "Ctrl-Enter": onRun,
       "Cmd-Enter": onRun,
@@ -56,4 +55,6 @@ export function initEditor(host, { onRun, onLeave }) {
     },
   });
   editor.on("change", clearError);
+  // The template's <label for="code"> names the textarea that takes the keystrokes.
+  editor.getInputField().id = "code";
 }
