@@ -1,4 +1,5 @@
 // Downloads of the current answer: the drawing as SVG or PNG, its DOT source, the whole JSON.
+import { hasDrawing } from "./graph-model.js";
 import { getAnswer, on } from "./state.js";
 
 const PNG_SCALE = 2;  // crisp on high-density screens and in slides
@@ -56,7 +57,7 @@ export function initExport() {
   on("answer", (answer) => {
     for (const button of buttons) {
       const needsDrawing = button.id === "export-svg" || button.id === "export-png";
-      button.disabled = needsDrawing && !answer.svg;
+      button.disabled = needsDrawing && !hasDrawing(answer);
     }
   });
 }

@@ -1,5 +1,10 @@
 // Questions about the answer's graph, answered from its JSON alone (no DOM).
 
+// Whether there is a picture to show or export (a program without autograd draws nothing).
+export function hasDrawing(answer) {
+  return Boolean(answer.svg) && answer.nodes.length > 0;
+}
+
 export function nodeById(answer, id) {
   return answer?.nodes.find((node) => node.id === id) ?? null;
 }

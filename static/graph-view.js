@@ -1,5 +1,5 @@
 // The server's SVG inline: pan and zoom, keyboard-focusable nodes, selection and highlights.
-import { edgeElementId, pathToRoot } from "./graph-model.js";
+import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
 const box = document.getElementById("graph");
@@ -36,7 +36,7 @@ function prepareNodes(svg, answer) {
 function show(answer) {
   panZoom?.destroy();
   panZoom = null;
-  if (!answer.svg || answer.nodes.length === 0) {
+  if (!hasDrawing(answer)) {
     placeholder(answer.nodes.length
       ? "The graph could not be drawn (see the warnings); the Details and Variables still hold every gradient."
       : "No autograd graph: no tensor in this program requires grad.");

@@ -140,6 +140,8 @@ def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: P
         assert editor_text(page) == example["code"]
         expect(page.get_by_role("alert")).to_be_hidden()
         expect(page.locator("#variables tbody tr").first).to_be_visible()
+        drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
+        expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
         page.screenshot(path=str(artifacts / f"example-{example['id']}-wide.png"))
 
 
