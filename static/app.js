@@ -1,85 +1,97 @@
-import { formatTensor } from "./format.js";
+// Wires the page together: editor, run, and the views that follow the current answer.
+import { initDetails } from "./details.js";
+import { getCode, initEditor, markError, setCode } from "./editor.js";
+import { examples, initExamples } from "./examples.js";
+import { initExport } from "./export.js";
+import { initGraphView } from "./graph-view.js";
+import { permalink, readPermalink } from "./permalink.js";
+import { initSearch } from "./search.js";
+import { setAnswer } from "./state.js";
+import { initVariables } from "./variables.js";
 
-const code = document.getElementById("code");
 const output = document.getElementById("output");
 const runButton = document.getElementById("run");
+const status = document.getElementById("status");
 const errorBox = document.getElementById("error");
-const graphBox = document.getElementById("graph");
 const stdoutBox = document.getElementById("stdout");
 const warningsList = document.getElementById("warnings");
-const variablesBody = document.querySelector("#variables tbody");
+const graphPane = document.querySelector(".graph-pane");
 
 function showError(problem) {
   const where = problem.line ? ` (line ${problem.line}, column ${problem.column})` : "";
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
+  markError(problem.line, problem.column, problem.detail);
 }
 
-function cell(row, text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  row.append(td);
+function showPrinted(answer) {
+  stdoutBox.textContent = answer.stdout;
+  warningsList.replaceChildren(...answer.warnings.map((text) => {
+    const item = document.createElement("li");
+    item.textContent = text;
+    return item;
+  }));
 }
 
-function showVariables(variables) {
-  variablesBody.replaceChildren();
-  for (const [name, info] of Object.entries(variables)) {
-    const row = document.createElement("tr");
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = name;
-    row.append(th);
-    cell(row, formatTensor(info.value));
-    cell(row, formatTensor(info.grad));
-    cell(row, info.grad_fn ?? "None");
-    cell(row, String(info.requires_grad));
-    cell(row, info.is_leaf ? "leaf" : "non-leaf");
-    variablesBody.append(row);
-  }
-}
-
-function showGraph(svgText) {
-  graphBox.replaceChildren();
-  if (!svgText) return;
-  const parsed = new DOMParser().parseFromString(svgText, "image/svg+xml");
-  graphBox.append(document.importNode(parsed.documentElement, true));
+function setBusy(busy) {
+  runButton.disabled = busy;
+  runButton.classList.toggle("busy", busy);
+  graphPane.setAttribute("aria-busy", String(busy));
+  if (busy) status.textContent = "Running…";
 }
 
 async function run() {
-  runButton.disabled = true;
-  runButton.setAttribute("aria-busy", "true");
+  if (runButton.disabled) return;
+  setBusy(true);
   errorBox.hidden = true;
   try {
     const response = await fetch("/api/graph", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code: code.value, output: output.value.trim() || null }),
+      body: JSON.stringify({ code: getCode(), output: output.value.trim() || null }),
     });
     const body = await response.json();
     if (!response.ok) {
+      status.textContent = "";
       showError(body);
       return;
     }
-    showGraph(body.svg);
-    showVariables(body.variables);
-    stdoutBox.textContent = body.stdout;
-    warningsList.replaceChildren(...body.warnings.map((text) => {
-      const item = document.createElement("li");
-      item.textContent = text;
-      return item;
-    }));
+    setAnswer(body);
+    showPrinted(body);
+    status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";
   } catch (error) {
+    status.textContent = "";
     showError({ title: "Network error", detail: String(error) });
   } finally {
-    runButton.disabled = false;
-    runButton.removeAttribute("aria-busy");
+    setBusy(false);
   }
 }
 
-runButton.addEventListener("click", run);
-code.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-    event.preventDefault();
-    run();
+async function copyPermalink() {
+  const url = permalink(getCode(), output.value.trim());
+  window.history.replaceState(null, "", url);
+  try {
+    await navigator.clipboard.writeText(url);
+    status.textContent = "Permalink copied.";
+  } catch {
+    status.textContent = "Permalink is in the address bar.";
   }
-});
+}
+
+function load(program) {
+  setCode(program.code);
+  output.value = program.output ?? "";
+}
+
+initEditor(document.getElementById("editor"), { onRun: run, onLeave: () => runButton.focus() });
+initGraphView();
+initSearch();
+initDetails();
+initVariables();
+initExport();
+runButton.addEventListener("click", run);
+document.getElementById("permalink").addEventListener("click", copyPermalink);
+initExamples(load);
+const linked = readPermalink();
+load(linked ?? examples[0]);
+if (linked) run();

@@ -17,9 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+# A run goes through a worker process and Graphviz on a busy 2-core machine: give it time.
+expect.set_options(timeout=20_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -84,3 +87,20 @@ def live_server() -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def no_console_errors(page: Page) -> Iterator[list[str]]:
+    """Every browser test fails on a console error or uncaught exception (CSP refusals too)."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # Chromium logs every 4xx response; a refused program is a 422 by design.
+        refused = message.location["url"].endswith("/api/graph") and "422" in message.text
+        if message.type == "error" and not refused:
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield errors
+    assert errors == []

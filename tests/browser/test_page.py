@@ -4,6 +4,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.editor import set_code
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 
@@ -13,7 +14,7 @@ def test_seed_chain_rule_on_the_page(page: Page, live_server: str, artifacts: Pa
         "console", lambda message: errors.append(message.text) if message.type == "error" else None
     )
     page.goto(live_server)
-    page.get_by_label("Code").fill(CHAIN_RULE_LESSON)
+    set_code(page, CHAIN_RULE_LESSON)
     page.get_by_role("button", name="Run").click()
     row = page.locator("#variables tbody tr", has=page.locator("th", has_text="x"))
     expect(row).to_contain_text("-5.4668")
@@ -25,7 +26,7 @@ def test_seed_chain_rule_on_the_page(page: Page, live_server: str, artifacts: Pa
 
 def test_refused_program_shows_in_the_alert(page: Page, live_server: str) -> None:
     page.goto(live_server)
-    page.get_by_label("Code").fill("import os")
+    set_code(page, "import os")
     page.get_by_role("button", name="Run").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("import of 'os' is not allowed")

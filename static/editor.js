@@ -1,0 +1,60 @@
+// The code editor: CodeMirror 5 (vendored) with Python highlighting, line numbers and the
+// template's label, plus marks for the line an error points at.
+const ERROR_GUTTER = "error-gutter";
+let editor = null;
+let errorLine = null;
+
+function clearError() {
+  if (errorLine === null) return;
+  editor.removeLineClass(errorLine, "wrap", "error-line");
+  editor.clearGutter(ERROR_GUTTER);
+  errorLine = null;
+}
+
+export function markError(line, column, message) {
+  clearError();
+  if (!line || line > editor.lineCount()) return;
+  errorLine = editor.getLineHandle(line - 1);
+  editor.addLineClass(errorLine, "wrap", "error-line");
+  const marker = document.createElement("span");
+  marker.className = "error-marker";
+  marker.textContent = "!";
+  marker.title = message;
+  editor.setGutterMarker(errorLine, ERROR_GUTTER, marker);
+  editor.setCursor({ line: line - 1, ch: Math.max(0, (column ?? 1) - 1) });
+  editor.scrollIntoView(null, 40);
+}
+
+export function getCode() {
+  return editor.getValue();
+}
+
+export function setCode(code) {
+  editor.setValue(code);
+  editor.clearHistory();
+}
+
+export function initEditor(host, { onRun, onLeave }) {
+  editor = window.CodeMirror(host, {
+    mode: "python",
+    lineNumbers: true,
+    // The editor grows with the program and wraps long lines, so it never becomes a scrolled
+    // region that only a mouse could scroll.
+    lineWrapping: true,
+    viewportMargin: Infinity,
+    indentUnit: 4,
+    tabSize: 4,
+    gutters: ["CodeMirror-linenumbers", ERROR_GUTTER],
+    inputStyle: "textarea",
+    extraKeys: {
+      "Ctrl-Enter": onRun,
+      "Cmd-Enter": onRun,
+      Tab: (cm) => (cm.somethingSelected() ? cm.indentSelection("add") : cm.execCommand("insertSoftTab")),
+      "Shift-Tab": (cm) => cm.indentSelection("subtract"),
+      Esc: onLeave,
+    },
+  });
+  editor.on("change", clearError);
+  // The template's <label for="code"> names the textarea that takes the keystrokes.
+  editor.getInputField().id = "code";
+}

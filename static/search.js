@@ -1,0 +1,28 @@
+// The search box: marks the nodes whose variable or op name matches; Enter selects the next.
+import { clearHighlight, highlightNodes } from "./graph-view.js";
+import { findNodes } from "./graph-model.js";
+import { getAnswer, on, select } from "./state.js";
+
+const input = document.getElementById("search");
+const status = document.getElementById("search-status");
+let matches = [];
+let current = -1;
+
+function update() {
+  clearHighlight("match");
+  matches = findNodes(getAnswer(), input.value);
+  current = -1;
+  highlightNodes(matches.map((node) => node.id), "match");
+  status.textContent = input.value.trim() ? `${matches.length} found` : "";
+}
+
+export function initSearch() {
+  input.addEventListener("input", update);
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || matches.length === 0) return;
+    event.preventDefault();
+    current = (current + 1) % matches.length;
+    select(matches[current].id);
+  });
+  on("answer", update);
+}

@@ -1,0 +1,245 @@
+"""The explorer page end to end: examples, Details, path highlight, search, errors, export,
+permalink, dark mode and accessibility, at 1024 px and on a wide screen."""
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, Route, ViewportSize, expect
+
+from tests.browser.editor import set_code
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES: list[dict[str, Any]] = json.loads((ROOT / "static" / "examples.json").read_text())
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+NARROW: ViewportSize = {"width": 1024, "height": 900}
+WIDE: ViewportSize = {"width": 1920, "height": 1080}
+CHAIN_RULE_TITLE = "Chain rule: y = x**2, z = sin(y)"
+
+
+def open_page(page: Page, url: str, viewport: ViewportSize) -> None:
+    page.set_viewport_size(viewport)
+    page.goto(url)
+
+
+def pick_and_run(page: Page, title: str) -> None:
+    page.get_by_label("Examples").select_option(label=title)
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("status").first).to_contain_text("Done")
+
+
+def graph_node(page: Page, name: str) -> Locator:
+    """A node of the graph by the start of its accessible name (the text it shows)."""
+    return page.get_by_role("button", name=re.compile("^" + re.escape(name)))
+
+
+def details(page: Page) -> Locator:
+    return page.get_by_role("region", name="Details")
+
+
+def editor_text(page: Page) -> str:
+    text: str = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
+    return text
+
+
+def serious_axe_violations(page: Page) -> list[str]:
+    violations: list[str] = page.evaluate(
+        """async () => (await axe.run()).violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`)"""
+    )
+    return violations
+
+
+@pytest.fixture
+def axe(context: BrowserContext) -> None:
+    """axe-core in every page of the context, injected by the browser (the page's CSP allows
+    no script of ours to be added)."""
+    context.add_init_script(path=AXE)
+
+
+@pytest.mark.usefixtures("axe")
+def test_chain_rule_explained_at_1024(page: Page, live_server: str, artifacts: Path) -> None:
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    x_node = graph_node(page, "x scalar")
+    expect(x_node).to_contain_text("-5.4668")
+    x_node.click()
+    panel = details(page)
+    expect(panel.get_by_role("heading", name="x")).to_be_visible()
+    expect(panel).to_contain_text("AccumulateGrad")
+    expect(panel).to_contain_text("-5.4668")
+    expect(panel).to_contain_text("PowBackward0 → y (-5.4668)")
+    # The path from x to the root lights up: x, then y's PowBackward0, then the root.
+    expect(x_node).to_have_class(re.compile(r"\bselected\b"))
+    for name in ("PowBackward0 → y", "SinBackward0 → z"):
+        expect(graph_node(page, name)).to_have_class(re.compile(r"\bon-path\b"))
+    expect(page.locator("#graph .edge.on-path")).to_have_count(2)
+    page.screenshot(path=str(artifacts / "chain-rule-x-details-1024.png"), full_page=True)
+    assert serious_axe_violations(page) == []
+
+    panel.get_by_role("link", name="PowBackward0 → y").click()
+    expect(panel.get_by_role("heading", name="PowBackward0 → y")).to_be_focused()
+    expect(panel).to_contain_text("self = 3")
+    expect(panel).to_contain_text("exponent = 2")
+    expect(panel).to_contain_text("-0.9111")
+    expect(graph_node(page, "x scalar")).not_to_have_class(re.compile(r"\bon-path\b"))
+    page.screenshot(path=str(artifacts / "chain-rule-pow-details-1024.png"), full_page=True)
+
+
+def test_keyboard_runs_and_selects(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    page.get_by_label("Code").focus()
+    page.keyboard.press("ControlOrMeta+Enter")
+    x_node = graph_node(page, "x scalar")
+    x_node.focus()
+    page.keyboard.press("Enter")
+    expect(details(page).get_by_role("heading", name="x")).to_be_visible()
+    page.get_by_label("Code").focus()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Run")).to_be_focused()
+
+
+def test_busy_state_while_running(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+
+    def slow(route: Route) -> None:
+        page.wait_for_timeout(500)
+        route.continue_()
+
+    page.route("**/api/graph", slow)
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("button", name="Run")).to_be_disabled()
+    expect(page.locator(".graph-pane")).to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("status").first).to_have_text("Running…")
+    expect(page.get_by_role("button", name="Run")).to_be_enabled()
+
+
+def test_error_in_alert_marks_the_line(page: Page, live_server: str, artifacts: Path) -> None:
+    open_page(page, live_server, NARROW)
+    set_code(page, "import torch\nx = torch.tensor(1.0)\nimport os\ny = x * 2")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("alert")).to_contain_text("line 3, column 8")
+    marked = page.locator(".CodeMirror .error-line")
+    expect(marked).to_have_count(1)
+    expect(marked).to_contain_text("import os")
+    page.screenshot(path=str(artifacts / "error-1024.png"))
+    page.get_by_label("Code").press("End")
+    page.keyboard.type(" ")
+    expect(marked).to_have_count(0)
+
+
+def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: Path) -> None:
+    open_page(page, live_server, WIDE)
+    assert editor_text(page) == EXAMPLES[0]["code"]  # the page opens on the seed's first lesson
+    for example in EXAMPLES:
+        pick_and_run(page, example["title"])
+        assert editor_text(page) == example["code"]
+        expect(page.get_by_role("alert")).to_be_hidden()
+        expect(page.locator("#variables tbody tr").first).to_be_visible()
+        drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
+        expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
+        page.screenshot(path=str(artifacts / f"example-{example['id']}-wide.png"))
+
+
+def test_search_finds_nodes(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, "Binary classifier with autograd")
+    search = page.get_by_role("searchbox", name="Find")
+    search.fill("log")
+    expect(page.locator("#search-status")).to_have_text("2 found")
+    expect(page.locator("#graph .node.match")).to_have_count(2)
+    search.press("Enter")
+    expect(details(page).locator("h3")).to_contain_text("LogBackward0")
+    search.fill("y_predicted")
+    expect(page.locator("#search-status")).to_have_text("1 found")
+
+
+def test_exports(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    expected = {
+        "SVG": ("autograd-graph.svg", b"<svg"),
+        "PNG": ("autograd-graph.png", b"\x89PNG"),
+        "DOT": ("autograd-graph.dot", b"digraph autograd"),
+        "JSON": ("autograd-answer.json", b"{"),
+    }
+    for button, (filename, start) in expected.items():
+        with page.expect_download() as info:
+            page.get_by_role("group", name="Export").get_by_role("button", name=button).click()
+        download = info.value
+        assert download.suggested_filename == filename
+        content = Path(download.path()).read_bytes()
+        assert content.startswith(start), button
+        if button == "JSON":
+            assert json.loads(content)["variables"]["x"]["grad"] == pytest.approx(-5.4668, abs=1e-4)
+
+
+def test_permalink_restores_and_runs(page: Page, live_server: str, artifacts: Path) -> None:
+    open_page(page, live_server, NARROW)
+    program = "import torch\n\nw = torch.tensor(2.0, requires_grad=True)\nloss = (w * 3) ** 2  # ✓"
+    set_code(page, program)
+    page.get_by_label("Output variable (optional)").fill("loss")
+    page.get_by_role("button", name="Copy permalink").click()
+    expect(page).to_have_url(re.compile(r"#code=[\w-]+&output=loss$"))
+    link = page.url
+    page.goto("about:blank")
+    page.goto(link)
+    assert editor_text(page) == program
+    expect(page.get_by_label("Output variable (optional)")).to_have_value("loss")
+    expect(graph_node(page, "w scalar")).to_contain_text("36")
+    page.screenshot(path=str(artifacts / "permalink-restored-1024.png"))
+
+
+@pytest.mark.usefixtures("axe")
+@pytest.mark.parametrize(("viewport", "name"), [(WIDE, "wide"), (NARROW, "1024")])
+def test_dark_mode(
+    page: Page, live_server: str, artifacts: Path, viewport: ViewportSize, name: str
+) -> None:
+    page.emulate_media(color_scheme="dark")
+    open_page(page, live_server, viewport)
+    pick_and_run(page, "Binary classifier with autograd")
+    graph_node(page, "w scalar").click()
+    expect(details(page)).to_contain_text("6.6918")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 24, 31)"
+    page.screenshot(path=str(artifacts / f"dark-{name}.png"), full_page=True)
+    assert serious_axe_violations(page) == []
+
+
+def test_pan_zoom_fit_reset(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    viewport = page.locator("#graph .svg-pan-zoom_viewport")
+
+    def matrix() -> list[float]:
+        values: list[float] = viewport.evaluate(
+            "(g) => { const m = g.transform.baseVal.consolidate().matrix; return [m.a, m.e, m.f]; }"
+        )
+        return values
+
+    def wait_for(condition: Callable[[list[float]], bool]) -> None:
+        for _ in range(50):
+            if condition(matrix()):
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"the view did not change as expected: {matrix()}")
+
+    fitted = matrix()
+    same_view = pytest.approx(fitted, rel=1e-4, abs=1e-3)
+    page.get_by_role("button", name="Zoom in").click()
+    wait_for(lambda now: now[0] > fitted[0] * 1.1)
+    page.get_by_role("button", name="Reset").click()
+    wait_for(lambda now: now == same_view)
+    box = page.locator("#graph").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 20, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + 80, steps=5)
+    page.mouse.up()
+    wait_for(lambda now: now != same_view)
+    page.get_by_role("button", name="Fit").click()
+    wait_for(lambda now: now == same_view)
