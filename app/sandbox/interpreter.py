@@ -102,7 +102,20 @@ class BackwardObserver(Protocol):
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any: ...
 
-    def produced(self, value: Any) -> None: ...
+    def produced(self, value: Any, call: "Call | None" = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Call:
+    """How a torch value was computed, so that the observer can compute it again.
+
+    `function(*args, **kwargs)` (a module for module calls) gave the value; the gradient
+    check replays these calls with perturbed inputs (see app.tape).
+    """
+
+    function: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 class BreakSignal(BaseException):
@@ -622,7 +635,8 @@ class Interpreter:
             else (left, right)
         )
         if any(isinstance(operand, torch.Tensor) for operand in operands):
-            return self._produced(self.guard.operator(symbol, function, *operands))
+            result = self.guard.operator(symbol, function, *operands)
+            return self._produced(result, Call(function, operands, {}))
         self._check_python_operator(symbol, left, right)
         result = function(*operands)
         if isinstance(result, int):
@@ -709,7 +723,8 @@ class Interpreter:
     def get_item(self, container: Any, index: Any) -> Any:
         if isinstance(container, torch.Tensor):
             self.guard.check_arguments("Tensor indexing", (index,), {})
-            return self._produced(self.guard.operator("[]", operator.getitem, container, index))
+            result = self.guard.operator("[]", operator.getitem, container, index)
+            return self._produced(result, Call(operator.getitem, (container, index), {}))
         if isinstance(container, list | tuple | str | dict | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList):
@@ -732,15 +747,18 @@ class Interpreter:
             case UserFunction():
                 return self.call_user(function, args, kwargs)
             case Builtin():
-                return self._produced(function.function(*args, **kwargs))
+                result = function.function(*args, **kwargs)
+                return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
             case SafeFunction():
-                return self._produced(self.guard.call(function, args, kwargs))
+                result = self.guard.call(function, args, kwargs)
+                return self._produced(result, Call(function.target, args, kwargs))
             case BoundMethod(receiver=receiver, name=name):
                 return self.call_method(receiver, name, args, kwargs)
             case nn.Module():
-                return self._produced(self.guard.call_module(function, args, kwargs))
+                result = self.guard.call_module(function, args, kwargs)
+                return self._produced(result, Call(function, args, kwargs))
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
 
     def call_method(
@@ -755,7 +773,9 @@ class Interpreter:
                     lambda: receiver.backward(*args, **kwargs),  # type: ignore[no-untyped-call]
                 )
             dry_run = name not in TENSOR_METHODS_WITHOUT_DRY_RUN
-            return self._produced(self.guard.call_method(receiver, name, args, kwargs, dry_run))
+            result = self.guard.call_method(receiver, name, args, kwargs, dry_run)
+            unbound = getattr(torch.Tensor, name)
+            return self._produced(result, Call(unbound, (receiver, *args), kwargs))
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         return self.python.call_method(receiver, name, args, kwargs)
@@ -803,8 +823,8 @@ class Interpreter:
             self._scope_stack.pop()
         return None
 
-    def _produced(self, value: Any) -> Any:
-        self.observer.produced(value)
+    def _produced(self, value: Any, call: Call | None = None) -> Any:
+        self.observer.produced(value, call)
         return value
 
 
