@@ -106,9 +106,7 @@ class Tape:
         if self.overflowed:
             raise ReplayError("the program made too many tensors to replay")
         if root is not leaf and self.entry(root) is None:
-            raise ReplayError(
-                "the root was not made by a forward call (autograd.grad makes it, for one)"
-            )
+            raise ReplayError("the root was not made by a call the program made")
         order: list[torch.Tensor] = []
         depends: dict[int, bool] = {}
         stack: list[tuple[torch.Tensor, bool]] = [(root, False)]
@@ -118,6 +116,10 @@ class Tape:
             if key in depends and not expanded:
                 continue
             entry = self.entry(tensor) if tensor is not leaf else None
+            if entry is None and tensor is not leaf and tensor.grad_fn is not None:
+                raise ReplayError(
+                    "part of the computation was not recorded (a method of a module?)"
+                )
             if entry is None:
                 depends[key] = tensor is leaf
                 continue
@@ -129,30 +131,42 @@ class Tape:
             depends[key] = any(depends.get(id(i), False) for i in entry.inputs())
             if depends[key]:
                 order.append(tensor)
-        return Replay(self, root, leaf, order)
+        differentiates = any(
+            entry.call.function is torch.autograd.grad
+            for tensor in order
+            if (entry := self.entry(tensor)) is not None
+        )
+        return Replay(self, root, leaf, order, differentiates)
 
 
 @dataclass
 class Replay:
-    """The root as a function of one leaf: `root = replay(leaf_value)`, in float64."""
+    """The root as a function of one leaf: `root = replay(leaf_value)`, in float64.
+
+    Without autograd, unless the program itself differentiated on the way to the root
+    (autograd.grad with create_graph=True, for higher-order gradients): then the replay
+    records a graph from the leaf so that those calls can differentiate it again.
+    """
 
     tape: Tape
     root: torch.Tensor
     leaf: torch.Tensor
     order: list[torch.Tensor]
+    differentiates: bool
 
     def __call__(self, leaf_value: torch.Tensor) -> torch.Tensor:
-        computed: dict[int, torch.Tensor] = {id(self.leaf): leaf_value}
+        start = leaf_value.detach().requires_grad_(self.differentiates)
+        computed: dict[int, torch.Tensor] = {id(self.leaf): start}
 
         def value_of(tensor: torch.Tensor) -> torch.Tensor:
             return computed.get(id(tensor), _float64(tensor))
 
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.differentiates):
             for tensor in self.order:
                 entry = self.tape.entry(tensor)
                 assert entry is not None
                 computed[id(tensor)] = _run(entry, value_of)
-        return value_of(self.root)
+        return value_of(self.root).detach()
 
 
 def _run(entry: Entry, value_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:

@@ -93,6 +93,8 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
+# Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
+COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 
 
 class BackwardObserver(Protocol):
@@ -691,6 +693,9 @@ class Interpreter:
                 + (f": {reason}" if reason else " in this sandbox")
             )
         if isinstance(owner, torch.Tensor):
+            if name in COMPUTED_ATTRIBUTES:
+                value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+                return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
             if name in TENSOR_METHODS:
@@ -791,7 +796,8 @@ class Interpreter:
             raise ProgramError("TypeError", f"{function.qualname} needs tensors to start from")
         kind = function.qualname.rsplit(".", 1)[1]
         result = self.backward(kind, roots, lambda: function.target(*args, **kwargs))
-        return self._produced(self.guard.checked_result(function.qualname, result))
+        checked = self.guard.checked_result(function.qualname, result)
+        return self._produced(checked, Call(function.target, args, kwargs))
 
     def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
         self.backward_calls += 1
