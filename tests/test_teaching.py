@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from fastapi.testclient import TestClient
 
 from app.evaluate import evaluate
 from app.render import build_dot
@@ -273,3 +274,16 @@ def test_every_lesson_runs_and_matches_pytorch(lesson: dict[str, Any]) -> None:
     for name, info in graph.variables.items():
         assert_close(info.grad, reference.grads[name], f"{lesson['id']}: {name}.grad")
     assert all(check.ok is not False for check in graph.gradcheck.values())
+
+
+def test_teaching_fields_over_http(client: TestClient) -> None:
+    body = client.post("/api/graph", json={"code": PROGRAMS["seed_chain_rule"]}).json()
+    assert body["backward_passes"][0]["grads"]["x"] == pytest.approx(-5.4668, abs=1e-4)
+    assert body["gradcheck"]["x"]["ok"] is True
+    assert body["chain_rule"]["x"]["text"] == "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668"
+    steps = sorted((n["backward_step"], n["op"]) for n in body["nodes"])
+    assert [op for _, op in steps] == ["SinBackward0", "PowBackward0", "AccumulateGrad"]
+    twice = "import torch\nx = torch.ones(1, requires_grad=True)\ny = (x * 2).sum()\n"
+    problem = client.post("/api/graph", json={"code": twice + "y.backward()\ny.backward()\n"})
+    assert problem.status_code == 422
+    assert "In plain words" in problem.json()["detail"]
