@@ -45,6 +45,12 @@ FORMULAS: dict[str, Formula] = {
     "SubBackward0": lambda i, o, s, nr: "1" if nr == 0 else "-1",
     "MulBackward0": lambda i, o, s, nr: i[1 - nr],
     "DivBackward0": lambda i, o, s, nr: f"1/{i[1]}" if nr == 0 else f"-{i[0]}/{i[1]}²",
+    # ...1: the other operand is a Python number, saved as `other`.
+    "AddBackward1": lambda i, o, s, nr: "1",
+    "SubBackward1": lambda i, o, s, nr: "1",
+    "RsubBackward1": lambda i, o, s, nr: "-1",
+    "MulBackward1": lambda i, o, s, nr: _number(_scalar(s.get("other"))),
+    "DivBackward1": lambda i, o, s, nr: f"1/{_number(_scalar(s.get('other')))}",
 }
 OPERANDS = ("self", "other")  # saved names of a binary op's inputs, by input_nr
 
@@ -170,4 +176,4 @@ def _scalar(value: Any) -> float | None:
 
 
 def _number(value: float | None) -> str:
-    return "?" if value is None else format_number(value)
+    return "?" if value is None else format_number(value + 0.0)  # + 0.0: no "-0" shown

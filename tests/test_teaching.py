@@ -167,6 +167,13 @@ def test_meeting_paths_are_summed() -> None:
     assert shares == pytest.approx(sorted([2 * w**2, 2 * w * 2 * w, math.exp(w)]), rel=1e-5)
 
 
+def test_chain_rule_with_python_numbers() -> None:
+    code = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = (x * 3 + 1) / 4 - 2\n"
+    rule = run(code).chain_rule["x"]
+    assert rule.text == "dy/dx = 1 · 1/4 · 1 · 3 = 1 · 0.2500 · 1 · 3 = 0.7500"
+    assert rule.product == pytest.approx(0.75)
+
+
 def test_no_chain_rule_for_tensors() -> None:
     assert run(PROGRAMS["rnn_loop"]).chain_rule == {}
 

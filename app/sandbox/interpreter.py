@@ -779,8 +779,9 @@ class Interpreter:
                 )
             dry_run = name not in TENSOR_METHODS_WITHOUT_DRY_RUN
             result = self.guard.call_method(receiver, name, args, kwargs, dry_run)
-            unbound = getattr(torch.Tensor, name)
-            return self._produced(result, Call(unbound, (receiver, *args), kwargs))
+            unbound = getattr(torch.Tensor, name, None)
+            call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
+            return self._produced(result, call)
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         return self.python.call_method(receiver, name, args, kwargs)
