@@ -77,7 +77,7 @@ class Tape:
                     self.overflowed = True
                     return
                 self.entries[id(output)] = (output, Entry(call, index))
-            elif cut := self._cut(call, inputs):
+            elif len(self.cuts) < MAX_ENTRIES and (cut := self._cut(call, inputs)):
                 self.cuts[id(output)] = (output, cut)
         switched_off = call.function is torch.Tensor.requires_grad_ and not value.requires_grad
         if switched_off:

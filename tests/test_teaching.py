@@ -74,6 +74,18 @@ def test_zeroing_is_a_reset_entry() -> None:
     assert sgd.backward_passes[1].grads == {"model.weight": None, "model.bias": None}
 
 
+def test_grad_set_by_hand_is_a_changed_entry() -> None:
+    code = (
+        "import torch\nx = torch.tensor(2.0, requires_grad=True)\n(x * 3).backward()\n"
+        "x.grad = torch.tensor(5.0)\n"
+    )
+    graph = run(code)
+    assert [(p.kind, p.grads) for p in graph.backward_passes] == [
+        ("backward", {"x": 3.0}),
+        ("changed", {"x": 5.0}),
+    ]
+
+
 def test_optimiser_steps_show_in_the_values() -> None:
     graph = run(PROGRAMS["training_loop_sgd"])
     weights = [p.values["model.weight"] for p in graph.backward_passes if p.kind == "backward"]

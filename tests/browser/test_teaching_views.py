@@ -22,6 +22,10 @@ MOUNT = """async ({ code, lessonsOnly }) => {
   graph.id = "teaching-graph";
   const svg = new DOMParser().parseFromString(answer.svg, "image/svg+xml").documentElement;
   graph.append(document.importNode(svg, true));
+  const style = document.createElement("link");
+  style.rel = "stylesheet";
+  style.href = "/static/teaching.css";
+  document.head.append(style);
   const container = document.createElement("div");
   container.id = "teaching";
   document.body.append(graph, container);
@@ -72,6 +76,7 @@ def test_passes_check_and_explain(page: Page, live_server: str, artifacts: Path)
     page.evaluate("() => window.teachingView.destroy()")
 
     _mount(page, live_server, PROGRAMS["seed_chain_rule"])
+    page.locator("#teaching").get_by_role("button", name="Step").click()
     page.get_by_text("Explain the gradient of x").click()
     expect(page.locator("#teaching .teaching-formula")).to_have_text(
         "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668"
