@@ -5,22 +5,31 @@ The interpreter hands each backward call to `GraphCapture.run_backward`. Before 
 value and saved tensors are read, and hooks are placed: a pre-hook numbers the nodes in the
 order backward runs them, a hook records `grad_outputs` (the gradient of the node's output)
 and `grad_inputs` (the gradient along each edge, aligned with `next_functions`).
+
+For teaching, it also keeps the timeline of passes (app.passes), the forward calls (app.tape)
+that let the gradient check (app.gradcheck) recompute the root and that show where the
+program cut the graph, and reads the chain rule off the gradients (app.chainrule).
 """
 
+import itertools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 from torch.autograd.graph import Node
 
+from app.chainrule import chain_rule
+from app.gradcheck import LeafGradient, check_gradients
+from app.learner_errors import explain
+from app.passes import PassLog, named_tensors
 from app.sandbox.errors import ProgramError, too_big
-from app.sandbox.interpreter import Evaluation
-from app.schemas import EdgeInfo, GraphData, NodeInfo, VariableInfo
+from app.sandbox.interpreter import Call, Evaluation
+from app.schemas import EdgeInfo, GradCheckInfo, GraphData, NodeInfo, VariableInfo
 from app.settings import Limits
 from app.summary import dtype_name, summarize
+from app.tape import Tape
 
 
 @dataclass
@@ -33,6 +42,7 @@ class NodeSnapshot:
     dtype: str | None
     value: Any
     saved: dict[str, Any]
+    local: list[float | None] = field(default_factory=list)  # d(output)/d(input i), scalars
 
 
 @dataclass
@@ -47,6 +57,7 @@ class BackwardPass:
     grads: dict[Node, Any] = field(default_factory=dict)
     edge_grads: dict[tuple[Node, int], Any] = field(default_factory=dict)
     steps: dict[Node, int] = field(default_factory=dict)
+    leaf_grads: dict[Node, torch.Tensor] = field(default_factory=dict)  # for gradcheck
 
 
 class GraphCapture:
@@ -55,14 +66,20 @@ class GraphCapture:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.ids: dict[Node, int] = {}  # our own ids: id() can be reused after collection
+        self.const_ids: dict[int, int] = {}  # by id() of a tensor the tape keeps alive
+        self.counter = itertools.count()
         self.values: dict[Node, torch.Tensor] = {}
         self.passes: list[BackwardPass] = []
         self.saved_names: dict[type, list[str]] = {}
+        self.tape = Tape()
+        self.log = PassLog()
 
     # Called by the interpreter ---------------------------------------------------------
 
-    def produced(self, value: Any) -> None:
+    def produced(self, value: Any, call: Call | None = None) -> None:
         """Remember forward values, so that nodes without a user name still show theirs."""
+        if call is not None:
+            self.tape.record(value, call)
         items = value if isinstance(value, tuple | list) else (value,)
         for item in items[:16]:
             if isinstance(item, torch.Tensor) and item.grad_fn is not None:
@@ -71,14 +88,17 @@ class GraphCapture:
     def run_backward(
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any:
+        self.log.before(names)
         record = self.walk(kind, roots, names)
         handles = [handle for node in record.nodes for handle in self._hook(record, node)]
         try:
-            return call()
+            result = call()
         finally:
             for handle in handles:
                 handle.remove()
             self.passes.append(record)
+        self.log.after(kind, _name_of(roots[0], names), names)
+        return result
 
     # Walking and hooking ---------------------------------------------------------------
 
@@ -97,7 +117,8 @@ class GraphCapture:
             nodes.append(node)
             if len(nodes) > self.limits.max_graph_nodes:
                 raise too_big(f"the graph has more than {self.limits.max_graph_nodes} nodes")
-            self.ids.setdefault(node, len(self.ids))
+            if node not in self.ids:
+                self.ids[node] = next(self.counter)
             for input_nr, (child, _) in enumerate(node.next_functions):
                 if child is not None:
                     edges.append((child, node, input_nr))
@@ -120,6 +141,7 @@ class GraphCapture:
             dtype=dtype_name(tensor.dtype) if tensor is not None else None,
             value=summarize(tensor) if tensor is not None else None,
             saved=self._saved(node),
+            local=_local_derivatives(node, tensor) if op != "AccumulateGrad" else [],
         )
 
     def _saved(self, node: Node) -> dict[str, Any]:
@@ -146,6 +168,8 @@ class GraphCapture:
             record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
             for input_nr, grad in enumerate(grad_inputs):
                 record.edge_grads[(node, input_nr)] = summarize(grad)
+            if record.snapshots[node].op == "AccumulateGrad" and grad_outputs[0] is not None:
+                record.leaf_grads[node] = grad_outputs[0].detach().clone()
             if record.snapshots[node].shape is None:
                 first = next((g for g in grad_outputs if g is not None), None)
                 if first is not None:
@@ -171,14 +195,21 @@ class GraphCapture:
                 "requires_grad=True and compute something from it."
             )
         nodes, edges = self._graph(record, root)
+        self.log.before(evaluation.names)
+        if record is not None and root is not None:
+            nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
+        root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
         return GraphData(
-            root=self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None,
+            root=root_id,
             root_name=root_name,
             variables=_variables(evaluation.names),
             nodes=nodes,
             edges=edges,
             stdout=evaluation.stdout,
             warnings=notes,
+            backward_passes=self.log.entries,
+            gradcheck=self._gradcheck(record, root),
+            chain_rule=chain_rule(nodes, edges, root_id),
         )
 
     def _root(
@@ -235,7 +266,9 @@ class GraphCapture:
                 lambda: root.backward(gradient),  # type: ignore[no-untyped-call]
             )
         except RuntimeError as error:
-            notes.append(f"Backward from '{name}' failed, so gradients are missing: {error}")
+            notes.append(
+                f"Backward from '{name}' failed, so gradients are missing: {explain(str(error))}"
+            )
         return self.passes[-1]
 
     def _graph(
@@ -270,11 +303,96 @@ class GraphCapture:
                 target=self.ids[target],
                 input_nr=input_nr,
                 grad=record.edge_grads.get((target, input_nr)),
+                local=_at(record.snapshots[target].local, input_nr),
             )
             for source, target, input_nr in record.edges
             if target in reachable
         ]
         return nodes, edges
+
+    def _with_constants(
+        self,
+        record: BackwardPass,
+        nodes: list[NodeInfo],
+        edges: list[EdgeInfo],
+        names: dict[str, Any],
+    ) -> tuple[list[NodeInfo], list[EdgeInfo]]:
+        """Add the tensors the program cut from the graph where the drawn ops used them.
+
+        Autograd has no trace of them (next_functions holds None), so the tape tells which
+        tensors each op was called with.
+        """
+        labels = _names_by_tensor(names)
+        in_graph = {id(getattr(node, "variable", None)) for node in record.nodes}
+        by_id = {self.ids[node]: node for node in record.nodes}
+        constants: dict[int, NodeInfo] = {}
+        cut_edges: list[EdgeInfo] = []
+        for info in nodes:
+            output = self.values.get(by_id[info.id])
+            entry = self.tape.entry(output) if output is not None else None
+            if info.kind == "leaf" or entry is None:
+                continue
+            for position, tensor in enumerate(entry.inputs()):
+                cut = self.tape.cut(tensor)
+                if cut is None or id(tensor) in in_graph:
+                    continue
+                const_id = self.const_ids.setdefault(id(tensor), next(self.counter))
+                constants[const_id] = NodeInfo(
+                    id=const_id,
+                    op="constant",
+                    kind="const",
+                    variables=labels.get(id(tensor), []),
+                    shape=list(tensor.shape),
+                    dtype=dtype_name(tensor.dtype),
+                    value=summarize(tensor),
+                    grad=None,
+                    saved={},
+                    backward_step=None,
+                    note=cut.note(),
+                )
+                edge = EdgeInfo(source=const_id, target=info.id, input_nr=position, grad=None)
+                cut_edges.append(edge.model_copy(update={"cut": True}))
+        return [*nodes, *constants.values()], [*edges, *cut_edges]
+
+    def _gradcheck(
+        self, record: BackwardPass | None, root: torch.Tensor | None
+    ) -> dict[str, GradCheckInfo]:
+        if record is None or root is None or root.grad_fn is None:
+            return {}
+        reachable = _reachable(root.grad_fn, record.edges)
+        leaves = [
+            LeafGradient(
+                name=(record.snapshots[node].variables or [f"leaf#{self.ids[node]}"])[0],
+                tensor=getattr(node, "variable"),  # noqa: B009 - not typed on Node
+                autograd=record.leaf_grads.get(node),
+            )
+            for node in record.nodes
+            if node in reachable and record.snapshots[node].op == "AccumulateGrad"
+        ]
+        return check_gradients(
+            self.tape, root, leaves, record.kind == "server", self.limits.gradcheck_s
+        )
+
+
+def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | None]:
+    """d(output)/d(each input) of a node with a one-element output, by running its backward
+    function on a gradient of 1 before the real backward frees what it saved."""
+    if output is None or output.numel() != 1:
+        return []
+    try:
+        with torch.no_grad():
+            grads = node(torch.ones_like(output))  # type: ignore[operator] # C++ nodes are callable
+    except (RuntimeError, TypeError):  # several outputs, or nothing saved any more
+        return []
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return [
+        float(g.reshape(-1)[0]) if isinstance(g, torch.Tensor) and g.numel() == 1 else None
+        for g in grads
+    ]
+
+
+def _at(items: list[float | None], index: int) -> float | None:
+    return items[index] if index < len(items) else None
 
 
 def _reachable(root: Node, edges: list[tuple[Node, Node, int]]) -> set[Node]:
@@ -297,12 +415,8 @@ def _names_by_tensor(names: dict[str, Any]) -> dict[int, list[str]]:
     The ids are only used while `names` keeps every tensor alive.
     """
     labels: dict[int, list[str]] = {}
-    for name, value in names.items():
-        if isinstance(value, torch.Tensor):
-            labels.setdefault(id(value), []).append(name)
-        elif isinstance(value, nn.Module):
-            for path, parameter in value.named_parameters():
-                labels.setdefault(id(parameter), []).append(f"{name}.{path}")
+    for name, tensor in named_tensors(names):
+        labels.setdefault(id(tensor), []).append(name)
     return labels
 
 

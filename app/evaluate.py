@@ -6,7 +6,9 @@ import warnings
 import torch
 
 from app.capture import GraphCapture
+from app.learner_errors import explained
 from app.sandbox.checker import check_program
+from app.sandbox.errors import ProgramError
 from app.sandbox.interpreter import Interpreter
 from app.schemas import GraphData, GraphRequest
 from app.settings import Limits
@@ -32,8 +34,11 @@ def evaluate(request: GraphRequest, limits: Limits) -> GraphData:
     capture = GraphCapture(limits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        evaluation = Interpreter(program, limits, capture).run()
-        graph = capture.finish(evaluation, request.output)
+        try:
+            evaluation = Interpreter(program, limits, capture).run()
+            graph = capture.finish(evaluation, request.output)
+        except ProgramError as error:
+            raise explained(error) from None
     python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]
     graph.warnings = list(dict.fromkeys(python_warnings + graph.warnings))
     return graph

@@ -27,6 +27,9 @@ LEGEND = (
     ("root", "root: where backward starts"),
     ("saved", "saved for backward"),
 )
+CONST_LEGEND = ("const", "constant cut from the graph: no gradient")
+CUT_COLOUR = "#9aa1ab"
+LEGEND_STYLES = {"saved": "filled", "const": "rounded,filled,dashed"}
 EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only add clutter
 
 
@@ -100,6 +103,7 @@ def build_dot(graph: GraphData) -> str:
             label=_node_label(node),
             id=f"node-{node.id}",
             **{"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]},
+            **_CUT_NODE_STYLE if node.kind == "const" else {},
         )
         for index, (name, value) in enumerate(node.saved.items()):
             if isinstance(value, int | float | list | dict) and not isinstance(value, bool):
@@ -124,15 +128,17 @@ def build_dot(graph: GraphData) -> str:
                 )
     for edge in graph.edges:
         label = f"grad {format_tensor(edge.grad, 2)}" if labelled_edges else ""
+        if edge.cut:
+            label = "cut: no grad" if labelled_edges else ""
         dot.edge(
             f"n{edge.source}",
             f"n{edge.target}",
             label=label,
             id=f"edge-{edge.source}-{edge.target}-{edge.input_nr}",
-            **{"class": "grad-edge"},
+            **({"class": "cut-edge", **_CUT_STYLE} if edge.cut else {"class": "grad-edge"}),
         )
     if graph.nodes:
-        _legend(dot)
+        _legend(dot, any(node.kind == "const" for node in graph.nodes))
     source: str = dot.source
     return source
 
@@ -142,6 +148,8 @@ def _node_label(node: NodeInfo) -> str:
     rows = []
     if node.kind == "leaf":
         rows.append(f"<B>{html.escape(title or 'leaf')}</B>")
+    elif node.kind == "const":
+        rows.append(f"<B>{html.escape(title or 'constant')}</B> (cut, no grad)")
     else:
         op = html.escape(node.op)
         rows.append(f"<B>{op}</B>" + (f" → {html.escape(title)}" if title else ""))
@@ -150,7 +158,8 @@ def _node_label(node: NodeInfo) -> str:
         rows.append(html.escape(f"{shape} {node.dtype or ''}".strip()))
     if node.value is not None:
         rows.append(html.escape(f"value {format_tensor(node.value)}"))
-    rows.append(html.escape(f"grad {format_tensor(node.grad)}"))
+    if node.kind != "const":
+        rows.append(html.escape(f"grad {format_tensor(node.grad)}"))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
@@ -159,14 +168,19 @@ def _html(text: str) -> str:
     return f"<{html.escape(text)}>"
 
 
-def _legend(dot: graphviz.Digraph) -> None:
+# A cut is drawn dashed and greyed: the tensor is used, but no gradient flows back into it.
+_CUT_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
+_CUT_NODE_STYLE = {**_CUT_STYLE, "style": "rounded,filled,dashed"}
+
+
+def _legend(dot: graphviz.Digraph, with_constants: bool) -> None:
     with dot.subgraph(name="cluster_legend") as legend:
         legend.attr(label="Legend", fontsize="10", color="#c5cad1", style="rounded", id="legend")
         previous = None
-        for kind, text in LEGEND:
+        for kind, text in (*LEGEND, CONST_LEGEND) if with_constants else LEGEND:
             name = f"legend_{kind}"
             shape = "note" if kind == "saved" else "box"
-            style = "filled" if kind == "saved" else "rounded,filled"
+            style = LEGEND_STYLES.get(kind, "rounded,filled")
             legend.node(
                 name,
                 label=text,

@@ -43,7 +43,10 @@ class NodeInfo(BaseModel):
 
     id: int
     op: str = Field(description="Class name of the node, e.g. PowBackward0 or AccumulateGrad.")
-    kind: Literal["leaf", "op", "root"]
+    kind: Literal["leaf", "op", "root", "const"] = Field(
+        description="const: a tensor the program cut from the graph (no_grad, detach, "
+        "requires_grad_(False)); no gradient flows back into it."
+    )
     variables: list[str] = Field(description="User names bound to the tensor it produced.")
     shape: list[int] | None
     dtype: str | None
@@ -51,6 +54,7 @@ class NodeInfo(BaseModel):
     grad: TensorJSON = Field(description="d(root)/d(this node's output).")
     saved: dict[str, TensorJSON] = Field(description="Saved tensors and values, e.g. self=3.")
     backward_step: int | None = Field(description="Order in which backward ran this node.")
+    note: str | None = Field(None, description="Why a const node is cut from the graph.")
 
 
 class EdgeInfo(BaseModel):
@@ -60,6 +64,60 @@ class EdgeInfo(BaseModel):
     target: int
     input_nr: int = Field(description="Which input of the target node this edge feeds.")
     grad: TensorJSON = Field(description="Gradient passed from target back to source.")
+    cut: bool = Field(False, description="The source was cut from the graph: no gradient.")
+    local: float | None = Field(
+        None, description="d(target)/d(source), the local derivative, when both are scalars."
+    )
+
+
+class BackwardPassInfo(BaseModel):
+    """One backward pass, or a change of .grad between passes, in program order."""
+
+    kind: Literal["backward", "grad", "server", "reset", "changed"] = Field(
+        description="backward: Tensor.backward or autograd.backward; grad: autograd.grad; "
+        "server: the server's own backward; reset: .grad zeroed or set to None since the "
+        "entry before (zero_(), optimizer.zero_grad()); changed: .grad changed otherwise."
+    )
+    root: str | None = Field(description="Variable backward started from, when it has a name.")
+    grads: dict[str, TensorJSON] = Field(
+        description="The .grad of every named leaf (module parameters by path) afterwards."
+    )
+    values: dict[str, TensorJSON] = Field(
+        description="The values of the same leaves then: an optimiser step shows here."
+    )
+
+
+class GradCheckInfo(BaseModel):
+    """d(root)/d(leaf) by autograd and by central finite differences in float64."""
+
+    autograd: TensorJSON = Field(description="What autograd delivered to the leaf.")
+    numeric: TensorJSON = Field(description="Central differences; null when not computed.")
+    ok: bool | None = Field(description="Whether they agree; null when not checked.")
+    note: str | None = Field(None, description="Why the check was skipped.")
+
+
+class ChainFactor(BaseModel):
+    """One local derivative along a path from the root to a leaf."""
+
+    derivative: str = Field(description="Which derivative, e.g. dz/dy.")
+    formula: str | None = Field(description="Its symbolic form when known, e.g. cos(y).")
+    value: float | None = Field(description="Its value; null when it cannot be read off.")
+
+
+class ChainPath(BaseModel):
+    """A path from the root down to the leaf; its factors multiply to its contribution."""
+
+    factors: list[ChainFactor]
+    product: float | None
+
+
+class ChainRuleInfo(BaseModel):
+    """The chain rule for one leaf of a scalar graph."""
+
+    factors: list[ChainFactor] = Field(description="The local derivatives of the first path.")
+    product: float | None = Field(description="The sum over paths: the leaf's gradient.")
+    paths: list[ChainPath] = Field(description="Every path; several when paths meet.")
+    text: str = Field(description='e.g. "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668".')
 
 
 class GraphData(BaseModel):
@@ -72,6 +130,15 @@ class GraphData(BaseModel):
     edges: list[EdgeInfo]
     stdout: str
     warnings: list[str]
+    backward_passes: list[BackwardPassInfo] = Field(
+        default_factory=list, description="Each backward pass and each reset, in order."
+    )
+    gradcheck: dict[str, GradCheckInfo] = Field(
+        default_factory=dict, description="Per leaf of the drawn graph, by its name."
+    )
+    chain_rule: dict[str, ChainRuleInfo] = Field(
+        default_factory=dict, description="Per leaf, when every node on its paths is a scalar."
+    )
 
 
 class GraphResponse(GraphData):

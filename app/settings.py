@@ -24,6 +24,11 @@ class Limits(BaseSettings):
     )
     max_graph_nodes: int = Field(20_000, description="Most autograd nodes drawn from one root.")
     max_stdout_chars: int = Field(64_000, description="Printed output kept; the rest is cut.")
+    gradcheck_s: float = Field(
+        1.0,
+        description="Time the finite-difference gradient check may take; it counts "
+        "against the job's own time limit.",
+    )
 
 
 class Settings(BaseSettings):

@@ -159,6 +159,22 @@ m = torch.where(c > 0, c, torch.zeros_like(c)).clamp(max=2.0)
 out = m.sum() + torch.sigmoid(a).mean() * torch.tanh(b).sum()
 out.backward()
 """,
+    "no_grad_constant": """
+import torch
+a = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.no_grad():
+    k = a * 2
+out = (a * k).sum()
+out.backward()
+""",
+    "requires_grad_switched_off": """
+import torch
+a = torch.tensor(3.0, requires_grad=True)
+b = torch.tensor(2.0, requires_grad=True)
+b.requires_grad_(False)
+out = a * b + a ** 2
+out.backward()
+""",
     "shared_weight_two_paths": """
 import torch
 w = torch.tensor(1.5, requires_grad=True)

@@ -22,18 +22,21 @@ class Reference:
     root: torch.Tensor | None
     grads: dict[str, torch.Tensor | None]  # what .grad holds at the end, as PyTorch gives it
     graph_grads: dict[str, torch.Tensor]  # d(root)/d(named non-leaf tensor), same pass
+    passes: list[dict[str, tuple[torch.Tensor | None, torch.Tensor]]]  # (.grad, value) per leaf
 
 
 def run_reference(code: str, output: str | None = None) -> Reference:
     """Run `code` with real torch, then backpropagate the same root the product picks."""
     torch.manual_seed(DEFAULT_SEED)
     roots: list[torch.Tensor] = []
+    passes: list[dict[str, tuple[torch.Tensor | None, torch.Tensor]]] = []
     original: Callable[..., None] = torch.Tensor.backward
 
     def recording_backward(self: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         roots.append(self)
         kwargs["retain_graph"] = True  # so d(root)/d(intermediate) can be asked afterwards
         original(self, *args, **kwargs)
+        passes.append(_leaf_state(names))
 
     names: dict[str, Any] = {}
     stdout = io.StringIO()
@@ -49,8 +52,22 @@ def run_reference(code: str, output: str | None = None) -> Reference:
         root = tensors[-1] if tensors else None
         if root is not None:
             original(root, torch.ones_like(root), retain_graph=True)
+            passes.append(_leaf_state(names))
     grads = {name: _grad(value) for name, value in names.items() if isinstance(value, torch.Tensor)}
-    return Reference(names, stdout.getvalue(), root, grads, _graph_grads(names, root))
+    return Reference(names, stdout.getvalue(), root, grads, _graph_grads(names, root), passes)
+
+
+def _leaf_state(names: dict[str, Any]) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
+    """.grad and value of every named leaf that requires grad, module parameters by path."""
+    tensors = {k: v for k, v in names.items() if isinstance(v, torch.Tensor)}
+    for name, value in names.items():
+        if isinstance(value, torch.nn.Module):
+            tensors.update({f"{name}.{path}": p for path, p in value.named_parameters()})
+    return {
+        name: (_grad(tensor), tensor.detach().clone())
+        for name, tensor in tensors.items()
+        if tensor.is_leaf and (tensor.requires_grad or tensor.grad is not None)
+    }
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor | None:

@@ -100,6 +100,8 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
+# Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
+COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 
 
 class BackwardObserver(Protocol):
@@ -109,7 +111,20 @@ class BackwardObserver(Protocol):
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any: ...
 
-    def produced(self, value: Any) -> None: ...
+    def produced(self, value: Any, call: "Call | None" = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Call:
+    """How a torch value was computed, so that the observer can compute it again.
+
+    `function(*args, **kwargs)` (a module for module calls) gave the value; the gradient
+    check replays these calls with perturbed inputs (see app.tape).
+    """
+
+    function: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 class BreakSignal(BaseException):
@@ -631,7 +646,8 @@ class Interpreter:
             else (left, right)
         )
         if any(isinstance(operand, torch.Tensor) for operand in operands):
-            return self._produced(self.guard.operator(symbol, function, *operands))
+            result = self.guard.operator(symbol, function, *operands)
+            return self._produced(result, Call(function, operands, {}))
         self._check_python_operator(symbol, left, right)
         result = function(*operands)
         if isinstance(result, int):
@@ -686,6 +702,9 @@ class Interpreter:
                 + (f": {reason}" if reason else " in this sandbox")
             )
         if isinstance(owner, torch.Tensor):
+            if name in COMPUTED_ATTRIBUTES:
+                value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+                return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
             if name in TENSOR_METHODS:
@@ -718,7 +737,8 @@ class Interpreter:
     def get_item(self, container: Any, index: Any) -> Any:
         if isinstance(container, torch.Tensor):
             self.guard.check_arguments("Tensor indexing", (index,), {})
-            return self._produced(self.guard.operator("[]", operator.getitem, container, index))
+            result = self.guard.operator("[]", operator.getitem, container, index)
+            return self._produced(result, Call(operator.getitem, (container, index), {}))
         if isinstance(container, list | tuple | str | dict | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList):
@@ -741,15 +761,18 @@ class Interpreter:
             case UserFunction():
                 return self.call_user(function, args, kwargs)
             case Builtin():
-                return self._produced(function.function(*args, **kwargs))
+                result = function.function(*args, **kwargs)
+                return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
             case SafeFunction():
-                return self._produced(self.guard.call(function, args, kwargs))
+                result = self.guard.call(function, args, kwargs)
+                return self._produced(result, Call(function.target, args, kwargs))
             case BoundMethod(receiver=receiver, name=name):
                 return self.call_method(receiver, name, args, kwargs)
             case nn.Module():
-                return self._produced(self.guard.call_module(function, args, kwargs))
+                result = self.guard.call_module(function, args, kwargs)
+                return self._produced(result, Call(function, args, kwargs))
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
 
     def call_method(
@@ -764,7 +787,10 @@ class Interpreter:
                     lambda: receiver.backward(*args, **kwargs),  # type: ignore[no-untyped-call]
                 )
             dry_run = name not in TENSOR_METHODS_WITHOUT_DRY_RUN
-            return self._produced(self.guard.call_method(receiver, name, args, kwargs, dry_run))
+            result = self.guard.call_method(receiver, name, args, kwargs, dry_run)
+            unbound = getattr(torch.Tensor, name, None)
+            call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
+            return self._produced(result, call)
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         return self.python.call_method(receiver, name, args, kwargs)
@@ -780,7 +806,8 @@ class Interpreter:
             raise ProgramError("TypeError", f"{function.qualname} needs tensors to start from")
         kind = function.qualname.rsplit(".", 1)[1]
         result = self.backward(kind, roots, lambda: function.target(*args, **kwargs))
-        return self._produced(self.guard.checked_result(function.qualname, result))
+        checked = self.guard.checked_result(function.qualname, result)
+        return self._produced(checked, Call(function.target, args, kwargs))
 
     def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
         self.backward_calls += 1
@@ -812,8 +839,8 @@ class Interpreter:
             self._scope_stack.pop()
         return None
 
-    def _produced(self, value: Any) -> Any:
-        self.observer.produced(value)
+    def _produced(self, value: Any, call: Call | None = None) -> Any:
+        self.observer.produced(value, call)
         return value
 
 

@@ -1,0 +1,111 @@
+"""The "gradient by hand versus autograd" lesson, done for the learner.
+
+For each leaf of the drawn graph, d(root)/d(leaf) is estimated by central differences,
+(f(x + h) - f(x - h)) / 2h per element, where f recomputes the root from the leaf by
+replaying the program's recorded forward calls in float64 (see app.tape), and compared with
+the gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
+checked as its sum, as the server backpropagates it with ones.
+
+The work is bounded: leaves with more than MAX_LEAF_NUMEL elements are skipped, and so is
+everything once MAX_REPLAYED_CALLS calls or the `seconds` given have been spent.
+"""
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from app.schemas import GradCheckInfo
+from app.summary import summarize
+from app.tape import ReplayError, Tape
+
+MAX_LEAF_NUMEL = 64
+MAX_REPLAYED_CALLS = 20_000
+STEP = 1e-6  # float64: the truncation error h^2 and rounding error eps/h are both ~1e-10
+RTOL = 1e-3  # autograd's own value is float32
+ATOL = 1e-4
+
+
+@dataclass
+class LeafGradient:
+    """A leaf of the drawn graph and the gradient autograd gave it in that pass."""
+
+    name: str
+    tensor: torch.Tensor
+    autograd: torch.Tensor | None
+
+
+def check_gradients(
+    tape: Tape,
+    root: torch.Tensor,
+    leaves: list[LeafGradient],
+    seeded_with_ones: bool,
+    seconds: float,
+) -> dict[str, GradCheckInfo]:
+    """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
+    budget = Spending(time.monotonic() + seconds, MAX_REPLAYED_CALLS)
+    checks = {}
+    for leaf in leaves:
+        try:
+            numeric = _numeric(tape, root, leaf, budget, seeded_with_ones)
+        except ReplayError as error:
+            note = f"not checked: {error}"
+            autograd = summarize(leaf.autograd)
+            checks[leaf.name] = GradCheckInfo(autograd=autograd, numeric=None, ok=None, note=note)
+            continue
+        ok = leaf.autograd is not None and torch.allclose(
+            leaf.autograd.double(), numeric, rtol=RTOL, atol=ATOL
+        )
+        checks[leaf.name] = GradCheckInfo(
+            autograd=summarize(leaf.autograd),
+            numeric=summarize(numeric),
+            ok=ok,
+            note=None if leaf.autograd is not None else "autograd gave this leaf no gradient",
+        )
+    return checks
+
+
+@dataclass
+class Spending:
+    deadline: float
+    calls_left: int
+
+    def spend(self, calls: int) -> None:
+        self.calls_left -= calls
+        if self.calls_left < 0 or time.monotonic() > self.deadline:
+            raise ReplayError("the time for gradient checks is used up")
+
+
+def _numeric(
+    tape: Tape, root: torch.Tensor, leaf: LeafGradient, budget: Spending, seeded_with_ones: bool
+) -> torch.Tensor:
+    if root.numel() != 1 and not seeded_with_ones:
+        raise ReplayError("backward() started from a gradient the program chose")
+    if leaf.tensor.numel() > MAX_LEAF_NUMEL:
+        raise ReplayError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
+    if not leaf.tensor.is_floating_point():
+        raise ReplayError("the leaf is not a floating-point tensor")
+    replay = tape.function_of(root, leaf.tensor)
+    base = leaf.tensor.detach().double()
+    budget.spend(len(replay.order) * (2 * base.numel() + 1))
+    try:
+        again = replay(base)
+        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
+            raise ReplayError(
+                "replaying the program does not give the root's value again "
+                "(it changed a tensor in place afterwards, or draws random numbers)"
+            )
+        numeric = torch.empty_like(base).reshape(-1)
+        for index in range(base.numel()):
+            shift = torch.zeros_like(base).reshape(-1)
+            shift[index] = STEP
+            shift = shift.reshape(base.shape)
+            upper, lower = replay(base + shift).sum(), replay(base - shift).sum()
+            numeric[index] = (upper - lower) / (2 * STEP)
+    except ReplayError:
+        raise
+    except Exception as error:
+        # The replay runs the program's own calls on new values (and the sandbox's builtins,
+        # which may hit a limit): any failure means no numeric value, never a failed request.
+        raise ReplayError(f"replaying the program failed: {error}") from error
+    return numeric.reshape(base.shape)

@@ -1,0 +1,70 @@
+"""The timeline of backward passes: what .grad held after each, for the accumulation lesson.
+
+After every backward pass the .grad and value of every named leaf is recorded. .grad can
+also change between passes (x.grad.zero_(), optimizer.zero_grad()); such a change is its
+own entry, "reset" (to zero or None) or "changed", found by comparing the state before a
+pass, and at the end of the program, with the entry before.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from app.schemas import BackwardPassInfo
+from app.summary import summarize
+
+
+def named_tensors(names: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors bound to names, and module parameters by path (model.0.weight)."""
+    for name, value in names.items():
+        if isinstance(value, torch.Tensor):
+            yield name, value
+        elif isinstance(value, nn.Module):
+            for path, parameter in value.named_parameters():
+                yield f"{name}.{path}", parameter
+
+
+class PassLog:
+    """Builds the `backward_passes` list as the program runs."""
+
+    def __init__(self) -> None:
+        self.entries: list[BackwardPassInfo] = []
+
+    def before(self, names: dict[str, Any]) -> None:
+        """Call before a pass and at the end: notes any change of .grad since the last entry."""
+        if not self.entries:
+            return
+        last = self.entries[-1].grads
+        grads, values = _state(names)
+        changed = {name for name, grad in grads.items() if name in last and last[name] != grad}
+        if not changed:
+            return
+        reset = all(_is_zero(grads[name]) for name in changed)
+        self.entries.append(
+            BackwardPassInfo(
+                kind="reset" if reset else "changed", root=None, grads=grads, values=values
+            )
+        )
+
+    def after(self, kind: str, root: str | None, names: dict[str, Any]) -> None:
+        grads, values = _state(names)
+        self.entries.append(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))
+
+
+def _state(names: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    grads, values = {}, {}
+    for name, tensor in named_tensors(names):
+        if tensor.is_leaf and (tensor.requires_grad or tensor.grad is not None):
+            grads[name] = summarize(tensor.grad)
+            values[name] = summarize(tensor)
+    return grads, values
+
+
+def _is_zero(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_zero(item) for item in value)
+    if isinstance(value, dict):  # a summary of a large tensor
+        return bool(value.get("min") == value.get("max") == 0)
+    return value is None or value == 0

@@ -1,0 +1,218 @@
+"""The forward calls of a program, kept so that a tensor can be computed again.
+
+Autograd keeps only what backward needs, so the forward function from a leaf to the root
+cannot be rebuilt from the graph. The interpreter instead reports every torch call it makes
+(`Call`); the tape keeps those whose result requires grad, keyed by the result's identity.
+Replaying them from the root down, with one leaf replaced, computes the root as a function
+of that leaf: in float64, without autograd, and without running the program again (which
+would repeat its prints, its backward calls and its optimiser steps).
+
+The tape also notes where a program cut the graph: tensors computed from tensors that
+require grad but which do not require grad themselves (made under torch.no_grad() or by
+.detach()), and leaves switched off with requires_grad_(False).
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from app.sandbox.interpreter import Call
+
+MAX_ENTRIES = 20_000  # a longer program is not replayed: the tape would hold too much
+MAX_NESTING = 3  # tensors are looked for this deep in lists, tuples and dicts of arguments
+
+
+@dataclass(frozen=True)
+class Entry:
+    """`call` computed the tensor; `index` picks it from a tuple result (-1: the result)."""
+
+    call: Call
+    index: int
+
+    def inputs(self) -> list[torch.Tensor]:
+        found = list(_tensors((self.call.args, self.call.kwargs), MAX_NESTING))
+        if isinstance(self.call.function, nn.Module):
+            found += [p for _, p in _module_tensors(self.call.function)]
+        return found
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Why a tensor is outside the graph: `how` it was cut, here or in one of its inputs."""
+
+    how: str
+    direct: bool
+
+    def note(self) -> str:
+        where = "cut from the graph" if self.direct else "computed from a tensor cut from the graph"
+        return f"Constant, {where}: {self.how}. No gradient flows back through it."
+
+
+class ReplayError(Exception):
+    """The root cannot be computed again from the tape."""
+
+
+class Tape:
+    """Records calls as the interpreter reports them; replays them on request."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[torch.Tensor, Entry]] = {}  # keeps tensors alive
+        self.cuts: dict[int, tuple[torch.Tensor, Cut]] = {}
+        self.overflowed = False
+
+    def record(self, value: Any, call: Call) -> None:
+        outputs = list(enumerate(value)) if isinstance(value, tuple | list) else [(-1, value)]
+        inputs = None
+        for index, output in outputs[:16]:
+            if not isinstance(output, torch.Tensor):
+                continue
+            inputs = inputs if inputs is not None else Entry(call, index).inputs()
+            if any(output is tensor for tensor in inputs):
+                continue  # in place: the call does not say how the old value was made
+            if output.requires_grad:
+                if len(self.entries) >= MAX_ENTRIES:
+                    self.overflowed = True
+                    return
+                self.entries[id(output)] = (output, Entry(call, index))
+            elif len(self.cuts) < MAX_ENTRIES and (cut := self._cut(call, inputs)):
+                self.cuts[id(output)] = (output, cut)
+        switched_off = call.function is torch.Tensor.requires_grad_ and not value.requires_grad
+        if switched_off:
+            self.cuts[id(value)] = (value, Cut("switched off with requires_grad_(False)", True))
+
+    def entry(self, tensor: torch.Tensor) -> Entry | None:
+        found = self.entries.get(id(tensor))
+        return found[1] if found is not None and found[0] is tensor else None
+
+    def cut(self, tensor: torch.Tensor) -> Cut | None:
+        found = self.cuts.get(id(tensor))
+        return found[1] if found is not None and found[0] is tensor else None
+
+    def _cut(self, call: Call, inputs: list[torch.Tensor]) -> Cut | None:
+        if any(tensor.requires_grad for tensor in inputs):
+            if call.function is torch.Tensor.detach:
+                return Cut("detached with .detach()", True)
+            if not torch.is_grad_enabled():
+                return Cut("computed under torch.no_grad(), which autograd does not record", True)
+            return None
+        inherited = next((cut for t in inputs if (cut := self.cut(t)) is not None), None)
+        return Cut(inherited.how, False) if inherited is not None else None
+
+    def function_of(self, root: torch.Tensor, leaf: torch.Tensor) -> "Replay":
+        """The calls from `leaf` to `root`, in an order that computes each input first."""
+        if self.overflowed:
+            raise ReplayError("the program made too many tensors to replay")
+        if root is not leaf and self.entry(root) is None:
+            raise ReplayError("the root was not made by a call the program made")
+        order: list[torch.Tensor] = []
+        depends: dict[int, bool] = {}
+        stack: list[tuple[torch.Tensor, bool]] = [(root, False)]
+        while stack:
+            tensor, expanded = stack.pop()
+            key = id(tensor)
+            if key in depends and not expanded:
+                continue
+            entry = self.entry(tensor) if tensor is not leaf else None
+            if entry is None and tensor is not leaf and tensor.grad_fn is not None:
+                raise ReplayError(
+                    "part of the computation was not recorded (a method of a module?)"
+                )
+            if entry is None:
+                depends[key] = tensor is leaf
+                continue
+            if not expanded:
+                depends[key] = False  # placeholder while the inputs are visited
+                stack.append((tensor, True))
+                stack.extend((i, False) for i in entry.inputs() if id(i) not in depends)
+                continue
+            depends[key] = any(depends.get(id(i), False) for i in entry.inputs())
+            if depends[key]:
+                order.append(tensor)
+        differentiates = any(
+            entry.call.function is torch.autograd.grad
+            for tensor in order
+            if (entry := self.entry(tensor)) is not None
+        )
+        return Replay(self, root, leaf, order, differentiates)
+
+
+@dataclass
+class Replay:
+    """The root as a function of one leaf: `root = replay(leaf_value)`, in float64.
+
+    Without autograd, unless the program itself differentiated on the way to the root
+    (autograd.grad with create_graph=True, for higher-order gradients): then the replay
+    records a graph from the leaf so that those calls can differentiate it again.
+    """
+
+    tape: Tape
+    root: torch.Tensor
+    leaf: torch.Tensor
+    order: list[torch.Tensor]
+    differentiates: bool
+
+    def __call__(self, leaf_value: torch.Tensor) -> torch.Tensor:
+        start = leaf_value.detach().requires_grad_(self.differentiates)
+        computed: dict[int, torch.Tensor] = {id(self.leaf): start}
+
+        def value_of(tensor: torch.Tensor) -> torch.Tensor:
+            return computed.get(id(tensor), _float64(tensor))
+
+        with torch.set_grad_enabled(self.differentiates):
+            for tensor in self.order:
+                entry = self.tape.entry(tensor)
+                assert entry is not None
+                computed[id(tensor)] = _run(entry, value_of)
+        return value_of(self.root).detach()
+
+
+def _run(entry: Entry, value_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    call = entry.call
+    args = _substitute(call.args, value_of, MAX_NESTING)
+    kwargs = _substitute(call.kwargs, value_of, MAX_NESTING)
+    if isinstance(call.function, nn.Module):
+        # The module's own parameters may be the leaf: pass them in explicitly.
+        state = {name: value_of(t) for name, t in _module_tensors(call.function)}
+        result = torch.func.functional_call(call.function, state, args, kwargs)
+    else:
+        result = call.function(*args, **kwargs)
+    picked = result if entry.index < 0 else result[entry.index]
+    if not isinstance(picked, torch.Tensor):
+        raise ReplayError(f"replaying {getattr(call.function, '__name__', call.function)}")
+    return picked
+
+
+def _float64(tensor: torch.Tensor) -> torch.Tensor:
+    value = tensor.detach()
+    return value.double() if value.is_floating_point() else value
+
+
+def _substitute(value: Any, replace: Callable[[torch.Tensor], torch.Tensor], depth: int) -> Any:
+    if isinstance(value, torch.Tensor):
+        return replace(value)
+    if depth <= 0:
+        return value
+    if isinstance(value, list | tuple):
+        items = [_substitute(item, replace, depth - 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {key: _substitute(item, replace, depth - 1) for key, item in value.items()}
+    return value
+
+
+def _tensors(value: Any, depth: int) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth > 0 and isinstance(value, list | tuple):
+        for item in value:
+            yield from _tensors(item, depth - 1)
+    elif depth > 0 and isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item, depth - 1)
+
+
+def _module_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    return [*module.named_parameters(), *module.named_buffers()]

@@ -1,0 +1,272 @@
+// The teaching views of one API answer: step through backward, the passes timeline, the
+// gradient check and the chain rule's "explain" view. Built with textContent only (the
+// answer holds user names and values) and classes only (the CSP forbids inline styles).
+//
+//   import { renderTeaching } from "./teaching.js";
+//   const view = renderTeaching(answer, { container, graph });
+//   view.destroy();  // before rendering the next answer: stops the player
+//
+// container: the element the views are built into (its children are replaced).
+// graph: the element holding the answer's SVG (default: document); the player marks the
+//   SVG's <g id="node-N"> elements with the classes teaching-current and teaching-done.
+// highlightNode(id, step): optional; called instead of marking the SVG (id null: clear).
+import { formatTensor } from "./format.js";
+
+const PLAY_INTERVAL_MS = 1200;
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function section(title, id) {
+  const box = element("section", null, "teaching-section");
+  const heading = element("h3", title);
+  heading.id = id;
+  box.setAttribute("aria-labelledby", id);
+  box.append(heading);
+  return box;
+}
+
+function nodeLabel(node) {
+  if (node.variables.length) return `${node.variables.join(", ")} (${node.op})`;
+  return node.op;
+}
+
+function table(headers, rows, label) {
+  const grid = element("table", null, "teaching-table");
+  grid.setAttribute("aria-label", label);
+  const head = grid.createTHead().insertRow();
+  for (const text of headers) {
+    const th = element("th", text);
+    th.scope = "col";
+    head.append(th);
+  }
+  const body = grid.createTBody();
+  for (const cells of rows) {
+    const row = body.insertRow();
+    cells.forEach((cell, index) => {
+      const td = element(index === 0 ? "th" : "td", null);
+      if (index === 0) td.scope = "row";
+      if (cell instanceof Node) td.append(cell);
+      else td.textContent = cell;
+      row.append(td);
+    });
+  }
+  return grid;
+}
+
+// Step through backward ------------------------------------------------------------------
+
+function svgMarker(graph) {
+  const scope = graph ?? document;
+  let done = [];
+  return (id, step) => {
+    scope.querySelectorAll(".teaching-current").forEach((g) => g.classList.remove("teaching-current"));
+    if (id === null) {
+      done.forEach((g) => g.classList.remove("teaching-done"));
+      done = [];
+      return;
+    }
+    const target = scope.querySelector(`[id="node-${id}"]`);
+    if (!target) return;
+    target.classList.add("teaching-current", "teaching-done");
+    done.push(target);
+    if (step === 1) target.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+  };
+}
+
+function stepper(answer, options) {
+  const box = section("Step through backward", "teaching-steps-heading");
+  const order = answer.nodes
+    .filter((node) => node.backward_step !== null && node.backward_step !== undefined)
+    .sort((a, b) => a.backward_step - b.backward_step);
+  if (!order.length) {
+    box.append(element("p", "No backward pass ran through this graph."));
+    return { box, stop() {} };
+  }
+  const highlight = options.highlightNode ?? svgMarker(options.graph);
+  const controls = element("div", null, "teaching-controls");
+  const play = element("button", "Play");
+  const pause = element("button", "Pause");
+  const step = element("button", "Step");
+  const reset = element("button", "Reset");
+  for (const button of [play, pause, step, reset]) {
+    button.type = "button";
+    controls.append(button);
+  }
+  const status = element("p", "Press Play or Step: backward starts at the root.", "teaching-status");
+  status.setAttribute("aria-live", "polite");
+  const trail = element("ol", null, "teaching-trail");
+  box.append(controls, status, trail);
+
+  let position = 0;
+  let timer = null;
+  const stop = () => {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+    pause.disabled = true;
+    play.disabled = false;
+  };
+  const restart = () => {
+    stop();
+    position = 0;
+    trail.replaceChildren();
+    highlight(null, 0);
+    status.textContent = "Press Play or Step: backward starts at the root.";
+    step.disabled = false;
+  };
+  const advance = () => {
+    if (position >= order.length) {
+      stop();
+      return;
+    }
+    const node = order[position];
+    position += 1;
+    highlight(node.id, position);
+    const text =
+      `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
+      `${formatTensor(node.grad)}` +
+      (node.kind === "leaf" ? ", which is added to its .grad." : ".");
+    status.textContent = text;
+    trail.append(element("li", text));
+    if (position >= order.length) {
+      stop();
+      step.disabled = true;
+      status.textContent = `${text} Backward is done.`;
+    }
+  };
+  play.addEventListener("click", () => {
+    if (position >= order.length) restart();
+    advance();
+    if (position < order.length) {
+      timer = setInterval(advance, PLAY_INTERVAL_MS);
+      play.disabled = true;
+      pause.disabled = false;
+    }
+  });
+  pause.addEventListener("click", stop);
+  step.addEventListener("click", () => {
+    stop();
+    advance();
+  });
+  reset.addEventListener("click", restart);
+  pause.disabled = true;
+  return { box, stop };
+}
+
+// Passes timeline --------------------------------------------------------------------------
+
+const PASS_TITLES = {
+  backward: (root) => `backward() from ${root ?? "an unnamed tensor"}`,
+  grad: (root) => `torch.autograd.grad from ${root ?? "an unnamed tensor"} (.grad unchanged)`,
+  server: (root) => `backward from ${root ?? "the root"}, run by the explorer`,
+  reset: () => ".grad reset (zero_(), zero_grad())",
+  changed: () => ".grad changed between passes",
+};
+
+function timeline(answer) {
+  const box = section("Backward passes", "teaching-passes-heading");
+  const passes = answer.backward_passes ?? [];
+  if (!passes.length) {
+    box.append(element("p", "No backward pass ran."));
+    return box;
+  }
+  const list = element("ol", null, "teaching-passes");
+  passes.forEach((entry) => {
+    const item = element("li", null, `teaching-pass teaching-pass-${entry.kind}`);
+    item.append(element("p", PASS_TITLES[entry.kind]?.(entry.root) ?? entry.kind, "teaching-pass-title"));
+    const rows = Object.keys(entry.grads).map((name) => [
+      name,
+      formatTensor(entry.grads[name]),
+      formatTensor(entry.values[name]),
+    ]);
+    if (rows.length) item.append(table(["leaf", ".grad", "value"], rows, "Leaves after this entry"));
+    list.append(item);
+  });
+  box.append(list);
+  return box;
+}
+
+// Gradient check and chain rule ------------------------------------------------------------
+
+function verdict(check) {
+  if (check.ok === true) return element("span", "✓ agrees", "teaching-ok");
+  if (check.ok === false) return element("span", "✗ differs", "teaching-bad");
+  return element("span", check.note ?? "not checked", "teaching-skipped");
+}
+
+function gradcheck(answer) {
+  const box = section("Gradient check: autograd against finite differences", "teaching-check-heading");
+  const entries = Object.entries(answer.gradcheck ?? {});
+  if (!entries.length) {
+    box.append(element("p", "There is no leaf to check."));
+    return box;
+  }
+  box.append(
+    element(
+      "p",
+      "Each leaf nudged up and down by a tiny step, the root computed again in float64: " +
+        "(f(x + h) − f(x − h)) / 2h should equal autograd's gradient.",
+    ),
+  );
+  const rows = entries.map(([name, check]) => [
+    name,
+    formatTensor(check.autograd),
+    formatTensor(check.numeric),
+    verdict(check),
+  ]);
+  box.append(table(["leaf", "autograd", "numeric", "result"], rows, "Gradient check per leaf"));
+  return box;
+}
+
+function explain(answer) {
+  const box = section("Explain: the chain rule", "teaching-explain-heading");
+  const entries = Object.entries(answer.chain_rule ?? {});
+  if (!entries.length) {
+    box.append(
+      element("p", "The chain rule is spelled out for graphs of single numbers (scalars) only."),
+    );
+    return box;
+  }
+  for (const [leaf, rule] of entries) {
+    const details = element("details", null, "teaching-explain");
+    details.append(element("summary", `Explain the gradient of ${leaf}`));
+    details.append(element("p", rule.text, "teaching-formula"));
+    rule.paths.forEach((path, index) => {
+      if (rule.paths.length > 1) details.append(element("p", `Path ${index + 1}:`));
+      const factors = element("ul", null, "teaching-factors");
+      for (const factor of path.factors) {
+        const formula = factor.formula ? ` = ${factor.formula}` : "";
+        factors.append(element("li", `${factor.derivative}${formula} = ${formatTensor(factor.value)}`));
+      }
+      factors.append(element("li", `product = ${formatTensor(path.product)}`, "teaching-product"));
+      details.append(factors);
+    });
+    box.append(details);
+  }
+  return box;
+}
+
+function constants(answer) {
+  const cut = answer.nodes.filter((node) => node.kind === "const");
+  if (!cut.length) return null;
+  const box = section("Cut from the graph", "teaching-cut-heading");
+  const list = element("ul", null, "teaching-cut");
+  for (const node of cut) {
+    list.append(element("li", `${node.variables.join(", ") || "a tensor"}: ${node.note ?? ""}`));
+  }
+  box.append(list);
+  return box;
+}
+
+export function renderTeaching(answer, options = {}) {
+  const { container } = options;
+  const player = stepper(answer, options);
+  const parts = [player.box, timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  container.replaceChildren(...parts.filter((part) => part !== null));
+  container.classList.add("teaching");
+  return { destroy: player.stop };
+}
