@@ -18,6 +18,9 @@ class Limits(BaseSettings):
     max_call_depth: int = Field(40, description="Deepest chain of user function calls.")
     max_int_bits: int = Field(4_096, description="Largest integer, in bits.")
     max_sequence_len: int = Field(100_000, description="Longest string, list, tuple or dict.")
+    max_total_items: int = Field(
+        10_000_000, description="Characters and items all string and list operations may build."
+    )
     max_tensor_numel: int = Field(4_000_000, description="Most elements in one tensor.")
     max_total_numel: int = Field(
         40_000_000, description="Elements all tensor operations may create."

@@ -92,6 +92,7 @@ UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Inv
 GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
+SIZED = (str, list, tuple)
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 
 
@@ -622,6 +623,13 @@ class Interpreter:
             else (left, right)
         )
         if any(isinstance(operand, torch.Tensor) for operand in operands):
+            if symbol == "*" and any(isinstance(operand, SIZED) for operand in operands):
+                # `'a' * torch.tensor(10**9)` would repeat the string through Tensor.__index__,
+                # past every size check.
+                raise refused(
+                    "a string, list or tuple can be repeated by an int, not by a tensor; "
+                    "use int(...) first"
+                )
             return self._produced(self.guard.operator(symbol, function, *operands))
         self._check_python_operator(symbol, left, right)
         result = function(*operands)
@@ -630,19 +638,19 @@ class Interpreter:
         return result
 
     def _check_python_operator(self, symbol: str, left: Any, right: Any) -> None:
-        sized = (str, list, tuple)
+        sized = SIZED
         if symbol == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
             self.budget.integer(left.bit_length() * right)
         elif symbol == "*" and _is_int(left) and _is_int(right):
             self.budget.integer(left.bit_length() + right.bit_length())
         elif symbol == "*" and isinstance(left, sized) and _is_int(right):
-            self.budget.sequence(len(left) * max(right, 0))
+            self.budget.create(len(left) * max(right, 0))
         elif symbol == "*" and _is_int(left) and isinstance(right, sized):
-            self.budget.sequence(len(right) * max(left, 0))
+            self.budget.create(len(right) * max(left, 0))
         elif symbol == "<<" and _is_int(left) and _is_int(right) and right > 0:
             self.budget.integer(left.bit_length() + right)
         elif symbol == "+" and isinstance(left, sized) and isinstance(right, sized):
-            self.budget.sequence(len(left) + len(right))
+            self.budget.create(len(left) + len(right))
         elif symbol == "%" and isinstance(left, str):
             raise refused("'%' formatting of strings is not supported; use an f-string")
 

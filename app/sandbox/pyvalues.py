@@ -294,15 +294,16 @@ class PythonValues:
             self.budget.sequence(len(receiver) + 1)
         elif name in {"extend", "update"} and args:
             self.budget.sequence(len(receiver) + size(args[0]))
+            self.budget.create(size(args[0]))
         elif name == "join" and args:
             parts = self.items(args[0])
             if not all(isinstance(part, str) for part in parts):
                 raise ProgramError("TypeError", "join() needs a list of strings")
-            self.budget.sequence(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
+            self.budget.create(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
         elif name == "replace" and len(args) >= 2:
             old, new = str(args[0]), str(args[1])
             growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)
-            self.budget.sequence(len(receiver) + growth, "a string")
+            self.budget.create(len(receiver) + growth, "a string")
 
 
 def method_names(value: Any) -> Iterable[str]:
