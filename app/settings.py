@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
     )
+    max_wait_s: float = Field(
+        10.0, gt=0, description="Longest a request waits for a free worker before 503."
+    )
     max_body_bytes: int = Field(65_536, description="Largest request body.")
     render_timeout_s: float = Field(5.0, gt=0, description="Time limit of one Graphviz layout.")
     limits: Limits = Field(default_factory=Limits)

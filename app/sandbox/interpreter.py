@@ -699,7 +699,7 @@ class Interpreter:
                 return BoundMethod(owner, name)
         elif isinstance(owner, torch.optim.Optimizer):
             if name in OPTIMIZER_ATTRIBUTES:
-                return getattr(owner, name)
+                return self.guard.checked_result(name, getattr(owner, name))
             if name in OPTIMIZER_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, torch.autograd.graph.Node):
@@ -740,6 +740,7 @@ class Interpreter:
             case UserFunction():
                 return self.call_user(function, args, kwargs)
             case Builtin():
+                function.check_call(args, kwargs)
                 return self._produced(function.function(*args, **kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)

@@ -4,6 +4,7 @@ Every function here counts its work against the budget before doing it, so `sum(
 or `'x' * 10**10` stop at the limit instead of running the server out of time or memory.
 """
 
+import inspect
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,6 +71,16 @@ class Builtin:
 
     def __repr__(self) -> str:
         return f"<built-in function {self.name}>"
+
+    def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Wrong arguments are named after the builtin, not after our implementation of it
+        (`print(x, file=...)`, `sorted(xs, key=...)`)."""
+        try:
+            inspect.signature(self.function).bind(*args, **kwargs)
+        except TypeError as error:
+            raise ProgramError("TypeError", f"{self.name}(): {error}") from None
+        except ValueError:
+            return  # a C builtin without a signature (len, round): it checks its own arguments
 
 
 class TextWriter:
