@@ -142,6 +142,17 @@ def _error_fields(error: ProgramError) -> dict[str, Any]:
 # In the server ---------------------------------------------------------------------------
 
 
+def _encode_job(request: GraphRequest) -> bytes:
+    try:
+        return request.model_dump_json().encode()
+    except ValueError:  # JSON allows "\ud800", which no UTF-8 text can hold
+        raise ProgramError(
+            "Syntax error",
+            "the program contains characters that are not valid text (a lone surrogate)",
+            kind="syntax-error",
+        ) from None
+
+
 @dataclass
 class Worker:
     process: BaseProcess
@@ -214,6 +225,7 @@ class WorkerPool:
 
     async def run(self, request: GraphRequest) -> GraphData:
         """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
+        job = _encode_job(request)  # before taking a worker: a failure must not lose it
         if self.idle.empty() and self.waiting >= self.settings.max_waiting:
             raise SaturatedError
         self.waiting += 1
@@ -224,7 +236,6 @@ class WorkerPool:
             raise SaturatedError from None
         finally:
             self.waiting -= 1
-        job = request.model_dump_json().encode()
         try:
             started = time.monotonic()
             answer = await anyio.to_thread.run_sync(worker.call, job, self.settings.job_timeout_s)

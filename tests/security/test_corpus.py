@@ -1,0 +1,39 @@
+"""Every program in the hostile corpus gets a clear 4xx, in time, and leaves nothing behind."""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.settings import Settings
+from tests.security.conftest import assert_problem
+from tests.security.corpus import CORPUS, FILE_MARKER, Hostile
+
+
+def marker_files() -> list[Path]:
+    places = (Path.cwd(), Path(tempfile.gettempdir()), Path("/tmp"))
+    return [path for place in places for path in place.glob(f"*{FILE_MARKER}*")]
+
+
+def test_corpus_is_large_and_varied() -> None:
+    assert len(CORPUS) >= 60
+    assert {hostile.kind for hostile in CORPUS} >= {"not-allowed", "limit", "syntax-error"}
+
+
+@pytest.mark.parametrize("hostile", CORPUS, ids=[hostile.name for hostile in CORPUS])
+def test_hostile_program_is_refused(
+    hostile: Hostile, healthy: TestClient, settings: Settings
+) -> None:
+    before = set(os.listdir())
+    started = time.monotonic()
+    response = healthy.post("/api/graph", json={"code": hostile.code})
+    elapsed = time.monotonic() - started
+    problem = assert_problem(response)
+    assert str(problem["type"]).endswith("/" + hostile.kind), problem
+    assert hostile.words.lower() in str(problem["detail"]).lower(), problem
+    assert elapsed < settings.job_timeout_s
+    assert set(os.listdir()) == before
+    assert marker_files() == []
