@@ -741,7 +741,10 @@ class Interpreter:
                 return self.call_user(function, args, kwargs)
             case Builtin():
                 function.check_call(args, kwargs)
-                return self._produced(function.function(*args, **kwargs))
+                result = function.function(*args, **kwargs)
+                if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
+                    self.budget.integer(result.bit_length())
+                return self._produced(result)
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
             case SafeFunction():

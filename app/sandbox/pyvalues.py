@@ -93,12 +93,15 @@ class TextWriter:
         self.truncated = False
 
     def write(self, text: str) -> None:
-        room = self.limit - self.size
+        room = self.room()
         if len(text) > room:
             text = text[: max(room, 0)]
             self.truncated = True
         self.parts.append(text)
         self.size += len(text)
+
+    def room(self) -> int:
+        return max(self.limit - self.size, 0)
 
     def getvalue(self) -> str:
         suffix = "\n[output cut: too long]\n" if self.truncated else ""
@@ -212,9 +215,17 @@ class PythonValues:
 
     # Builtins --------------------------------------------------------------------------
 
-    def builtin_print(self, *values: Any, sep: str = " ", end: str = "\n") -> None:
-        room = self.stdout.limit
-        self.stdout.write(str(sep).join(to_text(v, room) for v in values) + str(end))
+    def builtin_print(self, *values: Any, sep: Any = " ", end: Any = "\n") -> None:
+        """Written piece by piece: `print(*range(10**5), sep='a' * 10**5)` must stop at the
+        output limit, not build ten billion characters first."""
+        for name, text in (("sep", sep), ("end", end)):
+            if not isinstance(text, str | None):
+                raise ProgramError("TypeError", f"print(): {name} must be a string or None")
+        for index, value in enumerate(values):
+            if index:
+                self.stdout.write(" " if sep is None else sep)
+            self.stdout.write(to_text(value, self.stdout.room()))
+        self.stdout.write("\n" if end is None else end)
 
     def builtin_range(self, *args: int) -> range:
         return range(*args)

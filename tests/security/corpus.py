@@ -259,6 +259,8 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("many_nodes", "b = 1\nx = [" + "~~b, " * 3500 + "]", "limit", "syntax nodes"),
     Hostile("long_source", "#" * 30000, "limit", "characters"),
     Hostile("null_byte", "x = 1\x00", "syntax-error", "null"),
+    Hostile("int_literal", "x = " + "9" * 4000, "limit", "bits"),
+    Hostile("int_from_text", "x = int('9' * 4000)", "limit", "integer"),
     Hostile("huge_tensor", IMPORT_TORCH + "t = torch.ones(10**5, 10**5)", "limit", "elements"),
     Hostile(
         "expand", IMPORT_TORCH + "t = torch.ones(1).expand(10**6, 10**6).sum()", "limit", "elements"

@@ -37,3 +37,16 @@ def test_hostile_program_is_refused(
     assert elapsed < settings.job_timeout_s
     assert set(os.listdir()) == before
     assert marker_files() == []
+
+
+def test_huge_print_is_cut_at_the_output_limit_not_built_first(
+    healthy: TestClient, settings: Settings
+) -> None:
+    code = "print(*range(100000), sep='a' * 100000)"
+    started = time.monotonic()
+    response = healthy.post("/api/graph", json={"code": code})
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200
+    stdout = response.json()["stdout"]
+    assert stdout.endswith("[output cut: too long]\n")
+    assert len(stdout) < settings.limits.max_stdout_chars + 100
