@@ -171,8 +171,8 @@ class Worker:
         """Send a job; None if no answer came in time or the worker died."""
         self.wait_ready()
         self.jobs += 1
-        self.connection.send_bytes(job)
         try:
+            self.connection.send_bytes(job)
             if self.connection.poll(timeout):
                 return self.connection.recv_bytes()
         except (EOFError, OSError):
@@ -226,16 +226,7 @@ class WorkerPool:
     async def run(self, request: GraphRequest) -> GraphData:
         """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
         job = _encode_job(request)  # before taking a worker: a failure must not lose it
-        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
-            raise SaturatedError
-        self.waiting += 1
-        try:
-            async with asyncio.timeout(self.settings.max_wait_s):
-                worker = await self.idle.get()
-        except TimeoutError:
-            raise SaturatedError from None
-        finally:
-            self.waiting -= 1
+        worker = await self._take_worker()
         try:
             started = time.monotonic()
             answer = await anyio.to_thread.run_sync(worker.call, job, self.settings.job_timeout_s)
@@ -263,6 +254,25 @@ class WorkerPool:
                 fields["title"], fields["detail"], fields["line"], fields["column"], fields["kind"]
             )
         return GraphData.model_validate(reply["graph"])
+
+    async def _take_worker(self) -> Worker:
+        """A live idle worker, waiting at most max_wait_s, or SaturatedError."""
+        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
+            raise SaturatedError
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.max_wait_s):
+                while True:
+                    worker = await self.idle.get()
+                    if worker.process.is_alive():
+                        return worker
+                    # Killed while idle (the OOM killer, an operator): not this program's fault.
+                    log.warning("an idle worker had died; replacing it")
+                    self._replace(worker)
+        except TimeoutError:
+            raise SaturatedError from None
+        finally:
+            self.waiting -= 1
 
     def _replace(self, worker: Worker) -> None:
         """Kill `worker` and start another, which takes jobs once it has imported torch:

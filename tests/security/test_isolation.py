@@ -92,6 +92,27 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
             assert answer["variables"]["y"] == baseline["variables"]["y"]
 
 
+def test_a_worker_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
+    pool = pool_of_two.app.state.pool  # type: ignore[attr-defined]
+    victim = pool.workers[0]
+    victim.process.kill()
+    victim.process.join(5)
+    for _ in range(3):
+        assert pool_of_two.post("/api/graph", json={"code": NORMAL}).status_code == 200
+    assert victim not in pool.workers
+
+
+def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: TestClient) -> None:
+    code = (
+        "import torch\n"
+        "xs = [torch.rand(4_000_000, dtype=torch.float64) for i in range(8)]\n"
+        "y = torch.rand(1000, 1000, dtype=torch.float64, requires_grad=True)\n"
+        "z = (y @ y).sum()\nz.backward()"
+    )
+    response = pool_of_two.post("/api/graph", json={"code": code})
+    assert response.status_code == 200, response.text[:300]
+
+
 def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     state = client.app.state  # type: ignore[attr-defined]
     real_pool = state.pool
