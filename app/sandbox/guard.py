@@ -293,6 +293,11 @@ def _bounded(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
         yield item
 
 
+def range_length(numbers: range) -> int:
+    """len() of a range, without the OverflowError len() raises past sys.maxsize."""
+    return max(0, -((numbers.start - numbers.stop) // numbers.step))
+
+
 def _is_safe_value(value: Any, budget: Budget) -> bool:
     """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them."""
     stack = [value]
@@ -301,7 +306,10 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
         item = stack.pop()
         seen += 1
         budget.sequence(seen, "a nested value")
-        if isinstance(item, SAFE_LEAVES):
+        if isinstance(item, range):
+            # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
+            budget.sequence(range_length(item), "a range")
+        elif isinstance(item, SAFE_LEAVES):
             continue
         if isinstance(item, torch.Tensor):
             if item.device.type != "cpu" or item.layout != torch.strided:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from app.sandbox.errors import ProgramError, refused
-from app.sandbox.guard import Budget
+from app.sandbox.guard import Budget, range_length
 
 # Methods of Python values a program may call. Growth (append, join...) is sized first.
 PY_METHODS: dict[type, frozenset[str]] = {
@@ -199,7 +199,9 @@ class PythonValues:
 
     def items(self, value: Any) -> list[Any]:
         """The items a `for` loop over `value` would see, counted against the budget."""
-        if isinstance(value, range | list | tuple | str | dict | set | torch.Size):
+        if isinstance(value, range):
+            length = range_length(value)
+        elif isinstance(value, list | tuple | str | dict | set | torch.Size):
             length = len(value)
         elif isinstance(value, torch.Tensor):
             if value.dim() == 0:

@@ -52,6 +52,8 @@ def perm(n: Any, k: Any = None) -> Estimate:
 
 
 def prod(values: Iterable[Any], start: Any = 1) -> Estimate:
+    """Bits of a product: at most the sum of the factors' bits. The guard has already
+    bounded the length of `values` (ranges included) before this runs."""
     numbers = [start, *values]
     return sum(x.bit_length() for x in numbers if isinstance(x, int)), True
 

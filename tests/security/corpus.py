@@ -261,6 +261,10 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("null_byte", "x = 1\x00", "syntax-error", "null"),
     Hostile("int_literal", "x = " + "9" * 4000, "limit", "bits"),
     Hostile("int_from_text", "x = int('9' * 4000)", "limit", "integer"),
+    Hostile("tensor_of_range", IMPORT_TORCH + "t = torch.tensor(range(10**12))", "limit", "range"),
+    Hostile("fsum_of_range", "import math\nx = math.fsum(range(10**12))", "limit", "range"),
+    Hostile("prod_of_range", "import math\nx = math.prod(range(1, 10**30))", "limit", "range"),
+    Hostile("list_of_huge_range", "x = list(range(10**30))", "limit", "items"),
     Hostile("huge_tensor", IMPORT_TORCH + "t = torch.ones(10**5, 10**5)", "limit", "elements"),
     Hostile(
         "expand", IMPORT_TORCH + "t = torch.ones(1).expand(10**6, 10**6).sum()", "limit", "elements"
