@@ -39,6 +39,10 @@ def test_errors_of_every_kind_are_problem_json(client: TestClient) -> None:
         client.post("/api/graph", content=b"\xff\xfe", headers={"content-type": "application/json"})
     )
     assert_problem(client.post("/api/graph", json={"code": "x = 1", "extra": 1}))
+    json_bomb = b"[" * 60_000  # nesting that overflows a recursive JSON parser
+    assert_problem(
+        client.post("/api/graph", content=json_bomb, headers={"content-type": "application/json"})
+    )
     lone_surrogate = b'{"code": "x = \'\\ud800\'"}'
     assert_problem(
         client.post(
