@@ -309,7 +309,8 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
         if isinstance(item, range):
             # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
             budget.sequence(range_length(item), "a range")
-        elif isinstance(item, SAFE_LEAVES):
+            continue
+        if isinstance(item, SAFE_LEAVES):
             continue
         if isinstance(item, torch.Tensor):
             if item.device.type != "cpu" or item.layout != torch.strided:

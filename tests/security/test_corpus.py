@@ -50,3 +50,30 @@ def test_huge_print_is_cut_at_the_output_limit_not_built_first(
     stdout = response.json()["stdout"]
     assert stdout.endswith("[output cut: too long]\n")
     assert len(stdout) < settings.limits.max_stdout_chars + 100
+
+
+# Close neighbours of the hostile programs that a learner may well write: still answered.
+BENIGN = """
+import math
+import torch
+import torch.nn.functional as F
+a = torch.tensor(range(5), dtype=torch.float32)
+b = math.fsum(range(10)) + math.factorial(20) + math.comb(10, 3) + math.prod([2, 3, 4])
+c = torch.bincount(torch.tensor([1, 2, 2]), minlength=4)
+d = F.one_hot(torch.tensor([0, 2]))
+e = torch.tensor([[0.0, 1.0], [2.0, 0.0]]).nonzero()
+s = 'ab' * 3 + str([0] * 3) + f'{b:>12.2f}'
+print(s, int('12') + 2**100, sep=' | ', end='!')
+x = torch.ones(3, requires_grad=True)
+y = (x * a[:3]).sum()
+y.backward()
+"""
+
+
+def test_benign_neighbours_of_the_corpus_still_run(healthy: TestClient) -> None:
+    response = healthy.post("/api/graph", json={"code": BENIGN})
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert body["stdout"].startswith("ababab[0, 0, 0]")
+    assert body["stdout"].endswith("!")
+    assert body["variables"]["x"]["grad"] == [0.0, 1.0, 2.0]
