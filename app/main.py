@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.problems import install_problem_handlers
-from app.routes import graph, health, pages
+from app.routes import export, graph, health, pages
 from app.security import install_security
 from app.settings import Settings
 from app.workers import WorkerPool
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_security(app, settings)
     app.include_router(graph.router)
+    app.include_router(export.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -42,27 +42,39 @@ class BodyLimitMiddleware:
             await self._reject(scope, receive, send)
             return
         received = 0
-        started = False
+        exceeded = False
+        answered = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    exceeded = True
                     raise BodyTooLargeError
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def reject_once() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                await self._reject(scope, receive, send)
+
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns any error while reading the body into its own 400; once the limit
+            # was passed, whatever the app answers is replaced by the 413.
+            nonlocal answered
+            if exceeded:
+                await reject_once()
+                return
+            answered = answered or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLargeError:
-            if not started:
-                await self._reject(scope, receive, send)
+            await reject_once()
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

@@ -18,6 +18,9 @@ class Limits(BaseSettings):
     max_call_depth: int = Field(40, description="Deepest chain of user function calls.")
     max_int_bits: int = Field(4_096, description="Largest integer, in bits.")
     max_sequence_len: int = Field(100_000, description="Longest string, list, tuple or dict.")
+    max_total_items: int = Field(
+        10_000_000, description="Characters and items all string and list operations may build."
+    )
     max_tensor_numel: int = Field(4_000_000, description="Most elements in one tensor.")
     max_total_numel: int = Field(
         40_000_000, description="Elements all tensor operations may create."
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(200, ge=1, description="Jobs before a worker is replaced.")
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
+    )
+    max_wait_s: float = Field(
+        10.0, gt=0, description="Longest a request waits for a free worker before 503."
     )
     max_body_bytes: int = Field(65_536, description="Largest request body.")
     render_timeout_s: float = Field(5.0, gt=0, description="Time limit of one Graphviz layout.")

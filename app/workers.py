@@ -68,7 +68,7 @@ def worker_main(connection: Connection, settings_json: str) -> None:
         except EOFError:
             return
         _limit_cpu(settings.job_timeout_s)
-        connection.send_bytes(_answer(job, settings.limits))
+        connection.send_bytes(_answer(job, settings))
 
 
 def _limit_resources(settings: Settings) -> None:
@@ -87,26 +87,46 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spent + int(seconds) + 2, hard))
 
 
-def _answer(job: bytes, limits: Limits) -> bytes:
+def _answer(job: bytes, settings: Settings) -> bytes:
+    """The job's result as JSON; `recycle` asks the server to replace this worker after a
+    fault (an unexpected exception, or memory still held once the job is done)."""
+    reply, fault = _run_job(job, settings.limits)
+    reply["recycle"] = fault or _resident_mb() > settings.worker_memory_mb // 2
+    try:
+        return json.dumps(reply, allow_nan=False).encode()
+    except ValueError as error:  # a non-finite number the capture left as a float
+        return json.dumps({"error": _failure(error), "recycle": True}).encode()
+
+
+def _run_job(job: bytes, limits: Limits) -> tuple[dict[str, Any], bool]:
+    """(reply, whether the worker faulted)."""
     from app.evaluate import evaluate
 
     try:
         graph = evaluate(GraphRequest.model_validate_json(job), limits)
-        reply: dict[str, Any] = {"graph": graph.model_dump(mode="json")}
+        return {"graph": graph.model_dump(mode="json")}, False
     except ProgramError as error:
-        reply = {"error": _error_fields(error)}
+        return {"error": _error_fields(error)}, False
     except Exception as error:
         traceback.print_exc()
-        reply = {
-            "error": _error_fields(
-                ProgramError(
-                    "Evaluation failed",
-                    f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
-                    kind="evaluation-failed",
-                )
-            )
-        }
-    return json.dumps(reply, allow_nan=False).encode()
+        return {"error": _failure(error)}, True
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    return _error_fields(
+        ProgramError(
+            "Evaluation failed",
+            f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
+            kind="evaluation-failed",
+        )
+    )
+
+
+def _resident_mb() -> int:
+    """Memory the worker holds now (not its peak): what the next job would start from."""
+    with open("/proc/self/statm", "rb") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() // (1024 * 1024)
 
 
 def _error_fields(error: ProgramError) -> dict[str, Any]:
@@ -120,6 +140,17 @@ def _error_fields(error: ProgramError) -> dict[str, Any]:
 
 
 # In the server ---------------------------------------------------------------------------
+
+
+def _encode_job(request: GraphRequest) -> bytes:
+    try:
+        return request.model_dump_json().encode()
+    except ValueError:  # JSON allows "\ud800", which no UTF-8 text can hold
+        raise ProgramError(
+            "Syntax error",
+            "the program contains characters that are not valid text (a lone surrogate)",
+            kind="syntax-error",
+        ) from None
 
 
 @dataclass
@@ -140,8 +171,8 @@ class Worker:
         """Send a job; None if no answer came in time or the worker died."""
         self.wait_ready()
         self.jobs += 1
-        self.connection.send_bytes(job)
         try:
+            self.connection.send_bytes(job)
             if self.connection.poll(timeout):
                 return self.connection.recv_bytes()
         except (EOFError, OSError):
@@ -163,6 +194,7 @@ class WorkerPool:
         self.idle: asyncio.Queue[Worker] = asyncio.Queue()
         self.waiting = 0
         self.workers: list[Worker] = []
+        self.starting: set[asyncio.Task[None]] = set()
 
     def _spawn(self) -> Worker:
         parent, child = self.context.Pipe()
@@ -180,6 +212,8 @@ class WorkerPool:
             self.idle.put_nowait(self._spawn())
 
     async def stop(self) -> None:
+        for task in self.starting:
+            task.cancel()
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
@@ -191,23 +225,16 @@ class WorkerPool:
 
     async def run(self, request: GraphRequest) -> GraphData:
         """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
-        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
-            raise SaturatedError
-        self.waiting += 1
+        job = _encode_job(request)  # before taking a worker: a failure must not lose it
+        worker = await self._take_worker()
         try:
-            worker = await self.idle.get()
-        finally:
-            self.waiting -= 1
-        job = request.model_dump_json().encode()
-        try:
-            await anyio.to_thread.run_sync(worker.wait_ready)
             started = time.monotonic()
             answer = await anyio.to_thread.run_sync(worker.call, job, self.settings.job_timeout_s)
         except BaseException:
-            self.idle.put_nowait(self._replace(worker))
+            self._replace(worker)
             raise
         if answer is None:
-            self.idle.put_nowait(self._replace(worker))
+            self._replace(worker)
             timed_out = time.monotonic() - started >= self.settings.job_timeout_s
             raise ProgramError(
                 "Limit reached",
@@ -216,10 +243,11 @@ class WorkerPool:
                 else "the program was stopped: it used more memory or CPU than allowed",
                 kind="limit",
             )
-        if worker.jobs >= self.settings.worker_max_jobs:
-            worker = self._replace(worker)
-        self.idle.put_nowait(worker)
         reply = json.loads(answer)
+        if reply["recycle"] or worker.jobs >= self.settings.worker_max_jobs:
+            self._replace(worker)
+        else:
+            self.idle.put_nowait(worker)
         if "error" in reply:
             fields = reply["error"]
             raise ProgramError(
@@ -227,7 +255,40 @@ class WorkerPool:
             )
         return GraphData.model_validate(reply["graph"])
 
-    def _replace(self, worker: Worker) -> Worker:
+    async def _take_worker(self) -> Worker:
+        """A live idle worker, waiting at most max_wait_s, or SaturatedError."""
+        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
+            raise SaturatedError
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.max_wait_s):
+                while True:
+                    worker = await self.idle.get()
+                    if worker.process.is_alive():
+                        return worker
+                    # Killed while idle (the OOM killer, an operator): not this program's fault.
+                    log.warning("an idle worker had died; replacing it")
+                    self._replace(worker)
+        except TimeoutError:
+            raise SaturatedError from None
+        finally:
+            self.waiting -= 1
+
+    def _replace(self, worker: Worker) -> None:
+        """Kill `worker` and start another, which takes jobs once it has imported torch:
+        until then requests go to the workers that are ready instead of waiting on it."""
         worker.stop()
         self.workers.remove(worker)
-        return self._spawn()
+        task = asyncio.create_task(self._start_when_ready(self._spawn()))
+        self.starting.add(task)
+        task.add_done_callback(self.starting.discard)
+
+    async def _start_when_ready(self, worker: Worker) -> None:
+        try:
+            await anyio.to_thread.run_sync(worker.wait_ready)
+        except (RuntimeError, EOFError, OSError):
+            log.exception("a replacement worker did not start; trying another")
+            await asyncio.sleep(1.0)
+            self._replace(worker)
+            return
+        self.idle.put_nowait(worker)

@@ -209,6 +209,12 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
         if depth > limits.max_ast_depth:
             raise too_big(f"the program nests deeper than {limits.max_ast_depth} levels", node)
         _check_node(node)
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            bits = node.value.bit_length()
+            if bits > limits.max_int_bits:
+                raise too_big(
+                    f"the number has {bits:,} bits; the limit is {limits.max_int_bits:,}", node
+                )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 

@@ -17,6 +17,7 @@ from torch.utils._pytree import tree_map
 
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
+from app.sandbox.value_sizes import estimate_size
 from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
@@ -60,6 +61,7 @@ class Budget:
         self.limits = limits
         self.steps = 0
         self.elements = 0
+        self.items = 0
 
     def step(self, count: int = 1) -> None:
         self.steps += count
@@ -88,6 +90,17 @@ class Budget:
                 f"{what} would have {length:,} items; the limit is {self.limits.max_sequence_len:,}"
             )
 
+    def create(self, length: int, what: str = "a sequence") -> None:
+        """A new string or list: within the per-object limit, and counted towards the total
+        (one `+` in a loop is cheap per step, but a million of them copy gigabytes)."""
+        self.sequence(length, what)
+        self.items += length
+        if self.items > self.limits.max_total_items:
+            raise too_big(
+                f"the program built more than {self.limits.max_total_items:,} string "
+                "characters and list items in all"
+            )
+
     def integer(self, bits: int) -> None:
         if bits > self.limits.max_int_bits:
             raise too_big(
@@ -106,11 +119,13 @@ class Guard:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
         self.check_arguments(function.qualname, args, kwargs)
         target = function.target
+        sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
             self._check_module_size(function.qualname, target, args, kwargs)
         elif function.dry_run:
-            self.dry_run(function.qualname, target, args, kwargs)
-        return self.checked_result(function.qualname, target(*args, **kwargs))
+            sized = self.dry_run(function.qualname, target, args, kwargs)
+        self.check_value_sizes(function.qualname, args, kwargs)
+        return self.checked_result(function.qualname, target(*args, **kwargs), sized)
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
@@ -118,15 +133,17 @@ class Guard:
         """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
         qualname = f"{type(receiver).__name__}.{name}"
         self.check_arguments(qualname, args, kwargs)
+        sized = True
         if isinstance(receiver, torch.Tensor):
             if name == "to":
                 self._check_to(args)
             if dry_run:
                 unbound = getattr(torch.Tensor, name)
-                self.dry_run(qualname, unbound, (receiver, *args), kwargs)
+                sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
+            self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             self._check_module_call(receiver, args)
-        return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs))
+        return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
 
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""
@@ -136,8 +153,8 @@ class Guard:
 
     def operator(self, symbol: str, function: Callable[..., Any], *operands: Any) -> Any:
         """Apply a Python operator to tensors, sized by a dry run first."""
-        self.dry_run(f"'{symbol}'", function, operands, {})
-        return self.checked_result(f"'{symbol}'", function(*operands))
+        sized = self.dry_run(f"'{symbol}'", function, operands, {})
+        return self.checked_result(f"'{symbol}'", function(*operands), sized)
 
     # Arguments -------------------------------------------------------------------------
 
@@ -186,17 +203,33 @@ class Guard:
         function: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> None:
-        """Call `function` on meta tensors: shapes are computed, no memory is used."""
+    ) -> bool:
+        """Call `function` on meta tensors: shapes are computed, no memory is used.
+
+        False when meta tensors cannot tell: the real call then raises the learner-facing
+        error, or its output size depends on values (nonzero, unique) and is charged after.
+        """
         meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
         try:
             with torch.no_grad(), torch.device("meta"):
                 result = function(*meta_args, **meta_kwargs)
         except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
-            # The real call will raise the learner-facing error (or meta lacks this kernel);
-            # its inputs are already within limits.
-            return
+            return False
         self.budget.allocate(_numel_of(result), qualname)
+        return True
+
+    def check_value_sizes(
+        self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """Sizes meta tensors cannot know because they depend on values, estimated first."""
+        estimate = estimate_size(qualname, args, kwargs)
+        if estimate is None:
+            return
+        size, is_bits = estimate
+        if is_bits:
+            self.budget.integer(size)
+        else:
+            self.budget.allocate(size, qualname)
 
     def _check_module_size(
         self, qualname: str, cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -216,8 +249,15 @@ class Guard:
 
     # Results ---------------------------------------------------------------------------
 
-    def checked_result(self, qualname: str, value: Any) -> Any:
-        """Only kinds of value the interpreter handles may come back to the program."""
+    def checked_result(self, qualname: str, value: Any, sized: bool = True) -> Any:
+        """Only kinds of value the interpreter handles may come back to the program.
+
+        `sized=False`: no dry run could size the call, so its output is charged now.
+        """
+        if not sized:
+            self.budget.allocate(_numel_of(value), qualname)
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.budget.integer(value.bit_length())
         if isinstance(value, types.GeneratorType | Iterator) and not isinstance(
             value, torch.Tensor
         ):
@@ -253,6 +293,11 @@ def _bounded(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
         yield item
 
 
+def range_length(numbers: range) -> int:
+    """len() of a range, without the OverflowError len() raises past sys.maxsize."""
+    return max(0, -((numbers.start - numbers.stop) // numbers.step))
+
+
 def _is_safe_value(value: Any, budget: Budget) -> bool:
     """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them."""
     stack = [value]
@@ -261,6 +306,10 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
         item = stack.pop()
         seen += 1
         budget.sequence(seen, "a nested value")
+        if isinstance(item, range):
+            # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
+            budget.sequence(range_length(item), "a range")
+            continue
         if isinstance(item, SAFE_LEAVES):
             continue
         if isinstance(item, torch.Tensor):

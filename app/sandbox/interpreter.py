@@ -99,6 +99,7 @@ UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Inv
 GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
+SIZED = (str, list, tuple)
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
@@ -646,6 +647,13 @@ class Interpreter:
             else (left, right)
         )
         if any(isinstance(operand, torch.Tensor) for operand in operands):
+            if symbol == "*" and any(isinstance(operand, SIZED) for operand in operands):
+                # `'a' * torch.tensor(10**9)` would repeat the string through Tensor.__index__,
+                # past every size check.
+                raise refused(
+                    "a string, list or tuple can be repeated by an int, not by a tensor; "
+                    "use int(...) first"
+                )
             result = self.guard.operator(symbol, function, *operands)
             return self._produced(result, Call(function, operands, {}))
         self._check_python_operator(symbol, left, right)
@@ -655,19 +663,19 @@ class Interpreter:
         return result
 
     def _check_python_operator(self, symbol: str, left: Any, right: Any) -> None:
-        sized = (str, list, tuple)
+        sized = SIZED
         if symbol == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
             self.budget.integer(left.bit_length() * right)
         elif symbol == "*" and _is_int(left) and _is_int(right):
             self.budget.integer(left.bit_length() + right.bit_length())
         elif symbol == "*" and isinstance(left, sized) and _is_int(right):
-            self.budget.sequence(len(left) * max(right, 0))
+            self.budget.create(len(left) * max(right, 0))
         elif symbol == "*" and _is_int(left) and isinstance(right, sized):
-            self.budget.sequence(len(right) * max(left, 0))
+            self.budget.create(len(right) * max(left, 0))
         elif symbol == "<<" and _is_int(left) and _is_int(right) and right > 0:
             self.budget.integer(left.bit_length() + right)
         elif symbol == "+" and isinstance(left, sized) and isinstance(right, sized):
-            self.budget.sequence(len(left) + len(right))
+            self.budget.create(len(left) + len(right))
         elif symbol == "%" and isinstance(left, str):
             raise refused("'%' formatting of strings is not supported; use an f-string")
 
@@ -719,7 +727,7 @@ class Interpreter:
                 return BoundMethod(owner, name)
         elif isinstance(owner, torch.optim.Optimizer):
             if name in OPTIMIZER_ATTRIBUTES:
-                return getattr(owner, name)
+                return self.guard.checked_result(name, getattr(owner, name))
             if name in OPTIMIZER_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, torch.autograd.graph.Node):
@@ -761,7 +769,10 @@ class Interpreter:
             case UserFunction():
                 return self.call_user(function, args, kwargs)
             case Builtin():
+                function.check_call(args, kwargs)
                 result = function.function(*args, **kwargs)
+                if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
+                    self.budget.integer(result.bit_length())
                 return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)

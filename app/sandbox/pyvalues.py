@@ -4,6 +4,7 @@ Every function here counts its work against the budget before doing it, so `sum(
 or `'x' * 10**10` stop at the limit instead of running the server out of time or memory.
 """
 
+import inspect
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 
 from app.sandbox.errors import ProgramError, refused
-from app.sandbox.guard import Budget
+from app.sandbox.guard import Budget, range_length
 
 # Methods of Python values a program may call. Growth (append, join...) is sized first.
 PY_METHODS: dict[type, frozenset[str]] = {
@@ -71,6 +72,16 @@ class Builtin:
     def __repr__(self) -> str:
         return f"<built-in function {self.name}>"
 
+    def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Wrong arguments are named after the builtin, not after our implementation of it
+        (`print(x, file=...)`, `sorted(xs, key=...)`)."""
+        try:
+            inspect.signature(self.function).bind(*args, **kwargs)
+        except TypeError as error:
+            raise ProgramError("TypeError", f"{self.name}(): {error}") from None
+        except ValueError:
+            return  # a C builtin without a signature (len, round): it checks its own arguments
+
 
 class TextWriter:
     """Captures what `print` writes, keeping at most `limit` characters."""
@@ -82,12 +93,15 @@ class TextWriter:
         self.truncated = False
 
     def write(self, text: str) -> None:
-        room = self.limit - self.size
+        room = self.room()
         if len(text) > room:
             text = text[: max(room, 0)]
             self.truncated = True
         self.parts.append(text)
         self.size += len(text)
+
+    def room(self) -> int:
+        return max(self.limit - self.size, 0)
 
     def getvalue(self) -> str:
         suffix = "\n[output cut: too long]\n" if self.truncated else ""
@@ -197,7 +211,9 @@ class PythonValues:
 
     def items(self, value: Any) -> list[Any]:
         """The items a `for` loop over `value` would see, counted against the budget."""
-        if isinstance(value, range | list | tuple | str | dict | set | torch.Size):
+        if isinstance(value, range):
+            length = range_length(value)
+        elif isinstance(value, list | tuple | str | dict | set | torch.Size):
             length = len(value)
         elif isinstance(value, torch.Tensor):
             if value.dim() == 0:
@@ -213,9 +229,17 @@ class PythonValues:
 
     # Builtins --------------------------------------------------------------------------
 
-    def builtin_print(self, *values: Any, sep: str = " ", end: str = "\n") -> None:
-        room = self.stdout.limit
-        self.stdout.write(str(sep).join(to_text(v, room) for v in values) + str(end))
+    def builtin_print(self, *values: Any, sep: Any = " ", end: Any = "\n") -> None:
+        """Written piece by piece: `print(*range(10**5), sep='a' * 10**5)` must stop at the
+        output limit, not build ten billion characters first."""
+        for name, text in (("sep", sep), ("end", end)):
+            if not isinstance(text, str | None):
+                raise ProgramError("TypeError", f"print(): {name} must be a string or None")
+        for index, value in enumerate(values):
+            if index:
+                self.stdout.write(" " if sep is None else sep)
+            self.stdout.write(to_text(value, self.stdout.room()))
+        self.stdout.write("\n" if end is None else end)
 
     def builtin_range(self, *args: int) -> range:
         return range(*args)
@@ -306,15 +330,16 @@ class PythonValues:
             self.budget.sequence(len(receiver) + 1)
         elif name in {"extend", "update"} and args:
             self.budget.sequence(len(receiver) + size(args[0]))
+            self.budget.create(size(args[0]))
         elif name == "join" and args:
             parts = self.items(args[0])
             if not all(isinstance(part, str) for part in parts):
                 raise ProgramError("TypeError", "join() needs a list of strings")
-            self.budget.sequence(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
+            self.budget.create(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
         elif name == "replace" and len(args) >= 2:
             old, new = str(args[0]), str(args[1])
             growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)
-            self.budget.sequence(len(receiver) + growth, "a string")
+            self.budget.create(len(receiver) + growth, "a string")
 
 
 def method_names(value: Any) -> Iterable[str]:

@@ -1,0 +1,41 @@
+"""POST /api/graph.svg: the drawing alone, as a file to download.
+
+The program travels in the body, as for /api/graph (a GET with code in the URL would put it
+in logs, history and Referer headers). The SVG holds text from the program, so it is served
+as an attachment under a CSP that runs nothing and sandboxes it, even when opened directly.
+"""
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from app.deps import PoolDep, SettingsDep
+from app.routes.graph import PROBLEMS, graph
+from app.sandbox.errors import ProgramError
+from app.schemas import GraphRequest
+
+router = APIRouter(prefix="/api", tags=["graph"])
+
+SVG_HEADERS = {
+    "content-disposition": 'attachment; filename="autograd-graph.svg"',
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+}
+
+
+@router.post(
+    "/graph.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "The drawing, as a download."},
+        **PROBLEMS,
+    },
+)
+async def graph_svg(request: GraphRequest, pool: PoolDep, settings: SettingsDep) -> Response:
+    """Run the program like POST /api/graph and answer with its SVG drawing only."""
+    drawn = await graph(request, pool, settings)
+    if drawn.svg is None:
+        raise ProgramError(
+            "Drawing failed",
+            "the graph is too large to lay out in time; try a smaller program",
+            kind="render-timeout",
+        )
+    return Response(drawn.svg, media_type="image/svg+xml", headers=SVG_HEADERS)

@@ -1,0 +1,82 @@
+"""Output sizes that depend on argument values, not shapes, estimated before the call.
+
+A meta-tensor dry run knows `torch.ones(n)` makes n elements, but not that
+`torch.bincount(t, minlength=10**9)` makes a billion, nor how many bits `math.factorial(n)`
+has: those are computed here from the arguments, with the real function's signature.
+Each estimator returns `(size, is_bits)`: tensor elements, or bits of an integer result.
+"""
+
+import inspect
+import math
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+Estimate = tuple[int, bool]
+
+
+def _largest_class(values: torch.Tensor) -> int:
+    """One more than the largest value: the length bincount and one_hot make by default."""
+    return int(values.max()) + 1 if values.numel() else 0
+
+
+def bincount(values: torch.Tensor, weights: Any = None, minlength: int = 0) -> Estimate:
+    return max(operator.index(minlength), _largest_class(values)), False
+
+
+def one_hot(values: torch.Tensor, num_classes: int = -1) -> Estimate:
+    classes = operator.index(num_classes)
+    return values.numel() * (classes if classes >= 0 else _largest_class(values)), False
+
+
+def _log2(n: int) -> float:
+    return math.log2(max(n, 2))
+
+
+def factorial(n: Any) -> Estimate:
+    count = operator.index(n)
+    return math.ceil(count * _log2(count)), True
+
+
+def comb(n: Any, k: Any) -> Estimate:
+    total, chosen = operator.index(n), operator.index(k)
+    return math.ceil(max(min(chosen, total - chosen), 0) * _log2(total)), True
+
+
+def perm(n: Any, k: Any = None) -> Estimate:
+    total = operator.index(n)
+    chosen = total if k is None else operator.index(k)
+    return math.ceil(max(chosen, 0) * _log2(total)), True
+
+
+def prod(values: Iterable[Any], start: Any = 1) -> Estimate:
+    """Bits of a product: at most the sum of the factors' bits. The guard has already
+    bounded the length of `values` (ranges included) before this runs."""
+    numbers = [start, *values]
+    return sum(x.bit_length() for x in numbers if isinstance(x, int)), True
+
+
+VALUE_SIZED: dict[str, Callable[..., Estimate]] = {
+    "torch.bincount": bincount,
+    "Tensor.bincount": bincount,
+    "torch.nn.functional.one_hot": one_hot,
+    "math.factorial": factorial,
+    "math.comb": comb,
+    "math.perm": perm,
+    "math.prod": prod,
+}
+
+
+def estimate_size(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Estimate | None:
+    """The size a call will make, or None when it is known from shapes or cannot be told
+    (wrong arguments: the real call then raises the learner-facing error)."""
+    estimator = VALUE_SIZED.get(qualname)
+    if estimator is None:
+        return None
+    try:
+        bound = inspect.signature(estimator).bind(*args, **kwargs)
+        return estimator(*bound.args, **bound.kwargs)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None

@@ -1,0 +1,314 @@
+"""Hostile programs: each must be refused with a clear 4xx, quickly, leaving nothing behind.
+
+`kind` is the end of the problem `type` (/problems/<kind>); `words` must appear in `detail`.
+Programs that try to touch files use paths with FILE_MARKER in them, so the test can check
+that no such file appeared.
+"""
+
+from dataclasses import dataclass
+
+FILE_MARKER = "agx_pwned"
+IMPORT_TORCH = "import torch\n"
+LEAF = IMPORT_TORCH + "x = torch.ones(3, requires_grad=True)\n"
+MODEL = IMPORT_TORCH + "m = torch.nn.Linear(2, 2)\n"
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    code: str
+    kind: str
+    words: str
+
+
+CORPUS: tuple[Hostile, ...] = (
+    # Imports -------------------------------------------------------------------------------
+    Hostile("import_os", "import os", "not-allowed", "import of 'os'"),
+    Hostile("import_subprocess_alias", "import subprocess as torch", "not-allowed", "subprocess"),
+    Hostile("from_os_system", "from os import system", "not-allowed", "'os'"),
+    Hostile("import_importlib", "import importlib", "not-allowed", "importlib"),
+    Hostile("import_torch_utils", "import torch.utils", "not-allowed", "torch.utils"),
+    Hostile("import_torch_jit", "import torch.jit", "not-allowed", "torch.jit"),
+    Hostile("from_torch_private", "from torch import _C", "not-allowed", "'_C'"),
+    Hostile("relative_import", "from . import app", "not-allowed", "relative"),
+    Hostile("star_import", "from math import *", "not-allowed", "import *"),
+    Hostile("dunder_import", "__import__('os')", "not-allowed", "'__import__'"),
+    # Dunder chains and reflection ----------------------------------------------------------
+    Hostile("subclasses", "().__class__.__bases__[0].__subclasses__()", "not-allowed", "_"),
+    Hostile("mro", "[].__class__.__mro__", "not-allowed", "'__mro__'"),
+    Hostile("dict_of_tensor", LEAF + "d = x.__dict__", "not-allowed", "'__dict__'"),
+    Hostile("builtins_of_module", IMPORT_TORCH + "b = torch.__builtins__", "not-allowed", "_"),
+    Hostile("torch_os", IMPORT_TORCH + "torch.os.system('id')", "not-allowed", "torch.os"),
+    Hostile("torch_sys", IMPORT_TORCH + "m = torch.sys.modules", "not-allowed", "torch.sys"),
+    Hostile("builtin_internals", "f = print.function", "not-allowed", "'function'"),
+    Hostile(
+        "safe_function_target", IMPORT_TORCH + "f = torch.ones.target", "not-allowed", "'target'"
+    ),
+    Hostile("user_function_node", "def f():\n    pass\nn = f.node", "not-allowed", "'node'"),
+    Hostile("method_receiver", LEAF + "r = x.sum.receiver", "not-allowed", "'receiver'"),
+    Hostile("namespace_members", IMPORT_TORCH + "m = torch.members", "not-allowed", "members"),
+    Hostile("getattr", "getattr(1, 'real')", "not-allowed", "'getattr'"),
+    Hostile("vars", "v = vars()", "not-allowed", "'vars'"),
+    Hostile("globals", "g = globals()", "not-allowed", "'globals'"),
+    Hostile("eval", "eval('1 + 1')", "not-allowed", "'eval'"),
+    Hostile("exec", "exec('x = 1')", "not-allowed", "'exec'"),
+    Hostile("compile", "c = compile('1', 'f', 'eval')", "not-allowed", "'compile'"),
+    Hostile("open_write", f"open('/tmp/{FILE_MARKER}', 'w')", "not-allowed", "'open'"),
+    Hostile("breakpoint", "breakpoint()", "not-allowed", "'breakpoint'"),
+    Hostile("exit", "exit(1)", "not-allowed", "'exit'"),
+    Hostile("type_builtin", "t = type(1)", "not-allowed", "'type'"),
+    Hostile("object_builtin", "o = object", "not-allowed", "'object'"),
+    # Format strings ------------------------------------------------------------------------
+    Hostile("str_format", "s = '{0.__class__}'.format(1)", "not-allowed", "'format'"),
+    Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
+    Hostile("percent_format", "s = '%s' % (1,)", "not-allowed", "f-string"),
+    Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
+    Hostile("fstring_wide", "x = 1\ns = f'{x!r:>99999}'", "not-allowed", "format spec"),
+    Hostile("fstring_nested_spec", "w = '9' * 6\ns = f'{1:{w}}'", "not-allowed", "format spec"),
+    Hostile("fstring_precision", "s = f'{1.5:.99999f}'", "not-allowed", "format spec"),
+    # Constructs ----------------------------------------------------------------------------
+    Hostile("lambda", "f = lambda: 1", "not-allowed", "lambda"),
+    Hostile("class", "class A:\n    pass", "not-allowed", "class"),
+    Hostile("generator_function", "def g():\n    yield 1", "not-allowed", "yield"),
+    Hostile("generator_frame", "g = (i for i in [1])\nf = g.gi_frame", "not-allowed", "gi_frame"),
+    Hostile("try_except", "try:\n    pass\nexcept Exception:\n    pass", "not-allowed", "try"),
+    Hostile("raise_system_exit", "raise SystemExit", "not-allowed", "raise"),
+    Hostile("global", "global x", "not-allowed", "global"),
+    Hostile("walrus", "y = (x := 1)", "not-allowed", "walrus"),
+    Hostile("async", "async def f():\n    pass", "not-allowed", "async"),
+    Hostile("match", "match 1:\n    case 1:\n        pass", "not-allowed", "match"),
+    Hostile("decorator", "@print\ndef f():\n    pass", "not-allowed", "decorator"),
+    Hostile("varargs", "def f(*args):\n    pass", "not-allowed", "plain parameters"),
+    Hostile("posonly_shadowing", "def f(a, /):\n    pass", "not-allowed", "plain parameters"),
+    Hostile("double_star_call", "d = dict(**{'a': 1})", "not-allowed", "'**'"),
+    Hostile("bytes_literal", "b = b'x'", "not-allowed", "bytes"),
+    Hostile("with_open", "with open('f') as f:\n    pass", "not-allowed", "'open'"),
+    Hostile("print_to_file", "print(1, file=None)", "program-error", "print(): "),
+    Hostile("sorted_key", "s = sorted([2, 1], key=abs)", "program-error", "sorted(): "),
+    Hostile("list_sort_key", "a = [2, 1]\na.sort(key=abs)", "not-allowed", "'key='"),
+    # Unicode look-alikes (the parser applies NFKC; the checker sees the real name) ----------
+    Hostile("fullwidth_eval", "\uff45\uff56\uff41\uff4c('1')", "not-allowed", "'eval'"),
+    Hostile("bold_exec", "\U0001d41e\U0001d431\U0001d41e\U0001d41c('1')", "not-allowed", "'exec'"),
+    Hostile(
+        "fullwidth_underscore", "x = ().\uff3f\uff3fclass\uff3f\uff3f", "syntax-error", "U+FF3F"
+    ),
+    Hostile("fullwidth_import_os", "import \uff4f\uff53", "not-allowed", "'os'"),
+    Hostile(
+        "fullwidth_open",
+        f"\uff4f\uff50\uff45\uff4e('/tmp/{FILE_MARKER}', 'w')",
+        "not-allowed",
+        "'open'",
+    ),
+    # Dangerous torch entries ---------------------------------------------------------------
+    Hostile("torch_load", IMPORT_TORCH + "torch.load('model.pt')", "not-allowed", "torch.load"),
+    Hostile(
+        "torch_save", LEAF + f"torch.save(x, '/tmp/{FILE_MARKER}')", "not-allowed", "torch.save"
+    ),
+    Hostile(
+        "torch_from_file",
+        IMPORT_TORCH + f"t = torch.from_file('/tmp/{FILE_MARKER}', shared=True, size=8)",
+        "not-allowed",
+        "torch.from_file",
+    ),
+    Hostile("torch_hub", IMPORT_TORCH + "torch.hub.load('a/b', 'c')", "not-allowed", "torch.hub"),
+    Hostile("torch_ops", IMPORT_TORCH + "f = torch.ops.aten.add", "not-allowed", "torch.ops"),
+    Hostile("torch_jit", IMPORT_TORCH + "f = torch.jit.script", "not-allowed", "torch.jit"),
+    Hostile("torch_compile", IMPORT_TORCH + "f = torch.compile", "not-allowed", "torch.compile"),
+    Hostile("torch_utils", IMPORT_TORCH + "u = torch.utils", "not-allowed", "torch.utils"),
+    Hostile("torch_backends", IMPORT_TORCH + "b = torch.backends", "not-allowed", "torch.backends"),
+    Hostile(
+        "torch_distributed", IMPORT_TORCH + "d = torch.distributed", "not-allowed", "distributed"
+    ),
+    Hostile(
+        "set_default_dtype",
+        IMPORT_TORCH + "torch.set_default_dtype(torch.float64)",
+        "not-allowed",
+        "other programs",
+    ),
+    Hostile(
+        "set_num_threads",
+        IMPORT_TORCH + "torch.set_num_threads(64)",
+        "not-allowed",
+        "other programs",
+    ),
+    Hostile(
+        "autograd_function", IMPORT_TORCH + "F = torch.autograd.Function", "not-allowed", "Function"
+    ),
+    Hostile(
+        "device_cuda", IMPORT_TORCH + "t = torch.zeros(3, device='cuda')", "not-allowed", "cpu"
+    ),
+    Hostile(
+        "device_meta", IMPORT_TORCH + "t = torch.zeros(3, device='meta')", "not-allowed", "cpu"
+    ),
+    Hostile("to_meta", LEAF + "t = x.to('meta')", "not-allowed", "cpu"),
+    Hostile(
+        "module_device",
+        IMPORT_TORCH + "m = torch.nn.Linear(2, 2, device='meta')",
+        "not-allowed",
+        "cpu",
+    ),
+    Hostile(
+        "out_argument", LEAF + "y = torch.zeros(3)\ntorch.add(x, x, out=y)", "not-allowed", "'out='"
+    ),
+    Hostile(
+        "generator_argument",
+        IMPORT_TORCH + "t = torch.rand(3, generator=None)",
+        "not-allowed",
+        "'generator='",
+    ),
+    Hostile(
+        "pin_memory",
+        IMPORT_TORCH + "t = torch.tensor([1.0], pin_memory=True)",
+        "not-allowed",
+        "pin_memory",
+    ),
+    Hostile(
+        "quantized_dtype",
+        IMPORT_TORCH + "t = torch.zeros(3, dtype=torch.quint8)",
+        "not-allowed",
+        "torch.quint8",
+    ),
+    Hostile(
+        "seed_generator",
+        IMPORT_TORCH + "g = torch.manual_seed(0)\ns = g.get_state()",
+        "not-allowed",
+        "'get_state'",
+    ),
+    Hostile("register_hook", LEAF + "x.register_hook(print)", "not-allowed", "'register_hook'"),
+    Hostile(
+        "node_hook",
+        LEAF + "y = x * 2\ny.grad_fn.register_hook(print)",
+        "not-allowed",
+        "register_hook",
+    ),
+    Hostile(
+        "node_metadata", LEAF + "y = x * 2\nm = y.grad_fn.metadata", "not-allowed", "'metadata'"
+    ),
+    Hostile(
+        "node_saved", LEAF + "y = x * x\ns = y.grad_fn._saved_self", "not-allowed", "_saved_self"
+    ),
+    Hostile("module_apply", MODEL + "m.apply(print)", "not-allowed", "'apply'"),
+    Hostile("apply_", LEAF + "x.apply_(abs)", "not-allowed", "'apply_'"),
+    Hostile("map_", LEAF + "x.map_(x, print)", "not-allowed", "'map_'"),
+    Hostile(
+        "forward_hook",
+        MODEL + "m.register_forward_hook(print)",
+        "not-allowed",
+        "register_forward_hook",
+    ),
+    Hostile("set_forward", MODEL + "m.forward = print", "not-allowed", "cannot set attribute"),
+    Hostile(
+        "sequential_of_builtin",
+        IMPORT_TORCH + "s = torch.nn.Sequential(print)",
+        "not-allowed",
+        "Builtin",
+    ),
+    Hostile("backward_with_callable", LEAF + "x.sum().backward(print)", "not-allowed", "Builtin"),
+    Hostile(
+        "state_dict_methods", MODEL + "d = m.state_dict()\nk = d.copy()", "not-allowed", "'copy'"
+    ),
+    Hostile(
+        "optimizer_state",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\ns = o.state",
+        "not-allowed",
+        "'state'",
+    ),
+    Hostile(
+        "return_type_internals",
+        LEAF + "r = torch.max(x, 0)\nn = r.n_fields",
+        "not-allowed",
+        "n_fields",
+    ),
+    # Memory it was not given ---------------------------------------------------------------
+    Hostile("empty", IMPORT_TORCH + "t = torch.empty(1000)", "not-allowed", "uninitialised"),
+    Hostile("empty_like", LEAF + "t = torch.empty_like(x)", "not-allowed", "uninitialised"),
+    Hostile("new_empty", LEAF + "t = x.new_empty(1000)", "not-allowed", "'new_empty'"),
+    Hostile(
+        "as_strided", LEAF + "t = torch.as_strided(x, (1000,), (1,))", "not-allowed", "outside"
+    ),
+    Hostile(
+        "as_strided_method", LEAF + "t = x.as_strided((1000,), (1,))", "not-allowed", "'as_strided'"
+    ),
+    Hostile("data_ptr", LEAF + "p = x.data_ptr()", "not-allowed", "'data_ptr'"),
+    Hostile("storage", LEAF + "s = x.untyped_storage()", "not-allowed", "'untyped_storage'"),
+    Hostile("resize_", LEAF + "x.detach().resize_(1000)", "not-allowed", "'resize_'"),
+    Hostile("set_", LEAF + "x.detach().set_()", "not-allowed", "'set_'"),
+    Hostile("numpy", LEAF + "a = x.numpy()", "not-allowed", "'numpy'"),
+    # Denial of service ---------------------------------------------------------------------
+    Hostile("power_tower", "x = 9**9**9", "limit", "integer"),
+    Hostile("power_tower_10", "x = 10**10**10", "limit", "integer"),
+    Hostile("shift", "x = 1 << 10**9", "limit", "integer"),
+    Hostile("string_repetition", "s = 'a' * 10**10", "limit", "items"),
+    Hostile("list_repetition", "s = [0] * 10**10", "limit", "items"),
+    Hostile(
+        "repeat_by_tensor", IMPORT_TORCH + "s = 'a' * torch.tensor(10**9)", "not-allowed", "int"
+    ),
+    Hostile("sum_range", "s = sum(range(10**12))", "limit", "items"),
+    Hostile("loop_range", "for i in range(10**9):\n    pass", "limit", "items"),
+    Hostile("quadratic_sum", "s = sum([[1]] * 100000, [])", "limit", "in all"),
+    Hostile("many_lists", "a = [[i] * 100000 for i in range(1000)]", "limit", "in all"),
+    Hostile("join", "s = [''.join(['a' * 50000] * 2) for i in range(200)]", "limit", "in all"),
+    Hostile("assert_message", "assert False, 'a' * 10**9", "limit", "items"),
+    Hostile("factorial", "import math\nx = math.factorial(10**6)", "limit", "integer"),
+    Hostile("comb", "import math\nx = math.comb(10**6, 5 * 10**5)", "limit", "integer"),
+    Hostile("endless_loop", "while True:\n    pass", "limit", "steps"),
+    Hostile("endless_recursion", "def f():\n    return f()\nf()", "limit", "deeper"),
+    Hostile("mutual_reference", "a = []\nb = [a]\na.append(b)\nc = a == b", "limit", "deeply"),
+    Hostile("deep_ast", "x = " + "-" * 1000 + "1", "limit", "nests deeper"),
+    Hostile("deep_parentheses", "x = " + "(" * 5000 + ")" * 5000, "syntax-error", "parenthes"),
+    Hostile("many_nodes", "b = 1\nx = [" + "~~b, " * 3500 + "]", "limit", "syntax nodes"),
+    Hostile("long_source", "#" * 30000, "limit", "characters"),
+    Hostile("null_byte", "x = 1\x00", "syntax-error", "null"),
+    Hostile("int_literal", "x = " + "9" * 4000, "limit", "bits"),
+    Hostile("int_from_text", "x = int('9' * 4000)", "limit", "integer"),
+    Hostile("tensor_of_range", IMPORT_TORCH + "t = torch.tensor(range(10**12))", "limit", "range"),
+    Hostile("fsum_of_range", "import math\nx = math.fsum(range(10**12))", "limit", "range"),
+    Hostile("prod_of_range", "import math\nx = math.prod(range(1, 10**30))", "limit", "range"),
+    Hostile("list_of_huge_range", "x = list(range(10**30))", "limit", "items"),
+    Hostile("huge_tensor", IMPORT_TORCH + "t = torch.ones(10**5, 10**5)", "limit", "elements"),
+    Hostile(
+        "expand", IMPORT_TORCH + "t = torch.ones(1).expand(10**6, 10**6).sum()", "limit", "elements"
+    ),
+    Hostile(
+        "outer",
+        IMPORT_TORCH + "t = torch.outer(torch.ones(10**4), torch.ones(10**4))",
+        "limit",
+        "elements",
+    ),
+    Hostile("repeat", IMPORT_TORCH + "t = torch.ones(3).repeat(10**4, 10**4)", "limit", "elements"),
+    Hostile(
+        "broadcast",
+        IMPORT_TORCH + "t = torch.ones(10**4, 1) + torch.ones(1, 10**4)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "matmul",
+        IMPORT_TORCH + "t = torch.ones(10**4, 1) @ torch.ones(1, 10**4)",
+        "limit",
+        "elements",
+    ),
+    Hostile("arange", IMPORT_TORCH + "t = torch.arange(10**10)", "limit", "elements"),
+    Hostile(
+        "unfold", IMPORT_TORCH + "t = torch.ones(10**6).unfold(0, 10**5, 1)", "limit", "elements"
+    ),
+    Hostile(
+        "bincount", IMPORT_TORCH + "t = torch.bincount(torch.tensor([10**8]))", "limit", "elements"
+    ),
+    Hostile(
+        "one_hot",
+        "import torch\nimport torch.nn.functional as F\nt = F.one_hot(torch.tensor([10**8]))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "nested_lists", IMPORT_TORCH + "t = torch.tensor([[0] * 1000] * 10000)", "limit", "items"
+    ),
+    Hostile("huge_module", IMPORT_TORCH + "m = torch.nn.Linear(10**5, 10**5)", "limit", "elements"),
+    Hostile(
+        "total_elements",
+        IMPORT_TORCH + "for i in range(20):\n    t = torch.ones(3_000_000)",
+        "limit",
+        "in all",
+    ),
+)

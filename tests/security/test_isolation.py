@@ -1,0 +1,135 @@
+"""Isolation between requests: a runaway does not hold up others, state does not carry over,
+and a crowd gets 503 with Retry-After instead of an endless queue."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from app.schemas import GraphRequest
+from app.settings import Settings
+from app.workers import SaturatedError, WorkerPool
+from tests.security.conftest import assert_problem
+
+NORMAL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\ny.backward()"
+BUSY_LOOP = "while True:\n    pass"
+# Each turn is real work, so only the wall-clock limit stops it, not the step budget.
+WALL_CLOCK_RUNAWAY = "import torch\nx = torch.ones(400, 400)\nwhile True:\n    x = x @ x / 400"
+PROBE = (
+    "import torch\nr = torch.rand(2)\nx = torch.ones(1, requires_grad=True)\ny = x * 2\n"
+    "d = torch.zeros(1)\nprint(torch.is_grad_enabled(), d.dtype, r)"
+)
+POLLUTERS = (
+    "import torch\ntorch.manual_seed(123)\ntorch.set_grad_enabled(False)",
+    "import torch\ntorch.manual_seed(7)\nx = torch.rand(1000)\ntorch.set_grad_enabled(False)",
+)
+
+
+def timed_post(client: TestClient, code: str) -> tuple[Response, float]:
+    started = time.monotonic()
+    response = client.post("/api/graph", json={"code": code})
+    return response, time.monotonic() - started
+
+
+@pytest.fixture
+def pool_of_two(client: TestClient, settings: Settings) -> Iterator[TestClient]:
+    """These tests reason about two workers; wait for both to be ready again afterwards."""
+    assert settings.workers == 2
+    yield client
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if client.app.state.pool.idle.qsize() == 2:  # type: ignore[attr-defined]
+            return
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("runaway", [BUSY_LOOP, WALL_CLOCK_RUNAWAY], ids=["steps", "wall_clock"])
+def test_normal_request_beside_a_runaway_is_answered_quickly(
+    pool_of_two: TestClient, runaway: str, settings: Settings
+) -> None:
+    client = pool_of_two
+    with ThreadPoolExecutor(1) as executor:
+        running = executor.submit(timed_post, client, runaway)
+        time.sleep(0.3)  # let the runaway take a worker
+        response, elapsed = timed_post(client, NORMAL)
+        assert response.status_code == 200
+        assert elapsed < 1.0
+        refused, runaway_time = running.result()
+    problem = assert_problem(refused)
+    assert problem["title"] == "Limit reached"
+    assert runaway_time < settings.job_timeout_s + 2
+    # The runaway's worker is being replaced; the other one answers meanwhile, every time.
+    for _ in range(3):
+        response, elapsed = timed_post(client, NORMAL)
+        assert response.status_code == 200
+        assert elapsed < 1.0
+
+
+def test_endless_loop_ends_on_the_step_budget_well_before_the_time_limit(
+    pool_of_two: TestClient, settings: Settings
+) -> None:
+    response, elapsed = timed_post(pool_of_two, BUSY_LOOP)
+    assert "steps" in str(assert_problem(response)["detail"])
+    assert elapsed < settings.job_timeout_s / 2
+
+
+def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: TestClient) -> None:
+    client = pool_of_two
+    baseline = client.post("/api/graph", json={"code": PROBE}).json()
+    assert baseline["stdout"].startswith("True torch.float32")
+    assert baseline["variables"]["y"]["grad_fn"] == "MulBackward0"
+    for polluter in POLLUTERS:
+        # Two of each, so that both workers (taken in turn) run the polluter and then a probe.
+        for _ in range(2):
+            assert client.post("/api/graph", json={"code": polluter}).status_code == 200
+        for _ in range(2):
+            answer = client.post("/api/graph", json={"code": PROBE}).json()
+            assert answer["stdout"] == baseline["stdout"]
+            assert answer["variables"]["y"] == baseline["variables"]["y"]
+
+
+def test_a_worker_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
+    pool = pool_of_two.app.state.pool  # type: ignore[attr-defined]
+    victim = pool.workers[0]
+    victim.process.kill()
+    victim.process.join(5)
+    for _ in range(3):
+        assert pool_of_two.post("/api/graph", json={"code": NORMAL}).status_code == 200
+    assert victim not in pool.workers
+
+
+def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: TestClient) -> None:
+    code = (
+        "import torch\n"
+        "xs = [torch.rand(4_000_000, dtype=torch.float64) for i in range(8)]\n"
+        "y = torch.rand(1000, 1000, dtype=torch.float64, requires_grad=True)\n"
+        "z = (y @ y).sum()\nz.backward()"
+    )
+    response = pool_of_two.post("/api/graph", json={"code": code})
+    assert response.status_code == 200, response.text[:300]
+
+
+def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
+    state = client.app.state  # type: ignore[attr-defined]
+    real_pool = state.pool
+    state.pool = WorkerPool(Settings(max_waiting=0))  # no workers: every request would wait
+    try:
+        response = client.post("/api/graph", json={"code": NORMAL})
+    finally:
+        state.pool = real_pool
+    assert_problem(response, range(503, 504))
+    assert response.headers["retry-after"].isdigit()
+
+
+def test_waiting_for_a_worker_is_bounded() -> None:
+    pool = WorkerPool(Settings(max_waiting=5, max_wait_s=0.2))
+    started = time.monotonic()
+    # In a thread of its own: other tests (the browser's) may keep an event loop running here.
+    with ThreadPoolExecutor(1) as executor, pytest.raises(SaturatedError):
+        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL))).result()
+    assert time.monotonic() - started < 2
+    assert pool.waiting == 0
