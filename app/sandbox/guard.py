@@ -8,7 +8,7 @@ a kind of value the interpreter knows how to handle safely.
 
 import math
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ from torch.utils._pytree import tree_map
 
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
+from app.sandbox.signature import UnsizedError, signature
 from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
@@ -37,6 +38,7 @@ SAFE_TORCH_OBJECTS = (
     torch.inference_mode,
 )
 SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
+DRY_RUN_MEMO_SIZE = 4_096  # distinct (operation, shapes) pairs remembered per program
 
 
 def output_growth(module: nn.Module) -> float:
@@ -101,6 +103,7 @@ class Guard:
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
+        self.dry_run_sizes: dict[Hashable, int] = {}
 
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
@@ -187,16 +190,28 @@ class Guard:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        """Call `function` on meta tensors: shapes are computed, no memory is used."""
-        meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        """Call `function` on meta tensors: shapes are computed, no memory is used.
+
+        The size is remembered by the arguments' signature, so a loop pays for one dry run.
+        """
         try:
-            with torch.no_grad(), torch.device("meta"):
-                result = function(*meta_args, **meta_kwargs)
-        except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
-            # The real call will raise the learner-facing error (or meta lacks this kernel);
-            # its inputs are already within limits.
-            return
-        self.budget.allocate(_numel_of(result), qualname)
+            key: Hashable | None = (function, signature(args), signature(kwargs))
+        except UnsizedError:
+            key = None
+        numel = self.dry_run_sizes.get(key) if key is not None else None
+        if numel is None:
+            meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+            try:
+                with torch.no_grad(), torch.device("meta"):
+                    result = function(*meta_args, **meta_kwargs)
+            except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+                # The real call will raise the learner-facing error (or meta lacks this
+                # kernel); its inputs are already within limits.
+                return
+            numel = _numel_of(result)
+            if key is not None and len(self.dry_run_sizes) < DRY_RUN_MEMO_SIZE:
+                self.dry_run_sizes[key] = numel
+        self.budget.allocate(numel, qualname)
 
     def _check_module_size(
         self, qualname: str, cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]
