@@ -39,5 +39,13 @@ class Settings(BaseSettings):
         16, ge=0, description="Requests that may wait for a worker before 503."
     )
     max_body_bytes: int = Field(65_536, description="Largest request body.")
-    render_timeout_s: float = Field(5.0, gt=0, description="Time limit of one Graphviz layout.")
+    render_timeout_s: float = Field(
+        5.0, gt=0, description="Time limit of one drawing, fallback layouts included."
+    )
+    layout_helpers: int = Field(2, ge=1, description="Graphviz layout helper processes.")
+    layout_memory_mb: int = Field(
+        1_024, description="Address-space limit of a layout helper (RLIMIT_AS)."
+    )
+    cache_entries: int = Field(256, ge=0, description="Answers kept for repeated requests.")
+    cache_mb: int = Field(64, ge=0, description="Total size of the kept answers.")
     limits: Limits = Field(default_factory=Limits)
