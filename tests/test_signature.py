@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from app.sandbox.guard import Budget, Guard
-from app.sandbox.signature import UnsizedError, signature
+from app.sandbox.guard import DRY_RUN_SIZES, Budget, Guard
+from app.sandbox.signature import MAX_ITEMS, MAX_TEXT, SizeMemo, UnsizedError, signature
 from app.settings import Limits
 
 
@@ -16,16 +16,24 @@ def test_values_do_not_matter_shapes_and_types_do() -> None:
     assert signature([slice(0, 2)]) != signature([slice(0, 3)])
 
 
-def test_unknown_values_have_no_signature() -> None:
-    with pytest.raises(UnsizedError):
-        signature(object())
+def test_unknown_or_large_values_have_no_signature() -> None:
+    for value in (object(), "x" * (MAX_TEXT + 1), list(range(MAX_ITEMS))):
+        with pytest.raises(UnsizedError):
+            signature(value)
 
 
 def test_remembered_dry_run_still_charges_the_budget() -> None:
     budget = Budget(Limits())
     guard = Guard(budget)
-    a, b = torch.ones(3, 4), torch.ones(4, 5)
+    a, b = torch.ones(3, 7), torch.ones(7, 5)
     guard.dry_run("'@'", torch.matmul, (a, b), {})
     guard.dry_run("'@'", torch.matmul, (a * 2, b), {})
     assert budget.elements == 2 * 15
-    assert len(guard.dry_run_sizes) == 1
+    assert DRY_RUN_SIZES.get((torch.matmul, signature((a, b)), signature({}))) == 15
+
+
+def test_memo_is_bounded() -> None:
+    memo = SizeMemo(max_entries=1)
+    memo.put("a", 1)
+    memo.put("b", 2)
+    assert (memo.get("a"), memo.get("b")) == (1, None)

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_map
 
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
-from app.sandbox.signature import UnsizedError, signature
+from app.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
@@ -38,7 +38,8 @@ SAFE_TORCH_OBJECTS = (
     torch.inference_mode,
 )
 SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
-DRY_RUN_MEMO_SIZE = 4_096  # distinct (operation, shapes) pairs remembered per program
+# Distinct (operation, argument signature) pairs a worker remembers; each entry is small.
+DRY_RUN_SIZES = SizeMemo(max_entries=8_192)
 
 
 def output_growth(module: nn.Module) -> float:
@@ -103,7 +104,6 @@ class Guard:
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
-        self.dry_run_sizes: dict[Hashable, int] = {}
 
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
@@ -190,38 +190,36 @@ class Guard:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
-        """Call `function` on meta tensors: shapes are computed, no memory is used.
+        """Call `function` on meta tensors: shapes are computed, no memory is used."""
 
-        The size is remembered by the arguments' signature, so a loop pays for one dry run.
-        """
-        try:
-            key: Hashable | None = (function, signature(args), signature(kwargs))
-        except UnsizedError:
-            key = None
-        numel = self.dry_run_sizes.get(key) if key is not None else None
-        if numel is None:
+        def measure() -> int | None:
             meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
             try:
                 with torch.no_grad(), torch.device("meta"):
-                    result = function(*meta_args, **meta_kwargs)
+                    return _numel_of(function(*meta_args, **meta_kwargs))
             except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
                 # The real call will raise the learner-facing error (or meta lacks this
                 # kernel); its inputs are already within limits.
-                return
-            numel = _numel_of(result)
-            if key is not None and len(self.dry_run_sizes) < DRY_RUN_MEMO_SIZE:
-                self.dry_run_sizes[key] = numel
-        self.budget.allocate(numel, qualname)
+                return None
+
+        numel = _remembered(function, args, kwargs, measure)
+        if numel is not None:
+            self.budget.allocate(numel, qualname)
 
     def _check_module_size(
         self, qualname: str, cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        with torch.device("meta"):
-            try:
-                probe = cls(*args, **kwargs)
-            except Exception:
-                return
-        self.budget.allocate(sum(p.numel() for p in probe.parameters()), qualname)
+        def measure() -> int | None:
+            with torch.device("meta"):
+                try:
+                    probe = cls(*args, **kwargs)
+                except Exception:
+                    return None
+            return sum(p.numel() for p in probe.parameters())
+
+        numel = _remembered(cls, args, kwargs, measure)
+        if numel is not None:
+            self.budget.allocate(numel, qualname)
 
     def _check_module_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
@@ -246,6 +244,26 @@ class Guard:
                 kind="not-allowed",
             )
         return value
+
+
+def _remembered(
+    function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], measure: Callable[[], int | None]
+) -> int | None:
+    """`measure()`, remembered by the arguments' signature for every job of this worker.
+
+    A loop, or a lesson sent again, then pays for one meta-tensor run (about 1 ms of torch's
+    Python decompositions each, most of the interpreter's time) instead of one per call.
+    """
+    try:
+        key: Hashable = (function, signature(args), signature(kwargs))
+    except UnsizedError:
+        return measure()
+    numel = DRY_RUN_SIZES.get(key)
+    if numel is None:
+        numel = measure()
+        if numel is not None:
+            DRY_RUN_SIZES.put(key, numel)
+    return numel
 
 
 def _to_meta(value: Any) -> Any:
