@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=1, description="Evaluation worker processes.")
     job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
     worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
-    worker_max_jobs: int = Field(200, ge=1, description="Jobs before a worker is replaced.")
+    # Starting a worker costs seconds of CPU (torch's import); at 60 requests/s, 200 jobs
+    # meant a restart every few seconds, more CPU than the jobs themselves.
+    worker_max_jobs: int = Field(2_000, ge=1, description="Jobs before a worker is replaced.")
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
     )
