@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.cache import ResponseCache
+from app.layout import LayoutService
 from app.problems import install_problem_handlers
 from app.routes import export, graph, health, pages
 from app.security import install_security
@@ -24,12 +26,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = WorkerPool(settings)
         app.state.pool = pool
+        layout = LayoutService(settings.layout_helpers, settings.layout_memory_mb)
+        app.state.layout = layout
+        app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+        layout.start()
         await pool.start()
         await pool.wait_ready()  # serve only once every worker has imported torch
         try:
             yield
         finally:
             await pool.stop()
+            layout.stop()
 
     app = FastAPI(
         title="Autograd graph explorer",

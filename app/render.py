@@ -1,18 +1,16 @@
-"""Stage 4: build Graphviz DOT from the captured graph and render it to SVG.
+"""Stage 4: build Graphviz DOT from the captured graph (`app/layout.py` draws it).
 
 Labels hold only text we format ourselves (HTML-escaped); no URL or href attribute is ever
 built, from user data or otherwise. Node and edge ids and classes come through into the SVG
-so the page can find them. Layout runs in a subprocess with a time limit.
+so the page can find them. The DOT is written directly: the `graphviz` package's quoting
+took longer than the layout itself on graphs of hundreds of nodes.
 """
 
 import html
-import subprocess
-from dataclasses import dataclass
 from typing import Any
 
-import graphviz
-
-from app.schemas import GraphData, NodeInfo
+from app.elide import Drawing, elide
+from app.schemas import EdgeInfo, GraphData, NodeInfo
 
 COLOURS = {
     "leaf": "#cfe6fb",
@@ -20,6 +18,7 @@ COLOURS = {
     "root": "#c9efc4",
     "saved": "#fde3c3",
     "const": "#f2f2f2",
+    "elided": "#ffffff",
 }
 LEGEND = (
     ("leaf", "leaf tensor (requires_grad)"),
@@ -29,7 +28,10 @@ LEGEND = (
 )
 CONST_LEGEND = ("const", "constant cut from the graph: no gradient")
 CUT_COLOUR = "#9aa1ab"
-LEGEND_STYLES = {"saved": "filled", "const": "rounded,filled,dashed"}
+# Constants (made under no_grad, by detach() or after requires_grad_(False)) and the edges
+# out of them are dashed and grey: the cut is where gradients stop.
+CUT_EDGE_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
+CUT_NODE_STYLE = {**CUT_EDGE_STYLE, "style": "rounded,filled,dashed"}
 EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only add clutter
 
 
@@ -73,86 +75,174 @@ def _flatten(value: Any, limit: int) -> list[Any]:
     return out
 
 
+GRAPH_ATTRS = {
+    "rankdir": "TB",
+    "bgcolor": "transparent",
+    "fontname": "DejaVu Sans",
+    "nodesep": "0.3",
+    "ranksep": "0.45",
+}
+NODE_ATTRS = {
+    "shape": "box",
+    "style": "rounded,filled",
+    "fontname": "DejaVu Sans",
+    "fontsize": "11",
+    "penwidth": "1.2",
+    "color": "#5b6573",
+}
+EDGE_ATTRS = {
+    "fontname": "DejaVu Sans",
+    "fontsize": "9",
+    "color": "#6b7480",
+    "fontcolor": "#37414d",
+    "arrowsize": "0.7",
+}
+# A leaf feeding more nodes than this is drawn once per use: one node with edges into every
+# step of a loop, spanning many ranks, is what makes `dot`'s layout super-linear.
+SPLIT_FAN_OUT = 3
+MAX_DRAWN_NODES = 500  # beyond this, the middle of the graph is one box (see app/elide.py)
+
+
 def build_dot(graph: GraphData) -> str:
-    """The DOT source: leaves on top, the root at the bottom, gradients on edges."""
-    dot = graphviz.Digraph("autograd", engine="dot")
-    dot.attr(
-        rankdir="TB", bgcolor="transparent", fontname="DejaVu Sans", nodesep="0.3", ranksep="0.45"
-    )
-    dot.attr(
-        "node",
-        shape="box",
-        style="rounded,filled",
-        fontname="DejaVu Sans",
-        fontsize="11",
-        penwidth="1.2",
-        color="#5b6573",
-    )
-    dot.attr(
-        "edge",
-        fontname="DejaVu Sans",
-        fontsize="9",
-        color="#6b7480",
-        fontcolor="#37414d",
-        arrowsize="0.7",
-    )
-    labelled_edges = len(graph.nodes) <= EDGE_LABEL_LIMIT
-    for node in graph.nodes:
-        dot.node(
-            f"n{node.id}",
-            label=_node_label(node),
-            id=f"node-{node.id}",
-            **{"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]},
-            **_CUT_NODE_STYLE if node.kind == "const" else {},
-        )
-        for index, (name, value) in enumerate(node.saved.items()):
-            if isinstance(value, int | float | list | dict) and not isinstance(value, bool):
-                saved_id = f"n{node.id}s{index}"
-                dot.node(
-                    saved_id,
-                    label=_html(f"{name} = {format_tensor(value)}"),
-                    id=f"saved-{node.id}-{index}",
-                    shape="note",
-                    fontsize="9",
-                    fillcolor=COLOURS["saved"],
-                    style="filled",
-                    **{"class": "node-saved"},
-                )
-                dot.edge(
-                    saved_id,
-                    f"n{node.id}",
-                    style="dashed",
-                    arrowhead="none",
-                    color="#c98a3a",
-                    id=f"savededge-{node.id}-{index}",
-                )
-    for edge in graph.edges:
-        label = f"grad {format_tensor(edge.grad, 2)}" if labelled_edges else ""
+    """The DOT source: leaves on top, the root at the bottom, gradients on edges.
+
+    Big graphs (over EDGE_LABEL_LIMIT nodes) are drawn lighter: one-line node labels, no
+    edge labels and no saved-tensor notes; the JSON still has all of it.
+    """
+    big = len(graph.nodes) > EDGE_LABEL_LIMIT
+    drawing = elide(graph, MAX_DRAWN_NODES)
+    lines = [
+        "digraph autograd {",
+        f"\tgraph {_attrs(GRAPH_ATTRS)}",
+        f"\tnode {_attrs(NODE_ATTRS)}",
+        f"\tedge {_attrs(EDGE_ATTRS)}",
+    ]
+    uses = _uses(drawing.edges)
+    copies = {n.id: uses[n.id] for n in drawing.nodes if _split(n, uses)}
+    next_copy = dict.fromkeys(copies, 0)
+    for node in drawing.nodes:
+        label = _short_label(node) if big else _node_label(node)
+        base = {"label": label, "class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
+        if node.kind == "const":
+            base.update(CUT_NODE_STYLE)
+        for copy in range(copies.get(node.id, 1)):
+            # The first copy keeps the node's own id, so the page finds it as usual.
+            suffix = f"-copy{copy}" if copy else ""
+            lines.append(
+                f"\t{_name(node.id, copy)} {_attrs({**base, 'id': f'node-{node.id}{suffix}'})}"
+            )
+        if not big:
+            lines.extend(_saved_notes(node))
+    for edge in drawing.edges:
+        copy = 0
+        if edge.source in copies:
+            copy = next_copy[edge.source]
+            next_copy[edge.source] += 1
+        attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
         if edge.cut:
-            label = "cut: no grad" if labelled_edges else ""
-        dot.edge(
-            f"n{edge.source}",
-            f"n{edge.target}",
-            label=label,
-            id=f"edge-{edge.source}-{edge.target}-{edge.input_nr}",
-            **({"class": "cut-edge", **_CUT_STYLE} if edge.cut else {"class": "grad-edge"}),
-        )
+            attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
+        if not big:
+            attrs["label"] = "cut: no grad" if edge.cut else f"grad {format_tensor(edge.grad, 2)}"
+        lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
+    if drawing.hidden:
+        lines.extend(_gap(drawing))
     if graph.nodes:
-        _legend(dot, any(node.kind == "const" for node in graph.nodes))
-    source: str = dot.source
-    return source
+        lines.extend(_legend(any(node.kind == "const" for node in graph.nodes)))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _uses(edges: list[EdgeInfo]) -> dict[int, int]:
+    uses: dict[int, int] = {}
+    for edge in edges:
+        uses[edge.source] = uses.get(edge.source, 0) + 1
+    return uses
+
+
+def _split(node: NodeInfo, uses: dict[int, int]) -> bool:
+    """Only leaves are split: they have no inputs, so each copy is a whole picture of them."""
+    return node.kind == "leaf" and uses.get(node.id, 0) > SPLIT_FAN_OUT
+
+
+def _name(node_id: int, copy: int = 0) -> str:
+    return f"n{node_id}c{copy}" if copy else f"n{node_id}"
+
+
+def _attrs(attrs: dict[str, str]) -> str:
+    """A DOT attribute list; HTML-like labels (`<...>`) are already escaped by us."""
+    items = []
+    for key, value in attrs.items():
+        is_html = key == "label" and value.startswith("<") and value.endswith(">")
+        items.append(f"{key}={value if is_html else _quote(value)}")
+    return "[" + " ".join(items) + "]"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _gap(drawing: Drawing) -> list[str]:
+    """The box standing for the nodes left out, linked where the graph runs through them."""
+    text = f"⋯ {drawing.hidden:,} more nodes, not drawn (the JSON has every one)"
+    box = {
+        "label": _html(text),
+        "id": "elided",
+        "class": "node-elided",
+        "style": "dashed,filled",
+        "fillcolor": COLOURS["elided"],
+    }
+    lines = [f"\telided {_attrs(box)}"]
+    lines.extend(f"\tn{source} -> elided [style=dashed]" for source in drawing.into_gap)
+    lines.extend(f"\telided -> n{target} [style=dashed]" for target in drawing.out_of_gap)
+    return lines
+
+
+def _saved_notes(node: NodeInfo) -> list[str]:
+    """One note per node listing what it saved for backward.
+
+    One note rather than one per saved value: each note is a node and an edge for `dot` to
+    place, and an MLP's notes were most of its layout time.
+    """
+    rows = [
+        html.escape(f"{name} = {format_tensor(value)}")
+        for name, value in node.saved.items()
+        if isinstance(value, int | float | list | dict) and not isinstance(value, bool)
+    ]
+    if not rows:
+        return []
+    note = {
+        "label": "<" + '<BR ALIGN="LEFT"/>'.join(rows) + '<BR ALIGN="LEFT"/>>',
+        "id": f"saved-{node.id}",
+        "shape": "note",
+        "fontsize": "9",
+        "fillcolor": COLOURS["saved"],
+        "style": "filled",
+        "class": "node-saved",
+    }
+    link = {
+        "style": "dashed",
+        "arrowhead": "none",
+        "color": "#c98a3a",
+        "id": f"savededge-{node.id}",
+    }
+    return [f"\tn{node.id}s {_attrs(note)}", f"\tn{node.id}s -> n{node.id} {_attrs(link)}"]
+
+
+def _title(node: NodeInfo) -> str:
+    title = ", ".join(node.variables) if node.variables else ""
+    if node.kind == "leaf":
+        return f"<B>{html.escape(title or 'leaf')}</B>"
+    if node.kind == "const":
+        return f"<B>{html.escape(title or 'constant')}</B> (cut, no grad)"
+    return f"<B>{html.escape(node.op)}</B>" + (f" → {html.escape(title)}" if title else "")
+
+
+def _short_label(node: NodeInfo) -> str:
+    return f"<{_title(node)}>"
 
 
 def _node_label(node: NodeInfo) -> str:
-    title = ", ".join(node.variables) if node.variables else ""
-    rows = []
-    if node.kind == "leaf":
-        rows.append(f"<B>{html.escape(title or 'leaf')}</B>")
-    elif node.kind == "const":
-        rows.append(f"<B>{html.escape(title or 'constant')}</B> (cut, no grad)")
-    else:
-        op = html.escape(node.op)
-        rows.append(f"<B>{op}</B>" + (f" → {html.escape(title)}" if title else ""))
+    rows = [_title(node)]
     if node.shape is not None:
         shape = "scalar" if node.shape == [] else "×".join(map(str, node.shape))  # noqa: RUF001
         rows.append(html.escape(f"{shape} {node.dtype or ''}".strip()))
@@ -168,64 +258,23 @@ def _html(text: str) -> str:
     return f"<{html.escape(text)}>"
 
 
-# A cut is drawn dashed and greyed: the tensor is used, but no gradient flows back into it.
-_CUT_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
-_CUT_NODE_STYLE = {**_CUT_STYLE, "style": "rounded,filled,dashed"}
-
-
-def _legend(dot: graphviz.Digraph, with_constants: bool) -> None:
-    with dot.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="Legend", fontsize="10", color="#c5cad1", style="rounded", id="legend")
-        previous = None
-        for kind, text in (*LEGEND, CONST_LEGEND) if with_constants else LEGEND:
-            name = f"legend_{kind}"
-            shape = "note" if kind == "saved" else "box"
-            style = LEGEND_STYLES.get(kind, "rounded,filled")
-            legend.node(
-                name,
-                label=text,
-                fillcolor=COLOURS[kind],
-                shape=shape,
-                style=style,
-                fontsize="9",
-                id=f"legend-{kind}",
-                **{"class": "legend"},
-            )
-            if previous:
-                legend.edge(previous, name, style="invis")
-            previous = name
-
-
-@dataclass(frozen=True)
-class Rendered:
-    svg: str | None
-    warning: str | None = None
-
-
-def render_svg(dot_source: str, timeout_s: float) -> Rendered:
-    """Lay out with `dot` under a time limit; a layout that runs out of time gives no SVG."""
-    try:
-        completed = subprocess.run(
-            ["dot", "-Tsvg"],  # noqa: S607 - found on PATH like any Graphviz install
-            input=dot_source.encode(),
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return Rendered(
-            None,
-            f"Graphviz needed more than {timeout_s:g} s to lay out this "
-            "graph; the JSON still has every node and gradient.",
-        )
-    except FileNotFoundError:
-        return Rendered(None, "Graphviz 'dot' is not installed on the server.")
-    if completed.returncode != 0:
-        message = completed.stderr.decode(errors="replace").strip().splitlines()
-        return Rendered(
-            None,
-            "Graphviz could not draw this graph: "
-            + (message[0] if message else f"exit code {completed.returncode}"),
-        )
-    svg = completed.stdout.decode()
-    return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg)
+def _legend(with_constants: bool) -> list[str]:
+    """The legend as one node holding a table: a cluster of four nodes cost `dot` more than
+    laying out a whole seed-sized graph."""
+    rows = "".join(
+        f'<TR><TD BGCOLOR="{COLOURS[kind]}" BORDER="1" COLOR="#5b6573">  </TD>'
+        f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>'
+        for kind, text in ((*LEGEND, CONST_LEGEND) if with_constants else LEGEND)
+    )
+    title = '<TR><TD COLSPAN="2"><B>Legend</B></TD></TR>'
+    table = f'<<TABLE BORDER="0" CELLSPACING="3">{title}{rows}</TABLE>>'
+    attrs = {
+        "label": table,
+        "id": "legend",
+        "class": "legend",
+        "shape": "box",
+        "style": "rounded",
+        "color": "#c5cad1",
+        "fontsize": "9",
+    }
+    return [f"\tlegend {_attrs(attrs)}"]

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=1, description="Evaluation worker processes.")
     job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
     worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
-    worker_max_jobs: int = Field(200, ge=1, description="Jobs before a worker is replaced.")
+    # Starting a worker costs seconds of CPU (torch's import); at 60 requests/s, 200 jobs
+    # meant a restart every few seconds, more CPU than the jobs themselves.
+    worker_max_jobs: int = Field(2_000, ge=1, description="Jobs before a worker is replaced.")
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
     )
@@ -50,5 +52,13 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Longest a request waits for a free worker before 503."
     )
     max_body_bytes: int = Field(65_536, description="Largest request body.")
-    render_timeout_s: float = Field(5.0, gt=0, description="Time limit of one Graphviz layout.")
+    render_timeout_s: float = Field(
+        5.0, gt=0, description="Time limit of one drawing, fallback layouts included."
+    )
+    layout_helpers: int = Field(2, ge=1, description="Graphviz layout helper processes.")
+    layout_memory_mb: int = Field(
+        1_024, description="Address-space limit of a layout helper (RLIMIT_AS)."
+    )
+    cache_entries: int = Field(256, ge=0, description="Answers kept for repeated requests.")
+    cache_mb: int = Field(64, ge=0, description="Total size of the kept answers.")
     limits: Limits = Field(default_factory=Limits)

@@ -40,6 +40,12 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
     if tensor.device.type != "cpu":
         return None
     if tensor.numel() <= FULL_TENSOR_NUMEL:
+        # Checking finiteness in torch spares walking the nested list in Python, which was
+        # the larger part of capturing a graph of many small tensors.
+        if not tensor.is_complex() and (
+            not tensor.is_floating_point() or bool(torch.isfinite(tensor).all())
+        ):
+            return tensor.tolist()
         return finite(tensor.tolist())
     flat = tensor.reshape(-1)
     numeric = flat.to(torch.float64) if not tensor.is_complex() else flat.abs().to(torch.float64)

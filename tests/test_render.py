@@ -1,97 +1,61 @@
-"""DOT and SVG: ids and classes come through, nothing links anywhere, layout is time-limited."""
+"""DOT building: high-fan-out leaves are split per use, very large graphs keep both ends."""
 
-from xml.etree import ElementTree
+import re
 
-import pytest
-
-from app.evaluate import evaluate
-from app.render import build_dot, format_number, format_tensor, render_svg
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
-from tests.seed_cells import CHAIN_RULE_LESSON
-
-SVG = "{http://www.w3.org/2000/svg}"
+from app.elide import elide
+from app.render import MAX_DRAWN_NODES, SPLIT_FAN_OUT, build_dot
+from tests.graphs import shared_weight_chain
 
 
-@pytest.fixture(scope="module")
-def chain_rule() -> GraphData:
-    return evaluate(GraphRequest(code=CHAIN_RULE_LESSON), Limits())
+def _statements(dot: str, pattern: str) -> list[str]:
+    return re.findall(pattern, dot)
 
 
-def test_svg_has_node_ids_classes_and_legend(chain_rule: GraphData) -> None:
-    rendered = render_svg(build_dot(chain_rule), timeout_s=10)
-    assert rendered.svg is not None
-    root = ElementTree.fromstring(rendered.svg)
-    groups = {g.get("id"): g.get("class") for g in root.iter(f"{SVG}g")}
-    assert groups["node-0"] == "node node-root"
-    assert groups["node-1"] == "node node-op"
-    assert groups["node-2"] == "node node-leaf"
-    assert groups["edge-1-0-0"] == "edge grad-edge"
-    assert "legend" in groups
-    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
-    for words in (
-        "SinBackward0",
-        "PowBackward0",
-        "grad -5.4668",
-        "value 0.4121",
-        "self = 3",
-        "exponent = 2",
-        "leaf tensor",
-    ):
-        assert words in text
+def test_shared_leaf_is_drawn_once_per_use_and_keeps_every_edge() -> None:
+    graph = shared_weight_chain(10)
+    dot = build_dot(graph)
+    leaf = graph.nodes[-1].id
+    copies = _statements(dot, rf'id="node-{leaf}(?:-copy\d+)?"')
+    assert len(copies) == 10
+    assert f'id="node-{leaf}"' in dot  # the page still finds the node by its own id
+    for edge in graph.edges:
+        assert dot.count(f'id="edge-{edge.source}-{edge.target}-{edge.input_nr}"') == 1
+    # each copy is the source of exactly one edge
+    sources = _statements(dot, rf"\b(n{leaf}(?:c\d+)?) -> ")
+    assert len(sources) == len(set(sources)) == 10
 
 
-def test_no_links_are_ever_built(chain_rule: GraphData) -> None:
-    dot = build_dot(chain_rule)
-    for attribute in ("URL", "href", "tooltip"):
-        assert attribute not in dot
-    svg = render_svg(dot, timeout_s=10).svg
-    assert svg is not None
-    assert "<a " not in svg
-    assert "javascript:" not in svg
+def test_leaf_with_few_uses_stays_one_node() -> None:
+    dot = build_dot(shared_weight_chain(SPLIT_FAN_OUT))
+    assert "-copy" not in dot
 
 
-def test_labels_are_escaped(chain_rule: GraphData) -> None:
-    hostile = chain_rule.model_copy(deep=True)
-    hostile.nodes[0].op = '<B>x</B>"]; evil [URL="javascript:alert(1)'
-    dot = build_dot(hostile)
-    assert "&lt;B&gt;" in dot
-    svg = render_svg(dot, timeout_s=10).svg
-    assert svg is not None
-    assert "<a " not in svg
+def test_very_large_graph_draws_both_ends_and_a_gap() -> None:
+    graph = shared_weight_chain(MAX_DRAWN_NODES * 2)
+    drawing = elide(graph, MAX_DRAWN_NODES)
+    drawn = {node.id for node in drawing.nodes}
+    assert len(drawn) == MAX_DRAWN_NODES
+    assert drawing.hidden == len(graph.nodes) - MAX_DRAWN_NODES
+    assert graph.root in drawn
+    assert 1 in drawn
+    assert MAX_DRAWN_NODES * 2 in drawn
+    assert all(e.source in drawn and e.target in drawn for e in drawing.edges)
+    assert drawing.into_gap
+    assert drawing.out_of_gap
+    dot = build_dot(graph)
+    assert 'id="elided"' in dot
+    assert f"{drawing.hidden:,} more nodes" in dot
 
 
-def test_layout_over_its_time_limit_gives_a_warning_not_a_hang(chain_rule: GraphData) -> None:
-    rendered = render_svg(build_dot(chain_rule), timeout_s=0.000_001)
-    assert rendered.svg is None
-    assert rendered.warning is not None
-    assert "JSON still has every node" in rendered.warning
+def test_small_graph_is_drawn_whole() -> None:
+    graph = shared_weight_chain(5)
+    drawing = elide(graph, MAX_DRAWN_NODES)
+    assert (drawing.nodes, drawing.edges, drawing.hidden) == (graph.nodes, graph.edges, 0)
+    assert "elided" not in build_dot(graph)
 
 
-def test_empty_graph_renders() -> None:
-    graph = evaluate(GraphRequest(code="x = 1"), Limits())
-    assert render_svg(build_dot(graph), timeout_s=10).svg is not None
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (-5.466781, "-5.4668"),
-        (3.0, "3"),
-        (9, "9"),
-        (0.41211849, "0.4121"),
-        (1e-7, "1.0000e-07"),
-        (123456.0, "1.2346e+05"),
-        ("nan", "nan"),
-        (True, "True"),
-    ],
-)
-def test_numbers_print_as_pytorch_does(value: float | str | bool, text: str) -> None:
-    assert format_number(value) == text
-
-
-def test_tensor_summaries() -> None:
-    assert format_tensor([[1.0, 2.5], [3.0, 4.0], [5.0, 6.0]]) == "[1, 2.5000, 3, 4, …]"
-    assert format_tensor(None) == "—"
-    summary = {"shape": [200], "numel": 200, "min": -1.0, "max": 2.0, "mean": 0.5, "head": []}
-    assert format_tensor(summary) == "min -1, max 2, mean 0.5000"
+def test_labels_are_quoted() -> None:
+    graph = shared_weight_chain(1)
+    graph.nodes[0].variables = ['a"b\\c<d>']
+    dot = build_dot(graph)
+    assert "a&quot;b\\c&lt;d&gt;" in dot

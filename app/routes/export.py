@@ -5,11 +5,13 @@ in logs, history and Referer headers). The SVG holds text from the program, so i
 as an attachment under a CSP that runs nothing and sandboxes it, even when opened directly.
 """
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from app.deps import PoolDep, SettingsDep
-from app.routes.graph import PROBLEMS, graph
+from app.deps import LayoutDep, PoolDep, SettingsDep
+from app.render import build_dot
+from app.routes.graph import PROBLEMS
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphRequest
 
@@ -29,9 +31,14 @@ SVG_HEADERS = {
         **PROBLEMS,
     },
 )
-async def graph_svg(request: GraphRequest, pool: PoolDep, settings: SettingsDep) -> Response:
+async def graph_svg(
+    request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
+) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
-    drawn = await graph(request, pool, settings)
+    data = await pool.run(request)
+    drawn = await anyio.to_thread.run_sync(
+        layout.render, build_dot(data), settings.render_timeout_s
+    )
     if drawn.svg is None:
         raise ProgramError(
             "Drawing failed",

@@ -1,11 +1,13 @@
 """POST /api/graph: the whole pipeline for one program."""
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from app.deps import PoolDep, SettingsDep
-from app.render import build_dot, render_svg
-from app.schemas import GraphRequest, GraphResponse, Problem
+from app.cache import cache_key
+from app.deps import CacheDep, LayoutDep, PoolDep, SettingsDep
+from app.layout import LayoutService
+from app.render import build_dot
+from app.schemas import GraphData, GraphRequest, GraphResponse, Problem
 
 router = APIRouter(prefix="/api", tags=["graph"])
 
@@ -24,12 +26,30 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
-async def graph(request: GraphRequest, pool: PoolDep, settings: SettingsDep) -> GraphResponse:
+async def graph(
+    request: GraphRequest,
+    pool: PoolDep,
+    layout: LayoutDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it."""
-    data = await pool.run(request)
+    key = cache_key(request)
+    body = cache.get(key)
+    if body is None:
+        data = await pool.run(request)
+        body = await anyio.to_thread.run_sync(draw, data, layout, settings.render_timeout_s)
+        cache.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def draw(data: GraphData, layout: LayoutService, timeout_s: float) -> bytes:
+    """The response body. `data` was validated when it left the worker; it is not again."""
     dot = build_dot(data)
-    rendered = await anyio.to_thread.run_sync(render_svg, dot, settings.render_timeout_s)
+    rendered = layout.render(dot, timeout_s)
     warnings = data.warnings + ([rendered.warning] if rendered.warning else [])
-    return GraphResponse(
-        **data.model_dump(exclude={"warnings"}), warnings=warnings, dot=dot, svg=rendered.svg
+    fields = {name: getattr(data, name) for name in GraphData.model_fields}
+    response = GraphResponse.model_construct(
+        **{**fields, "warnings": warnings}, dot=dot, svg=rendered.svg
     )
+    return response.model_dump_json().encode()

@@ -8,7 +8,7 @@ a kind of value the interpreter knows how to handle safely.
 
 import math
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ from torch.utils._pytree import tree_map
 
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
+from app.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.sandbox.value_sizes import estimate_size
 from app.settings import Limits
 
@@ -38,6 +39,8 @@ SAFE_TORCH_OBJECTS = (
     torch.inference_mode,
 )
 SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
+# Distinct (operation, argument signature) pairs a worker remembers; each entry is small.
+DRY_RUN_SIZES = SizeMemo(max_entries=8_192)
 
 
 def output_growth(module: nn.Module) -> float:
@@ -209,13 +212,19 @@ class Guard:
         False when meta tensors cannot tell: the real call then raises the learner-facing
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
-        meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
-        try:
-            with torch.no_grad(), torch.device("meta"):
-                result = function(*meta_args, **meta_kwargs)
-        except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+
+        def measure() -> int | None:
+            meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+            try:
+                with torch.no_grad(), torch.device("meta"):
+                    return _numel_of(function(*meta_args, **meta_kwargs))
+            except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+                return None
+
+        numel = _remembered(function, args, kwargs, measure)
+        if numel is None:
             return False
-        self.budget.allocate(_numel_of(result), qualname)
+        self.budget.allocate(numel, qualname)
         return True
 
     def check_value_sizes(
@@ -234,12 +243,17 @@ class Guard:
     def _check_module_size(
         self, qualname: str, cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        with torch.device("meta"):
-            try:
-                probe = cls(*args, **kwargs)
-            except Exception:
-                return
-        self.budget.allocate(sum(p.numel() for p in probe.parameters()), qualname)
+        def measure() -> int | None:
+            with torch.device("meta"):
+                try:
+                    probe = cls(*args, **kwargs)
+                except Exception:
+                    return None
+            return sum(p.numel() for p in probe.parameters())
+
+        numel = _remembered(cls, args, kwargs, measure)
+        if numel is not None:
+            self.budget.allocate(numel, qualname)
 
     def _check_module_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
@@ -271,6 +285,26 @@ class Guard:
                 kind="not-allowed",
             )
         return value
+
+
+def _remembered(
+    function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], measure: Callable[[], int | None]
+) -> int | None:
+    """`measure()`, remembered by the arguments' signature for every job of this worker.
+
+    A loop, or a lesson sent again, then pays for one meta-tensor run (about 1 ms of torch's
+    Python decompositions each, most of the interpreter's time) instead of one per call.
+    """
+    try:
+        key: Hashable = (function, signature(args), signature(kwargs))
+    except UnsizedError:
+        return measure()
+    numel = DRY_RUN_SIZES.get(key)
+    if numel is None:
+        numel = measure()
+        if numel is not None:
+            DRY_RUN_SIZES.put(key, numel)
+    return numel
 
 
 def _to_meta(value: Any) -> Any:

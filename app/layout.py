@@ -1,0 +1,198 @@
+"""Graphviz layout in long-lived helper processes, through libgvc, under a time limit.
+
+Starting `dot` for each drawing costs about 10 ms of plugin and font loading on an idle
+machine (75-130 ms on a busy one), more than laying out a seed-sized graph; torchviz pays it
+on every call. A helper process loads libgvc once and then lays out graph after graph in about
+a millisecond. A layout can still run away (one node shared by every step of a loop made `dot`
+take minutes), so the server waits at most the time limit, kills the helper, starts a fresh
+one and tries the next, cheaper engine; when every engine ran out of time there is no SVG.
+"""
+
+import ctypes
+import logging
+import multiprocessing
+import queue
+import resource
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from app.workers import READY, Worker
+
+log = logging.getLogger(__name__)
+# Engines tried in turn, with the share of the time limit each may use. `sfdp` is
+# near-linear in the graph's size where `dot` can be super-linear.
+ENGINES = (("dot", 0.7), ("sfdp", 1.0))
+WARM_UP = b"digraph { a [label=<<B>a</B>>]; a -> b [label=x] }"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    svg: str | None
+    warning: str | None = None
+
+
+class LayoutFailed(Exception):  # noqa: N818 - an outcome reported to the user, not a bug
+    """Graphviz refused the DOT or could not lay it out."""
+
+
+# Inside the helper -----------------------------------------------------------------------
+
+
+class Graphviz:
+    """The few libgvc calls a layout needs: read DOT, lay out, render SVG, free."""
+
+    def __init__(self) -> None:
+        gvc = ctypes.CDLL("libgvc.so.6")
+        cgraph = ctypes.CDLL("libcgraph.so.6")
+        pointer = ctypes.c_void_p
+        gvc.gvContext.restype = pointer
+        cgraph.agmemread.restype = pointer
+        cgraph.agmemread.argtypes = [ctypes.c_char_p]
+        cgraph.agclose.argtypes = [pointer]
+        gvc.gvLayout.argtypes = [pointer, pointer, ctypes.c_char_p]
+        gvc.gvRenderData.argtypes = [
+            pointer,
+            pointer,
+            ctypes.c_char_p,
+            ctypes.POINTER(pointer),
+            ctypes.POINTER(ctypes.c_uint),
+        ]
+        gvc.gvFreeRenderData.argtypes = [pointer]
+        gvc.gvFreeLayout.argtypes = [pointer, pointer]
+        self.gvc, self.cgraph = gvc, cgraph
+        self.context = gvc.gvContext()
+
+    def svg(self, dot: bytes, engine: str) -> bytes:
+        graph = self.cgraph.agmemread(dot)
+        if not graph:
+            raise LayoutFailed("Graphviz could not read the graph")
+        try:
+            if self.gvc.gvLayout(self.context, graph, engine.encode()) != 0:
+                raise LayoutFailed(f"Graphviz '{engine}' could not lay out the graph")
+            data, length = ctypes.c_void_p(), ctypes.c_uint()
+            status = self.gvc.gvRenderData(
+                self.context, graph, b"svg", ctypes.byref(data), ctypes.byref(length)
+            )
+            try:
+                if status != 0:
+                    raise LayoutFailed("Graphviz could not render SVG")
+                return ctypes.string_at(data, length.value)
+            finally:
+                self.gvc.gvFreeRenderData(data)
+                self.gvc.gvFreeLayout(self.context, graph)
+        finally:
+            self.cgraph.agclose(graph)
+
+
+def helper_main(connection: Connection, memory_mb: int) -> None:
+    """Entry point of a layout helper: load libgvc, warm up, then lay out jobs."""
+    graphviz: Graphviz | None = None
+    try:
+        graphviz = Graphviz()
+        graphviz.svg(WARM_UP, "dot")  # loads plugins and fonts before the first real job
+    except OSError:
+        graphviz = None
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    connection.send_bytes(READY)
+    while True:
+        try:
+            engine, _, dot = connection.recv_bytes().partition(b"\n")
+        except EOFError:
+            return
+        if graphviz is None:
+            connection.send_bytes(b"error\nGraphviz (libgvc) is not installed on the server.")
+            continue
+        try:
+            connection.send_bytes(b"svg\n" + graphviz.svg(dot, engine.decode()))
+        except LayoutFailed as error:
+            connection.send_bytes(b"error\n" + str(error).encode())
+
+
+# In the server ---------------------------------------------------------------------------
+
+
+class LayoutService:
+    """A few helpers shared by all requests; `render` blocks, so call it from a thread."""
+
+    def __init__(
+        self, helpers: int, memory_mb: int, engines: tuple[tuple[str, float], ...] = ENGINES
+    ) -> None:
+        self.helpers = helpers
+        self.memory_mb = memory_mb
+        self.engines = engines
+        self.context = multiprocessing.get_context("spawn")
+        # A helper is driven like an evaluation worker: a process, a pipe and a deadline.
+        self.idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        self.running: list[Worker] = []
+
+    def start(self) -> None:
+        for _ in range(self.helpers):
+            self.idle.put(self._spawn())
+
+    def stop(self) -> None:
+        for helper in self.running:
+            helper.stop()
+        self.running.clear()
+
+    def render(self, dot: str, timeout_s: float) -> Rendered:
+        """SVG from the first engine that finishes within its share of `timeout_s`."""
+        source = dot.encode()
+        deadline = time.monotonic() + timeout_s
+        failure = None
+        for engine, share in self.engines:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            reply = self._layout(source, engine, min(remaining, timeout_s * share))
+            if reply is None:
+                log.warning("layout with %s ran out of time", engine)
+                continue
+            kind, _, body = reply.partition(b"\n")
+            if kind == b"error":
+                failure = body.decode(errors="replace")
+                break
+            svg = body.decode()
+            warning = None if engine == self.engines[0][0] else _fallback_warning(engine, timeout_s)
+            return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning)
+        if failure is not None:
+            return Rendered(None, f"Graphviz could not draw this graph: {failure}")
+        return Rendered(
+            None,
+            f"Graphviz needed more than {timeout_s:g} s to lay out this "
+            "graph; the JSON still has every node and gradient.",
+        )
+
+    def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
+        helper = self.idle.get()
+        try:
+            reply = helper.call(engine.encode() + b"\n" + source, timeout)
+        except BaseException:
+            self.idle.put(self._replace(helper))
+            raise
+        self.idle.put(helper if reply is not None else self._replace(helper))
+        return reply
+
+    def _spawn(self) -> Worker:
+        parent, child = self.context.Pipe()
+        process = self.context.Process(
+            target=helper_main, args=(child, self.memory_mb), daemon=True
+        )
+        process.start()
+        child.close()
+        helper = Worker(process, parent)
+        self.running.append(helper)
+        return helper
+
+    def _replace(self, helper: Worker) -> Worker:
+        helper.stop()
+        self.running.remove(helper)
+        return self._spawn()
+
+
+def _fallback_warning(engine: str, timeout_s: float) -> str:
+    return (
+        f"The usual layout needed too long for this graph, so it was drawn with Graphviz "
+        f"'{engine}' (within the {timeout_s:g} s limit)."
+    )

@@ -1,0 +1,62 @@
+"""The benchmark's table, its verdict on each goal of issue 5, and the JSON for the README."""
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, ["-" * width for width in widths], *rows]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in lines
+    )
+
+
+def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
+    seed, rnn = results["seed_sized"], {row["steps"]: row for row in results["rnn"]}
+    uncached, cached = results["throughput_uncached"], results["throughput_cached"]
+    return [
+        (
+            "seed notebook programs: median ratio to torchviz <= 1.0",
+            all(r["ratio"] <= 1.0 for r in seed if r["program"].startswith("seed")),
+        ),
+        (
+            "every seed-sized program (MLP, RNN 30 too): ratio <= 1.0",
+            all(r["ratio"] <= 1.0 for r in seed),
+        ),
+        ("RNN 100 steps under 1 s, with a picture", rnn[100]["median_s"] < 1 and rnn[100]["svg"]),
+        (
+            "RNN 1000 steps under 5 s, with a picture",
+            rnn[1000]["median_s"] < 5 and rnn[1000]["svg"],
+        ),
+        ("RNN: JSON keeps every node and gradient", all(r["all_grads"] for r in rnn.values())),
+        ("uncached: >= 60 requests/s from 8 clients", uncached["rate"] >= 60),
+        (
+            "uncached: p99 under 300 ms, no errors",
+            uncached["p99_ms"] < 300 and not uncached["errors"],
+        ),
+        ("cached: >= 500 requests/s, no errors", cached["rate"] >= 500 and not cached["errors"]),
+    ]
+
+
+def save(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    results["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["machine"] = {"cpus": _cpus(), "python": platform.python_version()}
+    text = json.dumps(results, indent=2)
+    (RESULTS / "latest.json").write_text(text)
+    path = RESULTS / f"bench-{results['when'].replace(':', '')}.json"
+    path.write_text(text)
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,103 @@
+"""The real server, as users run it: uvicorn in a subprocess on a free port."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server() -> Iterator[Server]:
+    """Ready when /healthz answers, which the app does only once every worker is warm."""
+    port = _free_port()
+    uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
+    command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not start")
+        yield Server(url, process.pid)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def processes_by_role(pid: int) -> dict[str, list[int]]:
+    """The server and its children, by what they run (told apart by the libraries mapped)."""
+    roles: dict[str, list[int]] = {"server": [pid]}
+    for child in _children(pid):
+        try:
+            maps = Path(f"/proc/{child}/maps").read_text()
+        except OSError:
+            continue
+        if "libtorch" in maps:
+            roles.setdefault("evaluation worker", []).append(child)
+        elif "libgvc" in maps:
+            roles.setdefault("layout helper", []).append(child)
+    return roles
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory now and at its peak."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {"rss_mb": _mb(fields["VmRSS"]), "peak_rss_mb": _mb(fields["VmHWM"])}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children `pid` has waited for: workers replaced after their last job."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found.extend([int(child), *_children(int(child))])
+    return found
+
+
+def _mb(field: str) -> float:
+    return round(int(field.split()[0]) / 1024, 1)

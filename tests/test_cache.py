@@ -1,0 +1,44 @@
+"""The answer cache: hits, misses, LRU order and both bounds."""
+
+from app.cache import ResponseCache, cache_key
+from app.schemas import GraphRequest
+
+
+def test_hits_and_misses_are_counted() -> None:
+    cache = ResponseCache(max_entries=4, max_bytes=1_000)
+    assert cache.get("a") is None
+    cache.put("a", b"body")
+    assert cache.get("a") == b"body"
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_least_recently_used_entry_goes_first() -> None:
+    cache = ResponseCache(max_entries=2, max_bytes=1_000)
+    cache.put("a", b"1")
+    cache.put("b", b"2")
+    cache.get("a")
+    cache.put("c", b"3")
+    assert cache.get("b") is None
+    assert cache.get("a") == b"1"
+    assert cache.get("c") == b"3"
+
+
+def test_total_size_is_bounded() -> None:
+    cache = ResponseCache(max_entries=100, max_bytes=10)
+    cache.put("a", b"12345")
+    cache.put("b", b"123456")
+    assert cache.get("a") is None
+    assert cache.size == 6
+    cache.put("huge", b"x" * 11)  # larger than the whole cache: never kept
+    assert cache.get("huge") is None
+    assert cache.size == 6
+
+
+def test_key_depends_on_code_and_output() -> None:
+    keys = {
+        cache_key(GraphRequest(code="x = 1")),
+        cache_key(GraphRequest(code="x = 1 ")),
+        cache_key(GraphRequest(code="x = 1", output="x")),
+    }
+    assert len(keys) == 3
+    assert cache_key(GraphRequest(code="x = 1")) == cache_key(GraphRequest(code="x = 1"))

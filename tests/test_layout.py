@@ -1,0 +1,58 @@
+"""Layout helpers: SVG with ids, the fallback engine, and no answer past the time limit."""
+
+from collections.abc import Iterator
+from xml.etree import ElementTree
+
+import pytest
+
+from app.layout import LayoutService
+from app.render import SPLIT_FAN_OUT, build_dot
+from tests.graphs import shared_weight_chain
+
+# Deep enough that no engine finishes in half a millisecond.
+DOT = build_dot(shared_weight_chain(200))
+
+
+@pytest.fixture(scope="module")
+def layout() -> Iterator[LayoutService]:
+    service = LayoutService(helpers=1, memory_mb=1_024)
+    service.start()
+    yield service
+    service.stop()
+
+
+def test_svg_keeps_node_ids(layout: LayoutService) -> None:
+    rendered = layout.render(build_dot(shared_weight_chain(SPLIT_FAN_OUT + 1)), timeout_s=30)
+    assert rendered.warning is None
+    assert rendered.svg is not None
+    assert rendered.svg.startswith("<svg")
+    ids = {element.get("id") for element in ElementTree.fromstring(rendered.svg).iter()}
+    assert {"node-0", "edge-1-0-0", f"node-{SPLIT_FAN_OUT + 2}-copy1", "legend"} <= ids
+
+
+def test_tiny_time_limit_gives_no_svg_and_says_why(layout: LayoutService) -> None:
+    rendered = layout.render(DOT, timeout_s=0.0005)
+    assert rendered.svg is None
+    assert rendered.warning is not None
+    assert "needed more than" in rendered.warning
+    # the helper that ran out of time was replaced: the next drawing works
+    assert layout.render(DOT, timeout_s=30).svg is not None
+
+
+def test_fallback_engine_draws_when_the_first_runs_out_of_time() -> None:
+    service = LayoutService(helpers=1, memory_mb=1_024, engines=(("dot", 1e-5), ("sfdp", 1.0)))
+    service.start()
+    try:
+        rendered = service.render(DOT, timeout_s=30)
+    finally:
+        service.stop()
+    assert rendered.svg is not None
+    assert rendered.warning is not None
+    assert "'sfdp'" in rendered.warning
+
+
+def test_unreadable_dot_is_reported(layout: LayoutService) -> None:
+    rendered = layout.render("digraph { a -> }", timeout_s=30)
+    assert rendered.svg is None
+    assert rendered.warning is not None
+    assert "could not" in rendered.warning

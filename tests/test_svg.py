@@ -1,0 +1,102 @@
+"""The seed's graph as SVG: ids and classes come through, labels read as PyTorch prints
+numbers, and nothing links anywhere, whatever the labels hold."""
+
+from collections.abc import Iterator
+from xml.etree import ElementTree
+
+import pytest
+
+from app.evaluate import evaluate
+from app.layout import LayoutService
+from app.render import build_dot, format_number, format_tensor
+from app.schemas import GraphData, GraphRequest
+from app.settings import Limits
+from tests.seed_cells import CHAIN_RULE_LESSON
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def chain_rule() -> GraphData:
+    return evaluate(GraphRequest(code=CHAIN_RULE_LESSON), Limits())
+
+
+@pytest.fixture(scope="module")
+def layout() -> Iterator[LayoutService]:
+    service = LayoutService(helpers=1, memory_mb=1_024)
+    service.start()
+    yield service
+    service.stop()
+
+
+def render(layout: LayoutService, dot: str) -> str:
+    svg = layout.render(dot, timeout_s=30).svg
+    assert svg is not None
+    return svg
+
+
+def test_svg_has_node_ids_classes_and_legend(chain_rule: GraphData, layout: LayoutService) -> None:
+    root = ElementTree.fromstring(render(layout, build_dot(chain_rule)))
+    groups = {g.get("id"): g.get("class") for g in root.iter(f"{SVG}g")}
+    assert groups["node-0"] == "node node-root"
+    assert groups["node-1"] == "node node-op"
+    assert groups["node-2"] == "node node-leaf"
+    assert groups["edge-1-0-0"] == "edge grad-edge"
+    assert "legend" in groups
+    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    for words in (
+        "SinBackward0",
+        "PowBackward0",
+        "grad -5.4668",
+        "value 0.4121",
+        "self = 3",
+        "exponent = 2",
+        "leaf tensor",
+    ):
+        assert words in text
+
+
+def test_no_links_are_ever_built(chain_rule: GraphData, layout: LayoutService) -> None:
+    dot = build_dot(chain_rule)
+    for attribute in ("URL", "href", "tooltip"):
+        assert attribute not in dot
+    svg = render(layout, dot)
+    assert "<a " not in svg
+    assert "javascript:" not in svg
+
+
+def test_labels_are_escaped(chain_rule: GraphData, layout: LayoutService) -> None:
+    hostile = chain_rule.model_copy(deep=True)
+    hostile.nodes[0].op = '<B>x</B>"]; evil [URL="javascript:alert(1)'
+    dot = build_dot(hostile)
+    assert "&lt;B&gt;" in dot
+    assert "<a " not in render(layout, dot)
+
+
+def test_empty_graph_renders(layout: LayoutService) -> None:
+    graph = evaluate(GraphRequest(code="x = 1"), Limits())
+    assert render(layout, build_dot(graph)).startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (-5.466781, "-5.4668"),
+        (3.0, "3"),
+        (9, "9"),
+        (0.41211849, "0.4121"),
+        (1e-7, "1.0000e-07"),
+        (123456.0, "1.2346e+05"),
+        ("nan", "nan"),
+        (True, "True"),
+    ],
+)
+def test_numbers_print_as_pytorch_does(value: float | str | bool, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_tensor_summaries() -> None:
+    assert format_tensor([[1.0, 2.5], [3.0, 4.0], [5.0, 6.0]]) == "[1, 2.5000, 3, 4, …]"
+    assert format_tensor(None) == "—"
+    summary = {"shape": [200], "numel": 200, "min": -1.0, "max": 2.0, "mean": 0.5, "head": []}
+    assert format_tensor(summary) == "min -1, max 2, mean 0.5000"
