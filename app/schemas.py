@@ -7,7 +7,7 @@ numbers).
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TensorJSON = Any  # number | bool | str | nested list | {"shape", "numel", "min", ...} | null
 
@@ -24,6 +24,20 @@ class GraphRequest(BaseModel):
         "of the program's last backward() call, else the last tensor assigned with a grad_fn.",
         max_length=100,
     )
+
+    @field_validator("code", "output")
+    @classmethod
+    def _valid_text(cls, value: str | None) -> str | None:
+        """JSON allows a lone surrogate ("\\ud800"), which no UTF-8 text can hold: refuse it
+        here, before it reaches a cache key, a worker's pipe or a log."""
+        if value is not None:
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValueError(
+                    "the program contains characters that are not valid text (a lone surrogate)"
+                ) from None
+        return value
 
 
 class VariableInfo(BaseModel):

@@ -142,17 +142,6 @@ def _error_fields(error: ProgramError) -> dict[str, Any]:
 # In the server ---------------------------------------------------------------------------
 
 
-def _encode_job(request: GraphRequest) -> bytes:
-    try:
-        return request.model_dump_json().encode()
-    except ValueError:  # JSON allows "\ud800", which no UTF-8 text can hold
-        raise ProgramError(
-            "Syntax error",
-            "the program contains characters that are not valid text (a lone surrogate)",
-            kind="syntax-error",
-        ) from None
-
-
 @dataclass
 class Worker:
     process: BaseProcess
@@ -225,7 +214,7 @@ class WorkerPool:
 
     async def run(self, request: GraphRequest) -> GraphData:
         """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
-        job = _encode_job(request)  # before taking a worker: a failure must not lose it
+        job = request.model_dump_json().encode()
         worker = await self._take_worker()
         try:
             started = time.monotonic()

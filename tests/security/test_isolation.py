@@ -82,12 +82,15 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
     baseline = client.post("/api/graph", json={"code": PROBE}).json()
     assert baseline["stdout"].startswith("True torch.float32")
     assert baseline["variables"]["y"]["grad_fn"] == "MulBackward0"
-    for polluter in POLLUTERS:
-        # Two of each, so that both workers (taken in turn) run the polluter and then a probe.
-        for _ in range(2):
-            assert client.post("/api/graph", json={"code": polluter}).status_code == 200
-        for _ in range(2):
-            answer = client.post("/api/graph", json={"code": PROBE}).json()
+    for index, polluter in enumerate(POLLUTERS):
+        # Two of each, so that both workers (taken in turn) run the polluter and then a probe;
+        # each text differs, so the answer cache never stands in for a worker.
+        for turn in range(2):
+            code = f"{polluter}\n# {index} {turn}"
+            assert client.post("/api/graph", json={"code": code}).status_code == 200
+        for turn in range(2):
+            code = f"{PROBE}\n# after {index} {turn}"
+            answer = client.post("/api/graph", json={"code": code}).json()
             assert answer["stdout"] == baseline["stdout"]
             assert answer["variables"]["y"] == baseline["variables"]["y"]
 
@@ -97,8 +100,9 @@ def test_a_worker_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestC
     victim = pool.workers[0]
     victim.process.kill()
     victim.process.join(5)
-    for _ in range(3):
-        assert pool_of_two.post("/api/graph", json={"code": NORMAL}).status_code == 200
+    for turn in range(3):  # each program differs, so the answer cache cannot answer for a worker
+        code = f"{NORMAL}\n# turn {turn}"
+        assert pool_of_two.post("/api/graph", json={"code": code}).status_code == 200
     assert victim not in pool.workers
 
 
@@ -118,7 +122,7 @@ def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     real_pool = state.pool
     state.pool = WorkerPool(Settings(max_waiting=0))  # no workers: every request would wait
     try:
-        response = client.post("/api/graph", json={"code": NORMAL})
+        response = client.post("/api/graph", json={"code": f"{NORMAL}\n# not cached"})
     finally:
         state.pool = real_pool
     assert_problem(response, range(503, 504))
