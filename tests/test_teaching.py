@@ -214,13 +214,13 @@ def test_cut_tensors_are_drawn_as_constants(name: str, constant: str, how: str) 
     assert all(e.cut and e.grad is None for e in cut)
     dot = build_dot(graph)
     assert 'class="cut-edge"' in dot
-    assert "legend-const" in dot
+    assert "constant cut from the graph" in dot  # the legend explains them
 
 
 def test_plain_constants_are_not_drawn() -> None:
     graph = run(PROGRAMS["seed_classifier_autograd"])
     assert all(n.kind != "const" for n in graph.nodes)
-    assert "legend-const" not in build_dot(graph)
+    assert "constant cut from the graph" not in build_dot(graph)
 
 
 # higher order, errors -----------------------------------------------------------------
