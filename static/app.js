@@ -1,12 +1,13 @@
 // Wires the page together: editor, run, and the views that follow the current answer.
 import { initDetails } from "./details.js";
 import { getCode, initEditor, markError, setCode } from "./editor.js";
-import { examples, initExamples } from "./examples.js";
+import { firstExample, initExamples, showExample } from "./examples.js";
 import { initExport } from "./export.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
 import { setAnswer } from "./state.js";
+import { clearTeaching, initTeachingPanel } from "./teaching-panel.js";
 import { initVariables } from "./variables.js";
 
 const output = document.getElementById("output");
@@ -22,6 +23,7 @@ function showError(problem) {
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
   markError(problem.line, problem.column, problem.detail);
+  clearTeaching();
 }
 
 function showPrinted(answer) {
@@ -81,6 +83,7 @@ async function copyPermalink() {
 function load(program) {
   setCode(program.code);
   output.value = program.output ?? "";
+  showExample(program);
 }
 
 initEditor(document.getElementById("editor"), { onRun: run, onLeave: () => runButton.focus() });
@@ -89,9 +92,10 @@ initSearch();
 initDetails();
 initVariables();
 initExport();
+initTeachingPanel();
 runButton.addEventListener("click", run);
 document.getElementById("permalink").addEventListener("click", copyPermalink);
 initExamples(load);
 const linked = readPermalink();
-load(linked ?? examples[0]);
+load(linked ?? firstExample);
 if (linked) run();

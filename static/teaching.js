@@ -3,13 +3,12 @@
 // answer holds user names and values) and classes only (the CSP forbids inline styles).
 //
 //   import { renderTeaching } from "./teaching.js";
-//   const view = renderTeaching(answer, { container, graph });
+//   const view = renderTeaching(answer, { container, highlightNode });
 //   view.destroy();  // before rendering the next answer: stops the player
 //
 // container: the element the views are built into (its children are replaced).
-// graph: the element holding the answer's SVG (default: document); the player marks the
-//   SVG's <g id="node-N"> elements with the classes teaching-current and teaching-done.
-// highlightNode(id, step): optional; called instead of marking the SVG (id null: clear).
+// highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
+//   clear the marks); the page does it through explorer.js.
 import { formatTensor } from "./format.js";
 
 const PLAY_INTERVAL_MS = 1200;
@@ -60,24 +59,6 @@ function table(headers, rows, label) {
 
 // Step through backward ------------------------------------------------------------------
 
-function svgMarker(graph) {
-  const scope = graph ?? document;
-  let done = [];
-  return (id, step) => {
-    scope.querySelectorAll(".teaching-current").forEach((g) => g.classList.remove("teaching-current"));
-    if (id === null) {
-      done.forEach((g) => g.classList.remove("teaching-done"));
-      done = [];
-      return;
-    }
-    const target = scope.querySelector(`[id="node-${id}"]`);
-    if (!target) return;
-    target.classList.add("teaching-current", "teaching-done");
-    done.push(target);
-    if (step === 1) target.scrollIntoView?.({ block: "nearest", inline: "nearest" });
-  };
-}
-
 function stepper(answer, options) {
   const box = section("Step through backward", "teaching-steps-heading");
   const order = answer.nodes
@@ -87,7 +68,7 @@ function stepper(answer, options) {
     box.append(element("p", "No backward pass ran through this graph."));
     return { box, stop() {} };
   }
-  const highlight = options.highlightNode ?? svgMarker(options.graph);
+  const highlight = options.highlightNode;
   const controls = element("div", null, "teaching-controls");
   const play = element("button", "Play");
   const pause = element("button", "Pause");

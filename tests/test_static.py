@@ -1,24 +1,26 @@
-"""The page's static parts: examples are the seed's lessons verbatim, the template holds no
-inline script or style (the CSP would refuse them), and vendored code is accounted for."""
+"""The page's static parts: one examples file (the seed's cells verbatim where they are used,
+lessons numbered in notebook order), the template holds no inline script or style (the CSP
+would refuse them), and vendored code is accounted for."""
 
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.seed_cells import (
-    ACCUMULATION_LESSON,
     CHAIN_RULE_LESSON,
     CLASSIFIER_AUTOGRAD_LESSON,
     CLASSIFIER_MANUAL_LESSON,
+    WHOLE_NOTEBOOK,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
-EXAMPLES = {
-    example["id"]: example for example in json.loads((STATIC / "examples.json").read_text())
-}
+EXAMPLE_LIST: list[dict[str, Any]] = json.loads((STATIC / "examples.json").read_text())
+EXAMPLES = {example["id"]: example for example in EXAMPLE_LIST}
+FIELDS = {"id", "group", "title", "code", "output", "lesson", "error"}
 
 
 @pytest.mark.parametrize(
@@ -27,15 +29,27 @@ EXAMPLES = {
         ("chain-rule", CHAIN_RULE_LESSON),
         ("classifier-by-hand", CLASSIFIER_MANUAL_LESSON),
         ("classifier-autograd", CLASSIFIER_AUTOGRAD_LESSON),
-        ("accumulation", ACCUMULATION_LESSON),
+        ("whole-notebook", WHOLE_NOTEBOOK),
     ],
 )
 def test_seed_examples_are_the_notebook_verbatim(example_id: str, lesson: str) -> None:
     assert EXAMPLES[example_id]["code"] == lesson
 
 
-def test_the_chain_rule_comes_first() -> None:
-    assert next(iter(EXAMPLES)) == "chain-rule"
+def test_lessons_come_first_numbered_in_notebook_order() -> None:
+    assert list(dict.fromkeys(e["group"] for e in EXAMPLE_LIST)) == [
+        "Seed notebook lessons",
+        "More examples",
+    ]
+    lessons = [e for e in EXAMPLE_LIST if e["group"] == "Seed notebook lessons"]
+    assert [e["title"].split(".")[0] for e in lessons] == [str(n) for n in range(1, 12)]
+    assert all(e.get("lesson") for e in lessons)
+
+
+def test_examples_have_only_known_fields() -> None:
+    assert len(EXAMPLES) == len(EXAMPLE_LIST)
+    for example in EXAMPLE_LIST:
+        assert {"id", "group", "title", "code"} <= set(example) <= FIELDS, example["id"]
 
 
 class InlineFinder(HTMLParser):

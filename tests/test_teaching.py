@@ -1,5 +1,5 @@
 """The teaching fields (backward_passes, gradcheck, chain_rule, constants, explanations and
-the lessons of static/lessons.js), each number checked against plain PyTorch."""
+the lessons of static/examples.json), each number checked against plain PyTorch."""
 
 import json
 import math
@@ -18,7 +18,7 @@ from app.settings import Limits
 from tests.programs import PROGRAMS
 from tests.reference import as_tensor, assert_close, run_reference
 
-LESSONS_JS = Path(__file__).resolve().parents[1] / "static" / "lessons.js"
+EXAMPLES_JSON = Path(__file__).resolve().parents[1] / "static" / "examples.json"
 # The root's inputs are changed in place after backward (optimiser steps): replaying the
 # forward calls cannot give the root again, and the check says so instead.
 NOT_REPLAYABLE = {"training_loop_sgd", "adam_bce", "python_subset"}
@@ -31,10 +31,9 @@ def run(code: str, output: str | None = None) -> GraphData:
 
 
 def _lessons() -> list[dict[str, Any]]:
-    text = LESSONS_JS.read_text()
-    start = text.index("[")
-    lessons: list[dict[str, Any]] = json.loads(text[start : text.rindex("]") + 1])
-    return lessons
+    """The examples that teach something: those with a `lesson` text."""
+    examples: list[dict[str, Any]] = json.loads(EXAMPLES_JSON.read_text())
+    return [example for example in examples if "lesson" in example]
 
 
 # backward_passes ---------------------------------------------------------------------
@@ -215,7 +214,7 @@ def test_cut_tensors_are_drawn_as_constants(name: str, constant: str, how: str) 
     assert all(e.cut and e.grad is None for e in cut)
     dot = build_dot(graph)
     assert 'class="cut-edge"' in dot
-    assert "constant cut from the graph" in dot
+    assert "constant cut from the graph" in dot  # the legend explains them
 
 
 def test_plain_constants_are_not_drawn() -> None:
@@ -277,7 +276,9 @@ def test_lessons_cover_the_notebook() -> None:
         "classifier-autograd",
         "accumulation",
         "gradients-off",
+        "training-loop",
         "higher-order",
+        "backward-twice",
     } <= ids
 
 

@@ -5,44 +5,29 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Route, ViewportSize, expect
 
 from tests.browser.editor import set_code
+from tests.browser.pages import (
+    CHAIN_RULE_TITLE,
+    CLASSIFIER_TITLE,
+    EXAMPLES,
+    NARROW,
+    WIDE,
+    editor_text,
+    graph_node,
+    open_page,
+    pick,
+    pick_and_run,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES: list[dict[str, Any]] = json.loads((ROOT / "static" / "examples.json").read_text())
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-NARROW: ViewportSize = {"width": 1024, "height": 900}
-WIDE: ViewportSize = {"width": 1920, "height": 1080}
-CHAIN_RULE_TITLE = "Chain rule: y = x**2, z = sin(y)"
-
-
-def open_page(page: Page, url: str, viewport: ViewportSize) -> None:
-    page.set_viewport_size(viewport)
-    page.goto(url)
-
-
-def pick_and_run(page: Page, title: str) -> None:
-    page.get_by_label("Examples").select_option(label=title)
-    page.get_by_role("button", name="Run").click()
-    expect(page.get_by_role("status").first).to_contain_text("Done")
-
-
-def graph_node(page: Page, name: str) -> Locator:
-    """A node of the graph by the start of its accessible name (the text it shows)."""
-    return page.get_by_role("button", name=re.compile("^" + re.escape(name)))
 
 
 def details(page: Page) -> Locator:
     return page.get_by_role("region", name="Details")
-
-
-def editor_text(page: Page) -> str:
-    text: str = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
-    return text
 
 
 def serious_axe_violations(page: Page) -> list[str]:
@@ -134,20 +119,30 @@ def test_error_in_alert_marks_the_line(page: Page, live_server: str, artifacts: 
 
 def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: Path) -> None:
     open_page(page, live_server, WIDE)
-    assert editor_text(page) == EXAMPLES[0]["code"]  # the page opens on the seed's first lesson
+    # The page opens on the chain rule, with its lesson.
+    chain_rule = next(example for example in EXAMPLES if example["id"] == "chain-rule")
+    assert editor_text(page) == chain_rule["code"]
+    expect(page.get_by_label("Examples")).to_have_value("chain-rule")
+    expect(page.locator("#lesson")).to_have_text(chain_rule["lesson"])
     for example in EXAMPLES:
-        pick_and_run(page, example["title"])
+        if example.get("error"):
+            pick(page, example["title"])
+            page.get_by_role("button", name="Run").click()
+            expect(page.get_by_role("alert")).to_contain_text("In plain words")
+        else:
+            pick_and_run(page, example["title"])
+            expect(page.get_by_role("alert")).to_be_hidden()
+            expect(page.locator("#variables tbody tr").first).to_be_visible()
+            drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
+            expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
         assert editor_text(page) == example["code"]
-        expect(page.get_by_role("alert")).to_be_hidden()
-        expect(page.locator("#variables tbody tr").first).to_be_visible()
-        drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
-        expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
+        expect(page.locator("#lesson")).to_have_text(example.get("lesson", ""))
         page.screenshot(path=str(artifacts / f"example-{example['id']}-wide.png"))
 
 
 def test_search_finds_nodes(page: Page, live_server: str) -> None:
     open_page(page, live_server, NARROW)
-    pick_and_run(page, "Binary classifier with autograd")
+    pick_and_run(page, CLASSIFIER_TITLE)
     search = page.get_by_role("searchbox", name="Find")
     search.fill("log")
     expect(page.locator("#search-status")).to_have_text("2 found")
@@ -189,6 +184,7 @@ def test_permalink_restores_and_runs(page: Page, live_server: str, artifacts: Pa
     page.goto("about:blank")
     page.goto(link)
     assert editor_text(page) == program
+    expect(page.locator("#lesson")).to_be_empty()  # a program of the user's own
     expect(page.get_by_label("Output variable (optional)")).to_have_value("loss")
     expect(graph_node(page, "w scalar")).to_contain_text("36")
     page.screenshot(path=str(artifacts / "permalink-restored-1024.png"))
@@ -201,7 +197,7 @@ def test_dark_mode(
 ) -> None:
     page.emulate_media(color_scheme="dark")
     open_page(page, live_server, viewport)
-    pick_and_run(page, "Binary classifier with autograd")
+    pick_and_run(page, CLASSIFIER_TITLE)
     graph_node(page, "w scalar").click()
     expect(details(page)).to_contain_text("6.6918")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -232,7 +228,7 @@ def test_pan_zoom_fit_reset(page: Page, live_server: str) -> None:
     same_view = pytest.approx(fitted, rel=1e-4, abs=1e-3)
     page.get_by_role("button", name="Zoom in").click()
     wait_for(lambda now: now[0] > fitted[0] * 1.1)
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Reset view").click()
     wait_for(lambda now: now == same_view)
     box = page.locator("#graph").bounding_box()
     assert box is not None

@@ -1,96 +1,143 @@
-"""static/teaching.js in real Chromium, on the served page, before the page wires it in:
-the module is imported into the page and given a real API answer, as the page will."""
+"""The teaching views on the real page: pick a lesson, Run, step through backward (the nodes
+light up in backward_step order), read the gradient check and the chain rule's "explain",
+follow the passes of .grad; at 1024 px, wide and in dark mode."""
 
+import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-from tests.programs import PROGRAMS
+from tests.browser.pages import (
+    ACCUMULATION_TITLE,
+    CHAIN_RULE_TITLE,
+    EXAMPLES,
+    NARROW,
+    WIDE,
+    open_page,
+    pick,
+    pick_and_run,
+)
 
-# What the page will do: fetch an answer, show its SVG, hand both to renderTeaching.
-MOUNT = """async ({ code, lessonsOnly }) => {
-  const { LESSONS } = await import("/static/lessons.js");
-  if (lessonsOnly) return LESSONS.map((lesson) => lesson.id);
-  const { renderTeaching } = await import("/static/teaching.js");
-  const response = await fetch("/api/graph", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ code }),
-  });
-  const answer = await response.json();
-  const graph = document.createElement("div");
-  graph.id = "teaching-graph";
-  const svg = new DOMParser().parseFromString(answer.svg, "image/svg+xml").documentElement;
-  graph.append(document.importNode(svg, true));
-  const style = document.createElement("link");
-  style.rel = "stylesheet";
-  style.href = "/static/teaching.css";
-  document.head.append(style);
-  const container = document.createElement("div");
-  container.id = "teaching";
-  document.body.append(graph, container);
-  window.teachingView = renderTeaching(answer, { container, graph });
-  return answer.nodes.length;
-}"""
+CURRENT = re.compile(r"\bteaching-current\b")
+DONE = re.compile(r"\bteaching-done\b")
 
 
-def _mount(page: Page, live_server: str, code: str) -> None:
-    page.goto(live_server)
-    page.evaluate(MOUNT, {"code": code, "lessonsOnly": False})
+def lessons(page: Page) -> Locator:
+    return page.get_by_role("region", name="Lessons and gradients")
 
 
-def test_step_through_backward_lights_nodes_in_order(page: Page, live_server: str) -> None:
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    _mount(page, live_server, PROGRAMS["seed_chain_rule"])
-    view = page.locator("#teaching")
+def backward_order(page: Page, live_server: str, example_id: str) -> list[int]:
+    """The ids of the nodes backward went through, in the API's backward_step order."""
+    code = next(example["code"] for example in EXAMPLES if example["id"] == example_id)
+    nodes = page.request.post(f"{live_server}/api/graph", data={"code": code}).json()["nodes"]
+    stepped = [node for node in nodes if node["backward_step"] is not None]
+    return [node["id"] for node in sorted(stepped, key=lambda node: node["backward_step"])]
+
+
+def node(page: Page, node_id: int) -> Locator:
+    return page.locator(f'#graph [data-node-id="{node_id}"]')
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme", "name"),
+    [(NARROW, "light", "1024"), (WIDE, "dark", "wide-dark")],
+)
+def test_chain_rule_lesson(
+    page: Page,
+    live_server: str,
+    artifacts: Path,
+    viewport: ViewportSize,
+    scheme: str,
+    name: str,
+) -> None:
+    page.emulate_media(color_scheme="dark" if scheme == "dark" else "light")
+    open_page(page, live_server, viewport)
+    order = backward_order(page, live_server, "chain-rule")
+    assert len(order) == 3
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    expect(page.locator("#lesson")).to_contain_text("dz/dx = cos(y) · 2x")
+    view = lessons(page)
     step = view.get_by_role("button", name="Step")
     status = view.locator(".teaching-status")
-    step.click()
-    expect(status).to_contain_text("Step 1 of 3: z (SinBackward0) receives the gradient 1")
-    expect(page.locator("#teaching-graph #node-0")).to_have_class(
-        "node node-root teaching-current teaching-done"
-    )
-    step.click()
-    expect(status).to_contain_text("y (PowBackward0) receives the gradient -0.9111")
-    step.click()
-    expect(status).to_contain_text("x (AccumulateGrad) receives the gradient -5.4668")
+    texts = [
+        "Step 1 of 3: z (SinBackward0) receives the gradient 1",
+        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111",
+        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668",
+    ]
+    for index, (node_id, text) in enumerate(zip(order, texts, strict=True)):
+        step.click()
+        expect(status).to_contain_text(text)
+        expect(node(page, node_id)).to_have_class(CURRENT)
+        expect(page.locator("#graph .teaching-done")).to_have_count(index + 1)
+    expect(page.locator("#graph .teaching-current")).to_have_count(1)
     expect(status).to_contain_text("Backward is done")
     expect(step).to_be_disabled()
+
+    # Play starts again from the root and lights the same nodes, in the same order.
     view.get_by_role("button", name="Play").click()
-    expect(status).to_contain_text("Step 1 of 3")
-    view.get_by_role("button", name="Pause").click()
+    for node_id in order:
+        expect(node(page, node_id)).to_have_class(CURRENT)
+    expect(status).to_contain_text("Backward is done")
     expect(view.get_by_role("button", name="Play")).to_be_enabled()
-    assert errors == []
+    expect(view.get_by_role("button", name="Pause")).to_be_disabled()
+    view.get_by_role("button", name="Reset").click()
+    expect(page.locator("#graph .teaching-done")).to_have_count(0)
+
+    check = view.get_by_role("table", name="Gradient check per leaf")
+    expect(check.get_by_role("row", name=re.compile("^x"))).to_contain_text("✓ agrees")
+    view.get_by_text("Explain the gradient of x").click()
+    formula = view.locator(".teaching-formula")
+    expect(formula).to_have_text("dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668")
+    expect(formula).to_be_visible()
+    step.click()  # one lit node, to see the marks in the screenshot
+    expect(node(page, order[0])).to_have_class(DONE)
+    view.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"lesson-chain-rule-explain-{name}.png"), full_page=True)
 
 
-def test_passes_check_and_explain(page: Page, live_server: str, artifacts: Path) -> None:
-    _mount(page, live_server, PROGRAMS["accumulate_twice"])
-    passes = page.locator("#teaching .teaching-pass")
-    expect(passes).to_have_count(2)
-    expect(passes.nth(0)).to_contain_text("4")
-    expect(passes.nth(1)).to_contain_text("8")
-    expect(page.get_by_role("table", name="Gradient check per leaf")).to_contain_text("✓ agrees")
-    page.evaluate("() => window.teachingView.destroy()")
-
-    _mount(page, live_server, PROGRAMS["seed_chain_rule"])
-    page.locator("#teaching").get_by_role("button", name="Step").click()
-    page.get_by_text("Explain the gradient of x").click()
-    expect(page.locator("#teaching .teaching-formula")).to_have_text(
-        "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668"
-    )
-    page.screenshot(path=str(artifacts / "teaching.png"), full_page=True)
+@pytest.mark.parametrize(("viewport", "name"), [(WIDE, "wide"), (NARROW, "1024")])
+def test_accumulation_timeline(
+    page: Page, live_server: str, artifacts: Path, viewport: ViewportSize, name: str
+) -> None:
+    open_page(page, live_server, viewport)
+    pick_and_run(page, ACCUMULATION_TITLE)
+    expect(page.locator("#lesson")).to_contain_text("4, then 8")
+    passes = lessons(page).locator(".teaching-pass")
+    expect(passes).to_have_count(4)
+    for index, (title, grad) in enumerate(
+        [
+            ("backward() from y", "4"),
+            ("backward() from y", "8"),
+            (".grad reset", "0"),
+            ("backward() from y", "4"),
+        ]
+    ):
+        expect(passes.nth(index).locator(".teaching-pass-title")).to_contain_text(title)
+        expect(passes.nth(index).get_by_role("row", name=re.compile("^x"))).to_contain_text(grad)
+    expect(passes.nth(2)).to_have_class(re.compile(r"\bteaching-pass-reset\b"))
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], "the timeline wraps instead of widening the page"
+    passes.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"lesson-accumulation-{name}.png"), full_page=True)
 
 
 def test_cut_tensors_are_listed(page: Page, live_server: str) -> None:
-    _mount(page, live_server, PROGRAMS["no_grad_constant"])
-    expect(page.locator("#teaching .teaching-cut")).to_contain_text("k: Constant")
-    expect(page.locator("#teaching-graph .node-const")).to_have_count(1)
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, "8. Switching gradients off")
+    cut = lessons(page).locator(".teaching-cut")
+    for name in ("w", "d", "n"):
+        expect(cut).to_contain_text(f"{name}: ")
+    expect(page.locator("#graph .node-const")).to_have_count(3)
 
 
-def test_lessons_module_loads(page: Page, live_server: str) -> None:
-    page.goto(live_server)
-    ids = page.evaluate(MOUNT, {"code": "", "lessonsOnly": True})
-    assert "gradients-off" in ids
+def test_a_failed_run_clears_the_views(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    expect(lessons(page).get_by_role("button", name="Step")).to_be_visible()
+    pick(page, "11. backward() twice through the same graph")
+    expect(page.locator("#lesson")).to_contain_text("retain_graph=True")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("alert")).to_contain_text("In plain words")
+    expect(lessons(page).get_by_role("button", name="Step")).to_have_count(0)
+    expect(lessons(page)).to_contain_text("Run a program")
