@@ -28,7 +28,7 @@ class Limits(BaseSettings):
     max_graph_nodes: int = Field(20_000, description="Most autograd nodes drawn from one root.")
     max_stdout_chars: int = Field(64_000, description="Printed output kept; the rest is cut.")
     gradcheck_s: float = Field(
-        0.05,
+        0.02,
         description="Time the finite-difference gradient check may take; leaves it does not "
         "reach say so. A lesson's scalars take about a millisecond; an MLP's every weight "
         "would take most of a second, which every request would pay.",
