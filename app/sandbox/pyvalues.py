@@ -154,7 +154,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
     if is_container(value):
         text = "[...]"
     elif isinstance(value, torch.autograd.graph.Node):
-        text = f"<{value.name()}>"
+        text = f"<{type(value).__name__}>"  # as PyTorch names it, without the address
     elif isinstance(value, str):
         text = repr(value) if quoted else value
     else:
