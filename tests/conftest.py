@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.layout import LayoutService
 from app.main import create_app
 from app.settings import Settings
 
@@ -18,3 +19,12 @@ def settings() -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def layout() -> Iterator[LayoutService]:
+    """One Graphviz layout helper for the tests that draw without the app."""
+    service = LayoutService(helpers=1, memory_mb=1_024)
+    service.start()
+    yield service
+    service.stop()

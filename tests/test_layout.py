@@ -1,9 +1,6 @@
 """Layout helpers: SVG with ids, the fallback engine, and no answer past the time limit."""
 
-from collections.abc import Iterator
 from xml.etree import ElementTree
-
-import pytest
 
 from app.layout import LayoutService
 from app.render import SPLIT_FAN_OUT, build_dot
@@ -11,14 +8,6 @@ from tests.graphs import shared_weight_chain
 
 # Deep enough that no engine finishes in half a millisecond.
 DOT = build_dot(shared_weight_chain(200))
-
-
-@pytest.fixture(scope="module")
-def layout() -> Iterator[LayoutService]:
-    service = LayoutService(helpers=1, memory_mb=1_024)
-    service.start()
-    yield service
-    service.stop()
 
 
 def test_svg_keeps_node_ids(layout: LayoutService) -> None:

@@ -1,7 +1,6 @@
 """The seed's graph as SVG: ids and classes come through, labels read as PyTorch prints
 numbers, and nothing links anywhere, whatever the labels hold."""
 
-from collections.abc import Iterator
 from xml.etree import ElementTree
 
 import pytest
@@ -19,14 +18,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def chain_rule() -> GraphData:
     return evaluate(GraphRequest(code=CHAIN_RULE_LESSON), Limits())
-
-
-@pytest.fixture(scope="module")
-def layout() -> Iterator[LayoutService]:
-    service = LayoutService(helpers=1, memory_mb=1_024)
-    service.start()
-    yield service
-    service.stop()
 
 
 def render(layout: LayoutService, dot: str) -> str:

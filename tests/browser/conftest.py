@@ -6,18 +6,14 @@ Playwright's own browser download cannot work here, so the tests drive /usr/bin/
 """
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
+
+from bench.server import running_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -50,37 +46,11 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
-    """uvicorn serving app.main:app on a free port, ready when /healthz answers."""
-    port = _free_port()
-    uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
-    process = subprocess.Popen(
-        [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
+    """uvicorn serving app.main:app on a free port, as `make serve` and the benchmark run it."""
+    with running_server() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
