@@ -4,7 +4,8 @@ They are `async` because FastAPI runs a plain `def` dependency in its thread poo
 hops per request were most of the time of an answer served from the cache.
 """
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -14,27 +15,16 @@ from app.settings import Settings
 from app.workers import WorkerPool
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_state(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency that hands out one of the objects the app's lifespan keeps in its state."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
-async def get_pool(request: Request) -> WorkerPool:
-    pool: WorkerPool = request.app.state.pool
-    return pool
-
-
-async def get_layout(request: Request) -> LayoutService:
-    layout: LayoutService = request.app.state.layout
-    return layout
-
-
-async def get_cache(request: Request) -> ResponseCache:
-    cache: ResponseCache = request.app.state.cache
-    return cache
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-PoolDep = Annotated[WorkerPool, Depends(get_pool)]
-LayoutDep = Annotated[LayoutService, Depends(get_layout)]
-CacheDep = Annotated[ResponseCache, Depends(get_cache)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+PoolDep = Annotated[WorkerPool, Depends(_app_state("pool"))]
+LayoutDep = Annotated[LayoutService, Depends(_app_state("layout"))]
+CacheDep = Annotated[ResponseCache, Depends(_app_state("cache"))]
