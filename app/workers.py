@@ -7,7 +7,7 @@ answers cross the pipe as JSON, never as pickles of the worker's choosing.
 """
 
 import asyncio
-import json
+import dataclasses
 import logging
 import multiprocessing
 import resource
@@ -17,9 +17,9 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 import anyio
+from pydantic import BaseModel
 
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphRequest
@@ -43,6 +43,38 @@ STARTUP_TIMEOUT_S = 120.0
 
 class SaturatedError(Exception):
     """Every worker is busy and too many requests are already waiting."""
+
+
+class ErrorFields(BaseModel):
+    """A ProgramError as it crosses the pipe."""
+
+    title: str
+    detail: str
+    line: int | None
+    column: int | None
+    kind: str
+
+
+class WorkerReply(BaseModel):
+    """A worker's answer to one job: the graph or the program's error."""
+
+    graph: GraphData | None = None
+    error: ErrorFields | None = None
+    recycle: bool = False
+
+    @classmethod
+    def failed(cls, error: ProgramError, recycle: bool = False) -> "WorkerReply":
+        return cls(error=ErrorFields(**dataclasses.asdict(error)), recycle=recycle)
+
+    def result(self) -> GraphData:
+        """The graph, or the program's error raised."""
+        if self.error is not None:
+            raise ProgramError(**self.error.model_dump())
+        if self.graph is None:
+            raise ProgramError(
+                "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
+            )
+        return self.graph
 
 
 # Inside the worker -----------------------------------------------------------------------
@@ -90,36 +122,29 @@ def _limit_cpu(seconds: float) -> None:
 def _answer(job: bytes, settings: Settings) -> bytes:
     """The job's result as JSON; `recycle` asks the server to replace this worker after a
     fault (an unexpected exception, or memory still held once the job is done)."""
-    reply, fault = _run_job(job, settings.limits)
-    reply["recycle"] = fault or _resident_mb() > settings.worker_memory_mb // 2
-    try:
-        return json.dumps(reply, allow_nan=False).encode()
-    except ValueError as error:  # a non-finite number the capture left as a float
-        return json.dumps({"error": _failure(error), "recycle": True}).encode()
+    reply = _run_job(job, settings.limits)
+    reply.recycle = reply.recycle or _resident_mb() > settings.worker_memory_mb // 2
+    # pydantic writes JSON in one pass in Rust: a third of the time json.dumps of a dumped
+    # model took, on the server's side too (model_validate_json).
+    return reply.model_dump_json().encode()
 
 
-def _run_job(job: bytes, limits: Limits) -> tuple[dict[str, Any], bool]:
-    """(reply, whether the worker faulted)."""
+def _run_job(job: bytes, limits: Limits) -> "WorkerReply":
+    """The reply, with `recycle` set when the worker faulted."""
     from app.evaluate import evaluate
 
     try:
-        graph = evaluate(GraphRequest.model_validate_json(job), limits)
-        return {"graph": graph.model_dump(mode="json")}, False
+        return WorkerReply(graph=evaluate(GraphRequest.model_validate_json(job), limits))
     except ProgramError as error:
-        return {"error": _error_fields(error)}, False
+        return WorkerReply.failed(error)
     except Exception as error:
         traceback.print_exc()
-        return {"error": _failure(error)}, True
-
-
-def _failure(error: Exception) -> dict[str, Any]:
-    return _error_fields(
-        ProgramError(
+        failure = ProgramError(
             "Evaluation failed",
             f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
             kind="evaluation-failed",
         )
-    )
+        return WorkerReply.failed(failure, recycle=True)
 
 
 def _resident_mb() -> int:
@@ -127,16 +152,6 @@ def _resident_mb() -> int:
     with open("/proc/self/statm", "rb") as statm:
         pages = int(statm.read().split()[1])
     return pages * resource.getpagesize() // (1024 * 1024)
-
-
-def _error_fields(error: ProgramError) -> dict[str, Any]:
-    return {
-        "title": error.title,
-        "detail": error.detail,
-        "line": error.line,
-        "column": error.column,
-        "kind": error.kind,
-    }
 
 
 # In the server ---------------------------------------------------------------------------
@@ -232,17 +247,12 @@ class WorkerPool:
                 else "the program was stopped: it used more memory or CPU than allowed",
                 kind="limit",
             )
-        reply = json.loads(answer)
-        if reply["recycle"] or worker.jobs >= self.settings.worker_max_jobs:
+        reply = WorkerReply.model_validate_json(answer)
+        if reply.recycle or worker.jobs >= self.settings.worker_max_jobs:
             self._replace(worker)
         else:
             self.idle.put_nowait(worker)
-        if "error" in reply:
-            fields = reply["error"]
-            raise ProgramError(
-                fields["title"], fields["detail"], fields["line"], fields["column"], fields["kind"]
-            )
-        return GraphData.model_validate(reply["graph"])
+        return reply.result()
 
     async def _take_worker(self) -> Worker:
         """A live idle worker, waiting at most max_wait_s, or SaturatedError."""
