@@ -155,7 +155,9 @@ class Replay:
     differentiates: bool
 
     def __call__(self, leaf_value: torch.Tensor) -> torch.Tensor:
-        start = leaf_value.detach().requires_grad_(self.differentiates)
+        start = leaf_value.detach()
+        if self.differentiates:  # never otherwise: vmap (app.gradcheck) refuses the call
+            start.requires_grad_()
         computed: dict[int, torch.Tensor] = {id(self.leaf): start}
 
         def value_of(tensor: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from app import gradcheck
 from app.evaluate import evaluate
 from app.render import build_dot
 from app.sandbox.errors import ProgramError
@@ -128,6 +129,34 @@ def test_gradcheck_seed_chain_rule_in_float64() -> None:
     check = run(PROGRAMS["seed_chain_rule"]).gradcheck["x"]
     assert check.ok is True
     assert check.numeric == pytest.approx(2 * 3 * math.cos(9), abs=1e-7)
+
+
+@pytest.mark.parametrize("name", ["mlp_sequential", "seed_classifier_autograd", "rnn_loop"])
+def test_gradcheck_batched_replay_agrees_with_point_by_point(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vectorised replay (vmap) is a speed-up only: the same numbers as one replay per
+    point, which is what the check falls back to where vmap cannot run the calls."""
+    vectorised = []
+    original = gradcheck._batched
+
+    def spy(*args: Any) -> torch.Tensor | None:
+        values = original(*args)
+        vectorised.append(values is not None)
+        return values
+
+    monkeypatch.setattr(gradcheck, "_batched", spy)
+    batched = run(PROGRAMS[name]).gradcheck
+    assert vectorised, f"{name}: no leaf was replayed"
+    assert all(vectorised), f"{name}: vmap did not run every leaf"
+    monkeypatch.setattr(gradcheck, "_batched", lambda *args: None)
+    one_by_one = run(PROGRAMS[name]).gradcheck
+    assert batched.keys() == one_by_one.keys()
+    checked = [leaf for leaf, check in batched.items() if check.ok is not None]
+    assert checked, f"{name}: no leaf was checked"
+    for leaf in checked:
+        fast, slow = as_tensor(batched[leaf].numeric), as_tensor(one_by_one[leaf].numeric)
+        assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-9), f"{name}: {leaf}"
 
 
 def test_gradcheck_treats_detached_values_as_constants() -> None:
