@@ -25,6 +25,7 @@ MAX_LEAF_NUMEL = 64
 MAX_REPLAYED_CALLS = 20_000
 MAX_BATCH_ELEMENTS = 1_000_000  # 8 MB of float64 across a batched replay's intermediates
 BATCHED_REPLAY_COST = 8
+POINT_BY_POINT_MAX = 2  # a lesson's scalar leaf: its 3 plain replays cost less than vmap's
 STEP = 1e-6  # float64: the truncation error h^2 and rounding error eps/h are both ~1e-10
 RTOL = 1e-3  # autograd's own value is float32
 ATOL = 1e-4
@@ -110,7 +111,9 @@ def _numeric(
         size = base.numel()
         shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
         points = torch.cat([base.unsqueeze(0), base + shifts, base - shifts])
-        values = _batched(replay, points, again.sum(), budget, seconds)
+        values = None
+        if size > POINT_BY_POINT_MAX:
+            values = _batched(replay, points, again.sum(), budget, seconds)
         if values is None:
             budget.expect(seconds, len(points) - 1)
             budget.spend(len(replay.order) * (len(points) - 1))
