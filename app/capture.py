@@ -26,7 +26,14 @@ from app.learner_errors import explain
 from app.passes import PassLog, named_tensors
 from app.sandbox.errors import ProgramError, too_big
 from app.sandbox.interpreter import Call, Evaluation
-from app.schemas import EdgeInfo, GradCheckInfo, GraphData, NodeInfo, VariableInfo
+from app.schemas import (
+    EdgeInfo,
+    GradCheckInfo,
+    GraphData,
+    GraphShape,
+    NodeInfo,
+    VariableInfo,
+)
 from app.settings import Limits
 from app.summary import dtype_name, summarize
 from app.tape import Tape
@@ -63,8 +70,11 @@ class BackwardPass:
 class GraphCapture:
     """Observes a program's backward calls; builds the answer when the program is done."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(
+        self, limits: Limits, on_shape: Callable[[GraphShape], None] | None = None
+    ) -> None:
         self.limits = limits
+        self.on_shape = on_shape  # told the graph as soon as it is known
         self.ids: dict[Node, int] = {}  # our own ids: id() can be reused after collection
         self.const_ids: dict[int, int] = {}  # by id() of a tensor the tape keeps alive
         self.counter = itertools.count()
@@ -199,6 +209,8 @@ class GraphCapture:
         if record is not None and root is not None:
             nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
         root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
+        if self.on_shape is not None:
+            self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
         return GraphData(
             root=root_id,
             root_name=root_name,

@@ -8,7 +8,7 @@ out, with the edges into and out of it. The JSON always keeps every node and gra
 
 from dataclasses import dataclass, field
 
-from app.schemas import EdgeInfo, GraphData, NodeInfo
+from app.schemas import EdgeInfo, GraphShape, NodeInfo
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Drawing:
     out_of_gap: list[int] = field(default_factory=list)  # drawn nodes fed by hidden ones
 
 
-def elide(graph: GraphData, limit: int) -> Drawing:
+def elide(graph: GraphShape, limit: int) -> Drawing:
     """All of `graph` when it has at most `limit` nodes, else its two ends and a gap."""
     if len(graph.nodes) <= limit:
         return Drawing(graph.nodes, graph.edges)
@@ -41,7 +41,7 @@ def elide(graph: GraphData, limit: int) -> Drawing:
     )
 
 
-def _depths(graph: GraphData) -> dict[int, int]:
+def _depths(graph: GraphShape) -> dict[int, int]:
     """Edges from the root, walking backward (breadth first, so each node's shortest)."""
     inputs: dict[int, list[int]] = {}
     for edge in graph.edges:

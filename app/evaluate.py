@@ -2,6 +2,7 @@
 
 import re
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -10,7 +11,7 @@ from app.learner_errors import explained
 from app.sandbox.checker import check_program
 from app.sandbox.errors import ProgramError
 from app.sandbox.interpreter import Interpreter
-from app.schemas import GraphData, GraphRequest
+from app.schemas import GraphData, GraphRequest, GraphShape
 from app.settings import Limits
 
 # A fresh Python process starts with this seed; resetting to it makes every job see the same
@@ -29,11 +30,16 @@ def reset_torch_state() -> None:
     torch.set_grad_enabled(True)
 
 
-def evaluate(request: GraphRequest, limits: Limits) -> GraphData:
-    """Run the program and capture its graph. Raises ProgramError for the learner's mistakes."""
+def evaluate(
+    request: GraphRequest, limits: Limits, on_shape: Callable[[GraphShape], None] | None = None
+) -> GraphData:
+    """Run the program and capture its graph. Raises ProgramError for the learner's mistakes.
+
+    `on_shape` is given the graph as soon as it is known, before the teaching fields.
+    """
     program = check_program(request.code, limits)
     reset_torch_state()
-    capture = GraphCapture(limits)
+    capture = GraphCapture(limits, on_shape)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from app.elide import Drawing, elide
-from app.schemas import EdgeInfo, GraphData, NodeInfo
+from app.schemas import EdgeInfo, GraphShape, NodeInfo
 
 COLOURS = {
     "leaf": "#cfe6fb",
@@ -103,7 +103,7 @@ SPLIT_FAN_OUT = 3
 MAX_DRAWN_NODES = 500  # beyond this, the middle of the graph is one box (see app/elide.py)
 
 
-def build_dot(graph: GraphData) -> str:
+def build_dot(graph: GraphShape) -> str:
     """The DOT source: leaves on top, the root at the bottom, gradients on edges.
 
     Big graphs (over EDGE_LABEL_LIMIT nodes) are drawn lighter: one-line node labels, no

@@ -134,14 +134,20 @@ class ChainRuleInfo(BaseModel):
     text: str = Field(description='e.g. "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668".')
 
 
-class GraphData(BaseModel):
-    """What evaluation and capture produce: everything but the picture."""
+class GraphShape(BaseModel):
+    """The graph itself, which is all the drawing needs: known before the teaching fields, so
+    that the server can lay it out while the worker computes them."""
 
     root: int | None = Field(description="Id of the root node, when there is a graph.")
-    root_name: str | None
-    variables: dict[str, VariableInfo]
     nodes: list[NodeInfo]
     edges: list[EdgeInfo]
+
+
+class GraphDetails(BaseModel):
+    """What evaluation and capture produce besides the graph."""
+
+    root_name: str | None
+    variables: dict[str, VariableInfo]
     stdout: str
     warnings: list[str]
     backward_passes: list[BackwardPassInfo] = Field(
@@ -153,6 +159,20 @@ class GraphData(BaseModel):
     chain_rule: dict[str, ChainRuleInfo] = Field(
         default_factory=dict, description="Per leaf, when every node on its paths is a scalar."
     )
+
+
+class GraphData(GraphDetails, GraphShape):
+    """What evaluation and capture produce: everything but the picture."""
+
+    @classmethod
+    def of(cls, shape: GraphShape, details: GraphDetails) -> "GraphData":
+        """The two parts, already validated, joined without validating them again."""
+        return cls.model_construct(**dict(shape), **dict(details))
+
+    def details(self) -> GraphDetails:
+        return GraphDetails.model_construct(
+            **{name: getattr(self, name) for name in GraphDetails.model_fields}
+        )
 
 
 class GraphResponse(GraphData):

@@ -14,6 +14,7 @@ import resource
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -22,7 +23,7 @@ import anyio
 from pydantic import BaseModel
 
 from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphRequest
+from app.schemas import GraphData, GraphDetails, GraphRequest, GraphShape
 from app.settings import Limits, Settings
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,12 @@ class ErrorFields(BaseModel):
 
 
 class WorkerReply(BaseModel):
-    """A worker's answer to one job: the graph or the program's error."""
+    """One message of a worker about a job. A job that succeeds gets two: the graph's shape
+    as soon as it is known (the server starts drawing it), then the rest of its details.
+    A job that fails gets one, with the error."""
 
-    graph: GraphData | None = None
+    shape: GraphShape | None = None
+    details: GraphDetails | None = None
     error: ErrorFields | None = None
     recycle: bool = False
 
@@ -66,15 +70,15 @@ class WorkerReply(BaseModel):
     def failed(cls, error: ProgramError, recycle: bool = False) -> "WorkerReply":
         return cls(error=ErrorFields(**dataclasses.asdict(error)), recycle=recycle)
 
-    def result(self) -> GraphData:
-        """The graph, or the program's error raised."""
+    def result(self, shape: GraphShape | None) -> GraphData:
+        """The whole graph, or the program's error raised."""
         if self.error is not None:
             raise ProgramError(**self.error.model_dump())
-        if self.graph is None:
+        if shape is None or self.details is None:
             raise ProgramError(
                 "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
             )
-        return self.graph
+        return GraphData.of(shape, self.details)
 
 
 # Inside the worker -----------------------------------------------------------------------
@@ -100,7 +104,7 @@ def worker_main(connection: Connection, settings_json: str) -> None:
         except EOFError:
             return
         _limit_cpu(settings.job_timeout_s)
-        connection.send_bytes(_answer(job, settings))
+        connection.send_bytes(_answer(job, settings, connection.send_bytes))
 
 
 def _limit_resources(settings: Settings) -> None:
@@ -119,22 +123,27 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spent + int(seconds) + 2, hard))
 
 
-def _answer(job: bytes, settings: Settings) -> bytes:
-    """The job's result as JSON; `recycle` asks the server to replace this worker after a
-    fault (an unexpected exception, or memory still held once the job is done)."""
-    reply = _run_job(job, settings.limits)
+def _answer(job: bytes, settings: Settings, send: Callable[[bytes], None]) -> bytes:
+    """The job's last message; `send` sends the shape before it. `recycle` asks the server
+    to replace this worker after a fault (an unexpected exception, or memory still held once
+    the job is done)."""
+    reply = _run_job(job, settings.limits, send)
     reply.recycle = reply.recycle or _resident_mb() > settings.worker_memory_mb // 2
     # pydantic writes JSON in one pass in Rust: a third of the time json.dumps of a dumped
     # model took, on the server's side too (model_validate_json).
     return reply.model_dump_json().encode()
 
 
-def _run_job(job: bytes, limits: Limits) -> "WorkerReply":
-    """The reply, with `recycle` set when the worker faulted."""
+def _run_job(job: bytes, limits: Limits, send: Callable[[bytes], None]) -> WorkerReply:
+    """The last reply, with `recycle` set when the worker faulted."""
     from app.evaluate import evaluate
 
+    def send_shape(shape: GraphShape) -> None:
+        send(WorkerReply(shape=shape).model_dump_json().encode())
+
     try:
-        return WorkerReply(graph=evaluate(GraphRequest.model_validate_json(job), limits))
+        graph = evaluate(GraphRequest.model_validate_json(job), limits, send_shape)
+        return WorkerReply(details=graph.details())
     except ProgramError as error:
         return WorkerReply.failed(error)
     except Exception as error:
@@ -171,13 +180,15 @@ class Worker:
             raise RuntimeError("worker did not start")
         self.ready = True
 
-    def call(self, job: bytes, timeout: float) -> bytes | None:
-        """Send a job; None if no answer came in time or the worker died."""
+    def call(self, job: bytes | None, timeout: float) -> bytes | None:
+        """Send a job (None: wait for the next message of the last one); None if no answer
+        came in time or the worker died."""
         self.wait_ready()
-        self.jobs += 1
         try:
-            self.connection.send_bytes(job)
-            if self.connection.poll(timeout):
+            if job is not None:
+                self.jobs += 1
+                self.connection.send_bytes(job)
+            if self.connection.poll(max(timeout, 0)):
                 return self.connection.recv_bytes()
         except (EOFError, OSError):
             pass
@@ -227,19 +238,36 @@ class WorkerPool:
         for worker in list(self.workers):
             await anyio.to_thread.run_sync(worker.wait_ready)
 
-    async def run(self, request: GraphRequest) -> GraphData:
-        """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError."""
+    async def run(
+        self, request: GraphRequest, on_shape: Callable[[GraphShape], None] | None = None
+    ) -> GraphData:
+        """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError.
+
+        `on_shape` is given the graph's shape while the worker computes the rest.
+        """
         job = request.model_dump_json().encode()
         worker = await self._take_worker()
+        deadline = time.monotonic() + self.settings.job_timeout_s
         try:
-            started = time.monotonic()
-            answer = await anyio.to_thread.run_sync(worker.call, job, self.settings.job_timeout_s)
+            reply = await self._next_reply(worker, job, deadline)
+            shape = reply.shape
+            if shape is not None:
+                if on_shape is not None:
+                    on_shape(shape)
+                reply = await self._next_reply(worker, None, deadline)
         except BaseException:
             self._replace(worker)
             raise
-        if answer is None:
+        if reply.recycle or worker.jobs >= self.settings.worker_max_jobs:
             self._replace(worker)
-            timed_out = time.monotonic() - started >= self.settings.job_timeout_s
+        else:
+            self.idle.put_nowait(worker)
+        return reply.result(shape)
+
+    async def _next_reply(self, worker: Worker, job: bytes | None, deadline: float) -> WorkerReply:
+        answer = await anyio.to_thread.run_sync(worker.call, job, deadline - time.monotonic())
+        if answer is None:
+            timed_out = time.monotonic() >= deadline
             raise ProgramError(
                 "Limit reached",
                 f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
@@ -247,12 +275,7 @@ class WorkerPool:
                 else "the program was stopped: it used more memory or CPU than allowed",
                 kind="limit",
             )
-        reply = WorkerReply.model_validate_json(answer)
-        if reply.recycle or worker.jobs >= self.settings.worker_max_jobs:
-            self._replace(worker)
-        else:
-            self.idle.put_nowait(worker)
-        return reply.result()
+        return WorkerReply.model_validate_json(answer)
 
     async def _take_worker(self) -> Worker:
         """A live idle worker, waiting at most max_wait_s, or SaturatedError."""

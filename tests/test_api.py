@@ -1,9 +1,15 @@
 """The HTTP API, through real worker processes."""
 
+from typing import Any
 from xml.etree import ElementTree
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app import capture, gradcheck
+from app.evaluate import evaluate
+from app.schemas import GradCheckInfo, GraphRequest, GraphShape
+from app.settings import Limits
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 
@@ -96,3 +102,28 @@ def test_page_has_the_controls_and_security_headers(client: TestClient) -> None:
     assert 'role="alert"' in response.text
     assert "<script>" not in response.text
     assert "style=" not in response.text
+
+
+def test_shape_is_told_before_the_teaching_fields() -> None:
+    """The server draws the shape while the worker computes the rest: it must be the graph
+    the answer ends with, told before the gradient check runs."""
+    told: list[tuple[GraphShape, bool]] = []
+    checked: list[str] = []
+    original = gradcheck.check_gradients
+
+    def check(*args: Any) -> dict[str, GradCheckInfo]:
+        checked.append("now")
+        return original(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture, "check_gradients", check)
+        data = evaluate(
+            GraphRequest(code=CHAIN_RULE_LESSON),
+            Limits(),
+            lambda shape: told.append((shape, bool(checked))),
+        )
+    assert checked
+    assert len(told) == 1
+    shape, after_check = told[0]
+    assert not after_check
+    assert (shape.root, shape.nodes, shape.edges) == (data.root, data.nodes, data.edges)

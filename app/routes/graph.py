@@ -1,13 +1,17 @@
 """POST /api/graph: the whole pipeline for one program."""
 
+import asyncio
+from dataclasses import dataclass
+
 import anyio
 from fastapi import APIRouter, Response
 
 from app.cache import cache_key
 from app.deps import CacheDep, LayoutDep, PoolDep, SettingsDep
-from app.layout import LayoutService
+from app.layout import LayoutService, Rendered
 from app.render import build_dot
-from app.schemas import GraphData, GraphRequest, GraphResponse, Problem
+from app.schemas import GraphData, GraphRequest, GraphResponse, GraphShape, Problem
+from app.workers import WorkerPool
 
 router = APIRouter(prefix="/api", tags=["graph"])
 
@@ -37,19 +41,48 @@ async def graph(
     key = cache_key(request)
     body = cache.get(key)
     if body is None:
-        data = await pool.run(request)
-        body = await anyio.to_thread.run_sync(draw, data, layout, settings.render_timeout_s)
+        body = await answer(request, pool, layout, settings.render_timeout_s)
         cache.put(key, body)
     return Response(body, media_type="application/json")
 
 
-def draw(data: GraphData, layout: LayoutService, timeout_s: float) -> bytes:
-    """The response body. `data` was validated when it left the worker; it is not again."""
-    dot = build_dot(data)
-    rendered = layout.render(dot, timeout_s)
-    warnings = data.warnings + ([rendered.warning] if rendered.warning else [])
+async def answer(
+    request: GraphRequest, pool: WorkerPool, layout: LayoutService, timeout_s: float
+) -> bytes:
+    """The response body. The graph is drawn while the worker computes the teaching fields:
+    the layout helper and the worker each have a core."""
+    drawing: asyncio.Future[Drawn] | None = None
+
+    def draw_soon(shape: GraphShape) -> None:
+        nonlocal drawing
+        drawing = asyncio.ensure_future(anyio.to_thread.run_sync(draw, shape, layout, timeout_s))
+
+    try:
+        data = await pool.run(request, draw_soon)
+    finally:
+        if drawing is not None and not drawing.done():
+            # On an error the drawing is not wanted, but the helper finishes it all the same.
+            await asyncio.wait([drawing])
+    assert drawing is not None  # a graph always comes with its shape first
+    return response_body(data, await drawing)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    dot: str
+    rendered: Rendered
+
+
+def draw(shape: GraphShape, layout: LayoutService, timeout_s: float) -> Drawn:
+    dot = build_dot(shape)
+    return Drawn(dot, layout.render(dot, timeout_s))
+
+
+def response_body(data: GraphData, drawn: Drawn) -> bytes:
+    """The JSON answer. `data` was validated when it left the worker; it is not again."""
+    warnings = data.warnings + ([drawn.rendered.warning] if drawn.rendered.warning else [])
     fields = {name: getattr(data, name) for name in GraphData.model_fields}
     response = GraphResponse.model_construct(
-        **{**fields, "warnings": warnings}, dot=dot, svg=rendered.svg
+        **{**fields, "warnings": warnings}, dot=drawn.dot, svg=drawn.rendered.svg
     )
     return response.model_dump_json().encode()
