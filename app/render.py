@@ -107,7 +107,7 @@ def build_dot(graph: GraphShape) -> str:
     """The DOT source: leaves on top, the root at the bottom, gradients on edges.
 
     Big graphs (over EDGE_LABEL_LIMIT nodes) are drawn lighter: one-line node labels, no
-    edge labels and no saved-tensor notes; the JSON still has all of it.
+    edge labels and no saved tensors; the JSON still has all of it.
     """
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
     drawing = elide(graph, MAX_DRAWN_NODES)
@@ -121,7 +121,7 @@ def build_dot(graph: GraphShape) -> str:
     copies = {n.id: uses[n.id] for n in drawing.nodes if _split(n, uses)}
     next_copy = dict.fromkeys(copies, 0)
     for node in drawing.nodes:
-        label = _short_label(node) if big else _node_label(node)
+        label = _short_label(node) if big else _node_label(node, _saved_rows(node))
         base = {"label": label, "class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
         if node.kind == "const":
             base.update(CUT_NODE_STYLE)
@@ -131,8 +131,6 @@ def build_dot(graph: GraphShape) -> str:
             lines.append(
                 f"\t{_name(node.id, copy)} {_attrs({**base, 'id': f'node-{node.id}{suffix}'})}"
             )
-        if not big:
-            lines.extend(_saved_notes(node))
     for edge in drawing.edges:
         copy = 0
         if edge.source in copies:
@@ -197,35 +195,13 @@ def _gap(drawing: Drawing) -> list[str]:
     return lines
 
 
-def _saved_notes(node: NodeInfo) -> list[str]:
-    """One note per node listing what it saved for backward.
-
-    One note rather than one per saved value: each note is a node and an edge for `dot` to
-    place, and an MLP's notes were most of its layout time.
-    """
-    rows = [
+def _saved_rows(node: NodeInfo) -> list[str]:
+    """What the node saved for backward, one escaped line per tensor or value."""
+    return [
         html.escape(f"{name} = {format_tensor(value)}")
         for name, value in node.saved.items()
         if isinstance(value, int | float | list | dict) and not isinstance(value, bool)
     ]
-    if not rows:
-        return []
-    note = {
-        "label": "<" + '<BR ALIGN="LEFT"/>'.join(rows) + '<BR ALIGN="LEFT"/>>',
-        "id": f"saved-{node.id}",
-        "shape": "note",
-        "fontsize": "9",
-        "fillcolor": COLOURS["saved"],
-        "style": "filled",
-        "class": "node-saved",
-    }
-    link = {
-        "style": "dashed",
-        "arrowhead": "none",
-        "color": "#c98a3a",
-        "id": f"savededge-{node.id}",
-    }
-    return [f"\tn{node.id}s {_attrs(note)}", f"\tn{node.id}s -> n{node.id} {_attrs(link)}"]
 
 
 def _title(node: NodeInfo) -> str:
@@ -241,7 +217,10 @@ def _short_label(node: NodeInfo) -> str:
     return f"<{_title(node)}>"
 
 
-def _node_label(node: NodeInfo) -> str:
+def _node_label(node: NodeInfo, saved: list[str]) -> str:
+    """A table: title, shape, value and gradient, then what was saved for backward in a
+    coloured cell of its own. Inside the node rather than a note beside it: a note is a node
+    and an edge more for `dot` to place, a fifth of a seed-sized graph's layout time."""
     rows = [_title(node)]
     if node.shape is not None:
         shape = "scalar" if node.shape == [] else "×".join(map(str, node.shape))  # noqa: RUF001
@@ -251,6 +230,12 @@ def _node_label(node: NodeInfo) -> str:
     if node.kind != "const":
         rows.append(html.escape(f"grad {format_tensor(node.grad)}"))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    if saved:
+        lines = "<BR/>".join(saved)
+        cells += (
+            f'<TR><TD BGCOLOR="{COLOURS["saved"]}" ALIGN="LEFT" BALIGN="LEFT">'
+            f'<FONT POINT-SIZE="9">{lines}</FONT></TD></TR>'
+        )
     return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
