@@ -13,7 +13,7 @@ HEAD = 8
 def summarize(value: Any) -> Any:
     """A JSON-ready picture of `value`; tensors keep their shape when summarised."""
     if isinstance(value, torch.Tensor):
-        return _summarize_tensor(value.detach())
+        return _summarize_tensor(value)
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float):
@@ -38,14 +38,19 @@ def finite(value: Any) -> Any:
 
 
 def _summarize_tensor(tensor: torch.Tensor) -> Any:
-    if tensor.device.type != "cpu":
+    if not tensor.is_cpu:
         return None
     # NumPy on a view of the same memory: a few microseconds an operation where torch's
     # dispatcher costs tens, and a graph's capture summarises hundreds of small tensors.
     array = _array(tensor)
+    if array.ndim == 0:
+        return finite(array.item())
     if array.size <= FULL_TENSOR_NUMEL:
-        # Checking finiteness in NumPy spares walking the nested list in Python.
-        if array.dtype.kind in "biu" or (array.dtype.kind == "f" and np.isfinite(array).all()):
+        # A sum is finite only if every element is: one reduction instead of walking the
+        # nested list in Python (an overflowing sum only sends us the slower, exact way).
+        if array.dtype.kind in "biu" or (
+            array.dtype.kind == "f" and math.isfinite(np.add.reduce(array, axis=None))
+        ):
             return array.tolist()
         return finite(array.tolist())
     flat = array.reshape(-1)
@@ -55,16 +60,20 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         "numel": tensor.numel(),
         "min": finite(float(numeric.min())),
         "max": finite(float(numeric.max())),
-        "mean": finite(float(numeric.mean(dtype=np.float64))),
+        "mean": finite(float(np.add.reduce(numeric, dtype=np.float64)) / numeric.size),
         "head": finite(flat[:HEAD].tolist()),
     }
 
 
 def _array(tensor: torch.Tensor) -> "np.ndarray[Any, Any]":
     """The tensor's values as a NumPy array, without copying where NumPy has the dtype."""
+    if tensor.requires_grad:
+        tensor = tensor.detach()
     if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16; float32 holds it exactly
         tensor = tensor.float()
-    return tensor.resolve_conj().resolve_neg().numpy()
+    if tensor.is_conj() or tensor.is_neg():
+        tensor = tensor.resolve_conj().resolve_neg()
+    return tensor.numpy()
 
 
 def dtype_name(dtype: torch.dtype) -> str:
