@@ -101,6 +101,7 @@ EDGE_ATTRS = {
 # step of a loop, spanning many ranks, is what makes `dot`'s layout super-linear.
 SPLIT_FAN_OUT = 3
 MAX_DRAWN_NODES = 500  # beyond this, the middle of the graph is one box (see app/elide.py)
+SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
 
 def build_dot(graph: GraphShape) -> str:
@@ -196,11 +197,15 @@ def _gap(drawing: Drawing) -> list[str]:
 
 
 def _saved_rows(node: NodeInfo) -> list[str]:
-    """What the node saved for backward, one escaped line per tensor or value."""
+    """What the node saved for backward, one escaped line per tensor or value. The sizes and
+    strides autograd keeps to reshape gradients are left to the Details panel and the JSON:
+    the node's shape line says as much, and they were a third of an MLP's saved lines."""
     return [
         html.escape(f"{name} = {format_tensor(value)}")
         for name, value in node.saved.items()
-        if isinstance(value, int | float | list | dict) and not isinstance(value, bool)
+        if isinstance(value, int | float | list | dict)
+        and not isinstance(value, bool)
+        and not name.endswith(SHAPE_BOOKKEEPING)
     ]
 
 
