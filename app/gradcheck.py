@@ -74,6 +74,7 @@ def check_gradients(
 class Spending:
     deadline: float
     calls_left: int
+    batched_seconds: float | None = None  # the longest vectorised replay so far
 
     def spend(self, calls: int) -> None:
         self.calls_left -= calls
@@ -98,58 +99,80 @@ def _numeric(
         raise ReplayError("the leaf is not a floating-point tensor")
     replay = tape.function_of(root, leaf.tensor)
     base = leaf.tensor.detach().double()
-    budget.spend(len(replay.order))
+    size = base.numel()
+    shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
+    points = torch.cat([base.unsqueeze(0), base + shifts, base - shifts])
     try:
-        started = time.monotonic()
-        again = replay(base)
-        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
-            raise ReplayError(
-                "replaying the program does not give the root's value again "
-                "(it changed a tensor in place afterwards, or draws random numbers)"
-            )
-        seconds = time.monotonic() - started
-        size = base.numel()
-        shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
-        points = torch.cat([base.unsqueeze(0), base + shifts, base - shifts])
-        values = None
-        if size > POINT_BY_POINT_MAX:
-            values = _batched(replay, points, again.sum(), budget, seconds)
-        if values is None:
-            budget.expect(seconds, len(points) - 1)
-            budget.spend(len(replay.order) * (len(points) - 1))
-            values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
+        values = _values(replay, points, root.detach().double(), budget)
     except ReplayError:
         raise
     except Exception as error:
         # The replay runs the program's own calls on new values (and the sandbox's builtins,
         # which may hit a limit): any failure means no numeric value, never a failed request.
         raise ReplayError(f"replaying the program failed: {error}") from error
+    if not torch.allclose(values[0], root.detach().double().sum(), rtol=1e-4, atol=1e-5):
+        raise _not_reproduced()
     upper, lower = values[1 : size + 1], values[size + 1 :]
     return ((upper - lower) / (2 * STEP)).reshape(base.shape)
 
 
-def _batched(
-    replay: Replay, points: torch.Tensor, expected: torch.Tensor, budget: Spending, seconds: float
-) -> torch.Tensor | None:
+def _values(
+    replay: Replay, points: torch.Tensor, root: torch.Tensor, budget: Spending
+) -> torch.Tensor:
+    """f (the root, summed) at every point; the first point is the leaf's own value.
+
+    Vectorised where the leaf has more than POINT_BY_POINT_MAX elements and vmap can run the
+    calls. A plain replay first checks that replaying gives the root again and measures what
+    a batch may cost; once one batch has been timed, later leaves go straight to theirs.
+    """
+    batched = len(points) > 2 * POINT_BY_POINT_MAX + 1 and not replay.differentiates
+    if batched and budget.batched_seconds is not None:
+        budget.expect(budget.batched_seconds, 1)
+        values = _batched(replay, points, budget)
+        if values is not None:
+            return values
+        batched = False
+    budget.spend(len(replay.order))
+    started = time.monotonic()
+    again = replay(points[0])
+    if not torch.allclose(again, root, rtol=1e-4, atol=1e-5):
+        raise _not_reproduced()
+    seconds = time.monotonic() - started
+    if batched:
+        budget.expect(seconds, BATCHED_REPLAY_COST)
+        values = _batched(replay, points, budget)
+        if values is not None:
+            return values
+    budget.expect(seconds, len(points) - 1)
+    budget.spend(len(replay.order) * (len(points) - 1))
+    return torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
+
+
+def _not_reproduced() -> ReplayError:
+    return ReplayError(
+        "replaying the program does not give the root's value again "
+        "(it changed a tensor in place afterwards, or draws random numbers)"
+    )
+
+
+def _batched(replay: Replay, points: torch.Tensor, budget: Spending) -> torch.Tensor | None:
     """f at every point by vectorised replays (torch.func.vmap), in chunks that keep the
-    batched intermediates under MAX_BATCH_ELEMENTS. None where vmap cannot run the calls,
-    or does not give f(base) again (the first point is `base` itself): the caller then
-    replays point by point. A chunk is expected to cost BATCHED_REPLAY_COST plain replays:
-    vmap's own overhead, and ops without a batching rule that it runs point by point."""
-    if replay.differentiates:
-        return None  # autograd.grad inside vmap needs the functorch transforms instead
+    batched intermediates under MAX_BATCH_ELEMENTS: a few replays' time instead of one
+    replay per point. None where vmap cannot run the calls (autograd.grad inside; ops without
+    a batching rule are run point by point by vmap itself, which the timing then shows)."""
     per_point = max(1, sum(tensor.numel() for tensor in replay.order))
     chunk = max(1, MAX_BATCH_ELEMENTS // per_point)
     batched = torch.func.vmap(lambda point: replay(point).sum())
     values: list[torch.Tensor] = []
     for start in range(0, len(points), chunk):
-        budget.expect(seconds, BATCHED_REPLAY_COST)
         budget.spend(len(replay.order))
+        started = time.monotonic()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "no batching rule for ...": not the learner's
                 values.append(batched(points[start : start + chunk]))
         except Exception:
             return None
-    result = torch.cat(values)
-    return result if torch.allclose(result[0], expected, rtol=1e-12, atol=1e-12) else None
+        spent = time.monotonic() - started
+        budget.batched_seconds = max(budget.batched_seconds or 0.0, spent)
+    return torch.cat(values)
