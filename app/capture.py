@@ -35,7 +35,7 @@ from app.schemas import (
     VariableInfo,
 )
 from app.settings import Limits
-from app.summary import dtype_name, summarize
+from app.summary import Summaries, dtype_name, summarize
 from app.tape import Tape
 
 
@@ -83,6 +83,7 @@ class GraphCapture:
         self.saved_names: dict[type, list[str]] = {}
         self.tape = Tape()
         self.log = PassLog()
+        self.summaries = Summaries()
 
     # Called by the interpreter ---------------------------------------------------------
 
@@ -99,6 +100,7 @@ class GraphCapture:
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any:
         self.log.before(names)
+        self.summaries = Summaries()  # one pass: what it holds is freed at the end
         record = self.walk(kind, roots, names)
         handles = [handle for node in record.nodes for handle in self._hook(record, node)]
         try:
@@ -107,6 +109,7 @@ class GraphCapture:
             for handle in handles:
                 handle.remove()
             self.passes.append(record)
+            self.summaries = Summaries()
         self.log.after(kind, _name_of(roots[0], names), names)
         return result
 
@@ -149,7 +152,7 @@ class GraphCapture:
             variables=variables,
             shape=list(tensor.shape) if tensor is not None else None,
             dtype=dtype_name(tensor.dtype) if tensor is not None else None,
-            value=summarize(tensor) if tensor is not None else None,
+            value=self.summaries(tensor) if tensor is not None else None,
             saved=self._saved(node),
             local=_local_derivatives(node, tensor) if op != "AccumulateGrad" else [],
         )
@@ -161,7 +164,7 @@ class GraphCapture:
         saved: dict[str, Any] = {}
         for attribute in self.saved_names[kind]:
             try:
-                saved[attribute.removeprefix("_saved_")] = summarize(getattr(node, attribute))
+                saved[attribute.removeprefix("_saved_")] = self.summaries(getattr(node, attribute))
             except RuntimeError:  # already freed by an earlier backward
                 continue
         return saved
@@ -174,10 +177,10 @@ class GraphCapture:
             grad_inputs: tuple[torch.Tensor | None, ...],
             grad_outputs: tuple[torch.Tensor | None, ...],
         ) -> None:
-            outputs = [summarize(g) for g in grad_outputs]
+            outputs = [self.summaries(g) for g in grad_outputs]
             record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
             for input_nr, grad in enumerate(grad_inputs):
-                record.edge_grads[(node, input_nr)] = summarize(grad)
+                record.edge_grads[(node, input_nr)] = self.summaries(grad)
             if record.snapshots[node].op == "AccumulateGrad" and grad_outputs[0] is not None:
                 record.leaf_grads[node] = grad_outputs[0].detach().clone()
             if record.snapshots[node].shape is None:

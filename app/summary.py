@@ -26,6 +26,28 @@ def summarize(value: Any) -> Any:
         return str(value)[:200]
 
 
+class Summaries:
+    """`summarize`, once per tensor content: a node's output is often what the next node
+    saved, and the gradient along an edge what the node it leads to receives.
+
+    Tensors are told apart by their memory, view and version (an in-place change bumps the
+    version), and are kept alive so that no other tensor can reuse that memory meanwhile.
+    Use one for a span of time in which memory is not handed back: one backward pass.
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[Any, ...], tuple[torch.Tensor, Any]] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
+            return summarize(value)
+        key = (value.data_ptr(), value.dtype, value.shape, value.stride(), value._version)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = (value, summarize(value))
+        return found[1]
+
+
 def finite(value: Any) -> Any:
     """JSON has no NaN or infinity; send them as strings."""
     if isinstance(value, float) and not math.isfinite(value):
