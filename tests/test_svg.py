@@ -1,6 +1,7 @@
 """The seed's graph as SVG: ids and classes come through, labels read as PyTorch prints
 numbers, and nothing links anywhere, whatever the labels hold."""
 
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from app.evaluate import evaluate
 from app.layout import LayoutService
 from app.render import build_dot, format_number, format_tensor
-from app.schemas import GraphData, GraphRequest
+from app.schemas import EdgeInfo, GraphData, GraphRequest, GraphShape, NodeInfo
 from app.settings import Limits
 from tests.seed_cells import CHAIN_RULE_LESSON
 
@@ -91,3 +92,40 @@ def test_tensor_summaries() -> None:
     assert format_tensor(None) == "—"
     summary = {"shape": [200], "numel": 200, "min": -1.0, "max": 2.0, "mean": 0.5, "head": []}
     assert format_tensor(summary) == "min -1, max 2, mean 0.5000"
+
+
+def test_edge_labels_are_short(layout: LayoutService) -> None:
+    """Two items, or a large tensor's shape and mean: the rest is in the Details panel."""
+    summary = {"shape": [32, 16], "numel": 512, "min": -1.0, "max": 2.0, "mean": 0.5, "head": []}
+    common: dict[str, Any] = {"variables": [], "dtype": "float32", "value": None, "saved": {}}
+    nodes = [
+        NodeInfo(
+            id=0, op="SumBackward0", kind="root", shape=[], grad=1.0, backward_step=1, **common
+        ),
+        NodeInfo(
+            id=1,
+            op="ReluBackward0",
+            kind="op",
+            shape=[32, 16],
+            grad=summary,
+            backward_step=2,
+            **common,
+        ),
+        NodeInfo(
+            id=2,
+            op="AccumulateGrad",
+            kind="leaf",
+            shape=[3],
+            grad=[1.0, 2.0, 3.0],
+            backward_step=3,
+            **common,
+        ),
+    ]
+    edges = [
+        EdgeInfo(source=1, target=0, input_nr=0, grad=summary),
+        EdgeInfo(source=2, target=1, input_nr=0, grad=[1.0, 2.0, 3.0]),
+    ]
+    dot = build_dot(GraphShape(root=0, nodes=nodes, edges=edges))
+    assert 'label="grad 32×16, mean 0.5000"' in dot  # noqa: RUF001 - the times sign
+    assert 'label="grad [1, 2, …]"' in dot
+    assert layout.render(dot, 5.0).svg is not None
