@@ -164,7 +164,8 @@ class GraphCapture:
         saved: dict[str, Any] = {}
         for attribute in self.saved_names[kind]:
             try:
-                saved[attribute.removeprefix("_saved_")] = self.summaries(getattr(node, attribute))
+                value = _signed(getattr(node, attribute))
+                saved[attribute.removeprefix("_saved_")] = self.summaries(value)
             except RuntimeError:  # already freed by an earlier backward
                 continue
         return saved
@@ -404,6 +405,12 @@ def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | 
         float(g.reshape(-1)[0]) if isinstance(g, torch.Tensor) and g.numel() == 1 else None
         for g in grads
     ]
+
+
+def _signed(value: Any) -> Any:
+    """Autograd hands saved int64 arguments back as unsigned 64-bit integers: cross-entropy's
+    ignore_index=-100 reads 18446744073709551516. Learners should see -100."""
+    return value - 2**64 if isinstance(value, int) and value >= 2**63 else value
 
 
 def _at(items: list[float | None], index: int) -> float | None:

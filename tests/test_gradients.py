@@ -145,6 +145,13 @@ def test_module_parameters_are_named_by_path() -> None:
     assert {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"} <= leaf_names
 
 
+def test_saved_integers_keep_their_sign() -> None:
+    """cross_entropy saves ignore_index=-100, which autograd reads back as 2**64 - 100."""
+    graph = run(PROGRAMS["mlp_sequential"])
+    nll = next(n for n in graph.nodes if n.op == "NllLossBackward0")
+    assert nll.saved["ignore_index"] == -100
+
+
 def test_program_without_graph_says_so() -> None:
     graph = run("x = 1 + 2\nprint(x)")
     assert graph.nodes == []
