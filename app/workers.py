@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TypeVar
 
 import anyio
 from pydantic import BaseModel
@@ -40,6 +41,7 @@ loss.backward()
 optimizer.step()
 """
 STARTUP_TIMEOUT_S = 120.0
+Shaped = TypeVar("Shaped")  # what the server makes of a graph's shape (its drawing)
 
 
 class SaturatedError(Exception):
@@ -70,15 +72,13 @@ class WorkerReply(BaseModel):
     def failed(cls, error: ProgramError, recycle: bool = False) -> "WorkerReply":
         return cls(error=ErrorFields(**dataclasses.asdict(error)), recycle=recycle)
 
-    def result(self, shape: GraphShape | None) -> GraphData:
-        """The whole graph, or the program's error raised."""
+    def failure(self) -> ProgramError:
+        """The program's error; a failed evaluation when the answer lacks a part."""
         if self.error is not None:
-            raise ProgramError(**self.error.model_dump())
-        if shape is None or self.details is None:
-            raise ProgramError(
-                "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
-            )
-        return GraphData.of(shape, self.details)
+            return ProgramError(**self.error.model_dump())
+        return ProgramError(
+            "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
+        )
 
 
 # Inside the worker -----------------------------------------------------------------------
@@ -239,22 +239,18 @@ class WorkerPool:
             await anyio.to_thread.run_sync(worker.wait_ready)
 
     async def run(
-        self, request: GraphRequest, on_shape: Callable[[GraphShape], None] | None = None
-    ) -> GraphData:
-        """Evaluate in a worker. Raises ProgramError for the program's faults, SaturatedError.
-
-        `on_shape` is given the graph's shape while the worker computes the rest.
-        """
+        self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
+    ) -> tuple[GraphData, Shaped]:
+        """Evaluate in a worker: the graph, and what `on_shape` made of its shape while the
+        worker computed the rest. Raises ProgramError for the program's faults, and
+        SaturatedError when too many requests wait for a worker."""
         job = request.model_dump_json().encode()
         worker = await self._take_worker()
         deadline = time.monotonic() + self.settings.job_timeout_s
         try:
-            reply = await self._next_reply(worker, job, deadline)
-            shape = reply.shape
-            if shape is not None:
-                if on_shape is not None:
-                    on_shape(shape)
-                reply = await self._next_reply(worker, None, deadline)
+            reply, shaped = await anyio.to_thread.run_sync(
+                self._exchange, worker, job, deadline, on_shape
+            )
         except BaseException:
             self._replace(worker)
             raise
@@ -262,10 +258,29 @@ class WorkerPool:
             self._replace(worker)
         else:
             self.idle.put_nowait(worker)
-        return reply.result(shape)
+        if shaped is None or reply.details is None:
+            raise reply.failure()
+        shape, made = shaped
+        return GraphData.of(shape, reply.details), made
 
-    async def _next_reply(self, worker: Worker, job: bytes | None, deadline: float) -> WorkerReply:
-        answer = await anyio.to_thread.run_sync(worker.call, job, deadline - time.monotonic())
+    def _exchange(
+        self,
+        worker: Worker,
+        job: bytes,
+        deadline: float,
+        on_shape: Callable[[GraphShape], Shaped],
+    ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
+        """The job's messages, in one thread: `on_shape` runs as soon as the shape arrives
+        (the worker's last message waits in the pipe meanwhile), with no hop through the
+        event loop between the two."""
+        reply = self._next_reply(worker, job, deadline)
+        if reply.shape is None:
+            return reply, None
+        made = on_shape(reply.shape)
+        return self._next_reply(worker, None, deadline), (reply.shape, made)
+
+    def _next_reply(self, worker: Worker, job: bytes | None, deadline: float) -> WorkerReply:
+        answer = worker.call(job, deadline - time.monotonic())
         if answer is None:
             timed_out = time.monotonic() >= deadline
             raise ProgramError(

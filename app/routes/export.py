@@ -5,13 +5,11 @@ in logs, history and Referer headers). The SVG holds text from the program, so i
 as an attachment under a CSP that runs nothing and sandboxes it, even when opened directly.
 """
 
-import anyio
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from app.deps import LayoutDep, PoolDep, SettingsDep
-from app.render import build_dot
-from app.routes.graph import PROBLEMS
+from app.routes.graph import PROBLEMS, draw
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphRequest
 
@@ -35,14 +33,11 @@ async def graph_svg(
     request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
 ) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
-    data = await pool.run(request)
-    drawn = await anyio.to_thread.run_sync(
-        layout.render, build_dot(data), settings.render_timeout_s
-    )
-    if drawn.svg is None:
+    _, drawn = await pool.run(request, lambda shape: draw(shape, layout, settings.render_timeout_s))
+    if drawn.rendered.svg is None:
         raise ProgramError(
             "Drawing failed",
             "the graph is too large to lay out in time; try a smaller program",
             kind="render-timeout",
         )
-    return Response(drawn.svg, media_type="image/svg+xml", headers=SVG_HEADERS)
+    return Response(drawn.rendered.svg, media_type="image/svg+xml", headers=SVG_HEADERS)

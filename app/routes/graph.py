@@ -1,9 +1,7 @@
 """POST /api/graph: the whole pipeline for one program."""
 
-import asyncio
 from dataclasses import dataclass
 
-import anyio
 from fastapi import APIRouter, Response
 
 from app.cache import cache_key
@@ -11,7 +9,6 @@ from app.deps import CacheDep, LayoutDep, PoolDep, SettingsDep
 from app.layout import LayoutService, Rendered
 from app.render import build_dot
 from app.schemas import GraphData, GraphRequest, GraphResponse, GraphShape, Problem
-from app.workers import WorkerPool
 
 router = APIRouter(prefix="/api", tags=["graph"])
 
@@ -41,30 +38,13 @@ async def graph(
     key = cache_key(request)
     body = cache.get(key)
     if body is None:
-        body = await answer(request, pool, layout, settings.render_timeout_s)
+        # The graph is drawn while the worker computes the teaching fields.
+        data, drawn = await pool.run(
+            request, lambda shape: draw(shape, layout, settings.render_timeout_s)
+        )
+        body = response_body(data, drawn)
         cache.put(key, body)
     return Response(body, media_type="application/json")
-
-
-async def answer(
-    request: GraphRequest, pool: WorkerPool, layout: LayoutService, timeout_s: float
-) -> bytes:
-    """The response body. The graph is drawn while the worker computes the teaching fields:
-    the layout helper and the worker each have a core."""
-    drawing: asyncio.Future[Drawn] | None = None
-
-    def draw_soon(shape: GraphShape) -> None:
-        nonlocal drawing
-        drawing = asyncio.ensure_future(anyio.to_thread.run_sync(draw, shape, layout, timeout_s))
-
-    try:
-        data = await pool.run(request, draw_soon)
-    finally:
-        if drawing is not None and not drawing.done():
-            # On an error the drawing is not wanted, but the helper finishes it all the same.
-            await asyncio.wait([drawing])
-    assert drawing is not None  # a graph always comes with its shape first
-    return response_body(data, await drawing)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,6 @@ def test_waiting_for_a_worker_is_bounded() -> None:
     started = time.monotonic()
     # In a thread of its own: other tests (the browser's) may keep an event loop running here.
     with ThreadPoolExecutor(1) as executor, pytest.raises(SaturatedError):
-        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL))).result()
+        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL), lambda _: None)).result()
     assert time.monotonic() - started < 2
     assert pool.waiting == 0
