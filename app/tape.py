@@ -101,11 +101,16 @@ class Tape:
         inherited = next((cut for t in inputs if (cut := self.cut(t)) is not None), None)
         return Cut(inherited.how, False) if inherited is not None else None
 
-    def function_of(self, root: torch.Tensor, leaf: torch.Tensor) -> "Replay":
-        """The calls from `leaf` to `root`, in an order that computes each input first."""
+    def function_of(self, root: torch.Tensor, leaves: list[torch.Tensor]) -> "Replay":
+        """The calls from `leaves` to `root`, in an order that computes each input first."""
         if self.overflowed:
             raise ReplayError("the program made too many tensors to replay")
-        if root is not leaf and self.entry(root) is None:
+        leaf_ids = {id(leaf) for leaf in leaves}  # the leaves are alive: their ids are theirs
+
+        def is_leaf(tensor: torch.Tensor) -> bool:
+            return id(tensor) in leaf_ids
+
+        if not is_leaf(root) and self.entry(root) is None:
             raise ReplayError("the root was not made by a call the program made")
         order: list[torch.Tensor] = []
         depends: dict[int, bool] = {}
@@ -115,13 +120,13 @@ class Tape:
             key = id(tensor)
             if key in depends and not expanded:
                 continue
-            entry = self.entry(tensor) if tensor is not leaf else None
-            if entry is None and tensor is not leaf and tensor.grad_fn is not None:
+            entry = self.entry(tensor) if not is_leaf(tensor) else None
+            if entry is None and not is_leaf(tensor) and tensor.grad_fn is not None:
                 raise ReplayError(
                     "part of the computation was not recorded (a method of a module?)"
                 )
             if entry is None:
-                depends[key] = tensor is leaf
+                depends[key] = is_leaf(tensor)
                 continue
             if not expanded:
                 depends[key] = False  # placeholder while the inputs are visited
@@ -136,12 +141,12 @@ class Tape:
             for tensor in order
             if (entry := self.entry(tensor)) is not None
         )
-        return Replay(self, root, leaf, order, differentiates)
+        return Replay(self, root, leaves, order, differentiates)
 
 
 @dataclass
 class Replay:
-    """The root as a function of one leaf: `root = replay(leaf_value)`, in float64.
+    """The root as a function of leaves: `root = replay(*leaf_values)`, in float64.
 
     Without autograd, unless the program itself differentiated on the way to the root
     (autograd.grad with create_graph=True, for higher-order gradients): then the replay
@@ -150,15 +155,16 @@ class Replay:
 
     tape: Tape
     root: torch.Tensor
-    leaf: torch.Tensor
+    leaves: list[torch.Tensor]
     order: list[torch.Tensor]
     differentiates: bool
 
-    def __call__(self, leaf_value: torch.Tensor) -> torch.Tensor:
-        start = leaf_value.detach()
-        if self.differentiates:  # never otherwise: vmap (app.gradcheck) refuses the call
-            start.requires_grad_()
-        computed: dict[int, torch.Tensor] = {id(self.leaf): start}
+    def __call__(self, *leaf_values: torch.Tensor) -> torch.Tensor:
+        computed: dict[int, torch.Tensor] = {}
+        for leaf, value in zip(self.leaves, leaf_values, strict=True):
+            start = computed[id(leaf)] = value.detach()
+            if self.differentiates:  # never otherwise: vmap (app.gradcheck) refuses the call
+                start.requires_grad_()
 
         def value_of(tensor: torch.Tensor) -> torch.Tensor:
             return computed.get(id(tensor), _float64(tensor))
