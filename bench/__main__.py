@@ -5,15 +5,15 @@ comparison with torchviz is made in the same run, interleaved request by request
 """
 
 import itertools
+import json
 import statistics
 import subprocess
 from typing import Any
 
-import httpx
 import torch
 
 from bench.baseline import torchviz_seconds
-from bench.load import Throughput, throughput, timed_post, uncached
+from bench.load import Client, Throughput, throughput, timed_post, uncached
 from bench.programs import RNN_STEPS, SEED_SIZED, Program, rnn
 from bench.report import goals, save, table
 from bench.server import (
@@ -33,7 +33,8 @@ LOAD_SECONDS = 10.0
 def main() -> None:
     torch.set_num_threads(1)  # as in the workers: one thread each on a 2-core machine
     results: dict[str, Any] = {"graphviz": _graphviz_version(), "repeats": REPEATS}
-    with running_server() as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with running_server() as server:
+        client = Client(server.url)
         for program in SEED_SIZED:  # warm every worker's first calls of these ops
             for _ in range(2):
                 timed_post(client, uncached(program))
@@ -56,11 +57,12 @@ def main() -> None:
             role: [memory_mb(pid) for pid in pids]
             for role, pids in processes_by_role(server.pid).items()
         }
+        client.close()
     _print(results)
     print(f"\nresults: {save(results)}")
 
 
-def _versus_torchviz(client: httpx.Client, program: Program) -> dict[str, Any]:
+def _versus_torchviz(client: Client, program: Program) -> dict[str, Any]:
     ours, theirs, nodes = [], [], 0
     for _ in range(REPEATS):
         theirs.append(torchviz_seconds(program))
@@ -78,7 +80,7 @@ def _versus_torchviz(client: httpx.Client, program: Program) -> dict[str, Any]:
     }
 
 
-def _rnn(client: httpx.Client, steps: int) -> dict[str, Any]:
+def _rnn(client: Client, steps: int) -> dict[str, Any]:
     program = Program(f"RNN, {steps} steps", rnn(steps), "loss")
     runs = [timed_post(client, uncached(program)) for _ in range(RNN_REPEATS[steps])]
     answer = runs[-1][1]
@@ -88,7 +90,7 @@ def _rnn(client: httpx.Client, steps: int) -> dict[str, Any]:
         "median_s": round(statistics.median(elapsed for elapsed, _ in runs), 3),
         "svg": answer["svg"] is not None,
         "svg_kb": len(answer["svg"] or "") // 1024,
-        "json_kb": len(httpx.Response(200, json=answer).content) // 1024,
+        "json_kb": len(json.dumps(answer)) // 1024,
         "all_grads": all(node["grad"] is not None for node in answer["nodes"]),
         "warnings": answer["warnings"],
     }
