@@ -209,12 +209,12 @@ class GraphCapture:
                 "requires_grad=True and compute something from it."
             )
         nodes, edges = self._graph(record, root)
-        self.log.before(evaluation.names)
         if record is not None and root is not None:
             nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
         root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
+        self.log.before(evaluation.names)
         return GraphData(
             root=root_id,
             root_name=root_name,
