@@ -215,7 +215,13 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
                 raise too_big(
                     f"the number has {bits:,} bits; the limit is {limits.max_int_bits:,}", node
                 )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        # ast.iter_child_nodes, inlined: its generators were half the time of a check.
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                stack.append((value, depth + 1))
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
 
 
 def _check_node(node: ast.AST) -> None:
