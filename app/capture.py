@@ -2,8 +2,8 @@
 
 The interpreter hands each backward call to `GraphCapture.run_backward`. Before backward runs
 (and frees saved tensors) the graph is walked iteratively from the roots, each node's forward
-value and saved tensors are read, and hooks are placed: a pre-hook numbers the nodes in the
-order backward runs them, a hook records `grad_outputs` (the gradient of the node's output)
+value and saved tensors are read, and a hook is placed on every node: it numbers the nodes in
+the order backward runs them and records `grad_outputs` (the gradient of the node's output)
 and `grad_inputs` (the gradient along each edge, aligned with `next_functions`).
 
 For teaching, it also keeps the timeline of passes (app.passes), the forward calls (app.tape)
@@ -171,13 +171,13 @@ class GraphCapture:
         return saved
 
     def _hook(self, record: BackwardPass, node: Node) -> list[Any]:
-        def before(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-            record.steps[node] = len(record.steps) + 1
-
         def after(
             grad_inputs: tuple[torch.Tensor | None, ...],
             grad_outputs: tuple[torch.Tensor | None, ...],
         ) -> None:
+            # The CPU engine runs one node at a time, so the order nodes finish in is the
+            # order they ran in: no pre-hook is needed to number them.
+            record.steps[node] = len(record.steps) + 1
             outputs = [self.summaries(g) for g in grad_outputs]
             record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
             for input_nr, grad in enumerate(grad_inputs):
@@ -190,7 +190,7 @@ class GraphCapture:
                     record.snapshots[node].shape = list(first.shape)
                     record.snapshots[node].dtype = dtype_name(first.dtype)
 
-        return [node.register_prehook(before), node.register_hook(after)]
+        return [node.register_hook(after)]
 
     # The answer ------------------------------------------------------------------------
 
