@@ -35,7 +35,7 @@ from app.schemas import (
     VariableInfo,
 )
 from app.settings import Limits
-from app.summary import Summaries, dtype_name, summarize
+from app.summary import Summaries, Summarize, dtype_name, summarize
 from app.tape import Tape
 
 
@@ -99,8 +99,9 @@ class GraphCapture:
     def run_backward(
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any:
-        self.log.before(names)
-        self.summaries = Summaries()  # one pass: what it holds is freed at the end
+        # A pass starts a new memo: it keeps the last pass's tensors alive until the next one.
+        self.summaries = Summaries()
+        self.log.before(names, self.summaries)
         record = self.walk(kind, roots, names)
         handles = [handle for node in record.nodes for handle in self._hook(record, node)]
         try:
@@ -109,8 +110,7 @@ class GraphCapture:
             for handle in handles:
                 handle.remove()
             self.passes.append(record)
-            self.summaries = Summaries()
-        self.log.after(kind, _name_of(roots[0], names), names)
+        self.log.after(kind, _name_of(roots[0], names), names, self.summaries)
         return result
 
     # Walking and hooking ---------------------------------------------------------------
@@ -214,11 +214,11 @@ class GraphCapture:
         root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
-        self.log.before(evaluation.names)
+        self.log.before(evaluation.names, self.summaries)
         return GraphData(
             root=root_id,
             root_name=root_name,
-            variables=_variables(evaluation.names),
+            variables=_variables(evaluation.names, self.summaries),
             nodes=nodes,
             edges=edges,
             stdout=evaluation.stdout,
@@ -446,7 +446,7 @@ def _name_of(tensor: torch.Tensor, names: dict[str, Any]) -> str | None:
     return next((name for name, value in names.items() if value is tensor), None)
 
 
-def _variables(names: dict[str, Any]) -> dict[str, VariableInfo]:
+def _variables(names: dict[str, Any], summarize: Summarize) -> dict[str, VariableInfo]:
     variables = {}
     for name, value in names.items():
         if not isinstance(value, torch.Tensor):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from app.schemas import BackwardPassInfo
-from app.summary import summarize
+from app.summary import Summarize, summarize
 
 
 def named_tensors(names: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor]]:
@@ -32,12 +32,12 @@ class PassLog:
     def __init__(self) -> None:
         self.entries: list[BackwardPassInfo] = []
 
-    def before(self, names: dict[str, Any]) -> None:
+    def before(self, names: dict[str, Any], summarize: Summarize = summarize) -> None:
         """Call before a pass and at the end: notes any change of .grad since the last entry."""
         if not self.entries:
             return
         last = self.entries[-1].grads
-        grads, values = _state(names)
+        grads, values = _state(names, summarize)
         changed = {name for name, grad in grads.items() if name in last and last[name] != grad}
         if not changed:
             return
@@ -48,12 +48,14 @@ class PassLog:
             )
         )
 
-    def after(self, kind: str, root: str | None, names: dict[str, Any]) -> None:
-        grads, values = _state(names)
+    def after(
+        self, kind: str, root: str | None, names: dict[str, Any], summarize: Summarize = summarize
+    ) -> None:
+        grads, values = _state(names, summarize)
         self.entries.append(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))
 
 
-def _state(names: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _state(names: dict[str, Any], summarize: Summarize) -> tuple[dict[str, Any], dict[str, Any]]:
     grads, values = {}, {}
     for name, tensor in named_tensors(names):
         if tensor.is_leaf and (tensor.requires_grad or tensor.grad is not None):

@@ -1,6 +1,7 @@
 """Turning tensors and Python values into JSON a person can read."""
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,9 @@ def summarize(value: Any) -> Any:
         return finite(float(value))  # SymInt, SymFloat, numpy scalars
     except (TypeError, ValueError):
         return str(value)[:200]
+
+
+Summarize = Callable[[Any], Any]  # summarize, or a Summaries that remembers
 
 
 class Summaries:
