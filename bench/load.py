@@ -32,6 +32,14 @@ class Client:
         )
 
     def post(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            return self._post(body)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a connection left idle past its keep-alive (5 s): reconnect.
+            self.connection.close()
+            return self._post(body)
+
+    def _post(self, body: bytes) -> tuple[int, bytes]:
         self.connection.request("POST", "/api/graph", body, {"content-type": "application/json"})
         response = self.connection.getresponse()
         return response.status, response.read()
