@@ -45,7 +45,15 @@ class Summaries:
     def __call__(self, value: Any) -> Any:
         if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
             return summarize(value)
-        key = (value.data_ptr(), value.dtype, value.shape, value.stride(), value._version)
+        key = (
+            value.data_ptr(),
+            value.dtype,
+            value.shape,
+            value.stride(),
+            value._version,
+            value.is_conj(),  # a conjugate or negative view shares the memory, not the values
+            value.is_neg(),
+        )
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = (value, summarize(value))
@@ -74,9 +82,7 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
     if array.size <= FULL_TENSOR_NUMEL:
         # A sum is finite only if every element is: one reduction instead of walking the
         # nested list in Python (an overflowing sum only sends us the slower, exact way).
-        if array.dtype.kind in "biu" or (
-            array.dtype.kind == "f" and math.isfinite(np.add.reduce(array, axis=None))
-        ):
+        if array.dtype.kind in "biu" or (array.dtype.kind == "f" and _finite_sum(array)):
             return array.tolist()
         return finite(array.tolist())
     flat = array.reshape(-1)
@@ -89,6 +95,12 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         "mean": finite(float(np.add.reduce(numeric, dtype=np.float64)) / numeric.size),
         "head": finite(flat[:HEAD].tolist()),
     }
+
+
+def _finite_sum(array: "np.ndarray[Any, Any]") -> bool:
+    # NumPy warns of inf - inf and of overflow; evaluation would pass that on to the learner.
+    with np.errstate(all="ignore"):
+        return math.isfinite(np.add.reduce(array, axis=None))
 
 
 def _array(tensor: torch.Tensor) -> "np.ndarray[Any, Any]":
