@@ -86,20 +86,23 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
             return array.tolist()
         return finite(array.tolist())
     flat = array.reshape(-1)
-    numeric = np.abs(flat) if array.dtype.kind == "c" else flat
+    # NumPy warns of inf - inf and of overflow; evaluation would pass that on to the learner.
+    with np.errstate(all="ignore"):
+        numeric = np.abs(flat) if array.dtype.kind == "c" else flat
+        low, high = float(numeric.min()), float(numeric.max())
+        mean = float(np.add.reduce(numeric, dtype=np.float64)) / numeric.size
     return {
         "shape": list(tensor.shape),
         "numel": tensor.numel(),
-        "min": finite(float(numeric.min())),
-        "max": finite(float(numeric.max())),
-        "mean": finite(float(np.add.reduce(numeric, dtype=np.float64)) / numeric.size),
+        "min": finite(low),
+        "max": finite(high),
+        "mean": finite(mean),
         "head": finite(flat[:HEAD].tolist()),
     }
 
 
 def _finite_sum(array: "np.ndarray[Any, Any]") -> bool:
-    # NumPy warns of inf - inf and of overflow; evaluation would pass that on to the learner.
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # as above
         return math.isfinite(np.add.reduce(array, axis=None))
 
 

@@ -69,10 +69,16 @@ def test_conjugate_and_negative_views_are_not_confused_with_their_base() -> None
     assert summaries(negative) == [-1.0, 2.0]
 
 
-def test_non_finite_values_raise_no_warning_the_learner_would_see() -> None:
+@pytest.mark.parametrize("size", [3, FULL_TENSOR_NUMEL + 1])
+def test_non_finite_values_raise_no_warning_the_learner_would_see(size: int) -> None:
     code = (
-        "import torch\nx = torch.tensor([1.0, float('inf'), -float('inf')], requires_grad=True)\n"
+        f"import torch\nx = torch.zeros({size})\nx[1] = float('inf')\nx[2] = -float('inf')\n"
+        "x.requires_grad_()\ny = (x * 2).sum()\ny.backward()\n"
     )
-    graph = evaluate(GraphRequest(code=code + "y = (x * 2).sum()\ny.backward()\n"), Limits())
-    assert graph.variables["x"].value == [1.0, "inf", "-inf"]
+    graph = evaluate(GraphRequest(code=code), Limits())
+    value = graph.variables["x"].value
+    if size == 3:
+        assert value == [0.0, "inf", "-inf"]
+    else:
+        assert (value["min"], value["max"], value["mean"]) == ("-inf", "inf", "nan")
     assert not [w for w in graph.warnings if "encountered" in w]
