@@ -10,7 +10,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app import gradcheck
+from app import gradcheck, tape
 from app.evaluate import evaluate
 from app.render import build_dot
 from app.sandbox.errors import ProgramError
@@ -157,6 +157,21 @@ def test_gradcheck_batched_replay_agrees_with_point_by_point(
     for leaf in checked:
         fast, slow = as_tensor(batched[leaf].numeric), as_tensor(one_by_one[leaf].numeric)
         assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-9), f"{name}: {leaf}"
+
+
+def test_gradcheck_replay_failures_are_notes_not_failed_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fail(*args: Any) -> torch.Tensor:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tape.Replay, "__call__", fail)
+    checks = run(PROGRAMS["mlp_sequential"]).gradcheck
+    assert checks
+    for check in checks.values():
+        assert check.ok is None
+        assert check.note is not None
+        assert check.note.startswith("not checked: ")
 
 
 def test_gradcheck_treats_detached_values_as_constants() -> None:
