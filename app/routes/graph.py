@@ -56,11 +56,14 @@ async def graph(
 
 @dataclass(frozen=True)
 class Drawn:
+    """A graph's DOT source and what Graphviz made of it (SVG, or a warning)."""
+
     dot: str
     rendered: Rendered
 
 
 def draw(shape: GraphShape, layout: LayoutService, timeout_s: float) -> Drawn:
+    """Stage 4 for one graph; blocks, so it runs in the job's thread (see WorkerPool.run)."""
     dot = build_dot(shape)
     return Drawn(dot, layout.render(dot, timeout_s))
 
