@@ -4,8 +4,9 @@ For each leaf of the drawn graph, d(root)/d(leaf) is estimated by central differ
 (f(x + h) - f(x - h)) / 2h per element, where f recomputes the root from the leaf by
 replaying the program's recorded forward calls in float64 (see app.tape), and compared with
 the gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
-checked as its sum, as the server backpropagates it with ones. The 2n + 1 points of a leaf
-are replayed together, vectorised by torch.func.vmap, wherever the calls allow it.
+checked as its sum, as the server backpropagates it with ones. The points of all leaves of
+more than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised by
+torch.func.vmap, wherever the calls allow it; the rest one point at a time.
 
 The work is bounded: leaves with more than MAX_LEAF_NUMEL elements are skipped, and so is
 everything once MAX_REPLAYED_CALLS calls or the `seconds` given have been spent.
@@ -24,7 +25,7 @@ from app.tape import Replay, ReplayError, Tape
 MAX_LEAF_NUMEL = 64
 MAX_REPLAYED_CALLS = 20_000
 MAX_BATCH_ELEMENTS = 1_000_000  # 8 MB of float64 across a batched replay's intermediates
-BATCHED_REPLAY_COST = 8
+BATCHED_REPLAY_COST = 8  # plain replays a vectorised replay is expected to cost, at most
 POINT_BY_POINT_MAX = 2  # a lesson's scalar leaf: its 3 plain replays cost less than vmap's
 STEP = 1e-6  # float64: the truncation error h^2 and rounding error eps/h are both ~1e-10
 RTOL = 1e-3  # autograd's own value is float32
@@ -44,7 +45,6 @@ class LeafGradient:
 class Spending:
     deadline: float
     calls_left: int
-    batched_seconds: float | None = None  # the longest vectorised replay so far
 
     def spend(self, calls: int) -> None:
         self.calls_left -= calls
@@ -67,15 +67,17 @@ def check_gradients(
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
     budget = Spending(time.monotonic() + seconds, MAX_REPLAYED_CALLS)
-    numerics: dict[str, torch.Tensor] = {}
-    if root.numel() == 1 or seeded_with_ones:
-        numerics = _numeric_together(
-            tape, root, [leaf for leaf in leaves if _vectorised(leaf)], budget
-        )
+    vectorised: list[LeafGradient] = []
+    if root.numel() == 1 or seeded_with_ones:  # else _numeric says why nothing is checked
+        vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
+    numerics = _numeric_together(tape, root, vectorised, budget)
     checks = {}
     for leaf in leaves:
         try:
             numeric = numerics.get(leaf.name)
+            if numeric is None and len(vectorised) > 1 and _vectorised(leaf):
+                # One leaf's calls may be what vmap could not run: the others were lost too.
+                numeric = _numeric_together(tape, root, [leaf], budget).get(leaf.name)
             if numeric is None:
                 numeric = _numeric(tape, root, leaf, budget, seeded_with_ones)
         except ReplayError as error:
@@ -104,49 +106,38 @@ def _vectorised(leaf: LeafGradient) -> bool:
 def _numeric_together(
     tape: Tape, root: torch.Tensor, leaves: list[LeafGradient], budget: Spending
 ) -> dict[str, torch.Tensor]:
-    """The numeric gradients of several leaves from one vectorised replay of all their
-    points (vmap's cost is mostly per call, not per point: an MLP's four leaves cost about
-    what one did). Empty where that replay cannot be made: each leaf is then tried alone,
-    which says why it cannot be checked."""
-    if len(leaves) < 2:
+    """The numeric gradients of leaves from one vectorised replay (torch.func.vmap) of all
+    their points: vmap's cost is mostly per call, not per point, so an MLP's four leaves cost
+    about what one did. Empty where that replay cannot be made: the leaves are then replayed
+    point by point (`_numeric`), which also says why one cannot be checked."""
+    if not leaves:
         return {}
+    bases = [leaf.tensor.detach().double() for leaf in leaves]
     try:
         replay = tape.function_of(root, [leaf.tensor for leaf in leaves])
         if replay.differentiates:
-            return {}
-        bases = [leaf.tensor.detach().double() for leaf in leaves]
-        sizes = [base.numel() for base in bases]
-        rows = 1 + 2 * sum(sizes)
-        columns, offset = [], 1
-        for base, size in zip(bases, sizes, strict=True):
-            shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
-            column = base.expand(rows, *base.shape).clone()
-            column[offset : offset + size] += shifts
-            column[offset + size : offset + 2 * size] -= shifts
-            columns.append(column)
-            offset += 2 * size
+            return {}  # autograd.grad inside vmap needs the functorch transforms instead
         budget.spend(len(replay.order))
         started = time.monotonic()
         again = replay(*bases)
         if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
             return {}
         budget.expect(time.monotonic() - started, BATCHED_REPLAY_COST)
-        values = _batched(replay, columns, budget)
+        values = _batched(replay, _points(bases), budget)
     except Exception:  # the program's own calls on new values: see _numeric
         return {}
     if values is None or not torch.allclose(values[0], again.sum(), rtol=1e-12, atol=1e-12):
         return {}
-    numerics, offset = {}, 1
-    for leaf, base, size in zip(leaves, bases, sizes, strict=True):
-        upper, lower = values[offset : offset + size], values[offset + size : offset + 2 * size]
-        numerics[leaf.name] = ((upper - lower) / (2 * STEP)).reshape(base.shape)
-        offset += 2 * size
-    return numerics
+    return {
+        leaf.name: numeric
+        for leaf, numeric in zip(leaves, _differences(values, bases), strict=True)
+    }
 
 
 def _numeric(
     tape: Tape, root: torch.Tensor, leaf: LeafGradient, budget: Spending, seeded_with_ones: bool
 ) -> torch.Tensor:
+    """One leaf's numeric gradient, replaying its points one by one."""
     if root.numel() != 1 and not seeded_with_ones:
         raise ReplayError("backward() started from a gradient the program chose")
     if leaf.tensor.numel() > MAX_LEAF_NUMEL:
@@ -155,81 +146,71 @@ def _numeric(
         raise ReplayError("the leaf is not a floating-point tensor")
     replay = tape.function_of(root, [leaf.tensor])
     base = leaf.tensor.detach().double()
-    size = base.numel()
-    shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
-    points = torch.cat([base.unsqueeze(0), base + shifts, base - shifts])
+    (points,) = _points([base])
     try:
-        values = _values(replay, points, root.detach().double(), budget)
+        budget.spend(len(replay.order))
+        started = time.monotonic()
+        again = replay(base)
+        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
+            raise ReplayError(
+                "replaying the program does not give the root's value again "
+                "(it changed a tensor in place afterwards, or draws random numbers)"
+            )
+        budget.expect(time.monotonic() - started, len(points) - 1)
+        budget.spend(len(replay.order) * (len(points) - 1))
+        values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
     except ReplayError:
         raise
     except Exception as error:
         # The replay runs the program's own calls on new values (and the sandbox's builtins,
         # which may hit a limit): any failure means no numeric value, never a failed request.
         raise ReplayError(f"replaying the program failed: {error}") from error
-    if not torch.allclose(values[0], root.detach().double().sum(), rtol=1e-4, atol=1e-5):
-        raise _not_reproduced()
-    upper, lower = values[1 : size + 1], values[size + 1 :]
-    return ((upper - lower) / (2 * STEP)).reshape(base.shape)
+    (numeric,) = _differences(values, [base])
+    return numeric
 
 
-def _values(
-    replay: Replay, points: torch.Tensor, root: torch.Tensor, budget: Spending
-) -> torch.Tensor:
-    """f (the root, summed) at every point; the first point is the leaf's own value.
-
-    Vectorised where the leaf has more than POINT_BY_POINT_MAX elements and vmap can run the
-    calls. A plain replay first checks that replaying gives the root again and measures what
-    a batch may cost; once one batch has been timed, later leaves go straight to theirs.
-    """
-    batched = len(points) > 2 * POINT_BY_POINT_MAX + 1 and not replay.differentiates
-    if batched and budget.batched_seconds is not None:
-        budget.expect(budget.batched_seconds, 1)
-        values = _batched(replay, [points], budget)
-        if values is not None:
-            return values
-        batched = False
-    budget.spend(len(replay.order))
-    started = time.monotonic()
-    again = replay(points[0])
-    if not torch.allclose(again, root, rtol=1e-4, atol=1e-5):
-        raise _not_reproduced()
-    seconds = time.monotonic() - started
-    if batched:
-        budget.expect(seconds, BATCHED_REPLAY_COST)
-        values = _batched(replay, [points], budget)
-        if values is not None:
-            return values
-    budget.expect(seconds, len(points) - 1)
-    budget.spend(len(replay.order) * (len(points) - 1))
-    return torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
+def _points(bases: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Where f is evaluated, one column per leaf (row i: that leaf's value at point i). Row 0
+    is every leaf at its own value; then, leaf by leaf, each element moved up by STEP, then
+    each moved down, the other leaves staying at their own values."""
+    rows = 1 + 2 * sum(base.numel() for base in bases)
+    columns, offset = [], 1
+    for base in bases:
+        size = base.numel()
+        shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
+        column = base.expand(rows, *base.shape).clone()
+        column[offset : offset + size] += shifts
+        column[offset + size : offset + 2 * size] -= shifts
+        columns.append(column)
+        offset += 2 * size
+    return columns
 
 
-def _not_reproduced() -> ReplayError:
-    return ReplayError(
-        "replaying the program does not give the root's value again "
-        "(it changed a tensor in place afterwards, or draws random numbers)"
-    )
+def _differences(values: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.Tensor]:
+    """(f(x + h) - f(x - h)) / 2h per element of each leaf, from f at `_points(bases)`."""
+    numerics, offset = [], 1
+    for base in bases:
+        size = base.numel()
+        upper, lower = values[offset : offset + size], values[offset + size : offset + 2 * size]
+        numerics.append(((upper - lower) / (2 * STEP)).reshape(base.shape))
+        offset += 2 * size
+    return numerics
 
 
 def _batched(replay: Replay, columns: list[torch.Tensor], budget: Spending) -> torch.Tensor | None:
-    """f at every point by vectorised replays (torch.func.vmap): row i of each column is one
-    leaf's value at point i. In chunks that keep the batched intermediates under
-    MAX_BATCH_ELEMENTS: a few replays' time instead of one replay per point. None where vmap
-    cannot run the calls (ops without a batching rule it runs point by point itself, which
-    the timing then shows)."""
+    """f at every point by vectorised replays (torch.func.vmap), in chunks that keep the
+    batched intermediates under MAX_BATCH_ELEMENTS. None where vmap cannot run the calls (ops
+    without a batching rule it runs point by point itself, which the timing then shows)."""
     per_point = max(1, sum(tensor.numel() for tensor in replay.order))
     chunk = max(1, MAX_BATCH_ELEMENTS // per_point)
     batched = torch.func.vmap(lambda *point: replay(*point).sum())
     values: list[torch.Tensor] = []
     for start in range(0, len(columns[0]), chunk):
         budget.spend(len(replay.order))
-        started = time.monotonic()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "no batching rule for ...": not the learner's
                 values.append(batched(*(column[start : start + chunk] for column in columns)))
         except Exception:
             return None
-        spent = time.monotonic() - started
-        budget.batched_seconds = max(budget.batched_seconds or 0.0, spent)
     return torch.cat(values)
