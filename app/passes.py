@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from app.schemas import BackwardPassInfo
-from app.summary import Summarize, summarize
+from app.summary import Summarize
 
 
 def named_tensors(names: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor]]:
@@ -32,7 +32,7 @@ class PassLog:
     def __init__(self) -> None:
         self.entries: list[BackwardPassInfo] = []
 
-    def before(self, names: dict[str, Any], summarize: Summarize = summarize) -> None:
+    def before(self, names: dict[str, Any], summarize: Summarize) -> None:
         """Call before a pass and at the end: notes any change of .grad since the last entry."""
         if not self.entries:
             return
@@ -49,7 +49,7 @@ class PassLog:
         )
 
     def after(
-        self, kind: str, root: str | None, names: dict[str, Any], summarize: Summarize = summarize
+        self, kind: str, root: str | None, names: dict[str, Any], summarize: Summarize
     ) -> None:
         grads, values = _state(names, summarize)
         self.entries.append(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))

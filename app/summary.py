@@ -36,7 +36,7 @@ class Summaries:
 
     Tensors are told apart by their memory, view and version (an in-place change bumps the
     version), and are kept alive so that no other tensor can reuse that memory meanwhile.
-    Use one for a span of time in which memory is not handed back: one backward pass.
+    Capture starts one per backward pass, so it holds one pass's tensors at most.
     """
 
     def __init__(self) -> None:
