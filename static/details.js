@@ -2,6 +2,7 @@
 import { formatTensor } from "./format.js";
 import { inputsOf, nodeById, nodeTitle, outputsOf } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
+import { element } from "./dom.js";
 
 const body = document.getElementById("details-body");
 const panel = document.getElementById("details");
@@ -16,13 +17,6 @@ const KIND_TEXT = {
 function shapeText(shape) {
   if (shape === null || shape === undefined) return "unknown";
   return shape.length === 0 ? "scalar" : shape.join("×");
-}
-
-function element(tag, text, className) {
-  const created = document.createElement(tag);
-  if (text !== undefined) created.textContent = text;
-  if (className) created.className = className;
-  return created;
 }
 
 function nodeLink(node) {

@@ -61,11 +61,11 @@ function show(answer) {
   });
 }
 
-export function highlightNodes(ids, className = "highlight") {
+export function highlightNodes(ids, className) {
   for (const id of ids) nodeElement(id)?.classList.add(className);
 }
 
-export function clearHighlight(className = "highlight") {
+export function clearHighlight(className) {
   for (const element of box.querySelectorAll(`.${className}`)) element.classList.remove(className);
 }
 

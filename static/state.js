@@ -1,25 +1,18 @@
-// The current answer and selection, shared by the page's modules (and by later features such
-// as a backward step-through) through events instead of globals.
+// The current answer, and the selection as events, shared by the page's modules through
+// events instead of globals.
 const events = new EventTarget();
 let answer = null;
-let selected = null;
 
 export function getAnswer() {
   return answer;
 }
 
-export function getSelected() {
-  return selected;
-}
-
 export function setAnswer(next) {
   answer = next;
-  selected = null;
   events.dispatchEvent(new CustomEvent("answer", { detail: next }));
 }
 
 export function select(id) {
-  selected = id;
   events.dispatchEvent(new CustomEvent("select", { detail: id }));
 }
 

@@ -1,6 +1,7 @@
 // The "Lessons and gradients" section under the graph: teaching.js's views of each answer
-// (step through backward, passes, gradient check, explain), built on explorer.js's API.
-import { clearHighlight, highlightNodes, on } from "./explorer.js";
+// (step through backward, passes, gradient check, explain), following the page's answers.
+import { clearHighlight, highlightNodes } from "./graph-view.js";
+import { on } from "./state.js";
 import { renderTeaching } from "./teaching.js";
 
 const container = document.getElementById("teaching");

@@ -8,17 +8,11 @@
 //
 // container: the element the views are built into (its children are replaced).
 // highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
-//   clear the marks); the page does it through explorer.js.
+//   clear the marks); the page does it through graph-view.js (see teaching-panel.js).
 import { formatTensor } from "./format.js";
+import { element } from "./dom.js";
 
 const PLAY_INTERVAL_MS = 1200;
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function section(title, id) {
   const box = element("section", null, "teaching-section");
