@@ -79,16 +79,21 @@ def memory_mb(pid: int) -> dict[str, float]:
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time the process has used; 0 once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _clock_seconds(pid, 11)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reaped_cpu_seconds(pid: int) -> float:
     """CPU time of the children `pid` has waited for: workers replaced after their last job."""
+    return _clock_seconds(pid, 13)
+
+
+def _clock_seconds(pid: int, field: int) -> float:
+    """The user and system times at `field` and `field` + 1 of /proc/pid/stat (after the
+    command name, which may hold spaces), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[field]) + int(fields[field + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:

@@ -120,6 +120,13 @@ CELLS = [
     *ACCUMULATION,
 ]
 WHOLE_NOTEBOOK = "\n\n".join(CELLS)
+# What the whole notebook prints, as plain PyTorch prints it.
+WHOLE_NOTEBOOK_STDOUT = (
+    "Manual gradient of loss wrt weight dw: 6.691762447357178\n"
+    "Manual gradient of loss wrt bias db: 0.998770534992218\n"
+    "tensor(6.6918)\n"
+    "tensor(0.9988)\n"
+)
 
 
 def lesson(*cells: str) -> str:

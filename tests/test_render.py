@@ -7,21 +7,17 @@ from app.render import MAX_DRAWN_NODES, SPLIT_FAN_OUT, build_dot
 from tests.graphs import shared_weight_chain
 
 
-def _statements(dot: str, pattern: str) -> list[str]:
-    return re.findall(pattern, dot)
-
-
 def test_shared_leaf_is_drawn_once_per_use_and_keeps_every_edge() -> None:
     graph = shared_weight_chain(10)
     dot = build_dot(graph)
     leaf = graph.nodes[-1].id
-    copies = _statements(dot, rf'id="node-{leaf}(?:-copy\d+)?"')
+    copies = re.findall(rf'id="node-{leaf}(?:-copy\d+)?"', dot)
     assert len(copies) == 10
     assert f'id="node-{leaf}"' in dot  # the page still finds the node by its own id
     for edge in graph.edges:
         assert dot.count(f'id="edge-{edge.source}-{edge.target}-{edge.input_nr}"') == 1
     # each copy is the source of exactly one edge
-    sources = _statements(dot, rf"\b(n{leaf}(?:c\d+)?) -> ")
+    sources = re.findall(rf"\b(n{leaf}(?:c\d+)?) -> ", dot)
     assert len(sources) == len(set(sources)) == 10
 
 

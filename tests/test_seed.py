@@ -19,6 +19,7 @@ from tests.seed_cells import (
     IMPORTS,
     SEED_NOTEBOOK,
     WHOLE_NOTEBOOK,
+    WHOLE_NOTEBOOK_STDOUT,
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / SEED_NOTEBOOK
@@ -52,12 +53,7 @@ def test_whole_notebook_over_http(client: TestClient) -> None:
     response = client.post("/api/graph", json={"code": WHOLE_NOTEBOOK})
     assert response.status_code == 200
     body = response.json()
-    assert body["stdout"] == (
-        "Manual gradient of loss wrt weight dw: 6.691762447357178\n"
-        "Manual gradient of loss wrt bias db: 0.998770534992218\n"
-        "tensor(6.6918)\n"
-        "tensor(0.9988)\n"
-    )
+    assert body["stdout"] == WHOLE_NOTEBOOK_STDOUT
     assert body["root_name"] == "y"
     assert body["variables"]["x"]["grad"] == 0.0  # the last cell is x.grad.zero_()
     assert body["svg"].startswith("<svg")

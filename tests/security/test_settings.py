@@ -6,7 +6,7 @@ import pytest
 
 from app.settings import Limits, Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_environment_overrides_server_settings_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,4 +31,4 @@ DEFAULTS = {
 
 @pytest.mark.parametrize("name", DEFAULTS)
 def test_readme_documents_every_setting_with_its_default(name: str) -> None:
-    assert f"`AGX_{name.upper()}` | {DEFAULTS[name]} |" in README.read_text()
+    assert f"`AGX_{name.upper()}` | {DEFAULTS[name]} |" in README
