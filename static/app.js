@@ -19,6 +19,7 @@ const warningsList = document.getElementById("warnings");
 const graphPane = document.querySelector(".graph-pane");
 
 function showError(problem) {
+  status.textContent = "";
   const where = problem.line ? ` (line ${problem.line}, column ${problem.column})` : "";
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
@@ -54,7 +55,6 @@ async function run() {
     });
     const body = await response.json();
     if (!response.ok) {
-      status.textContent = "";
       showError(body);
       return;
     }
@@ -62,7 +62,6 @@ async function run() {
     showPrinted(body);
     status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";
   } catch (error) {
-    status.textContent = "";
     showError({ title: "Network error", detail: String(error) });
   } finally {
     setBusy(false);

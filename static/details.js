@@ -59,12 +59,12 @@ function neighbours(answer, edges, neighbourOf) {
 }
 
 // Where the gradient came from, in words: what arrived at this node and what it sent on.
-function gradientStory(answer, node) {
+function gradientStory(answer, node, inputs, outputs) {
   const of = answer.root_name ?? "the root";
-  const arrived = neighbours(answer, outputsOf(answer, node.id), (edge) => edge.target);
-  const sent = neighbours(answer, inputsOf(answer, node.id), (edge) => edge.source);
+  const arrived = neighbours(answer, outputs, (edge) => edge.target);
+  const sent = neighbours(answer, inputs, (edge) => edge.source);
   if (node.kind === "leaf") {
-    const summed = outputsOf(answer, node.id).length > 1 ? ", added up," : "";
+    const summed = outputs.length > 1 ? ", added up," : "";
     return `d${of}/d(this) = ${formatTensor(node.grad)} came back from ${arrived}${summed} ` +
       "and backward stored it in .grad.";
   }
@@ -82,6 +82,8 @@ function render(id) {
     body.replaceChildren(placeholder.cloneNode(true));
     return;
   }
+  const inputs = inputsOf(answer, node.id);
+  const outputs = outputsOf(answer, node.id);
   const list = element("dl", undefined, "facts");
   row(list, "Kind", KIND_TEXT[node.kind]);
   row(list, "Operation", element("code", node.op));
@@ -89,10 +91,10 @@ function render(id) {
   row(list, "Shape", shapeText(node.shape));
   row(list, "dtype", node.dtype ?? "unknown");
   row(list, "Value", element("code", formatTensor(node.value)));
-  row(list, "Gradient", element("code", formatTensor(node.grad)), element("p", gradientStory(answer, node), "story"));
+  row(list, "Gradient", element("code", formatTensor(node.grad)), element("p", gradientStory(answer, node, inputs, outputs), "story"));
   row(list, "Saved tensors", savedList(node.saved));
-  row(list, "Inputs", edgeList(answer, inputsOf(answer, node.id), (edge) => edge.source, "none: a leaf has no inputs"));
-  row(list, "Outputs", edgeList(answer, outputsOf(answer, node.id), (edge) => edge.target, "none: this is the root"));
+  row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));
+  row(list, "Outputs", edgeList(answer, outputs, (edge) => edge.target, "none: this is the root"));
   if (node.backward_step !== null) row(list, "Backward step", String(node.backward_step));
   const heading = element("h3", nodeTitle(node));
   heading.tabIndex = -1;

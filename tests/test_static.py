@@ -2,13 +2,12 @@
 lessons numbered in notebook order), the template holds no inline script or style (the CSP
 would refuse them), and vendored code is accounted for."""
 
-import json
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.examples import EXAMPLE_LIST, EXAMPLES
 from tests.seed_cells import (
     CHAIN_RULE_LESSON,
     CLASSIFIER_AUTOGRAD_LESSON,
@@ -18,8 +17,6 @@ from tests.seed_cells import (
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
-EXAMPLE_LIST: list[dict[str, Any]] = json.loads((STATIC / "examples.json").read_text())
-EXAMPLES = {example["id"]: example for example in EXAMPLE_LIST}
 FIELDS = {"id", "group", "title", "code", "output", "lesson", "error"}
 
 

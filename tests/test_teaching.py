@@ -3,7 +3,6 @@ the lessons of static/examples.json), each number checked against plain PyTorch.
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +15,10 @@ from app.render import build_dot
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphRequest
 from app.settings import Limits
+from tests.examples import LESSONS
 from tests.programs import PROGRAMS
 from tests.reference import as_tensor, assert_close, run_reference
 
-EXAMPLES_JSON = Path(__file__).resolve().parents[1] / "static" / "examples.json"
 # The root's inputs are changed in place after backward (optimiser steps): replaying the
 # forward calls cannot give the root again, and the check says so instead.
 NOT_REPLAYABLE = {"training_loop_sgd", "adam_bce", "python_subset"}
@@ -30,12 +29,6 @@ MAY_RUN_OUT_OF_TIME = {"mlp_sequential"}
 def run(code: str, output: str | None = None) -> GraphData:
     # A generous gradient-check budget: these tests check its numbers, not its time limit.
     return evaluate(GraphRequest(code=code, output=output), Limits(gradcheck_s=10.0))
-
-
-def _lessons() -> list[dict[str, Any]]:
-    """The examples that teach something: those with a `lesson` text."""
-    examples: list[dict[str, Any]] = json.loads(EXAMPLES_JSON.read_text())
-    return [example for example in examples if "lesson" in example]
 
 
 # backward_passes ---------------------------------------------------------------------
@@ -311,7 +304,7 @@ def test_pytorch_warnings_are_kept() -> None:
 
 
 def test_lessons_cover_the_notebook() -> None:
-    ids = {lesson["id"] for lesson in _lessons()}
+    ids = {lesson["id"] for lesson in LESSONS}
     assert {
         "derivative-by-hand",
         "chain-rule",
@@ -327,7 +320,7 @@ def test_lessons_cover_the_notebook() -> None:
     } <= ids
 
 
-@pytest.mark.parametrize("lesson", _lessons(), ids=lambda lesson: lesson["id"])
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson["id"])
 def test_every_lesson_runs_and_matches_pytorch(lesson: dict[str, Any]) -> None:
     if lesson.get("error"):
         with pytest.raises(ProgramError, match="In plain words"):

@@ -1,15 +1,10 @@
 """Driving the explorer page the way a person does: open it, pick an example, run it, find a
 node of the graph, read the editor; shared by the browser tests."""
 
-import json
 import re
-from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES: list[dict[str, Any]] = json.loads((ROOT / "static" / "examples.json").read_text())
 NARROW: ViewportSize = {"width": 1024, "height": 900}
 WIDE: ViewportSize = {"width": 1920, "height": 1080}
 CHAIN_RULE_TITLE = "2. The chain rule: y = x**2, z = sin(y)"

@@ -13,7 +13,6 @@ from tests.browser.editor import set_code
 from tests.browser.pages import (
     CHAIN_RULE_TITLE,
     CLASSIFIER_TITLE,
-    EXAMPLES,
     NARROW,
     WIDE,
     editor_text,
@@ -22,6 +21,7 @@ from tests.browser.pages import (
     pick,
     pick_and_run,
 )
+from tests.examples import EXAMPLE_LIST, EXAMPLES
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 
@@ -120,11 +120,11 @@ def test_error_in_alert_marks_the_line(page: Page, live_server: str, artifacts: 
 def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: Path) -> None:
     open_page(page, live_server, WIDE)
     # The page opens on the chain rule, with its lesson.
-    chain_rule = next(example for example in EXAMPLES if example["id"] == "chain-rule")
+    chain_rule = EXAMPLES["chain-rule"]
     assert editor_text(page) == chain_rule["code"]
     expect(page.get_by_label("Examples")).to_have_value("chain-rule")
     expect(page.locator("#lesson")).to_have_text(chain_rule["lesson"])
-    for example in EXAMPLES:
+    for example in EXAMPLE_LIST:
         if example.get("error"):
             pick(page, example["title"])
             page.get_by_role("button", name="Run").click()

@@ -11,13 +11,13 @@ from playwright.sync_api import Locator, Page, ViewportSize, expect
 from tests.browser.pages import (
     ACCUMULATION_TITLE,
     CHAIN_RULE_TITLE,
-    EXAMPLES,
     NARROW,
     WIDE,
     open_page,
     pick,
     pick_and_run,
 )
+from tests.examples import EXAMPLES
 
 CURRENT = re.compile(r"\bteaching-current\b")
 DONE = re.compile(r"\bteaching-done\b")
@@ -29,7 +29,7 @@ def lessons(page: Page) -> Locator:
 
 def backward_order(page: Page, live_server: str, example_id: str) -> list[int]:
     """The ids of the nodes backward went through, in the API's backward_step order."""
-    code = next(example["code"] for example in EXAMPLES if example["id"] == example_id)
+    code = EXAMPLES[example_id]["code"]
     nodes = page.request.post(f"{live_server}/api/graph", data={"code": code}).json()["nodes"]
     stepped = [node for node in nodes if node["backward_step"] is not None]
     return [node["id"] for node in sorted(stepped, key=lambda node: node["backward_step"])]
