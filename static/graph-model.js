@@ -15,28 +15,49 @@ export function nodeTitle(node) {
   return names ? `${node.op} → ${names}` : node.op;
 }
 
-// Edges feeding the node (its forward inputs) and edges leaving it (its forward outputs).
-export function inputsOf(answer, id) {
-  return answer.edges.filter((edge) => edge.target === id);
-}
+// Edges by the node they feed and by the node they leave, and the nodes from which the root
+// can be reached: worked out once per answer, not on every selection (a graph can have
+// thousands of edges). The lists are shared: read them, do not change them.
+const indexes = new WeakMap();
 
-export function outputsOf(answer, id) {
-  return answer.edges.filter((edge) => edge.source === id);
-}
-
-// Every node and edge on a forward path from `id` to the root: where its gradient came from.
-export function pathToRoot(answer, id) {
+function indexOf(answer) {
+  let index = indexes.get(answer);
+  if (index) return index;
+  const inputs = new Map();
+  const outputs = new Map();
+  for (const edge of answer.edges) {
+    if (!inputs.has(edge.target)) inputs.set(edge.target, []);
+    inputs.get(edge.target).push(edge);
+    if (!outputs.has(edge.source)) outputs.set(edge.source, []);
+    outputs.get(edge.source).push(edge);
+  }
   const reachesRoot = new Set([answer.root]);
   const pending = [answer.root];
   while (pending.length) {
-    const current = pending.pop();
-    for (const edge of inputsOf(answer, current)) {
+    for (const edge of inputs.get(pending.pop()) ?? []) {
       if (!reachesRoot.has(edge.source)) {
         reachesRoot.add(edge.source);
         pending.push(edge.source);
       }
     }
   }
+  index = { inputs, outputs, reachesRoot };
+  indexes.set(answer, index);
+  return index;
+}
+
+// Edges feeding the node (its forward inputs) and edges leaving it (its forward outputs).
+export function inputsOf(answer, id) {
+  return indexOf(answer).inputs.get(id) ?? [];
+}
+
+export function outputsOf(answer, id) {
+  return indexOf(answer).outputs.get(id) ?? [];
+}
+
+// Every node and edge on a forward path from `id` to the root: where its gradient came from.
+export function pathToRoot(answer, id) {
+  const { reachesRoot } = indexOf(answer);
   const nodes = new Set([id]);
   const edges = [];
   const forward = [id];

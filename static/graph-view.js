@@ -20,8 +20,9 @@ function nodeElement(id) {
 
 // Each node becomes a button: Tab reaches it, and its name is the text it shows plus its kind.
 function prepareNodes(svg, answer) {
+  const elements = new Map([...svg.querySelectorAll("g.node")].map((g) => [g.id, g]));
   for (const node of answer.nodes) {
-    const element = svg.querySelector(`#node-${node.id}`);
+    const element = elements.get(`node-${node.id}`);
     if (!element) continue;
     const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
     element.setAttribute("tabindex", "0");
