@@ -91,20 +91,20 @@ def _flatten(value: Any, limit: int) -> list[Any]:
 GRAPH_ATTRS = {
     "rankdir": "TB",
     "bgcolor": "transparent",
-    "fontname": "DejaVu Sans",
+    "fontname": "Helvetica",
     "nodesep": "0.3",
     "ranksep": "0.45",
 }
 NODE_ATTRS = {
     "shape": "box",
     "style": "rounded,filled",
-    "fontname": "DejaVu Sans",
+    "fontname": "Helvetica",
     "fontsize": "11",
     "penwidth": "1.2",
     "color": "#5b6573",
 }
 EDGE_ATTRS = {
-    "fontname": "DejaVu Sans",
+    "fontname": "Helvetica",
     "fontsize": "9",
     "color": "#6b7480",
     "fontcolor": "#37414d",
@@ -222,13 +222,24 @@ def _saved_rows(node: NodeInfo) -> list[str]:
     ]
 
 
+def _bold(text: str) -> str:
+    """Escaped bold text, padded for Graphviz: it sizes text with regular-weight Helvetica
+    metrics (see app/layout.py), and bold runs about 0.04 em per character wider, a sixth of
+    a space, so that much trailing space keeps the text inside its box."""
+    return f"<B>{html.escape(text)}{' ' * (len(text) // 6 + 1)}</B>"
+
+
 def _title(node: NodeInfo) -> str:
-    title = ", ".join(node.variables) if node.variables else ""
+    """One bold run: a regular run after a bold one would start where Graphviz thinks the
+    bold text ends, over its last letters."""
+    names = ", ".join(node.variables) if node.variables else ""
     if node.kind == "leaf":
-        return f"<B>{html.escape(title or 'leaf')}</B>"
-    if node.kind == "const":
-        return f"<B>{html.escape(title or 'constant')}</B> (cut, no grad)"
-    return f"<B>{html.escape(node.op)}</B>" + (f" → {html.escape(title)}" if title else "")
+        title = names or "leaf"
+    elif node.kind == "const":
+        title = f"{names or 'constant'} (cut, no grad)"
+    else:
+        title = f"{node.op} → {names}" if names else node.op
+    return _bold(title)
 
 
 def _short_label(node: NodeInfo) -> str:
@@ -268,7 +279,7 @@ def _legend(with_constants: bool) -> list[str]:
         f'<TD ALIGN="LEFT">{html.escape(text)}</TD></TR>'
         for kind, text in ((*LEGEND, CONST_LEGEND) if with_constants else LEGEND)
     )
-    title = '<TR><TD COLSPAN="2"><B>Legend</B></TD></TR>'
+    title = f'<TR><TD COLSPAN="2">{_bold("Legend")}</TD></TR>'
     table = f'<<TABLE BORDER="0" CELLSPACING="3">{title}{rows}</TABLE>>'
     attrs = {
         "label": table,

@@ -35,3 +35,30 @@ def graph_node(page: Page, name: str) -> Locator:
 def editor_text(page: Page) -> str:
     text: str = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
     return text
+
+
+# A node's text as the browser lays it out: each run's first and last visible letter (SVG drops
+# leading and trailing spaces and collapses runs of them; no-break spaces are kept but blank).
+MISPLACED_NODE_TEXT = """() => [...document.querySelectorAll("#graph g.node")].flatMap((node) => {
+  const box = node.querySelector('path, polygon').getBBox();
+  const runs = [...node.querySelectorAll('text')].flatMap((text) => {
+    const laid = text.textContent.replace(/ +/g, ' ').replace(/^ | $/g, '');
+    const shown = laid.trim();
+    if (!shown) return [];
+    const start = laid.length - laid.trimStart().length;
+    const first = text.getExtentOfChar(start);
+    const last = text.getExtentOfChar(start + shown.length - 1);
+    return [{ text: shown, y: first.y, left: first.x, right: last.x + last.width }];
+  });
+  const outside = runs.filter((run) => run.left < box.x || run.right > box.x + box.width);
+  const overlapping = runs.filter((run) =>
+    runs.some((other) => other.y === run.y && other.left < run.left && other.right > run.left));
+  return [...outside, ...overlapping].map((run) => run.text);
+})"""
+
+
+def misplaced_node_text(page: Page) -> list[str]:
+    """Text of the drawn graph that sticks out of its box or runs over other text: Graphviz
+    sized it with its own font metrics, the browser draws it with real fonts."""
+    misplaced: list[str] = page.evaluate(MISPLACED_NODE_TEXT)
+    return misplaced

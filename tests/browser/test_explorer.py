@@ -17,6 +17,7 @@ from tests.browser.pages import (
     WIDE,
     editor_text,
     graph_node,
+    misplaced_node_text,
     open_page,
     pick,
     pick_and_run,
@@ -135,6 +136,7 @@ def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: P
             expect(page.locator("#variables tbody tr").first).to_be_visible()
             drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
             expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
+            assert misplaced_node_text(page) == []
         assert editor_text(page) == example["code"]
         expect(page.locator("#lesson")).to_have_text(example.get("lesson", ""))
         page.screenshot(path=str(artifacts / f"example-{example['id']}-wide.png"))
