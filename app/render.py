@@ -37,13 +37,11 @@ EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only 
 
 def format_number(value: Any) -> str:
     """Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
+    if not isinstance(value, float):  # ints print whole; bools and text as they are
         return str(value)
     if value == 0 or (1e-4 <= abs(value) < 1e5):
-        text = f"{value:.4f}"
-        return text.rstrip("0").rstrip(".") if float(text) == int(value) else text
+        # Whole numbers without decimals, as PyTorch prints a tensor of whole numbers.
+        return f"{value:.0f}" if value.is_integer() else f"{value:.4f}"
     return f"{value:.4e}"
 
 

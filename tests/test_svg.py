@@ -75,6 +75,7 @@ def test_empty_graph_renders(layout: LayoutService) -> None:
     [
         (-5.466781, "-5.4668"),
         (3.0, "3"),
+        (3.00001, "3.0000"),  # not whole, though it rounds to a whole number (PyTorch: 3.0000)
         (9, "9"),
         (0.41211849, "0.4121"),
         (1e-7, "1.0000e-07"),
