@@ -167,7 +167,8 @@ class Replay:
                 start.requires_grad_()
 
         def value_of(tensor: torch.Tensor) -> torch.Tensor:
-            return computed.get(id(tensor), _float64(tensor))
+            found = computed.get(id(tensor))  # not .get(key, default): that copies every time
+            return found if found is not None else _float64(tensor)
 
         with torch.set_grad_enabled(self.differentiates):
             for tensor in self.order:
