@@ -1,5 +1,6 @@
 """Layout helpers: SVG with ids, the fallback engine, and no answer past the time limit."""
 
+from pathlib import Path
 from xml.etree import ElementTree
 
 from app.layout import LayoutService
@@ -45,3 +46,13 @@ def test_unreadable_dot_is_reported(layout: LayoutService) -> None:
     assert rendered.svg is None
     assert rendered.warning is not None
     assert "could not" in rendered.warning
+
+
+def test_helpers_size_text_without_pango(layout: LayoutService) -> None:
+    """Text is measured with Graphviz's built-in metrics: pango (and the server's fonts) are
+    never loaded, so a layout costs half as much and is the same on every server."""
+    assert layout.render(DOT, timeout_s=30).svg is not None
+    for helper in layout.running:
+        maps = Path(f"/proc/{helper.process.pid}/maps").read_text()
+        assert "libgvplugin_core" in maps
+        assert "pango" not in maps
