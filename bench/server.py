@@ -30,12 +30,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server() -> Iterator[Server]:
-    """Ready when /healthz answers, which the app does only once every worker is warm."""
+def running_server(root: Path = ROOT) -> Iterator[Server]:
+    """Ready when /healthz answers, which the app does only once every worker is warm.
+    `root` is the checkout whose app it serves (bench.compare starts two)."""
     port = _free_port()
     uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
     command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT)
+    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
