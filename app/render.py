@@ -32,16 +32,22 @@ CUT_COLOUR = "#9aa1ab"
 # out of them are dashed and grey: the cut is where gradients stop.
 CUT_EDGE_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
 CUT_NODE_STYLE = {**CUT_EDGE_STYLE, "style": "rounded,filled,dashed"}
+# Whole numbers below this print in full; JavaScript cannot tell 1e9 from 1000000000, so the
+# page prints whole numbers from a float and from an int alike, and so does the drawing.
+WHOLE_LIMIT = 1e15
 EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only add clutter
 
 
 def format_number(value: Any) -> str:
-    """Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge."""
+    """Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge,
+    whole numbers without decimals. The page's formatNumber (static/format.js) is the same
+    rule, so the drawing and the panels agree (tests/browser/test_numbers.py)."""
     if not isinstance(value, float):  # ints print whole; bools and text as they are
         return str(value)
-    if value == 0 or (1e-4 <= abs(value) < 1e5):
-        # Whole numbers without decimals, as PyTorch prints a tensor of whole numbers.
-        return f"{value:.0f}" if value.is_integer() else f"{value:.4f}"
+    if value.is_integer() and abs(value) < WHOLE_LIMIT:
+        return f"{value:.0f}"  # -0.0 stays "-0", as PyTorch prints it
+    if 1e-4 <= abs(value) < 1e5:
+        return f"{value:.4f}"
     return f"{value:.4e}"
 
 

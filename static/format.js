@@ -1,10 +1,14 @@
-// Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge.
+// Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge, whole
+// numbers without decimals. The drawing's format_number (app/render.py) is the same rule.
+const WHOLE_LIMIT = 1e15;
+
 export function formatNumber(value) {
   if (typeof value !== "number") return String(value);
-  if (Number.isInteger(value)) return String(value);
   const size = Math.abs(value);
+  if (Number.isInteger(value) && size < WHOLE_LIMIT) return Object.is(value, -0) ? "-0" : String(value);
   if (size >= 1e-4 && size < 1e5) return value.toFixed(4);
-  return value.toExponential(4);
+  // Two exponent digits, as PyTorch and Python write them: 1.0000e-07, not 1.0000e-7.
+  return value.toExponential(4).replace(/e([+-])(\d)$/, (_, sign, digit) => `e${sign}0${digit}`);
 }
 
 // A short text for a tensor's JSON form: a number, a few items, or a summary.

@@ -79,7 +79,9 @@ def test_empty_graph_renders(layout: LayoutService) -> None:
         (9, "9"),
         (0.41211849, "0.4121"),
         (1e-7, "1.0000e-07"),
-        (123456.0, "1.2346e+05"),
+        (123456.0, "123456"),  # whole numbers in full, as the page prints them
+        (123456.5, "1.2346e+05"),
+        (-0.0, "-0"),
         ("nan", "nan"),
         (True, "True"),
     ],
