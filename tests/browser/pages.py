@@ -40,9 +40,9 @@ def editor_text(page: Page) -> str:
 # A node's text as the browser lays it out: each run's first and last visible letter (SVG drops
 # leading and trailing spaces and collapses runs of them; no-break spaces are kept but blank).
 MISPLACED_NODE_TEXT = """() => [...document.querySelectorAll("#graph g.node")].flatMap((node) => {
-  const box = node.querySelector('path, polygon').getBBox();
-  const runs = [...node.querySelectorAll('text')].flatMap((text) => {
-    const laid = text.textContent.replace(/ +/g, ' ').replace(/^ | $/g, '');
+  const box = node.querySelector("path, polygon").getBBox();
+  const runs = [...node.querySelectorAll("text")].flatMap((text) => {
+    const laid = text.textContent.replace(/ +/g, " ").replace(/^ | $/g, "");
     const shown = laid.trim();
     if (!shown) return [];
     const start = laid.length - laid.trimStart().length;
