@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import logging
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
@@ -176,6 +177,11 @@ def _resident_mb() -> int:
 # In the server ---------------------------------------------------------------------------
 
 
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():  # a reader callback can run again before its task resumes
+        future.set_result(None)
+
+
 @dataclass
 class Worker:
     process: BaseProcess
@@ -193,16 +199,51 @@ class Worker:
     def call(self, job: bytes | None, timeout: float) -> bytes | None:
         """Send a job (None: wait for the next message of the last one); None if no answer
         came in time or the worker died."""
+        if job is not None and not self.send(job):
+            return None
+        return self.receive(timeout)
+
+    def send(self, job: bytes) -> bool:
+        """False if the worker died."""
         self.wait_ready()
+        self.jobs += 1
         try:
-            if job is not None:
-                self.jobs += 1
-                self.connection.send_bytes(job)
+            self.connection.send_bytes(job)
+        except OSError:
+            return False
+        return True
+
+    def receive(self, timeout: float) -> bytes | None:
+        """The worker's next message; None if none came in time or the worker died."""
+        try:
             if self.connection.poll(max(timeout, 0)):
                 return self.connection.recv_bytes()
         except (EOFError, OSError):
             pass
         return None
+
+    async def receive_async(self, timeout: float) -> bytes | None:
+        """`receive` on the event loop: woken by the pipe itself, with no thread between."""
+        loop = asyncio.get_running_loop()
+        descriptor = self.connection.fileno()
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                # The loop may report a pipe readable that is not (yet): wait until it is.
+                while not self.connection.poll(0):
+                    readable: asyncio.Future[None] = loop.create_future()
+                    loop.add_reader(descriptor, _resolve, readable)
+                    try:
+                        await readable
+                    finally:
+                        loop.remove_reader(descriptor)
+                        # uvloop made the pipe non-blocking; Connection reads need it blocking,
+                        # or a message read while it still arrives fails half way.
+                        os.set_blocking(descriptor, True)
+        except TimeoutError:
+            return None
+        except (EOFError, OSError):
+            pass  # the worker died: receive says so
+        return self.receive(0)
 
     def stop(self) -> None:
         self.process.kill()
@@ -258,9 +299,16 @@ class WorkerPool:
         worker = await self._take_worker()
         deadline = time.monotonic() + self.settings.job_timeout_s
         try:
+            # Sent from the event loop, so that the thread which waits for the shape wakes up
+            # while the worker computes rather than before it starts.
+            sent = worker.send(job)
             reply, shaped = await anyio.to_thread.run_sync(
-                self._exchange, worker, job, deadline, on_shape
+                self._shape_and_draw, worker, sent, deadline, on_shape
             )
+            if shaped is not None:
+                # The rest arrives on the event loop: no thread to wake and hand it back.
+                answer = await worker.receive_async(deadline - time.monotonic())
+                reply = self._reply(answer, deadline)
         except BaseException:
             self._replace(worker)
             raise
@@ -273,24 +321,18 @@ class WorkerPool:
         shape, made = shaped
         return GraphData.of(shape, reply.details), made
 
-    def _exchange(
-        self,
-        worker: Worker,
-        job: bytes,
-        deadline: float,
-        on_shape: Callable[[GraphShape], Shaped],
+    def _shape_and_draw(
+        self, worker: Worker, sent: bool, deadline: float, on_shape: Callable[[GraphShape], Shaped]
     ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
-        """The job's messages, in one thread: `on_shape` runs as soon as the shape arrives
-        (the worker's last message waits in the pipe meanwhile), with no hop through the
-        event loop between the two."""
-        reply = self._next_reply(worker, job, deadline)
+        """In a thread: the shape, and `on_shape` run on it while the worker computes the
+        rest (or the failed job's only reply)."""
+        answer = worker.receive(deadline - time.monotonic()) if sent else None
+        reply = self._reply(answer, deadline)
         if reply.shape is None:
             return reply, None
-        made = on_shape(reply.shape)
-        return self._next_reply(worker, None, deadline), (reply.shape, made)
+        return reply, (reply.shape, on_shape(reply.shape))
 
-    def _next_reply(self, worker: Worker, job: bytes | None, deadline: float) -> WorkerReply:
-        answer = worker.call(job, deadline - time.monotonic())
+    def _reply(self, answer: bytes | None, deadline: float) -> WorkerReply:
         if answer is None:
             timed_out = time.monotonic() >= deadline
             raise ProgramError(

@@ -1,0 +1,87 @@
+"""The server's end of a worker's pipe, on both event loops uvicorn may run.
+
+The app's other tests go through TestClient, which runs asyncio's own loop; uvicorn runs
+uvloop, whose readers change the pipe's mode under the blocking reads of the job's thread.
+"""
+
+import asyncio
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pytest
+import uvloop
+
+from app.workers import Worker
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "uvloop": uvloop.new_event_loop,
+    "asyncio": asyncio.new_event_loop,
+}
+Run = Callable[[Coroutine[Any, Any, bytes | None]], bytes | None]
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Iterator[Run]:
+    with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+        yield runner.run
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[Worker, Connection]]:
+    """A Worker around our end of a pipe, and the other end, where a worker process would be.
+    The process is never stopped: it is this one."""
+    ours, theirs = multiprocessing.Pipe()
+    yield Worker(multiprocessing.current_process(), ours, ready=True), theirs
+    ours.close()
+    theirs.close()
+
+
+def _send_later(connection: Connection, message: bytes, delay_s: float) -> threading.Thread:
+    def send() -> None:
+        time.sleep(delay_s)
+        connection.send_bytes(message)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+def test_a_message_that_comes_later_wakes_the_loop(
+    run: Run, pipe: tuple[Worker, Connection]
+) -> None:
+    worker, theirs = pipe
+    sender = _send_later(theirs, b"details", 0.05)
+    assert run(worker.receive_async(5)) == b"details"
+    sender.join()
+
+
+def test_a_large_message_is_read_whole_by_a_thread_after_the_loop_waited(
+    run: Run, pipe: tuple[Worker, Connection]
+) -> None:
+    """The next job's shape is read with blocking reads: a message larger than the pipe holds
+    arrives in pieces, and a pipe left non-blocking failed half way through it."""
+    worker, theirs = pipe
+    sender = _send_later(theirs, b"details", 0.05)
+    assert run(worker.receive_async(5)) == b"details"
+    sender.join()
+    shape = bytes(range(256)) * 8_192  # 2 MB, 32 times what a pipe holds
+    sender = _send_later(theirs, shape, 0.0)
+    assert worker.receive(5) == shape
+    sender.join()
+
+
+def test_no_message_in_time_is_none(run: Run, pipe: tuple[Worker, Connection]) -> None:
+    worker, _ = pipe
+    started = time.monotonic()
+    assert run(worker.receive_async(0.1)) is None
+    assert 0.1 <= time.monotonic() - started < 2
+
+
+def test_a_closed_pipe_is_none(run: Run, pipe: tuple[Worker, Connection]) -> None:
+    worker, theirs = pipe
+    theirs.close()
+    assert run(worker.receive_async(5)) is None
