@@ -9,6 +9,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -25,9 +26,19 @@ Run = Callable[[Coroutine[Any, Any, bytes | None]], bytes | None]
 
 
 @pytest.fixture(params=sorted(LOOPS))
-def run(request: pytest.FixtureRequest) -> Iterator[Run]:
-    with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
-        yield runner.run
+def run(request: pytest.FixtureRequest) -> Run:
+    """Runs a coroutine to its end on a new loop of that kind, in a thread of its own: the
+    browser tests' Playwright keeps a loop running in the main thread."""
+
+    def run_in_thread(coroutine: Coroutine[Any, Any, bytes | None]) -> bytes | None:
+        def on_its_loop() -> bytes | None:
+            with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+                return runner.run(coroutine)
+
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(on_its_loop).result()
+
+    return run_in_thread
 
 
 @pytest.fixture
