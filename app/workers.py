@@ -196,12 +196,9 @@ class Worker:
             raise RuntimeError("worker did not start")
         self.ready = True
 
-    def call(self, job: bytes | None, timeout: float) -> bytes | None:
-        """Send a job (None: wait for the next message of the last one); None if no answer
-        came in time or the worker died."""
-        if job is not None and not self.send(job):
-            return None
-        return self.receive(timeout)
+    def call(self, job: bytes, timeout: float) -> bytes | None:
+        """Send a job and wait for its answer; None if none came in time or the worker died."""
+        return self.receive(timeout) if self.send(job) else None
 
     def send(self, job: bytes) -> bool:
         """False if the worker died."""
