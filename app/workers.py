@@ -298,9 +298,10 @@ class WorkerPool:
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
             # while the worker computes rather than before it starts.
-            sent = worker.send(job)
+            if not worker.send(job):
+                raise self._stopped(deadline)
             reply, shaped = await anyio.to_thread.run_sync(
-                self._shape_and_draw, worker, sent, deadline, on_shape
+                self._shape_and_draw, worker, deadline, on_shape
             )
             if shaped is not None:
                 # The rest arrives on the event loop: no thread to wake and hand it back.
@@ -319,27 +320,30 @@ class WorkerPool:
         return GraphData.of(shape, reply.details), made
 
     def _shape_and_draw(
-        self, worker: Worker, sent: bool, deadline: float, on_shape: Callable[[GraphShape], Shaped]
+        self, worker: Worker, deadline: float, on_shape: Callable[[GraphShape], Shaped]
     ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
         """In a thread: the shape, and `on_shape` run on it while the worker computes the
         rest (or the failed job's only reply)."""
-        answer = worker.receive(deadline - time.monotonic()) if sent else None
-        reply = self._reply(answer, deadline)
+        reply = self._reply(worker.receive(deadline - time.monotonic()), deadline)
         if reply.shape is None:
             return reply, None
         return reply, (reply.shape, on_shape(reply.shape))
 
     def _reply(self, answer: bytes | None, deadline: float) -> WorkerReply:
         if answer is None:
-            timed_out = time.monotonic() >= deadline
-            raise ProgramError(
-                "Limit reached",
-                f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
-                if timed_out
-                else "the program was stopped: it used more memory or CPU than allowed",
-                kind="limit",
-            )
+            raise self._stopped(deadline)
         return WorkerReply.model_validate_json(answer)
+
+    def _stopped(self, deadline: float) -> ProgramError:
+        """Why a worker gave no answer: out of time, or killed by a limit (or dead)."""
+        timed_out = time.monotonic() >= deadline
+        return ProgramError(
+            "Limit reached",
+            f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
+            if timed_out
+            else "the program was stopped: it used more memory or CPU than allowed",
+            kind="limit",
+        )
 
     async def _take_worker(self) -> Worker:
         """A live idle worker, waiting at most max_wait_s, or SaturatedError."""
