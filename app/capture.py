@@ -99,7 +99,7 @@ class GraphCapture:
     def run_backward(
         self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
     ) -> Any:
-        # A pass starts a new memo: it keeps the last pass's tensors alive until the next one.
+        # A memo holds only while no program code runs: one per pass, and one for the end.
         self.summaries = Summaries()
         self.log.before(names, self.summaries)
         record = self.walk(kind, roots, names)
@@ -214,6 +214,9 @@ class GraphCapture:
         root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
+        # The program ran on after the last pass, and writes through `.data` change a tensor
+        # without bumping its version: the last pass's memo could show values from before them.
+        self.summaries = Summaries()
         self.log.before(evaluation.names, self.summaries)
         return GraphData(
             root=root_id,

@@ -36,7 +36,8 @@ class Summaries:
 
     Tensors are told apart by their memory, view and version (an in-place change bumps the
     version), and are kept alive so that no other tensor can reuse that memory meanwhile.
-    Capture starts one per backward pass, so it holds one pass's tensors at most.
+    A memo is right only while no program code runs (writes through `.data` bump no
+    version): capture starts one per backward pass and one for the end of the program.
     """
 
     def __init__(self) -> None:

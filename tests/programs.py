@@ -218,4 +218,61 @@ with torch.no_grad():
 print(f"{label} {sizes} {pairs} {first:.2f} {len(rest)} {ok} {w.shape} {tuple(h.shape)}")
 print(min(sizes), max(3, 7), sum([1.5, 2.5]), sorted([3, 1, 2]), list(enumerate("ab")))
 """,
+    # Updates through .data write the tensor without bumping its version counter.
+    "data_update_loop": """
+import torch
+W = torch.tensor([1.0, 2.0], requires_grad=True)
+for k in range(3):
+    loss = (W**2).sum()
+    W.grad = None
+    loss.backward()
+    W.data += -0.1 * W.grad
+""",
+    "data_sub_and_grad_data_zero": """
+import torch
+torch.manual_seed(4)
+W = torch.randn(3, 2, requires_grad=True)
+b = torch.zeros(2, requires_grad=True)
+x = torch.randn(5, 3)
+for step in range(3):
+    loss = ((x @ W + b) ** 2).mean()
+    loss.backward()
+    W.data.sub_(0.05 * W.grad)
+    b.data.sub_(0.05 * b.grad)
+    W.grad.data.zero_()
+    b.grad.data.zero_()
+""",
+    "parameters_in_a_list_makemore_style": """
+import torch
+g = torch.manual_seed(2147483647)
+C = torch.randn((7, 2))
+W1 = torch.randn((6, 8))
+b1 = torch.randn(8)
+W2 = torch.randn((8, 7))
+b2 = torch.randn(7)
+parameters = [C, W1, b1, W2, b2]
+for p in parameters:
+    p.requires_grad = True
+X = torch.tensor([[0, 5, 3], [5, 3, 3], [3, 3, 1]])
+Y = torch.tensor([5, 3, 1])
+for i in range(4):
+    emb = C[X]
+    h = torch.tanh(emb.view(-1, 6) @ W1 + b1)
+    logits = h @ W2 + b2
+    loss = torch.nn.functional.cross_entropy(logits, Y)
+    for p in parameters:
+        p.grad = None
+    loss.backward()
+    for p in parameters:
+        p.data += -0.1 * p.grad
+print(loss.item())
+""",
+    "data_zero_after_backward": """
+import torch
+w = torch.tensor([0.5, -1.5, 2.0], requires_grad=True)
+out = (w * w).sum()
+out.backward()
+w.data.zero_()
+w.grad.data.zero_()
+""",
 }

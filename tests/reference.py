@@ -21,7 +21,7 @@ class Reference:
     stdout: str
     root: torch.Tensor | None
     grads: dict[str, torch.Tensor | None]  # what .grad holds at the end, as PyTorch gives it
-    graph_grads: dict[str, torch.Tensor]  # d(root)/d(named non-leaf tensor), same pass
+    graph_grads: dict[str, torch.Tensor]  # d(root)/d(named non-leaf tensor), as its pass ran
     passes: list[dict[str, tuple[torch.Tensor | None, torch.Tensor]]]  # (.grad, value) per leaf
 
 
@@ -34,11 +34,14 @@ def run_reference(code: str, output: str | None = None) -> Reference:
 
     def recording_backward(self: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         roots.append(self)
+        # Asked now, not after the program: it may change saved tensors through .data later.
+        graph_grads[id(self)] = _graph_grads(names, self)
         kwargs["retain_graph"] = True  # so d(root)/d(intermediate) can be asked afterwards
         original(self, *args, **kwargs)
         passes.append(_leaf_state(names))
 
     names: dict[str, Any] = {}
+    graph_grads: dict[int, dict[str, torch.Tensor]] = {}
     stdout = io.StringIO()
     torch.Tensor.backward = recording_backward  # type: ignore[method-assign]
     try:
@@ -47,14 +50,18 @@ def run_reference(code: str, output: str | None = None) -> Reference:
     finally:
         torch.Tensor.backward = original  # type: ignore[method-assign]
     root = names[output] if output else (roots[-1] if roots else None)
+    if root is not None and id(root) not in graph_grads:
+        graph_grads[id(root)] = _graph_grads(names, root)
     if root is None:
         tensors = [v for v in names.values() if isinstance(v, torch.Tensor) and v.grad_fn]
         root = tensors[-1] if tensors else None
         if root is not None:
+            graph_grads[id(root)] = _graph_grads(names, root)
             original(root, torch.ones_like(root), retain_graph=True)
             passes.append(_leaf_state(names))
     grads = {name: _grad(value) for name, value in names.items() if isinstance(value, torch.Tensor)}
-    return Reference(names, stdout.getvalue(), root, grads, _graph_grads(names, root), passes)
+    root_grads = graph_grads[id(root)] if root is not None else {}
+    return Reference(names, stdout.getvalue(), root, grads, root_grads, passes)
 
 
 def _leaf_state(names: dict[str, Any]) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
@@ -87,9 +94,13 @@ def _graph_grads(names: dict[str, Any], root: torch.Tensor | None) -> dict[str, 
     if not inner:
         return {}
     seed = torch.ones_like(root)
+    # autograd.grad also adds into the .grad of tensors that retain it: leave those as they were.
+    retained = {name: value.grad for name, value in inner.items() if value.retains_grad}
     grads = torch.autograd.grad(
         root, list(inner.values()), seed, retain_graph=True, allow_unused=True
     )
+    for name, grad in retained.items():
+        inner[name].grad = grad
     return {name: g for name, g in zip(inner, grads, strict=True) if g is not None}
 
 

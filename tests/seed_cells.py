@@ -1,6 +1,6 @@
-"""The code cells of ../shared/seed/autograd-notebook.txt, verbatim, in notebook order."""
+"""The code cells of the seed notebook (tests/seed/autograd-notebook.txt), verbatim, in order."""
 
-SEED_NOTEBOOK = "../shared/seed/autograd-notebook.txt"
+SEED_NOTEBOOK = "tests/seed/autograd-notebook.txt"
 
 IMPORTS = "import math\nimport torch"
 

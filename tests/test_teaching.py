@@ -17,11 +17,19 @@ from app.schemas import GraphData, GraphRequest
 from app.settings import Limits
 from tests.examples import LESSONS
 from tests.programs import PROGRAMS
-from tests.reference import as_tensor, assert_close, run_reference
+from tests.reference import Reference, as_tensor, assert_close, run_reference
 
 # The root's inputs are changed in place after backward (optimiser steps): replaying the
 # forward calls cannot give the root again, and the check says so instead.
-NOT_REPLAYABLE = {"training_loop_sgd", "adam_bce", "python_subset"}
+NOT_REPLAYABLE = {
+    "training_loop_sgd",
+    "adam_bce",
+    "python_subset",
+    "data_update_loop",
+    "data_sub_and_grad_data_zero",
+    "parameters_in_a_list_makemore_style",
+    "data_zero_after_backward",
+}
 # Larger leaves: the check may run out of its time budget on a busy machine.
 MAY_RUN_OUT_OF_TIME = {"mlp_sequential"}
 
@@ -46,6 +54,27 @@ def test_passes_match_pytorch(name: str) -> None:
         for leaf, (grad, value) in theirs.items():
             assert_close(ours.grads[leaf], grad, f"{name}: pass {index} {leaf}.grad")
             assert_close(ours.values[leaf], value, f"{name}: pass {index} {leaf} value")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_last_entry_of_the_passes_is_the_end_state(name: str) -> None:
+    """Resets after the last pass (`w.grad.data.zero_()`) show as an entry of their own, so the
+    timeline ends where PyTorch ends."""
+    graph = run(PROGRAMS[name])
+    reference = run_reference(PROGRAMS[name])
+    if not graph.backward_passes:
+        return
+    last = graph.backward_passes[-1]
+    for leaf, grad in last.grads.items():
+        final = reference.grads[leaf] if leaf in reference.grads else _parameter_grad(reference, leaf)
+        assert_close(grad, final, f"{name}: {leaf}.grad at the end")
+
+
+def _parameter_grad(reference: Reference, path: str) -> torch.Tensor | None:
+    """The final .grad of a module parameter named by path (model.0.weight)."""
+    module, _, rest = path.partition(".")
+    parameter = reference.names[module].get_parameter(rest)
+    return None if parameter.grad is None else parameter.grad.clone()
 
 
 def test_accumulation_shows_in_the_passes() -> None:
