@@ -66,8 +66,9 @@ def test_last_entry_of_the_passes_is_the_end_state(name: str) -> None:
         return
     last = graph.backward_passes[-1]
     for leaf, grad in last.grads.items():
-        final = reference.grads.get(leaf) if leaf in reference.grads else None
-        if leaf not in reference.grads:
+        if leaf in reference.grads:
+            final = reference.grads[leaf]
+        else:
             final = _parameter_grad(reference, leaf)
         assert_close(grad, final, f"{name}: {leaf}.grad at the end")
 
