@@ -3,6 +3,7 @@ import { initDetails } from "./details.js";
 import { getCode, initEditor, markError, setCode } from "./editor.js";
 import { firstExample, initExamples, showExample } from "./examples.js";
 import { initExport } from "./export.js";
+import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
@@ -58,6 +59,7 @@ async function run() {
       showError(body);
       return;
     }
+    await graphFontReady;  // the first graph waits for its font if the page has only just opened
     setAnswer(body);
     showPrinted(body);
     status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";

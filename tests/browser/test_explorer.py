@@ -15,6 +15,7 @@ from tests.browser.pages import (
     CLASSIFIER_TITLE,
     NARROW,
     WIDE,
+    assert_drawn_in_served_font,
     editor_text,
     graph_node,
     misplaced_node_text,
@@ -136,6 +137,8 @@ def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: P
             expect(page.locator("#variables tbody tr").first).to_be_visible()
             drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
             expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
+            if drawn:
+                assert_drawn_in_served_font(page)
             assert misplaced_node_text(page) == []
         assert editor_text(page) == example["code"]
         expect(page.locator("#lesson")).to_have_text(example.get("lesson", ""))
