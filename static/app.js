@@ -1,7 +1,7 @@
 // Wires the page together: editor, run, and the views that follow the current answer.
 import { initDetails } from "./details.js";
 import { getCode, initEditor, markError, setCode } from "./editor.js";
-import { firstExample, initExamples, showExample } from "./examples.js";
+import { codeChanged, firstExample, initExamples, showExample } from "./examples.js";
 import { initExport } from "./export.js";
 import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
@@ -82,12 +82,16 @@ async function copyPermalink() {
 }
 
 function load(program) {
+  showExample(program);
   setCode(program.code);
   output.value = program.output ?? "";
-  showExample(program);
 }
 
-initEditor(document.getElementById("editor"), { onRun: run, onLeave: () => runButton.focus() });
+initEditor(document.getElementById("editor"), {
+  onRun: run,
+  onLeave: () => runButton.focus(),
+  onChange: codeChanged,
+});
 initGraphView();
 initSearch();
 initDetails();
