@@ -28,6 +28,13 @@ ENGINES = (("dot", 0.7), ("sfdp", 1.0))
 # every installed plugin (pango's among them) is off.
 PLUGINS = ("core", "dot_layout", "neato_layout")
 WARM_UP = b"digraph { a [label=<<B>a</B>>]; a -> b [label=x] }"
+# Graphviz writes the family its metrics come from; the drawing names Liberation Sans, the
+# metric twin of Helvetica that the page serves (static/vendor/fonts/), then the same metrics
+# under other names, so the text fits its boxes wherever the SVG is opened. An exported SVG
+# names the fonts rather than embedding them: it stays a few kilobytes of editable text, and
+# every desktop has one of these (Arial, Helvetica, Liberation Sans or Arimo).
+GRAPHVIZ_FAMILY = b'font-family="Helvetica,sans-Serif"'
+DRAWN_FAMILY = b"font-family=\"'Liberation Sans',Arimo,Helvetica,Arial,sans-serif\""
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,8 @@ class Graphviz:
     The context gets only the plugins a layout needs (`PLUGINS`), not pango's text layout:
     Graphviz then sizes text from its built-in Helvetica metrics instead of asking pango, which
     halved the layout time of every seed-sized graph, and lays a graph out the same whatever
-    fonts the server has. Viewers draw the text in Helvetica or a metric twin (Arial, Liberation
-    Sans, Nimbus Sans), so it fits the boxes.
+    fonts the server has. The SVG then names Liberation Sans, a metric twin of Helvetica that
+    the page serves, so the text fits its boxes whatever fonts the viewer has (`DRAWN_FAMILY`).
     """
 
     def __init__(self) -> None:
@@ -153,7 +160,8 @@ def helper_main(connection: Connection, memory_mb: int) -> None:
             connection.send_bytes(b"error\nGraphviz (libgvc) is not installed on the server.")
             continue
         try:
-            connection.send_bytes(b"svg\n" + graphviz.svg(dot, engine.decode()))
+            svg = graphviz.svg(dot, engine.decode())
+            connection.send_bytes(b"svg\n" + svg.replace(GRAPHVIZ_FAMILY, DRAWN_FAMILY))
         except LayoutFailed as error:
             connection.send_bytes(b"error\n" + str(error).encode())
 

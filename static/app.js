@@ -1,8 +1,9 @@
 // Wires the page together: editor, run, and the views that follow the current answer.
 import { initDetails } from "./details.js";
 import { getCode, initEditor, markError, setCode } from "./editor.js";
-import { firstExample, initExamples, showExample } from "./examples.js";
+import { codeChanged, firstExample, initExamples, showExample } from "./examples.js";
 import { initExport } from "./export.js";
+import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
@@ -58,6 +59,7 @@ async function run() {
       showError(body);
       return;
     }
+    await graphFontReady;  // the first graph waits for its font if the page has only just opened
     setAnswer(body);
     showPrinted(body);
     status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";
@@ -80,12 +82,16 @@ async function copyPermalink() {
 }
 
 function load(program) {
+  showExample(program);
   setCode(program.code);
   output.value = program.output ?? "";
-  showExample(program);
 }
 
-initEditor(document.getElementById("editor"), { onRun: run, onLeave: () => runButton.focus() });
+initEditor(document.getElementById("editor"), {
+  onRun: run,
+  onLeave: () => runButton.focus(),
+  onChange: codeChanged,
+});
 initGraphView();
 initSearch();
 initDetails();

@@ -34,7 +34,7 @@ export function setCode(code) {
   editor.clearHistory();
 }
 
-export function initEditor(host, { onRun, onLeave }) {
+export function initEditor(host, { onRun, onLeave, onChange }) {
   editor = window.CodeMirror(host, {
     mode: "python",
     lineNumbers: true,
@@ -54,7 +54,10 @@ export function initEditor(host, { onRun, onLeave }) {
       Esc: onLeave,
     },
   });
-  editor.on("change", clearError);
+  editor.on("change", () => {
+    clearError();
+    onChange(editor.getValue());
+  });
   // The template's <label for="code"> names the textarea that takes the keystrokes.
   editor.getInputField().id = "code";
 }

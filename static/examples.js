@@ -9,11 +9,23 @@ const lessonBox = document.getElementById("lesson");
 
 export const firstExample = examples.find((example) => example.id === DEFAULT_EXAMPLE);
 
+let shown = null;  // the example last loaded into the editor
+
 // Which example is in the editor and what it teaches; nothing for a program of the user's own
 // (a permalink's).
 export function showExample(example) {
-  menu.value = example?.id ?? "";
-  lessonBox.textContent = example?.lesson ?? "";
+  shown = example?.id ? example : null;
+  menu.value = shown?.id ?? "";
+  lessonBox.textContent = shown?.lesson ?? "";
+}
+
+// The lesson describes its example's program only: once the editor holds other code, the
+// lesson and the menu's choice go (picking the example again, or undoing back to its code,
+// brings them back), so no lesson sits above a graph it does not describe.
+export function codeChanged(code) {
+  const same = shown !== null && code === shown.code;
+  menu.value = same ? shown.id : "";
+  lessonBox.textContent = same ? shown.lesson ?? "" : "";
 }
 
 export function initExamples(onPick) {

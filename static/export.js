@@ -1,5 +1,6 @@
 // Downloads of the current answer: the drawing as SVG or PNG, its DOT source, the whole JSON.
 import { hasDrawing } from "./graph-model.js";
+import { inlineFontFaces } from "./fonts.js";
 import { getAnswer, on } from "./state.js";
 
 const PNG_SCALE = 2;  // crisp on high-density screens and in slides
@@ -13,16 +14,29 @@ function download(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
+// The SVG download names its fonts (Liberation Sans, then Arimo, Helvetica, Arial: see
+// app/layout.py) rather than embedding them, so it stays small, editable text.
 function svgBlob(answer) {
   return new Blob([answer.svg], { type: "image/svg+xml" });
 }
 
-async function pngBlob(answer) {
-  const url = URL.createObjectURL(svgBlob(answer));
+// The SVG with the graph's font inside it: an SVG drawn as an image loads no external font,
+// and would fall back to a wider one that overflows the boxes Graphviz sized. The <style> goes
+// in as text, right after the <svg> tag (whose attributes Graphviz writes, never user text): a
+// style element added through the DOM would be refused by the page's CSP.
+export async function svgWithFont(svgText) {
+  const rules = await inlineFontFaces();
+  const start = svgText.indexOf(">", svgText.indexOf("<svg")) + 1;
+  return `${svgText.slice(0, start)}\n<style>${rules}</style>${svgText.slice(start)}`;
+}
+
+export async function pngBlob(answer) {
+  const withFont = new Blob([await svgWithFont(answer.svg)], { type: "image/svg+xml" });
+  const url = URL.createObjectURL(withFont);
   try {
     const image = new Image();
     image.src = url;
-    await image.decode();
+    await image.decode();  // settles once the image has loaded, its data: fonts included
     const canvas = document.createElement("canvas");
     canvas.width = Math.ceil(image.naturalWidth * PNG_SCALE);
     canvas.height = Math.ceil(image.naturalHeight * PNG_SCALE);

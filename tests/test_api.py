@@ -26,6 +26,18 @@ def test_seed_chain_rule_over_http(client: TestClient) -> None:
     assert {"source", "target", "grad", "input_nr"} <= set(body["edges"][0])
 
 
+def test_svg_download_names_the_served_font_and_its_fallbacks(client: TestClient) -> None:
+    """An exported SVG names its fonts (it does not embed them): Liberation Sans, the metric
+    twin of Helvetica the page serves, then the other names of the same metrics."""
+    response = client.post("/api/graph.svg", json={"code": CHAIN_RULE_LESSON})
+    assert response.status_code == 200
+    namespace = "{http://www.w3.org/2000/svg}"
+    texts = list(ElementTree.fromstring(response.text).iter(f"{namespace}text"))
+    assert texts
+    for text in texts:
+        assert text.get("font-family") == "'Liberation Sans',Arimo,Helvetica,Arial,sans-serif"
+
+
 def test_refused_program_is_problem_json(client: TestClient) -> None:
     response = client.post("/api/graph", json={"code": "import os"})
     assert response.status_code == 422

@@ -56,3 +56,15 @@ def test_helpers_size_text_without_pango(layout: LayoutService) -> None:
         maps = Path(f"/proc/{helper.process.pid}/maps").read_text()
         assert "libgvplugin_core" in maps
         assert "pango" not in maps
+
+
+def test_text_names_the_served_metric_twin(layout: LayoutService) -> None:
+    """Graphviz sized the text for Helvetica; the drawing asks for Liberation Sans, which the
+    page serves, then the other names of the same metrics."""
+    svg = layout.render(build_dot(shared_weight_chain(2)), timeout_s=30).svg
+    assert svg is not None
+    namespace = "{http://www.w3.org/2000/svg}"
+    families = {
+        text.get("font-family") for text in ElementTree.fromstring(svg).iter(f"{namespace}text")
+    }
+    assert families == {"'Liberation Sans',Arimo,Helvetica,Arial,sans-serif"}

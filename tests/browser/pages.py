@@ -62,3 +62,28 @@ def misplaced_node_text(page: Page) -> list[str]:
     sized it with its own font metrics, the browser draws it with real fonts."""
     misplaced: list[str] = page.evaluate(MISPLACED_NODE_TEXT)
     return misplaced
+
+
+SERVED_FONT = "Liberation Sans"  # static/vendor/fonts/, the metric twin of Helvetica
+
+# What the graph's text is drawn in: the first family each text's computed style asks for, and
+# the faces the page has loaded. Both, so that a test cannot pass on a font the machine
+# happens to have: `document.fonts.check` alone is true for a family with no faces at all.
+DRAWN_FONT = """() => ({
+  families: [...new Set([...document.querySelectorAll("#graph text")]
+    .map((text) => getComputedStyle(text).fontFamily.split(",")[0].trim().replace(/^"|"$/g, "")))],
+  loaded: [...document.fonts].filter((face) => face.status === "loaded")
+    .map((face) => `${face.family.replace(/^"|"$/g, "")} ${face.weight}`).sort(),
+})"""
+
+
+def drawn_font(page: Page) -> dict[str, list[str]]:
+    """The families the graph's text asks for first, and the web fonts loaded."""
+    font: dict[str, list[str]] = page.evaluate(DRAWN_FONT)
+    return font
+
+
+def assert_drawn_in_served_font(page: Page) -> None:
+    font = drawn_font(page)
+    assert font["families"] == [SERVED_FONT], font
+    assert {f"{SERVED_FONT} 400", f"{SERVED_FONT} 700"} <= set(font["loaded"]), font

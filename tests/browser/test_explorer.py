@@ -15,6 +15,7 @@ from tests.browser.pages import (
     CLASSIFIER_TITLE,
     NARROW,
     WIDE,
+    assert_drawn_in_served_font,
     editor_text,
     graph_node,
     misplaced_node_text,
@@ -136,10 +137,43 @@ def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: P
             expect(page.locator("#variables tbody tr").first).to_be_visible()
             drawn = example["id"] != "classifier-by-hand"  # that lesson has no requires_grad
             expect(page.get_by_role("button", name="PNG")).to_be_enabled(enabled=drawn)
+            if drawn:
+                assert_drawn_in_served_font(page)
             assert misplaced_node_text(page) == []
         assert editor_text(page) == example["code"]
         expect(page.locator("#lesson")).to_have_text(example.get("lesson", ""))
         page.screenshot(path=str(artifacts / f"example-{example['id']}-wide.png"))
+
+
+def test_lesson_goes_when_the_code_is_not_the_examples(page: Page, live_server: str) -> None:
+    open_page(page, live_server, NARROW)
+    lesson = page.locator("#lesson")
+    menu = page.get_by_label("Examples")
+    pick(page, CHAIN_RULE_TITLE)
+    expect(lesson).to_contain_text("z = sin(y)")
+    # A program of the user's own: the lesson about z = sin(y) is not above its graph.
+    set_code(page, "import torch\n\nw = torch.tensor(2.0, requires_grad=True)\nloss = w * 3")
+    expect(lesson).to_be_empty()
+    expect(menu).to_have_value("")
+    page.get_by_role("button", name="Run").click()
+    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
+    expect(lesson).to_be_empty()
+    # Picking the example again brings it back; so does undoing an edit back to its code.
+    pick(page, CHAIN_RULE_TITLE)
+    expect(lesson).to_contain_text("z = sin(y)")
+    editor = page.get_by_label("Code")
+    editor.focus()
+    page.keyboard.press("ControlOrMeta+End")
+    page.keyboard.type("\nw = x * 5")
+    expect(lesson).to_be_empty()
+    expect(menu).to_have_value("")
+    for _ in range(20):  # CodeMirror groups typed characters into a few undo steps
+        if editor_text(page) == EXAMPLES["chain-rule"]["code"]:
+            break
+        page.keyboard.press("ControlOrMeta+z")
+    assert editor_text(page) == EXAMPLES["chain-rule"]["code"]
+    expect(lesson).to_contain_text("z = sin(y)")
+    expect(menu).to_have_value("chain-rule")
 
 
 def test_search_finds_nodes(page: Page, live_server: str) -> None:
@@ -188,7 +222,7 @@ def test_permalink_restores_and_runs(page: Page, live_server: str, artifacts: Pa
     assert editor_text(page) == program
     expect(page.locator("#lesson")).to_be_empty()  # a program of the user's own
     expect(page.get_by_label("Output variable (optional)")).to_have_value("loss")
-    expect(graph_node(page, "w scalar")).to_contain_text("36")
+    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
     page.screenshot(path=str(artifacts / "permalink-restored-1024.png"))
 
 
