@@ -18,6 +18,7 @@ from torch.utils._pytree import tree_map
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
+from app.sandbox.tensors import check_dense, check_optimizer, optimizer_arguments
 from app.sandbox.value_sizes import estimate_size
 from app.settings import Limits
 
@@ -125,10 +126,17 @@ class Guard:
         sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
             self._check_module_size(function.qualname, target, args, kwargs)
+        elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
+            args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
+        elif target is nn.Parameter and args and isinstance(args[0], torch.Tensor):
+            check_dense(args[0], "nn.Parameter(...)")
         elif function.dry_run:
             sized = self.dry_run(function.qualname, target, args, kwargs)
         self.check_value_sizes(function.qualname, args, kwargs)
-        return self.checked_result(function.qualname, target(*args, **kwargs), sized)
+        result = self.checked_result(function.qualname, target(*args, **kwargs), sized)
+        if isinstance(result, torch.optim.Optimizer):
+            check_optimizer(result)
+        return result
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
@@ -140,12 +148,18 @@ class Guard:
         if isinstance(receiver, torch.Tensor):
             if name == "to":
                 self._check_to(args)
+            if name == "requires_grad_" and (
+                args[0] if args else kwargs.get("requires_grad", True)
+            ):
+                check_dense(receiver, "a tensor that requires grad")
             if dry_run:
                 unbound = getattr(torch.Tensor, name)
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             self._check_module_call(receiver, args)
+        elif isinstance(receiver, torch.optim.Optimizer) and name == "step":
+            check_optimizer(receiver)
         return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
 
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

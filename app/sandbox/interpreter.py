@@ -43,6 +43,13 @@ from app.sandbox.pyvalues import (
     method_names,
     to_text,
 )
+from app.sandbox.tensors import (
+    SHAPE_CHANGING_METHODS,
+    assign_data,
+    assign_grad,
+    check_dense,
+    read_data,
+)
 from app.settings import Limits
 
 BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
@@ -450,7 +457,14 @@ class Interpreter:
                 "a tensor's .data, .grad and .requires_grad can be set"
             )
         self.guard.check_arguments(f"Tensor.{name}", (value,), {})
-        setattr(owner, name, value)
+        if name == "data":
+            assign_data(owner, value)
+        elif name == "grad":
+            assign_grad(owner, value)
+        else:
+            if value:
+                check_dense(owner, "a tensor that requires grad")
+            owner.requires_grad = value
 
     def delete(self, target: ast.expr, scope: Scope) -> None:
         match target:
@@ -713,8 +727,14 @@ class Interpreter:
             if name in COMPUTED_ATTRIBUTES:
                 value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
                 return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
+            if name == "data":
+                return read_data(owner)
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+            if name in SHAPE_CHANGING_METHODS:
+                raise refused(
+                    f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
+                )
             if name in TENSOR_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, nn.Module):

@@ -234,6 +234,110 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("resize_", LEAF + "x.detach().resize_(1000)", "not-allowed", "'resize_'"),
     Hostile("set_", LEAF + "x.detach().set_()", "not-allowed", "'set_'"),
     Hostile("numpy", LEAF + "a = x.numpy()", "not-allowed", "'numpy'"),
+    # Changing what a tensor is (kernels trust shapes, strides and sizes) -------------------
+    Hostile(
+        "fused_optimizer",
+        LEAF + "o = torch.optim.Adam([x], lr=0.1, fused=True)",
+        "not-allowed",
+        "'fused=True'",
+    ),
+    Hostile(
+        "foreach_optimizer",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1, foreach=True)",
+        "not-allowed",
+        "'foreach=True'",
+    ),
+    Hostile(
+        "fused_through_param_groups",
+        LEAF + "o = torch.optim.AdamW([x])\no.param_groups[0]['fused'] = True\n"
+        "x.sum().backward()\no.step()",
+        "not-allowed",
+        "param_groups[0]['fused']",
+    ),
+    Hostile(
+        "shrunken_grad_data",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\nx.sum().backward()\n"
+        "x.grad.data = torch.ones(1)\no.step()",
+        "not-allowed",
+        "shape (1,) instead of (3,)",
+    ),
+    Hostile(
+        "shrunken_grad_for_momentum",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1, momentum=0.9)\nx.grad = torch.ones(1)\no.step()",
+        "not-allowed",
+        "shape (1,) instead of (3,)",
+    ),
+    Hostile(
+        "lstm_weight_data_shrunk",
+        IMPORT_TORCH + "r = torch.nn.LSTM(4, 8)\nr.weight_ih_l0.data = torch.zeros(2, 2)\n"
+        "y = r(torch.ones(1, 1, 4))",
+        "not-allowed",
+        "shape (2, 2) instead of (32, 4)",
+    ),
+    Hostile(
+        "parameter_data_new_dtype",
+        MODEL + "m.weight.data = m.weight.double()",
+        "not-allowed",
+        "dtype torch.float64",
+    ),
+    Hostile(
+        "expanded_leaf",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(10**6).requires_grad_()\n"
+        "o = torch.optim.SGD([p], lr=1.0)",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_requires_grad_attribute",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(1000)\np.requires_grad = True",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_parameter",
+        IMPORT_TORCH + "p = torch.nn.Parameter(torch.zeros(1).expand(1000))",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_non_leaf_in_optimizer",
+        LEAF + "e = x[:1].expand(1000)\ne.retain_grad()\no = torch.optim.Adagrad([e])",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_param_appended_to_group",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\nq = torch.zeros(1).expand(1000)\n"
+        "o.param_groups[0]['params'].append(q)\nq.grad = torch.ones(1000)\no.step()",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "transpose_grad_in_place", LEAF + "x.sum().backward()\nx.grad.t_()", "not-allowed", "'t_'"
+    ),
+    Hostile("unsqueeze_in_place", LEAF + "x.unsqueeze_(0)", "not-allowed", "'unsqueeze_'"),
+    Hostile("swapaxes_in_place", LEAF + "x.swapaxes_(0, 0)", "not-allowed", "'swapaxes_'"),
+    Hostile(
+        "index_changed_through_data_before_backward",
+        IMPORT_TORCH + "e = torch.nn.Embedding(3, 2, scale_grad_by_freq=True)\n"
+        "i = torch.tensor([0, 1])\ny = e(i)\ni.data[0] = 10**7\ny.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "index_replaced_through_data_before_backward",
+        IMPORT_TORCH + "w = torch.ones(3, 2, requires_grad=True)\ni = torch.tensor([0, 1])\n"
+        "y = w.index_select(0, i)\ni.data = torch.tensor([10**7, 0])\ny.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "saved_input_changed_through_data",
+        IMPORT_TORCH + "x = torch.randn(3, 4, requires_grad=True)\ny = torch.randn(5, 4)\n"
+        "d = torch.cdist(x, y)\ny.data.zero_()\nd.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
     # Denial of service ---------------------------------------------------------------------
     Hostile("power_tower", "x = 9**9**9", "limit", "integer"),
     Hostile("power_tower_10", "x = 10**10**10", "limit", "integer"),
