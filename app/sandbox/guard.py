@@ -105,6 +105,13 @@ class Budget:
                 "characters and list items in all"
             )
 
+    def nesting(self, depth: int, what: str) -> None:
+        if depth > self.limits.max_nesting:
+            raise too_big(
+                f"{what} nests more than {self.limits.max_nesting} levels deep; keep data flat "
+                "(a list of rows, a dict of tuples)"
+            )
+
     def integer(self, bits: int) -> None:
         if bits > self.limits.max_int_bits:
             raise too_big(
@@ -347,13 +354,15 @@ def range_length(numbers: range) -> int:
 
 
 def _is_safe_value(value: Any, budget: Budget) -> bool:
-    """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them."""
-    stack = [value]
+    """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them,
+    nested no deeper than the limit (torch walks nested sequences recursively in C++)."""
+    stack = [(value, 0)]
     seen = 0
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         seen += 1
         budget.sequence(seen, "a nested value")
+        budget.nesting(depth, "a value given to torch")
         if isinstance(item, range):
             # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
             budget.sequence(range_length(item), "a range")
@@ -364,10 +373,10 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
             if item.device.type != "cpu" or item.layout != torch.strided:
                 return False
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((child, depth + 1) for child in item)
+            stack.extend((child, depth + 1) for child in item.values())
         else:
             return False
     return True

@@ -444,7 +444,7 @@ class Interpreter:
             container[index] = value
         elif isinstance(container, dict):
             self.budget.sequence(len(container) + 1, "a dict")
-            container[index] = value
+            container[self.python.key(index)] = value
         else:
             raise ProgramError(
                 "TypeError", f"a {type(container).__name__} does not support item assignment here"
@@ -474,7 +474,7 @@ class Interpreter:
                 owner = self.eval(container, scope)
                 if not isinstance(owner, list | dict):
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
-                del owner[self.eval(index, scope)]
+                del owner[self.python.key(self.eval(index, scope))]
             case _:
                 raise refused("only names and list or dict items can be deleted", target)
 
@@ -528,7 +528,7 @@ class Interpreter:
             case ast.Tuple(elts=elements):
                 return tuple(self.eval_sequence(elements, scope))
             case ast.Set(elts=elements):
-                return set(self.eval_sequence(elements, scope))
+                return set(map(self.python.key, self.eval_sequence(elements, scope)))
             case ast.Dict(keys=keys, values=values):
                 return self.eval_dict(keys, values, scope)
             case ast.JoinedStr(values=parts):
@@ -539,9 +539,10 @@ class Interpreter:
                 # Evaluated eagerly: a program never holds a real generator (or its frame).
                 return [item for item in self.comprehend(element, None, generators, scope)]
             case ast.SetComp(elt=element, generators=generators):
-                return set(self.comprehend(element, None, generators, scope))
+                return set(map(self.python.key, self.comprehend(element, None, generators, scope)))
             case ast.DictComp(key=key, value=value, generators=generators):
-                return dict(self.comprehend(key, value, generators, scope))
+                pairs = self.comprehend(key, value, generators, scope)
+                return {self.python.key(k): v for k, v in pairs}
         raise refused(f"{type(node).__name__} is not supported", node)
 
     def lookup(self, name: str, scope: Scope) -> Any:
@@ -570,7 +571,7 @@ class Interpreter:
             if key is None:
                 result.update(self.python.builtin_dict(self.eval(value, scope)))
             else:
-                result[self.eval(key, scope)] = self.eval(value, scope)
+                result[self.python.key(self.eval(key, scope))] = self.eval(value, scope)
             self.budget.sequence(len(result), "a dict")
         return result
 
@@ -690,6 +691,8 @@ class Interpreter:
             self.budget.integer(left.bit_length() + right)
         elif symbol == "+" and isinstance(left, sized) and isinstance(right, sized):
             self.budget.create(len(left) + len(right))
+        elif symbol in {"in", "not in"} and isinstance(right, dict | set):
+            self.python.key(left)
         elif symbol == "%" and isinstance(left, str):
             raise refused("'%' formatting of strings is not supported; use an f-string")
 
@@ -767,7 +770,9 @@ class Interpreter:
             self.guard.check_arguments("Tensor indexing", (index,), {})
             result = self.guard.operator("[]", operator.getitem, container, index)
             return self._produced(result, Call(operator.getitem, (container, index), {}))
-        if isinstance(container, list | tuple | str | dict | range | torch.Size):
+        if isinstance(container, dict):
+            return container[self.python.key(index)]
+        if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList):
             return container[index]

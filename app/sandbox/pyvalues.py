@@ -227,6 +227,20 @@ class PythonValues:
         }
         self.builtins = {name: Builtin(name, function) for name, function in functions.items()}
 
+    # Hashing ---------------------------------------------------------------------------
+
+    def key(self, value: Any) -> Any:
+        """`value`, about to be hashed (a dict key, a set item, `in` a dict). Hashing a tuple
+        recurses in C without a depth check: a tuple nested a few hundred thousand levels
+        deep (built one level per loop turn) would overflow the stack and kill the worker."""
+        if isinstance(value, tuple):
+            stack = [(value, 1)]
+            while stack:
+                item, depth = stack.pop()
+                self.budget.nesting(depth, "a dict key or set item")
+                stack.extend((child, depth + 1) for child in item if isinstance(child, tuple))
+        return value
+
     # Iteration -------------------------------------------------------------------------
 
     def items(self, value: Any) -> list[Any]:
@@ -283,10 +297,10 @@ class PythonValues:
         return tuple(self.items(value))
 
     def builtin_set(self, value: Any = ()) -> set[Any]:
-        return set(self.items(value))
+        return set(map(self.key, self.items(value)))
 
     def builtin_dict(self, value: Any = (), **kwargs: Any) -> dict[Any, Any]:
-        pairs = value.items() if isinstance(value, dict) else self.items(value)
+        pairs = value.items() if isinstance(value, dict) else list(map(self.key, self.items(value)))
         result = dict(pairs, **kwargs)
         self.budget.sequence(len(result), "a dict")
         return result
@@ -339,6 +353,11 @@ class PythonValues:
         if "key" in kwargs:
             raise refused(f"{type(receiver).__name__}.{name}: 'key=' is not supported")
         self._check_growth(receiver, name, args)
+        if isinstance(receiver, dict) and args:
+            if name == "update" and not isinstance(args[0], dict):
+                args = (list(map(self.key, self.items(args[0]))), *args[1:])
+            else:
+                self.key(args[0])
         result = getattr(receiver, name)(*args, **kwargs)
         if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
             return list(result)

@@ -338,6 +338,49 @@ CORPUS: tuple[Hostile, ...] = (
         "program-error",
         "changed in place",
     ),
+    # Nesting: hashing a tuple and building a tensor recurse in C without a depth check -----
+    Hostile(
+        "deep_tuple_as_dict_key",
+        "t = ()\nfor i in range(90000):\n    t = (t,)\nd = {t: 1}",
+        "limit",
+        "nests more than",
+    ),
+    Hostile(
+        "deep_tuple_in_set",
+        "t = ()\nfor i in range(200):\n    t = (t, i)\ns = {t}",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_in_dict",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nb = t in {1: 2}",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_dict_get",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nb = {}.get(t)",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_pairs_to_dict",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nd = dict([(t, 1)])",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_list_to_torch",
+        IMPORT_TORCH + "t = [1.0]\nfor i in range(5000):\n    t = [t]\nx = torch.tensor(t)",
+        "limit",
+        "nests more than",
+    ),
+    Hostile(
+        "deep_tuples_compared",
+        "t = ()\nu = ()\nfor i in range(5000):\n    t = (t,)\n    u = (u,)\nb = t == u",
+        "limit",
+        "deeply",
+    ),
     # Denial of service ---------------------------------------------------------------------
     Hostile("power_tower", "x = 9**9**9", "limit", "integer"),
     Hostile("power_tower_10", "x = 10**10**10", "limit", "integer"),
