@@ -234,15 +234,29 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
-        def measure() -> int | None:
-            meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        def on_meta(converted: tuple[Any, ...]) -> int | None:
+            meta_args, meta_kwargs = converted
             try:
                 with torch.no_grad(), torch.device("meta"):
                     return _numel_of(function(*meta_args, **meta_kwargs))
             except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
                 return None
 
-        numel = _remembered(function, args, kwargs, measure)
+        numel = _remembered(
+            function, args, kwargs, lambda: on_meta(tree_map(_to_meta, (args, kwargs)))
+        )
+        if numel is None and _holds_scalar_tensor((args, kwargs)):
+            # A size given as a tensor (torch.arange(torch.tensor(2.5e8)), zeros(t), full((t,),
+            # 1)) cannot be read from a meta tensor: the dry run is made again with such
+            # tensors as the numbers they hold. That size depends on values, so it is not
+            # remembered by signature.
+            # The first argument stays a tensor if it can be one (the receiver of a method,
+            # x.new_zeros(t)); if that fails, it may be a size too (torch.zeros(t)).
+            first = tree_map(_to_meta, args[:1])
+            rest = tree_map(_to_number_or_meta, (args[1:], kwargs))
+            numel = on_meta(((*first, *rest[0]), rest[1]))
+            if numel is None:
+                numel = on_meta(tree_map(_to_number_or_meta, (args, kwargs)))
         if numel is None:
             return False
         self.budget.allocate(numel, qualname)
@@ -272,7 +286,10 @@ class Guard:
                     return None
             return sum(p.numel() for p in probe.parameters())
 
-        numel = _remembered(cls, args, kwargs, measure)
+        # The probe is built from the real arguments, so a size given as a tensor is read
+        # from its value, which the signature does not hold.
+        tensors = _holds_scalar_tensor((args, kwargs))
+        numel = measure() if tensors else _remembered(cls, args, kwargs, measure)
         if numel is not None:
             self.budget.allocate(numel, qualname)
 
@@ -332,6 +349,29 @@ def _to_meta(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return torch.empty(value.shape, dtype=value.dtype, device="meta")
     return value
+
+
+def _is_scalar_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() <= 1
+
+
+def _holds_scalar_tensor(value: Any) -> bool:
+    found = False
+
+    def look(item: Any) -> Any:
+        nonlocal found
+        found = found or _is_scalar_tensor(item)
+        return item
+
+    tree_map(look, value)
+    return found
+
+
+def _to_number_or_meta(value: Any) -> Any:
+    """A one-element tensor as the number (or list of one number) it holds; a size."""
+    if _is_scalar_tensor(value) and value.dtype != torch.bool and not value.is_complex():
+        return value.item() if value.dim() == 0 else value.tolist()
+    return _to_meta(value)
 
 
 def _numel_of(value: Any) -> int:

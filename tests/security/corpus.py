@@ -381,6 +381,80 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "deeply",
     ),
+    # Sizes given as tensors: the dry run reads the numbers they hold -----------------------
+    Hostile(
+        "arange_of_tensor",
+        IMPORT_TORCH + "t = torch.arange(torch.tensor(2.5e8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "arange_to_tensor",
+        IMPORT_TORCH + "t = torch.arange(0, torch.tensor(10**9), 1)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "zeros_of_tensor",
+        IMPORT_TORCH + "t = torch.zeros(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "zeros_of_one_element_tensor",
+        IMPORT_TORCH + "t = torch.zeros(torch.tensor([10**8]))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "full_of_tensor",
+        IMPORT_TORCH + "t = torch.full((torch.tensor(10**8),), 1.0)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "linspace_of_tensor",
+        IMPORT_TORCH + "t = torch.linspace(0, 1, torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "randperm_of_tensor",
+        IMPORT_TORCH + "t = torch.randperm(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "randint_of_tensor",
+        IMPORT_TORCH + "t = torch.randint(0, 9, (torch.tensor(10**8),))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "new_zeros_of_tensor",
+        IMPORT_TORCH + "t = torch.ones(1).new_zeros(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "repeat_by_tensor_counts",
+        IMPORT_TORCH + "t = torch.ones(4).repeat(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "histc_bins_tensor",
+        IMPORT_TORCH + "t = torch.histc(torch.ones(4), bins=torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "module_sized_by_tensor_after_a_small_one",
+        IMPORT_TORCH + "a = torch.nn.Linear(torch.tensor(2), 2)\n"
+        "b = torch.nn.Linear(torch.tensor(10**5), torch.tensor(10**5))",
+        "limit",
+        "elements",
+    ),
     # Denial of service ---------------------------------------------------------------------
     Hostile("power_tower", "x = 9**9**9", "limit", "integer"),
     Hostile("power_tower_10", "x = 10**10**10", "limit", "integer"),
