@@ -440,6 +440,13 @@ class Interpreter:
         if isinstance(container, torch.Tensor):
             self.guard.check_arguments("Tensor item assignment", (index, value), {})
             container[index] = value
+        elif isinstance(container, list) and isinstance(index, slice):
+            # `a[:] = range(10**9)` materialises its right-hand side: sized like list(...).
+            items = self.python.items(value)
+            replaced = len(range(*index.indices(len(container))))
+            self.budget.sequence(len(container) - replaced + len(items), "a list")
+            self.budget.create(len(items))
+            container[index] = items
         elif isinstance(container, list):
             container[index] = value
         elif isinstance(container, dict):

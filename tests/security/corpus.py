@@ -486,6 +486,23 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("fsum_of_range", "import math\nx = math.fsum(range(10**12))", "limit", "range"),
     Hostile("prod_of_range", "import math\nx = math.prod(range(1, 10**30))", "limit", "range"),
     Hostile("list_of_huge_range", "x = list(range(10**30))", "limit", "items"),
+    Hostile("slice_assign_range", "a = [1]\na[:] = range(2 * 10**7)", "limit", "items"),
+    Hostile("slice_assign_step_range", "a = [0] * 10\na[::3] = range(10**12)", "limit", "items"),
+    Hostile(
+        "slice_assign_tensor", IMPORT_TORCH + "a = [1]\na[:0] = torch.ones(10**6)", "limit", "items"
+    ),
+    Hostile(
+        "slice_assign_grows_list",
+        "a = [0] * 60000\na[:0] = [1] * 60000",
+        "limit",
+        "a list would have 120,000 items",
+    ),
+    Hostile(
+        "string_method_in_a_loop",
+        "s = 'a' * 100000\nfor i in range(200):\n    t = s.upper()",
+        "limit",
+        "in all",
+    ),
     Hostile("huge_tensor", IMPORT_TORCH + "t = torch.ones(10**5, 10**5)", "limit", "elements"),
     Hostile(
         "expand", IMPORT_TORCH + "t = torch.ones(1).expand(10**6, 10**6).sum()", "limit", "elements"
