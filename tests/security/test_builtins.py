@@ -34,11 +34,11 @@ def test_slice_assignment_behaves_as_python() -> None:
         "a = [1, 2, 3, 4, 5]\na[1:3] = (7, 8, 9)\na[::2] = 'xyz'\nb = a[:]\nb[1:] = []\n"
         "c = [0] * 4\nc[1:3] = range(5)\nprint(a, b, c)\n"
     )
-    a = [1, 2, 3, 4, 5]
+    a: list[object] = [1, 2, 3, 4, 5]
     a[1:3] = (7, 8, 9)
     a[::2] = "xyz"
     b = a[:]
     b[1:] = []
-    c = [0] * 4
+    c: list[object] = [0] * 4
     c[1:3] = range(5)
     assert run_stdout(code) == f"{a} {b} {c}\n"
