@@ -18,7 +18,13 @@ from torch.utils._pytree import tree_map
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
-from app.sandbox.tensors import check_dense, check_optimizer, optimizer_arguments
+from app.sandbox.tensors import (
+    MODULE_CONVERSIONS,
+    check_dense,
+    check_optimizer,
+    converted,
+    optimizer_arguments,
+)
 from app.sandbox.value_sizes import estimate_size
 from app.settings import Limits
 
@@ -167,7 +173,10 @@ class Guard:
             self._check_module_call(receiver, args)
         elif isinstance(receiver, torch.optim.Optimizer) and name == "step":
             check_optimizer(receiver)
-        return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
+        result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
+        if isinstance(receiver, nn.Module) and name in MODULE_CONVERSIONS:
+            converted(receiver)
+        return result
 
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""

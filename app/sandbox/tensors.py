@@ -133,6 +133,17 @@ def _same_memory(owner: torch.Tensor, value: torch.Tensor) -> bool:
     )
 
 
+# Module methods that replace every parameter's and buffer's data (`param.data = ...`).
+MODULE_CONVERSIONS = frozenset({"float", "double", "half"})
+
+
+def converted(module: torch.nn.Module) -> None:
+    """After `m.double()`: each parameter and buffer counts as written, so a graph that saved
+    the old ones refuses backward instead of handing kernels weights of another dtype."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        torch.autograd.graph.increment_version(tensor)
+
+
 def optimizer_arguments(
     qualname: str, target: type, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -318,6 +318,21 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("unsqueeze_in_place", LEAF + "x.unsqueeze_(0)", "not-allowed", "'unsqueeze_'"),
     Hostile("swapaxes_in_place", LEAF + "x.swapaxes_(0, 0)", "not-allowed", "'swapaxes_'"),
     Hostile(
+        "module_converted_between_forward_and_backward",
+        IMPORT_TORCH + "r = torch.nn.LSTM(3, 4)\ny, h = r(torch.randn(2, 1, 3))\nr.double()\n"
+        "y.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "index_changed_in_inference_mode_before_backward",
+        IMPORT_TORCH + "x = torch.randn(3, 4, requires_grad=True)\ni = torch.tensor([0, 2])\n"
+        "y = x.index_select(0, i)\nwith torch.inference_mode():\n    i[0] = 10**6\n"
+        "y.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
         "index_changed_through_data_before_backward",
         IMPORT_TORCH + "e = torch.nn.Embedding(3, 2, scale_grad_by_freq=True)\n"
         "i = torch.tensor([0, 1])\ny = e(i)\ni.data[0] = 10**7\ny.sum().backward()",
