@@ -141,8 +141,10 @@ class Guard:
             self._check_module_size(function.qualname, target, args, kwargs)
         elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
             args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
-        elif target is nn.Parameter and args and isinstance(args[0], torch.Tensor):
-            check_dense(args[0], "nn.Parameter(...)")
+        elif target is nn.Parameter:
+            data = args[0] if args else kwargs.get("data")
+            if isinstance(data, torch.Tensor):
+                check_dense(data, "nn.Parameter(...)")
         elif function.dry_run:
             sized = self.dry_run(function.qualname, target, args, kwargs)
         self.check_value_sizes(function.qualname, args, kwargs)

@@ -300,6 +300,18 @@ CORPUS: tuple[Hostile, ...] = (
         "own memory",
     ),
     Hostile(
+        "expanded_parameter_by_keyword",
+        IMPORT_TORCH + "p = torch.nn.Parameter(data=torch.zeros(1).expand(1000))",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "overlapping_unfold_leaf",
+        IMPORT_TORCH + "p = torch.arange(6.0).unfold(0, 3, 1).requires_grad_()",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
         "expanded_non_leaf_in_optimizer",
         LEAF + "e = x[:1].expand(1000)\ne.retain_grad()\no = torch.optim.Adagrad([e])",
         "not-allowed",
