@@ -25,7 +25,7 @@ from app.sandbox.tensors import (
     converted,
     optimizer_arguments,
 )
-from app.sandbox.value_sizes import estimate_size
+from app.sandbox.value_sizes import estimate_pieces, estimate_size
 from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
@@ -135,6 +135,7 @@ class Guard:
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
         self.check_arguments(function.qualname, args, kwargs)
+        self.check_pieces(function.qualname, args, kwargs)
         target = function.target
         sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
@@ -167,6 +168,7 @@ class Guard:
                 args[0] if args else kwargs.get("requires_grad", True)
             ):
                 check_dense(receiver, "a tensor that requires grad")
+            self.check_pieces(qualname, (receiver, *args), kwargs)
             if dry_run:
                 unbound = getattr(torch.Tensor, name)
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
@@ -272,6 +274,12 @@ class Guard:
             return False
         self.budget.allocate(numel, qualname)
         return True
+
+    def check_pieces(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Calls returning one object per piece (unbind, split, tolist), before any run."""
+        pieces = estimate_pieces(qualname, args, kwargs)
+        if pieces is not None:
+            self.budget.sequence(pieces, f"the result of {qualname}")
 
     def check_value_sizes(
         self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -513,6 +513,19 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("fsum_of_range", "import math\nx = math.fsum(range(10**12))", "limit", "range"),
     Hostile("prod_of_range", "import math\nx = math.prod(range(1, 10**30))", "limit", "range"),
     Hostile("list_of_huge_range", "x = list(range(10**30))", "limit", "items"),
+    Hostile(
+        "unbind_millions", IMPORT_TORCH + "a = torch.ones(4 * 10**6).unbind()", "limit", "items"
+    ),
+    Hostile(
+        "split_into_ones",
+        IMPORT_TORCH + "a = torch.split(torch.ones(4 * 10**6), 1)",
+        "limit",
+        "items",
+    ),
+    Hostile("chunk_many", IMPORT_TORCH + "a = torch.ones(10**6).chunk(10**6)", "limit", "items"),
+    Hostile(
+        "tolist_millions", IMPORT_TORCH + "a = torch.ones(4 * 10**6).tolist()", "limit", "items"
+    ),
     Hostile("slice_assign_range", "a = [1]\na[:] = range(2 * 10**7)", "limit", "items"),
     Hostile("slice_assign_step_range", "a = [0] * 10\na[::3] = range(10**12)", "limit", "items"),
     Hostile(
