@@ -175,7 +175,7 @@ class Guard:
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             self._check_module_call(receiver, args)
-        elif isinstance(receiver, torch.optim.Optimizer) and name == "step":
+        elif isinstance(receiver, torch.optim.Optimizer) and name in {"step", "zero_grad"}:
             check_optimizer(receiver)
         result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
         if isinstance(receiver, nn.Module) and name in MODULE_CONVERSIONS:

@@ -164,9 +164,13 @@ def optimizer_arguments(
 
 
 def check_optimizer(optimizer: torch.optim.Optimizer) -> None:
-    """Before every step: switches off, parameters, gradients and state like their
-    parameter (param_groups are the program's to edit, so they are checked each time)."""
+    """Before every step and zero_grad: switches off, parameters, gradients and state like
+    their parameter (param_groups and defaults are the program's to edit, so they are checked
+    each time)."""
     name = type(optimizer).__name__
+    for switch in OPTIMIZER_SWITCHES:
+        if optimizer.defaults.get(switch):
+            raise refused(f"{name}: defaults['{switch}'] must stay False here")
     for number, group in enumerate(optimizer.param_groups):
         for switch in OPTIMIZER_SWITCHES:
             if group.get(switch):

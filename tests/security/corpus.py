@@ -255,6 +255,13 @@ CORPUS: tuple[Hostile, ...] = (
         "param_groups[0]['fused']",
     ),
     Hostile(
+        "foreach_through_defaults",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\no.defaults['foreach'] = True\n"
+        "x.sum().backward()\no.zero_grad(set_to_none=False)",
+        "not-allowed",
+        "defaults['foreach']",
+    ),
+    Hostile(
         "shrunken_grad_data",
         LEAF + "o = torch.optim.SGD([x], lr=0.1)\nx.sum().backward()\n"
         "x.grad.data = torch.ones(1)\no.step()",
