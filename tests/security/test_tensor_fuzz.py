@@ -174,8 +174,18 @@ def programs(draw: st.DrawFn) -> str:
     lines = ["import torch", "import torch.nn.functional as F"]
     lines += [draw(tensors(name)) for name in NAMES]
     lines += draw(st.lists(statements(), min_size=1, max_size=5))
-    if draw(st.booleans()):
-        lines.append(f"{draw(st.sampled_from(NAMES))}.sum().backward()")
+    ending = draw(
+        st.sampled_from(
+            [
+                "",
+                f"{draw(st.sampled_from(NAMES))}.sum().backward()",
+                "r.sum().backward()",
+                "r.backward(torch.ones(1).expand_as(r))",
+                "g = torch.autograd.grad(r.sum(), [a, b], allow_unused=True)",
+            ]
+        )
+    )
+    lines.append(ending)
     return "\n".join(lines) + "\n"
 
 
