@@ -247,8 +247,8 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
-        def on_meta(converted: tuple[Any, ...]) -> int | None:
-            meta_args, meta_kwargs = converted
+        def on_meta(arguments: tuple[Any, ...]) -> int | None:
+            meta_args, meta_kwargs = arguments
             try:
                 with torch.no_grad(), torch.device("meta"):
                     return _numel_of(function(*meta_args, **meta_kwargs))
@@ -260,10 +260,9 @@ class Guard:
         )
         if numel is None and _holds_scalar_tensor((args, kwargs)):
             # A size given as a tensor (torch.arange(torch.tensor(2.5e8)), zeros(t), full((t,),
-            # 1)) cannot be read from a meta tensor: the dry run is made again with such
-            # tensors as the numbers they hold. That size depends on values, so it is not
-            # remembered by signature.
-            # The first argument stays a tensor if it can be one (the receiver of a method,
+            # 1)) cannot be read from a meta tensor: the dry run is made again with one-element
+            # tensors as the numbers they hold, and not remembered (the size depends on
+            # values). The first argument stays a tensor if it can (the receiver of a method,
             # x.new_zeros(t)); if that fails, it may be a size too (torch.zeros(t)).
             first = tree_map(_to_meta, args[:1])
             rest = tree_map(_to_number_or_meta, (args[1:], kwargs))
