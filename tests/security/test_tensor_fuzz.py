@@ -56,6 +56,7 @@ VIEWS: list[tuple[str, Callable[[Shape, str], bool]]] = [
     ("{}.unfold(0, 1, 1)", lambda shape, dtype: len(shape) >= 1 and shape[0] >= 1),
     ("{}.narrow(0, 0, 1)", lambda shape, dtype: len(shape) >= 1 and shape[0] >= 1),
     ("{}.mT", lambda shape, dtype: len(shape) >= 2),
+    ("{}.T", lambda shape, dtype: True),  # warns once per process off two dimensions
     ("{}.view(-1)", lambda shape, dtype: True),
     ("{}.float()", lambda shape, dtype: True),
     ("{}.long()", lambda shape, dtype: True),
@@ -106,6 +107,7 @@ def like(draw: st.DrawFn, target: str) -> str:
             [
                 f"{target}.detach().clone()",
                 f"torch.zeros_like({target})",
+                f"torch.randn_like({target}.float())",
                 f"torch.zeros(1, dtype={target}.dtype).expand_as({target})",
                 f"{target}.detach()",
                 f"torch.ones(1, dtype={target}.dtype)",
@@ -138,8 +140,15 @@ def statements(draw: st.DrawFn) -> str:
         return f"{target}[{index}] = {other}"
     if kind == 10:
         optimizer = draw(st.sampled_from(["SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]))
-        extra = draw(st.sampled_from(["", ", momentum=0.9", ", fused=True", ", foreach=True"]))
+        extra = draw(
+            st.sampled_from(
+                ["", ", momentum=0.9", ", fused=True", ", fused=True", ", foreach=True"]
+            )
+        )
+        # The parameter is often made here, from a stride-0 view: what fused kernels misread.
+        param = draw(st.sampled_from([target, f"{target}.detach().reshape(-1)[:1].expand(65536)"]))
         return (
+            f"{target} = {param}\n"
             f"o = torch.optim.{optimizer}([{target}], lr=0.1{extra})\n"
             f"{target}.grad = {like(draw, target)}\no.step()\no.step()"
         )
@@ -238,7 +247,7 @@ def worker() -> Iterator[Worker]:
 @given(code=programs())
 def test_odd_tensors_never_crash_the_process(worker: Worker, code: str) -> None:
     answer = worker.run(code)
-    assert not answer.startswith("exception"), f"{answer}\n{code}"
+    assert not answer.startswith(("exception", "warnings differ")), f"{answer}\n{code}"
 
 
 def test_known_crashers_are_answered(worker: Worker) -> None:
