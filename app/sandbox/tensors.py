@@ -159,8 +159,18 @@ def optimizer_arguments(
                 f"{qualname}: '{switch}=True' is not available here; the plain (single-tensor) "
                 "optimizer gives the same numbers"
             )
+    # Checked before the constructor runs too: Adagrad builds state from each parameter.
+    for item in _listed(bound.arguments.get("params")):
+        group = item.get("params") if isinstance(item, dict) else [item]
+        for param in _listed(group):
+            if isinstance(param, torch.Tensor):
+                check_dense(param, f"{qualname}: a parameter")
     bound.arguments["foreach"] = False
     return bound.args, bound.kwargs
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def check_optimizer(optimizer: torch.optim.Optimizer) -> None:

@@ -325,6 +325,13 @@ CORPUS: tuple[Hostile, ...] = (
         "own memory",
     ),
     Hostile(
+        "expanded_param_in_a_group_dict",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(10**5)\n"
+        "o = torch.optim.Adagrad([{'params': [p]}], lr=0.1)",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
         "expanded_param_appended_to_group",
         LEAF + "o = torch.optim.SGD([x], lr=0.1)\nq = torch.zeros(1).expand(1000)\n"
         "o.param_groups[0]['params'].append(q)\nq.grad = torch.ones(1000)\no.step()",
