@@ -10,9 +10,10 @@ checked. So a program may never:
   (`unsqueeze_`, `t_`, `resize_`, `set_`...) are not on the allowlist;
 - write a tensor behind autograd's back: `.data` is `.detach()` (it shares the version
   counter, so changing a tensor saved for backward makes backward refuse, as in PyTorch
-  for any other in-place change), and `.data = v` counts as a write;
+  for any other in-place change), and `.data = v` and `m.double()` count as writes;
 - make a leaf, a parameter, a gradient or optimizer state from memory whose elements are not
-  each their own (an `expand` view: stride 0), which a kernel would read as dense;
+  each their own in one block (an `expand` view with stride 0, an overlapping `unfold`, a
+  stepped slice), which a kernel would read as dense;
 - run fused or foreach optimizer kernels: every step is the single-tensor path, whose
   element-wise operations check shapes, and parameters, gradients and state are checked
   before each step.
