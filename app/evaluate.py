@@ -28,6 +28,9 @@ def reset_torch_state() -> None:
     torch.default_generator.manual_seed(DEFAULT_SEED)
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
+    # PyTorch warns of some things once per process (TORCH_WARN_ONCE): whether a job saw the
+    # warning would depend on what earlier jobs on this worker ran. Every job sees every one.
+    torch.set_warn_always(True)
 
 
 def evaluate(

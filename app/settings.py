@@ -18,6 +18,10 @@ class Limits(BaseSettings):
     max_call_depth: int = Field(40, description="Deepest chain of user function calls.")
     max_int_bits: int = Field(4_096, description="Largest integer, in bits.")
     max_sequence_len: int = Field(100_000, description="Longest string, list, tuple or dict.")
+    max_nesting: int = Field(
+        100,
+        description="Deepest nesting of a dict key or set item, or of lists given to torch.",
+    )
     max_total_items: int = Field(
         10_000_000, description="Characters and items all string and list operations may build."
     )

@@ -275,4 +275,50 @@ out.backward()
 w.data.zero_()
 w.grad.data.zero_()
 """,
+    # Every optimizer runs its single-tensor path here; the numbers are PyTorch's defaults'.
+    "each_optimizer_steps_like_pytorch": """
+import torch
+torch.manual_seed(1)
+x = torch.randn(4, 3)
+for kind in range(5):
+    w = torch.randn(3, requires_grad=True)
+    if kind == 0:
+        o = torch.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=True)
+    elif kind == 1:
+        o = torch.optim.Adam([w], lr=0.1, amsgrad=True)
+    elif kind == 2:
+        o = torch.optim.AdamW([w], lr=0.1, fused=False)
+    elif kind == 3:
+        o = torch.optim.RMSprop([w], lr=0.1, momentum=0.5, centered=True)
+    else:
+        o = torch.optim.Adagrad([w], lr=0.1, foreach=False)
+    for step in range(3):
+        o.zero_grad()
+        loss = ((x @ w) ** 2).mean()
+        loss.backward()
+        o.step()
+    print(kind, w.tolist())
+""",
+    # A gradient set to an expand view is stored dense; the step's numbers are unchanged.
+    "grad_set_to_an_expand_view": """
+import torch
+p = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+o = torch.optim.SGD([p], lr=0.5, momentum=0.9)
+for step in range(2):
+    p.grad = torch.ones(1).expand(3)
+    o.step()
+p.grad = None
+y = (p * p).sum()
+""",
+    # `.data = v` rebinds: an alias taken before keeps the old values, as in PyTorch.
+    "data_rebound_with_same_shape": """
+import torch
+W = torch.tensor([1.0, 2.0], requires_grad=True)
+old = W.data
+W.data = torch.tensor([5.0, 6.0])
+W.data = W.data * 2
+y = (W * old).sum()
+y.backward()
+print(old, W.data)
+""",
 }

@@ -139,7 +139,7 @@ TENSOR_METHODS = frozenset(
         """
     view view_as reshape_as expand expand_as repeat contiguous float double half long int
     bool to type_as new_zeros new_ones new_full new_tensor masked_fill add_ sub_ mul_ div_
-    pow_ clamp_ copy_ fill_ zero_ normal_ uniform_ masked_fill_ squeeze_ unsqueeze_ t_ abs_
+    pow_ clamp_ copy_ fill_ zero_ normal_ uniform_ masked_fill_ abs_
     neg_ exp_ log_ sigmoid_ tanh_ relu_ sqrt_ requires_grad_ retain_grad detach_ item tolist
     size dim ndimension nelement element_size is_contiguous stride unfold sum_to_size
     backward square_ index_fill scatter scatter_add narrow split chunk unbind masked_select

@@ -18,7 +18,14 @@ from torch.utils._pytree import tree_map
 from app.sandbox.allowlist import DTYPES, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
-from app.sandbox.value_sizes import estimate_size
+from app.sandbox.tensors import (
+    MODULE_CONVERSIONS,
+    check_dense,
+    check_optimizer,
+    converted,
+    optimizer_arguments,
+)
+from app.sandbox.value_sizes import estimate_pieces, estimate_size
 from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
@@ -104,6 +111,13 @@ class Budget:
                 "characters and list items in all"
             )
 
+    def nesting(self, depth: int, what: str) -> None:
+        if depth > self.limits.max_nesting:
+            raise too_big(
+                f"{what} nests more than {self.limits.max_nesting} levels deep; keep data flat "
+                "(a list of rows, a dict of tuples)"
+            )
+
     def integer(self, bits: int) -> None:
         if bits > self.limits.max_int_bits:
             raise too_big(
@@ -121,14 +135,24 @@ class Guard:
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
         self.check_arguments(function.qualname, args, kwargs)
+        self.check_pieces(function.qualname, args, kwargs)
         target = function.target
         sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
             self._check_module_size(function.qualname, target, args, kwargs)
+        elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
+            args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
+        elif target is nn.Parameter:
+            data = args[0] if args else kwargs.get("data")
+            if isinstance(data, torch.Tensor):
+                check_dense(data, "nn.Parameter(...)")
         elif function.dry_run:
             sized = self.dry_run(function.qualname, target, args, kwargs)
         self.check_value_sizes(function.qualname, args, kwargs)
-        return self.checked_result(function.qualname, target(*args, **kwargs), sized)
+        result = self.checked_result(function.qualname, target(*args, **kwargs), sized)
+        if isinstance(result, torch.optim.Optimizer):
+            check_optimizer(result)
+        return result
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
@@ -140,13 +164,23 @@ class Guard:
         if isinstance(receiver, torch.Tensor):
             if name == "to":
                 self._check_to(args)
+            if name == "requires_grad_" and (
+                args[0] if args else kwargs.get("requires_grad", True)
+            ):
+                check_dense(receiver, "a tensor that requires grad")
+            self.check_pieces(qualname, (receiver, *args), kwargs)
             if dry_run:
                 unbound = getattr(torch.Tensor, name)
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             self._check_module_call(receiver, args)
-        return self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
+        elif isinstance(receiver, torch.optim.Optimizer) and name in {"step", "zero_grad"}:
+            check_optimizer(receiver)
+        result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
+        if isinstance(receiver, nn.Module) and name in MODULE_CONVERSIONS:
+            converted(receiver)
+        return result
 
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""
@@ -213,19 +247,38 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
-        def measure() -> int | None:
-            meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        def on_meta(arguments: tuple[Any, ...]) -> int | None:
+            meta_args, meta_kwargs = arguments
             try:
                 with torch.no_grad(), torch.device("meta"):
                     return _numel_of(function(*meta_args, **meta_kwargs))
             except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
                 return None
 
-        numel = _remembered(function, args, kwargs, measure)
+        numel = _remembered(
+            function, args, kwargs, lambda: on_meta(tree_map(_to_meta, (args, kwargs)))
+        )
+        if numel is None and _holds_scalar_tensor((args, kwargs)):
+            # A size given as a tensor (torch.arange(torch.tensor(2.5e8)), zeros(t), full((t,),
+            # 1)) cannot be read from a meta tensor: the dry run is made again with one-element
+            # tensors as the numbers they hold, and not remembered (the size depends on
+            # values). The first argument stays a tensor if it can (the receiver of a method,
+            # x.new_zeros(t)); if that fails, it may be a size too (torch.zeros(t)).
+            first = tree_map(_to_meta, args[:1])
+            rest = tree_map(_to_number_or_meta, (args[1:], kwargs))
+            numel = on_meta(((*first, *rest[0]), rest[1]))
+            if numel is None:
+                numel = on_meta(tree_map(_to_number_or_meta, (args, kwargs)))
         if numel is None:
             return False
         self.budget.allocate(numel, qualname)
         return True
+
+    def check_pieces(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Calls returning one object per piece (unbind, split, tolist), before any run."""
+        pieces = estimate_pieces(qualname, args, kwargs)
+        if pieces is not None:
+            self.budget.sequence(pieces, f"the result of {qualname}")
 
     def check_value_sizes(
         self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -251,7 +304,10 @@ class Guard:
                     return None
             return sum(p.numel() for p in probe.parameters())
 
-        numel = _remembered(cls, args, kwargs, measure)
+        # The probe is built from the real arguments, so a size given as a tensor is read
+        # from its value, which the signature does not hold.
+        tensors = _holds_scalar_tensor((args, kwargs))
+        numel = measure() if tensors else _remembered(cls, args, kwargs, measure)
         if numel is not None:
             self.budget.allocate(numel, qualname)
 
@@ -313,6 +369,29 @@ def _to_meta(value: Any) -> Any:
     return value
 
 
+def _is_scalar_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() <= 1
+
+
+def _holds_scalar_tensor(value: Any) -> bool:
+    found = False
+
+    def look(item: Any) -> Any:
+        nonlocal found
+        found = found or _is_scalar_tensor(item)
+        return item
+
+    tree_map(look, value)
+    return found
+
+
+def _to_number_or_meta(value: Any) -> Any:
+    """A one-element tensor as the number (or list of one number) it holds; a size."""
+    if _is_scalar_tensor(value) and value.dtype != torch.bool and not value.is_complex():
+        return value.item() if value.dim() == 0 else value.tolist()
+    return _to_meta(value)
+
+
 def _numel_of(value: Any) -> int:
     if isinstance(value, torch.Tensor):
         return value.numel()
@@ -333,13 +412,15 @@ def range_length(numbers: range) -> int:
 
 
 def _is_safe_value(value: Any, budget: Budget) -> bool:
-    """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them."""
-    stack = [value]
+    """Scalars, tensors on the cpu, torch objects from the allowlist, and containers of them,
+    nested no deeper than the limit (torch walks nested sequences recursively in C++)."""
+    stack = [(value, 0)]
     seen = 0
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         seen += 1
         budget.sequence(seen, "a nested value")
+        budget.nesting(depth, "a value given to torch")
         if isinstance(item, range):
             # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
             budget.sequence(range_length(item), "a range")
@@ -350,10 +431,10 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
             if item.device.type != "cpu" or item.layout != torch.strided:
                 return False
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((child, depth + 1) for child in item)
+            stack.extend((child, depth + 1) for child in item.values())
         else:
             return False
     return True

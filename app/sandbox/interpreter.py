@@ -43,6 +43,13 @@ from app.sandbox.pyvalues import (
     method_names,
     to_text,
 )
+from app.sandbox.tensors import (
+    SHAPE_CHANGING_METHODS,
+    assign_data,
+    assign_grad,
+    check_dense,
+    read_data,
+)
 from app.settings import Limits
 
 BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
@@ -433,11 +440,18 @@ class Interpreter:
         if isinstance(container, torch.Tensor):
             self.guard.check_arguments("Tensor item assignment", (index, value), {})
             container[index] = value
+        elif isinstance(container, list) and isinstance(index, slice):
+            # `a[:] = range(10**9)` materialises its right-hand side: sized like list(...).
+            items = self.python.items(value)
+            replaced = len(range(*index.indices(len(container))))
+            self.budget.sequence(len(container) - replaced + len(items), "a list")
+            self.budget.create(len(items))
+            container[index] = items
         elif isinstance(container, list):
             container[index] = value
         elif isinstance(container, dict):
             self.budget.sequence(len(container) + 1, "a dict")
-            container[index] = value
+            container[self.python.key(index)] = value
         else:
             raise ProgramError(
                 "TypeError", f"a {type(container).__name__} does not support item assignment here"
@@ -450,7 +464,14 @@ class Interpreter:
                 "a tensor's .data, .grad and .requires_grad can be set"
             )
         self.guard.check_arguments(f"Tensor.{name}", (value,), {})
-        setattr(owner, name, value)
+        if name == "data":
+            assign_data(owner, value)
+        elif name == "grad":
+            assign_grad(owner, value)
+        else:
+            if value:
+                check_dense(owner, "a tensor that requires grad")
+            owner.requires_grad = value
 
     def delete(self, target: ast.expr, scope: Scope) -> None:
         match target:
@@ -460,7 +481,7 @@ class Interpreter:
                 owner = self.eval(container, scope)
                 if not isinstance(owner, list | dict):
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
-                del owner[self.eval(index, scope)]
+                del owner[self.python.key(self.eval(index, scope))]
             case _:
                 raise refused("only names and list or dict items can be deleted", target)
 
@@ -514,7 +535,7 @@ class Interpreter:
             case ast.Tuple(elts=elements):
                 return tuple(self.eval_sequence(elements, scope))
             case ast.Set(elts=elements):
-                return set(self.eval_sequence(elements, scope))
+                return set(map(self.python.key, self.eval_sequence(elements, scope)))
             case ast.Dict(keys=keys, values=values):
                 return self.eval_dict(keys, values, scope)
             case ast.JoinedStr(values=parts):
@@ -525,9 +546,10 @@ class Interpreter:
                 # Evaluated eagerly: a program never holds a real generator (or its frame).
                 return [item for item in self.comprehend(element, None, generators, scope)]
             case ast.SetComp(elt=element, generators=generators):
-                return set(self.comprehend(element, None, generators, scope))
+                return set(map(self.python.key, self.comprehend(element, None, generators, scope)))
             case ast.DictComp(key=key, value=value, generators=generators):
-                return dict(self.comprehend(key, value, generators, scope))
+                pairs = self.comprehend(key, value, generators, scope)
+                return {self.python.key(k): v for k, v in pairs}
         raise refused(f"{type(node).__name__} is not supported", node)
 
     def lookup(self, name: str, scope: Scope) -> Any:
@@ -556,7 +578,7 @@ class Interpreter:
             if key is None:
                 result.update(self.python.builtin_dict(self.eval(value, scope)))
             else:
-                result[self.eval(key, scope)] = self.eval(value, scope)
+                result[self.python.key(self.eval(key, scope))] = self.eval(value, scope)
             self.budget.sequence(len(result), "a dict")
         return result
 
@@ -676,6 +698,8 @@ class Interpreter:
             self.budget.integer(left.bit_length() + right)
         elif symbol == "+" and isinstance(left, sized) and isinstance(right, sized):
             self.budget.create(len(left) + len(right))
+        elif symbol in {"in", "not in"} and isinstance(right, dict | set):
+            self.python.key(left)
         elif symbol == "%" and isinstance(left, str):
             raise refused("'%' formatting of strings is not supported; use an f-string")
 
@@ -713,8 +737,14 @@ class Interpreter:
             if name in COMPUTED_ATTRIBUTES:
                 value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
                 return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
+            if name == "data":
+                return read_data(owner)
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+            if name in SHAPE_CHANGING_METHODS:
+                raise refused(
+                    f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
+                )
             if name in TENSOR_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, nn.Module):
@@ -747,7 +777,9 @@ class Interpreter:
             self.guard.check_arguments("Tensor indexing", (index,), {})
             result = self.guard.operator("[]", operator.getitem, container, index)
             return self._produced(result, Call(operator.getitem, (container, index), {}))
-        if isinstance(container, list | tuple | str | dict | range | torch.Size):
+        if isinstance(container, dict):
+            return container[self.python.key(index)]
+        if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList):
             return container[index]

@@ -63,6 +63,12 @@ PY_METHODS: dict[type, frozenset[str]] = {
 }
 
 
+# str methods that build a new string, or pieces, about as long as the receiver.
+NEW_TEXT = frozenset(
+    {"lower", "upper", "strip", "lstrip", "rstrip", "split", "title", "capitalize"}
+)
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A Python builtin as the sandbox provides it."""
@@ -207,7 +213,7 @@ class PythonValues:
             "min": self.builtin_min,
             "max": self.builtin_max,
             "sum": self.builtin_sum,
-            "round": round,
+            "round": self.builtin_round,
             "float": float,
             "int": int,
             "bool": self.builtin_bool,
@@ -226,6 +232,20 @@ class PythonValues:
             "divmod": divmod,
         }
         self.builtins = {name: Builtin(name, function) for name, function in functions.items()}
+
+    # Hashing ---------------------------------------------------------------------------
+
+    def key(self, value: Any) -> Any:
+        """`value`, about to be hashed (a dict key, a set item, `in` a dict). Hashing a tuple
+        recurses in C without a depth check: a tuple nested a few hundred thousand levels
+        deep (built one level per loop turn) would overflow the stack and kill the worker."""
+        if isinstance(value, tuple):
+            stack = [(value, 1)]
+            while stack:
+                item, depth = stack.pop()
+                self.budget.nesting(depth, "a dict key or set item")
+                stack.extend((child, depth + 1) for child in item if isinstance(child, tuple))
+        return value
 
     # Iteration -------------------------------------------------------------------------
 
@@ -264,6 +284,16 @@ class PythonValues:
     def builtin_range(self, *args: int) -> range:
         return range(*args)
 
+    def builtin_round(self, number: Any, ndigits: Any = None) -> Any:
+        """round() without the power of ten it builds for an int: round(1, -10**9) would make
+        10**(10**9) first. Past the number's own digits an int rounds to 0, as in Python."""
+        if ndigits is None:
+            return round(number)
+        places = operator.index(ndigits)
+        if isinstance(number, int) and places < 0 and -places > number.bit_length() + 1:
+            return 0
+        return round(number, places)
+
     def builtin_abs(self, value: Any) -> Any:
         return self.binop("abs", value, None)
 
@@ -283,10 +313,10 @@ class PythonValues:
         return tuple(self.items(value))
 
     def builtin_set(self, value: Any = ()) -> set[Any]:
-        return set(self.items(value))
+        return set(map(self.key, self.items(value)))
 
     def builtin_dict(self, value: Any = (), **kwargs: Any) -> dict[Any, Any]:
-        pairs = value.items() if isinstance(value, dict) else self.items(value)
+        pairs = value.items() if isinstance(value, dict) else list(map(self.key, self.items(value)))
         result = dict(pairs, **kwargs)
         self.budget.sequence(len(result), "a dict")
         return result
@@ -339,6 +369,11 @@ class PythonValues:
         if "key" in kwargs:
             raise refused(f"{type(receiver).__name__}.{name}: 'key=' is not supported")
         self._check_growth(receiver, name, args)
+        if isinstance(receiver, dict) and args:
+            if name == "update" and not isinstance(args[0], dict):
+                args = (list(map(self.key, self.items(args[0]))), *args[1:])
+            else:
+                self.key(args[0])
         result = getattr(receiver, name)(*args, **kwargs)
         if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
             return list(result)
@@ -356,6 +391,11 @@ class PythonValues:
             if not all(isinstance(part, str) for part in parts):
                 raise ProgramError("TypeError", "join() needs a list of strings")
             self.budget.create(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
+        elif name in NEW_TEXT and isinstance(receiver, str):
+            # A new string (or list of pieces) as long as the receiver, at every call.
+            self.budget.create(len(receiver), "a string")
+        elif name == "copy" and isinstance(receiver, list | dict):
+            self.budget.create(len(receiver))
         elif name == "replace" and len(args) >= 2:
             old, new = str(args[0]), str(args[1])
             growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)

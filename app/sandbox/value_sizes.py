@@ -69,6 +69,53 @@ VALUE_SIZED: dict[str, Callable[..., Estimate]] = {
 }
 
 
+def _dim_size(tensor: torch.Tensor, dim: Any) -> int:
+    return int(tensor.shape[operator.index(dim)])
+
+
+def unbind(tensor: torch.Tensor, dim: Any = 0) -> int:
+    return _dim_size(tensor, dim)
+
+
+def split(tensor: torch.Tensor, split_size_or_sections: Any = 1, dim: Any = 0) -> int:
+    if isinstance(split_size_or_sections, list | tuple):
+        return len(split_size_or_sections)
+    size = max(operator.index(split_size_or_sections), 1)
+    return -(-_dim_size(tensor, dim) // size)
+
+
+def chunk(tensor: torch.Tensor, chunks: Any = 1, dim: Any = 0) -> int:
+    return operator.index(chunks)
+
+
+def tolist(tensor: torch.Tensor) -> int:
+    return tensor.numel()
+
+
+# Calls that return one Python object per piece: `torch.ones(4_000_000).unbind()` would make
+# four million tensor objects (over a gigabyte) before the result's length is seen.
+PIECES: dict[str, Callable[..., int]] = {
+    **{
+        f"{prefix}.{name}": function
+        for prefix in ("torch", "Tensor")
+        for name, function in (("unbind", unbind), ("split", split), ("chunk", chunk))
+    },
+    "Tensor.tolist": tolist,
+}
+
+
+def estimate_pieces(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """How many Python objects the call returns, for calls that return one per piece."""
+    estimator = PIECES.get(qualname)
+    if estimator is None:
+        return None
+    try:
+        bound = inspect.signature(estimator).bind(*args, **kwargs)
+        return estimator(*bound.args, **bound.kwargs)
+    except (TypeError, ValueError, RuntimeError, OverflowError, IndexError):
+        return None
+
+
 def estimate_size(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Estimate | None:
     """The size a call will make, or None when it is known from shapes or cannot be told
     (wrong arguments: the real call then raises the learner-facing error)."""

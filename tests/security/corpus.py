@@ -234,6 +234,268 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("resize_", LEAF + "x.detach().resize_(1000)", "not-allowed", "'resize_'"),
     Hostile("set_", LEAF + "x.detach().set_()", "not-allowed", "'set_'"),
     Hostile("numpy", LEAF + "a = x.numpy()", "not-allowed", "'numpy'"),
+    # Changing what a tensor is (kernels trust shapes, strides and sizes) -------------------
+    Hostile(
+        "fused_optimizer",
+        LEAF + "o = torch.optim.Adam([x], lr=0.1, fused=True)",
+        "not-allowed",
+        "'fused=True'",
+    ),
+    Hostile(
+        "foreach_optimizer",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1, foreach=True)",
+        "not-allowed",
+        "'foreach=True'",
+    ),
+    Hostile(
+        "fused_through_param_groups",
+        LEAF + "o = torch.optim.AdamW([x])\no.param_groups[0]['fused'] = True\n"
+        "x.sum().backward()\no.step()",
+        "not-allowed",
+        "param_groups[0]['fused']",
+    ),
+    Hostile(
+        "foreach_through_defaults",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\no.defaults['foreach'] = True\n"
+        "x.sum().backward()\no.zero_grad(set_to_none=False)",
+        "not-allowed",
+        "defaults['foreach']",
+    ),
+    Hostile(
+        "shrunken_grad_data",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\nx.sum().backward()\n"
+        "x.grad.data = torch.ones(1)\no.step()",
+        "not-allowed",
+        "shape (1,) instead of (3,)",
+    ),
+    Hostile(
+        "shrunken_grad_for_momentum",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1, momentum=0.9)\nx.grad = torch.ones(1)\no.step()",
+        "not-allowed",
+        "shape (1,) instead of (3,)",
+    ),
+    Hostile(
+        "lstm_weight_data_shrunk",
+        IMPORT_TORCH + "r = torch.nn.LSTM(4, 8)\nr.weight_ih_l0.data = torch.zeros(2, 2)\n"
+        "y = r(torch.ones(1, 1, 4))",
+        "not-allowed",
+        "shape (2, 2) instead of (32, 4)",
+    ),
+    Hostile(
+        "parameter_data_new_dtype",
+        MODEL + "m.weight.data = m.weight.double()",
+        "not-allowed",
+        "dtype torch.float64",
+    ),
+    Hostile(
+        "expanded_leaf",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(10**6).requires_grad_()\n"
+        "o = torch.optim.SGD([p], lr=1.0)",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_requires_grad_attribute",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(1000)\np.requires_grad = True",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_parameter",
+        IMPORT_TORCH + "p = torch.nn.Parameter(torch.zeros(1).expand(1000))",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_parameter_by_keyword",
+        IMPORT_TORCH + "p = torch.nn.Parameter(data=torch.zeros(1).expand(1000))",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "overlapping_unfold_leaf",
+        IMPORT_TORCH + "p = torch.arange(6.0).unfold(0, 3, 1).requires_grad_()",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_non_leaf_in_optimizer",
+        LEAF + "e = x[:1].expand(1000)\ne.retain_grad()\no = torch.optim.Adagrad([e])",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_param_in_a_group_dict",
+        IMPORT_TORCH + "p = torch.zeros(1).expand(10**5)\n"
+        "o = torch.optim.Adagrad([{'params': [p]}], lr=0.1)",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "expanded_param_appended_to_group",
+        LEAF + "o = torch.optim.SGD([x], lr=0.1)\nq = torch.zeros(1).expand(1000)\n"
+        "o.param_groups[0]['params'].append(q)\nq.grad = torch.ones(1000)\no.step()",
+        "not-allowed",
+        "own memory",
+    ),
+    Hostile(
+        "transpose_grad_in_place", LEAF + "x.sum().backward()\nx.grad.t_()", "not-allowed", "'t_'"
+    ),
+    Hostile("unsqueeze_in_place", LEAF + "x.unsqueeze_(0)", "not-allowed", "'unsqueeze_'"),
+    Hostile("swapaxes_in_place", LEAF + "x.swapaxes_(0, 0)", "not-allowed", "'swapaxes_'"),
+    Hostile(
+        "module_converted_between_forward_and_backward",
+        IMPORT_TORCH + "r = torch.nn.LSTM(3, 4)\ny, h = r(torch.randn(2, 1, 3))\nr.double()\n"
+        "y.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "index_changed_in_inference_mode_before_backward",
+        IMPORT_TORCH + "x = torch.randn(3, 4, requires_grad=True)\ni = torch.tensor([0, 2])\n"
+        "y = x.index_select(0, i)\nwith torch.inference_mode():\n    i[0] = 10**6\n"
+        "y.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "index_changed_through_data_before_backward",
+        IMPORT_TORCH + "e = torch.nn.Embedding(3, 2, scale_grad_by_freq=True)\n"
+        "i = torch.tensor([0, 1])\ny = e(i)\ni.data[0] = 10**7\ny.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "index_replaced_through_data_before_backward",
+        IMPORT_TORCH + "w = torch.ones(3, 2, requires_grad=True)\ni = torch.tensor([0, 1])\n"
+        "y = w.index_select(0, i)\ni.data = torch.tensor([10**7, 0])\ny.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    Hostile(
+        "saved_input_changed_through_data",
+        IMPORT_TORCH + "x = torch.randn(3, 4, requires_grad=True)\ny = torch.randn(5, 4)\n"
+        "d = torch.cdist(x, y)\ny.data.zero_()\nd.sum().backward()",
+        "program-error",
+        "changed in place",
+    ),
+    # Nesting: hashing a tuple and building a tensor recurse in C without a depth check -----
+    Hostile(
+        "deep_tuple_as_dict_key",
+        "t = ()\nfor i in range(90000):\n    t = (t,)\nd = {t: 1}",
+        "limit",
+        "nests more than",
+    ),
+    Hostile(
+        "deep_tuple_in_set",
+        "t = ()\nfor i in range(200):\n    t = (t, i)\ns = {t}",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_in_dict",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nb = t in {1: 2}",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_dict_get",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nb = {}.get(t)",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_tuple_pairs_to_dict",
+        "t = ()\nfor i in range(200):\n    t = (t,)\nd = dict([(t, 1)])",
+        "limit",
+        "nests",
+    ),
+    Hostile(
+        "deep_list_to_torch",
+        IMPORT_TORCH + "t = [1.0]\nfor i in range(5000):\n    t = [t]\nx = torch.tensor(t)",
+        "limit",
+        "nests more than",
+    ),
+    Hostile(
+        "deep_tuples_compared",
+        "t = ()\nu = ()\nfor i in range(5000):\n    t = (t,)\n    u = (u,)\nb = t == u",
+        "limit",
+        "deeply",
+    ),
+    # Sizes given as tensors: the dry run reads the numbers they hold -----------------------
+    Hostile(
+        "arange_of_tensor",
+        IMPORT_TORCH + "t = torch.arange(torch.tensor(2.5e8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "arange_to_tensor",
+        IMPORT_TORCH + "t = torch.arange(0, torch.tensor(10**9), 1)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "zeros_of_tensor",
+        IMPORT_TORCH + "t = torch.zeros(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "zeros_of_one_element_tensor",
+        IMPORT_TORCH + "t = torch.zeros(torch.tensor([10**8]))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "full_of_tensor",
+        IMPORT_TORCH + "t = torch.full((torch.tensor(10**8),), 1.0)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "linspace_of_tensor",
+        IMPORT_TORCH + "t = torch.linspace(0, 1, torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "randperm_of_tensor",
+        IMPORT_TORCH + "t = torch.randperm(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "randint_of_tensor",
+        IMPORT_TORCH + "t = torch.randint(0, 9, (torch.tensor(10**8),))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "new_zeros_of_tensor",
+        IMPORT_TORCH + "t = torch.ones(1).new_zeros(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "repeat_by_tensor_counts",
+        IMPORT_TORCH + "t = torch.ones(4).repeat(torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "histc_bins_tensor",
+        IMPORT_TORCH + "t = torch.histc(torch.ones(4), bins=torch.tensor(10**8))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "module_sized_by_tensor_after_a_small_one",
+        IMPORT_TORCH + "a = torch.nn.Linear(torch.tensor(2), 2)\n"
+        "b = torch.nn.Linear(torch.tensor(10**5), torch.tensor(10**5))",
+        "limit",
+        "elements",
+    ),
     # Denial of service ---------------------------------------------------------------------
     Hostile("power_tower", "x = 9**9**9", "limit", "integer"),
     Hostile("power_tower_10", "x = 10**10**10", "limit", "integer"),
@@ -265,6 +527,36 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("fsum_of_range", "import math\nx = math.fsum(range(10**12))", "limit", "range"),
     Hostile("prod_of_range", "import math\nx = math.prod(range(1, 10**30))", "limit", "range"),
     Hostile("list_of_huge_range", "x = list(range(10**30))", "limit", "items"),
+    Hostile(
+        "unbind_millions", IMPORT_TORCH + "a = torch.ones(4 * 10**6).unbind()", "limit", "items"
+    ),
+    Hostile(
+        "split_into_ones",
+        IMPORT_TORCH + "a = torch.split(torch.ones(4 * 10**6), 1)",
+        "limit",
+        "items",
+    ),
+    Hostile("chunk_many", IMPORT_TORCH + "a = torch.ones(10**6).chunk(10**6)", "limit", "items"),
+    Hostile(
+        "tolist_millions", IMPORT_TORCH + "a = torch.ones(4 * 10**6).tolist()", "limit", "items"
+    ),
+    Hostile("slice_assign_range", "a = [1]\na[:] = range(2 * 10**7)", "limit", "items"),
+    Hostile("slice_assign_step_range", "a = [0] * 10\na[::3] = range(10**12)", "limit", "items"),
+    Hostile(
+        "slice_assign_tensor", IMPORT_TORCH + "a = [1]\na[:0] = torch.ones(10**6)", "limit", "items"
+    ),
+    Hostile(
+        "slice_assign_grows_list",
+        "a = [0] * 60000\na[:0] = [1] * 60000",
+        "limit",
+        "a list would have 120,000 items",
+    ),
+    Hostile(
+        "string_method_in_a_loop",
+        "s = 'a' * 100000\nfor i in range(200):\n    t = s.upper()",
+        "limit",
+        "in all",
+    ),
     Hostile("huge_tensor", IMPORT_TORCH + "t = torch.ones(10**5, 10**5)", "limit", "elements"),
     Hostile(
         "expand", IMPORT_TORCH + "t = torch.ones(1).expand(10**6, 10**6).sum()", "limit", "elements"

@@ -1,0 +1,268 @@
+"""Allowlisted torch functions and tensor methods on odd tensors never crash the process.
+
+Native kernels trust tensor metadata. Programs here hand them random shapes (empty, 0-d),
+dtypes, views (expand with stride 0, transposes, stepped slices, `.data`, unfold) as
+arguments, leaves, gradients and parameters, the same tensor twice, a view with its base,
+and in-place writes between forward and backward. They run in a separate process (see
+fuzz_worker), so that a segfault or an abort shows as that process dying: the test fails
+with the program that killed it. Refusals and errors are expected; only death fails.
+"""
+
+import json
+import math
+import select
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.sandbox.allowlist import F_FUNCTIONS, TENSOR_METHODS, TORCH_FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWER_TIMEOUT_S = 30.0
+
+FUZZ = settings(
+    max_examples=1500,
+    deadline=None,
+    database=None,
+    derandomize=True,  # the same programs on every run: CI is repeatable
+    suppress_health_check=list(HealthCheck),
+)
+
+DTYPES = ["torch.float32", "torch.float64", "torch.int64", "torch.bool", "torch.int32"]
+SHAPES = [(), (0,), (1,), (3,), (2, 3), (3, 1), (1, 4), (2, 2, 2), (0, 3), (4,), (3, 3)]
+Shape = tuple[int, ...]
+# Expressions making a view (or an odd tensor) of `{}`, with the shapes and dtypes they fit.
+VIEWS: list[tuple[str, Callable[[Shape, str], bool]]] = [
+    ("{}", lambda shape, dtype: True),
+    ("{}.reshape(-1)[:1].expand(5)", lambda shape, dtype: math.prod(shape) > 0),
+    ("{}.reshape(-1)[:1].expand(2, 3)", lambda shape, dtype: math.prod(shape) > 0),
+    # Large enough that a kernel writing it as dense runs far past a small buffer.
+    ("{}.reshape(-1)[:1].expand(65536)", lambda shape, dtype: math.prod(shape) > 0),
+    ("{}.transpose(0, -1)", lambda shape, dtype: len(shape) >= 1),
+    ("{}.t()", lambda shape, dtype: len(shape) <= 2),
+    ("{}[::2]", lambda shape, dtype: len(shape) >= 1),
+    ("{}[1:]", lambda shape, dtype: len(shape) >= 1),
+    ("{}.flip(0)", lambda shape, dtype: len(shape) >= 1),
+    ("{}.unsqueeze(0)", lambda shape, dtype: True),
+    ("{}.unsqueeze(-1).expand(-1, 3)", lambda shape, dtype: len(shape) == 1),
+    ("{}.diagonal()", lambda shape, dtype: len(shape) >= 2),
+    ("{}.data", lambda shape, dtype: True),
+    ("{}.detach()", lambda shape, dtype: True),
+    ("{}.unfold(0, 1, 1)", lambda shape, dtype: len(shape) >= 1 and shape[0] >= 1),
+    ("{}.narrow(0, 0, 1)", lambda shape, dtype: len(shape) >= 1 and shape[0] >= 1),
+    ("{}.mT", lambda shape, dtype: len(shape) >= 2),
+    ("{}.T", lambda shape, dtype: True),  # warns once per process off two dimensions
+    ("{}.view(-1)", lambda shape, dtype: True),
+    ("{}.float()", lambda shape, dtype: True),
+    ("{}.long()", lambda shape, dtype: True),
+    ("{}.clone().requires_grad_()", lambda shape, dtype: dtype.startswith("torch.float")),
+    ("{}[:, 1:].expand(2, -1, -1)", lambda shape, dtype: len(shape) == 2),
+]
+NAMES = ["a", "b", "c", "d"]
+NUMBERS = ["0", "1", "-1", "2", "3", "0.5", "-2.0", "True", "None", "(2, 3)", "[0, 1]", "(-1,)"]
+FUNCTIONS = sorted(set(TORCH_FUNCTIONS) - {"manual_seed"})
+METHODS = sorted(TENSOR_METHODS - {"backward", "tolist", "item"})
+
+
+def maker(dtype: str, shape: Shape) -> str:
+    if dtype in ("torch.float32", "torch.float64"):
+        return f"torch.randn({shape}, dtype={dtype})"
+    if dtype == "torch.bool":
+        return f"torch.rand({shape}) > 0.5"
+    return f"torch.randint(0, 3, {shape}, dtype={dtype})"
+
+
+@st.composite
+def tensors(draw: st.DrawFn, name: str) -> str:
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = draw(st.sampled_from(SHAPES))
+    fitting = [view for view, fits in VIEWS if fits(shape, dtype)]
+    # One tensor in three is a stride-0 view: the shape kernels most often trust wrongly.
+    stride0 = [view for view in fitting if "expand(" in view]
+    view = draw(st.sampled_from(stride0 if stride0 and draw(st.integers(0, 2)) == 0 else fitting))
+    grad = dtype.startswith("torch.float") and draw(st.booleans())
+    base = f"{name}_base = {maker(dtype, shape)}"
+    if grad:
+        base += f"\n{name}_base.requires_grad_()"
+    return f"{base}\n{name} = {view.format(name + '_base')}"
+
+
+def arguments(draw: st.DrawFn, tensor_first: bool) -> str:
+    names = NAMES + [f"{n}_base" for n in NAMES]
+    pool = names + names + NUMBERS
+    args = [draw(st.sampled_from(names))] if tensor_first else []
+    args += [draw(st.sampled_from(pool)) for _ in range(draw(st.integers(0, 2)))]
+    return ", ".join(args)
+
+
+def like(draw: st.DrawFn, target: str) -> str:
+    """A value for `target.grad =`/`.data =`: often the same shape, as views of all kinds."""
+    return draw(
+        st.sampled_from(
+            [
+                f"{target}.detach().clone()",
+                f"torch.zeros_like({target})",
+                f"torch.randn_like({target}.float())",
+                f"torch.zeros(1, dtype={target}.dtype).expand_as({target})",
+                f"{target}.detach()",
+                f"torch.ones(1, dtype={target}.dtype)",
+                *NAMES,
+            ]
+        )
+    )
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> str:
+    target = draw(st.sampled_from(NAMES))
+    other = draw(st.sampled_from(NAMES + [f"{n}_base" for n in NAMES]))
+    # Kinds of statement, weighted towards what reaches native kernels with odd metadata.
+    kind = draw(st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11]))
+    if kind <= 3:
+        function = draw(st.sampled_from(FUNCTIONS))
+        return f"r = torch.{function}({arguments(draw, True)})"
+    if kind <= 6:
+        method = draw(st.sampled_from(METHODS))
+        return f"r = {target}.{method}({arguments(draw, False)})"
+    if kind == 7:
+        function = draw(st.sampled_from(F_FUNCTIONS))
+        return f"r = F.{function}({arguments(draw, True)})"
+    if kind == 8:
+        attribute = draw(st.sampled_from(["grad", "data"]))
+        return f"{target}.{attribute} = {like(draw, target)}"
+    if kind == 9:
+        index = draw(st.sampled_from(["0", "-1", ":", "::2", "1:", "[0, 0]", other]))
+        return f"{target}[{index}] = {other}"
+    if kind == 10:
+        optimizer = draw(st.sampled_from(["SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]))
+        extra = draw(
+            st.sampled_from(
+                ["", ", momentum=0.9", ", fused=True", ", fused=True", ", foreach=True"]
+            )
+        )
+        # The parameter is often made here, from a stride-0 view: what fused kernels misread.
+        param = draw(st.sampled_from([target, f"{target}.detach().reshape(-1)[:1].expand(65536)"]))
+        return (
+            f"{target} = {param}\n"
+            f"o = torch.optim.{optimizer}([{target}], lr=0.1{extra})\n"
+            f"{target}.grad = {like(draw, target)}\no.step()\no.step()"
+        )
+    module = draw(
+        st.sampled_from(
+            [
+                "torch.nn.LSTM(3, 2)",
+                "torch.nn.GRU(3, 2)",
+                "torch.nn.Embedding(4, 3, max_norm=1.0)",
+                "torch.nn.Embedding(4, 3, scale_grad_by_freq=True)",
+                "torch.nn.BatchNorm1d(3)",
+                "torch.nn.Linear(3, 2)",
+            ]
+        )
+    )
+    change = draw(
+        st.sampled_from(
+            [
+                "",
+                "\nfor p in m.parameters():\n    p.data = p.data[:1]",
+                f"\nfor p in m.parameters():\n    p.grad = {other}",
+                f"\n{other}.data.zero_()",
+                f"\n{other}.data = {target}",
+            ]
+        )
+    )
+    return f"m = {module}\nr = m({other}){change}\nr.sum().backward()"
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> str:
+    lines = ["import torch", "import torch.nn.functional as F"]
+    lines += [draw(tensors(name)) for name in NAMES]
+    lines += draw(st.lists(statements(), min_size=1, max_size=5))
+    ending = draw(
+        st.sampled_from(
+            [
+                "",
+                f"{draw(st.sampled_from(NAMES))}.sum().backward()",
+                "r.sum().backward()",
+                "r.backward(torch.ones(1).expand_as(r))",
+                "g = torch.autograd.grad(r.sum(), [a, b], allow_unused=True)",
+            ]
+        )
+    )
+    lines.append(ending)
+    return "\n".join(lines) + "\n"
+
+
+class Worker:
+    """The fuzz worker process; started again after it dies."""
+
+    def __init__(self) -> None:
+        self.process = self._start()
+
+    @staticmethod
+    def _start() -> "subprocess.Popen[str]":
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.security.fuzz_worker"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def run(self, code: str) -> str:
+        """The answer to `code`; fails the test if the process died or hung on it."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"code": code}) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], ANSWER_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            returncode = self.process.wait()
+            self.process = self._start()
+            pytest.fail(f"the worker died (exit {returncode}) or hung on:\n{code}")
+        answer: str = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    running = Worker()
+    yield running
+    running.close()
+
+
+@FUZZ
+@given(code=programs())
+def test_odd_tensors_never_crash_the_process(worker: Worker, code: str) -> None:
+    answer = worker.run(code)
+    assert not answer.startswith(("exception", "warnings differ")), f"{answer}\n{code}"
+
+
+def test_known_crashers_are_answered(worker: Worker) -> None:
+    """The red team's programs, kept here so that they run in a process of their own."""
+    for code in CRASHERS:
+        assert worker.run(code) in {"not-allowed", "program-error", "limit"}, code
+
+
+CRASHERS = [
+    "import torch\np = torch.ones(100, requires_grad=True)\n"
+    "o = torch.optim.SGD([p], lr=0.1, fused=True)\np.sum().backward()\n"
+    "p.grad.data = torch.ones(1)\no.step()\n",
+    "import torch\np = torch.zeros(1).expand(10**5).requires_grad_()\n"
+    "o = torch.optim.Adam([p])\np.grad = torch.ones(10**5)\no.step()\n",
+    "import torch\nr = torch.nn.LSTM(4, 8)\nr.weight_ih_l0.data = torch.ones(1)\n"
+    "y = r(torch.ones(2, 1, 4))\ny[0].sum().backward()\n",
+    "t = ()\nfor i in range(90000):\n    t = (t,)\nd = {t: 1}\n",
+]
