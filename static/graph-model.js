@@ -75,6 +75,24 @@ export function pathToRoot(answer, id) {
   return { nodes: [...nodes], edges };
 }
 
+// What a node's gradient is, named as the drawing names it (app/render.py's grad_name):
+// d(root)/d(this node's output), e.g. "dz/dy". Not .grad, which only a leaf keeps.
+export function gradName(answer, node) {
+  const root = nodeById(answer, answer.root);
+  const of = root?.variables[0] ?? "(root)";
+  return `d${of}/d${node.variables[0] ?? "(this)"}`;
+}
+
+// How backward made a node's gradient: along each edge out of it (towards the root), the
+// gradient at the edge's target times the edge's local derivative (null between tensors).
+// Several terms add up.
+export function gradientTerms(answer, id) {
+  return outputsOf(answer, id).filter((edge) => !edge.cut).map((edge) => {
+    const target = nodeById(answer, edge.target);
+    return { edge, target, upstream: target?.grad ?? null, local: edge.local ?? null, grad: edge.grad };
+  });
+}
+
 export function edgeElementId(edge) {
   return `edge-${edge.source}-${edge.target}-${edge.input_nr}`;
 }

@@ -9,7 +9,8 @@
 // container: the element the views are built into (its children are replaced).
 // highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
 //   clear the marks); the page does it through graph-view.js (see teaching-panel.js).
-import { formatTensor } from "./format.js";
+import { formatTensor, formatTerm } from "./format.js";
+import { gradientTerms } from "./graph-model.js";
 import { element } from "./dom.js";
 
 const PLAY_INTERVAL_MS = 1200;
@@ -52,6 +53,21 @@ function table(headers, rows, label) {
 }
 
 // Step through backward ------------------------------------------------------------------
+
+// How the gradient reaching a node was made: "-5.4668 = -0.9111 × 6 (the gradient at y times
+// the local derivative)", or the shares of several uses adding up.
+function arrival(answer, node) {
+  const terms = gradientTerms(answer, node.id);
+  if (node.kind === "root" || terms.length === 0) return formatTensor(node.grad);
+  if (terms.length === 1) {
+    const [term] = terms;
+    const at = term.target ? nodeLabel(term.target) : "the next node";
+    const told = formatTerm(term);
+    return told === formatTensor(term.grad) ? told : `${told} (the gradient at ${at} times the local derivative)`;
+  }
+  const shares = terms.map((term) => formatTensor(term.grad));
+  return `${formatTensor(node.grad)}, the sum of its ${terms.length} uses: ${shares.join(" + ")}`;
+}
 
 function stepper(answer, options) {
   const box = section("Step through backward", "teaching-steps-heading");
@@ -101,10 +117,8 @@ function stepper(answer, options) {
     const node = order[position];
     position += 1;
     highlight(node.id, position);
-    const text =
-      `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
-      `${formatTensor(node.grad)}` +
-      (node.kind === "leaf" ? ", which is added to its .grad." : ".");
+    const text = `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
+      `${arrival(answer, node)}${node.kind === "leaf" ? ", which is added to its .grad." : "."}`;
     status.textContent = text;
     trail.append(element("li", text));
     if (position >= order.length) {

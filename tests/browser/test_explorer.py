@@ -59,7 +59,11 @@ def test_chain_rule_explained_at_1024(page: Page, live_server: str, artifacts: P
     expect(panel.get_by_role("heading", name="x")).to_be_visible()
     expect(panel).to_contain_text("AccumulateGrad")
     expect(panel).to_contain_text("-5.4668")
-    expect(panel).to_contain_text("PowBackward0 → y (-5.4668)")
+    # The chain rule where the learner looks: the local factor on the edge, the product in
+    # Details, the whole rule beside it.
+    expect(page.locator("#graph g.edge", has_text="× 6 = 2x")).to_contain_text("grad -5.4668")  # noqa: RUF001 - the times sign
+    expect(panel).to_contain_text("from PowBackward0 → y: -5.4668 = -0.9111 × 6")  # noqa: RUF001 - the times sign
+    expect(panel).to_contain_text("dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668")
     # The path from x to the root lights up: x, then y's PowBackward0, then the root.
     expect(x_node).to_have_class(re.compile(r"\bselected\b"))
     for name in ("PowBackward0 → y", "SinBackward0 → z"):

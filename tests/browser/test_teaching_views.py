@@ -62,8 +62,9 @@ def test_chain_rule_lesson(
     status = view.locator(".teaching-status")
     texts = [
         "Step 1 of 3: z (SinBackward0) receives the gradient 1",
-        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111",
-        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668",
+        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111 = 1 × -0.9111",  # noqa: RUF001 - the times sign
+        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668 = -0.9111 × 6 "  # noqa: RUF001 - the times sign
+        "(the gradient at y (PowBackward0) times the local derivative)",
     ]
     for index, (node_id, text) in enumerate(zip(order, texts, strict=True)):
         step.click()
