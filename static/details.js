@@ -7,6 +7,8 @@ import { element } from "./dom.js";
 const body = document.getElementById("details-body");
 const panel = document.getElementById("details");
 const placeholder = body.firstElementChild.cloneNode(true);
+const closeButton = document.getElementById("details-close");
+let shownId = null;
 
 const KIND_TEXT = {
   leaf: "leaf tensor: you created it with requires_grad=True, so backward stores its gradient in .grad",
@@ -92,19 +94,17 @@ function dotGrad(answer, node) {
 function render(id) {
   const answer = getAnswer();
   const node = id === null ? null : nodeById(answer, id);
+  // Below 1440 px the panel lies over the graph: only while a box is selected (app.css).
+  panel.classList.toggle("empty", !node);
   if (!node) {
     body.replaceChildren(placeholder.cloneNode(true));
+    shownId = null;
     return;
   }
+  shownId = node.id;
   const inputs = inputsOf(answer, node.id);
   const list = element("dl", undefined, "facts");
-  row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
-  if (node.note) row(list, "Cut", node.note);
-  row(list, "Operation", element("code", node.op));
-  row(list, "Variables", node.variables.length ? node.variables.join(", ") : "none (an intermediate value)");
-  row(list, "Shape", shapeText(node.shape));
-  row(list, "dtype", node.dtype ?? "unknown");
-  row(list, "Value", element("code", formatTensor(node.value)));
+  // What the learner came for first: the gradient, how it was made, and .grad.
   if (node.kind !== "const") {
     row(list, gradName(answer, node), element("code", formatTensor(node.grad)), gradientStory(answer, node));
   }
@@ -112,6 +112,12 @@ function render(id) {
   if (rule) row(list, "Chain rule", element("code", rule.text));
   const kept = dotGrad(answer, node);
   if (kept) row(list, ".grad", kept);
+  row(list, "Value", element("code", formatTensor(node.value)));
+  row(list, "Shape", `${shapeText(node.shape)}${node.dtype ? `, ${node.dtype}` : ""}`);
+  row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
+  if (node.note) row(list, "Cut", node.note);
+  row(list, "Operation", element("code", node.op));
+  row(list, "Variables", node.variables.length ? node.variables.join(", ") : "none (an intermediate value)");
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));
   if (node.backward_step !== null) row(list, "Backward step", String(node.backward_step));
@@ -120,9 +126,20 @@ function render(id) {
   body.replaceChildren(heading, list);
 }
 
+// Closing goes back to the box the panel was about, so keyboard users keep their place.
+function close() {
+  const id = shownId;
+  select(null);
+  if (id !== null) document.querySelector(`#graph [data-node-id="${id}"]`)?.focus();
+}
+
 export function initDetails() {
   on("select", render);
   on("answer", () => render(null));
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
   panel.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-select]");
     if (!link) return;

@@ -83,6 +83,29 @@ function showSelection(id) {
   if (element && document.activeElement !== element && box.contains(document.activeElement)) {
     element.focus();
   }
+  // After the Details panel has drawn itself for this selection (it listens after us).
+  if (element) requestAnimationFrame(() => reveal(element));
+}
+
+// Pans a selected box into the part of the graph the Details panel leaves free (it lies over
+// the graph's right side below 1440 px), when it is hidden there or out of view.
+function reveal(element) {
+  if (!panZoom) return;
+  const area = box.getBoundingClientRect();
+  const panel = document.getElementById("details");
+  const overlay = panel.getBoundingClientRect();
+  const covers = overlay.width > 0 && overlay.left > area.left && overlay.left < area.right;
+  const freeRight = covers ? overlay.left - 8 : area.right;
+  const node = element.getBoundingClientRect();
+  const free = node.left >= area.left && node.right <= freeRight && node.top >= area.top &&
+    node.bottom <= area.bottom;
+  if (free) return;
+  const visibleTop = Math.max(area.top, 0);
+  const visibleBottom = Math.min(area.bottom, window.innerHeight);
+  panZoom.panBy({
+    x: (area.left + freeRight) / 2 - (node.left + node.right) / 2,
+    y: (visibleTop + visibleBottom) / 2 - (node.top + node.bottom) / 2,
+  });
 }
 
 function nodeIdFrom(target) {

@@ -1,0 +1,68 @@
+"""The page teaches at a glance: at 1024, 1366 and 1920 px, light and dark, a learner who picks
+the chain rule and clicks x sees, without scrolling, the graph with the local factors on its
+edges and the Details explaining -5.4668 = -0.9111 × 6, beside or over the graph."""  # noqa: RUF002
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, ViewportSize, expect
+
+from tests.browser.pages import CHAIN_RULE_TITLE, graph_node, open_page, pick_and_run
+
+SIZES: list[ViewportSize] = [
+    {"width": 1024, "height": 700},
+    {"width": 1366, "height": 768},
+    {"width": 1920, "height": 1080},
+]
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def in_view(page: Page, locator: Locator) -> bool:
+    """Whether the element's box lies wholly inside the window, as it is scrolled now."""
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None
+    assert viewport is not None
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= viewport["width"]
+        and box["y"] + box["height"] <= viewport["height"]
+    )
+
+
+def uncovered(page: Page, locator: Locator) -> bool:
+    """Whether the middle of the element is what a click there would reach (not the panel)."""
+    hit: bool = locator.evaluate(
+        """(element) => {
+            const box = element.getBoundingClientRect();
+            const found = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return element.contains(found);
+        }"""
+    )
+    return hit
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", SIZES, ids=lambda size: str(size["width"]))
+def test_chain_rule_at_a_glance(
+    page: Page, live_server: str, artifacts: Path, viewport: ViewportSize, scheme: str
+) -> None:
+    page.emulate_media(color_scheme="dark" if scheme == "dark" else "light")
+    open_page(page, live_server, viewport)
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    x_node = graph_node(page, "x scalar")
+    x_node.click()
+    panel = page.get_by_role("region", name="Details")
+    expect(panel).to_contain_text(f"-5.4668 = -0.9111 {TIMES} 6")
+    expect(panel.get_by_text(f"-5.4668 = -0.9111 {TIMES} 6")).to_be_in_viewport(ratio=1)
+    factor = page.locator("#graph g.edge", has_text=f"{TIMES} 6 = 2x")
+    assert page.evaluate("window.scrollY") == 0
+    for seen in (x_node, factor, panel.get_by_role("heading", name="x")):
+        assert in_view(page, seen), seen
+    # The panel leaves the selected box in sight and clickable: the graph is still usable.
+    assert uncovered(page, x_node)
+    page.screenshot(path=str(artifacts / f"glance-chain-rule-x-{viewport['width']}-{scheme}.png"))
+    # Closing the panel goes back to the box.
+    page.get_by_role("button", name="Close details").click()
+    expect(x_node).to_be_focused()
