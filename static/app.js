@@ -8,7 +8,7 @@ import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
 import { setAnswer } from "./state.js";
-import { clearTeaching, initTeachingPanel } from "./teaching-panel.js";
+import { initTeachingPanel } from "./teaching-panel.js";
 import { initVariables } from "./variables.js";
 
 const output = document.getElementById("output");
@@ -25,7 +25,12 @@ function showError(problem) {
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
   markError(problem.line, problem.column, problem.detail);
-  clearTeaching();
+  // Nothing of the previous run stays to pass as this one's: graph, output, variables and
+  // exports go with it (every view follows the answer, here none).
+  setAnswer(null);
+  stdoutBox.textContent = "";
+  warningsList.replaceChildren();
+  status.textContent = "Failed: nothing shown is from an earlier run.";
 }
 
 function showPrinted(answer) {

@@ -37,6 +37,10 @@ function prepareNodes(svg, answer) {
 function show(answer) {
   panZoom?.destroy();
   panZoom = null;
+  if (!answer) {
+    placeholder("No graph: the last run failed (see the error).");
+    return;
+  }
   if (!hasDrawing(answer)) {
     placeholder(answer.nodes.length
       ? "The graph could not be drawn (see the warnings); the Details and Variables still hold every gradient."

@@ -19,16 +19,15 @@ function highlightStep(id) {
   highlightNodes([id], "teaching-done");
 }
 
+// No answer (the last run failed): the views of the previous one no longer match the program.
 function show(answer) {
   view?.destroy();
-  view = renderTeaching(answer, { container, highlightNode: highlightStep });
-}
-
-// After a failed run: the views of the previous answer no longer match the program.
-export function clearTeaching() {
-  view?.destroy();
   view = null;
-  container.replaceChildren(...empty);
+  if (!answer) {
+    container.replaceChildren(...empty);
+    return;
+  }
+  view = renderTeaching(answer, { container, highlightNode: highlightStep });
 }
 
 export function initTeachingPanel() {

@@ -31,6 +31,7 @@ function nameCell(name, node) {
 
 function show(answer) {
   body.replaceChildren();
+  if (!answer) return;
   for (const [name, info] of Object.entries(answer.variables)) {
     const node = answer.nodes.find((candidate) => candidate.variables.includes(name));
     const row = document.createElement("tr");

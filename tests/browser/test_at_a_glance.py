@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-from tests.browser.pages import CHAIN_RULE_TITLE, graph_node, open_page, pick_and_run
+from tests.browser.pages import CHAIN_RULE_TITLE, graph_node, open_page, pick, pick_and_run
 
 SIZES: list[ViewportSize] = [
     {"width": 1024, "height": 700},
@@ -66,3 +66,22 @@ def test_chain_rule_at_a_glance(
     # Closing the panel goes back to the box.
     page.get_by_role("button", name="Close details").click()
     expect(x_node).to_be_focused()
+
+
+def test_a_failed_run_leaves_nothing_stale(page: Page, live_server: str, artifacts: Path) -> None:
+    """After an error, no graph, printed output, variable or export of the run before passes
+    as this one's."""
+    open_page(page, live_server, SIZES[1])
+    pick_and_run(page, "4. backward(), leaf and non-leaf .grad")
+    expect(page.locator("#stdout")).to_contain_text("True False")
+    pick(page, "11. backward() twice through the same graph")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("alert")).to_contain_text("In plain words")
+    expect(page.locator("#graph svg")).to_have_count(0)
+    expect(page.locator("#graph")).to_contain_text("the last run failed")
+    expect(page.locator("#stdout")).to_be_empty()
+    expect(page.locator("#variables tbody tr")).to_have_count(0)
+    for kind in ("SVG", "PNG", "DOT", "JSON"):
+        export = page.get_by_role("group", name="Export").get_by_role("button", name=kind)
+        expect(export).to_be_disabled()
+    page.screenshot(path=str(artifacts / "glance-failed-run-1366.png"))
