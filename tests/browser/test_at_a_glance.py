@@ -85,3 +85,23 @@ def test_a_failed_run_leaves_nothing_stale(page: Page, live_server: str, artifac
         export = page.get_by_role("group", name="Export").get_by_role("button", name=kind)
         expect(export).to_be_disabled()
     page.screenshot(path=str(artifacts / "glance-failed-run-1366.png"))
+
+
+def test_gradient_and_dot_grad_are_named_apart(page: Page, live_server: str) -> None:
+    """Lesson 4: y's box shows d out/d y, and its Details say .grad is None (y is no leaf),
+    as print(y.grad) does; x's .grad is its gradient."""
+    open_page(page, live_server, SIZES[1])
+    pick_and_run(page, "4. backward(), leaf and non-leaf .grad")
+    y_node = graph_node(page, "PowBackward0 → y")
+    expect(y_node).to_contain_text("dout/dy = -1.8223")
+    expect(y_node).not_to_contain_text("grad")
+    y_node.click()
+    panel = page.get_by_role("region", name="Details")
+    expect(panel.locator("dt", has_text="dout/dy")).to_be_visible()
+    expect(panel).to_contain_text(".grad")
+    expect(panel).to_contain_text("None (not a leaf")
+    graph_node(page, "x scalar").click()
+    expect(panel).to_contain_text("dout/dx")
+    expect(
+        panel.locator("dt", has_text=".grad").locator("xpath=following-sibling::dd[1]")
+    ).to_have_text("-10.9336")
