@@ -3,6 +3,7 @@ import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
 const box = document.getElementById("graph");
+const stage = box.parentElement;  // .graph-stage: its --graph-height sizes the pane
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -34,9 +35,64 @@ function prepareNodes(svg, answer) {
   for (const title of svg.querySelectorAll("title")) title.remove();
 }
 
+// Text stays readable: the smallest text of the drawing at least this many pixels tall, and
+// a small graph magnified no more than MAX_SCALE; a tall graph makes the pane taller (up to
+// TALL_SCREENS window heights; beyond, drag to pan) and the page scrolls to it.
+const MIN_TEXT_PX = 11;
+const MAX_SCALE = 1.5;
+const TALL_SCREENS = 3;
+const MIN_HEIGHT_PX = 300;
+const MARGIN_PX = 8;
+let content = null;  // the drawing's extent, in its own units
+let smallestText = MIN_TEXT_PX;
+
+function defaultHeight() {
+  return Math.min(Math.max(360, 0.62 * window.innerHeight), 820);
+}
+
+// The page has its own legend (with the selection, path and step-through marks), so the
+// drawing's is taken out, and the picture cropped to what is left. Exports keep it.
+function cropToGraph(svg) {
+  svg.querySelector("#legend")?.remove();
+  const graph = svg.querySelector("g.graph");
+  graph?.querySelector(":scope > polygon")?.remove();  // the page-sized background
+  if (!graph) return;
+  const box = graph.getBBox();
+  const m = graph.transform.baseVal.consolidate()?.matrix ?? { a: 1, d: 1, e: 0, f: 0 };
+  const x = m.a * box.x + m.e - MARGIN_PX;
+  const y = m.d * box.y + m.f - MARGIN_PX;
+  svg.setAttribute("viewBox", `${x} ${y} ${m.a * box.width + 2 * MARGIN_PX} ${m.d * box.height + 2 * MARGIN_PX}`);
+}
+
+// The readable view: the whole graph when its text stays readable so, else wide enough to
+// read, in a pane as tall as the graph needs; centred, or from the top when taller.
+function fitReadable() {
+  if (!panZoom || !content) return;
+  const width = box.clientWidth;
+  const base = defaultHeight();
+  const fitted = Math.min(width / content.width, base / content.height);
+  const scale = Math.max(MIN_TEXT_PX / smallestText, Math.min(fitted, MAX_SCALE));
+  const needed = content.height * scale + 2 * MARGIN_PX;
+  const height = Math.min(Math.max(needed, base, MIN_HEIGHT_PX), TALL_SCREENS * window.innerHeight);
+  stage.style.setProperty("--graph-height", `${Math.round(height)}px`);
+  panZoom.resize();
+  const original = Math.min(box.clientWidth / content.width, box.clientHeight / content.height);
+  panZoom.zoom(scale / original);
+  const drawnWidth = content.width * scale;
+  const drawnHeight = content.height * scale;
+  panZoom.pan({
+    x: (box.clientWidth - drawnWidth) / 2 - content.x * scale,
+    y: drawnHeight <= box.clientHeight
+      ? (box.clientHeight - drawnHeight) / 2 - content.y * scale
+      : MARGIN_PX - content.y * scale,
+  });
+}
+
 function show(answer) {
   panZoom?.destroy();
   panZoom = null;
+  content = null;
+  stage.style.removeProperty("--graph-height");
   if (!answer) {
     placeholder("No graph: the last run failed (see the error).");
     return;
@@ -56,14 +112,33 @@ function show(answer) {
   svg.style.overflow = "hidden";
   prepareNodes(svg, answer);
   box.replaceChildren(svg);
+  cropToGraph(svg);
+  const sizes = [...svg.querySelectorAll("text")]
+    .map((text) => Number.parseFloat(text.getAttribute("font-size")))
+    .filter((size) => size > 0);
+  smallestText = sizes.length ? Math.min(...sizes) : MIN_TEXT_PX;
+  const [x, y, width, height] = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+  content = { x, y, width, height };
   panZoom = window.svgPanZoom(svg, {
     zoomScaleSensitivity: 0.25,
     minZoom: 0.1,
     maxZoom: 20,
     dblClickZoomEnabled: false,
+    // The wheel scrolls the page (a tall graph makes the pane tall); Ctrl+wheel zooms.
+    mouseWheelZoomEnabled: false,
     fit: true,
     center: true,
   });
+  fitReadable();
+}
+
+// Ctrl (or ⌘) + wheel, and a touchpad's pinch, zoom at the pointer.
+function wheelZoom(event) {
+  if (!panZoom || !(event.ctrlKey || event.metaKey)) return;
+  event.preventDefault();
+  const area = box.getBoundingClientRect();
+  const factor = Math.pow(1.25, -Math.sign(event.deltaY));
+  panZoom.zoomAtPointBy(factor, { x: event.clientX - area.left, y: event.clientY - area.top });
 }
 
 export function highlightNodes(ids, className) {
@@ -117,11 +192,6 @@ function nodeIdFrom(target) {
   return element ? Number(element.dataset.nodeId) : null;
 }
 
-function fit() {
-  panZoom?.resize();
-  panZoom?.fit();
-  panZoom?.center();
-}
 
 export function initGraphView() {
   on("answer", show);
@@ -141,7 +211,8 @@ export function initGraphView() {
   });
   document.getElementById("zoom-in").addEventListener("click", () => panZoom?.zoomIn());
   document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
-  document.getElementById("fit").addEventListener("click", fit);
-  document.getElementById("reset").addEventListener("click", () => panZoom?.reset());
+  document.getElementById("fit").addEventListener("click", fitReadable);
+  document.getElementById("reset").addEventListener("click", fitReadable);
+  box.addEventListener("wheel", wheelZoom, { passive: false });
   window.addEventListener("resize", () => panZoom?.resize());
 }

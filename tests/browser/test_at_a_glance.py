@@ -105,3 +105,40 @@ def test_gradient_and_dot_grad_are_named_apart(page: Page, live_server: str) -> 
     expect(
         panel.locator("dt", has_text=".grad").locator("xpath=following-sibling::dd[1]")
     ).to_have_text("-10.9336")
+
+
+# The height in pixels of the graph's text as drawn now: its font size times the scale of the
+# drawing on screen, smallest and largest.
+TEXT_PX = """() => {
+  const sizes = [...document.querySelectorAll("#graph text")].map((text) =>
+    Number.parseFloat(text.getAttribute("font-size")) * text.getScreenCTM().a);
+  return [Math.min(...sizes), Math.max(...sizes)];
+}"""
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        (CHAIN_RULE_TITLE, "chain-rule"),
+        ("6. The same classifier with autograd", "classifier"),
+        ("A small MLP", "mlp"),
+    ],
+)
+def test_text_stays_readable(
+    page: Page, live_server: str, artifacts: Path, title: str, name: str
+) -> None:
+    """No text under 11 px, small graphs not blown up, a tall graph makes a taller pane that
+    the page scrolls; one legend."""
+    open_page(page, live_server, SIZES[0])
+    pick_and_run(page, title)
+    smallest, largest = page.evaluate(TEXT_PX)
+    assert smallest >= 10.99, (smallest, largest)
+    assert largest <= 11 * 1.5 * 1.01, (smallest, largest)  # node text 11 pt, magnified <= 1.5
+    expect(page.locator("#graph #legend")).to_have_count(0)
+    expect(page.get_by_role("list", name="Legend")).to_have_count(1)
+    for button in ("Zoom out", "Fit"):  # Fit comes back to the readable view
+        page.get_by_role("button", name=button).click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(TEXT_PX)[0] >= 10.99
+    page.locator("#graph").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"glance-readable-{name}-1024.png"), full_page=True)
