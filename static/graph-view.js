@@ -181,9 +181,11 @@ function reveal(element) {
   if (free) return;
   const visibleTop = Math.max(area.top, 0);
   const visibleBottom = Math.min(area.bottom, window.innerHeight);
+  const across = node.left >= area.left && node.right <= freeRight;
+  const down = node.top >= visibleTop && node.bottom <= visibleBottom;
   panZoom.panBy({
-    x: (area.left + freeRight) / 2 - (node.left + node.right) / 2,
-    y: (visibleTop + visibleBottom) / 2 - (node.top + node.bottom) / 2,
+    x: across ? 0 : (area.left + freeRight) / 2 - (node.left + node.right) / 2,
+    y: down ? 0 : (visibleTop + visibleBottom) / 2 - (node.top + node.bottom) / 2,
   });
 }
 

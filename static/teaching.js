@@ -7,6 +7,7 @@
 //   view.destroy();  // before rendering the next answer: stops the player
 //
 // container: the element the views are built into (its children are replaced).
+// playerContainer: where the step-through goes instead (the page puts it under the graph).
 // highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
 //   clear the marks); the page does it through graph-view.js (see teaching-panel.js).
 import { formatTensor, formatTerm } from "./format.js";
@@ -90,8 +91,12 @@ function stepper(answer, options) {
   }
   const status = element("p", "Press Play or Step: backward starts at the root.", "teaching-status");
   status.setAttribute("aria-live", "polite");
+  // Every step so far, folded away: the narration above says the current one.
+  const steps = element("details", null, "teaching-steps");
+  steps.append(element("summary", "All steps so far"));
   const trail = element("ol", null, "teaching-trail");
-  box.append(controls, status, trail);
+  steps.append(trail);
+  box.append(controls, status, steps);
 
   let position = 0;
   let timer = null;
@@ -254,7 +259,9 @@ function constants(answer) {
 export function renderTeaching(answer, options = {}) {
   const { container } = options;
   const player = stepper(answer, options);
-  const parts = [player.box, timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  const parts = [timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  if (options.playerContainer) options.playerContainer.replaceChildren(player.box);
+  else parts.unshift(player.box);
   container.replaceChildren(...parts.filter((part) => part !== null));
   container.classList.add("teaching");
   return { destroy: player.stop };

@@ -142,3 +142,34 @@ def test_text_stays_readable(
     assert page.evaluate(TEXT_PX)[0] >= 10.99
     page.locator("#graph").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / f"glance-readable-{name}-1024.png"), full_page=True)
+
+
+STROKE = "(element) => getComputedStyle(element.querySelector('path, polygon')).stroke"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_step_through_sits_with_the_graph(
+    page: Page, live_server: str, artifacts: Path, scheme: str
+) -> None:
+    """The player and its narration under the graph, in sight at 1024 x 700; the current step
+    in a colour of its own, named in the legend, not the path's orange."""
+    page.emulate_media(color_scheme="dark" if scheme == "dark" else "light")
+    open_page(page, live_server, SIZES[0])
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    player = page.get_by_role("region", name="Step through backward")
+    expect(
+        page.locator(".graph-pane").get_by_role("region", name="Step through backward")
+    ).to_be_visible()
+    graph_node(page, "x scalar").click()
+    path_colour = graph_node(page, "PowBackward0 → y").evaluate(STROKE)
+    for _ in range(2):
+        player.get_by_role("button", name="Step").click()
+    expect(player.locator(".teaching-status")).to_contain_text(f"-0.9111 = 1 {TIMES} -0.9111")
+    current = page.locator("#graph .teaching-current")
+    expect(current).to_have_count(1)
+    assert current.evaluate(STROKE) != path_colour
+    legend = page.get_by_role("list", name="Legend")
+    expect(legend).to_contain_text("backward is here")
+    for seen in (player.get_by_role("button", name="Step"), player.locator(".teaching-status")):
+        assert in_view(page, seen), seen
+    page.screenshot(path=str(artifacts / f"glance-step-through-1024-{scheme}.png"))
