@@ -15,21 +15,29 @@ function placeholder(text) {
   box.replaceChildren(note);
 }
 
-function nodeElement(id) {
-  return box.querySelector(`#node-${id}`);
+// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py).
+function nodeElements(id) {
+  return [...box.querySelectorAll(`[data-node-id="${id}"]`)];
 }
 
-// Each node becomes a button: Tab reaches it, and its name is the text it shows plus its kind.
+// How many boxes show these nodes (a leaf drawn once per use counts each use).
+export function drawnCount(ids) {
+  return ids.reduce((count, id) => count + nodeElements(id).length, 0);
+}
+
+// Each box becomes a button: Tab reaches it, and its name is the text it shows plus its kind.
+// The copies of a leaf drawn once per use (id node-N-copyK) are the same node.
 function prepareNodes(svg, answer) {
-  const elements = new Map([...svg.querySelectorAll("g.node")].map((g) => [g.id, g]));
-  for (const node of answer.nodes) {
-    const element = elements.get(`node-${node.id}`);
-    if (!element) continue;
+  const kinds = new Map(answer.nodes.map((node) => [node.id, node.kind]));
+  for (const element of svg.querySelectorAll("g.node")) {
+    const match = /^node-(\d+)(?:-copy\d+)?$/.exec(element.id);
+    const id = match ? Number(match[1]) : null;
+    if (id === null || !kinds.has(id)) continue;
     const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
     element.setAttribute("tabindex", "0");
     element.setAttribute("role", "button");
-    element.setAttribute("aria-label", `${shown.join(" ")} — ${node.kind}`);
-    element.dataset.nodeId = String(node.id);
+    element.setAttribute("aria-label", `${shown.join(" ")} — ${kinds.get(id)}`);
+    element.dataset.nodeId = String(id);
   }
   // Graphviz titles hold internal ids ("n2", "n2->n3"): tooltips and names that help no one.
   for (const title of svg.querySelectorAll("title")) title.remove();
@@ -142,7 +150,7 @@ function wheelZoom(event) {
 }
 
 export function highlightNodes(ids, className) {
-  for (const id of ids) nodeElement(id)?.classList.add(className);
+  for (const id of ids) for (const element of nodeElements(id)) element.classList.add(className);
 }
 
 export function clearHighlight(className) {
@@ -157,11 +165,11 @@ function showSelection(id) {
   const path = pathToRoot(answer, id);
   highlightNodes(path.nodes, "on-path");
   for (const edge of path.edges) box.querySelector(`#${edgeElementId(edge)}`)?.classList.add("on-path");
-  const element = nodeElement(id);
-  element?.classList.add("selected");
-  if (element && document.activeElement !== element && box.contains(document.activeElement)) {
-    element.focus();
-  }
+  const elements = nodeElements(id);
+  for (const each of elements) each.classList.add("selected");
+  const focused = elements.find((each) => each === document.activeElement);
+  const element = focused ?? elements[0];
+  if (element && !focused && box.contains(document.activeElement)) element.focus();
   // After the Details panel has drawn itself for this selection (it listens after us).
   if (element) requestAnimationFrame(() => reveal(element));
 }

@@ -173,3 +173,25 @@ def test_step_through_sits_with_the_graph(
     for seen in (player.get_by_role("button", name="Step"), player.locator(".teaching-status")):
         assert in_view(page, seen), seen
     page.screenshot(path=str(artifacts / f"glance-step-through-1024-{scheme}.png"))
+
+
+def test_a_leaf_used_four_times(page: Page, live_server: str, artifacts: Path) -> None:
+    """Lesson 8: x is drawn once per use, each copy says which use it is and how the uses add
+    up to 25; every copy is selectable and Find finds all four."""
+    open_page(page, live_server, SIZES[1])
+    pick_and_run(page, "8. Switching gradients off")
+    copies = page.locator("#graph g.node[data-node-id]", has_text="x (use")
+    expect(copies).to_have_count(4)
+    for use in range(4):
+        copy = graph_node(page, f"x (use {use + 1} of 4)")
+        expect(copy).to_contain_text("dy/dx = 10 + 8 + 3 + 4 = 25")
+    panel = page.get_by_role("region", name="Details")
+    for use in (3, 1):
+        graph_node(page, f"x (use {use} of 4)").click()
+        expect(panel.get_by_role("heading", name="x")).to_be_visible()
+        expect(panel).to_contain_text("they add up: 10 + 8 + 3 + 4 = 25")
+        expect(page.locator("#graph g.node.selected")).to_have_count(4)
+    page.get_by_role("searchbox", name="Find").fill("x")
+    expect(page.locator("#search-status")).to_have_text("4 found")
+    expect(page.locator("#graph .node.match")).to_have_count(4)
+    page.screenshot(path=str(artifacts / "glance-leaf-four-uses-1366.png"))
