@@ -24,7 +24,7 @@ function showError(problem) {
   const where = problem.line ? ` (line ${problem.line}, column ${problem.column})` : "";
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
-  markError(problem.line, problem.column, problem.detail);
+  markError(problem.line, problem.column, `${problem.title}: ${problem.detail}`);
   // Nothing of the previous run stays to pass as this one's: graph, output, variables and
   // exports go with it (every view follows the answer, here none).
   setAnswer(null);

@@ -3,14 +3,20 @@
 const ERROR_GUTTER = "error-gutter";
 let editor = null;
 let errorLine = null;
+let errorWidget = null;
 
 function clearError() {
   if (errorLine === null) return;
   editor.removeLineClass(errorLine, "wrap", "error-line");
   editor.clearGutter(ERROR_GUTTER);
+  errorWidget?.clear();
   errorLine = null;
+  errorWidget = null;
 }
 
+// The line an error points at is marked, and the message shows right under it (the page's
+// alert has it too, for screen readers: this copy is hidden from them), scrolled into sight
+// however long the program.
 export function markError(line, column, message) {
   clearError();
   if (!line || line > editor.lineCount()) return;
@@ -21,8 +27,13 @@ export function markError(line, column, message) {
   marker.textContent = "!";
   marker.title = message;
   editor.setGutterMarker(errorLine, ERROR_GUTTER, marker);
+  const note = document.createElement("div");
+  note.className = "error-widget";
+  note.setAttribute("aria-hidden", "true");
+  note.textContent = message;
+  errorWidget = editor.addLineWidget(errorLine, note, { noHScroll: true });
   editor.setCursor({ line: line - 1, ch: Math.max(0, (column ?? 1) - 1) });
-  editor.scrollIntoView(null, 40);
+  note.scrollIntoView({ block: "center" });  // clear of the Run bar stuck at the bottom
 }
 
 export function getCode() {

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
+from tests.browser.editor import set_code
 from tests.browser.pages import CHAIN_RULE_TITLE, graph_node, open_page, pick, pick_and_run
 
 SIZES: list[ViewportSize] = [
@@ -195,3 +196,28 @@ def test_a_leaf_used_four_times(page: Page, live_server: str, artifacts: Path) -
     expect(page.locator("#search-status")).to_have_text("4 found")
     expect(page.locator("#graph .node.match")).to_have_count(4)
     page.screenshot(path=str(artifacts / "glance-leaf-four-uses-1366.png"))
+
+
+def test_error_shows_under_its_line(page: Page, live_server: str, artifacts: Path) -> None:
+    """On a long program the message shows under the line it points at, in sight, with Run;
+    a matrix product's shapes in plain words, and a typo answered as Python would."""
+    open_page(page, live_server, SIZES[1])
+    filler = "".join(f"a{i} = torch.ones(2) * {i}\n" for i in range(50))
+    program = (
+        "import torch\n" + filler + "W = torch.ones(3, 4, requires_grad=True)\n"
+        "x = torch.ones(3, 2)\ny = W @ x\n"
+    )
+    set_code(page, program)
+    page.keyboard.press("ControlOrMeta+Enter")
+    note = page.locator(".CodeMirror .error-widget")
+    expect(note).to_contain_text("W is 3x4, x is 3x2: the inner sizes 4 and 3 differ")
+    expect(note).to_be_in_viewport(ratio=1)
+    assert uncovered(page, note)  # not under the Run bar that stays at the window's bottom
+    expect(page.get_by_role("button", name="Run")).to_be_in_viewport(ratio=1)
+    line = page.locator(".CodeMirror .error-line")
+    expect(line).to_contain_text("y = W @ x")
+    page.screenshot(path=str(artifacts / "glance-error-under-line-1366.png"))
+    set_code(page, "import torch\nb = torch.ones(3, requires_grad=True)\nprint(b.gradd)\n")
+    expect(note).to_have_count(0)  # an edit clears the old message
+    page.get_by_role("button", name="Run").click()
+    expect(note).to_contain_text("Tensor has no attribute 'gradd'; did you mean 'grad'?")
