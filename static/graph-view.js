@@ -33,14 +33,20 @@ function prepareNodes(svg, answer) {
     const match = /^node-(\d+)(?:-copy\d+)?$/.exec(element.id);
     const id = match ? Number(match[1]) : null;
     if (id === null || !kinds.has(id)) continue;
-    const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
     element.setAttribute("tabindex", "0");
     element.setAttribute("role", "button");
-    element.setAttribute("aria-label", `${shown.join(" ")} — ${kinds.get(id)}`);
     element.dataset.nodeId = String(id);
   }
   // Graphviz titles hold internal ids ("n2", "n2->n3"): tooltips and names that help no one.
+  // A box's own title names it instead: the text it shows plus its kind. (Not aria-label,
+  // which must hold the visible text in order, and a box half out of the view shows part.)
   for (const title of svg.querySelectorAll("title")) title.remove();
+  for (const element of svg.querySelectorAll("g.node[data-node-id]")) {
+    const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = `${shown.join(" ")} — ${kinds.get(Number(element.dataset.nodeId))}`;
+    element.prepend(title);
+  }
 }
 
 // Text stays readable: the smallest text of the drawing at least this many pixels tall, and

@@ -160,7 +160,7 @@ def test_lesson_goes_when_the_code_is_not_the_examples(page: Page, live_server: 
     expect(lesson).to_be_empty()
     expect(menu).to_have_value("")
     page.get_by_role("button", name="Run").click()
-    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
+    expect(graph_node(page, "w scalar")).to_contain_text("dloss/dw = 3")
     expect(lesson).to_be_empty()
     # Picking the example again brings it back; so does undoing an edit back to its code.
     pick(page, CHAIN_RULE_TITLE)
@@ -226,7 +226,7 @@ def test_permalink_restores_and_runs(page: Page, live_server: str, artifacts: Pa
     assert editor_text(page) == program
     expect(page.locator("#lesson")).to_be_empty()  # a program of the user's own
     expect(page.get_by_label("Output variable (optional)")).to_have_value("loss")
-    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
+    expect(graph_node(page, "w scalar")).to_contain_text("dloss/dw = 36")
     page.screenshot(path=str(artifacts / "permalink-restored-1024.png"))
 
 
