@@ -140,6 +140,7 @@ def build_dot(graph: GraphShape) -> str:
     next_copy = dict.fromkeys(copies, 0)
     root_name = _root_name(graph)
     out_of = _edges_out_of(drawing.edges)
+    layer_of = layers(graph)
     for node in drawing.nodes:
         base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
         if node.kind == "const":
@@ -147,7 +148,10 @@ def build_dot(graph: GraphShape) -> str:
         count = copies.get(node.id, 1)
         for copy in range(count):
             use = (copy + 1, count, out_of.get(node.id, [])) if count > 1 else None
-            label = _short_label(node, use) if big else _node_label(node, root_name, use)
+            layer = layer_of.get(node.id)
+            label = (
+                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
+            )
             # The first copy keeps the node's own id, so the page finds it as usual.
             suffix = f"-copy{copy}" if copy else ""
             attrs = {"label": label, **base, "id": f"node-{node.id}{suffix}"}
@@ -209,6 +213,40 @@ def _edges_out_of(edges: list[EdgeInfo]) -> dict[int, list[EdgeInfo]]:
     for edge in edges:
         out.setdefault(edge.source, []).append(edge)
     return out
+
+
+# Operations that only rearrange a tensor: a layer's weight reaches its product through them.
+REARRANGING = frozenset(
+    {"TBackward0", "TransposeBackward0", "PermuteBackward0", "ViewBackward0", "ExpandBackward0"}
+)
+
+
+def layers(graph: GraphShape) -> dict[int, str]:
+    """The module a node belongs to, where its inputs say so: an operation fed by the
+    parameters of one module (model.0.weight and model.0.bias, directly or through a
+    transpose) is that module's ("model.0"). Parameters are the leaves named by a path."""
+    by_id = {node.id: node for node in graph.nodes}
+    into: dict[int, list[int]] = {}
+    for edge in graph.edges:
+        into.setdefault(edge.target, []).append(edge.source)
+
+    def modules(node_id: int, depth: int) -> set[str]:
+        node = by_id.get(node_id)
+        if node is None:
+            return set()
+        if node.kind == "leaf":
+            return {name.rsplit(".", 1)[0] for name in node.variables if "." in name}
+        if depth and node.op in REARRANGING:
+            return {m for source in into.get(node_id, []) for m in modules(source, depth - 1)}
+        return set()
+
+    found = {}
+    for node in graph.nodes:
+        if node.kind in {"op", "root"}:
+            owners = {m for source in into.get(node.id, []) for m in modules(source, 2)}
+            if len(owners) == 1:
+                found[node.id] = owners.pop()
+    return found
 
 
 def _uses(edges: list[EdgeInfo]) -> dict[int, int]:
@@ -280,7 +318,7 @@ def _bold(text: str) -> str:
 Use = tuple[int, int, list[EdgeInfo]]
 
 
-def _title(node: NodeInfo, use: Use | None = None) -> str:
+def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
     """One bold run: a regular run after a bold one would start where Graphviz thinks the
     bold text ends, over its last letters."""
     names = ", ".join(node.variables) if node.variables else ""
@@ -292,11 +330,13 @@ def _title(node: NodeInfo, use: Use | None = None) -> str:
         title = f"{names or 'constant'} (cut, no grad)"
     else:
         title = f"{node.op} → {names}" if names else node.op
+    if layer:
+        title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
     return _bold(title)
 
 
-def _short_label(node: NodeInfo, use: Use | None = None) -> str:
-    return f"<{_title(node, use)}>"
+def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
+    return f"<{_title(node, use, layer)}>"
 
 
 def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
@@ -310,12 +350,14 @@ def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
     return f"{grad_name(node, root_name)} = {total}"
 
 
-def _node_label(node: NodeInfo, root_name: str, use: Use | None = None) -> str:
+def _node_label(
+    node: NodeInfo, root_name: str, use: Use | None = None, layer: str | None = None
+) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
     and an edge more for `dot` to place, a fifth of a seed-sized graph's layout time."""
     saved = _saved_rows(node)
-    rows = [_title(node, use)]
+    rows = [_title(node, use, layer)]
     if node.shape is not None:
         rows.append(html.escape(f"{_shape_text(node.shape)} {node.dtype or ''}".strip()))
     if node.value is not None:

@@ -3,6 +3,7 @@ import { formatTensor, formatTerm } from "./format.js";
 import { gradName, gradientTerms, inputsOf, nodeById, nodeTitle } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
+import { tensorView } from "./tensor-view.js";
 
 const body = document.getElementById("details-body");
 const panel = document.getElementById("details");
@@ -23,7 +24,7 @@ function shapeText(shape) {
 }
 
 function nodeLink(node) {
-  const link = element("a", nodeTitle(node));
+  const link = element("a", nodeTitle(node, getAnswer()));
   link.href = `#node-${node.id}`;
   link.dataset.select = String(node.id);
   return link;
@@ -66,7 +67,10 @@ function gradientStory(answer, node) {
   const list = element("ul", undefined, "edge-list");
   for (const term of terms) {
     const item = element("li", "from ");
-    item.append(nodeLink(term.target), `: ${formatTerm(term)}`);
+    const told = formatTerm(term);
+    // A lone gradient that is no product is the one shown above: not again.
+    const again = terms.length === 1 && told === formatTensor(term.grad);
+    item.append(nodeLink(term.target), again ? "" : `: ${told}`);
     list.append(item);
   }
   const shares = terms.map((term) => formatTensor(term.grad));
@@ -84,7 +88,7 @@ function dotGrad(answer, node) {
   const name = node.variables[0];
   const variable = name === undefined ? undefined : answer.variables[name];
   if (!variable) return null;
-  if (variable.grad !== null && variable.grad !== undefined) return element("code", formatTensor(variable.grad));
+  if (variable.grad !== null && variable.grad !== undefined) return tensorView(variable.grad);
   const why = variable.is_leaf ? "" : " (not a leaf: PyTorch keeps no .grad here unless you call retain_grad())";
   const text = element("span");
   text.append(element("code", "None"), why);
@@ -106,13 +110,13 @@ function render(id) {
   const list = element("dl", undefined, "facts");
   // What the learner came for first: the gradient, how it was made, and .grad.
   if (node.kind !== "const") {
-    row(list, gradName(answer, node), element("code", formatTensor(node.grad)), gradientStory(answer, node));
+    row(list, gradName(answer, node), tensorView(node.grad), gradientStory(answer, node));
   }
   const rule = node.kind === "leaf" ? answer.chain_rule?.[node.variables[0]] : undefined;
   if (rule) row(list, "Chain rule", element("code", rule.text));
   const kept = dotGrad(answer, node);
   if (kept) row(list, ".grad", kept);
-  row(list, "Value", element("code", formatTensor(node.value)));
+  row(list, "Value", tensorView(node.value));
   row(list, "Shape", `${shapeText(node.shape)}${node.dtype ? `, ${node.dtype}` : ""}`);
   row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
   if (node.note) row(list, "Cut", node.note);
@@ -121,7 +125,7 @@ function render(id) {
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));
   if (node.backward_step !== null) row(list, "Backward step", String(node.backward_step));
-  const heading = element("h3", nodeTitle(node));
+  const heading = element("h3", nodeTitle(node, answer));
   heading.tabIndex = -1;
   body.replaceChildren(heading, list);
 }

@@ -9,10 +9,14 @@ export function nodeById(answer, id) {
   return answer?.nodes.find((node) => node.id === id) ?? null;
 }
 
-export function nodeTitle(node) {
+// A box's title as the drawing writes it (app/render.py's _title): the op, the names bound to
+// its output, and the module whose parameters it uses ("AddmmBackward0 (model.0)").
+export function nodeTitle(node, answer) {
   const names = node.variables.join(", ");
   if (node.kind === "leaf") return names || "leaf";
-  return names ? `${node.op} → ${names}` : node.op;
+  const title = names ? `${node.op} → ${names}` : node.op;
+  const layer = answer?.layers?.[node.id];
+  return layer ? `${title} (${layer})` : title;
 }
 
 // Edges by the node they feed and by the node they leave, and the nodes from which the root

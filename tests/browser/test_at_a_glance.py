@@ -221,3 +221,41 @@ def test_error_shows_under_its_line(page: Page, live_server: str, artifacts: Pat
     expect(note).to_have_count(0)  # an edit clears the old message
     page.get_by_role("button", name="Run").click()
     expect(note).to_contain_text("Tensor has no attribute 'gradd'; did you mean 'grad'?")
+
+
+SEQUENTIAL = """import torch
+from torch import nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+x = torch.randn(3, 4)
+loss = model(x).pow(2).mean()
+loss.backward()
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_tensors_a_learner_can_read(
+    page: Page, live_server: str, artifacts: Path, scheme: str
+) -> None:
+    """An 8x4 weight gradient as an 8 x 4 grid with its shape; the module parameters in the
+    variables table; each layer's operations titled with the layer."""
+    page.emulate_media(color_scheme="dark" if scheme == "dark" else "light")
+    open_page(page, live_server, SIZES[1])
+    set_code(page, SEQUENTIAL)
+    page.get_by_role("button", name="Run").click()
+    expect(graph_node(page, "AddmmBackward0 (model.0)")).to_have_count(1)
+    expect(graph_node(page, "AddmmBackward0 (model.2)")).to_have_count(1)
+    graph_node(page, "model.0.weight").click()
+    panel = page.get_by_role("region", name="Details")
+    heading = panel.get_by_role("heading", name="model.0.weight")
+    expect(heading).to_be_visible()
+    panel.locator("summary", has_text="8×4").first.click()  # noqa: RUF001 - the times sign
+    grid = panel.get_by_role("table", name="8×4 tensor").first  # noqa: RUF001 - the times sign
+    expect(grid.locator("tr")).to_have_count(8)
+    expect(grid.locator("tr").first.locator("td")).to_have_count(4)
+    page.screenshot(path=str(artifacts / f"glance-tensor-grid-1366-{scheme}.png"))
+    table = page.locator("#variables")
+    for name in ("model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"):
+        expect(table.locator("tbody th", has_text=name)).to_have_count(1)
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"glance-parameters-1366-{scheme}.png"))
