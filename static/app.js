@@ -96,6 +96,7 @@ initEditor(document.getElementById("editor"), {
   onRun: run,
   onLeave: () => runButton.focus(),
   onChange: codeChanged,
+  tabToggle: document.getElementById("tab-moves-focus"),
 });
 initGraphView();
 initSearch();
@@ -106,6 +107,8 @@ initTeachingPanel();
 runButton.addEventListener("click", run);
 document.getElementById("permalink").addEventListener("click", copyPermalink);
 initExamples(load);
+// The page opens on its first lesson (or a permalink's program) already run: the graph is
+// what a learner came for.
 const linked = readPermalink();
 load(linked ?? firstExample);
-if (linked) run();
+run();

@@ -4,6 +4,24 @@ const ERROR_GUTTER = "error-gutter";
 let editor = null;
 let errorLine = null;
 let errorWidget = null;
+let tabMovesFocus = false;  // the "Tab moves focus" switch beside the editor (Ctrl+M too)
+
+// Tab indents, as in any code editor, unless the switch says it moves focus like elsewhere on
+// the page: a visible way out of the editor besides Esc.
+function tab(cm) {
+  if (tabMovesFocus) return window.CodeMirror.Pass;
+  return cm.somethingSelected() ? cm.indentSelection("add") : cm.execCommand("insertSoftTab");
+}
+
+function shiftTab(cm) {
+  if (tabMovesFocus) return window.CodeMirror.Pass;
+  return cm.indentSelection("subtract");
+}
+
+function setTabMovesFocus(toggle, on) {
+  tabMovesFocus = on;
+  toggle.setAttribute("aria-pressed", String(on));
+}
 
 function clearError() {
   if (errorLine === null) return;
@@ -45,7 +63,13 @@ export function setCode(code) {
   editor.clearHistory();
 }
 
-export function initEditor(host, { onRun, onLeave, onChange }) {
+export function initEditor(host, { onRun, onLeave, onChange, tabToggle }) {
+  // Tab is ours alone (extraKeys below): when it passes, the browser moves focus, rather than
+  // CodeMirror's basic keymap inserting a tab after all.
+  delete window.CodeMirror.keyMap.basic.Tab;
+  delete window.CodeMirror.keyMap.basic["Shift-Tab"];
+  const flipTab = () => setTabMovesFocus(tabToggle, !tabMovesFocus);
+  tabToggle.addEventListener("click", flipTab);
   editor = window.CodeMirror(host, {
     mode: "python",
     lineNumbers: true,
@@ -60,8 +84,9 @@ export function initEditor(host, { onRun, onLeave, onChange }) {
     extraKeys: {
       "Ctrl-Enter": onRun,
       "Cmd-Enter": onRun,
-      Tab: (cm) => (cm.somethingSelected() ? cm.indentSelection("add") : cm.execCommand("insertSoftTab")),
-      "Shift-Tab": (cm) => cm.indentSelection("subtract"),
+      Tab: tab,
+      "Shift-Tab": shiftTab,
+      "Ctrl-M": flipTab,
       Esc: onLeave,
     },
   });

@@ -259,3 +259,67 @@ def test_tensors_a_learner_can_read(
         expect(table.locator("tbody th", has_text=name)).to_have_count(1)
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / f"glance-parameters-1366-{scheme}.png"))
+
+
+def test_the_page_opens_on_the_chain_rule_run(page: Page, live_server: str) -> None:
+    open_page(page, live_server, SIZES[0])
+    expect(page.get_by_role("status").first).to_contain_text("Done")
+    expect(graph_node(page, "x scalar")).to_contain_text("dz/dx = -5.4668")
+
+
+def test_training_loop_teaches_that_step_helps(page: Page, live_server: str) -> None:
+    open_page(page, live_server, SIZES[1])
+    pick_and_run(page, "9. A module, an optimiser, zero_grad() and step()")
+    printed = page.locator("#stdout").inner_text().split("\n")
+    losses = [float(line.split()[1]) for line in printed if line.strip()]
+    assert len(losses) == 3
+    assert losses[0] > losses[1] > losses[2], losses
+
+
+def test_a_constant_says_what_it_is(page: Page, live_server: str) -> None:
+    open_page(page, live_server, SIZES[1])
+    pick_and_run(page, "8. Switching gradients off")
+    graph_node(page, "n (cut, no grad)").click()
+    panel = page.get_by_role("region", name="Details")
+    expect(
+        panel.locator("dt", has_text="Kind").locator("xpath=following-sibling::dd[1]")
+    ).to_contain_text("constant: cut from the graph")
+    expect(panel).not_to_contain_text("undefined")
+
+
+def test_tab_can_move_focus_out_of_the_editor(page: Page, live_server: str) -> None:
+    open_page(page, live_server, SIZES[0])
+    editor = page.get_by_label("Code")
+    editor.focus()
+    page.keyboard.press("Tab")
+    expect(editor).to_be_focused()  # Tab indents by default
+    switch = page.get_by_role("button", name="Tab moves focus")
+    expect(switch).to_have_attribute("aria-pressed", "false")
+    editor.focus()
+    page.keyboard.press("Control+m")
+    expect(switch).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    expect(editor).not_to_be_focused()
+    switch.click()
+    expect(switch).to_have_attribute("aria-pressed", "false")
+
+
+# Relative luminance (0 black, 1 white) of an element's computed colour property.
+LUMINANCE = """([element, property]) => {
+  const [r, g, b] = getComputedStyle(element)[property].match(/\\d+(\\.\\d+)?/g).map(Number);
+  const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}"""
+
+
+def test_dark_mode_draws_a_dark_graph(page: Page, live_server: str, artifacts: Path) -> None:
+    page.emulate_media(color_scheme="dark")
+    open_page(page, live_server, SIZES[2])
+    pick_and_run(page, CHAIN_RULE_TITLE)
+    canvas = page.locator("#graph").element_handle()
+    leaf = page.locator("#graph g.node-leaf > path").first.element_handle()
+    text = page.locator("#graph g.node-leaf text").first.element_handle()
+    assert page.evaluate(LUMINANCE, [canvas, "backgroundColor"]) < 0.05
+    assert page.evaluate(LUMINANCE, [leaf, "fill"]) < 0.1
+    assert page.evaluate(LUMINANCE, [text, "fill"]) > 0.7
+    page.screenshot(path=str(artifacts / "glance-dark-graph-1920.png"))
