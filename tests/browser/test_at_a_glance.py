@@ -8,7 +8,14 @@ import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from tests.browser.editor import set_code
-from tests.browser.pages import CHAIN_RULE_TITLE, graph_node, open_page, pick, pick_and_run
+from tests.browser.pages import (
+    CHAIN_RULE_TITLE,
+    graph_node,
+    open_page,
+    pick,
+    pick_and_run,
+    serious_axe_violations,
+)
 
 SIZES: list[ViewportSize] = [
     {"width": 1024, "height": 700},
@@ -44,6 +51,7 @@ def uncovered(page: Page, locator: Locator) -> bool:
     return hit
 
 
+@pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", SIZES, ids=lambda size: str(size["width"]))
 def test_chain_rule_at_a_glance(
@@ -64,6 +72,7 @@ def test_chain_rule_at_a_glance(
     # The panel leaves the selected box in sight and clickable: the graph is still usable.
     assert uncovered(page, x_node)
     page.screenshot(path=str(artifacts / f"glance-chain-rule-x-{viewport['width']}-{scheme}.png"))
+    assert serious_axe_violations(page) == []
     # Closing the panel goes back to the box.
     page.get_by_role("button", name="Close details").click()
     expect(x_node).to_be_focused()
@@ -148,6 +157,7 @@ def test_text_stays_readable(
 STROKE = "(element) => getComputedStyle(element.querySelector('path, polygon')).stroke"
 
 
+@pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_step_through_sits_with_the_graph(
     page: Page, live_server: str, artifacts: Path, scheme: str
@@ -174,6 +184,7 @@ def test_step_through_sits_with_the_graph(
     for seen in (player.get_by_role("button", name="Step"), player.locator(".teaching-status")):
         assert in_view(page, seen), seen
     page.screenshot(path=str(artifacts / f"glance-step-through-1024-{scheme}.png"))
+    assert serious_axe_violations(page) == []
 
 
 def test_a_leaf_used_four_times(page: Page, live_server: str, artifacts: Path) -> None:
@@ -233,6 +244,7 @@ loss.backward()
 """
 
 
+@pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_tensors_a_learner_can_read(
     page: Page, live_server: str, artifacts: Path, scheme: str
@@ -259,6 +271,7 @@ def test_tensors_a_learner_can_read(
         expect(table.locator("tbody th", has_text=name)).to_have_count(1)
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / f"glance-parameters-1366-{scheme}.png"))
+    assert serious_axe_violations(page) == []
 
 
 def test_the_page_opens_on_the_chain_rule_run(page: Page, live_server: str) -> None:

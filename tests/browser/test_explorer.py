@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, Route, ViewportSize, expect
+from playwright.sync_api import Locator, Page, Route, ViewportSize, expect
 
 from tests.browser.editor import set_code
 from tests.browser.pages import (
@@ -22,30 +22,13 @@ from tests.browser.pages import (
     open_page,
     pick,
     pick_and_run,
+    serious_axe_violations,
 )
 from tests.examples import EXAMPLE_LIST, EXAMPLES
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 
 
 def details(page: Page) -> Locator:
     return page.get_by_role("region", name="Details")
-
-
-def serious_axe_violations(page: Page) -> list[str]:
-    violations: list[str] = page.evaluate(
-        """async () => (await axe.run()).violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`)"""
-    )
-    return violations
-
-
-@pytest.fixture
-def axe(context: BrowserContext) -> None:
-    """axe-core in every page of the context, injected by the browser (the page's CSP allows
-    no script of ours to be added)."""
-    context.add_init_script(path=AXE)
 
 
 @pytest.mark.usefixtures("axe")
