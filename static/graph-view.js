@@ -60,6 +60,7 @@ const MARGIN_PX = 8;
 let content = null;  // the drawing's extent, in its own units
 let smallestText = MIN_TEXT_PX;
 
+// The pane's height before a graph asks for more: app.css's clamp(360px, 62vh, 820px).
 function defaultHeight() {
   return Math.min(Math.max(360, 0.62 * window.innerHeight), 820);
 }
@@ -71,11 +72,12 @@ function cropToGraph(svg) {
   const graph = svg.querySelector("g.graph");
   graph?.querySelector(":scope > polygon")?.remove();  // the page-sized background
   if (!graph) return;
-  const box = graph.getBBox();
+  const extent = graph.getBBox();
   const m = graph.transform.baseVal.consolidate()?.matrix ?? { a: 1, d: 1, e: 0, f: 0 };
-  const x = m.a * box.x + m.e - MARGIN_PX;
-  const y = m.d * box.y + m.f - MARGIN_PX;
-  svg.setAttribute("viewBox", `${x} ${y} ${m.a * box.width + 2 * MARGIN_PX} ${m.d * box.height + 2 * MARGIN_PX}`);
+  const x = m.a * extent.x + m.e - MARGIN_PX;
+  const y = m.d * extent.y + m.f - MARGIN_PX;
+  const width = m.a * extent.width + 2 * MARGIN_PX;
+  svg.setAttribute("viewBox", `${x} ${y} ${width} ${m.d * extent.height + 2 * MARGIN_PX}`);
 }
 
 // The readable view: the whole graph when its text stays readable so, else wide enough to
