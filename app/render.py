@@ -191,7 +191,8 @@ def _edge_label(edge: EdgeInfo, formula: str | None) -> str:
     if edge.local is None:
         return grad
     factor = f"\N{MULTIPLICATION SIGN} {format_number(edge.local + 0.0)}"  # + 0.0: no "-0"
-    if formula and formula != format_number(edge.local + 0.0):
+    # A formula naming an unnamed value by its internal id ("1/clamp#5") is left to Details.
+    if formula and "#" not in formula and formula != format_number(edge.local + 0.0):
         factor += f" = {formula}"
     return f"<{html.escape(factor)}<BR/>{html.escape(grad)}>"
 
