@@ -177,3 +177,27 @@ def _scalar(value: Any) -> float | None:
 
 def _number(value: float | None) -> str:
     return "?" if value is None else format_number(value + 0.0)  # + 0.0: no "-0" shown
+
+
+def edge_formulas(nodes: list[NodeInfo], edges: list[EdgeInfo]) -> dict[tuple[int, int, int], str]:
+    """The symbolic local derivative of each edge (source, target, input_nr) whose target's
+    operation the table knows, e.g. "2x" on the edge from x into y = x**2: the drawing puts
+    it beside the edge's factor."""
+    by_id = {node.id: node for node in nodes}
+    names = {node.id: _name(node) for node in nodes}
+    into: dict[int, list[EdgeInfo]] = {}
+    for edge in edges:
+        if not edge.cut:
+            into.setdefault(edge.target, []).append(edge)
+    found = {}
+    for target_id, incoming in into.items():
+        target = by_id.get(target_id)
+        formula = FORMULAS.get(target.op) if target else None
+        if target is None or formula is None:
+            continue
+        inputs = _input_names(target, incoming, names)
+        for edge in incoming:
+            text = formula(inputs, names[target_id], target.saved, edge.input_nr)
+            if text is not None:
+                found[(edge.source, edge.target, edge.input_nr)] = text
+    return found

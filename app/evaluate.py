@@ -49,7 +49,7 @@ def evaluate(
             evaluation = Interpreter(program, limits, capture).run()
             graph = capture.finish(evaluation, request.output)
         except ProgramError as error:
-            raise explained(error) from None
+            raise explained(error, request.code) from None
     python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]
     graph.warnings = list(dict.fromkeys(python_warnings + graph.warnings))
     return graph

@@ -138,17 +138,25 @@ def build_dot(graph: GraphShape) -> str:
     uses = _uses(drawing.edges)
     copies = {n.id: uses[n.id] for n in drawing.nodes if _split(n, uses)}
     next_copy = dict.fromkeys(copies, 0)
+    root_name = _root_name(graph)
+    out_of = _edges_out_of(drawing.edges)
+    layer_of = layers(graph)
     for node in drawing.nodes:
-        label = _short_label(node) if big else _node_label(node, _saved_rows(node))
-        base = {"label": label, "class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
+        base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
         if node.kind == "const":
             base.update(CUT_NODE_STYLE)
-        for copy in range(copies.get(node.id, 1)):
+        count = copies.get(node.id, 1)
+        for copy in range(count):
+            use = (copy + 1, count, out_of.get(node.id, [])) if count > 1 else None
+            layer = layer_of.get(node.id)
+            label = (
+                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
+            )
             # The first copy keeps the node's own id, so the page finds it as usual.
             suffix = f"-copy{copy}" if copy else ""
-            lines.append(
-                f"\t{_name(node.id, copy)} {_attrs({**base, 'id': f'node-{node.id}{suffix}'})}"
-            )
+            attrs = {"label": label, **base, "id": f"node-{node.id}{suffix}"}
+            lines.append(f"\t{_name(node.id, copy)} {_attrs(attrs)}")
+    formulas = {} if big else _edge_formulas(drawing)
     for edge in drawing.edges:
         copy = 0
         if edge.source in copies:
@@ -158,7 +166,8 @@ def build_dot(graph: GraphShape) -> str:
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
         if not big:
-            attrs["label"] = "cut: no grad" if edge.cut else f"grad {_edge_text(edge.grad)}"
+            formula = formulas.get((edge.source, edge.target, edge.input_nr))
+            attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula)
         lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
     if drawing.hidden:
         lines.extend(_gap(drawing))
@@ -166,6 +175,79 @@ def build_dot(graph: GraphShape) -> str:
         lines.extend(_legend(any(node.kind == "const" for node in graph.nodes)))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
+    # Imported here: app.chainrule formats its numbers with this module's format_number.
+    from app.chainrule import edge_formulas
+
+    return edge_formulas(drawing.nodes, drawing.edges)
+
+
+def _edge_label(edge: EdgeInfo, formula: str | None) -> str:
+    """The gradient the edge carries back and, between scalars, the local derivative it was
+    multiplied by on the way (times 6 = 2x): the chain rule's factor, where the learner looks."""
+    grad = f"grad {_edge_text(edge.grad)}"
+    if edge.local is None:
+        return grad
+    factor = f"\N{MULTIPLICATION SIGN} {format_number(edge.local + 0.0)}"  # + 0.0: no "-0"
+    # A formula naming an unnamed value by its internal id ("1/clamp#5") is left to Details.
+    if formula and "#" not in formula and formula != format_number(edge.local + 0.0):
+        factor += f" = {formula}"
+    return f"<{html.escape(factor)}<BR/>{html.escape(grad)}>"
+
+
+def _root_name(graph: GraphShape) -> str:
+    root = next((node for node in graph.nodes if node.id == graph.root), None)
+    return root.variables[0] if root and root.variables else "(root)"
+
+
+def grad_name(node: NodeInfo, root_name: str) -> str:
+    """What a node's gradient is: d(root)/d(its output), e.g. "dz/dy". A leaf's .grad is
+    another thing (it adds up over backward passes; a non-leaf's stays None), so the drawing
+    never calls this "grad"."""
+    return f"d{root_name}/d{node.variables[0] if node.variables else '(this)'}"
+
+
+def _edges_out_of(edges: list[EdgeInfo]) -> dict[int, list[EdgeInfo]]:
+    out: dict[int, list[EdgeInfo]] = {}
+    for edge in edges:
+        out.setdefault(edge.source, []).append(edge)
+    return out
+
+
+# Operations that only rearrange a tensor: a layer's weight reaches its product through them.
+REARRANGING = frozenset(
+    {"TBackward0", "TransposeBackward0", "PermuteBackward0", "ViewBackward0", "ExpandBackward0"}
+)
+
+
+def layers(graph: GraphShape) -> dict[int, str]:
+    """The module a node belongs to, where its inputs say so: an operation fed by the
+    parameters of one module (model.0.weight and model.0.bias, directly or through a
+    transpose) is that module's ("model.0"). Parameters are the leaves named by a path."""
+    by_id = {node.id: node for node in graph.nodes}
+    into: dict[int, list[int]] = {}
+    for edge in graph.edges:
+        into.setdefault(edge.target, []).append(edge.source)
+
+    def modules(node_id: int, depth: int) -> set[str]:
+        node = by_id.get(node_id)
+        if node is None:
+            return set()
+        if node.kind == "leaf":
+            return {name.rsplit(".", 1)[0] for name in node.variables if "." in name}
+        if depth and node.op in REARRANGING:
+            return {m for source in into.get(node_id, []) for m in modules(source, depth - 1)}
+        return set()
+
+    found = {}
+    for node in graph.nodes:
+        if node.kind in {"op", "root"}:
+            owners = {m for source in into.get(node.id, []) for m in modules(source, 2)}
+            if len(owners) == 1:
+                found[node.id] = owners.pop()
+    return found
 
 
 def _uses(edges: list[EdgeInfo]) -> dict[int, int]:
@@ -233,34 +315,56 @@ def _bold(text: str) -> str:
     return f"<B>{html.escape(text)}{' ' * (len(text) // 6 + 1)}</B>"
 
 
-def _title(node: NodeInfo) -> str:
+# A leaf drawn once per use: (this copy's use, number of uses, the edges out of the leaf).
+Use = tuple[int, int, list[EdgeInfo]]
+
+
+def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
     """One bold run: a regular run after a bold one would start where Graphviz thinks the
     bold text ends, over its last letters."""
     names = ", ".join(node.variables) if node.variables else ""
     if node.kind == "leaf":
         title = names or "leaf"
+        if use:
+            title += f" (use {use[0]} of {use[1]})"
     elif node.kind == "const":
         title = f"{names or 'constant'} (cut, no grad)"
     else:
         title = f"{node.op} → {names}" if names else node.op
+    if layer:
+        title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
     return _bold(title)
 
 
-def _short_label(node: NodeInfo) -> str:
-    return f"<{_title(node)}>"
+def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
+    return f"<{_title(node, use, layer)}>"
 
 
-def _node_label(node: NodeInfo, saved: list[str]) -> str:
+def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
+    """ "dz/dx = -5.4668"; on each copy of a leaf drawn once per use, the uses' shares adding
+    up to it ("10 + 8 + 3 + 4 = 25") when they are single numbers."""
+    total = format_tensor(node.grad)
+    if use:
+        shares = [edge.grad for edge in use[2]]
+        if all(isinstance(share, int | float) and not isinstance(share, bool) for share in shares):
+            total = " + ".join(format_number(float(share)) for share in shares) + f" = {total}"
+    return f"{grad_name(node, root_name)} = {total}"
+
+
+def _node_label(
+    node: NodeInfo, root_name: str, use: Use | None = None, layer: str | None = None
+) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
     and an edge more for `dot` to place, a fifth of a seed-sized graph's layout time."""
-    rows = [_title(node)]
+    saved = _saved_rows(node)
+    rows = [_title(node, use, layer)]
     if node.shape is not None:
         rows.append(html.escape(f"{_shape_text(node.shape)} {node.dtype or ''}".strip()))
     if node.value is not None:
         rows.append(html.escape(f"value {format_tensor(node.value)}"))
     if node.kind != "const":
-        rows.append(html.escape(f"grad {format_tensor(node.grad)}"))
+        rows.append(html.escape(_grad_row(node, root_name, use)))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     if saved:
         lines = "<BR/>".join(saved)

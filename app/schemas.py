@@ -179,6 +179,11 @@ class GraphResponse(GraphData):
     """The answer of POST /api/graph."""
 
     dot: str = Field(description="Graphviz source of the drawing.")
+    layers: dict[int, str] = Field(
+        default_factory=dict,
+        description="Node id -> the module it belongs to (model.0), where its inputs are "
+        "that module's parameters.",
+    )
     svg: str | None = Field(description="The drawing; null when layout ran out of time.")
 
 

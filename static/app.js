@@ -8,7 +8,7 @@ import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
 import { setAnswer } from "./state.js";
-import { clearTeaching, initTeachingPanel } from "./teaching-panel.js";
+import { initTeachingPanel } from "./teaching-panel.js";
 import { initVariables } from "./variables.js";
 
 const output = document.getElementById("output");
@@ -24,8 +24,13 @@ function showError(problem) {
   const where = problem.line ? ` (line ${problem.line}, column ${problem.column})` : "";
   errorBox.textContent = `${problem.title}: ${problem.detail}${where}`;
   errorBox.hidden = false;
-  markError(problem.line, problem.column, problem.detail);
-  clearTeaching();
+  markError(problem.line, problem.column, `${problem.title}: ${problem.detail}`);
+  // Nothing of the previous run stays to pass as this one's: graph, output, variables and
+  // exports go with it (every view follows the answer, here none).
+  setAnswer(null);
+  stdoutBox.textContent = "";
+  warningsList.replaceChildren();
+  status.textContent = "Failed: nothing shown is from an earlier run.";
 }
 
 function showPrinted(answer) {
@@ -91,6 +96,7 @@ initEditor(document.getElementById("editor"), {
   onRun: run,
   onLeave: () => runButton.focus(),
   onChange: codeChanged,
+  tabToggle: document.getElementById("tab-moves-focus"),
 });
 initGraphView();
 initSearch();
@@ -101,6 +107,8 @@ initTeachingPanel();
 runButton.addEventListener("click", run);
 document.getElementById("permalink").addEventListener("click", copyPermalink);
 initExamples(load);
+// The page opens on its first lesson (or a permalink's program) already run: the graph is
+// what a learner came for.
 const linked = readPermalink();
 load(linked ?? firstExample);
-if (linked) run();
+run();

@@ -1,17 +1,21 @@
 // The Details panel: everything about the selected node, with links to its neighbours.
-import { formatTensor } from "./format.js";
-import { inputsOf, nodeById, nodeTitle, outputsOf } from "./graph-model.js";
+import { formatTensor, formatTerm } from "./format.js";
+import { gradName, gradientTerms, inputsOf, nodeById, nodeTitle } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
+import { tensorView } from "./tensor-view.js";
 
 const body = document.getElementById("details-body");
 const panel = document.getElementById("details");
 const placeholder = body.firstElementChild.cloneNode(true);
+const closeButton = document.getElementById("details-close");
+let shownId = null;
 
 const KIND_TEXT = {
   leaf: "leaf tensor: you created it with requires_grad=True, so backward stores its gradient in .grad",
   op: "operation: the backward function autograd recorded when this value was computed",
   root: "root: the value backward started from; its gradient is 1",
+  const: "constant: cut from the graph, so no gradient flows back into it",
 };
 
 function shapeText(shape) {
@@ -20,7 +24,7 @@ function shapeText(shape) {
 }
 
 function nodeLink(node) {
-  const link = element("a", nodeTitle(node));
+  const link = element("a", nodeTitle(node, getAnswer()));
   link.href = `#node-${node.id}`;
   link.dataset.select = String(node.id);
   return link;
@@ -53,57 +57,93 @@ function savedList(saved) {
   return list;
 }
 
-function neighbours(answer, edges, neighbourOf) {
-  return edges.map((edge) => `${nodeTitle(nodeById(answer, neighbourOf(edge)))} (${formatTensor(edge.grad)})`)
-    .join(", ");
+// Where the gradient came from: along each edge towards the root, the gradient there times
+// the edge's local derivative ("-5.4668 = -0.9111 × 6"); several uses add up.
+function gradientStory(answer, node) {
+  if (node.kind === "root") return element("p", "Backward starts here: the root's gradient with respect to itself is 1.", "story");
+  const terms = gradientTerms(answer, node.id);
+  if (terms.length === 0) return element("p", "No gradient reached this value.", "story muted");
+  const story = element("div", undefined, "story");
+  const list = element("ul", undefined, "edge-list");
+  for (const term of terms) {
+    const item = element("li", "from ");
+    const told = formatTerm(term);
+    // A lone gradient that is no product is the one shown above: not again.
+    const again = terms.length === 1 && told === formatTensor(term.grad);
+    item.append(nodeLink(term.target), again ? "" : `: ${told}`);
+    list.append(item);
+  }
+  const shares = terms.map((term) => formatTensor(term.grad));
+  const why = terms.length > 1
+    ? `Each use sends back its share; they add up: ${shares.join(" + ")} = ${formatTensor(node.grad)}.`
+    : "The gradient at the next box times the local derivative along the edge (the chain rule).";
+  story.append(list, element("p", why));
+  if (node.kind === "leaf") story.append(element("p", "Backward adds it into .grad."));
+  return story;
 }
 
-// Where the gradient came from, in words: what arrived at this node and what it sent on.
-function gradientStory(answer, node, inputs, outputs) {
-  const of = answer.root_name ?? "the root";
-  const arrived = neighbours(answer, outputs, (edge) => edge.target);
-  const sent = neighbours(answer, inputs, (edge) => edge.source);
-  if (node.kind === "leaf") {
-    const summed = outputs.length > 1 ? ", added up," : "";
-    return `d${of}/d(this) = ${formatTensor(node.grad)} came back from ${arrived}${summed} ` +
-      "and backward stored it in .grad.";
-  }
-  const start = node.kind === "root"
-    ? `Backward starts here with d${of}/d${of} = 1.`
-    : `d${of}/d(this) = ${formatTensor(node.grad)} came back from ${arrived}.`;
-  return `${start} This node multiplies it by the local derivative of ${node.op.replace(/Backward\d*$/, "")} ` +
-    `(using its saved tensors) and sends the result to its inputs: ${sent || "none"}.`;
+// What .grad holds at the end, for a named tensor: a leaf's accumulated gradient, or None for
+// a value backward went through without keeping it.
+function dotGrad(answer, node) {
+  const name = node.variables[0];
+  const variable = name === undefined ? undefined : answer.variables[name];
+  if (!variable) return null;
+  if (variable.grad !== null && variable.grad !== undefined) return tensorView(variable.grad);
+  const why = variable.is_leaf ? "" : " (not a leaf: PyTorch keeps no .grad here unless you call retain_grad())";
+  const text = element("span");
+  text.append(element("code", "None"), why);
+  return text;
 }
 
 function render(id) {
   const answer = getAnswer();
   const node = id === null ? null : nodeById(answer, id);
+  // Below 1440 px the panel lies over the graph: only while a box is selected (app.css).
+  panel.classList.toggle("empty", !node);
   if (!node) {
     body.replaceChildren(placeholder.cloneNode(true));
+    shownId = null;
     return;
   }
+  shownId = node.id;
   const inputs = inputsOf(answer, node.id);
-  const outputs = outputsOf(answer, node.id);
   const list = element("dl", undefined, "facts");
-  row(list, "Kind", KIND_TEXT[node.kind]);
+  // What the learner came for first: the gradient, how it was made, and .grad.
+  if (node.kind !== "const") {
+    row(list, gradName(answer, node), tensorView(node.grad), gradientStory(answer, node));
+  }
+  const rule = node.kind === "leaf" ? answer.chain_rule?.[node.variables[0]] : undefined;
+  if (rule) row(list, "Chain rule", element("code", rule.text));
+  const kept = dotGrad(answer, node);
+  if (kept) row(list, ".grad", kept);
+  row(list, "Value", tensorView(node.value));
+  row(list, "Shape", `${shapeText(node.shape)}${node.dtype ? `, ${node.dtype}` : ""}`);
+  row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
+  if (node.note) row(list, "Cut", node.note);
   row(list, "Operation", element("code", node.op));
   row(list, "Variables", node.variables.length ? node.variables.join(", ") : "none (an intermediate value)");
-  row(list, "Shape", shapeText(node.shape));
-  row(list, "dtype", node.dtype ?? "unknown");
-  row(list, "Value", element("code", formatTensor(node.value)));
-  row(list, "Gradient", element("code", formatTensor(node.grad)), element("p", gradientStory(answer, node, inputs, outputs), "story"));
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));
-  row(list, "Outputs", edgeList(answer, outputs, (edge) => edge.target, "none: this is the root"));
   if (node.backward_step !== null) row(list, "Backward step", String(node.backward_step));
-  const heading = element("h3", nodeTitle(node));
+  const heading = element("h3", nodeTitle(node, answer));
   heading.tabIndex = -1;
   body.replaceChildren(heading, list);
+}
+
+// Closing goes back to the box the panel was about, so keyboard users keep their place.
+function close() {
+  const id = shownId;
+  select(null);
+  if (id !== null) document.querySelector(`#graph [data-node-id="${id}"]`)?.focus();
 }
 
 export function initDetails() {
   on("select", render);
   on("answer", () => render(null));
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
   panel.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-select]");
     if (!link) return;

@@ -71,7 +71,7 @@ export function initExport() {
   on("answer", (answer) => {
     for (const button of buttons) {
       const needsDrawing = button.id === "export-svg" || button.id === "export-png";
-      button.disabled = needsDrawing && !hasDrawing(answer);
+      button.disabled = !answer || (needsDrawing && !hasDrawing(answer));
     }
   });
 }

@@ -25,3 +25,12 @@ export function formatTensor(value, limit = 6) {
   }
   return formatNumber(value);
 }
+
+// One term of the chain rule as the step-through and Details say it: "-5.4668 = -0.9111 × 6"
+// (the gradient an edge carried back = the gradient at its target × the local derivative);
+// the gradient alone when the factors are not single numbers.
+export function formatTerm(term) {
+  const product = typeof term.upstream === "number" && typeof term.local === "number";
+  if (!product) return formatTensor(term.grad);
+  return `${formatTensor(term.grad)} = ${formatNumber(term.upstream)} × ${formatNumber(term.local + 0)}`;
+}

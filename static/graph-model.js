@@ -9,10 +9,14 @@ export function nodeById(answer, id) {
   return answer?.nodes.find((node) => node.id === id) ?? null;
 }
 
-export function nodeTitle(node) {
+// A box's title as the drawing writes it (app/render.py's _title): the op, the names bound to
+// its output, and the module whose parameters it uses ("AddmmBackward0 (model.0)").
+export function nodeTitle(node, answer) {
   const names = node.variables.join(", ");
   if (node.kind === "leaf") return names || "leaf";
-  return names ? `${node.op} → ${names}` : node.op;
+  const title = names ? `${node.op} → ${names}` : node.op;
+  const layer = answer?.layers?.[node.id];
+  return layer ? `${title} (${layer})` : title;
 }
 
 // Edges by the node they feed and by the node they leave, and the nodes from which the root
@@ -73,6 +77,24 @@ export function pathToRoot(answer, id) {
     }
   }
   return { nodes: [...nodes], edges };
+}
+
+// What a node's gradient is, named as the drawing names it (app/render.py's grad_name):
+// d(root)/d(this node's output), e.g. "dz/dy". Not .grad, which only a leaf keeps.
+export function gradName(answer, node) {
+  const root = nodeById(answer, answer.root);
+  const of = root?.variables[0] ?? "(root)";
+  return `d${of}/d${node.variables[0] ?? "(this)"}`;
+}
+
+// How backward made a node's gradient: along each edge out of it (towards the root), the
+// gradient at the edge's target times the edge's local derivative (null between tensors).
+// Several terms add up.
+export function gradientTerms(answer, id) {
+  return outputsOf(answer, id).filter((edge) => !edge.cut).map((edge) => {
+    const target = nodeById(answer, edge.target);
+    return { edge, target, upstream: target?.grad ?? null, local: edge.local ?? null, grad: edge.grad };
+  });
 }
 
 export function edgeElementId(edge) {

@@ -3,6 +3,7 @@ import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
 const box = document.getElementById("graph");
+const stage = box.parentElement;  // .graph-stage: its --graph-height sizes the pane
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -14,29 +15,104 @@ function placeholder(text) {
   box.replaceChildren(note);
 }
 
-function nodeElement(id) {
-  return box.querySelector(`#node-${id}`);
+// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py).
+function nodeElements(id) {
+  return [...box.querySelectorAll(`[data-node-id="${id}"]`)];
 }
 
-// Each node becomes a button: Tab reaches it, and its name is the text it shows plus its kind.
+// How many boxes show these nodes (a leaf drawn once per use counts each use).
+export function drawnCount(ids) {
+  return ids.reduce((count, id) => count + nodeElements(id).length, 0);
+}
+
+// Each box becomes a button: Tab reaches it, and its name is the text it shows plus its kind.
+// The copies of a leaf drawn once per use (id node-N-copyK) are the same node.
 function prepareNodes(svg, answer) {
-  const elements = new Map([...svg.querySelectorAll("g.node")].map((g) => [g.id, g]));
-  for (const node of answer.nodes) {
-    const element = elements.get(`node-${node.id}`);
-    if (!element) continue;
-    const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
+  const kinds = new Map(answer.nodes.map((node) => [node.id, node.kind]));
+  for (const element of svg.querySelectorAll("g.node")) {
+    const match = /^node-(\d+)(?:-copy\d+)?$/.exec(element.id);
+    const id = match ? Number(match[1]) : null;
+    if (id === null || !kinds.has(id)) continue;
     element.setAttribute("tabindex", "0");
     element.setAttribute("role", "button");
-    element.setAttribute("aria-label", `${shown.join(" ")} — ${node.kind}`);
-    element.dataset.nodeId = String(node.id);
+    element.dataset.nodeId = String(id);
   }
   // Graphviz titles hold internal ids ("n2", "n2->n3"): tooltips and names that help no one.
+  // A box's own title names it instead: the text it shows plus its kind. (Not aria-label,
+  // which must hold the visible text in order, and a box half out of the view shows part.)
   for (const title of svg.querySelectorAll("title")) title.remove();
+  for (const element of svg.querySelectorAll("g.node[data-node-id]")) {
+    const shown = [...element.querySelectorAll("text")].map((text) => text.textContent.trim());
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = `${shown.join(" ")} — ${kinds.get(Number(element.dataset.nodeId))}`;
+    element.prepend(title);
+  }
+}
+
+// Text stays readable: the smallest text of the drawing at least this many pixels tall, and
+// a small graph magnified no more than MAX_SCALE; a tall graph makes the pane taller (up to
+// TALL_SCREENS window heights; beyond, drag to pan) and the page scrolls to it.
+const MIN_TEXT_PX = 11;
+const MAX_SCALE = 1.5;
+const TALL_SCREENS = 3;
+const MIN_HEIGHT_PX = 300;
+const MARGIN_PX = 8;
+let content = null;  // the drawing's extent, in its own units
+let smallestText = MIN_TEXT_PX;
+
+// The pane's height before a graph asks for more: app.css's clamp(360px, 62vh, 820px).
+function defaultHeight() {
+  return Math.min(Math.max(360, 0.62 * window.innerHeight), 820);
+}
+
+// The page has its own legend (with the selection, path and step-through marks), so the
+// drawing's is taken out, and the picture cropped to what is left. Exports keep it.
+function cropToGraph(svg) {
+  svg.querySelector("#legend")?.remove();
+  const graph = svg.querySelector("g.graph");
+  graph?.querySelector(":scope > polygon")?.remove();  // the page-sized background
+  if (!graph) return;
+  const extent = graph.getBBox();
+  const m = graph.transform.baseVal.consolidate()?.matrix ?? { a: 1, d: 1, e: 0, f: 0 };
+  const x = m.a * extent.x + m.e - MARGIN_PX;
+  const y = m.d * extent.y + m.f - MARGIN_PX;
+  const width = m.a * extent.width + 2 * MARGIN_PX;
+  svg.setAttribute("viewBox", `${x} ${y} ${width} ${m.d * extent.height + 2 * MARGIN_PX}`);
+}
+
+// The readable view: the whole graph when its text stays readable so, else wide enough to
+// read, in a pane as tall as the graph needs; centred, or from the top when taller.
+function fitReadable() {
+  if (!panZoom || !content) return;
+  const width = box.clientWidth;
+  const base = defaultHeight();
+  const fitted = Math.min(width / content.width, base / content.height);
+  const scale = Math.max(MIN_TEXT_PX / smallestText, Math.min(fitted, MAX_SCALE));
+  const needed = content.height * scale + 2 * MARGIN_PX;
+  const height = Math.min(Math.max(needed, base, MIN_HEIGHT_PX), TALL_SCREENS * window.innerHeight);
+  stage.style.setProperty("--graph-height", `${Math.round(height)}px`);
+  panZoom.resize();
+  const original = Math.min(box.clientWidth / content.width, box.clientHeight / content.height);
+  panZoom.zoom(scale / original);
+  const drawnWidth = content.width * scale;
+  const drawnHeight = content.height * scale;
+  panZoom.pan({
+    x: (box.clientWidth - drawnWidth) / 2 - content.x * scale,
+    y: drawnHeight <= box.clientHeight
+      ? (box.clientHeight - drawnHeight) / 2 - content.y * scale
+      : MARGIN_PX - content.y * scale,
+  });
 }
 
 function show(answer) {
   panZoom?.destroy();
   panZoom = null;
+  content = null;
+  stage.style.removeProperty("--graph-height");
+  if (!answer) {
+    placeholder("No graph: the last run failed (see the error).");
+    return;
+  }
   if (!hasDrawing(answer)) {
     placeholder(answer.nodes.length
       ? "The graph could not be drawn (see the warnings); the Details and Variables still hold every gradient."
@@ -52,18 +128,37 @@ function show(answer) {
   svg.style.overflow = "hidden";
   prepareNodes(svg, answer);
   box.replaceChildren(svg);
+  cropToGraph(svg);
+  const sizes = [...svg.querySelectorAll("text")]
+    .map((text) => Number.parseFloat(text.getAttribute("font-size")))
+    .filter((size) => size > 0);
+  smallestText = sizes.length ? Math.min(...sizes) : MIN_TEXT_PX;
+  const [x, y, width, height] = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+  content = { x, y, width, height };
   panZoom = window.svgPanZoom(svg, {
     zoomScaleSensitivity: 0.25,
     minZoom: 0.1,
     maxZoom: 20,
     dblClickZoomEnabled: false,
+    // The wheel scrolls the page (a tall graph makes the pane tall); Ctrl+wheel zooms.
+    mouseWheelZoomEnabled: false,
     fit: true,
     center: true,
   });
+  fitReadable();
+}
+
+// Ctrl (or ⌘) + wheel, and a touchpad's pinch, zoom at the pointer.
+function wheelZoom(event) {
+  if (!panZoom || !(event.ctrlKey || event.metaKey)) return;
+  event.preventDefault();
+  const area = box.getBoundingClientRect();
+  const factor = Math.pow(1.25, -Math.sign(event.deltaY));
+  panZoom.zoomAtPointBy(factor, { x: event.clientX - area.left, y: event.clientY - area.top });
 }
 
 export function highlightNodes(ids, className) {
-  for (const id of ids) nodeElement(id)?.classList.add(className);
+  for (const id of ids) for (const element of nodeElements(id)) element.classList.add(className);
 }
 
 export function clearHighlight(className) {
@@ -78,11 +173,36 @@ function showSelection(id) {
   const path = pathToRoot(answer, id);
   highlightNodes(path.nodes, "on-path");
   for (const edge of path.edges) box.querySelector(`#${edgeElementId(edge)}`)?.classList.add("on-path");
-  const element = nodeElement(id);
-  element?.classList.add("selected");
-  if (element && document.activeElement !== element && box.contains(document.activeElement)) {
-    element.focus();
-  }
+  const elements = nodeElements(id);
+  for (const each of elements) each.classList.add("selected");
+  const focused = elements.find((each) => each === document.activeElement);
+  const element = focused ?? elements[0];
+  if (element && !focused && box.contains(document.activeElement)) element.focus();
+  // After the Details panel has drawn itself for this selection (it listens after us).
+  if (element) requestAnimationFrame(() => reveal(element));
+}
+
+// Pans a selected box into the part of the graph the Details panel leaves free (it lies over
+// the graph's right side below 1440 px), when it is hidden there or out of view.
+function reveal(element) {
+  if (!panZoom) return;
+  const area = box.getBoundingClientRect();
+  const panel = document.getElementById("details");
+  const overlay = panel.getBoundingClientRect();
+  const covers = overlay.width > 0 && overlay.left > area.left && overlay.left < area.right;
+  const freeRight = covers ? overlay.left - 8 : area.right;
+  const node = element.getBoundingClientRect();
+  const free = node.left >= area.left && node.right <= freeRight && node.top >= area.top &&
+    node.bottom <= area.bottom;
+  if (free) return;
+  const visibleTop = Math.max(area.top, 0);
+  const visibleBottom = Math.min(area.bottom, window.innerHeight);
+  const across = node.left >= area.left && node.right <= freeRight;
+  const down = node.top >= visibleTop && node.bottom <= visibleBottom;
+  panZoom.panBy({
+    x: across ? 0 : (area.left + freeRight) / 2 - (node.left + node.right) / 2,
+    y: down ? 0 : (visibleTop + visibleBottom) / 2 - (node.top + node.bottom) / 2,
+  });
 }
 
 function nodeIdFrom(target) {
@@ -90,11 +210,6 @@ function nodeIdFrom(target) {
   return element ? Number(element.dataset.nodeId) : null;
 }
 
-function fit() {
-  panZoom?.resize();
-  panZoom?.fit();
-  panZoom?.center();
-}
 
 export function initGraphView() {
   on("answer", show);
@@ -114,7 +229,8 @@ export function initGraphView() {
   });
   document.getElementById("zoom-in").addEventListener("click", () => panZoom?.zoomIn());
   document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
-  document.getElementById("fit").addEventListener("click", fit);
-  document.getElementById("reset").addEventListener("click", () => panZoom?.reset());
+  document.getElementById("fit").addEventListener("click", fitReadable);
+  document.getElementById("reset").addEventListener("click", fitReadable);
+  box.addEventListener("wheel", wheelZoom, { passive: false });
   window.addEventListener("resize", () => panZoom?.resize());
 }

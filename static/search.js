@@ -1,5 +1,5 @@
 // The search box: marks the nodes whose variable or op name matches; Enter selects the next.
-import { clearHighlight, highlightNodes } from "./graph-view.js";
+import { clearHighlight, drawnCount, highlightNodes } from "./graph-view.js";
 import { findNodes } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
@@ -13,7 +13,10 @@ function update() {
   matches = findNodes(getAnswer(), input.value);
   current = -1;
   highlightNodes(matches.map((node) => node.id), "match");
-  status.textContent = input.value.trim() ? `${matches.length} found` : "";
+  // Boxes found: a leaf drawn once per use is found as often as it is drawn.
+  const ids = matches.map((node) => node.id);
+  const found = Math.max(drawnCount(ids), matches.length);
+  status.textContent = input.value.trim() ? `${found} found` : "";
 }
 
 export function initSearch() {

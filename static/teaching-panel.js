@@ -1,10 +1,12 @@
-// The "Lessons and gradients" section under the graph: teaching.js's views of each answer
-// (step through backward, passes, gradient check, explain), following the page's answers.
+// teaching.js's views of each answer, following the page's answers: the step-through of
+// backward under the graph, and the "Lessons and gradients" section (passes, gradient check,
+// explain) below it.
 import { clearHighlight, highlightNodes } from "./graph-view.js";
 import { on } from "./state.js";
 import { renderTeaching } from "./teaching.js";
 
 const container = document.getElementById("teaching");
+const playerContainer = document.getElementById("stepper");  // under the graph it lights up
 const empty = [...container.childNodes];  // the template's "Run a program…" note
 let view = null;
 
@@ -19,16 +21,17 @@ function highlightStep(id) {
   highlightNodes([id], "teaching-done");
 }
 
+// No answer (the last run failed): the views of the previous one no longer match the program.
 function show(answer) {
   view?.destroy();
-  view = renderTeaching(answer, { container, highlightNode: highlightStep });
-}
-
-// After a failed run: the views of the previous answer no longer match the program.
-export function clearTeaching() {
-  view?.destroy();
   view = null;
-  container.replaceChildren(...empty);
+  playerContainer.hidden = !answer;
+  if (!answer) {
+    container.replaceChildren(...empty);
+    playerContainer.replaceChildren();
+    return;
+  }
+  view = renderTeaching(answer, { container, playerContainer, highlightNode: highlightStep });
 }
 
 export function initTeachingPanel() {

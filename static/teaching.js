@@ -7,9 +7,11 @@
 //   view.destroy();  // before rendering the next answer: stops the player
 //
 // container: the element the views are built into (its children are replaced).
+// playerContainer: where the step-through goes instead (the page puts it under the graph).
 // highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
 //   clear the marks); the page does it through graph-view.js (see teaching-panel.js).
-import { formatTensor } from "./format.js";
+import { formatTensor, formatTerm } from "./format.js";
+import { gradientTerms } from "./graph-model.js";
 import { element } from "./dom.js";
 
 const PLAY_INTERVAL_MS = 1200;
@@ -53,6 +55,21 @@ function table(headers, rows, label) {
 
 // Step through backward ------------------------------------------------------------------
 
+// How the gradient reaching a node was made: "-5.4668 = -0.9111 × 6 (the gradient at y times
+// the local derivative)", or the shares of several uses adding up.
+function arrival(answer, node) {
+  const terms = gradientTerms(answer, node.id);
+  if (node.kind === "root" || terms.length === 0) return formatTensor(node.grad);
+  if (terms.length === 1) {
+    const [term] = terms;
+    const at = term.target ? nodeLabel(term.target) : "the next node";
+    const told = formatTerm(term);
+    return told === formatTensor(term.grad) ? told : `${told} (the gradient at ${at} times the local derivative)`;
+  }
+  const shares = terms.map((term) => formatTensor(term.grad));
+  return `${formatTensor(node.grad)}, the sum of its ${terms.length} uses: ${shares.join(" + ")}`;
+}
+
 function stepper(answer, options) {
   const box = section("Step through backward", "teaching-steps-heading");
   const order = answer.nodes
@@ -74,8 +91,12 @@ function stepper(answer, options) {
   }
   const status = element("p", "Press Play or Step: backward starts at the root.", "teaching-status");
   status.setAttribute("aria-live", "polite");
+  // Every step so far, folded away: the narration above says the current one.
+  const steps = element("details", null, "teaching-steps");
+  steps.append(element("summary", "All steps so far"));
   const trail = element("ol", null, "teaching-trail");
-  box.append(controls, status, trail);
+  steps.append(trail);
+  box.append(controls, status, steps);
 
   let position = 0;
   let timer = null;
@@ -101,10 +122,8 @@ function stepper(answer, options) {
     const node = order[position];
     position += 1;
     highlight(node.id, position);
-    const text =
-      `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
-      `${formatTensor(node.grad)}` +
-      (node.kind === "leaf" ? ", which is added to its .grad." : ".");
+    const text = `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
+      `${arrival(answer, node)}${node.kind === "leaf" ? ", which is added to its .grad." : "."}`;
     status.textContent = text;
     trail.append(element("li", text));
     if (position >= order.length) {
@@ -240,7 +259,9 @@ function constants(answer) {
 export function renderTeaching(answer, options = {}) {
   const { container } = options;
   const player = stepper(answer, options);
-  const parts = [player.box, timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  const parts = [timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  if (options.playerContainer) options.playerContainer.replaceChildren(player.box);
+  else parts.unshift(player.box);
   container.replaceChildren(...parts.filter((part) => part !== null));
   container.classList.add("teaching");
   return { destroy: player.stop };

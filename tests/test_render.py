@@ -3,7 +3,10 @@
 import re
 
 from app.elide import elide
-from app.render import MAX_DRAWN_NODES, SPLIT_FAN_OUT, build_dot
+from app.evaluate import evaluate
+from app.render import MAX_DRAWN_NODES, SPLIT_FAN_OUT, build_dot, layers
+from app.schemas import GraphRequest
+from app.settings import Limits
 from tests.graphs import shared_weight_chain
 
 
@@ -55,3 +58,20 @@ def test_labels_are_quoted() -> None:
     graph.nodes[0].variables = ['a"b\\c<d>']
     dot = build_dot(graph)
     assert "a&quot;b\\c&lt;d&gt;" in dot
+
+
+def test_operations_are_titled_with_their_layer() -> None:
+    code = (
+        "import torch\nfrom torch import nn\nmodel = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), "
+        "nn.Linear(8, 2))\nloss = model(torch.ones(3, 4)).sum()\n"
+    )
+    graph = evaluate(GraphRequest(code=code), Limits())
+    by_id = {node.id: node.op for node in graph.nodes}
+    titled = sorted((layer, by_id[node]) for node, layer in layers(graph).items())
+    assert titled == [
+        ("model.0", "AddmmBackward0"),
+        ("model.0", "TBackward0"),
+        ("model.2", "AddmmBackward0"),
+        ("model.2", "TBackward0"),
+    ]
+    assert "AddmmBackward0 (model.0)" in build_dot(graph)

@@ -44,6 +44,12 @@ def test_svg_has_node_ids_classes_and_legend(chain_rule: GraphData, layout: Layo
         "self = 3",
         "exponent = 2",
         "leaf tensor",
+        # the local derivative beside the gradient it made, and the node's gradient named
+        # as the derivative it is (not .grad)
+        "× 6 = 2x",  # noqa: RUF001 - the times sign
+        "× -0.9111 = cos(y)",  # noqa: RUF001 - the times sign
+        "dz/dx = -5.4668",
+        "dz/dy = -0.9111",
     ):
         assert words in text
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from app.cache import cache_key
 from app.deps import CacheDep, LayoutDep, PoolDep, SettingsDep
 from app.layout import LayoutService, Rendered
-from app.render import build_dot
+from app.render import build_dot, layers
 from app.schemas import GraphData, GraphRequest, GraphResponse, GraphShape, Problem
 
 router = APIRouter(prefix="/api", tags=["graph"])
@@ -73,6 +73,9 @@ def response_body(data: GraphData, drawn: Drawn) -> bytes:
     warnings = data.warnings + ([drawn.rendered.warning] if drawn.rendered.warning else [])
     fields = {name: getattr(data, name) for name in GraphData.model_fields}
     response = GraphResponse.model_construct(
-        **{**fields, "warnings": warnings}, dot=drawn.dot, svg=drawn.rendered.svg
+        **{**fields, "warnings": warnings},
+        dot=drawn.dot,
+        svg=drawn.rendered.svg,
+        layers=layers(data),
     )
     return response.model_dump_json().encode()

@@ -8,6 +8,7 @@ hooks the graph before backward frees it.
 """
 
 import ast
+import difflib
 import operator
 import re
 from collections.abc import Callable, Iterator
@@ -770,6 +771,12 @@ class Interpreter:
         elif name in method_names(owner):
             return BoundMethod(owner, name)
         kind = "Tensor" if isinstance(owner, torch.Tensor) else type(owner).__name__
+        if isinstance(owner, torch.Tensor) and name not in dir(torch.Tensor):
+            # A typo (b.gradd), not something the sandbox withholds: say it as Python would,
+            # with the nearest name the sandbox allows. dir() of the class runs no property.
+            near = difflib.get_close_matches(name, TENSOR_ATTRIBUTES | TENSOR_METHODS, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
         raise refused(f"'{name}' of a {kind} is not available in this sandbox")
 
     def get_item(self, container: Any, index: Any) -> Any:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from bench.server import running_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 # A run goes through a worker process and Graphviz on a busy 2-core machine: give it time.
 expect.set_options(timeout=20_000)
 CHROMIUM_ARGS = [
@@ -74,3 +75,10 @@ def no_console_errors(page: Page) -> Iterator[list[str]]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield errors
     assert errors == []
+
+
+@pytest.fixture
+def axe(context: BrowserContext) -> None:
+    """axe-core in every page of the context, injected by the browser (the page's CSP allows
+    no script of ours to be added)."""
+    context.add_init_script(path=AXE)

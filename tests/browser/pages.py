@@ -87,3 +87,13 @@ def assert_drawn_in_served_font(page: Page) -> None:
     font = drawn_font(page)
     assert font["families"] == [SERVED_FONT], font
     assert {f"{SERVED_FONT} 400", f"{SERVED_FONT} 700"} <= set(font["loaded"]), font
+
+
+def serious_axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (see conftest's `axe`)."""
+    violations: list[str] = page.evaluate(
+        """async () => (await axe.run()).violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`)"""
+    )
+    return violations

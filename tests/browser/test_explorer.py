@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, Route, ViewportSize, expect
+from playwright.sync_api import Locator, Page, Route, ViewportSize, expect
 
 from tests.browser.editor import set_code
 from tests.browser.pages import (
@@ -22,30 +22,13 @@ from tests.browser.pages import (
     open_page,
     pick,
     pick_and_run,
+    serious_axe_violations,
 )
 from tests.examples import EXAMPLE_LIST, EXAMPLES
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 
 
 def details(page: Page) -> Locator:
     return page.get_by_role("region", name="Details")
-
-
-def serious_axe_violations(page: Page) -> list[str]:
-    violations: list[str] = page.evaluate(
-        """async () => (await axe.run()).violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`)"""
-    )
-    return violations
-
-
-@pytest.fixture
-def axe(context: BrowserContext) -> None:
-    """axe-core in every page of the context, injected by the browser (the page's CSP allows
-    no script of ours to be added)."""
-    context.add_init_script(path=AXE)
 
 
 @pytest.mark.usefixtures("axe")
@@ -59,7 +42,11 @@ def test_chain_rule_explained_at_1024(page: Page, live_server: str, artifacts: P
     expect(panel.get_by_role("heading", name="x")).to_be_visible()
     expect(panel).to_contain_text("AccumulateGrad")
     expect(panel).to_contain_text("-5.4668")
-    expect(panel).to_contain_text("PowBackward0 → y (-5.4668)")
+    # The chain rule where the learner looks: the local factor on the edge, the product in
+    # Details, the whole rule beside it.
+    expect(page.locator("#graph g.edge", has_text="× 6 = 2x")).to_contain_text("grad -5.4668")  # noqa: RUF001 - the times sign
+    expect(panel).to_contain_text("from PowBackward0 → y: -5.4668 = -0.9111 × 6")  # noqa: RUF001 - the times sign
+    expect(panel).to_contain_text("dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668")
     # The path from x to the root lights up: x, then y's PowBackward0, then the root.
     expect(x_node).to_have_class(re.compile(r"\bselected\b"))
     for name in ("PowBackward0 → y", "SinBackward0 → z"):
@@ -156,7 +143,7 @@ def test_lesson_goes_when_the_code_is_not_the_examples(page: Page, live_server: 
     expect(lesson).to_be_empty()
     expect(menu).to_have_value("")
     page.get_by_role("button", name="Run").click()
-    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
+    expect(graph_node(page, "w scalar")).to_contain_text("dloss/dw = 3")
     expect(lesson).to_be_empty()
     # Picking the example again brings it back; so does undoing an edit back to its code.
     pick(page, CHAIN_RULE_TITLE)
@@ -222,7 +209,7 @@ def test_permalink_restores_and_runs(page: Page, live_server: str, artifacts: Pa
     assert editor_text(page) == program
     expect(page.locator("#lesson")).to_be_empty()  # a program of the user's own
     expect(page.get_by_label("Output variable (optional)")).to_have_value("loss")
-    expect(graph_node(page, "w scalar")).to_contain_text("grad 3")
+    expect(graph_node(page, "w scalar")).to_contain_text("dloss/dw = 36")
     page.screenshot(path=str(artifacts / "permalink-restored-1024.png"))
 
 

@@ -27,6 +27,11 @@ def lessons(page: Page) -> Locator:
     return page.get_by_role("region", name="Lessons and gradients")
 
 
+def stepper(page: Page) -> Locator:
+    """The step-through of backward, under the graph it lights up."""
+    return page.get_by_role("region", name="Step through backward")
+
+
 def backward_order(page: Page, live_server: str, example_id: str) -> list[int]:
     """The ids of the nodes backward went through, in the API's backward_step order."""
     code = EXAMPLES[example_id]["code"]
@@ -58,12 +63,14 @@ def test_chain_rule_lesson(
     pick_and_run(page, CHAIN_RULE_TITLE)
     expect(page.locator("#lesson")).to_contain_text("dz/dx = cos(y) · 2x")
     view = lessons(page)
-    step = view.get_by_role("button", name="Step")
-    status = view.locator(".teaching-status")
+    player = stepper(page)
+    step = player.get_by_role("button", name="Step")
+    status = player.locator(".teaching-status")
     texts = [
         "Step 1 of 3: z (SinBackward0) receives the gradient 1",
-        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111",
-        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668",
+        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111 = 1 × -0.9111",  # noqa: RUF001 - the times sign
+        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668 = -0.9111 × 6 "  # noqa: RUF001 - the times sign
+        "(the gradient at y (PowBackward0) times the local derivative)",
     ]
     for index, (node_id, text) in enumerate(zip(order, texts, strict=True)):
         step.click()
@@ -75,13 +82,13 @@ def test_chain_rule_lesson(
     expect(step).to_be_disabled()
 
     # Play starts again from the root and lights the same nodes, in the same order.
-    view.get_by_role("button", name="Play").click()
+    player.get_by_role("button", name="Play").click()
     for node_id in order:
         expect(node(page, node_id)).to_have_class(CURRENT)
     expect(status).to_contain_text("Backward is done")
-    expect(view.get_by_role("button", name="Play")).to_be_enabled()
-    expect(view.get_by_role("button", name="Pause")).to_be_disabled()
-    view.get_by_role("button", name="Reset").click()
+    expect(player.get_by_role("button", name="Play")).to_be_enabled()
+    expect(player.get_by_role("button", name="Pause")).to_be_disabled()
+    player.get_by_role("button", name="Reset").click()
     expect(page.locator("#graph .teaching-done")).to_have_count(0)
 
     check = view.get_by_role("table", name="Gradient check per leaf")
@@ -134,10 +141,10 @@ def test_cut_tensors_are_listed(page: Page, live_server: str) -> None:
 def test_a_failed_run_clears_the_views(page: Page, live_server: str) -> None:
     open_page(page, live_server, NARROW)
     pick_and_run(page, CHAIN_RULE_TITLE)
-    expect(lessons(page).get_by_role("button", name="Step")).to_be_visible()
+    expect(stepper(page).get_by_role("button", name="Step")).to_be_visible()
     pick(page, "11. backward() twice through the same graph")
     expect(page.locator("#lesson")).to_contain_text("retain_graph=True")
     page.get_by_role("button", name="Run").click()
     expect(page.get_by_role("alert")).to_contain_text("In plain words")
-    expect(lessons(page).get_by_role("button", name="Step")).to_have_count(0)
+    expect(page.get_by_role("button", name="Step")).to_have_count(0)
     expect(lessons(page)).to_contain_text("Run a program")
