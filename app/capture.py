@@ -214,8 +214,7 @@ class GraphCapture:
         root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
-        # The program ran on after the last pass, and writes through `.data` change a tensor
-        # without bumping its version: the last pass's memo could show values from before them.
+        # The program ran on after the last pass: its memo could show values from before then.
         self.summaries = Summaries()
         self.log.before(evaluation.names, self.summaries)
         return GraphData(

@@ -36,8 +36,8 @@ class Summaries:
 
     Tensors are told apart by their memory, view and version (an in-place change bumps the
     version), and are kept alive so that no other tensor can reuse that memory meanwhile.
-    A memo is right only while no program code runs (writes through `.data` bump no
-    version): capture starts one per backward pass and one for the end of the program.
+    The key is only as good as every write bumping the version, so a memo lives only while no
+    program code runs: capture starts one per backward pass and one for the end.
     """
 
     def __init__(self) -> None:
