@@ -67,6 +67,13 @@ def check_gradients(
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
     budget = Spending(time.monotonic() + seconds, MAX_REPLAYED_CALLS)
+    if not root.is_floating_point():
+        # Complex: the gradient autograd gives is a convention (conjugate Wirtinger), not the
+        # slope that differences of a real function measure.
+        return {
+            leaf.name: _skipped(leaf, "the root is not a real floating-point tensor")
+            for leaf in leaves
+        }
     vectorised: list[LeafGradient] = []
     if root.numel() == 1 or seeded_with_ones:  # else _numeric says why nothing is checked
         vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
@@ -80,21 +87,34 @@ def check_gradients(
                 numeric = _numeric_together(tape, root, [leaf], budget).get(leaf.name)
             if numeric is None:
                 numeric = _numeric(tape, root, leaf, budget, seeded_with_ones)
+            checks[leaf.name] = _compared(leaf, numeric)
         except ReplayError as error:
-            note = f"not checked: {error}"
-            autograd = summarize(leaf.autograd)
-            checks[leaf.name] = GradCheckInfo(autograd=autograd, numeric=None, ok=None, note=note)
-            continue
-        ok = leaf.autograd is not None and torch.allclose(
-            leaf.autograd.double(), numeric, rtol=RTOL, atol=ATOL
-        )
-        checks[leaf.name] = GradCheckInfo(
-            autograd=summarize(leaf.autograd),
-            numeric=summarize(numeric),
-            ok=ok,
-            note=None if leaf.autograd is not None else "autograd gave this leaf no gradient",
-        )
+            checks[leaf.name] = _skipped(leaf, str(error))
+        except Exception as error:  # an unusual kind of tensor: a note, never a failed request
+            checks[leaf.name] = _skipped(leaf, f"it could not be compared ({type(error).__name__})")
     return checks
+
+
+def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
+    """The verdict on one leaf; a gradient that cannot be compared is a note, not a failure."""
+    if leaf.autograd is None:
+        note = "autograd gave this leaf no gradient"
+        return GradCheckInfo(autograd=None, numeric=summarize(numeric), ok=False, note=note)
+    autograd = leaf.autograd
+    if autograd.layout != torch.strided:  # embedding(sparse=True): the same numbers, dense
+        autograd = autograd.to_dense()
+    if autograd.shape != numeric.shape:
+        raise ReplayError(
+            f"the leaf's shape changed after backward (from {list(autograd.shape)} to "
+            f"{list(numeric.shape)}, through .data)"
+        )
+    ok = torch.allclose(autograd.double(), numeric, rtol=RTOL, atol=ATOL)
+    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=summarize(numeric), ok=ok)
+
+
+def _skipped(leaf: LeafGradient, why: str) -> GradCheckInfo:
+    note = f"not checked: {why}"
+    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=None, ok=None, note=note)
 
 
 def _vectorised(leaf: LeafGradient) -> bool:

@@ -1,0 +1,207 @@
+"""Programs with unusual tensors (complex, sparse, reshaped through .data, freed graphs) that
+must be answered, with PyTorch's numbers, and never make capture raise or a worker fail."""
+
+import warnings
+from typing import Any
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app import capture
+from app.evaluate import evaluate
+from app.sandbox.errors import ProgramError
+from app.schemas import GraphData, GraphRequest
+from app.settings import Limits
+from app.summary import Summaries, summarize
+from tests.reference import assert_close, run_reference
+from tests.security.conftest import assert_problem
+
+HEAD = "import torch\nimport torch.nn.functional as F\n"
+
+COMPLEX_ROOT_BY_SERVER = HEAD + "z = torch.tensor(1+2j, requires_grad=True)\ny = z * z\n"
+COMPLEX_LEAF_REAL_ROOT = (
+    HEAD + "z = torch.tensor([1+2j, 3-1j], requires_grad=True)\n"
+    "y = (z * z).abs().sum()\ny.backward()\n"
+)
+SPARSE_EMBEDDING = (
+    HEAD + "W = torch.randn(6, 3, requires_grad=True)\nidx = torch.tensor([1, 2, 1])\n"
+    "y = F.embedding(idx, W, sparse=True).sum()\ny.backward()\n"
+)
+SPARSE_EMBEDDING_TWICE_BY_SERVER = (
+    HEAD + "W = torch.randn(6, 3, requires_grad=True)\nidx = torch.tensor([4, 0])\n"
+    "(F.embedding(idx, W, sparse=True) * 2).sum().backward()\n"
+    "y = (F.embedding(torch.tensor([0, 0, 5]), W, sparse=True) ** 2).sum()\n"
+)
+SPARSE_MODULE_WITH_SGD = (
+    HEAD + "m = torch.nn.Embedding(5, 2, sparse=True)\n"
+    "opt = torch.optim.SGD(m.parameters(), lr=0.5)\n"
+    "for i in range(2):\n"
+    "    opt.zero_grad()\n"
+    "    loss = (m(torch.tensor([i, 3])) ** 2).sum()\n"
+    "    loss.backward()\n"
+    "    opt.step()\n"
+)
+RESHAPED_THROUGH_DATA = (
+    HEAD + "x = torch.ones(3, requires_grad=True)\ny = (x * 0).sum()\ny.backward()\n"
+    "x.data = torch.zeros(5)\n"
+)
+RETAIN_GRAPH_THRICE = (
+    HEAD + "x = torch.tensor([1.0, 2.0], requires_grad=True)\ny = (x * x).sum()\n"
+    "y.backward(retain_graph=True)\ny.backward(retain_graph=True)\ny.backward()\n"
+)
+ZERO_ELEMENTS = HEAD + "x = torch.ones(0, requires_grad=True)\ny = x * 2\n"
+
+ANSWERED = {
+    "complex_root_by_server": COMPLEX_ROOT_BY_SERVER,
+    "complex_leaf_real_root": COMPLEX_LEAF_REAL_ROOT,
+    "sparse_embedding": SPARSE_EMBEDDING,
+    "sparse_embedding_twice_by_server": SPARSE_EMBEDDING_TWICE_BY_SERVER,
+    "sparse_module_with_sgd": SPARSE_MODULE_WITH_SGD,
+    "reshaped_through_data": RESHAPED_THROUGH_DATA,
+    "retain_graph_thrice": RETAIN_GRAPH_THRICE,
+    "zero_elements": ZERO_ELEMENTS,
+}
+
+
+def run(code: str, output: str | None = None) -> GraphData:
+    return evaluate(GraphRequest(code=code, output=output), Limits())
+
+
+def as_complex(value: Any) -> torch.Tensor:
+    """The product's JSON for a tensor that may hold complex numbers ("(1+2j)")."""
+
+    def restore(item: Any) -> Any:
+        if isinstance(item, list):
+            return [restore(i) for i in item]
+        return complex(item) if isinstance(item, str) else item
+
+    return torch.tensor(restore(value), dtype=torch.complex128)
+
+
+def plain(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    if tensor is None:
+        return None
+    return tensor.to_dense() if tensor.layout != torch.strided else tensor
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERED))
+def test_unusual_tensors_are_answered_with_pytorchs_values(name: str) -> None:
+    code = ANSWERED[name]
+    graph = run(code)
+    reference = run_reference(code)
+    assert not [w for w in graph.warnings if "could not read" in w], graph.warnings
+    for variable, info in graph.variables.items():
+        expected = plain(reference.grads[variable])
+        value = plain(reference.names[variable])
+        assert value is not None
+        if value.is_complex() or (expected is not None and expected.is_complex()):
+            assert torch.allclose(as_complex(info.value), value.to(torch.complex128))
+            if expected is None:
+                assert info.grad is None, f"{name}: {variable}.grad"
+            else:
+                assert torch.allclose(as_complex(info.grad), expected.to(torch.complex128))
+        else:
+            assert_close(info.grad, expected, f"{name}: {variable}.grad")
+            assert_close(info.value, value, f"{name}: {variable}")
+    passes = [p for p in graph.backward_passes if p.kind in {"backward", "server"}]
+    assert len(passes) == len(reference.passes)
+    for ours, theirs in zip(passes, reference.passes, strict=True):
+        for leaf, (grad, value) in theirs.items():
+            if not value.is_complex():
+                assert_close(ours.grads[leaf], plain(grad), f"{name}: {leaf}.grad in a pass")
+
+
+def test_complex_root_backpropagated_by_the_program_is_pytorchs_error() -> None:
+    code = HEAD + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()\n"
+    with pytest.raises(ProgramError) as raised:
+        run(code)
+    assert "real scalar outputs" in raised.value.detail
+    assert raised.value.line == 4
+
+
+def test_complex_root_by_the_server_says_how_it_started() -> None:
+    graph = run(COMPLEX_ROOT_BY_SERVER)
+    assert any("complex" in w and "ones_like" in w for w in graph.warnings)
+    assert as_complex(graph.variables["z"].grad) == torch.tensor(2 - 4j, dtype=torch.complex128)
+    assert graph.gradcheck["z"].ok is None
+    assert graph.gradcheck["z"].note
+    assert graph.chain_rule == {}
+
+
+def test_sparse_gradients_are_checked_dense_and_said_to_be_sparse() -> None:
+    graph = run(SPARSE_EMBEDDING)
+    assert any("W.grad is a sparse_coo tensor" in w for w in graph.warnings)
+    assert graph.gradcheck["W"].ok is True
+
+
+def test_leaf_reshaped_through_data_is_a_note() -> None:
+    check = run(RESHAPED_THROUGH_DATA).gradcheck["x"]
+    assert check.ok is None
+    assert check.note is not None
+    assert "shape changed" in check.note
+
+
+def test_integer_output_is_refused_clearly() -> None:
+    code = HEAD + "x = torch.ones(3, requires_grad=True)\nn = (x * 2).long()\n"
+    with pytest.raises(ProgramError) as raised:
+        run(code, output="n")
+    assert raised.value.kind == "bad-output"
+    graph = run(code)
+    assert graph.nodes == []  # the last tensor with a graph: none; said in a warning
+    assert graph.warnings
+
+
+def test_unusual_kinds_of_tensor_summarise_without_raising() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's warnings about making these kinds
+        sparse = torch.sparse_coo_tensor(torch.tensor([[0, 2]]), torch.tensor([1.0, 2.0]), (4,))
+        quantized = torch.quantize_per_tensor(torch.tensor([0.5, 1.0]), 0.5, 0, torch.quint8)
+        nested = torch.nested.nested_tensor([torch.ones(2), torch.ones(3)])
+    assert summarize(sparse) == [1.0, 0.0, 2.0, 0.0]
+    assert summarize(quantized) == [0.5, 1.0]
+    for summary in (summarize(nested), Summaries()(nested)):
+        assert isinstance(summary, str)
+        assert "nested" in summary
+
+
+def test_a_failure_inside_a_hook_leaves_the_program_as_pytorch_runs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Capture's own failures, wherever they happen, are notes: the program's backward and
+    the .grad it leaves are untouched."""
+
+    def broken(*args: Any) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(capture.GraphCapture, "_record", broken)
+    code = HEAD + "x = torch.tensor([1.0, 2.0], requires_grad=True)\ny = (x * x).sum()\n"
+    graph = run(code + "y.backward()\n")
+    assert graph.variables["x"].grad == [2.0, 4.0]
+    assert any("could not read" in w for w in graph.warnings)
+
+
+@pytest.mark.parametrize("part", ["walk", "chain_rule"])
+def test_capture_failures_are_notes(part: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise IndexError("boom")
+
+    monkeypatch.setattr(
+        capture.GraphCapture if part == "walk" else capture, part, fail, raising=True
+    )
+    graph = run(RETAIN_GRAPH_THRICE)
+    assert graph.variables["x"].grad == [6.0, 12.0]  # three passes, as PyTorch
+    assert any("could not read" in w for w in graph.warnings)
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERED))
+def test_unusual_tensors_over_http(name: str, client: TestClient) -> None:
+    response = client.post("/api/graph", json={"code": ANSWERED[name]})
+    assert response.status_code == 200, response.text[:500]
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_complex_backward_over_http_is_a_clear_refusal(client: TestClient) -> None:
+    code = HEAD + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()\n"
+    problem = assert_problem(client.post("/api/graph", json={"code": code}))
+    assert "real scalar" in str(problem["detail"])
