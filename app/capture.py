@@ -451,9 +451,7 @@ class GraphCapture:
             for node in record.nodes
             if node in reachable and record.snapshots[node].op == "AccumulateGrad"
         ]
-        return check_gradients(
-            self.tape, root, leaves, record.kind == "server", self.limits.gradcheck_s
-        )
+        return check_gradients(self.tape, root, leaves, record.kind == "server", self.limits)
 
 
 def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | None]:

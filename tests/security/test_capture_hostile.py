@@ -8,7 +8,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app import capture
+from app import capture, chainrule, gradcheck, tape
 from app.evaluate import evaluate
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphRequest
@@ -205,3 +205,136 @@ def test_complex_backward_over_http_is_a_clear_refusal(client: TestClient) -> No
     code = HEAD + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()\n"
     problem = assert_problem(client.post("/api/graph", json={"code": code}))
     assert "real scalar" in str(problem["detail"])
+
+
+# Work bounded by counts -------------------------------------------------------------------
+
+
+def scalar_leaves(count: int, chained: bool) -> str:
+    made = f"xs = [torch.tensor(0.01 * i, requires_grad=True) for i in range({count})]\n"
+    if chained:  # leaf i is i steps from the root: listing every path is quadratic
+        return HEAD + made + "y = xs[0]\nfor x in xs[1:]:\n    y = y * 0.5 + x * x\ny.backward()\n"
+    return HEAD + made + "y = torch.stack(xs).sum()\ny.backward()\n"
+
+
+def recurrent(cell: str, steps: int) -> str:
+    """A cell's loop with a linear head: the head's leaves sit right under the root, and the
+    loop gives each of them exponentially many paths through the cell's gates."""
+    update = "h, c = cell(x, (h, c))" if cell == "LSTMCell" else "h = cell(x, h)"
+    return (
+        HEAD + f"cell = torch.nn.{cell}(3, 4)\nhead = torch.nn.Linear(4, 1)\n"
+        "h = torch.zeros(1, 4)\nc = torch.zeros(1, 4)\nx = torch.randn(1, 3)\n"
+        f"for t in range({steps}):\n    {update}\nloss = head(h).sum()\nloss.backward()\n"
+    )
+
+
+class Spent:
+    """The work the gradient check was charged for."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = self.elements = 0
+        original = gradcheck.Budget.spend
+
+        def spend(budget: gradcheck.Budget, calls: int, elements: int = 0) -> None:
+            original(budget, calls, elements)
+            self.calls += calls
+            self.elements += elements
+
+        monkeypatch.setattr(gradcheck.Budget, "spend", spend)
+
+
+@pytest.mark.parametrize("chained", [False, True])
+def test_many_scalar_leaves_are_checked_up_to_the_bounds(
+    chained: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spent = Spent(monkeypatch)
+    limits = Limits()
+    graph = evaluate(GraphRequest(code=scalar_leaves(300, chained)), limits)
+    checks = graph.gradcheck
+    assert len(checks) == 300
+    checked = [name for name, check in checks.items() if check.ok is not None]
+    assert 1 <= len(checked) <= limits.gradcheck_max_leaves
+    assert all(checks[name].ok for name in checked)
+    over = [c for c in checks.values() if c.note and "first 16 leaves" in c.note]
+    assert len(over) == 300 - limits.gradcheck_max_leaves
+    assert all(c.note for c in checks.values() if c.ok is None)
+    # Charged no more than the bounds, refunds aside (which only lower what was charged).
+    assert spent.elements <= limits.gradcheck_max_elements
+
+
+def test_the_gradient_check_refuses_work_over_its_bounds_before_doing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replays = []
+    original = tape.Replay.__call__
+
+    def counted(replay: tape.Replay, *values: torch.Tensor) -> torch.Tensor:
+        replays.append(replay)
+        return original(replay, *values)
+
+    monkeypatch.setattr(tape.Replay, "__call__", counted)
+    code = HEAD + "x = torch.tensor(2.0, requires_grad=True)\ny = torch.sin(x ** 2)\n"
+    check = evaluate(GraphRequest(code=code), Limits(gradcheck_max_calls=3)).gradcheck["x"]
+    assert check.ok is None
+    assert check.note is not None
+    assert "share of the work" in check.note or "too many calls" in check.note
+    assert replays == []  # nothing was replayed to find that out
+    off = evaluate(GraphRequest(code=code), Limits(gradcheck_max_leaves=0)).gradcheck["x"]
+    assert off.ok is None
+
+
+def test_gradient_check_counts_the_multiplications_of_products() -> None:
+    code = (
+        HEAD + "w = torch.ones(8, requires_grad=True)\nA = torch.ones(400, 400)\n"
+        "y = ((A * w.sum()) @ A @ A).sum()\n"
+    )
+    check = evaluate(GraphRequest(code=code), Limits()).gradcheck["w"]
+    # 17 points of two 400 x 400 x 400 products: 2 billion multiplications, over the bound.
+    assert check.ok is None
+    assert check.note is not None
+    assert "share of the work" in check.note
+
+
+@pytest.mark.parametrize(("cell", "steps"), [("GRUCell", 50), ("LSTMCell", 50), ("GRUCell", 7)])
+def test_recurrent_loops_are_answered_with_pytorchs_gradients(cell: str, steps: int) -> None:
+    code = recurrent(cell, steps)
+    graph = run(code)
+    reference = run_reference(code)
+    module = reference.names["head"]
+    assert_close(graph.backward_passes[-1].grads["head.bias"], module.bias.grad, "head.bias")
+    rule = graph.chain_rule["head.bias"]
+    assert rule.product == pytest.approx(float(module.bias.grad), rel=1e-5)
+    assert all(check.ok is not False for check in graph.gradcheck.values())
+
+
+def test_exponentially_many_paths_are_summed_not_listed() -> None:
+    """y = 0.5 y^2 + 0.25 y, forty times: 3^40 paths from the root to x."""
+    code = (
+        HEAD + "x = torch.tensor(0.5, requires_grad=True)\ny = x\n"
+        "for i in range(40):\n    y = 0.5 * (y * y) + 0.25 * y\ny.backward()\n"
+    )
+    graph = run(code)
+    reference = run_reference(code)
+    rule = graph.chain_rule["x"]
+    expected = reference.grads["x"]
+    assert expected is not None
+    assert rule.product == pytest.approx(float(expected), rel=1e-4)
+    assert rule.paths == []
+    assert "more than 16 paths" in rule.text
+    assert "too many to list" in rule.text
+
+
+def test_listed_factors_are_bounded_over_all_leaves() -> None:
+    code = scalar_leaves(300, chained=True)
+    graph = run(code)
+    reference = run_reference(code)
+    assert len(graph.chain_rule) == 300
+    listed = sum(len(path.factors) for rule in graph.chain_rule.values() for path in rule.paths)
+    assert 0 < listed <= chainrule.MAX_LISTED_FACTORS
+    assert all(rule.product is not None for rule in graph.chain_rule.values())
+    unlisted = [rule for rule in graph.chain_rule.values() if not rule.paths]
+    assert unlisted
+    assert all("too many to list" in rule.text for rule in unlisted)
+    xs = reference.names["xs"]
+    products = sorted(rule.product or 0.0 for rule in graph.chain_rule.values())
+    assert products == pytest.approx(sorted(float(x.grad) for x in xs), rel=1e-5, abs=1e-9)
