@@ -167,6 +167,12 @@ class GraphCapture:
                 if child is not None:
                     edges.append((child, node, input_nr))
                     stack.append(child)
+            # One tensor stacked thousands of times is one node with thousands of edges.
+            if len(edges) > self.limits.max_graph_edges:
+                raise too_big(
+                    f"the graph has more than {self.limits.max_graph_edges} edges "
+                    "(inputs of its operations)"
+                )
         snapshots = {node: self._snapshot(node, labels) for node in nodes}
         return BackwardPass(kind, roots, nodes, edges, snapshots)
 

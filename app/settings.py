@@ -26,6 +26,10 @@ class Limits(BaseSettings):
         40_000_000, description="Elements all tensor operations may create."
     )
     max_graph_nodes: int = Field(20_000, description="Most autograd nodes drawn from one root.")
+    max_graph_edges: int = Field(
+        100_000,
+        description="Most edges (inputs of autograd nodes) in the graph drawn from one root.",
+    )
     max_stdout_chars: int = Field(64_000, description="Printed output kept; the rest is cut.")
     # Counted before the work is done, so the check gives the same answer on a busy machine.
     # The defaults check every lesson and the benchmark's MLP whole, and keep the worst

@@ -338,3 +338,28 @@ def test_listed_factors_are_bounded_over_all_leaves() -> None:
     xs = reference.names["xs"]
     products = sorted(rule.product or 0.0 for rule in graph.chain_rule.values())
     assert products == pytest.approx(sorted(float(x.grad) for x in xs), rel=1e-5, abs=1e-9)
+
+
+# Drawing bounded as drawn -------------------------------------------------------------------
+
+STACKED = HEAD + "x = torch.ones(2, requires_grad=True)\ny = torch.stack([x] * {uses}).sum()\n"
+
+
+def test_a_leaf_used_thousands_of_times_is_drawn_small_and_answered_whole(
+    client: TestClient,
+) -> None:
+    response = client.post("/api/graph", json={"code": STACKED.format(uses=20_000)})
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert len(body["edges"]) == 20_001
+    assert body["variables"]["x"]["grad"] == [20_000.0, 20_000.0]
+    assert body["svg"] is not None
+    assert len(body["dot"]) < 10_000
+    assert "20,000 edges" in body["dot"]
+
+
+def test_graph_with_too_many_edges_is_a_clear_refusal() -> None:
+    with pytest.raises(ProgramError) as raised:
+        evaluate(GraphRequest(code=STACKED.format(uses=2_000)), Limits(max_graph_edges=1_000))
+    assert raised.value.kind == "limit"
+    assert "1000 edges" in raised.value.detail
