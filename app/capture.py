@@ -11,7 +11,6 @@ that let the gradient check (app.gradcheck) recompute the root and that show whe
 program cut the graph, and reads the chain rule off the gradients (app.chainrule).
 """
 
-import contextlib
 import itertools
 import warnings
 from collections.abc import Callable
@@ -40,6 +39,8 @@ from app.settings import Limits
 from app.summary import Summaries, Summarize, dtype_name, shape_of, summarize
 from app.tape import Tape
 
+UNREADABLE = object()  # a saved value that cannot be read
+
 
 @dataclass
 class NodeSnapshot:
@@ -67,16 +68,27 @@ class BackwardPass:
     edge_grads: dict[tuple[Node, int], Any] = field(default_factory=dict)
     steps: dict[Node, int] = field(default_factory=dict)
     leaf_grads: dict[Node, torch.Tensor] = field(default_factory=dict)  # for gradcheck
+    pruned: bool = False  # its graph and gradients were let go: it can no longer be drawn
+
+    def prune(self) -> None:
+        self.nodes, self.edges, self.snapshots = [], [], {}
+        self.grads, self.edge_grads, self.steps, self.leaf_grads = {}, {}, {}, {}
+        self.pruned = True
 
 
 class GraphCapture:
     """Observes a program's backward calls; builds the answer when the program is done."""
 
     def __init__(
-        self, limits: Limits, on_shape: Callable[[GraphShape], None] | None = None
+        self,
+        limits: Limits,
+        on_shape: Callable[[GraphShape], None] | None = None,
+        output: str | None = None,
     ) -> None:
         self.limits = limits
         self.on_shape = on_shape  # told the graph as soon as it is known
+        self.output = output  # the variable the request asks to draw, if any
+        self.drawable: list[BackwardPass] = []  # passes that still hold their graph
         self.ids: dict[Node, int] = {}  # our own ids: id() can be reused after collection
         self.const_ids: dict[int, int] = {}  # by id() of a tensor the tape keeps alive
         self.counter = itertools.count()
@@ -124,11 +136,32 @@ class GraphCapture:
             for handle in handles:
                 handle.remove()
             self.passes.append(record)
+        self._prune(record, names)
         root = _name_of(roots[0], names)
         self._safely(
             "the .grad of the leaves", lambda: self.log.after(kind, root, names, self.summaries)
         )
         return result
+
+    def _prune(self, latest: BackwardPass, names: dict[str, Any]) -> None:
+        """Let go of the graph and gradients of passes that can no longer be drawn, so that
+        many passes over a big graph do not keep one full record each: only the latest pass
+        and the latest from the tensor now bound to the requested output may be drawn."""
+        wanted = names.get(self.output) if self.output else None
+        keep = [latest]
+        if isinstance(wanted, torch.Tensor):
+            keep += [
+                next(
+                    (p for p in reversed(self.drawable) if any(r is wanted for r in p.roots)),
+                    latest,
+                )
+            ]
+        for record in self.drawable:
+            if all(record is not kept for kept in keep):
+                record.prune()
+        self.drawable = [record for record in self.drawable if not record.pruned]
+        if all(record is not latest for record in self.drawable):
+            self.drawable.append(latest)
 
     def _safely(self, what: str, work: Callable[[], None]) -> None:
         try:
@@ -200,9 +233,11 @@ class GraphCapture:
             self.saved_names[kind] = [a for a in dir(node) if a.startswith("_saved_")]
         saved: dict[str, Any] = {}
         for attribute in self.saved_names[kind]:
-            # Left out when already freed by an earlier backward, or not readable.
-            with contextlib.suppress(Exception):
+            try:
                 value = _signed(getattr(node, attribute))
+            except Exception:  # already freed by an earlier backward, or not readable
+                value = UNREADABLE
+            if value is not UNREADABLE:
                 saved[attribute.removeprefix("_saved_")] = self.summaries(value)
         return saved
 
@@ -253,6 +288,14 @@ class GraphCapture:
             record = self._pass_for(root) or self._server_backward(
                 root, root_name, evaluation, notes
             )
+        if record is not None and record.pruned and root is not None:
+            notes.append(
+                f"The gradients of the pass from '{root_name}' were not kept: only the last "
+                "backward pass, and the last from the output asked for, keep theirs. Its graph "
+                "is drawn without them."
+            )
+            record = self.walk(record.kind, [root], evaluation.names)
+            record.pruned = True
         if root is None:
             notes.append(
                 "No tensor in this program has an autograd graph yet: create one with "
@@ -286,7 +329,12 @@ class GraphCapture:
             nodes=nodes,
             edges=edges,
             stdout=evaluation.stdout,
-            warnings=[*notes, *_unusual_notes(evaluation.names), *dict.fromkeys(self.faults)],
+            warnings=[
+                *notes,
+                *self.log.notes(),
+                *_unusual_notes(evaluation.names),
+                *dict.fromkeys(self.faults),
+            ],
             backward_passes=self.log.entries,
             gradcheck=gradcheck,
             chain_rule=rules,
@@ -312,7 +360,7 @@ class GraphCapture:
                     kind="bad-output",
                 )
             return output, value
-        program_passes = [p for p in self.passes if p.kind != "server" and p.nodes]
+        program_passes = [p for p in self.passes if p.kind != "server" and (p.nodes or p.pruned)]
         if program_passes:
             root = program_passes[-1].roots[0]
             return _name_of(root, evaluation.names), root
@@ -445,7 +493,7 @@ class GraphCapture:
     def _gradcheck(
         self, record: BackwardPass | None, root: torch.Tensor | None
     ) -> dict[str, GradCheckInfo]:
-        if record is None or root is None or root.grad_fn is None:
+        if record is None or record.pruned or root is None or root.grad_fn is None:
             return {}
         reachable = _reachable(root.grad_fn, record.edges)
         leaves = [

@@ -8,7 +8,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app import capture, chainrule, gradcheck, tape
+from app import capture, chainrule, gradcheck, passes, tape
 from app.evaluate import evaluate
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphRequest
@@ -363,3 +363,84 @@ def test_graph_with_too_many_edges_is_a_clear_refusal() -> None:
         evaluate(GraphRequest(code=STACKED.format(uses=2_000)), Limits(max_graph_edges=1_000))
     assert raised.value.kind == "limit"
     assert "1000 edges" in raised.value.detail
+
+
+# Many passes: capture keeps what it may send ---------------------------------------------
+
+THREE_PASSES = (
+    HEAD + "x = torch.tensor(2.0, requires_grad=True)\n"
+    "a = x * 3\na.backward()\nb = x * x\nb.backward()\nc = x + 1\nc.backward()\n"
+)
+
+
+class Kept:
+    """The capture's pass records when the program ended."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.records: list[capture.BackwardPass] = []
+        original = capture.GraphCapture.finish
+
+        def finish(graph: capture.GraphCapture, *args: Any) -> GraphData:
+            self.records = [r for r in graph.passes if not r.pruned]
+            return original(graph, *args)
+
+        monkeypatch.setattr(capture.GraphCapture, "finish", finish)
+
+
+def test_many_passes_keep_one_full_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = Kept(monkeypatch)
+    code = (
+        HEAD + "W = torch.randn(3, 3, requires_grad=True)\nfor step in range(30):\n"
+        "    h = torch.ones(3)\n    for i in range(20):\n        h = torch.tanh(W @ h)\n"
+        "    loss = h.sum()\n    loss.backward()\n"
+    )
+    graph = run(code)
+    assert len(kept.records) == 1
+    reference = run_reference(code)
+    assert_close(graph.variables["W"].grad, reference.grads["W"], "W.grad")
+    assert all(node.grad is not None for node in graph.nodes)
+    assert len([p for p in graph.backward_passes if p.kind == "backward"]) == 30
+
+
+def test_the_pass_of_the_output_asked_for_keeps_its_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kept = Kept(monkeypatch)
+    graph = run(THREE_PASSES, output="b")
+    assert len(kept.records) == 2  # the last pass, and b's
+    assert graph.root_name == "b"
+    root = next(node for node in graph.nodes if node.kind == "root")
+    assert root.grad == 1.0
+    leaf = next(node for node in graph.nodes if node.kind == "leaf")
+    assert leaf.grad == 4.0  # d(x*x)/dx in b's own pass, not .grad accumulated over three
+    assert graph.variables["x"].grad == 8.0
+
+
+def test_a_pass_let_go_before_its_root_was_named_is_drawn_without_gradients() -> None:
+    graph = run(THREE_PASSES + "out = a\n", output="out")
+    assert graph.root_name == "out"
+    assert [node.op for node in graph.nodes if node.kind == "root"] == ["MulBackward0"]
+    assert all(node.grad is None for node in graph.nodes)
+    assert any("were not kept" in warning for warning in graph.warnings)
+    assert graph.variables["x"].grad == 8.0  # as PyTorch: no extra pass by the server
+
+
+def test_the_timeline_of_passes_is_bounded_and_ends_where_the_program_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(passes, "MAX_STATES", 4)
+    code = (
+        HEAD + "a = torch.tensor(1.0, requires_grad=True)\n"
+        "b = torch.tensor(2.0, requires_grad=True)\nfor step in range(6):\n"
+        "    (a * b * step).backward()\n"
+    )
+    graph = run(code)
+    reference = run_reference(code)
+    entries = graph.backward_passes
+    assert len(entries) == 3  # two entries of two leaves, then the latest
+    assert any("the 3 in between are left out" in warning for warning in graph.warnings)
+    last = reference.passes[-1]
+    assert_close(entries[-1].grads["a"], last["a"][0], "a.grad at the end")
+    assert_close(entries[-1].grads["b"], last["b"][0], "b.grad at the end")
+    first = reference.passes[1]
+    assert_close(entries[1].grads["a"], first["a"][0], "a.grad after the second pass")
