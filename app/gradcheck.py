@@ -23,7 +23,7 @@ import torch
 
 from app.schemas import GradCheckInfo
 from app.settings import Limits
-from app.summary import summarize
+from app.summary import dense_coo, summarize
 from app.tape import Replay, ReplayError, Tape
 
 MAX_LEAF_NUMEL = 64
@@ -129,8 +129,8 @@ def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
         note = "autograd gave this leaf no gradient"
         return GradCheckInfo(autograd=None, numeric=summarize(numeric), ok=False, note=note)
     autograd = leaf.autograd
-    if autograd.layout != torch.strided:  # embedding(sparse=True): the same numbers, dense
-        autograd = autograd.to_dense()
+    if autograd.layout == torch.sparse_coo:  # embedding(sparse=True): the same numbers, dense
+        autograd = dense_coo(autograd)
     if autograd.shape != numeric.shape:
         raise ReplayError(
             f"the leaf's shape changed after backward (from {list(autograd.shape)} to "

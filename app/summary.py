@@ -131,13 +131,35 @@ def _unusual(tensor: torch.Tensor) -> Any:
     with warnings.catch_warnings(), contextlib.suppress(Exception):
         warnings.simplefilter("ignore")  # PyTorch's warnings about these kinds: not the learner's
         plain = None
-        if tensor.layout != torch.strided and tensor.numel() <= DENSE_MAX:
+        if tensor.layout == torch.sparse_coo and tensor.numel() <= DENSE_MAX:
+            plain = dense_coo(tensor)
+        elif tensor.layout != torch.strided and tensor.numel() <= DENSE_MAX:
             plain = tensor.to_dense()
         elif tensor.is_quantized:
             plain = tensor.dequantize()
         if plain is not None and plain.layout == torch.strided and not plain.is_quantized:
             return _summarize_tensor(plain)
     return describe(tensor)
+
+
+def dense_coo(tensor: torch.Tensor) -> torch.Tensor:
+    """A sparse COO tensor's values in place, summed where an index repeats. Built from its
+    indices and values: PyTorch's to_dense() gives zeros when the dense part has a dimension
+    of size 1 (an embedding(sparse=True) of width 1)."""
+    whole = tensor.detach().coalesce()
+    sparse_shape = whole.shape[: whole.sparse_dim()]
+    rows = 1
+    for size in sparse_shape:
+        rows *= size
+    flat = torch.zeros(rows, *whole.shape[whole.sparse_dim() :], dtype=whole.dtype)
+    if whole._nnz():
+        strides = torch.tensor(
+            [math.prod(sparse_shape[i + 1 :]) for i in range(len(sparse_shape))],
+            dtype=torch.int64,
+        )
+        positions = (whole.indices() * strides.unsqueeze(1)).sum(0)
+        flat.index_add_(0, positions, whole.values())
+    return flat.reshape(whole.shape)
 
 
 def describe(tensor: torch.Tensor) -> str:
