@@ -294,8 +294,14 @@ class GraphCapture:
                 "backward pass, and the last from the output asked for, keep theirs. Its graph "
                 "is drawn without them."
             )
-            record = self.walk(record.kind, [root], evaluation.names)
-            record.pruned = True
+            try:
+                record = self.walk(record.kind, [root], evaluation.names)
+                record.pruned = True
+            except ProgramError:
+                raise
+            except Exception as error:
+                record = None
+                self._fault("the graph of that pass", error)
         if root is None:
             notes.append(
                 "No tensor in this program has an autograd graph yet: create one with "
@@ -304,7 +310,8 @@ class GraphCapture:
         nodes, edges = self._graph(record, root)
         if record is not None and root is not None:
             nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
-        root_id = self.ids.get(root.grad_fn) if root is not None and root.grad_fn else None
+        root_node = root.grad_fn if root is not None else None
+        root_id = self.ids.get(root_node) if root_node is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
         # The program ran on after the last pass, and writes through `.data` change a tensor

@@ -24,7 +24,7 @@ import torch
 from app.schemas import GradCheckInfo
 from app.settings import Limits
 from app.summary import dense_coo, summarize
-from app.tape import Replay, ReplayError, Tape
+from app.tape import Replay, ReplayError, Tape, WalkTooLongError
 
 MAX_LEAF_NUMEL = 64
 MAX_BATCH_ELEMENTS = 1_000_000  # 8 MB of float64 across a batched replay's intermediates
@@ -244,8 +244,13 @@ def _differences(values: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.
 def _function_of(
     tape: Tape, root: torch.Tensor, leaves: list[torch.Tensor], budget: Budget
 ) -> Replay:
-    """The replay of the root from `leaves`, its walk of the tape paid for as it goes."""
-    replay = tape.function_of(root, leaves, max_visits=budget.calls)
+    """The replay of the root from `leaves`, its walk of the tape paid for: a walk stopped
+    at the bound spent all that was left."""
+    try:
+        replay = tape.function_of(root, leaves, max_visits=budget.calls)
+    except WalkTooLongError:
+        budget.calls = 0
+        raise
     budget.spend(replay.visits)
     return replay
 

@@ -64,6 +64,10 @@ class ReplayError(Exception):
     """The root cannot be computed again from the tape."""
 
 
+class WalkTooLongError(ReplayError):
+    """The walk of the tape reached the number of visits it was allowed."""
+
+
 class Tape:
     """Records calls as the interpreter reports them; replays them on request."""
 
@@ -135,7 +139,7 @@ class Tape:
             tensor, expanded = stack.pop()
             visits += 1
             if max_visits is not None and visits > max_visits:
-                raise ReplayError("the program made too many calls to replay within the check")
+                raise WalkTooLongError("the program made too many calls to replay within the check")
             key = id(tensor)
             if key in depends and not expanded:
                 continue
