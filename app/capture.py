@@ -309,7 +309,10 @@ class GraphCapture:
             )
         nodes, edges = self._graph(record, root)
         if record is not None and root is not None:
-            nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
+            try:
+                nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
+            except Exception as error:  # drawn without them
+                self._fault("the tensors the program cut from the graph", error)
         root_node = root.grad_fn if root is not None else None
         root_id = self.ids.get(root_node) if root_node is not None else None
         if self.on_shape is not None:
@@ -317,7 +320,9 @@ class GraphCapture:
         # The program ran on after the last pass, and writes through `.data` change a tensor
         # without bumping its version: the last pass's memo could show values from before them.
         self.summaries = Summaries()
-        self.log.before(evaluation.names, self.summaries)
+        self._safely(
+            "the .grad of the leaves", lambda: self.log.before(evaluation.names, self.summaries)
+        )
         variables = _variables(evaluation.names, self.summaries)
         gradcheck: dict[str, GradCheckInfo] = {}
         try:

@@ -56,6 +56,27 @@ RETAIN_GRAPH_THRICE = (
     "y.backward(retain_graph=True)\ny.backward(retain_graph=True)\ny.backward()\n"
 )
 ZERO_ELEMENTS = HEAD + "x = torch.ones(0, requires_grad=True)\ny = x * 2\n"
+COMPLEX_PARTS = (
+    HEAD + "z = torch.tensor([1+2j], requires_grad=True)\ny = (z.real * z.imag).sum()\n"
+    "y.backward()\n"
+)
+COMPLEX_SCALAR_CHAIN = (
+    HEAD + "z = torch.tensor(1+2j, requires_grad=True)\nw = z * 2\ny = w.abs()\ny.backward()\n"
+)
+HALF_AND_BFLOAT = (
+    HEAD + "x = torch.tensor([1.0, 2.0], dtype=torch.float16, requires_grad=True)\n"
+    "b = torch.tensor(3.0, dtype=torch.bfloat16, requires_grad=True)\n"
+    "y = (x * x).sum() + torch.sin(b * b)\ny.backward()\n"
+)
+BACKWARD_INPUTS_AND_GRAD = (
+    HEAD + "x = torch.tensor(2.0, requires_grad=True)\nw = torch.tensor(3.0, requires_grad=True)\n"
+    "y = x ** 3 * w\ny.backward(inputs=[x], retain_graph=True)\n"
+    "(g,) = torch.autograd.grad(y, w, retain_graph=True)\ny.backward()\n"
+)
+NOT_FINITE = (
+    HEAD + "x = torch.tensor([0.0, 1.0], requires_grad=True)\n"
+    "y = (x.log() * 0 + x.sqrt()).sum()\ny.backward()\n"
+)
 
 ANSWERED = {
     "complex_root_by_server": COMPLEX_ROOT_BY_SERVER,
@@ -67,6 +88,11 @@ ANSWERED = {
     "reshaped_through_data": RESHAPED_THROUGH_DATA,
     "retain_graph_thrice": RETAIN_GRAPH_THRICE,
     "zero_elements": ZERO_ELEMENTS,
+    "complex_parts": COMPLEX_PARTS,
+    "complex_scalar_chain": COMPLEX_SCALAR_CHAIN,
+    "half_and_bfloat": HALF_AND_BFLOAT,
+    "backward_inputs_and_grad": BACKWARD_INPUTS_AND_GRAD,
+    "not_finite": NOT_FINITE,
 }
 
 
