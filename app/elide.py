@@ -10,6 +10,7 @@ counts once per copy, and many edges between the same two nodes (one tensor stac
 thousands of times) are drawn as one, labelled with their number.
 """
 
+import math
 from dataclasses import dataclass, field, replace
 
 from app.schemas import EdgeInfo, GraphShape, NodeInfo
@@ -53,8 +54,10 @@ def fit(graph: GraphShape, max_nodes: int, max_edges: int, split_over: int) -> D
         nodes, edges = drawing.drawn_nodes(), drawing.drawn_edges()
         if (nodes <= max_nodes and edges <= max_edges) or limit <= 1:
             return drawing
-        share = min(SHRINK, max_nodes / max(nodes, 1), max_edges / max(edges, 1))
-        limit = max(1, int(limit * share))
+        # Copies and edges can grow with the square of the nodes kept (every op using every
+        # leaf): the square root of the overshoot shrinks enough without throwing away most.
+        over = min(max_nodes / max(nodes, 1), max_edges / max(edges, 1))
+        limit = max(1, int(limit * min(SHRINK, math.sqrt(over))))
 
 
 def _bundle(drawing: Drawing) -> Drawing:
