@@ -27,6 +27,7 @@ from app.passes import PassLog, named_tensors
 from app.sandbox.errors import ProgramError, too_big
 from app.sandbox.interpreter import Call, Evaluation
 from app.schemas import (
+    ChainRuleInfo,
     EdgeInfo,
     GradCheckInfo,
     GraphData,
@@ -35,8 +36,10 @@ from app.schemas import (
     VariableInfo,
 )
 from app.settings import Limits
-from app.summary import Summaries, Summarize, dtype_name, summarize
+from app.summary import Summaries, Summarize, dtype_name, shape_of, summarize
 from app.tape import Tape
+
+UNREADABLE = object()  # a saved value that cannot be read
 
 
 @dataclass
@@ -65,16 +68,27 @@ class BackwardPass:
     edge_grads: dict[tuple[Node, int], Any] = field(default_factory=dict)
     steps: dict[Node, int] = field(default_factory=dict)
     leaf_grads: dict[Node, torch.Tensor] = field(default_factory=dict)  # for gradcheck
+    pruned: bool = False  # its graph and gradients were let go: it can no longer be drawn
+
+    def prune(self) -> None:
+        self.nodes, self.edges, self.snapshots = [], [], {}
+        self.grads, self.edge_grads, self.steps, self.leaf_grads = {}, {}, {}, {}
+        self.pruned = True
 
 
 class GraphCapture:
     """Observes a program's backward calls; builds the answer when the program is done."""
 
     def __init__(
-        self, limits: Limits, on_shape: Callable[[GraphShape], None] | None = None
+        self,
+        limits: Limits,
+        on_shape: Callable[[GraphShape], None] | None = None,
+        output: str | None = None,
     ) -> None:
         self.limits = limits
         self.on_shape = on_shape  # told the graph as soon as it is known
+        self.output = output  # the variable the request asks to draw, if any
+        self.drawable: list[BackwardPass] = []  # passes that still hold their graph
         self.ids: dict[Node, int] = {}  # our own ids: id() can be reused after collection
         self.const_ids: dict[int, int] = {}  # by id() of a tensor the tape keeps alive
         self.counter = itertools.count()
@@ -84,6 +98,7 @@ class GraphCapture:
         self.tape = Tape()
         self.log = PassLog()
         self.summaries = Summaries()
+        self.faults: list[str] = []  # parts of the capture that failed, told to the learner
 
     # Called by the interpreter ---------------------------------------------------------
 
@@ -101,17 +116,66 @@ class GraphCapture:
     ) -> Any:
         # A memo holds only while no program code runs: one per pass, and one for the end.
         self.summaries = Summaries()
-        self.log.before(names, self.summaries)
-        record = self.walk(kind, roots, names)
-        handles = [handle for node in record.nodes for handle in self._hook(record, node)]
+        self._safely("the .grad of the leaves", lambda: self.log.before(names, self.summaries))
+        handles: list[Any] = []
+        try:
+            record = self.walk(kind, roots, names)
+            handles = [handle for node in record.nodes for handle in self._hook(record, node)]
+        except ProgramError:
+            raise
+        except Exception as error:
+            # Our own failure must not change what the program does: its backward still runs,
+            # and this pass is kept without its graph (so the server does not run it again).
+            for handle in handles:
+                handle.remove()
+            handles, record = [], BackwardPass(kind, roots, [], [], {})
+            self._fault("the graph of a backward pass", error)
         try:
             result = call()
         finally:
             for handle in handles:
                 handle.remove()
             self.passes.append(record)
-        self.log.after(kind, _name_of(roots[0], names), names, self.summaries)
+        self._prune(record, names)
+        root = _name_of(roots[0], names)
+        self._safely(
+            "the .grad of the leaves", lambda: self.log.after(kind, root, names, self.summaries)
+        )
         return result
+
+    def _prune(self, latest: BackwardPass, names: dict[str, Any]) -> None:
+        """Let go of the graph and gradients of passes that can no longer be drawn, so that
+        many passes over a big graph do not keep one full record each: only the latest pass
+        and the latest from the tensor now bound to the requested output may be drawn."""
+        wanted = names.get(self.output) if self.output else None
+        keep = [latest]
+        if isinstance(wanted, torch.Tensor):
+            keep += [
+                next(
+                    (p for p in reversed(self.drawable) if any(r is wanted for r in p.roots)),
+                    latest,
+                )
+            ]
+        for record in self.drawable:
+            if all(record is not kept for kept in keep):
+                record.prune()
+        self.drawable = [record for record in self.drawable if not record.pruned]
+        if all(record is not latest for record in self.drawable):
+            self.drawable.append(latest)
+
+    def _safely(self, what: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except ProgramError:
+            raise
+        except Exception as error:
+            self._fault(what, error)
+
+    def _fault(self, what: str, error: Exception) -> None:
+        self.faults.append(
+            f"The explorer could not read {what} ({type(error).__name__}); "
+            "the rest of the answer is PyTorch's."
+        )
 
     # Walking and hooking ---------------------------------------------------------------
 
@@ -136,6 +200,12 @@ class GraphCapture:
                 if child is not None:
                     edges.append((child, node, input_nr))
                     stack.append(child)
+            # One tensor stacked thousands of times is one node with thousands of edges.
+            if len(edges) > self.limits.max_graph_edges:
+                raise too_big(
+                    f"the graph has more than {self.limits.max_graph_edges} edges "
+                    "(inputs of its operations)"
+                )
         snapshots = {node: self._snapshot(node, labels) for node in nodes}
         return BackwardPass(kind, roots, nodes, edges, snapshots)
 
@@ -150,7 +220,7 @@ class GraphCapture:
         return NodeSnapshot(
             op=op,
             variables=variables,
-            shape=list(tensor.shape) if tensor is not None else None,
+            shape=shape_of(tensor) if tensor is not None else None,
             dtype=dtype_name(tensor.dtype) if tensor is not None else None,
             value=self.summaries(tensor) if tensor is not None else None,
             saved=self._saved(node),
@@ -165,9 +235,10 @@ class GraphCapture:
         for attribute in self.saved_names[kind]:
             try:
                 value = _signed(getattr(node, attribute))
+            except Exception:  # already freed by an earlier backward, or not readable
+                value = UNREADABLE
+            if value is not UNREADABLE:
                 saved[attribute.removeprefix("_saved_")] = self.summaries(value)
-            except RuntimeError:  # already freed by an earlier backward
-                continue
         return saved
 
     def _hook(self, record: BackwardPass, node: Node) -> list[Any]:
@@ -175,22 +246,36 @@ class GraphCapture:
             grad_inputs: tuple[torch.Tensor | None, ...],
             grad_outputs: tuple[torch.Tensor | None, ...],
         ) -> None:
-            # The CPU engine runs one node at a time, so the order nodes finish in is the
-            # order they ran in: no pre-hook is needed to number them.
-            record.steps[node] = len(record.steps) + 1
-            outputs = [self.summaries(g) for g in grad_outputs]
-            record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
-            for input_nr, grad in enumerate(grad_inputs):
-                record.edge_grads[(node, input_nr)] = self.summaries(grad)
-            if record.snapshots[node].op == "AccumulateGrad" and grad_outputs[0] is not None:
-                record.leaf_grads[node] = grad_outputs[0].detach().clone()
-            if record.snapshots[node].shape is None:
-                first = next((g for g in grad_outputs if g is not None), None)
-                if first is not None:
-                    record.snapshots[node].shape = list(first.shape)
-                    record.snapshots[node].dtype = dtype_name(first.dtype)
+            # An exception here would be raised by the program's backward() as its own.
+            try:
+                self._record(record, node, grad_inputs, grad_outputs)
+            except Exception as error:
+                self._fault("a gradient", error)
 
         return [node.register_hook(after)]
+
+    def _record(
+        self,
+        record: BackwardPass,
+        node: Node,
+        grad_inputs: tuple[torch.Tensor | None, ...],
+        grad_outputs: tuple[torch.Tensor | None, ...],
+    ) -> None:
+        """What flowed through `node` as backward ran it."""
+        # The CPU engine runs one node at a time, so the order nodes finish in is the
+        # order they ran in: no pre-hook is needed to number them.
+        record.steps[node] = len(record.steps) + 1
+        outputs = [self.summaries(g) for g in grad_outputs]
+        record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
+        for input_nr, grad in enumerate(grad_inputs):
+            record.edge_grads[(node, input_nr)] = self.summaries(grad)
+        if record.snapshots[node].op == "AccumulateGrad" and grad_outputs[0] is not None:
+            record.leaf_grads[node] = grad_outputs[0].detach().clone()
+        if record.snapshots[node].shape is None:
+            first = next((g for g in grad_outputs if g is not None), None)
+            if first is not None:
+                record.snapshots[node].shape = shape_of(first)
+                record.snapshots[node].dtype = dtype_name(first.dtype)
 
     # The answer ------------------------------------------------------------------------
 
@@ -203,6 +288,20 @@ class GraphCapture:
             record = self._pass_for(root) or self._server_backward(
                 root, root_name, evaluation, notes
             )
+        if record is not None and record.pruned and root is not None:
+            notes.append(
+                f"The gradients of the pass from '{root_name}' were not kept: only the last "
+                "backward pass, and the last from the output asked for, keep theirs. Its graph "
+                "is drawn without them."
+            )
+            try:
+                record = self.walk(record.kind, [root], evaluation.names)
+                record.pruned = True
+            except ProgramError:
+                raise
+            except Exception as error:
+                record = None
+                self._fault("the graph of that pass", error)
         if root is None:
             notes.append(
                 "No tensor in this program has an autograd graph yet: create one with "
@@ -210,24 +309,46 @@ class GraphCapture:
             )
         nodes, edges = self._graph(record, root)
         if record is not None and root is not None:
-            nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
-        root_id = self.ids[root.grad_fn] if root is not None and root.grad_fn is not None else None
+            try:
+                nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
+            except Exception as error:  # drawn without them
+                self._fault("the tensors the program cut from the graph", error)
+        root_node = root.grad_fn if root is not None else None
+        root_id = self.ids.get(root_node) if root_node is not None else None
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
         # The program ran on after the last pass: its memo could show values from before then.
         self.summaries = Summaries()
-        self.log.before(evaluation.names, self.summaries)
+        self._safely(
+            "the .grad of the leaves", lambda: self.log.before(evaluation.names, self.summaries)
+        )
+        variables = _variables(evaluation.names, self.summaries)
+        gradcheck: dict[str, GradCheckInfo] = {}
+        try:
+            gradcheck = self._gradcheck(record, root)
+        except Exception as error:
+            self._fault("the gradient check", error)
+        rules: dict[str, ChainRuleInfo] = {}
+        try:
+            rules = chain_rule(nodes, edges, root_id)
+        except Exception as error:
+            self._fault("the chain rule", error)
         return GraphData(
             root=root_id,
             root_name=root_name,
-            variables=_variables(evaluation.names, self.summaries),
+            variables=variables,
             nodes=nodes,
             edges=edges,
             stdout=evaluation.stdout,
-            warnings=notes,
+            warnings=[
+                *notes,
+                *self.log.notes(),
+                *_unusual_notes(evaluation.names),
+                *dict.fromkeys(self.faults),
+            ],
             backward_passes=self.log.entries,
-            gradcheck=self._gradcheck(record, root),
-            chain_rule=chain_rule(nodes, edges, root_id),
+            gradcheck=gradcheck,
+            chain_rule=rules,
         )
 
     def _root(
@@ -250,7 +371,7 @@ class GraphCapture:
                     kind="bad-output",
                 )
             return output, value
-        program_passes = [p for p in self.passes if p.kind != "server" and p.nodes]
+        program_passes = [p for p in self.passes if p.kind != "server" and (p.nodes or p.pruned)]
         if program_passes:
             root = program_passes[-1].roots[0]
             return _name_of(root, evaluation.names), root
@@ -268,14 +389,22 @@ class GraphCapture:
 
     def _server_backward(
         self, root: torch.Tensor, name: str | None, evaluation: Evaluation, notes: list[str]
-    ) -> BackwardPass:
+    ) -> BackwardPass | None:
         gradient = None
-        if root.numel() != 1:
+        if root.is_complex():
             gradient = torch.ones_like(root)
             notes.append(
-                f"'{name}' is not a scalar (shape {list(root.shape)}), so backward "
+                f"'{name}' is complex, and PyTorch backpropagates only real scalars on its "
+                f"own, so backward started from a gradient of ones, as "
+                f"{name}.backward(torch.ones_like({name})) does."
+            )
+        elif root.numel() != 1:
+            gradient = torch.ones_like(root)
+            notes.append(
+                f"'{name}' is not a scalar (shape {shape_of(root)}), so backward "
                 "started from a gradient of ones, as if it were summed."
             )
+        passes = len(self.passes)
         try:
             self.run_backward(
                 "server",
@@ -283,11 +412,11 @@ class GraphCapture:
                 evaluation.names,
                 lambda: root.backward(gradient),  # type: ignore[no-untyped-call]
             )
-        except RuntimeError as error:
+        except (RuntimeError, TypeError, ValueError, NotImplementedError) as error:
             notes.append(
                 f"Backward from '{name}' failed, so gradients are missing: {explain(str(error))}"
             )
-        return self.passes[-1]
+        return self.passes[-1] if len(self.passes) > passes else None
 
     def _graph(
         self, record: BackwardPass | None, root: torch.Tensor | None
@@ -360,7 +489,7 @@ class GraphCapture:
                     op="constant",
                     kind="const",
                     variables=labels.get(id(tensor), []),
-                    shape=list(tensor.shape),
+                    shape=shape_of(tensor),
                     dtype=dtype_name(tensor.dtype),
                     value=summarize(tensor),
                     grad=None,
@@ -375,7 +504,7 @@ class GraphCapture:
     def _gradcheck(
         self, record: BackwardPass | None, root: torch.Tensor | None
     ) -> dict[str, GradCheckInfo]:
-        if record is None or root is None or root.grad_fn is None:
+        if record is None or record.pruned or root is None or root.grad_fn is None:
             return {}
         reachable = _reachable(root.grad_fn, record.edges)
         leaves = [
@@ -387,26 +516,49 @@ class GraphCapture:
             for node in record.nodes
             if node in reachable and record.snapshots[node].op == "AccumulateGrad"
         ]
-        return check_gradients(
-            self.tape, root, leaves, record.kind == "server", self.limits.gradcheck_s
-        )
+        return check_gradients(self.tape, root, leaves, record.kind == "server", self.limits)
 
 
 def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | None]:
-    """d(output)/d(each input) of a node with a one-element output, by running its backward
-    function on a gradient of 1 before the real backward frees what it saved."""
-    if output is None or output.numel() != 1:
+    """d(output)/d(each input) of a node with a real one-element output, by running its
+    backward function on a gradient of 1 before the real backward frees what it saved.
+
+    Only real numbers are kept: a derivative into a complex input, or a sparse one, is not
+    one real factor of the chain rule."""
+    if output is None or not _real_scalar(output):
         return []
     try:
         with torch.no_grad():
             grads = node(torch.ones_like(output))  # type: ignore[operator] # C++ nodes are callable
-    except (RuntimeError, TypeError):  # several outputs, or nothing saved any more
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return [float(g.reshape(-1)[0]) if _real_scalar(g) else None for g in grads]
+    except Exception:  # several outputs, nothing saved any more, or an unusual kind of tensor
         return []
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    return [
-        float(g.reshape(-1)[0]) if isinstance(g, torch.Tensor) and g.numel() == 1 else None
-        for g in grads
-    ]
+
+
+def _real_scalar(value: Any) -> bool:
+    return (
+        isinstance(value, torch.Tensor)
+        and value.layout == torch.strided
+        and value.is_floating_point()
+        and value.numel() == 1
+    )
+
+
+def _unusual_notes(names: dict[str, Any]) -> list[str]:
+    """Say which named tensors and gradients are sparse: their values are shown dense."""
+    notes = []
+    for name, tensor in named_tensors(names):
+        for what, value in ((name, tensor), (f"{name}.grad", _grad_of(tensor))):
+            if isinstance(value, torch.Tensor) and value.layout != torch.strided:
+                layout = str(value.layout).removeprefix("torch.")
+                notes.append(f"{what} is a {layout} tensor; its values are shown dense.")
+    return notes
+
+
+def _grad_of(tensor: torch.Tensor) -> torch.Tensor | None:
+    """.grad where reading it does not warn (a non-leaf that does not retain it)."""
+    return tensor.grad if tensor.is_leaf or tensor.retains_grad else None
 
 
 def _signed(value: Any) -> Any:
@@ -461,7 +613,7 @@ def _variables(names: dict[str, Any], summarize: Summarize) -> dict[str, Variabl
         variables[name] = VariableInfo(
             value=summarize(value),
             grad=summarize(grad),
-            shape=list(value.shape),
+            shape=shape_of(value) or [],
             dtype=dtype_name(value.dtype),
             requires_grad=value.requires_grad,
             is_leaf=value.is_leaf,

@@ -10,12 +10,14 @@ operations (cos(y) for sin, 2x for x**2), so that the learner sees the rule, not
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.render import format_number
 from app.schemas import ChainFactor, ChainPath, ChainRuleInfo, EdgeInfo, NodeInfo
 
 MAX_PATHS = 16  # beyond this the sum is still right, but the listing no longer teaches
+MAX_LISTED_FACTORS = 4_096  # factors listed over all leaves: the answer stays small
 
 # op -> (names of its inputs, name of its output, saved values, input_nr) -> formula
 Formula = Callable[[list[str], str, dict[str, Any], int], str | None]
@@ -58,85 +60,185 @@ OPERANDS = ("self", "other")  # saved names of a binary op's inputs, by input_nr
 def chain_rule(
     nodes: list[NodeInfo], edges: list[EdgeInfo], root: int | None
 ) -> dict[str, ChainRuleInfo]:
-    """Per leaf, when the root and every node on the leaf's paths is a scalar."""
+    """Per leaf, when the root and every node on the leaf's paths is a scalar.
+
+    One pass over the graph, from the root down in topological order, computes for every
+    node whether all its paths from the root are scalar, how many paths there are (capped),
+    and d(root)/d(node) as the sum over paths of the products of the factors, which is the
+    accumulation backward itself does. Paths are listed only for leaves with at most
+    MAX_PATHS of them, and only while MAX_LISTED_FACTORS factors in all have not been
+    listed: the work is linear in the graph, plus what is listed.
+    """
     by_id = {node.id: node for node in nodes}
     if root not in by_id or _scalar(by_id[root].grad) is None:
         return {}
     into: dict[int, list[EdgeInfo]] = {}
+    out_of: dict[int, list[EdgeInfo]] = {}
     for edge in edges:
-        if not edge.cut:
+        if not edge.cut and edge.source in by_id and edge.target in by_id:
             into.setdefault(edge.target, []).append(edge)
+            out_of.setdefault(edge.source, []).append(edge)
+    sums = _sums(root, by_id, into, out_of)
     names = {node.id: _name(node) for node in nodes}
+    listing = Listing(by_id, into, out_of, names)
     result = {}
     for leaf in nodes:
-        if leaf.kind != "leaf":
+        found = sums.get(leaf.id)
+        if leaf.kind != "leaf" or found is None or found.paths == 0:
             continue
-        paths = _paths(root, leaf.id, into)
-        if paths is None or not paths:
-            continue
-        chains = [_chain(path, by_id, into, names) for path in paths]
-        if any(chain is None for chain in chains):
-            continue
-        result[names[leaf.id]] = _explain(names[root], names[leaf.id], [c for c in chains if c])
+        paths = listing.paths(root, leaf.id, found) if found.paths <= MAX_PATHS else None
+        result[names[leaf.id]] = _explain(names[root], names[leaf.id], found, paths)
     return result
 
 
-def _paths(root: int, leaf: int, into: dict[int, list[EdgeInfo]]) -> list[list[EdgeInfo]] | None:
-    """Every path of edges from the root down to the leaf; None when there are too many."""
-    found: list[list[EdgeInfo]] = []
-    stack: list[tuple[int, list[EdgeInfo]]] = [(root, [])]
-    while stack:
-        node, path = stack.pop()
-        if node == leaf:
-            found.append(path)
-            if len(found) > MAX_PATHS:
-                return None
-            continue
-        for edge in reversed(into.get(node, [])):
-            stack.append((edge.source, [*path, edge]))
-    return found
+@dataclass
+class Sum:
+    """What the paths from the root to one node add up to."""
+
+    paths: int  # how many, capped at MAX_PATHS + 1
+    factors: int  # factors the listing of every path holds, capped like `paths`
+    value: float | None  # d(root)/d(node): the sum over paths of their products
 
 
-def _chain(
-    path: list[EdgeInfo],
+def _sums(
+    root: int,
     by_id: dict[int, NodeInfo],
     into: dict[int, list[EdgeInfo]],
-    names: dict[int, str],
-) -> ChainPath | None:
-    factors = []
-    for edge in path:
-        target, source = by_id[edge.target], by_id[edge.source]
-        grad, edge_grad = _scalar(target.grad), _scalar(edge.grad)
-        if grad is None or edge_grad is None or _scalar(source.grad) is None:
-            return None  # not a scalar graph along this path
-        inputs = _input_names(target, into.get(target.id, []), names)
-        formula = FORMULAS.get(target.op)
-        factors.append(
-            ChainFactor(
-                derivative=f"d{names[target.id]}/d{names[source.id]}",
-                formula=formula(inputs, names[target.id], target.saved, edge.input_nr)
-                if formula
-                else None,
-                value=edge.local if edge.local is not None else _ratio(edge_grad, grad),
+    out_of: dict[int, list[EdgeInfo]],
+) -> dict[int, Sum]:
+    """A Sum for every node whose paths from the root are all scalar, in one topological
+    pass from the root down (a node once every node it feeds is done)."""
+    waiting = {node: len(feeds) for node, feeds in out_of.items()}
+    sums: dict[int, Sum] = {root: Sum(1, 0, 1.0)}
+    scalar: dict[int, bool] = {root: True}
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        for edge in into.get(node, []):
+            source = edge.source
+            waiting[source] -= 1
+            scalar[source] = scalar.get(source, True) and _scalar_edge(edge, by_id)
+            if waiting[source] == 0:
+                ready.append(source)
+                found = _sum_into(source, by_id, out_of, sums) if scalar[source] else None
+                if found is not None:
+                    sums[source] = found
+    return sums
+
+
+def _scalar_edge(edge: EdgeInfo, by_id: dict[int, NodeInfo]) -> bool:
+    """Whether the edge is one factor of a scalar chain rule: its target is a scalar node
+    all of whose own paths are scalar (checked before), and it carries a scalar."""
+    target, source = by_id[edge.target], by_id[edge.source]
+    return (
+        _scalar(target.grad) is not None
+        and _scalar(edge.grad) is not None
+        and _scalar(source.grad) is not None
+    )
+
+
+def _sum_into(
+    node: int, by_id: dict[int, NodeInfo], out_of: dict[int, list[EdgeInfo]], sums: dict[int, Sum]
+) -> Sum | None:
+    """None when a node it feeds has a path from the root that is not scalar."""
+    paths, factors, value = 0, 0, 0.0
+    known = True
+    for edge in out_of[node]:
+        above = sums.get(edge.target)
+        if above is None:
+            return None
+        paths = min(paths + above.paths, MAX_PATHS + 1)
+        factors = min(factors + above.factors + above.paths, MAX_LISTED_FACTORS + 1)
+        factor = _factor(edge, by_id)
+        if above.value is None or factor is None:
+            known = False
+        else:
+            value += above.value * factor
+    return Sum(paths, factors, value if known else None)
+
+
+def _factor(edge: EdgeInfo, by_id: dict[int, NodeInfo]) -> float | None:
+    """d target / d source: the node's own backward run on a gradient of 1, else the ratio
+    of the gradient along the edge to the target's gradient."""
+    if edge.local is not None:
+        return edge.local
+    grad, edge_grad = _scalar(by_id[edge.target].grad), _scalar(edge.grad)
+    return None if grad is None or edge_grad is None else _ratio(edge_grad, grad)
+
+
+@dataclass
+class Listing:
+    """Lists the paths of leaves with few, within MAX_LISTED_FACTORS factors in all."""
+
+    by_id: dict[int, NodeInfo]
+    into: dict[int, list[EdgeInfo]]
+    out_of: dict[int, list[EdgeInfo]]
+    names: dict[int, str]
+    listed: int = 0
+
+    def paths(self, root: int, leaf: int, found: Sum) -> list[ChainPath] | None:
+        if self.listed + found.factors > MAX_LISTED_FACTORS:
+            return None
+        self.listed += found.factors
+        # In the order of each node's inputs, from the root down, as backward takes them.
+        walks = sorted(self._walks(root, leaf), key=lambda path: [self._position(e) for e in path])
+        return [self._chain(path) for path in walks]
+
+    def _position(self, edge: EdgeInfo) -> int:
+        return next(i for i, e in enumerate(self.into[edge.target]) if e is edge)
+
+    def _walks(self, root: int, leaf: int) -> list[list[EdgeInfo]]:
+        """Every path of edges from the root down to the leaf, climbing from the leaf: each
+        partial path ends at the root, so the work is what is listed."""
+        found: list[list[EdgeInfo]] = []
+        stack: list[tuple[int, list[EdgeInfo]]] = [(leaf, [])]
+        while stack:
+            node, path = stack.pop()
+            if node == root:
+                found.append(path)
+                continue
+            for edge in reversed(self.out_of.get(node, [])):
+                stack.append((edge.target, [edge, *path]))
+        return found
+
+    def _chain(self, path: list[EdgeInfo]) -> ChainPath:
+        factors = []
+        for edge in path:
+            target, source = self.by_id[edge.target], self.by_id[edge.source]
+            inputs = _input_names(target, self.into.get(target.id, []), self.names)
+            formula = FORMULAS.get(target.op)
+            factors.append(
+                ChainFactor(
+                    derivative=f"d{self.names[target.id]}/d{self.names[source.id]}",
+                    formula=formula(inputs, self.names[target.id], target.saved, edge.input_nr)
+                    if formula
+                    else None,
+                    value=_factor(edge, self.by_id),
+                )
             )
-        )
-    product: float | None = 1.0
-    for factor in factors:
-        product = None if product is None or factor.value is None else product * factor.value
-    return ChainPath(factors=factors, product=product)
+        product: float | None = 1.0
+        for factor in factors:
+            product = None if product is None or factor.value is None else product * factor.value
+        return ChainPath(factors=factors, product=product)
 
 
-def _explain(root: str, leaf: str, paths: list[ChainPath]) -> ChainRuleInfo:
-    products = [path.product for path in paths]
-    total = None if None in products else sum(p for p in products if p is not None)
+def _explain(root: str, leaf: str, found: Sum, paths: list[ChainPath] | None) -> ChainRuleInfo:
     head = f"d{root}/d{leaf}"
+    total = found.value
+    if paths is None:
+        many = f"more than {MAX_PATHS}" if found.paths > MAX_PATHS else str(found.paths)
+        text = (
+            f"{many} paths lead from {root} to {leaf}, too many to list; their shares add up "
+            f"to {head} = {_number(total)}, as backward accumulates them"
+        )
+        return ChainRuleInfo(factors=[], product=total, paths=[], text=text)
     if len(paths) == 1:
         factors = paths[0].factors
         symbols = " · ".join(f.formula or f.derivative for f in factors)
         values = " · ".join(_number(f.value) for f in factors)
         text = f"{head} = {symbols} = {values} = {_number(total)}"
     else:
-        shares = " + ".join(_number(p) for p in products)
+        shares = " + ".join(_number(p.product) for p in paths)
         text = (
             f"{len(paths)} paths lead from {root} to {leaf}; their shares add up: "
             f"{head} = {shares} = {_number(total)}"

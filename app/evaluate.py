@@ -42,7 +42,7 @@ def evaluate(
     """
     program = check_program(request.code, limits)
     reset_torch_state()
-    capture = GraphCapture(limits, on_shape)
+    capture = GraphCapture(limits, on_shape, request.output)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

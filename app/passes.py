@@ -4,6 +4,10 @@ After every backward pass the .grad and value of every named leaf is recorded. .
 also change between passes (x.grad.zero_(), optimizer.zero_grad()); such a change is its
 own entry, "reset" (to zero or None) or "changed", found by comparing the state before a
 pass, and at the end of the program, with the entry before.
+
+The timeline is bounded: once its entries hold MAX_STATES leaf states (a leaf's .grad and
+value), each new entry replaces the one after them, so the timeline still ends where the
+program ends, and the answer says how many were left out.
 """
 
 from collections.abc import Iterator
@@ -14,6 +18,8 @@ from torch import nn
 
 from app.schemas import BackwardPassInfo
 from app.summary import Summarize
+
+MAX_STATES = 4_096  # leaf states kept over all entries (each up to 100 numbers, twice)
 
 
 def named_tensors(names: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor]]:
@@ -31,6 +37,28 @@ class PassLog:
 
     def __init__(self) -> None:
         self.entries: list[BackwardPassInfo] = []
+        self.states = 0  # leaf states the entries hold, the last one aside once over
+        self.over = False  # the last entry stands for the latest of those left out
+        self.left_out = 0
+
+    def notes(self) -> list[str]:
+        if not self.left_out:
+            return []
+        return [
+            f"backward_passes lists the first {len(self.entries) - 1} entries and the last; "
+            f"the {self.left_out:,} in between are left out to keep the answer small."
+        ]
+
+    def _add(self, entry: BackwardPassInfo) -> None:
+        if self.over:
+            self.entries[-1] = entry
+            self.left_out += 1
+        elif self.states + len(entry.grads) <= MAX_STATES or not self.entries:
+            self.entries.append(entry)
+            self.states += len(entry.grads)
+        else:
+            self.entries.append(entry)
+            self.over = True
 
     def before(self, names: dict[str, Any], summarize: Summarize) -> None:
         """Call before a pass and at the end: notes any change of .grad since the last entry."""
@@ -42,7 +70,7 @@ class PassLog:
         if not changed:
             return
         reset = all(_is_zero(grads[name]) for name in changed)
-        self.entries.append(
+        self._add(
             BackwardPassInfo(
                 kind="reset" if reset else "changed", root=None, grads=grads, values=values
             )
@@ -52,7 +80,7 @@ class PassLog:
         self, kind: str, root: str | None, names: dict[str, Any], summarize: Summarize
     ) -> None:
         grads, values = _state(names, summarize)
-        self.entries.append(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))
+        self._add(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))
 
 
 def _state(names: dict[str, Any], summarize: Summarize) -> tuple[dict[str, Any], dict[str, Any]]:

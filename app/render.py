@@ -9,7 +9,7 @@ took longer than the layout itself on graphs of hundreds of nodes.
 import html
 from typing import Any
 
-from app.elide import Drawing, elide
+from app.elide import Drawing, fit
 from app.schemas import EdgeInfo, GraphShape, NodeInfo
 
 COLOURS = {
@@ -117,7 +117,11 @@ EDGE_ATTRS = {
 # A leaf feeding more nodes than this is drawn once per use: one node with edges into every
 # step of a loop, spanning many ranks, is what makes `dot`'s layout super-linear.
 SPLIT_FAN_OUT = 3
-MAX_DRAWN_NODES = 500  # beyond this, the middle of the graph is one box (see app/elide.py)
+# Boxes (copies included) and edges `dot` is given at most; beyond them the middle of the
+# graph is one box (see app/elide.py). With labels of bounded length, the DOT is bounded too.
+MAX_DRAWN_NODES = 500
+MAX_DRAWN_EDGES = 1_500
+MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has every one
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
 
@@ -128,15 +132,14 @@ def build_dot(graph: GraphShape) -> str:
     edge labels and no saved tensors; the JSON still has all of it.
     """
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
-    drawing = elide(graph, MAX_DRAWN_NODES)
+    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
     lines = [
         "digraph autograd {",
         f"\tgraph {_attrs(GRAPH_ATTRS)}",
         f"\tnode {_attrs(NODE_ATTRS)}",
         f"\tedge {_attrs(EDGE_ATTRS)}",
     ]
-    uses = _uses(drawing.edges)
-    copies = {n.id: uses[n.id] for n in drawing.nodes if _split(n, uses)}
+    copies = drawing.copies
     next_copy = dict.fromkeys(copies, 0)
     root_name = _root_name(graph)
     out_of = _edges_out_of(drawing.edges)
@@ -165,9 +168,10 @@ def build_dot(graph: GraphShape) -> str:
         attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
+        bundle = drawing.bundled.get((edge.source, edge.target))
         if not big:
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
-            attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula)
+            attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
         lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
     if drawing.hidden:
         lines.extend(_gap(drawing))
@@ -184,10 +188,13 @@ def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
     return edge_formulas(drawing.nodes, drawing.edges)
 
 
-def _edge_label(edge: EdgeInfo, formula: str | None) -> str:
+def _edge_label(edge: EdgeInfo, formula: str | None, bundle: int | None = None) -> str:
     """The gradient the edge carries back and, between scalars, the local derivative it was
-    multiplied by on the way (times 6 = 2x): the chain rule's factor, where the learner looks."""
+    multiplied by on the way (times 6 = 2x): the chain rule's factor, where the learner looks.
+    `bundle`: how many parallel edges this one stands for."""
     grad = f"grad {_edge_text(edge.grad)}"
+    if bundle:
+        grad = f"{bundle:,} edges, the first: {grad}"
     if edge.local is None:
         return grad
     factor = f"\N{MULTIPLICATION SIGN} {format_number(edge.local + 0.0)}"  # + 0.0: no "-0"
@@ -250,18 +257,6 @@ def layers(graph: GraphShape) -> dict[int, str]:
     return found
 
 
-def _uses(edges: list[EdgeInfo]) -> dict[int, int]:
-    uses: dict[int, int] = {}
-    for edge in edges:
-        uses[edge.source] = uses.get(edge.source, 0) + 1
-    return uses
-
-
-def _split(node: NodeInfo, uses: dict[int, int]) -> bool:
-    """Only leaves are split: they have no inputs, so each copy is a whole picture of them."""
-    return node.kind == "leaf" and uses.get(node.id, 0) > SPLIT_FAN_OUT
-
-
 def _name(node_id: int, copy: int = 0) -> str:
     return f"n{node_id}c{copy}" if copy else f"n{node_id}"
 
@@ -322,7 +317,9 @@ Use = tuple[int, int, list[EdgeInfo]]
 def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
     """One bold run: a regular run after a bold one would start where Graphviz thinks the
     bold text ends, over its last letters."""
-    names = ", ".join(node.variables) if node.variables else ""
+    names = ", ".join(node.variables[:MAX_TITLE_NAMES])
+    if len(node.variables) > MAX_TITLE_NAMES:
+        names += f" and {len(node.variables) - MAX_TITLE_NAMES:,} more"
     if node.kind == "leaf":
         title = names or "leaf"
         if use:

@@ -1,6 +1,8 @@
 """Turning tensors and Python values into JSON a person can read."""
 
+import contextlib
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -9,12 +11,25 @@ import torch
 
 FULL_TENSOR_NUMEL = 100  # tensors up to this size are sent whole; larger ones are summarised
 HEAD = 8
+# A sparse tensor (a gradient of embedding(sparse=True)) is shown dense up to this size.
+DENSE_MAX = 1 << 22
 
 
 def summarize(value: Any) -> Any:
-    """A JSON-ready picture of `value`; tensors keep their shape when summarised."""
+    """A JSON-ready picture of `value`; tensors keep their shape when summarised.
+
+    Total: a tensor NumPy cannot read (sparse, quantized, nested) is shown through a plain
+    copy where one can be made, else named in words; it never raises.
+    """
     if isinstance(value, torch.Tensor):
-        return _summarize_tensor(value)
+        try:
+            return _summarize_tensor(value)
+        except Exception:
+            return _unusual(value)
+    return _summarize_other(value)
+
+
+def _summarize_other(value: Any) -> Any:
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float):
@@ -23,8 +38,11 @@ def summarize(value: Any) -> Any:
         return [summarize(item) for item in list(value)[:FULL_TENSOR_NUMEL]]
     try:
         return finite(float(value))  # SymInt, SymFloat, numpy scalars
-    except (TypeError, ValueError):
-        return str(value)[:200]
+    except Exception:
+        try:
+            return str(value)[:200]
+        except Exception:
+            return f"<{type(value).__name__}>"
 
 
 Summarize = Callable[[Any], Any]  # summarize, or a Summaries that remembers
@@ -46,15 +64,18 @@ class Summaries:
     def __call__(self, value: Any) -> Any:
         if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
             return summarize(value)
-        key = (
-            value.data_ptr(),
-            value.dtype,
-            value.shape,
-            value.stride(),
-            value._version,
-            value.is_conj(),  # a conjugate or negative view shares the memory, not the values
-            value.is_neg(),
-        )
+        try:
+            key = (
+                value.data_ptr(),
+                value.dtype,
+                value.shape,
+                value.stride(),
+                value._version,
+                value.is_conj(),  # a conjugate or negative view shares the memory, not values
+                value.is_neg(),
+            )
+        except Exception:  # no strides or sizes (a nested tensor): not remembered
+            return summarize(value)
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = (value, summarize(value))
@@ -75,6 +96,8 @@ def finite(value: Any) -> Any:
 def _summarize_tensor(tensor: torch.Tensor) -> Any:
     if not tensor.is_cpu:
         return None
+    if tensor.layout != torch.strided:
+        return _unusual(tensor)
     # NumPy on a view of the same memory: a few microseconds an operation where torch's
     # dispatcher costs tens, and a graph's capture summarises hundreds of small tensors.
     array = _array(tensor)
@@ -100,6 +123,63 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         "mean": finite(mean),
         "head": finite(flat[:HEAD].tolist()),
     }
+
+
+def _unusual(tensor: torch.Tensor) -> Any:
+    """A tensor NumPy cannot view: its dense or dequantized copy when one can be made (the
+    values PyTorch holds), else a sentence naming what it is."""
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")  # PyTorch's warnings about these kinds: not the learner's
+        plain = None
+        if tensor.layout == torch.sparse_coo and tensor.numel() <= DENSE_MAX:
+            plain = dense_coo(tensor)
+        elif tensor.layout != torch.strided and tensor.numel() <= DENSE_MAX:
+            plain = tensor.to_dense()
+        elif tensor.is_quantized:
+            plain = tensor.dequantize()
+        if plain is not None and plain.layout == torch.strided and not plain.is_quantized:
+            return _summarize_tensor(plain)
+    return describe(tensor)
+
+
+def dense_coo(tensor: torch.Tensor) -> torch.Tensor:
+    """A sparse COO tensor's values in place, summed where an index repeats. Built from its
+    indices and values: PyTorch's to_dense() gives zeros when the dense part has a dimension
+    of size 1 (an embedding(sparse=True) of width 1)."""
+    whole = tensor.detach().coalesce()
+    sparse_shape = whole.shape[: whole.sparse_dim()]
+    rows = 1
+    for size in sparse_shape:
+        rows *= size
+    flat = torch.zeros(rows, *whole.shape[whole.sparse_dim() :], dtype=whole.dtype)
+    if whole._nnz():
+        strides = torch.tensor(
+            [math.prod(sparse_shape[i + 1 :]) for i in range(len(sparse_shape))],
+            dtype=torch.int64,
+        )
+        positions = (whole.indices() * strides.unsqueeze(1)).sum(0)
+        flat.index_add_(0, positions, whole.values())
+    return flat.reshape(whole.shape)
+
+
+def describe(tensor: torch.Tensor) -> str:
+    """What a tensor is, in words, from what can be asked of any tensor."""
+    kind = "nested" if tensor.is_nested else ("quantized" if tensor.is_quantized else "")
+    if tensor.layout != torch.strided:
+        kind = str(tensor.layout).removeprefix("torch.")
+    try:
+        shape = f", shape {list(tensor.shape)}"
+    except Exception:  # nested tensors have no single shape
+        shape = ""
+    return f"<{kind or 'unusual'} tensor{shape}, {dtype_name(tensor.dtype)}: values not shown>"
+
+
+def shape_of(tensor: torch.Tensor) -> list[int] | None:
+    """The shape, or None for tensors without one (nested)."""
+    try:
+        return list(tensor.shape)
+    except Exception:
+        return None
 
 
 def _finite_sum(array: "np.ndarray[Any, Any]") -> bool:

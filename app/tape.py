@@ -12,11 +12,13 @@ require grad but which do not require grad themselves (made under torch.no_grad(
 .detach()), and leaves switched off with requires_grad_(False).
 """
 
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from app.sandbox.interpreter import Call
@@ -27,16 +29,23 @@ MAX_NESTING = 3  # tensors are looked for this deep in lists, tuples and dicts o
 
 @dataclass(frozen=True)
 class Entry:
-    """`call` computed the tensor; `index` picks it from a tuple result (-1: the result)."""
+    """`call` computed the tensor; `index` picks it from a tuple result (-1: the result).
+    `sources` are the tensors the call was given (a module's parameters included), found
+    once: walks of the tape visit them again and again."""
 
     call: Call
     index: int
+    sources: tuple[torch.Tensor, ...]
 
     def inputs(self) -> list[torch.Tensor]:
-        found = list(_tensors((self.call.args, self.call.kwargs), MAX_NESTING))
-        if isinstance(self.call.function, nn.Module):
-            found += [p for _, p in _module_tensors(self.call.function)]
-        return found
+        return list(self.sources)
+
+
+def _sources(call: Call) -> tuple[torch.Tensor, ...]:
+    found = list(_tensors((call.args, call.kwargs), MAX_NESTING))
+    if isinstance(call.function, nn.Module):
+        found += [p for _, p in _module_tensors(call.function)]
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,10 @@ class ReplayError(Exception):
     """The root cannot be computed again from the tape."""
 
 
+class WalkTooLongError(ReplayError):
+    """The walk of the tape reached the number of visits it was allowed."""
+
+
 class Tape:
     """Records calls as the interpreter reports them; replays them on request."""
 
@@ -69,14 +82,14 @@ class Tape:
         for index, output in outputs[:16]:
             if not isinstance(output, torch.Tensor):
                 continue
-            inputs = inputs if inputs is not None else Entry(call, index).inputs()
+            inputs = inputs if inputs is not None else _sources(call)
             if any(output is tensor for tensor in inputs):
                 continue  # in place: the call does not say how the old value was made
             if output.requires_grad:
                 if len(self.entries) >= MAX_ENTRIES:
                     self.overflowed = True
                     return
-                self.entries[id(output)] = (output, Entry(call, index))
+                self.entries[id(output)] = (output, Entry(call, index, inputs))
             elif len(self.cuts) < MAX_ENTRIES and (cut := self._cut(call, inputs)):
                 self.cuts[id(output)] = (output, cut)
         switched_off = call.function is torch.Tensor.requires_grad_ and not value.requires_grad
@@ -91,7 +104,7 @@ class Tape:
         found = self.cuts.get(id(tensor))
         return found[1] if found is not None and found[0] is tensor else None
 
-    def _cut(self, call: Call, inputs: list[torch.Tensor]) -> Cut | None:
+    def _cut(self, call: Call, inputs: tuple[torch.Tensor, ...]) -> Cut | None:
         if any(tensor.requires_grad for tensor in inputs):
             if call.function is torch.Tensor.detach:
                 return Cut("detached with .detach()", True)
@@ -101,8 +114,13 @@ class Tape:
         inherited = next((cut for t in inputs if (cut := self.cut(t)) is not None), None)
         return Cut(inherited.how, False) if inherited is not None else None
 
-    def function_of(self, root: torch.Tensor, leaves: list[torch.Tensor]) -> "Replay":
-        """The calls from `leaves` to `root`, in an order that computes each input first."""
+    def function_of(
+        self, root: torch.Tensor, leaves: list[torch.Tensor], max_visits: int | None = None
+    ) -> "Replay":
+        """The calls from `leaves` to `root`, in an order that computes each input first.
+
+        The walk visits each recorded tensor from the root down, and each input of each call;
+        past `max_visits` visits it stops and says so."""
         if self.overflowed:
             raise ReplayError("the program made too many tensors to replay")
         leaf_ids = {id(leaf) for leaf in leaves}  # the leaves are alive: their ids are theirs
@@ -113,10 +131,15 @@ class Tape:
         if not is_leaf(root) and self.entry(root) is None:
             raise ReplayError("the root was not made by a call the program made")
         order: list[torch.Tensor] = []
+        elements = 0  # read and written by one replay
         depends: dict[int, bool] = {}
         stack: list[tuple[torch.Tensor, bool]] = [(root, False)]
+        visits = 0
         while stack:
             tensor, expanded = stack.pop()
+            visits += 1
+            if max_visits is not None and visits > max_visits:
+                raise WalkTooLongError("the program made too many calls to replay within the check")
             key = id(tensor)
             if key in depends and not expanded:
                 continue
@@ -131,17 +154,19 @@ class Tape:
             if not expanded:
                 depends[key] = False  # placeholder while the inputs are visited
                 stack.append((tensor, True))
-                stack.extend((i, False) for i in entry.inputs() if id(i) not in depends)
+                stack.extend((i, False) for i in entry.sources if id(i) not in depends)
                 continue
-            depends[key] = any(depends.get(id(i), False) for i in entry.inputs())
+            visits += len(entry.sources)
+            depends[key] = any(depends.get(id(i), False) for i in entry.sources)
             if depends[key]:
                 order.append(tensor)
+                elements += _elements(entry, tensor)
         differentiates = any(
             entry.call.function is torch.autograd.grad
             for tensor in order
             if (entry := self.entry(tensor)) is not None
         )
-        return Replay(self, root, leaves, order, differentiates)
+        return Replay(self, root, leaves, order, differentiates, visits, elements)
 
 
 @dataclass
@@ -158,6 +183,12 @@ class Replay:
     leaves: list[torch.Tensor]
     order: list[torch.Tensor]
     differentiates: bool
+    visits: int = 0  # the walk of the tape that found `order`
+    elements: int = 0  # elements one replay reads and writes
+
+    @property
+    def calls(self) -> int:
+        return len(self.order)
 
     def __call__(self, *leaf_values: torch.Tensor) -> torch.Tensor:
         computed: dict[int, torch.Tensor] = {}
@@ -192,6 +223,60 @@ def _run(entry: Entry, value_of: Callable[[torch.Tensor], torch.Tensor]) -> torc
     if not isinstance(picked, torch.Tensor):
         raise ReplayError(f"replaying {getattr(call.function, '__name__', call.function)}")
     return picked
+
+
+# Calls whose work grows with a contracted dimension, not only with what they read and write.
+CONTRACTIONS: frozenset[Any] = frozenset(
+    {
+        operator.matmul,
+        torch.matmul,
+        torch.mm,
+        torch.bmm,
+        torch.mv,
+        torch.dot,
+        torch.inner,
+        torch.einsum,
+        torch.tensordot,
+        torch.addmm,
+        torch.cdist,
+        F.linear,
+        F.bilinear,
+        torch.Tensor.matmul,
+        torch.Tensor.__matmul__,
+        torch.Tensor.mm,
+        torch.Tensor.bmm,
+        torch.Tensor.mv,
+        torch.Tensor.dot,
+        torch.Tensor.inner,
+        torch.Tensor.addmm,
+    }
+)
+
+
+def _elements(entry: Entry, output: torch.Tensor) -> int:
+    """An upper estimate of the elements one replay of `entry` reads, writes and multiplies:
+    what it reads and writes; for a product, the output times the longest dimension of an
+    input (the contracted one is at most that); for a module, whose inner calls the tape
+    does not see, every parameter once per row of its input (a linear layer's or a recurrent
+    cell's multiplications)."""
+    function = entry.call.function
+    moved = output.numel() + sum(source.numel() for source in entry.sources)
+    if isinstance(function, nn.Module):
+        parameters = {id(p) for _, p in _module_tensors(function)}
+        weights = sum(s.numel() for s in entry.sources if id(s) in parameters)
+        rows = max(
+            (
+                s.numel() // max(1, s.shape[-1])
+                for s in entry.sources
+                if id(s) not in parameters and s.dim() > 0
+            ),
+            default=1,
+        )
+        return moved + weights * max(1, rows)
+    if function in CONTRACTIONS:
+        longest = max((max(s.shape, default=1) for s in entry.sources), default=1)
+        return moved + output.numel() * longest
+    return moved
 
 
 def _float64(tensor: torch.Tensor) -> torch.Tensor:

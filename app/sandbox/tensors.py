@@ -206,4 +206,7 @@ def _check_like(param: torch.Tensor, value: torch.Tensor | None, what: str) -> N
         return
     if value.shape != param.shape or value.device != param.device:
         raise refused(f"{what} has shape {tuple(value.shape)}, not {tuple(param.shape)}")
-    check_dense(value, what)
+    # A sparse gradient comes only from autograd (nn.Embedding(sparse=True)): `.grad =` takes
+    # only the parameter's own layout, and the optimizers' sparse paths check its indices.
+    if value.layout != torch.sparse_coo:
+        check_dense(value, what)

@@ -603,4 +603,17 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "in all",
     ),
+    # Unusual tensors where capture used to raise: PyTorch's own refusal, explained ----------
+    Hostile(
+        "complex_root_backward",
+        IMPORT_TORCH + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()",
+        "program-error",
+        "real scalar outputs",
+    ),
+    Hostile(
+        "backward_twice_through_a_freed_graph",
+        LEAF + "y = (x * x).sum()\ny.backward()\ny.backward()",
+        "program-error",
+        "second time",
+    ),
 )
