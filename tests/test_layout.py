@@ -52,7 +52,12 @@ def test_helpers_size_text_without_pango(layout: LayoutService) -> None:
     """Text is measured with Graphviz's built-in metrics: pango (and the server's fonts) are
     never loaded, so a layout costs half as much and is the same on every server."""
     assert layout.render(DOT, timeout_s=30).svg is not None
-    for helper in layout.running:
-        maps = Path(f"/proc/{helper.process.pid}/maps").read_text()
+    zygote = layout.processes.zygote
+    assert zygote is not None
+    assert zygote.pid is not None
+    children = Path(f"/proc/{zygote.pid}/task/{zygote.pid}/children").read_text().split()
+    assert children  # helpers forked ahead of time
+    for pid in [zygote.pid, *map(int, children)]:
+        maps = Path(f"/proc/{pid}/maps").read_text()
         assert "libgvplugin_core" in maps
         assert "pango" not in maps

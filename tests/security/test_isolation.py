@@ -2,6 +2,7 @@
 and a crowd gets 503 with Retry-After instead of an endless queue."""
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -95,15 +96,14 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
             assert answer["variables"]["y"] == baseline["variables"]["y"]
 
 
-def test_a_worker_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
+def test_a_process_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
     pool = pool_of_two.app.state.pool  # type: ignore[attr-defined]
-    victim = pool.workers[0]
-    victim.process.kill()
-    victim.process.join(5)
+    victim = pool.idle._queue[0]  # the next process a request would get
+    signal.pidfd_send_signal(victim.pidfd, signal.SIGKILL)
     for turn in range(3):  # each program differs, so the answer cache cannot answer for a worker
         code = f"{NORMAL}\n# turn {turn}"
         assert pool_of_two.post("/api/graph", json={"code": code}).status_code == 200
-    assert victim not in pool.workers
+    assert victim not in pool.idle._queue
 
 
 def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: TestClient) -> None:
