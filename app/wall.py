@@ -82,7 +82,9 @@ DENIED = (
     "adjtimex", "vhangup", "iopl", "ioperm", "lookup_dcookie", "uselib", "ustat", "sysfs",
 )  # fmt: skip
 # Only a job process's own filter: the zygote needs these to make each job's process.
+# (`clone` without CLONE_THREAD, a new process, is refused by its flags below.)
 DENIED_TO_JOBS = ("socketpair", "fork", "vfork")
+CLONE_THREAD = 0x10000
 # Opening with any of these is opening for writing or creating.
 WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 
@@ -153,7 +155,7 @@ def enclose_job() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
-        _seccomp(DENIED + DENIED_TO_JOBS)
+        _seccomp(DENIED + DENIED_TO_JOBS, threads_only=True)
     except (ImportError, OSError) as error:
         if not isinstance(error, ImportError) and _seccomp_available():
             raise
@@ -256,8 +258,9 @@ def _seccomp_available() -> bool:
         return False
 
 
-def _seccomp(denied: Iterable[str]) -> None:
-    """Load a filter that allows everything but `denied` and opening for writing."""
+def _seccomp(denied: Iterable[str], threads_only: bool = False) -> None:
+    """Load a filter that allows everything but `denied` and opening for writing; with
+    `threads_only`, `clone` may make threads but no process."""
 
     refuse = seccomp.ERRNO(errno.EPERM)
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -276,4 +279,8 @@ def _seccomp(denied: Iterable[str]) -> None:
     # openat2's flags are in a structure a filter cannot read: refused whole, as a kernel
     # without it would (callers fall back to openat).
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")
+    if threads_only:
+        rules.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+        # clone3's flags are in a structure too: without it, threads are made by clone.
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     rules.load()
