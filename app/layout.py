@@ -181,7 +181,7 @@ class LayoutService:
     ) -> None:
         self.engines = engines
         self.idle: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
-        role = Role("layout helper", prepare_helper, "", memory_mb, timeout_s)
+        role = Role("layout helper", "app.layout:prepare_helper", "", memory_mb, timeout_s)
         self.processes = ProcessPool(role, helpers, self.idle.put)
 
     @property

@@ -19,23 +19,25 @@ server a pidfd for each: a kill is aimed at that process, never at a reused pid.
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
+import importlib
 import json
 import logging
-import multiprocessing
 import os
 import resource
 import selectors
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Protocol
 
 from app import wall
@@ -63,14 +65,19 @@ class Runner(Protocol):
 
 @dataclass(frozen=True)
 class Role:
-    """A kind of job process. `prepare` is a module-level function (the zygote is spawned,
-    so it travels by name), run once in the zygote with `config`."""
+    """A kind of job process. `prepare` names a module-level function ("module:function",
+    as the zygote is a new interpreter) that the zygote runs once with `config`."""
 
     name: str
-    prepare: Callable[[str], Runner]
+    prepare: str
     config: str
     memory_mb: int
     cpu_s: float
+
+    def runner(self) -> Runner:
+        module, _, function = self.prepare.partition(":")
+        prepared: Runner = getattr(importlib.import_module(module), function)(self.config)
+        return prepared
 
 
 # In the zygote and its job processes ----------------------------------------------------
@@ -80,7 +87,7 @@ def zygote_main(control: Connection, role: Role) -> None:
     """Prepare the role, take the walls, then fork a job process whenever the server asks."""
     # A user namespace can only be entered while the process has one thread: before torch.
     namespace = wall.enter_namespaces()
-    runner = role.prepare(role.config)
+    runner = role.runner()
     layers = {**wall.enclose_zygote(), **namespace}
     # Objects made so far are never collected: a collection in a job would touch, and so
     # copy, every page holding one.
@@ -225,8 +232,7 @@ class ProcessPool:
         self.size = size
         self.deliver = deliver
         self.layers: dict[str, str] = {}
-        self.context = multiprocessing.get_context("spawn")
-        self.zygote: BaseProcess | None = None
+        self.zygote: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
         self.wanted = 0  # forks asked for and not yet made
         self.lock = threading.Condition()
@@ -325,7 +331,7 @@ class ProcessPool:
     def _drop_zygote(self) -> None:
         if self.zygote is not None:
             self.zygote.kill()
-            self.zygote.join(5)
+            self.zygote.wait(5)
             self.zygote = None
         if self.control is not None:
             self.control.close()
@@ -334,13 +340,19 @@ class ProcessPool:
     def _restart_zygote(self) -> None:
         """Spawn a zygote and wait (in this thread) until it has warmed up."""
         self._drop_zygote()
-        parent, child = self.context.Pipe()
-        zygote = self.context.Process(
-            target=zygote_main, args=(child, self.role), daemon=True, name=self.role.name
+        ours, theirs = socket.socketpair()
+        # A new interpreter, not multiprocessing's spawn: that would also start its resource
+        # tracker, a child of the server outside the wall.
+        self.zygote = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "app.pool", str(theirs.fileno())],
+            stdin=subprocess.PIPE,
+            pass_fds=[theirs.fileno()],
         )
-        zygote.start()
-        child.close()
-        self.zygote = zygote
+        theirs.close()
+        assert self.zygote.stdin is not None
+        self.zygote.stdin.write(json.dumps(dataclasses.asdict(self.role)).encode())
+        self.zygote.stdin.close()
+        parent = Connection(ours.detach())
         if not parent.poll(STARTUP_TIMEOUT_S):
             raise OSError(f"the {self.role.name} zygote did not start")
         message = parent.recv_bytes()
@@ -352,3 +364,10 @@ class ProcessPool:
                 log.critical("sandbox wall of the %s: %s is %s", self.role.name, layer, state)
         self.control = socket.socket(fileno=os.dup(parent.fileno()))
         parent.close()
+
+
+if __name__ == "__main__":
+    # The zygote: the pool module under its own name, not a second copy as __main__.
+    from app import pool
+
+    pool.zygote_main(Connection(int(sys.argv[1])), pool.Role(**json.loads(sys.stdin.buffer.read())))

@@ -230,7 +230,7 @@ class WorkerPool:
         self.waiting = 0
         role = Role(
             "evaluation worker",
-            prepare_evaluator,
+            "app.workers:prepare_evaluator",
             settings.model_dump_json(),
             settings.worker_memory_mb,
             settings.job_timeout_s,

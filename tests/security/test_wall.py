@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.pool import JobProcess, ProcessPool, Role
-from tests.security.wall_probe import TARGET, prepare_probe
+from tests.security.wall_probe import TARGET
 
 LAYER_LINES = ("Seccomp:\t2", "NoNewPrivs:\t1")
 
@@ -39,7 +39,9 @@ def walled(pid: int) -> list[str]:
 @pytest.fixture(scope="module")
 def probes() -> Iterator[tuple[ProcessPool, "queue.SimpleQueue[JobProcess]"]]:
     ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
-    pool = ProcessPool(Role("wall probe", prepare_probe, "", 512, 5.0), 2, ready.put)
+    pool = ProcessPool(
+        Role("wall probe", "tests.security.wall_probe:prepare_probe", "", 512, 5.0), 2, ready.put
+    )
     pool.start()
     pool.wait_ready(60)
     yield pool, ready
