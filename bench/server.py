@@ -51,7 +51,7 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
         yield Server(url, process.pid)
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(60)
 
 
 def processes_by_role(pid: int) -> dict[str, list[int]]:

@@ -52,7 +52,7 @@ def interpreter_for_all() -> list[str]:
     the venv's own link may point into a home directory other users cannot enter."""
     names = (
         sys.executable,
-        sys._base_executable,
+        getattr(sys, "_base_executable", sys.executable),  # what the venv was made from
         "/usr/local/bin/python3.11",
         "/usr/bin/python3.11",
     )
