@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     )
     job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
     worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
+    prefault_jobs: bool = Field(
+        True,
+        description="Run a small trusted program in each job process before it is ready, so "
+        "that its first copy-on-write faults are not on a request's path.",
+    )
     max_answer_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1024,

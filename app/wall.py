@@ -26,6 +26,7 @@ and the server's are not in their files (see the README's threat model).
 
 import ctypes
 import errno
+import functools
 import os
 import resource
 from collections.abc import Iterable
@@ -93,6 +94,7 @@ class WallError(OSError):
     """A layer the kernel refused."""
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 

@@ -11,12 +11,15 @@ bounded in size by the process that writes it.
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
+import re
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -39,6 +42,8 @@ loss = F.mse_loss(model(x), torch.zeros(1, 2)) + (x * 2).sum()
 loss.backward()
 optimizer.step()
 """
+SURROGATE = re.compile("[\ud800-\udfff]")
+EXAMPLES = Path(__file__).resolve().parents[1] / "static" / "examples.json"
 # A reply larger than this is parsed in a thread, not on the event loop.
 INLINE_REPLY_BYTES = 256 * 1024
 # Container allocations that trigger a collection during a job (CPython's default is 700,
@@ -100,6 +105,13 @@ def prepare_evaluator(settings_json: str) -> "Evaluator":
     # before the walls refuse every write.
     tempfile.tempdir = tempfile.gettempdir()
     evaluate(GraphRequest(code=WARM_UP), settings.limits)
+    # The page's own examples (trusted code, not a user's): their first calls, and the
+    # guard's remembered output sizes of their operations, are inherited by every job.
+    for example in json.loads(EXAMPLES.read_text()):
+        try:
+            evaluate(GraphRequest(code=example["code"]), settings.limits)
+        except ProgramError:
+            continue
     return Evaluator(settings)
 
 
@@ -113,7 +125,8 @@ class Evaluator:
         """The copy-on-write faults of a job's first steps, paid before a request comes."""
         from app.evaluate import evaluate
 
-        evaluate(GraphRequest(code=WARM_UP), self.settings.limits)
+        if self.settings.prefault_jobs:
+            evaluate(GraphRequest(code=WARM_UP), self.settings.limits)
         # Collect garbage between jobs, not during them: a job rarely fills the raised first
         # generation, and the process ends with the job.
         gc.set_threshold(GC_FIRST_GENERATION)
@@ -189,7 +202,7 @@ def _dump(reply: WorkerReply) -> bytes:
 def _replace_unencodable(value: object) -> object:
     """`value` with every string made encodable as UTF-8 (lone surrogates become U+FFFD)."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_replace_unencodable(k): _replace_unencodable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -227,6 +240,8 @@ class WorkerPool:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.idle: asyncio.Queue[JobProcess] = asyncio.Queue()
+        # Jobs that may run at once; as many more processes wait warm for the next ones.
+        self.slots = asyncio.Semaphore(settings.workers)
         self.waiting = 0
         role = Role(
             "evaluation worker",
@@ -286,6 +301,7 @@ class WorkerPool:
                     reply = self._reply(answer, deadline)
         finally:
             process.stop()  # it has exited after its answer, or is killed now
+            self.slots.release()
         if reply.fault is not None:
             log.error("a job failed unexpectedly:\n%s", reply.fault)
         if shaped is None or reply.details is None:
@@ -320,13 +336,17 @@ class WorkerPool:
         )
 
     async def _take(self) -> JobProcess:
-        """A live warm process, waiting at most max_wait_s, or SaturatedError. Its successor
-        is forked at once, while this one runs."""
-        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
+        """A free slot and a live warm process, waiting at most max_wait_s, or SaturatedError
+        (the slot is released by `run`). The process's successor is forked at once, while
+        this one runs."""
+        if self.slots.locked() and self.waiting >= self.settings.max_waiting:
             raise SaturatedError
         self.waiting += 1
+        slot = False
         try:
             async with asyncio.timeout(self.settings.max_wait_s):
+                await self.slots.acquire()
+                slot = True
                 while True:
                     process = await self.idle.get()
                     self.processes.refill()
@@ -335,7 +355,11 @@ class WorkerPool:
                     # Killed while idle (the OOM killer, an operator): not this program's fault.
                     log.warning("an idle job process had died; replacing it")
                     process.stop()
-        except TimeoutError:
-            raise SaturatedError from None
+        except BaseException as error:
+            if slot:
+                self.slots.release()
+            if isinstance(error, TimeoutError):
+                raise SaturatedError from None
+            raise
         finally:
             self.waiting -= 1
