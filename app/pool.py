@@ -13,8 +13,8 @@ once, so the fork and the warm-up run while the job runs, off the next request's
 background thread per pool does all the blocking work (spawning the zygote, waiting for
 readiness, replacing a zygote that died): the event loop never waits for it.
 
-The zygote is the parent of every job process and reaps it (SIGCHLD ignored), and hands the
-server a pidfd for each: a kill is aimed at that process, never at a reused pid.
+The zygote is the parent of every job process and reaps it, and hands the server a pidfd for
+each: a kill is aimed at that process, never at a reused pid.
 """
 
 import asyncio
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 READY = b"ready"
 FAULT = b"fault\n"  # a job process that could not start says why, and the server logs it
 STARTUP_TIMEOUT_S = 120.0
-# Processes being forked or warmed at once, beyond those ready: bounds a burst of refills.
-MAX_WARMING = 4
+# Processes being forked or warmed at once: bounds a burst of refills.
+MAX_WARMING = 8
 FORK = b"f"
 PID = struct.Struct("i")
 
@@ -94,7 +94,6 @@ def zygote_main(control: Connection, role: Role) -> None:
     # copy, every page holding one.
     gc.freeze()
     _collapse_into_huge_pages()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps exited job processes
     control.send_bytes(READY + json.dumps(layers).encode())
     server = socket.socket(fileno=os.dup(control.fileno()))
     while True:
@@ -104,6 +103,7 @@ def zygote_main(control: Connection, role: Role) -> None:
             request = b""
         if request != FORK:
             os._exit(0)  # the server closed its end
+        _reap()
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
@@ -118,6 +118,15 @@ def zygote_main(control: Connection, role: Role) -> None:
         finally:
             ours.close()
             os.close(pidfd)
+
+
+def _reap() -> None:
+    """Wait for every job process that has exited: their CPU time is then counted as the
+    zygote's children's (what the benchmark reads). Until then an exited process stays a
+    zombie, so its pid cannot be reused while the server may still hold its pidfd."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
 
 
 MADV_HUGEPAGE = 14

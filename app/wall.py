@@ -90,6 +90,13 @@ CLONE_THREAD = 0x10000
 WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 
 
+# The job processes' compiled filter, once the zygote has made it (see enclose_zygote).
+_JOB_FILTER: list[bytes] = []
+_JOB_LANDLOCK: list[bool] = []
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
 class WallError(OSError):
     """A layer the kernel refused."""
 
@@ -136,7 +143,9 @@ def enclose_zygote() -> dict[str, str]:
     except OSError as error:
         state["no_new_privs"] = f"missing: {error}"
     state["landlock"] = _landlock_state()
+    _JOB_LANDLOCK[:] = [True] if state["landlock"] == "present" else []
     try:
+        _JOB_FILTER[:] = [_compile_job_filter()]
         _seccomp(DENIED)
         state["seccomp"] = "present"
     except (OSError, ImportError, RuntimeError, ValueError) as error:
@@ -152,15 +161,12 @@ def enclose_job() -> None:
     skipped; any other failure raises, and the job process is not used."""
     libc = _libc()
     _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
-    if _landlock_abi() > 0:
+    if _JOB_LANDLOCK:
         _landlock_restrict(libc)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        _seccomp(DENIED + DENIED_TO_JOBS, threads_only=True)
-    except (ImportError, OSError) as error:
-        if not isinstance(error, ImportError) and _seccomp_available():
-            raise
+    if _JOB_FILTER:
+        _load_compiled(_JOB_FILTER[0])
 
 
 def _drop_identity() -> None:
@@ -252,18 +258,13 @@ def _landlock_restrict(libc: ctypes.CDLL) -> None:
         os.close(descriptor)
 
 
-def _seccomp_available() -> bool:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            return any(line.startswith("Seccomp:") for line in status)
-    except OSError:
-        return False
+def _seccomp(denied: Iterable[str]) -> None:
+    _rules(denied, threads_only=False).load()
 
 
-def _seccomp(denied: Iterable[str], threads_only: bool = False) -> None:
-    """Load a filter that allows everything but `denied` and opening for writing; with
+def _rules(denied: Iterable[str], threads_only: bool) -> "seccomp.SyscallFilter":
+    """A filter that allows everything but `denied` and opening for writing; with
     `threads_only`, `clone` may make threads but no process."""
-
     refuse = seccomp.ERRNO(errno.EPERM)
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
     for name in denied:
@@ -285,4 +286,35 @@ def _seccomp(denied: Iterable[str], threads_only: bool = False) -> None:
         rules.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
         # clone3's flags are in a structure too: without it, threads are made by clone.
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    rules.load()
+    return rules
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("length", ctypes.c_ushort), ("program", ctypes.c_char_p))
+
+
+def _compile_job_filter() -> bytes:
+    """The job processes' filter as libseccomp compiles it (BPF), made once in the zygote:
+    compiling it in each job process cost about a millisecond."""
+    reader, writer = os.pipe()
+    try:
+        with os.fdopen(writer, "wb", closefd=False) as pipe:
+            _rules(DENIED + DENIED_TO_JOBS, threads_only=True).export_bpf(pipe)
+        os.close(writer)
+        writer = -1
+        chunks = []
+        while chunk := os.read(reader, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(reader)
+        if writer >= 0:
+            os.close(writer)
+
+
+def _load_compiled(program: bytes) -> None:
+    prog = _SockFprog(len(program) // 8, program)
+    _check(
+        _libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
+        "prctl(SECCOMP)",
+    )
