@@ -17,6 +17,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# As `make serve` runs it (the Makefile's UVICORN_LIMITS).
+UVICORN_LIMITS = [
+    "--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5", "--limit-concurrency", "512"
+]  # fmt: skip
 UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
 
 
@@ -76,6 +80,7 @@ def live_server(
     port = free_port()
     uvicorn = [UVICORN] if python is None else [*python, "-m", "uvicorn"]
     command = [*prefix, *uvicorn, "app.main:app", "--host", host, "--port", str(port)]
+    command += UVICORN_LIMITS
     if python is not None:
         packages = [p for p in sys.path if p.endswith("site-packages")]
         env = {**(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), *packages])}
