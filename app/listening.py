@@ -61,6 +61,16 @@ def uvicorn_host(argv: list[str] | None = None) -> str | None:
     return host
 
 
+def check_http_limits(argv: list[str] | None = None) -> None:
+    """Warn when uvicorn's command line lacks the bounded request heads of `make serve`."""
+    argv = sys.argv if argv is None else argv
+    if uvicorn_host(argv) is not None and "app.http:BoundedHttp" not in " ".join(argv):
+        log.warning(
+            "uvicorn reads request heads of any length: start it as `make serve` does, with "
+            "--http app.http:BoundedHttp --timeout-keep-alive 5 --limit-concurrency 512"
+        )
+
+
 def check_listening(layers: dict[str, str], allow_weak: bool, host: str | None = None) -> None:
     """Log every missing layer; raise WeakWallError if the server may not listen where it
     was asked to. `host` defaults to uvicorn's command line."""

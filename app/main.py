@@ -11,7 +11,12 @@ from fastapi.staticfiles import StaticFiles
 
 from app.cache import ResponseCache
 from app.layout import LayoutService
-from app.listening import WeakWallError, check_listening, install_listening_guard
+from app.listening import (
+    WeakWallError,
+    check_http_limits,
+    check_listening,
+    install_listening_guard,
+)
 from app.problems import install_problem_handlers
 from app.routes import export, graph, health, pages
 from app.security import install_security
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(layout.wait_ready)
             app.state.wall = wall_layers(pool, layout)
             check_listening(app.state.wall, settings.allow_weak_sandbox)
+            check_http_limits()
         except (RuntimeError, WeakWallError):
             await pool.stop()
             await anyio.to_thread.run_sync(layout.stop)
