@@ -94,6 +94,9 @@ def zygote_main(control: Connection, role: Role) -> None:
     # copy, every page holding one.
     gc.freeze()
     _collapse_into_huge_pages()
+    # Reaped as soon as they exit (the handler runs between the loop's calls), so no
+    # finished job lingers as a zombie.
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
     control.send_bytes(READY + json.dumps(layers).encode())
     server = socket.socket(fileno=os.dup(control.fileno()))
     while True:
@@ -103,10 +106,10 @@ def zygote_main(control: Connection, role: Role) -> None:
             request = b""
         if request != FORK:
             os._exit(0)  # the server closed its end
-        _reap()
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             server.close()
             control.close()
             ours.close()
@@ -122,8 +125,8 @@ def zygote_main(control: Connection, role: Role) -> None:
 
 def _reap() -> None:
     """Wait for every job process that has exited: their CPU time is then counted as the
-    zygote's children's (what the benchmark reads). Until then an exited process stays a
-    zombie, so its pid cannot be reused while the server may still hold its pidfd."""
+    zygote's children's (what the benchmark reads). The server kills through pidfds, which
+    never reach another process that reuses the pid."""
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
