@@ -1,9 +1,9 @@
 """uvicorn's httptools protocol with the limits it lacks: a request's head (request line and
 headers) is bounded in size and must arrive within a time limit.
 
-uvicorn reads a head of any length for as long as the client takes: a 200 MB head that never
-ends kept the event loop parsing for seconds, and thousands of connections sending one byte
-at a time are held forever. `make serve` runs uvicorn with `--http app.http:BoundedHttp`.
+uvicorn reads a head of any length for as long as the client takes: a head that never ends
+keeps the event loop parsing, and connections that send a byte now and then are held for
+ever. `make serve` runs uvicorn with `--http app.http:BoundedHttp`.
 """
 
 import asyncio

@@ -140,8 +140,7 @@ HUGE_PAGE = 2 * 1024 * 1024
 def _collapse_into_huge_pages() -> None:
     """Back the zygote's private memory with 2 MB pages where the kernel can: fork then
     copies one page-table entry per 2 MB instead of 512, and a job process's exit frees as
-    few (a third of the CPU a fork and exit cost, measured with torch warm). Best effort:
-    a kernel without transparent huge pages leaves the memory as it is."""
+    few. Best effort: a kernel without transparent huge pages leaves the memory as it is."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     with open("/proc/self/maps", encoding="ascii") as maps:

@@ -294,8 +294,8 @@ class _SockFprog(ctypes.Structure):
 
 
 def _compile_job_filter() -> bytes:
-    """The job processes' filter as libseccomp compiles it (BPF), made once in the zygote:
-    compiling it in each job process cost about a millisecond."""
+    """The job processes' filter as libseccomp compiles it (BPF), made once in the zygote
+    rather than in every job process."""
     reader, writer = os.pipe()
     try:
         with os.fdopen(writer, "wb", closefd=False) as pipe:

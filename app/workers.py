@@ -50,7 +50,7 @@ SPARES_PER_WORKER = 3
 INLINE_REPLY_BYTES = 256 * 1024
 # Run in each job process before it is ready: the smallest program that goes through every
 # stage (check, interpreter, capture, backward, gradient check, chain rule, JSON) takes
-# nearly all of a job's copy-on-write faults, for a third of WARM_UP's CPU.
+# nearly all of a job's copy-on-write faults, for much less CPU than WARM_UP.
 PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
 # Container allocations that trigger a collection during a job (CPython's default is 700,
 # about one collection, 0.2-0.9 ms, per seed-sized request); cyclic garbage still cannot grow

@@ -1,6 +1,7 @@
 """Answers a program can make that the server must survive: huge ones, and text JSON cannot
 carry. None is a 5xx, none kills a process, and /healthz never stalls while they run."""
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.pool import JobProcess, ProcessPool, Role
 from app.settings import Settings
 from app.workers import Budget, WorkerReply, encode_reply
 from tests.security.conftest import assert_problem
@@ -112,3 +114,35 @@ def test_every_reply_encodes_and_an_oversized_one_is_an_error() -> None:
     budget = Budget(1024)
     assert b"Answer too large" in encode_reply(big, budget)
     assert budget.exceeded
+
+
+def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log() -> None:
+    """A job process's stderr is no place for a traceback (RLIMIT_FSIZE=0 and no writes):
+    an exception the evaluation did not expect comes back in the reply, for the server's
+    log, and the process answers before it exits."""
+    ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
+    settings = Settings(workers=1)
+    role = Role(
+        "evaluation worker",
+        "app.workers:prepare_evaluator",
+        settings.model_dump_json(),
+        settings.worker_memory_mb,
+        settings.job_timeout_s,
+    )
+    processes = ProcessPool(role, 1, ready.put)
+    processes.start()
+    try:
+        processes.wait_ready()
+        job = ready.get(timeout=60)
+        assert job.send(b"this is not a job")
+        answer = job.receive(30)
+        job.stop()
+    finally:
+        processes.stop()
+    assert answer is not None
+    reply = WorkerReply.model_validate_json(answer)
+    assert reply.error is not None
+    assert reply.error.kind == "evaluation-failed"
+    assert reply.fault is not None
+    assert "Traceback" in reply.fault
+    assert "ValidationError" in reply.fault
