@@ -234,16 +234,17 @@ class LayoutService:
         """One layout in a helper of its own; None if it ran out of time or died."""
         while True:
             helper = self.idle.get()
-            self.processes.refill()
             if helper.alive():
                 break
             helper.stop()
+            self.processes.refill()
         try:
             return (
                 helper.receive(timeout) if helper.send(engine.encode() + b"\n" + source) else None
             )
         finally:
             helper.stop()
+            self.processes.refill()  # after the layout, so its successor does not compete
 
 
 def _fallback_warning(engine: str, timeout_s: float) -> str:

@@ -310,6 +310,9 @@ class WorkerPool:
         finally:
             process.stop()  # it has exited after its answer, or is killed now
             self.slots.release()
+            # Its successor is forked now, off this request's path and CPU; the spares
+            # cover the requests that come meanwhile.
+            self.processes.refill()
         if reply.fault is not None:
             log.error("a job failed unexpectedly:\n%s", reply.fault)
         if shaped is None or reply.details is None:
@@ -357,12 +360,12 @@ class WorkerPool:
                 slot = True
                 while True:
                     process = await self.idle.get()
-                    self.processes.refill()
                     if process.alive():
                         return process
                     # Killed while idle (the OOM killer, an operator): not this program's fault.
                     log.warning("an idle job process had died; replacing it")
                     process.stop()
+                    self.processes.refill()
         except BaseException as error:
             if slot:
                 self.slots.release()
