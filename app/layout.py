@@ -233,7 +233,10 @@ class LayoutService:
     def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
         """One layout in a helper of its own; None if it ran out of time or died."""
         while True:
-            helper = self.idle.get()
+            try:
+                helper = self.idle.get(timeout=max(timeout, 0.001))
+            except queue.Empty:
+                return None  # no helper in time: as if the layout had run out of it
             if helper.alive():
                 break
             helper.stop()

@@ -88,6 +88,9 @@ def zygote_main(control: Connection, role: Role) -> None:
     """Prepare the role, take the walls, then fork a job process whenever the server asks."""
     # A user namespace can only be entered while the process has one thread: before torch.
     namespace = wall.enter_namespaces()
+    # A job process's standard output and error: nowhere (the server's log is not theirs to
+    # write); what it must say goes through its pipe.
+    nowhere = os.open(os.devnull, os.O_WRONLY)
     runner = role.runner()
     layers = {**wall.enclose_zygote(), **namespace}
     # Objects made so far are never collected: a collection in a job would touch, and so
@@ -113,6 +116,9 @@ def zygote_main(control: Connection, role: Role) -> None:
             server.close()
             control.close()
             ours.close()
+            os.dup2(nowhere, 1)
+            os.dup2(nowhere, 2)
+            os.close(nowhere)
             _job_main(theirs.detach(), runner, role)
         theirs.close()
         pidfd = os.pidfd_open(pid)
