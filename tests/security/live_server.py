@@ -45,10 +45,14 @@ def free_port() -> int:
         return port
 
 
-def open_to_all(path: Path) -> bool:
-    """Whether any user may run or read `path`: it and every directory above it."""
+def open_to_all(path: Path, execute: bool = False) -> bool:
+    """Whether any user may read (or run) `path` and search and list every directory above."""
     path = path.resolve()
-    return all(part.stat().st_mode & 0o005 == 0o005 for part in [path, *path.parents])
+    wanted = 0o005 if execute or path.is_dir() else 0o004
+    directories = path.parents if not path.is_dir() else [path, *path.parents]
+    return path.stat().st_mode & wanted == wanted and all(
+        directory.stat().st_mode & 0o005 == 0o005 for directory in directories
+    )
 
 
 def interpreter_for_all() -> list[str]:
@@ -61,7 +65,7 @@ def interpreter_for_all() -> list[str]:
         "/usr/bin/python3.11",
     )
     for candidate in names:
-        if Path(candidate).exists() and open_to_all(Path(candidate)):
+        if Path(candidate).exists() and open_to_all(Path(candidate), execute=True):
             return [str(Path(candidate).resolve())]
     raise RuntimeError("no Python 3.11 that other users may run")
 
@@ -81,15 +85,20 @@ def live_server(
     uvicorn = [UVICORN] if python is None else [*python, "-m", "uvicorn"]
     command = [*prefix, *uvicorn, "app.main:app", "--host", host, "--port", str(port)]
     command += UVICORN_LIMITS
-    if python is not None:
-        packages = [p for p in sys.path if p.endswith("site-packages")]
-        env = {**(env or {}), "PYTHONPATH": os.pathsep.join([str(ROOT), *packages])}
     with tempfile.TemporaryDirectory() as directory:
+        root = ROOT
+        if python is not None:
+            packages = [p for p in sys.path if p.endswith("site-packages")]
+            if not all(open_to_all(Path(p)) for p in packages):
+                raise RuntimeError(f"other users cannot read the packages in {packages}")
+            if not open_to_all(ROOT / "app" / "main.py"):
+                root = _copy_open_to_all(Path(directory) / "repository")
+            env = {**(env or {}), "PYTHONPATH": os.pathsep.join([str(root), *packages])}
         log = Path(directory) / "server.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
                 command,
-                cwd=ROOT,
+                cwd=root,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "AGX_WORKERS": "2", **(env or {})},
@@ -108,6 +117,16 @@ def live_server(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(5)
+
+
+def _copy_open_to_all(target: Path) -> Path:
+    """The server's own files (not the tests), where any user may read them: the checkout
+    may lie where another user cannot."""
+    for part in ("app", "static", "templates"):
+        shutil.copytree(ROOT / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [target.parent, target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
 
 
 def wait_healthy(live: Live, timeout: float = 120) -> None:
