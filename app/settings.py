@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGX_", frozen=True)
 
     workers: int = Field(
-        2, ge=1, description="Evaluation processes kept warm, each for exactly one job."
+        2,
+        ge=1,
+        description="Evaluations that run at once, each in a process that ends with its job.",
     )
     job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
     worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
