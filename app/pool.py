@@ -322,7 +322,7 @@ class ProcessPool:
         while not self.stopping:
             try:
                 self._fork_wanted(selector)
-            except OSError:
+            except Exception:  # this thread must outlive any zygote's failure
                 log.exception("the %s zygote failed; starting another", self.role.name)
                 self._drop_zygote()
                 time.sleep(1.0)
