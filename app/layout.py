@@ -1,24 +1,24 @@
-"""Graphviz layout in long-lived helper processes, through libgvc, under a time limit.
+"""Graphviz layout in walled helper processes, through libgvc, under a time limit.
 
 Starting `dot` for each drawing costs about 10 ms of plugin and font loading on an idle
 machine (75-130 ms on a busy one), more than laying out a seed-sized graph; torchviz pays it
-on every call. A helper process loads libgvc once and then lays out graph after graph in about
-a millisecond. A layout can still run away (one node shared by every step of a loop made `dot`
-take minutes), so the server waits at most the time limit, kills the helper, starts a fresh
-one and tries the next, cheaper engine; when every engine ran out of time there is no SVG.
+on every call. A zygote loads libgvc once and forks, ahead of time, one helper process per
+layout (`app.pool`), walled like an evaluation (`app.wall`): the DOT comes from a user's
+program, and Graphviz's parser and layouts are C. A layout can still run away (one node shared
+by every step of a loop made `dot` take minutes), so the server waits at most the time limit,
+kills the helper and tries the next, cheaper engine in another; when every engine ran out of
+time there is no SVG.
 """
 
 import ctypes
 import logging
-import multiprocessing
 import os
 import queue
-import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
-from app.workers import READY, Worker
+from app.pool import JobProcess, ProcessPool, Role
 
 log = logging.getLogger(__name__)
 # Engines tried in turn, with the share of the time limit each may use. `sfdp` is
@@ -27,6 +27,7 @@ ENGINES = (("dot", 0.7), ("sfdp", 1.0))
 # `core` renders SVG, `dot_layout` is `dot`, `neato_layout` has `sfdp`; demand loading of
 # every installed plugin (pango's among them) is off.
 PLUGINS = ("core", "dot_layout", "neato_layout")
+SPARES_PER_HELPER = 3
 WARM_UP = b"digraph { a [label=<<B>a</B>>]; a -> b [label=x] }"
 # Graphviz writes the family its metrics come from; the drawing names Liberation Sans, the
 # metric twin of Helvetica that the page serves (static/vendor/fonts/), then the same metrics
@@ -140,57 +141,74 @@ def _plugin_directory(gvc: ctypes.CDLL) -> str:
     return os.path.join(os.path.dirname(os.fsdecode(info.file)), "graphviz")
 
 
-def helper_main(connection: Connection, memory_mb: int) -> None:
-    """Entry point of a layout helper: load libgvc, warm up, then lay out jobs."""
-    graphviz: Graphviz | None = None
-    try:
-        graphviz = Graphviz()
-        graphviz.svg(WARM_UP, "dot")  # loads plugins and fonts before the first real job
-    except OSError:
-        graphviz = None
-    memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    connection.send_bytes(READY)
-    while True:
+def prepare_helper(_: str) -> "Helper":
+    """In the zygote: load libgvc and lay out a graph, once for every helper it forks."""
+    helper = Helper()
+    if helper.graphviz is not None:
+        helper.graphviz.svg(WARM_UP, "dot")  # loads plugins and fonts before the first job
+    return helper
+
+
+class Helper:
+    """Lays out one job in a helper process: `engine` newline DOT, to `svg` or `error`."""
+
+    def __init__(self) -> None:
+        self.graphviz: Graphviz | None = None
         try:
-            engine, _, dot = connection.recv_bytes().partition(b"\n")
-        except EOFError:
-            return
-        if graphviz is None:
-            connection.send_bytes(b"error\nGraphviz (libgvc) is not installed on the server.")
-            continue
+            self.graphviz = Graphviz()
+        except OSError:
+            self.graphviz = None
+
+    def warm(self) -> None:
+        """Nothing: a layout touches little of the zygote's memory, and less CPU in all
+        counts more than the copy-on-write faults of a millisecond's layout."""
+
+    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+        engine, _, dot = job.partition(b"\n")
+        if self.graphviz is None:
+            return b"error\nGraphviz (libgvc) is not installed on the server."
         try:
-            svg = graphviz.svg(dot, engine.decode())
-            connection.send_bytes(b"svg\n" + svg.replace(GRAPHVIZ_FAMILY, DRAWN_FAMILY))
+            svg = self.graphviz.svg(dot, engine.decode(errors="replace"))
+            return b"svg\n" + svg.replace(GRAPHVIZ_FAMILY, DRAWN_FAMILY)
         except LayoutFailed as error:
-            connection.send_bytes(b"error\n" + str(error).encode())
+            return b"error\n" + str(error).encode()
+        except Exception as error:
+            return f"error\nGraphviz failed ({type(error).__name__})".encode()
 
 
 # In the server ---------------------------------------------------------------------------
 
 
 class LayoutService:
-    """A few helpers shared by all requests; `render` blocks, so call it from a thread."""
+    """Helper processes shared by all requests; `render` blocks, so call it from a thread."""
 
     def __init__(
-        self, helpers: int, memory_mb: int, engines: tuple[tuple[str, float], ...] = ENGINES
+        self,
+        helpers: int,
+        memory_mb: int,
+        engines: tuple[tuple[str, float], ...] = ENGINES,
+        timeout_s: float = 5.0,
     ) -> None:
-        self.helpers = helpers
-        self.memory_mb = memory_mb
         self.engines = engines
-        self.context = multiprocessing.get_context("spawn")
-        # A helper is driven like an evaluation worker: a process, a pipe and a deadline.
-        self.idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
-        self.running: list[Worker] = []
+        self.idle: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
+        role = Role("layout helper", "app.layout:prepare_helper", "", memory_mb, timeout_s)
+        # As for evaluations (app.workers): spares cover the time a successor takes to warm.
+        self.processes = ProcessPool(role, SPARES_PER_HELPER * helpers, self.idle.put)
+
+    @property
+    def layers(self) -> dict[str, str]:
+        return self.processes.layers
 
     def start(self) -> None:
-        for _ in range(self.helpers):
-            self.idle.put(self._spawn())
+        self.processes.start()
+
+    def wait_ready(self) -> None:
+        self.processes.wait_ready()
 
     def stop(self) -> None:
-        for helper in self.running:
-            helper.stop()
-        self.running.clear()
+        self.processes.stop()
+        while not self.idle.empty():
+            self.idle.get().stop()
 
     def render(self, dot: str, timeout_s: float) -> Rendered:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
@@ -209,7 +227,7 @@ class LayoutService:
             if kind == b"error":
                 failure = body.decode(errors="replace")
                 break
-            svg = body.decode()
+            svg = body.decode(errors="replace")
             warning = None if engine == self.engines[0][0] else _fallback_warning(engine, timeout_s)
             return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning)
         if failure is not None:
@@ -221,30 +239,23 @@ class LayoutService:
         )
 
     def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
-        helper = self.idle.get()
+        """One layout in a helper of its own; None if it ran out of time or died."""
+        while True:
+            try:
+                helper = self.idle.get(timeout=max(timeout, 0.001))
+            except queue.Empty:
+                return None  # no helper in time: as if the layout had run out of it
+            if helper.alive():
+                break
+            helper.stop()
+            self.processes.refill()
         try:
-            reply = helper.call(engine.encode() + b"\n" + source, timeout)
-        except BaseException:
-            self.idle.put(self._replace(helper))
-            raise
-        self.idle.put(helper if reply is not None else self._replace(helper))
-        return reply
-
-    def _spawn(self) -> Worker:
-        parent, child = self.context.Pipe()
-        process = self.context.Process(
-            target=helper_main, args=(child, self.memory_mb), daemon=True
-        )
-        process.start()
-        child.close()
-        helper = Worker(process, parent)
-        self.running.append(helper)
-        return helper
-
-    def _replace(self, helper: Worker) -> Worker:
-        helper.stop()
-        self.running.remove(helper)
-        return self._spawn()
+            return (
+                helper.receive(timeout) if helper.send(engine.encode() + b"\n" + source) else None
+            )
+        finally:
+            helper.stop()
+            self.processes.refill()  # after the layout, so its successor does not compete
 
 
 def _fallback_warning(engine: str, timeout_s: float) -> str:

@@ -1,5 +1,7 @@
 """HTTP hardening: a body-size cap enforced while streaming, and security headers."""
 
+import asyncio
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,12 +28,19 @@ class BodyTooLargeError(Exception):
     """The request body passed the limit while it was being read."""
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over `limit` bytes with 413, counting chunked bodies as they arrive."""
+class BodyTimeoutError(Exception):
+    """The rest of the request body did not arrive in time."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `limit` bytes with 413, counting chunked bodies as they arrive, and
+    bodies whose next part takes longer than `timeout_s` with 408: a client that stalls
+    half way must not hold the connection and its request for ever."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,11 +53,21 @@ class BodyLimitMiddleware:
         received = 0
         exceeded = False
         answered = False
+        body_done = False
+        timed_out = False
 
         async def counting_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+            nonlocal received, exceeded, body_done, timed_out
+            if body_done:
+                return await receive()  # after the body: waits for the disconnect
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                timed_out = True
+                raise BodyTimeoutError from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     exceeded = True
@@ -59,13 +78,16 @@ class BodyLimitMiddleware:
             nonlocal answered
             if not answered:
                 answered = True
-                await self._reject(scope, receive, send)
+                if timed_out:
+                    await self._timed_out(scope, receive, send)
+                else:
+                    await self._reject(scope, receive, send)
 
         async def guarded_send(message: Message) -> None:
             # FastAPI turns any error while reading the body into its own 400; once the limit
             # was passed, whatever the app answers is replaced by the 413.
             nonlocal answered
-            if exceeded:
+            if exceeded or timed_out:
                 await reject_once()
                 return
             answered = answered or message["type"] == "http.response.start"
@@ -73,8 +95,20 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLargeError:
+        except (BodyTooLargeError, BodyTimeoutError):
             await reject_once()
+
+    async def _timed_out(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Problem(
+                type="/problems/body-timeout",
+                title="Request body too slow",
+                status=408,
+                detail=f"The rest of the request body did not arrive within {self.timeout_s:g} s.",
+            ),
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -115,5 +149,7 @@ class SecurityHeadersMiddleware:
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     app.add_middleware(SecurityHeadersMiddleware)

@@ -60,12 +60,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGX_", frozen=True)
 
-    workers: int = Field(2, ge=1, description="Evaluation worker processes.")
+    workers: int = Field(
+        2,
+        ge=1,
+        description="Evaluations that run at once, each in a process that ends with its job.",
+    )
     job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
     worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
-    # Starting a worker costs seconds of CPU (torch's import); at 60 requests/s, 200 jobs
-    # meant a restart every few seconds, more CPU than the jobs themselves.
-    worker_max_jobs: int = Field(2_000, ge=1, description="Jobs before a worker is replaced.")
+    prefault_jobs: bool = Field(
+        True,
+        description="Run a small trusted program in each job process before it is ready, so "
+        "that its first copy-on-write faults are not on a request's path.",
+    )
+    max_answer_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer a job may make (its graph, values and printed output).",
+    )
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
     )
@@ -73,6 +84,13 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Longest a request waits for a free worker before 503."
     )
     max_body_bytes: int = Field(65_536, description="Largest request body.")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for the rest of a request body before 408."
+    )
+    allow_weak_sandbox: bool = Field(
+        False,
+        description="Listen beyond loopback even when the kernel refused a layer of the wall.",
+    )
     render_timeout_s: float = Field(
         5.0, gt=0, description="Time limit of one drawing, fallback layouts included."
     )

@@ -1,36 +1,36 @@
-"""Isolation: every evaluation runs in a pre-started worker process with hard limits.
+"""Isolation: every evaluation runs in a job process of its own, walled and limited.
 
-Workers are spawned (not forked) so they share no state with the server, run one torch
-thread, and live under RLIMIT_AS/CPU/FSIZE/NOFILE/CORE. The parent enforces the wall-clock
-limit from outside: a worker that does not answer in time is killed and replaced. Jobs and
-answers cross the pipe as JSON, never as pickles of the worker's choosing.
+Job processes are forked ahead of time by a zygote that imported and warmed torch
+(`app.pool`), run one torch thread, live under the kernel's walls (`app.wall`) and
+RLIMIT_AS/CPU/FSIZE/NOFILE/CORE, run exactly one job and exit. The server enforces the
+wall-clock limit from outside: a process that does not answer in time is killed. Jobs and
+answers cross the pipe as JSON, never as pickles of the process's choosing; an answer is
+bounded in size by the process that writes it.
 """
 
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
-import multiprocessing
-import os
-import resource
+import re
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
 from pydantic import BaseModel
 
+from app.pool import JobProcess, ProcessPool, Role
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphDetails, GraphRequest, GraphShape
 from app.settings import Limits, Settings
 
 log = logging.getLogger(__name__)
-READY = b"ready"
 WARM_UP = """
 import torch
 import torch.nn.functional as F
@@ -42,7 +42,16 @@ loss = F.mse_loss(model(x), torch.zeros(1, 2)) + (x * 2).sum()
 loss.backward()
 optimizer.step()
 """
-STARTUP_TIMEOUT_S = 120.0
+SURROGATE = re.compile("[\ud800-\udfff]")
+EXAMPLES = Path(__file__).resolve().parents[1] / "static" / "examples.json"
+# Processes kept forked and warm (or warming) for each job that may run at once.
+SPARES_PER_WORKER = 3
+# A reply larger than this is parsed in a thread, not on the event loop.
+INLINE_REPLY_BYTES = 256 * 1024
+# Run in each job process before it is ready: the smallest program that goes through every
+# stage (check, interpreter, capture, backward, gradient check, chain rule, JSON) takes
+# nearly all of a job's copy-on-write faults, for much less CPU than WARM_UP.
+PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
 # Container allocations that trigger a collection during a job (CPython's default is 700,
 # about one collection, 0.2-0.9 ms, per seed-sized request); cyclic garbage still cannot grow
 # without bound within a job.
@@ -72,11 +81,11 @@ class WorkerReply(BaseModel):
     shape: GraphShape | None = None
     details: GraphDetails | None = None
     error: ErrorFields | None = None
-    recycle: bool = False
+    fault: str | None = None  # an unexpected exception's traceback, for the server's log
 
     @classmethod
-    def failed(cls, error: ProgramError, recycle: bool = False) -> "WorkerReply":
-        return cls(error=ErrorFields(**dataclasses.asdict(error)), recycle=recycle)
+    def failed(cls, error: ProgramError, fault: str | None = None) -> "WorkerReply":
+        return cls(error=ErrorFields(**dataclasses.asdict(error)), fault=fault)
 
     def failure(self) -> ProgramError:
         """The program's error; a failed evaluation when the answer lacks a part."""
@@ -87,11 +96,11 @@ class WorkerReply(BaseModel):
         )
 
 
-# Inside the worker -----------------------------------------------------------------------
+# Inside the job process -------------------------------------------------------------------
 
 
-def worker_main(connection: Connection, settings_json: str) -> None:
-    """Entry point of a worker process: limit ourselves, warm up, then serve jobs."""
+def prepare_evaluator(settings_json: str) -> "Evaluator":
+    """In the zygote: import and warm torch, once for every job process it will fork."""
     import torch
 
     from app.evaluate import evaluate
@@ -99,232 +108,224 @@ def worker_main(connection: Connection, settings_json: str) -> None:
     settings = Settings.model_validate_json(settings_json)
     torch.set_num_threads(1)
     # Lazy imports inside torch probe the temp directory by writing a file; do that now,
-    # before RLIMIT_FSIZE=0 turns any write into a fatal signal.
+    # before the walls refuse every write.
     tempfile.tempdir = tempfile.gettempdir()
     evaluate(GraphRequest(code=WARM_UP), settings.limits)
-    _limit_resources(settings)
-    # Collect garbage between jobs, not during them: torch's few hundred thousand objects are
-    # frozen out of every collection, and a job rarely fills the raised first generation.
-    gc.freeze()
-    gc.set_threshold(GC_FIRST_GENERATION)
-    connection.send_bytes(READY)
-    while True:
+    # The page's own examples (trusted code, not a user's): their first calls, and the
+    # guard's remembered output sizes of their operations, are inherited by every job.
+    for example in json.loads(EXAMPLES.read_text()):
         try:
-            job = connection.recv_bytes()
-        except EOFError:
-            return
-        _limit_cpu(settings.job_timeout_s)
-        connection.send_bytes(_answer(job, settings, connection.send_bytes))
-        gc.collect()  # while the server has the answer and this worker would be idle
+            evaluate(GraphRequest(code=example["code"]), settings.limits)
+        except ProgramError:
+            continue
+    return Evaluator(settings)
 
 
-def _limit_resources(settings: Settings) -> None:
-    memory = settings.worker_memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+class Evaluator:
+    """Runs one job in a job process; every failure becomes an error reply."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def warm(self) -> None:
+        """The copy-on-write faults of a job's first steps, paid before a request comes."""
+        from app.evaluate import evaluate
+
+        if self.settings.prefault_jobs:
+            evaluate(GraphRequest(code=PREFAULT), self.settings.limits)
+        # Collect garbage between jobs, not during them: a job rarely fills the raised first
+        # generation, and the process ends with the job.
+        gc.set_threshold(GC_FIRST_GENERATION)
+
+    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+        budget = Budget(self.settings.max_answer_bytes)
+
+        def send_shape(shape: GraphShape) -> None:
+            message = encode_reply(WorkerReply(shape=shape), budget)
+            send(message)
+            if budget.exceeded:
+                raise AnswerTooLargeError
+
+        try:
+            return encode_reply(_run_job(job, self.settings.limits, send_shape), budget)
+        except AnswerTooLargeError:
+            return encode_reply(WorkerReply.failed(budget.failure()), Budget(None))
 
 
-def _limit_cpu(seconds: float) -> None:
-    """CPU time is cumulative per process: allow this job its share on top of what was used."""
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    spent = int(used.ru_utime + used.ru_stime)
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (spent + int(seconds) + 2, hard))
+class AnswerTooLargeError(Exception):
+    """The answer passed `max_answer_bytes`; its error reply was already sent."""
 
 
-def _answer(job: bytes, settings: Settings, send: Callable[[bytes], None]) -> bytes:
-    """The job's last message; `send` sends the shape before it. `recycle` asks the server
-    to replace this worker after a fault (an unexpected exception, or memory still held once
-    the job is done)."""
-    reply = _run_job(job, settings.limits, send)
-    reply.recycle = reply.recycle or _resident_mb() > settings.worker_memory_mb // 2
-    # pydantic writes JSON in one pass in Rust: a third of the time json.dumps of a dumped
-    # model took, on the server's side too (model_validate_json).
+@dataclass
+class Budget:
+    """Bytes the job's messages may still take; None for no limit."""
+
+    left: int | None
+    limit: int | None = None
+    exceeded: bool = False
+
+    def __post_init__(self) -> None:
+        self.limit = self.left
+
+    def failure(self) -> ProgramError:
+        return ProgramError(
+            "Answer too large",
+            f"the program's graph, values and printed output make an answer larger than "
+            f"{(self.limit or 0) // (1024 * 1024)} MB; draw a smaller graph, or print less",
+            kind="too-large",
+        )
+
+
+def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
+    """The reply as JSON, whatever text the program made: characters JSON cannot carry (a
+    lone surrogate) are replaced, and a reply that still cannot be written, or is over the
+    budget, becomes an error reply. Never raises."""
+    try:
+        message = _dump(reply)
+    except Exception:
+        try:
+            message = _dump(WorkerReply.model_validate(_replace_unencodable(reply.model_dump())))
+        except Exception as error:
+            failure = ProgramError(
+                "Evaluation failed",
+                f"the answer could not be written as JSON ({type(error).__name__})",
+                kind="evaluation-failed",
+            )
+            message = _dump(WorkerReply.failed(failure))
+    if budget.left is not None:
+        budget.left -= len(message)
+        if budget.left < 0:
+            budget.exceeded = True
+            return _dump(WorkerReply.failed(budget.failure()))
+    return message
+
+
+def _dump(reply: WorkerReply) -> bytes:
+    # pydantic writes JSON in one pass in Rust: a third of the time json.dumps took.
     return reply.model_dump_json().encode()
 
 
-def _run_job(job: bytes, limits: Limits, send: Callable[[bytes], None]) -> WorkerReply:
-    """The last reply, with `recycle` set when the worker faulted."""
-    from app.evaluate import evaluate
+def _replace_unencodable(value: object) -> object:
+    """`value` with every string made encodable as UTF-8 (lone surrogates become U+FFFD)."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_unencodable(k): _replace_unencodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace_unencodable(item) for item in value]
+    return value
 
-    def send_shape(shape: GraphShape) -> None:
-        send(WorkerReply(shape=shape).model_dump_json().encode())
+
+def _run_job(job: bytes, limits: Limits, send_shape: Callable[[GraphShape], None]) -> WorkerReply:
+    """The last reply. Unexpected exceptions come back as an error reply whose detail has
+    the traceback's last line; the whole traceback goes to the server's log with it."""
+    from app.evaluate import evaluate
 
     try:
         graph = evaluate(GraphRequest.model_validate_json(job), limits, send_shape)
         return WorkerReply(details=graph.details())
     except ProgramError as error:
         return WorkerReply.failed(error)
+    except AnswerTooLargeError:
+        raise
     except Exception as error:
-        traceback.print_exc()
         failure = ProgramError(
             "Evaluation failed",
             f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
             kind="evaluation-failed",
         )
-        return WorkerReply.failed(failure, recycle=True)
-
-
-def _resident_mb() -> int:
-    """Memory the worker holds now (not its peak): what the next job would start from."""
-    with open("/proc/self/statm", "rb") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() // (1024 * 1024)
+        return WorkerReply.failed(failure, fault=traceback.format_exc()[-8000:])
 
 
 # In the server ---------------------------------------------------------------------------
 
 
-def _resolve(future: "asyncio.Future[None]") -> None:
-    if not future.done():  # a reader callback can run again before its task resumes
-        future.set_result(None)
-
-
-@dataclass
-class Worker:
-    process: BaseProcess
-    connection: Connection
-    jobs: int = 0
-    ready: bool = False
-
-    def wait_ready(self) -> None:
-        if self.ready:
-            return
-        if not self.connection.poll(STARTUP_TIMEOUT_S) or self.connection.recv_bytes() != READY:
-            raise RuntimeError("worker did not start")
-        self.ready = True
-
-    def call(self, job: bytes, timeout: float) -> bytes | None:
-        """Send a job and wait for its answer; None if none came in time or the worker died."""
-        return self.receive(timeout) if self.send(job) else None
-
-    def send(self, job: bytes) -> bool:
-        """False if the worker died."""
-        self.wait_ready()
-        self.jobs += 1
-        try:
-            self.connection.send_bytes(job)
-        except OSError:
-            return False
-        return True
-
-    def receive(self, timeout: float) -> bytes | None:
-        """The worker's next message; None if none came in time or the worker died."""
-        try:
-            if self.connection.poll(max(timeout, 0)):
-                return self.connection.recv_bytes()
-        except (EOFError, OSError):
-            pass
-        return None
-
-    async def receive_async(self, timeout: float) -> bytes | None:
-        """`receive` on the event loop: woken by the pipe itself, with no thread between."""
-        loop = asyncio.get_running_loop()
-        descriptor = self.connection.fileno()
-        try:
-            async with asyncio.timeout(max(timeout, 0)):
-                # The loop may report a pipe readable that is not (yet): wait until it is.
-                while not self.connection.poll(0):
-                    readable: asyncio.Future[None] = loop.create_future()
-                    loop.add_reader(descriptor, _resolve, readable)
-                    try:
-                        await readable
-                    finally:
-                        loop.remove_reader(descriptor)
-                        # uvloop made the pipe non-blocking; Connection reads need it blocking,
-                        # or a message read while it still arrives fails half way.
-                        os.set_blocking(descriptor, True)
-        except TimeoutError:
-            return None
-        except (EOFError, OSError):
-            pass  # the worker died: receive says so
-        return self.receive(0)
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.join(5)
-        self.connection.close()
-
-
 class WorkerPool:
-    """A fixed number of workers; requests wait for one, up to a limit, then get 503."""
+    """Evaluation job processes; requests wait for one, up to a limit, then get 503."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.context = multiprocessing.get_context("spawn")
-        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self.idle: asyncio.Queue[JobProcess] = asyncio.Queue()
+        # Jobs that may run at once; as many more processes wait warm for the next ones.
+        self.slots = asyncio.Semaphore(settings.workers)
         self.waiting = 0
-        self.workers: list[Worker] = []
-        self.starting: set[asyncio.Task[None]] = set()
-
-    def _spawn(self) -> Worker:
-        parent, child = self.context.Pipe()
-        process = self.context.Process(
-            target=worker_main, args=(child, self.settings.model_dump_json()), daemon=True
+        role = Role(
+            "evaluation worker",
+            "app.workers:prepare_evaluator",
+            settings.model_dump_json(),
+            settings.worker_memory_mb,
+            settings.job_timeout_s,
         )
-        process.start()
-        child.close()
-        worker = Worker(process, parent)
-        self.workers.append(worker)
-        return worker
+        # Under load every ready process is taken as soon as it is warm: the processes being
+        # forked and warmed meanwhile are what keeps the next jobs from waiting.
+        self.processes = ProcessPool(role, SPARES_PER_WORKER * settings.workers, self._deliver)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def layers(self) -> dict[str, str]:
+        return self.processes.layers
+
+    def _deliver(self, process: JobProcess) -> None:
+        """From the pool's thread: a warmed process joins the idle queue on the loop."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.idle.put_nowait, process)
 
     async def start(self) -> None:
-        for _ in range(self.settings.workers):
-            self.idle.put_nowait(self._spawn())
+        self.loop = asyncio.get_running_loop()
+        self.processes.start()
 
     async def stop(self) -> None:
-        for task in self.starting:
-            task.cancel()
-        for worker in self.workers:
-            worker.stop()
-        self.workers.clear()
+        await anyio.to_thread.run_sync(self.processes.stop)
+        while not self.idle.empty():
+            self.idle.get_nowait().stop()
 
     async def wait_ready(self) -> None:
-        """Block until every worker has imported torch (used by tests and the benchmark)."""
-        for worker in list(self.workers):
-            await anyio.to_thread.run_sync(worker.wait_ready)
+        """Block until the first processes are warm (used at start, by tests and the bench)."""
+        await anyio.to_thread.run_sync(self.processes.wait_ready)
 
     async def run(
         self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
     ) -> tuple[GraphData, Shaped]:
-        """Evaluate in a worker: the graph, and what `on_shape` made of its shape while the
-        worker computed the rest. Raises ProgramError for the program's faults, and
-        SaturatedError when too many requests wait for a worker."""
+        """Evaluate in a job process of its own: the graph, and what `on_shape` made of its
+        shape while the process computed the rest. Raises ProgramError for the program's
+        faults, and SaturatedError when too many requests wait for a process."""
         job = request.model_dump_json().encode()
-        worker = await self._take_worker()
+        process = await self._take()
         deadline = time.monotonic() + self.settings.job_timeout_s
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
-            # while the worker computes rather than before it starts.
-            if not worker.send(job):
+            # while the process computes rather than before it starts.
+            if not process.send(job):
                 raise self._stopped(deadline)
             reply, shaped = await anyio.to_thread.run_sync(
-                self._shape_and_draw, worker, deadline, on_shape
+                self._shape_and_draw, process, deadline, on_shape
             )
             if shaped is not None:
                 # The rest arrives on the event loop: no thread to wake and hand it back.
-                answer = await worker.receive_async(deadline - time.monotonic())
-                reply = self._reply(answer, deadline)
-        except BaseException:
-            self._replace(worker)
-            raise
-        if reply.recycle or worker.jobs >= self.settings.worker_max_jobs:
-            self._replace(worker)
-        else:
-            self.idle.put_nowait(worker)
+                answer = await process.receive_async(deadline - time.monotonic())
+                if answer is not None and len(answer) > INLINE_REPLY_BYTES:
+                    reply = await anyio.to_thread.run_sync(self._reply, answer, deadline)
+                else:
+                    reply = self._reply(answer, deadline)
+        finally:
+            process.stop()  # it has exited after its answer, or is killed now
+            self.slots.release()
+            # Its successor is forked now, off this request's path and CPU; the spares
+            # cover the requests that come meanwhile.
+            self.processes.refill()
+        if reply.fault is not None:
+            log.error("a job failed unexpectedly:\n%s", reply.fault)
         if shaped is None or reply.details is None:
             raise reply.failure()
         shape, made = shaped
         return GraphData.of(shape, reply.details), made
 
     def _shape_and_draw(
-        self, worker: Worker, deadline: float, on_shape: Callable[[GraphShape], Shaped]
+        self, process: JobProcess, deadline: float, on_shape: Callable[[GraphShape], Shaped]
     ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
-        """In a thread: the shape, and `on_shape` run on it while the worker computes the
+        """In a thread: the shape, and `on_shape` run on it while the process computes the
         rest (or the failed job's only reply)."""
-        reply = self._reply(worker.receive(deadline - time.monotonic()), deadline)
+        reply = self._reply(process.receive(deadline - time.monotonic()), deadline)
         if reply.shape is None:
             return reply, None
         return reply, (reply.shape, on_shape(reply.shape))
@@ -335,7 +336,7 @@ class WorkerPool:
         return WorkerReply.model_validate_json(answer)
 
     def _stopped(self, deadline: float) -> ProgramError:
-        """Why a worker gave no answer: out of time, or killed by a limit (or dead)."""
+        """Why a process gave no answer: out of time, or killed by a limit (or dead)."""
         timed_out = time.monotonic() >= deadline
         return ProgramError(
             "Limit reached",
@@ -345,40 +346,31 @@ class WorkerPool:
             kind="limit",
         )
 
-    async def _take_worker(self) -> Worker:
-        """A live idle worker, waiting at most max_wait_s, or SaturatedError."""
-        if self.idle.empty() and self.waiting >= self.settings.max_waiting:
+    async def _take(self) -> JobProcess:
+        """A free slot and a live warm process, waiting at most max_wait_s, or SaturatedError
+        (the slot is released by `run`). The process's successor is forked at once, while
+        this one runs."""
+        if self.slots.locked() and self.waiting >= self.settings.max_waiting:
             raise SaturatedError
         self.waiting += 1
+        slot = False
         try:
             async with asyncio.timeout(self.settings.max_wait_s):
+                await self.slots.acquire()
+                slot = True
                 while True:
-                    worker = await self.idle.get()
-                    if worker.process.is_alive():
-                        return worker
+                    process = await self.idle.get()
+                    if process.alive():
+                        return process
                     # Killed while idle (the OOM killer, an operator): not this program's fault.
-                    log.warning("an idle worker had died; replacing it")
-                    self._replace(worker)
-        except TimeoutError:
-            raise SaturatedError from None
+                    log.warning("an idle job process had died; replacing it")
+                    process.stop()
+                    self.processes.refill()
+        except BaseException as error:
+            if slot:
+                self.slots.release()
+            if isinstance(error, TimeoutError):
+                raise SaturatedError from None
+            raise
         finally:
             self.waiting -= 1
-
-    def _replace(self, worker: Worker) -> None:
-        """Kill `worker` and start another, which takes jobs once it has imported torch:
-        until then requests go to the workers that are ready instead of waiting on it."""
-        worker.stop()
-        self.workers.remove(worker)
-        task = asyncio.create_task(self._start_when_ready(self._spawn()))
-        self.starting.add(task)
-        task.add_done_callback(self.starting.discard)
-
-    async def _start_when_ready(self, worker: Worker) -> None:
-        try:
-            await anyio.to_thread.run_sync(worker.wait_ready)
-        except (RuntimeError, EOFError, OSError):
-            log.exception("a replacement worker did not start; trying another")
-            await asyncio.sleep(1.0)
-            self._replace(worker)
-            return
-        self.idle.put_nowait(worker)

@@ -8,6 +8,7 @@ import itertools
 import json
 import statistics
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from bench.load import Client, Throughput, throughput, timed_post, uncached
 from bench.programs import RNN_STEPS, SEED_SIZED, Program, rnn
 from bench.report import goals, save, table
 from bench.server import (
+    children,
     cpu_seconds,
     memory_mb,
     processes_by_role,
@@ -42,19 +44,21 @@ def main() -> None:
         results["rnn"] = [_rnn(client, steps) for steps in RNN_STEPS]
         seed = SEED_SIZED[:2]
         turns = itertools.count()
-        before, reaped = _cpu_by_role(server.pid), reaped_cpu_seconds(server.pid)
+        before = _cpu_by_role(server.pid)
         load = throughput(
             server.url, lambda: uncached(seed[next(turns) % len(seed)]), CLIENTS, LOAD_SECONDS
         )
         results["throughput_uncached"] = _load(load)
-        results["cpu_ms_per_request"] = _cpu_per_request(server.pid, before, reaped, load.requests)
+        results["cpu_ms_per_request"] = _cpu_per_request(
+            before, _cpu_by_role(server.pid), load.requests
+        )
         same = uncached(seed[0])
         timed_post(client, same)
         results["throughput_cached"] = _load(
             throughput(server.url, lambda: same, CLIENTS, LOAD_SECONDS / 2)
         )
         results["memory_mb"] = {
-            role: [memory_mb(pid) for pid in pids]
+            role: [memory for memory in map(memory_mb, pids) if memory]
             for role, pids in processes_by_role(server.pid).items()
         }
         client.close()
@@ -96,28 +100,26 @@ def _rnn(client: Client, steps: int) -> dict[str, Any]:
     }
 
 
-def _cpu_by_role(pid: int) -> dict[str, dict[int, float]]:
-    """CPU seconds so far of each live process, by role."""
-    return {
-        role: {child: cpu_seconds(child) for child in pids}
-        for role, pids in processes_by_role(pid).items()
-    }
+def _cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds so far: the server's, each zygote's, and its job processes' (those it has
+    reaped and those alive)."""
+    cpu = {"server": cpu_seconds(pid)}
+    for zygote in children(pid):
+        role = "evaluation" if "libtorch" in Path(f"/proc/{zygote}/maps").read_text() else "layout"
+        cpu[f"{role} zygote"] = cpu_seconds(zygote)
+        alive = sum(cpu_seconds(job) for job in children(zygote))
+        cpu[f"{role} job processes"] = reaped_cpu_seconds(zygote) + alive
+    return cpu
 
 
 def _cpu_per_request(
-    pid: int, before: dict[str, dict[int, float]], reaped_before: float, requests: int
+    before: dict[str, float], after: dict[str, float], requests: int
 ) -> dict[str, float]:
-    """Milliseconds of CPU per request by role; replaced workers count apart, whole."""
-    after = _cpu_by_role(pid)
-    gone = sum(
-        cpu for pids in before.values() for child, cpu in pids.items() if cpu_seconds(child) == 0
-    )
-    split = {
-        role: sum(cpu - before.get(role, {}).get(child, 0.0) for child, cpu in pids.items())
-        for role, pids in after.items()
+    """Milliseconds of CPU per request by role (a job process's whole life: fork, walls,
+    prefault, job, exit)."""
+    return {
+        role: round(1000 * (after[role] - before.get(role, 0.0)) / requests, 2) for role in after
     }
-    split["replaced workers"] = reaped_cpu_seconds(pid) - reaped_before - gone
-    return {role: round(1000 * cpu / requests, 2) for role, cpu in split.items()}
 
 
 def _load(result: Throughput) -> dict[str, Any]:

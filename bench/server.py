@@ -36,6 +36,9 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
     port = _free_port()
     uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
     command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    if (root / "app" / "http.py").exists():  # as `make serve` runs it (bench.compare: if any)
+        command += ["--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5"]
+        command += ["--limit-concurrency", "512"]
     process = subprocess.Popen([*command, "--log-level", "warning"], cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -51,7 +54,7 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
         yield Server(url, process.pid)
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(60)
 
 
 def processes_by_role(pid: int) -> dict[str, list[int]]:
@@ -70,10 +73,12 @@ def processes_by_role(pid: int) -> dict[str, list[int]]:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """Resident memory now and at its peak."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
+    """Resident memory now and at its peak; empty for a process that has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in status.splitlines())
     return {"rss_mb": _mb(fields["VmRSS"]), "peak_rss_mb": _mb(fields["VmHWM"])}
 
 
@@ -86,7 +91,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def reaped_cpu_seconds(pid: int) -> float:
-    """CPU time of the children `pid` has waited for: workers replaced after their last job."""
+    """CPU time of the children `pid` has waited for (a zygote's: its finished job processes)."""
     return _clock_seconds(pid, 13)
 
 
@@ -97,11 +102,26 @@ def _clock_seconds(pid: int, field: int) -> float:
     return (int(fields[field]) + int(fields[field + 1])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of `pid`."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
 def _children(pid: int) -> list[int]:
+    """Every process below `pid` (job processes come and go: one may end while read)."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found.extend([int(child), *_children(int(child))])
+    for child in children(pid) if Path(f"/proc/{pid}").exists() else []:
+        found.extend([child, *_children(child)])
     return found
 
 

@@ -10,6 +10,7 @@ from app import capture, gradcheck
 from app.evaluate import evaluate
 from app.schemas import GradCheckInfo, GraphRequest, GraphShape
 from app.settings import Limits
+from app.wall import LAYERS
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 
@@ -86,7 +87,11 @@ def test_runaway_program_is_stopped(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["status"] == "ok"
+    health = response.json()
+    assert health["status"] == "ok"
+    # each layer of the kernel's wall, all of which this machine (and CI's) has
+    assert health["wall"] == dict.fromkeys(LAYERS, "present")
+    assert health["sandbox"] == "full"
 
 
 def test_openapi_describes_the_api(client: TestClient) -> None:

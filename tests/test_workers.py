@@ -6,6 +6,7 @@ uvloop, whose readers change the pipe's mode under the blocking reads of the job
 
 import asyncio
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from app.workers import Worker
+from app.pool import JobProcess
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "uvloop": uvloop.new_event_loop,
@@ -42,11 +43,13 @@ def run(request: pytest.FixtureRequest) -> Run:
 
 
 @pytest.fixture
-def pipe() -> Iterator[tuple[Worker, Connection]]:
-    """A Worker around our end of a pipe, and the other end, where a worker process would be.
-    The process is never stopped: it is this one."""
+def pipe() -> Iterator[tuple[JobProcess, Connection]]:
+    """A JobProcess around our end of a pipe, and the other end, where a job process would
+    be. The process is never stopped: it is this one."""
     ours, theirs = multiprocessing.Pipe()
-    yield Worker(multiprocessing.current_process(), ours, ready=True), theirs
+    pidfd = os.pidfd_open(os.getpid())
+    yield JobProcess(os.getpid(), pidfd, ours, ready=True), theirs
+    os.close(pidfd)
     ours.close()
     theirs.close()
 
@@ -62,7 +65,7 @@ def _send_later(connection: Connection, message: bytes, delay_s: float) -> threa
 
 
 def test_a_message_that_comes_later_wakes_the_loop(
-    run: Run, pipe: tuple[Worker, Connection]
+    run: Run, pipe: tuple[JobProcess, Connection]
 ) -> None:
     worker, theirs = pipe
     sender = _send_later(theirs, b"details", 0.05)
@@ -71,7 +74,7 @@ def test_a_message_that_comes_later_wakes_the_loop(
 
 
 def test_a_large_message_is_read_whole_by_a_thread_after_the_loop_waited(
-    run: Run, pipe: tuple[Worker, Connection]
+    run: Run, pipe: tuple[JobProcess, Connection]
 ) -> None:
     """The next job's shape is read with blocking reads: a message larger than the pipe holds
     arrives in pieces, and a pipe left non-blocking failed half way through it."""
@@ -85,14 +88,14 @@ def test_a_large_message_is_read_whole_by_a_thread_after_the_loop_waited(
     sender.join()
 
 
-def test_no_message_in_time_is_none(run: Run, pipe: tuple[Worker, Connection]) -> None:
+def test_no_message_in_time_is_none(run: Run, pipe: tuple[JobProcess, Connection]) -> None:
     worker, _ = pipe
     started = time.monotonic()
     assert run(worker.receive_async(0.1)) is None
     assert 0.1 <= time.monotonic() - started < 2
 
 
-def test_a_closed_pipe_is_none(run: Run, pipe: tuple[Worker, Connection]) -> None:
+def test_a_closed_pipe_is_none(run: Run, pipe: tuple[JobProcess, Connection]) -> None:
     worker, theirs = pipe
     theirs.close()
     assert run(worker.receive_async(5)) is None

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/api", tags=["graph"])
 # A 3,000-node answer takes about 20 ms to serialise: in a thread, so that other requests do
 # not wait on the event loop. A seed-sized one costs less than the hop to a thread.
 INLINE_ANSWER_NODES = 150
+INLINE_STDOUT_CHARS = 16_000
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {
@@ -46,7 +47,11 @@ async def graph(
         data, drawn = await pool.run(
             request, lambda shape: draw(shape, layout, settings.render_timeout_s)
         )
-        if len(data.nodes) > INLINE_ANSWER_NODES:
+        if (
+            len(data.nodes) > INLINE_ANSWER_NODES
+            or len(data.variables) > INLINE_ANSWER_NODES
+            or len(data.stdout) > INLINE_STDOUT_CHARS
+        ):
             body = await anyio.to_thread.run_sync(response_body, data, drawn)
         else:
             body = response_body(data, drawn)

@@ -77,7 +77,9 @@ def assert_answered(client: TestClient, body: bytes) -> None:
 
 def assert_pool_whole(client: TestClient) -> None:
     health = client.get("/healthz").json()
-    assert health == {"status": "ok", "workers": client.app.state.settings.workers}  # type: ignore[attr-defined]
+    assert health["status"] == "ok"
+    assert health["workers"] == client.app.state.settings.workers  # type: ignore[attr-defined]
+    assert health["sandbox"] == "full"
 
 
 @EXAMPLES

@@ -1,0 +1,90 @@
+"""`python -m bench.fork`: what a job process of its own costs, measured in one process.
+
+It becomes an evaluation zygote (imports and warms torch, takes the walls, huge pages), then
+forks job processes as the pool does and times each step: the fork in the zygote, the walls
+in the child, the prefault, a seed-sized job, and the whole life (fork to reaped, CPU of
+both sides). The same job in the warm zygote itself is what a long-lived worker paid.
+"""
+
+import gc
+import os
+import statistics
+import time
+
+from app import pool, wall
+from app.evaluate import evaluate
+from app.schemas import GraphRequest
+from app.settings import Settings
+from app.workers import PREFAULT, prepare_evaluator
+from bench.programs import SEED_SIZED
+
+REPEATS = 15
+
+
+def main() -> None:
+    settings = Settings()
+    prepare_evaluator(settings.model_dump_json())
+    layers = wall.enclose_zygote()
+    gc.freeze()
+    pool._collapse_into_huge_pages()
+    print("layers:", ", ".join(f"{k} {v}" for k, v in layers.items()))
+    for program in SEED_SIZED[:2]:
+        request = GraphRequest(code=f"{program.code}\n# fork", output=program.output)
+        started = time.process_time()
+        for _ in range(REPEATS):
+            evaluate(request, settings.limits)
+        warm = 1000 * (time.process_time() - started) / REPEATS
+        print(f"\n{program.name}: the job in a warm long-lived process, {warm:.1f} ms CPU")
+        for prefault in (False, True):
+            rows = [_life(request, settings, prefault) for _ in range(REPEATS)]
+            medians = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+            print(
+                f"  prefault {'on ' if prefault else 'off'}: fork in the zygote "
+                f"{medians['fork_cpu']:.1f} ms CPU ({medians['fork_wall']:.1f} ms wall), walls "
+                f"{medians['walls']:.1f} ms, prefault {medians['prefault']:.1f} ms, job "
+                f"{medians['job']:.1f} ms CPU; whole life {medians['life_cpu']:.1f} ms CPU, "
+                f"fork to ready {medians['ready_wall']:.1f} ms wall"
+            )
+
+
+def _life(request: GraphRequest, settings: Settings, prefault: bool) -> dict[str, float]:
+    reader, writer = os.pipe()
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        began = time.process_time()
+        wall.enclose_job()
+        walled = time.process_time()
+        if prefault:
+            evaluate(GraphRequest(code=PREFAULT), settings.limits)
+        ready = time.perf_counter()
+        prefaulted = time.process_time()
+        evaluate(request, settings.limits)
+        done = time.process_time()
+        times = (walled - began, prefaulted - walled, done - prefaulted, ready - started_wall)
+        os.write(writer, " ".join(map(str, times)).encode())
+        os._exit(0)
+    fork_cpu = time.process_time() - started_cpu
+    fork_wall = time.perf_counter() - started_wall
+    os.close(writer)
+    _, _, usage = os.wait4(pid, 0)
+    walls, prefaulted, job, ready = map(float, os.read(reader, 200).split())
+    os.close(reader)
+    life = fork_cpu + usage.ru_utime + usage.ru_stime
+    return {
+        key: 1000 * value
+        for key, value in {
+            "fork_cpu": fork_cpu,
+            "fork_wall": fork_wall,
+            "walls": walls,
+            "prefault": prefaulted,
+            "job": job,
+            "life_cpu": life,
+            "ready_wall": ready,
+        }.items()
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Answers a program can make that the server must survive: huge ones, and text JSON cannot
+carry. None is a 5xx, none kills a process, and /healthz never stalls while they run."""
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.pool import JobProcess, ProcessPool, Role
+from app.settings import Settings
+from app.workers import Budget, WorkerReply, encode_reply
+from tests.security.conftest import assert_problem
+
+# A short program whose answer is about 6 MB: 3,000 nodes of 100 values each (15,000 made
+# 146 MB). The app below allows 1 MB, so the test is quick on a busy machine.
+AMPLIFIER = (
+    "import torch\nx = torch.rand(100, requires_grad=True)\ny = x\n"
+    "for i in range(3000):\n    y = y * 1.0001\n"
+)
+SMALL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\n"
+# Lone surrogates the program makes itself (JSON requests cannot carry one): printed, in an
+# assertion's message, and in PyTorch's own error text.
+SURROGATES = {
+    "printed": "print('\\ud800')\n" + SMALL,
+    "assertion": SMALL + "assert False, 'bad \\udfff text'\n",
+    "torch error": SMALL + "z = x.view('\\ud800')\n",
+    "variable name of a dict key": SMALL + "d = {'\\ud800': 1}\nprint(d)\n",
+}
+
+
+@pytest.fixture(scope="module")
+def small_answers() -> Iterator[TestClient]:
+    settings = Settings(workers=1, layout_helpers=1, max_answer_bytes=1024 * 1024)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def watched(client: TestClient) -> Iterator[list[float]]:
+    yield from _watch(client)
+
+
+@pytest.fixture
+def watched_small(small_answers: TestClient) -> Iterator[list[float]]:
+    yield from _watch(small_answers)
+
+
+def _watch(client: TestClient) -> Iterator[list[float]]:
+    """/healthz asked every 50 ms while the test runs: the slowest answers, in seconds."""
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            latencies.append(time.monotonic() - started)
+            stop.wait(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    yield latencies
+    stop.set()
+    watcher.join()
+
+
+def test_an_answer_over_the_limit_is_a_clear_422_and_the_server_stays_responsive(
+    small_answers: TestClient, watched_small: list[float]
+) -> None:
+    client, watched = small_answers, watched_small
+    for turn in range(2):
+        response = client.post("/api/graph", json={"code": f"{AMPLIFIER}# {turn}"})
+        problem = assert_problem(response)
+        assert problem["title"] == "Answer too large"
+        assert "MB" in str(problem["detail"])
+    assert client.post("/api/graph", json={"code": SMALL + "# after"}).status_code == 200
+    assert watched
+    assert max(watched) < 1.0
+
+
+@pytest.mark.parametrize("code", SURROGATES.values(), ids=SURROGATES.keys())
+def test_text_json_cannot_carry_is_replaced_not_fatal(
+    client: TestClient, watched: list[float], code: str
+) -> None:
+    response = client.post("/api/graph", json={"code": code})
+    assert response.status_code in (200, 422), response.text[:300]
+    assert "\ufffd" in response.text or "\\ud800" in response.text or response.status_code == 422
+    assert client.post("/api/graph", json={"code": SMALL + f"# {code!r}"}).status_code == 200
+    assert max(watched, default=0) < 1.0
+
+
+def test_every_reply_encodes_and_an_oversized_one_is_an_error() -> None:
+    reply = WorkerReply.model_validate(
+        {
+            "error": {
+                "title": "\ud800",
+                "detail": "x\udfff",
+                "line": None,
+                "column": None,
+                "kind": "k",
+            }
+        }
+    )
+    assert b"\\ufffd" in encode_reply(reply, Budget(None)) or "\ufffd".encode() in encode_reply(
+        reply, Budget(None)
+    )
+    big = WorkerReply.model_validate(
+        {"error": {"title": "t", "detail": "x" * 5000, "line": None, "column": None, "kind": "k"}}
+    )
+    budget = Budget(1024)
+    assert b"Answer too large" in encode_reply(big, budget)
+    assert budget.exceeded
+
+
+def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log() -> None:
+    """A job process's stderr is no place for a traceback (RLIMIT_FSIZE=0 and no writes):
+    an exception the evaluation did not expect comes back in the reply, for the server's
+    log, and the process answers before it exits."""
+    ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
+    settings = Settings(workers=1)
+    role = Role(
+        "evaluation worker",
+        "app.workers:prepare_evaluator",
+        settings.model_dump_json(),
+        settings.worker_memory_mb,
+        settings.job_timeout_s,
+    )
+    processes = ProcessPool(role, 1, ready.put)
+    processes.start()
+    try:
+        processes.wait_ready()
+        job = ready.get(timeout=60)
+        assert job.send(b"this is not a job")
+        answer = job.receive(30)
+        job.stop()
+    finally:
+        processes.stop()
+    assert answer is not None
+    reply = WorkerReply.model_validate_json(answer)
+    assert reply.error is not None
+    assert reply.error.kind == "evaluation-failed"
+    assert reply.fault is not None
+    assert "Traceback" in reply.fault
+    assert "ValidationError" in reply.fault
