@@ -321,4 +321,138 @@ y = (W * old).sum()
 y.backward()
 print(old, W.data)
 """,
+    "class_learn_the_basics_network": """
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+
+
+class NeuralNetwork(nn.Module):
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(6, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 3),
+        )
+        self.scale = 2.0
+        self.register_buffer("offset", torch.zeros(3))
+
+    def helper(self, x):
+        return x * self.scale
+
+    def forward(self, x):
+        x = self.flatten(x)
+        logits = self.linear_relu_stack(x)
+        return self.helper(logits) + self.offset
+
+
+model = NeuralNetwork()
+print(model)
+X = torch.randn(4, 2, 3)
+y = torch.tensor([0, 2, 1, 1])
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model.train()
+pred = model(X)
+loss = F.cross_entropy(pred, y)
+optimizer.zero_grad()
+loss.backward()
+optimizer.step()
+for name, param in model.named_parameters():
+    print(name, param.shape)
+print(list(model.state_dict().keys()))
+print(sum(p.numel() for p in model.parameters()))
+model.eval()
+print(model.training)
+""",
+    "class_lstm_classifier": """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(3)
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self, vocab_size, embedding_dim, hidden_dim, num_classes):
+        super(LSTMClassifier, self).__init__()
+        self.hidden_dim = hidden_dim
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, num_classes)
+
+    def forward(self, tokens):
+        embedded = self.embedding(tokens)
+        output, (hidden, cell) = self.lstm(embedded)
+        return self.fc(hidden[-1])
+
+
+model = LSTMClassifier(vocab_size=10, embedding_dim=4, hidden_dim=5, num_classes=2)
+tokens = torch.tensor([[1, 4, 2], [3, 3, 9]])
+labels = torch.tensor([1, 0])
+logits = model(tokens)
+loss = F.cross_entropy(logits, labels)
+loss.backward()
+print(model.hidden_dim, logits.shape)
+""",
+    "class_nested_submodules_and_plain_class": """
+import torch
+from torch import nn
+
+
+class Layer(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.linear1 = nn.Linear(size, size)
+        self.gain = nn.Parameter(torch.ones(size))
+
+    def forward(self, x):
+        return torch.tanh(self.linear1(x)) * self.gain
+
+
+class Encoder(nn.Module):
+    def __init__(self, size, depth):
+        super().__init__()
+        self.layers = nn.ModuleList([Layer(size) for _ in range(depth)])
+        self.heads = nn.ModuleDict({"mean": nn.Linear(size, 1), "spread": nn.Linear(size, 1)})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x) + x
+        return self.heads["mean"](x) + self.heads["spread"](x).exp()
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder(3, 2)
+
+    def forward(self, x):
+        return self.encoder(x).sum()
+
+
+class Point:
+    def __init__(self, x, y=0.0):
+        self.x = x
+        self.y = y
+
+    def norm2(self):
+        return self.x ** 2 + self.y ** 2
+
+
+torch.manual_seed(5)
+model = Model()
+x = torch.randn(4, 3)
+out = model(x)
+out.backward()
+names = [name for name, p in model.named_parameters()]
+print(names[0], len(names))
+print(model.encoder.layers[1].gain.grad)
+p = Point(3.0, y=4.0)
+p.y = p.y + 1
+print(p.norm2(), Point(1.0).norm2())
+""",
 }

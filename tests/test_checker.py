@@ -32,7 +32,7 @@ def test_from_import_points_at_the_module_name() -> None:
     [
         ("x = ().__class__", "'__class__'"),
         ("f = lambda: 1", "lambda"),
-        ("class A:\n    pass", "class"),
+        ("class A:\n    def __del__(self):\n        pass", "__del__"),
         ("try:\n    pass\nexcept Exception:\n    pass", "try"),
         ("eval('1')", "'eval'"),
         ("getattr(1, 'real')", "'getattr'"),

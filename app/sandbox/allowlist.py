@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
+from app.sandbox.classes import BaseClass
+
 
 @dataclass(frozen=True)
 class SafeFunction:
@@ -207,6 +209,9 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn",
         {
             **_functions(nn, "torch.nn", NN_MODULES, dry_run=False),
+            # Containers and the base of a program's own modules (class Net(nn.Module)).
+            **_functions(nn, "torch.nn", ("ModuleDict",), dry_run=False),
+            "Module": BaseClass("torch.nn.Module", "module"),
             "functional": functional,
             "init": init,
         },

@@ -27,6 +27,7 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
         ast.Continue,
         ast.Pass,
         ast.FunctionDef,
+        ast.ClassDef,
         ast.Return,
         ast.With,
         ast.withitem,
@@ -99,7 +100,6 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
 # Friendly names for the constructs people try most often.
 CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
     ast.Lambda: "lambda",
-    ast.ClassDef: "class definitions",
     ast.Try: "try/except",
     ast.Raise: "raise",
     ast.Global: "global",
@@ -138,7 +138,6 @@ FORBIDDEN_NAMES = frozenset(
         "memoryview",
         "object",
         "type",
-        "super",
         "classmethod",
         "staticmethod",
         "property",
@@ -156,6 +155,12 @@ FORBIDDEN_NAMES = frozenset(
 IMPORTABLE = frozenset(
     {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "math"}
 )
+
+
+# Statements a class body may hold: methods, class attributes, a docstring.
+CLASS_BODY = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass, ast.Expr)
+# Decorators a method may carry, by name.
+METHOD_DECORATORS = frozenset({"staticmethod"})
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,7 @@ def _parse(source: str) -> ast.Module:
 def _check_tree(tree: ast.Module, limits: Limits) -> None:
     """Walk iteratively (deep trees must not overflow our own stack) and check every node."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    permitted: set[int] = set()  # ids of nodes a class body allows (`__init__`, `@staticmethod`)
     count = 0
     while stack:
         node, depth = stack.pop()
@@ -208,7 +214,7 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
             raise too_big(f"the program has more than {limits.max_ast_nodes} syntax nodes", node)
         if depth > limits.max_ast_depth:
             raise too_big(f"the program nests deeper than {limits.max_ast_depth} levels", node)
-        _check_node(node)
+        _check_node(node, permitted)
         if isinstance(node, ast.Constant) and type(node.value) is int:
             bits = node.value.bit_length()
             if bits > limits.max_int_bits:
@@ -224,14 +230,20 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
                 stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
 
 
-def _check_node(node: ast.AST) -> None:
+def _check_node(node: ast.AST, permitted: set[int]) -> None:
     kind = type(node)
     if kind not in ALLOWED_NODES:
         name = CONSTRUCT_NAMES.get(kind, kind.__name__)
         raise refused(f"{name} is not supported in this sandbox", node)
+    if id(node) in permitted:
+        return
     match node:
         case ast.Name(id=name):
             _check_identifier(name, node)
+        case ast.ClassDef():
+            _check_class(node, permitted)
+        case ast.Attribute(attr="__init__", value=ast.Call(func=ast.Name(id="super"))):
+            pass  # super().__init__(...): the one dunder a class needs to reach
         case ast.Attribute(attr=attr):
             if attr.startswith("_"):
                 raise refused(
@@ -243,12 +255,11 @@ def _check_node(node: ast.AST) -> None:
             if keyword is None:
                 raise refused("'**' in a call is not supported", node)
             _check_identifier(keyword, node)
-        case ast.FunctionDef(name=name, decorator_list=decorators, args=args):
+        case ast.FunctionDef(name=name, decorator_list=decorators):
             _check_identifier(name, node)
             if decorators:
                 raise refused("decorators are not supported", node)
-            if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
-                raise refused("only plain parameters (with defaults) are supported", node)
+            _check_parameters(node)
         case ast.Import(names=aliases):
             for alias in aliases:
                 _check_import(alias.name, alias)
@@ -269,6 +280,59 @@ def _check_node(node: ast.AST) -> None:
                 raise error
         case ast.Constant(value=value) if isinstance(value, bytes):
             raise refused("bytes literals are not supported", node)
+
+
+def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
+    """`class Name(base):` with methods and class attributes; no metaclass, no decorators.
+
+    The interpreter runs the body and calls the methods itself; `__init__` is the only
+    dunder method (operators, `__getattr__`, `__del__`... would be called by Python itself).
+    """
+    _check_identifier(node.name, node)
+    if node.decorator_list:
+        raise refused("decorators on a class are not supported", node.decorator_list[0])
+    if node.keywords:
+        raise refused(
+            "class keywords (metaclass=...) are not supported; write class Name(nn.Module):",
+            node.keywords[0],
+        )
+    if len(node.bases) > 1:
+        raise refused(
+            "a class may have one base class (nn.Module, torch.autograd.Function, "
+            "or a class of the program)",
+            node.bases[1],
+        )
+    for statement in node.body:
+        if not isinstance(statement, CLASS_BODY):
+            raise refused(
+                f"a class body holds methods and attributes only, not {type(statement).__name__}",
+                statement,
+            )
+        if not isinstance(statement, ast.FunctionDef):
+            continue
+        if statement.name == "__init__":
+            permitted.add(id(statement))
+            _check_parameters(statement)
+        elif statement.name.startswith("__"):
+            raise refused(
+                f"method '{statement.name}' is not supported: of the special methods only "
+                "__init__ can be defined (write forward for a module, a named method otherwise)",
+                statement,
+            )
+        for decorator in statement.decorator_list:
+            if not (isinstance(decorator, ast.Name) and decorator.id in METHOD_DECORATORS):
+                raise refused("the only decorator a method may have is @staticmethod", decorator)
+            permitted.add(id(decorator))
+        if statement.decorator_list and statement.name != "__init__":
+            permitted.add(id(statement))
+            _check_identifier(statement.name, statement)
+            _check_parameters(statement)
+
+
+def _check_parameters(node: ast.FunctionDef) -> None:
+    args = node.args
+    if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
+        raise refused("only plain parameters (with defaults) are supported", node)
 
 
 def _check_identifier(name: str, node: ast.AST) -> None:

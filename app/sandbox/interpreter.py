@@ -33,6 +33,19 @@ from app.sandbox.allowlist import (
     SafeFunction,
 )
 from app.sandbox.checker import CheckedProgram
+from app.sandbox.classes import (
+    RESERVED_MODULE_NAMES,
+    SUPER,
+    BaseClass,
+    BoundUserMethod,
+    SuperBuiltin,
+    SuperProxy,
+    UserClass,
+    UserModule,
+    UserObject,
+    module_type,
+    new_module,
+)
 from app.sandbox.errors import ProgramError, refused
 from app.sandbox.guard import Budget, Guard
 from app.sandbox.pyvalues import (
@@ -110,6 +123,8 @@ SIZED = (str, list, tuple)
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
+# Methods a module of the program has for registering tensors under a name.
+MODULE_REGISTRATION = frozenset({"register_buffer", "register_parameter"})
 
 
 class BackwardObserver(Protocol):
@@ -184,6 +199,8 @@ class UserFunction:
     node: ast.FunctionDef
     defaults: list[Any]
     scope: Scope
+    owner: UserClass | None = None  # the class whose body defined it (for super())
+    static: bool = False  # @staticmethod: called without the instance
 
     def __repr__(self) -> str:
         return f"<function {self.node.name}>"
@@ -228,14 +245,22 @@ class Interpreter:
         self.backward_calls = 0
         self.last_graph_name: str | None = None
         self._scope_stack: list[Scope] = []
+        # (class that defined the running method, its instance), for super().
+        self._methods: list[tuple[UserClass, Any]] = []
+        # The program's modules run their forward only while the program runs: never when
+        # the gradient check replays recorded calls afterwards.
+        self.running = False
 
     def run(self) -> Evaluation:
+        self.running = True
         try:
             self.exec_block(self.program.tree.body, self.globals)
         except (BreakSignal, ContinueSignal):
             raise ProgramError("SyntaxError", "'break' or 'continue' outside a loop") from None
         except ReturnSignal:
             raise ProgramError("SyntaxError", "'return' outside a function") from None
+        finally:
+            self.running = False
         return Evaluation(
             names=dict(self.globals.names),
             stdout=self.stdout.getvalue(),
@@ -299,6 +324,8 @@ class Interpreter:
             case ast.FunctionDef(args=args):
                 defaults = [self.eval(default, scope) for default in args.defaults]
                 scope.names[node.name] = UserFunction(node, defaults, scope)
+            case ast.ClassDef():
+                scope.names[node.name] = self.define_class(node, scope)
             case ast.With(items=items, body=body):
                 self.exec_with(items, body, scope)
             case ast.Import(names=aliases):
@@ -458,6 +485,13 @@ class Interpreter:
             )
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, UserModule):
+            self.set_module_attribute(owner, name, value)
+            return
+        if isinstance(owner, UserObject):
+            owner.attributes[name] = value
+            self.budget.sequence(len(owner.attributes), "an object's attributes")
+            return
         if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
             raise refused(
                 f"cannot set attribute '{name}' of a {type(owner).__name__}; only "
@@ -558,6 +592,8 @@ class Interpreter:
             return value
         if name in self.python.builtins:
             return self.python.builtins[name]
+        if name == "super":
+            return SUPER
         raise ProgramError("NameError", f"name '{name}' is not defined")
 
     def eval_sequence(self, elements: list[ast.expr], scope: Scope) -> list[Any]:
@@ -747,10 +783,20 @@ class Interpreter:
                 )
             if name in TENSOR_METHODS:
                 return BoundMethod(owner, name)
+        elif isinstance(owner, UserObject | UserClass | SuperProxy):
+            return self.class_attribute(owner, name)
         elif isinstance(owner, nn.Module):
             members = {**owner._parameters, **owner._buffers, **owner._modules}
             if name in members:
                 return members[name]
+            if isinstance(owner, UserModule):
+                if name in owner._agx_names:
+                    return owner.__dict__[name]
+                found, value = owner._agx_class.find(name)
+                if found:
+                    return self.bind(value, owner)
+                if name in MODULE_REGISTRATION:
+                    return BoundMethod(owner, name)
             if name in MODULE_ATTRIBUTES and hasattr(owner, name):
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in MODULE_METHODS:
@@ -781,7 +827,7 @@ class Interpreter:
             return container[self.python.key(index)]
         if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
-        if isinstance(container, nn.Sequential | nn.ModuleList):
+        if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
             return container[index]
         if type(container).__module__ == "torch.return_types":
             return container[index]
@@ -813,6 +859,16 @@ class Interpreter:
                 return self._produced(result, Call(function.target, args, kwargs))
             case BoundMethod(receiver=receiver, name=name):
                 return self.call_method(receiver, name, args, kwargs)
+            case UserClass():
+                return self.instantiate(function, args, kwargs)
+            case BoundUserMethod(function=method, receiver=receiver):
+                return self.call_bound(method, receiver, args, kwargs)
+            case SuperBuiltin():
+                return self.make_super(args)
+            case UserModule():
+                # nn.Module.__call__ runs the program's forward through UserModule.forward;
+                # the operations inside are reported one by one, so no Call is kept here.
+                return function(*args, **kwargs)
             case nn.Module():
                 result = self.guard.call_module(function, args, kwargs)
                 return self._produced(result, Call(function, args, kwargs))
@@ -834,6 +890,12 @@ class Interpreter:
             unbound = getattr(torch.Tensor, name, None)
             call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
             return self._produced(result, call)
+        if isinstance(receiver, SuperProxy):
+            return self.call_super_init(receiver, args, kwargs)
+        if isinstance(receiver, nn.Module):
+            self._check_module_method(receiver, name, args, kwargs)
+        if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
+            return list(getattr(receiver, name)())
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         return self.python.call_method(receiver, name, args, kwargs)
@@ -882,6 +944,189 @@ class Interpreter:
             self._scope_stack.pop()
         return None
 
+    # Classes ---------------------------------------------------------------------------
+
+    def define_class(self, node: ast.ClassDef, scope: Scope) -> UserClass:
+        """Run a class body: methods close over the defining scope (as in Python, the class
+        body is not visible from them); attributes are evaluated like statements."""
+        kind, parent = "plain", None
+        if node.bases:
+            base = self.eval(node.bases[0], scope)
+            if isinstance(base, BaseClass):
+                kind = base.kind
+            elif isinstance(base, UserClass):
+                kind, parent = base.kind, base
+            else:
+                raise refused(
+                    "a class may inherit from nn.Module, torch.autograd.Function or a class "
+                    "of the program only",
+                    node.bases[0],
+                )
+        cls = UserClass(node.name, kind, parent)
+        if kind == "module":
+            base_type = parent.module_type if parent and parent.module_type else UserModule
+            cls.module_type = module_type(node.name, base_type)
+        body = Scope({}, scope)
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef):
+                self.budget.step()
+                defaults = [self.eval(default, scope) for default in statement.args.defaults]
+                static = bool(statement.decorator_list)
+                body.names[statement.name] = UserFunction(statement, defaults, scope, cls, static)
+            else:
+                self.exec_statement(statement, body)
+        cls.attributes = dict(body.names)
+        self.budget.sequence(len(cls.attributes), "a class's attributes")
+        return cls
+
+    def instantiate(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if cls.kind == "function":
+            raise ProgramError(
+                "RuntimeError", f"an autograd Function is used as {cls.name}.apply(...), not called"
+            )
+        instance: Any = (
+            new_module(cls, self.run_forward) if cls.kind == "module" else UserObject(cls)
+        )
+        found, init = cls.find("__init__")
+        if found:
+            self.call(self.bind(init, instance), args, kwargs)
+        elif args or kwargs:
+            raise ProgramError("TypeError", f"{cls.name}() takes no arguments")
+        elif isinstance(instance, UserModule):
+            nn.Module.__init__(instance)
+        if isinstance(instance, UserModule) and "_parameters" not in instance.__dict__:
+            raise ProgramError(
+                "AttributeError",
+                f"{cls.name}.__init__ must call super().__init__() first, as nn.Module needs",
+            )
+        return instance
+
+    def bind(self, value: Any, receiver: Any) -> Any:
+        """A class attribute read through an instance: methods are bound to it."""
+        if isinstance(value, UserFunction) and value.owner is not None and not value.static:
+            return BoundUserMethod(value, receiver)
+        return value
+
+    def call_bound(
+        self, function: Any, receiver: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not isinstance(function, UserFunction) or function.owner is None:
+            return self.call(function, args, kwargs)
+        self._methods.append((function.owner, receiver))
+        try:
+            return self.call_user(function, (receiver, *args), kwargs)
+        finally:
+            self._methods.pop()
+
+    def run_forward(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """UserModule.forward: torch called the module (model(x), or a Sequential holding
+        it); the program's forward runs here, under the program's budgets."""
+        assert isinstance(module, UserModule)
+        cls = module._agx_class
+        if not self.running:
+            raise ProgramError("RuntimeError", f"{cls.name}.forward runs only inside the program")
+        found, forward = cls.find("forward")
+        if not found:
+            raise ProgramError(
+                "NotImplementedError", f'Module [{cls.name}] is missing the required "forward"'
+            )
+        self.budget.step()
+        return self.call(self.bind(forward, module), args, kwargs)
+
+    def make_super(self, args: tuple[Any, ...]) -> SuperProxy:
+        if args:
+            if len(args) != 2 or not isinstance(args[0], UserClass):
+                raise ProgramError("TypeError", "super() takes a class of the program and self")
+            cls, receiver = args
+            own = _class_of(receiver)
+            if own is None or not own.is_subclass_of(cls):
+                raise ProgramError("TypeError", "super(type, obj): obj must be an instance of type")
+            return SuperProxy(cls, receiver)
+        if not self._methods:
+            raise ProgramError("RuntimeError", "super(): no arguments outside a method")
+        cls, receiver = self._methods[-1]
+        return SuperProxy(cls, receiver)
+
+    def call_super_init(
+        self, proxy: SuperProxy, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """super().__init__(...): the base class's own __init__ when the program wrote one,
+        else nn.Module's (which takes no arguments) or object's."""
+        if proxy.cls.parent is not None:
+            found, init = proxy.cls.parent.find("__init__")
+            if found:
+                self.call(self.bind(init, proxy.receiver), args, kwargs)
+                return
+        if args or kwargs:
+            raise ProgramError("TypeError", "the base class's __init__() takes no arguments")
+        if isinstance(proxy.receiver, UserModule):
+            nn.Module.__init__(proxy.receiver)
+
+    def class_attribute(self, owner: UserObject | UserClass | SuperProxy, name: str) -> Any:
+        if isinstance(owner, SuperProxy):
+            if name == "__init__":
+                return BoundMethod(owner, name)
+            parent = owner.cls.parent
+            found, value = parent.find(name) if parent else (False, None)
+            if found:
+                return self.bind(value, owner.receiver)
+            raise refused(f"super().{name} is not available: the base class has no such method")
+        if isinstance(owner, UserObject):
+            if name in owner.attributes:
+                return owner.attributes[name]
+            found, value = owner.cls.find(name)
+            if found:
+                return self.bind(value, owner)
+            raise ProgramError(
+                "AttributeError", f"'{owner.cls.name}' object has no attribute '{name}'"
+            )
+        found, value = owner.find(name)
+        if found:
+            return value
+        raise ProgramError(
+            "AttributeError", f"type object '{owner.name}' has no attribute '{name}'"
+        )
+
+    def set_module_attribute(self, owner: UserModule, name: str, value: Any) -> None:
+        """`self.name = value` in a module of the program: nn.Module registers parameters and
+        submodules; torch's own attributes stay torch's."""
+        if name in RESERVED_MODULE_NAMES:
+            raise refused(
+                f"'{name}' is an nn.Module attribute torch relies on; choose another name"
+                + (" (use .train() or .eval())" if name == "training" else "")
+            )
+        self._check_no_cycle(owner, value)
+        if isinstance(value, nn.Parameter):
+            check_dense(value, "a parameter")
+        setattr(owner, name, value)
+        if name in owner._parameters or name in owner._buffers or name in owner._modules:
+            owner._agx_names.discard(name)
+        else:
+            owner._agx_names.add(name)
+            self.budget.sequence(len(owner._agx_names), "a module's attributes")
+
+    def _check_no_cycle(self, owner: nn.Module, value: Any) -> None:
+        """A module inside itself makes print, state_dict and train recurse forever."""
+        if isinstance(value, nn.Module) and any(sub is owner for sub in value.modules()):
+            raise refused("a module cannot contain itself")
+
+    def _check_module_method(
+        self, receiver: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        if name == "append" and args:
+            self._check_no_cycle(receiver, args[0])
+        if name in MODULE_REGISTRATION:
+            key = args[0] if args else kwargs.get("name")
+            if not isinstance(key, str) or key.startswith("_") or "." in key or not key:
+                raise refused(f"{name}: the name must be a string without '.' or a leading '_'")
+            if key in RESERVED_MODULE_NAMES:
+                raise refused(f"{name}: '{key}' is an nn.Module attribute torch relies on")
+            for value in (*args[1:], *kwargs.values()):
+                if isinstance(value, torch.Tensor):
+                    check_dense(value, f"a tensor given to {name}")
+            if isinstance(receiver, UserModule):
+                receiver._agx_names.discard(key)
+
     def _produced(self, value: Any, call: Call | None = None) -> Any:
         self.observer.produced(value, call)
         return value
@@ -910,6 +1155,14 @@ def _bind_arguments(
     if missing:
         raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
     return bound
+
+
+def _class_of(value: Any) -> UserClass | None:
+    if isinstance(value, UserObject):
+        return value.cls
+    if isinstance(value, UserModule):
+        return value._agx_class
+    return None
 
 
 def _is_int(value: Any) -> bool:

@@ -7,6 +7,7 @@ or `'x' * 10**10` stop at the limit instead of running the server out of time or
 import functools
 import inspect
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -259,7 +260,7 @@ class PythonValues:
             if value.dim() == 0:
                 raise ProgramError("TypeError", "iteration over a 0-d tensor")
             length = value.shape[0]
-        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList):
+        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict):
             length = len(value)
         else:
             raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
@@ -376,6 +377,7 @@ class PythonValues:
                 self.key(args[0])
         result = getattr(receiver, name)(*args, **kwargs)
         if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
+            # A list, as list(...) of the view gives; views are not values the sandbox knows.
             return list(result)
         return result
 
@@ -404,7 +406,5 @@ class PythonValues:
 
 def method_names(value: Any) -> Iterable[str]:
     """The Python methods a program may call on `value`."""
-    for kind, names in PY_METHODS.items():
-        if type(value) is kind:
-            return names
-    return ()
+    kind = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
+    return PY_METHODS.get(kind, ())

@@ -11,6 +11,16 @@ FILE_MARKER = "agx_pwned"
 IMPORT_TORCH = "import torch\n"
 LEAF = IMPORT_TORCH + "x = torch.ones(3, requires_grad=True)\n"
 MODEL = IMPORT_TORCH + "m = torch.nn.Linear(2, 2)\n"
+NN = IMPORT_TORCH + "from torch import nn\n"
+NET = NN + (
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.fc = nn.Linear(2, 2)\n"
+    "    def forward(self, x):\n"
+    "        return self.fc(x)\n"
+    "m = Net()\n"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,237 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("exit", "exit(1)", "not-allowed", "'exit'"),
     Hostile("type_builtin", "t = type(1)", "not-allowed", "'type'"),
     Hostile("object_builtin", "o = object", "not-allowed", "'object'"),
+    # Classes (class Net(nn.Module), plain classes) ------------------------------------------
+    # The interpreter holds the class as a table and runs every method itself; torch calls
+    # only forward, which hands the call back to the interpreter under the same budgets.
+    Hostile(
+        "class_dunder_class",
+        NET + ("c = m.__class__"),
+        "not-allowed",
+        "'__class__'",
+    ),
+    Hostile(
+        "class_mro",
+        ("class A:\n    pass\nb = A.__mro__"),
+        "not-allowed",
+        "'__mro__'",
+    ),
+    Hostile(
+        "class_subclasses",
+        ("class A:\n    pass\nb = A.__subclasses__()"),
+        "not-allowed",
+        "'__subclasses__'",
+    ),
+    Hostile(
+        "class_init_subclass",
+        ("class A:\n    def __init_subclass__(cls):\n        pass"),
+        "not-allowed",
+        "__init_subclass__",
+    ),
+    Hostile(
+        "class_metaclass",
+        ("class A(metaclass=print):\n    pass"),
+        "not-allowed",
+        "metaclass",
+    ),
+    Hostile(
+        "class_getattr_method",
+        ("class A:\n    def __getattr__(self, name):\n        return 1"),
+        "not-allowed",
+        "__getattr__",
+    ),
+    Hostile(
+        "class_del_method",
+        ("class A:\n    def __del__(self):\n        print('x')"),
+        "not-allowed",
+        "__del__",
+    ),
+    Hostile(
+        "class_reduce_method",
+        ("class A:\n    def __reduce__(self):\n        return (print, ())"),
+        "not-allowed",
+        "__reduce__",
+    ),
+    Hostile(
+        "class_add_operator",
+        ("class V:\n    def __add__(self, other):\n        return 1"),
+        "not-allowed",
+        "__add__",
+    ),
+    Hostile(
+        "class_body_loop",
+        ("class A:\n    for i in range(3):\n        pass"),
+        "not-allowed",
+        "For",
+    ),
+    Hostile(
+        "class_body_runs_code_bounded",
+        ("class A:\n    x = [0] * 10**9"),
+        "limit",
+        "items",
+    ),
+    Hostile(
+        "class_decorated",
+        ("@print\nclass A:\n    pass"),
+        "not-allowed",
+        "decorators",
+    ),
+    Hostile(
+        "class_method_decorator",
+        ("class A:\n    @property\n    def f(self):\n        return 1"),
+        "not-allowed",
+        "staticmethod",
+    ),
+    Hostile(
+        "class_base_builtin",
+        ("class A(dict):\n    pass"),
+        "not-allowed",
+        "inherit",
+    ),
+    Hostile(
+        "class_base_tensor",
+        NN + ("class T(torch.Tensor):\n    pass"),
+        "not-allowed",
+        "torch.Tensor",
+    ),
+    Hostile(
+        "class_two_bases",
+        NN + ("class A(nn.Module, nn.Module):\n    pass"),
+        "not-allowed",
+        "one base",
+    ),
+    Hostile(
+        "class_super_dunder",
+        NET + ("s = super().__class__"),
+        "not-allowed",
+        "'__class__'",
+    ),
+    Hostile(
+        "class_super_outside_method",
+        ("s = super()"),
+        "program-error",
+        "outside a method",
+    ),
+    Hostile(
+        "class_super_other_attribute",
+        NET
+        + (
+            "class B(Net):\n"
+            "    def forward(self, x):\n"
+            "        return super().parameters()\n"
+            "b = B()\n"
+            "b(torch.ones(2))"
+        ),
+        "not-allowed",
+        "super().parameters",
+    ),
+    Hostile(
+        "class_set_forward",
+        NET + ("m.forward = print"),
+        "not-allowed",
+        "relies on",
+    ),
+    Hostile(
+        "class_set_call",
+        NET + ("m.register_forward_hook = 1"),
+        "not-allowed",
+        "relies on",
+    ),
+    Hostile(
+        "class_private_buffer",
+        NET + ("m.register_buffer('_parameters', torch.ones(1))"),
+        "not-allowed",
+        "leading '_'",
+    ),
+    Hostile(
+        "class_module_in_itself",
+        NET + ("m.me = m"),
+        "not-allowed",
+        "itself",
+    ),
+    Hostile(
+        "class_module_list_cycle",
+        NN + ("l = nn.ModuleList()\nl.append(l)"),
+        "not-allowed",
+        "itself",
+    ),
+    Hostile(
+        "class_recursive_forward",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return self(x)\n"
+            "r = R()\n"
+            "r(torch.ones(1))"
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "class_forward_endless_loop",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        while True:\n"
+            "            pass\n"
+            "r = R()\n"
+            "r(torch.ones(1))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "class_forward_in_sequential_loops",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        while True:\n"
+            "            pass\n"
+            "s = nn.Sequential(R())\n"
+            "s(torch.ones(1))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "class_without_super_init",
+        NN
+        + (
+            "class N(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        self.fc = nn.Linear(1, 1)\n"
+            "n = N()"
+        ),
+        "program-error",
+        "__init__",
+    ),
+    Hostile(
+        "class_object_to_torch",
+        ("import torch\nclass A:\n    pass\nt = torch.tensor(A())"),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "class_instance_type",
+        ("class A:\n    pass\nt = A().cls"),
+        "program-error",
+        "no attribute",
+    ),
+    Hostile(
+        "class_function_node",
+        ("class A:\n    def f(self):\n        pass\nn = A.f.node"),
+        "not-allowed",
+        "'node'",
+    ),
+    Hostile(
+        "class_attributes_flood",
+        ("class A:\n    pass\na = A()\nfor i in range(200000):\n    a.x = i"),
+        "limit",
+        "items",
+    ),
     # Format strings ------------------------------------------------------------------------
     Hostile("str_format", "s = '{0.__class__}'.format(1)", "not-allowed", "'format'"),
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
@@ -68,7 +309,6 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("fstring_precision", "s = f'{1.5:.99999f}'", "not-allowed", "format spec"),
     # Constructs ----------------------------------------------------------------------------
     Hostile("lambda", "f = lambda: 1", "not-allowed", "lambda"),
-    Hostile("class", "class A:\n    pass", "not-allowed", "class"),
     Hostile("generator_function", "def g():\n    yield 1", "not-allowed", "yield"),
     Hostile("generator_frame", "g = (i for i in [1])\nf = g.gi_frame", "not-allowed", "gi_frame"),
     Hostile("try_except", "try:\n    pass\nexcept Exception:\n    pass", "not-allowed", "try"),
@@ -205,7 +445,10 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile("backward_with_callable", LEAF + "x.sum().backward(print)", "not-allowed", "Builtin"),
     Hostile(
-        "state_dict_methods", MODEL + "d = m.state_dict()\nk = d.copy()", "not-allowed", "'copy'"
+        "state_dict_methods",
+        MODEL + "d = m.state_dict()\nd.move_to_end('weight')",
+        "not-allowed",
+        "'move_to_end'",
     ),
     Hostile(
         "optimizer_state",
