@@ -455,4 +455,42 @@ p = Point(3.0, y=4.0)
 p.y = p.y + 1
 print(p.norm2(), Point(1.0).norm2())
 """,
+    "custom_autograd_function_exp_and_relu": """
+import torch
+
+
+class MyExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        result = torch.exp(x)
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (result,) = ctx.saved_tensors
+        return grad_output * result
+
+
+class ClampedReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, limit):
+        ctx.save_for_backward(x)
+        ctx.limit = limit
+        return x.clamp(min=0, max=limit)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, = ctx.saved_tensors
+        mask = (x > 0) & (x < ctx.limit)
+        return grad_output * mask.float(), None
+
+
+x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+y = MyExp.apply(x)
+z = ClampedReLU.apply(y, 3.0)
+loss = (z * torch.tensor([1.0, 2.0, 3.0])).sum()
+loss.backward()
+print(x.grad)
+""",
 }

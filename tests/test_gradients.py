@@ -178,3 +178,28 @@ def test_parameters_of_nested_user_modules_keep_their_paths() -> None:
 def test_user_module_prints_as_pytorch_prints_it() -> None:
     graph = run(PROGRAMS["class_learn_the_basics_network"])
     assert graph.stdout.startswith("NeuralNetwork(\n  (flatten): Flatten(")
+
+
+def test_custom_autograd_function_is_drawn_with_its_own_backward() -> None:
+    graph = run(PROGRAMS["custom_autograd_function_exp_and_relu"])
+    ops = [n.op for n in graph.nodes]
+    assert "MyExpBackward" in ops
+    assert "ClampedReLUBackward" in ops
+
+
+def test_custom_function_backward_may_return_a_view_it_is_made_dense() -> None:
+    code = (
+        "import torch\n"
+        "class Spread(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        return x.sum()\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        return g.expand(3)\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "y = Spread.apply(x)\n"
+        "y.backward()\n"
+        "x.grad.add_(1)\n"
+    )
+    assert run(code).variables["x"].grad == [2.0, 2.0, 2.0]

@@ -219,7 +219,10 @@ def _build_namespaces() -> dict[str, Namespace]:
     optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
     autograd = Namespace(
         "torch.autograd",
-        _functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
+        {
+            **_functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
+            "Function": BaseClass("torch.autograd.Function", "function"),
+        },
     )
     torch_ns = Namespace(
         "torch",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from app.sandbox.errors import ProgramError
@@ -48,6 +49,7 @@ class UserClass:
     parent: "UserClass | None"
     attributes: dict[str, Any] = field(default_factory=dict)
     module_type: type[nn.Module] | None = None  # for kind "module": the instances' type
+    function_type: "type[ProgramFunction] | None" = None  # for kind "function": what apply calls
 
     def __repr__(self) -> str:
         return f"<class '__main__.{self.name}'>"
@@ -142,3 +144,97 @@ class SuperBuiltin:
 
 
 SUPER = SuperBuiltin()
+
+
+# Custom autograd functions ----------------------------------------------------------------
+# `class Exp(torch.autograd.Function)` is a table like any class. `Exp.apply(x)` calls the
+# real Function type made for it here, whose forward and backward are ours: they hand the
+# call to a `FunctionRunner` (the interpreter), which runs the program's staticmethods with a
+# `ProgramContext` in place of torch's ctx and checks what backward returns.
+
+
+class FunctionRunner:
+    """What the interpreter provides to run a program's Function (see Interpreter)."""
+
+    def forward(self, cls: UserClass, ctx: "ProgramContext", args: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
+    def backward(
+        self, cls: UserClass, ctx: "ProgramContext", grads: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+
+class ProgramFunction(torch.autograd.Function):
+    """Base of the Function types made for the program's classes (see `function_type`).
+
+    apply(runner, cls, *args): the runner and the class travel as the first arguments, so
+    that nothing of the program is stored on the type; backward gives them no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, runner: FunctionRunner, cls: UserClass, *args: Any) -> Any:
+        program_ctx = ProgramContext(ctx, args)
+        ctx.agx_program = (runner, cls, program_ctx)
+        try:
+            return runner.forward(cls, program_ctx, args)
+        finally:
+            program_ctx.phase = "saved"
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        runner, cls, program_ctx = ctx.agx_program
+        program_ctx.phase = "backward"
+        try:
+            return (None, None, *runner.backward(cls, program_ctx, grads))
+        finally:
+            program_ctx.phase = "saved"
+
+
+def function_type(name: str) -> type[ProgramFunction]:
+    """A Function type named as the program names its class: its node is `<name>Backward`."""
+    return type(name, (ProgramFunction,), {"__module__": "__main__", "__qualname__": name})
+
+
+# What a program may do with ctx, besides setting and reading its own attributes.
+CONTEXT_METHODS = frozenset({"save_for_backward"})
+CONTEXT_ATTRIBUTES = frozenset({"saved_tensors", "needs_input_grad"})
+
+
+class ProgramContext:
+    """`ctx` as the program sees it: torch's ctx is never handed out.
+
+    save_for_backward works during forward, saved_tensors during backward; other attributes
+    are the program's own (ctx.scale = 2), kept in a dict here.
+    """
+
+    def __init__(self, ctx: Any, inputs: tuple[Any, ...]) -> None:
+        self._ctx = ctx
+        # What each input was, to check what backward returns: (shape, dtype) of a tensor.
+        self.inputs = [
+            (tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else None
+            for value in inputs
+        ]
+        self.phase = "forward"
+        self.attributes: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return "<ctx>"
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        if self.phase != "forward":
+            raise ProgramError("RuntimeError", "ctx.save_for_backward works inside forward only")
+        if not all(isinstance(t, torch.Tensor) or t is None for t in tensors):
+            raise ProgramError("TypeError", "save_for_backward can only save tensors (or None)")
+        self._ctx.save_for_backward(*tensors)
+
+    def read(self, name: str) -> Any:
+        if name == "saved_tensors":
+            if self.phase != "backward":
+                raise ProgramError("RuntimeError", "ctx.saved_tensors can be read in backward only")
+            return tuple(self._ctx.saved_tensors)
+        if name == "needs_input_grad":
+            return tuple(self._ctx.needs_input_grad[2:])
+        if name in self.attributes:
+            return self.attributes[name]
+        raise ProgramError("AttributeError", f"ctx has no attribute '{name}'")

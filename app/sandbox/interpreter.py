@@ -34,15 +34,20 @@ from app.sandbox.allowlist import (
 )
 from app.sandbox.checker import CheckedProgram
 from app.sandbox.classes import (
+    CONTEXT_ATTRIBUTES,
+    CONTEXT_METHODS,
     RESERVED_MODULE_NAMES,
     SUPER,
     BaseClass,
     BoundUserMethod,
+    FunctionRunner,
+    ProgramContext,
     SuperBuiltin,
     SuperProxy,
     UserClass,
     UserModule,
     UserObject,
+    function_type,
     module_type,
     new_module,
 )
@@ -250,6 +255,12 @@ class Interpreter:
         # The program's modules run their forward only while the program runs: never when
         # the gradient check replays recorded calls afterwards.
         self.running = False
+        self.function_runner = _Runner(self)
+        self._in_function_backward = 0  # a program's Function.backward is running
+        # A program's Function.forward is running: its operations run without autograd by
+        # design, and its output becomes the Function's; the tape must not take them for
+        # tensors cut from the graph.
+        self._in_function_forward = 0
 
     def run(self) -> Evaluation:
         self.running = True
@@ -487,6 +498,12 @@ class Interpreter:
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
         if isinstance(owner, UserModule):
             self.set_module_attribute(owner, name, value)
+            return
+        if isinstance(owner, ProgramContext):
+            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS:
+                raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
+            owner.attributes[name] = value
+            self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
         if isinstance(owner, UserObject):
             owner.attributes[name] = value
@@ -783,8 +800,12 @@ class Interpreter:
                 )
             if name in TENSOR_METHODS:
                 return BoundMethod(owner, name)
+        elif isinstance(owner, UserClass) and owner.kind == "function" and name == "apply":
+            return BoundMethod(owner, name)
         elif isinstance(owner, UserObject | UserClass | SuperProxy):
             return self.class_attribute(owner, name)
+        elif isinstance(owner, ProgramContext):
+            return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
         elif isinstance(owner, nn.Module):
             members = {**owner._parameters, **owner._buffers, **owner._modules}
             if name in members:
@@ -865,6 +886,8 @@ class Interpreter:
                 return self.call_bound(method, receiver, args, kwargs)
             case SuperBuiltin():
                 return self.make_super(args)
+            case BaseClass(qualname=qualname):
+                raise refused(f"{qualname} is a base class: write class Name({qualname}):")
             case UserModule():
                 # nn.Module.__call__ runs the program's forward through UserModule.forward;
                 # the operations inside are reported one by one, so no Call is kept here.
@@ -892,6 +915,12 @@ class Interpreter:
             return self._produced(result, call)
         if isinstance(receiver, SuperProxy):
             return self.call_super_init(receiver, args, kwargs)
+        if isinstance(receiver, UserClass):  # Function.apply
+            return self.apply_function(receiver, args, kwargs)
+        if isinstance(receiver, ProgramContext):  # ctx.save_for_backward
+            if kwargs:
+                raise ProgramError("TypeError", "save_for_backward takes tensors only")
+            return receiver.save_for_backward(*args)
         if isinstance(receiver, nn.Module):
             self._check_module_method(receiver, name, args, kwargs)
         if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
@@ -915,6 +944,11 @@ class Interpreter:
         return self._produced(checked, Call(function.target, args, kwargs))
 
     def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
+        if self._in_function_backward:
+            raise refused(
+                f"{kind}() cannot run inside the backward of an autograd Function; compute the "
+                "gradient with tensor operations"
+            )
         self.backward_calls += 1
         return self.observer.run_backward(kind, roots, self.current_names(), call)
 
@@ -966,6 +1000,8 @@ class Interpreter:
         if kind == "module":
             base_type = parent.module_type if parent and parent.module_type else UserModule
             cls.module_type = module_type(node.name, base_type)
+        elif kind == "function":
+            cls.function_type = function_type(node.name)
         body = Scope({}, scope)
         for statement in node.body:
             if isinstance(statement, ast.FunctionDef):
@@ -1127,7 +1163,75 @@ class Interpreter:
             if isinstance(receiver, UserModule):
                 receiver._agx_names.discard(key)
 
+    def apply_function(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """`Exp.apply(x)`: torch's Function machinery with the program's forward inside."""
+        if kwargs:
+            raise ProgramError("TypeError", f"{cls.name}.apply takes positional arguments only")
+        if not self.running or cls.function_type is None:
+            raise ProgramError("RuntimeError", f"{cls.name}.apply runs only inside the program")
+        self.guard.check_arguments(f"{cls.name}.apply", args, {})
+        result = cls.function_type.apply(self.function_runner, cls, *args)  # type: ignore[no-untyped-call]
+        return self._produced(self.guard.checked_result(f"{cls.name}.apply", result))
+
+    def function_forward(self, cls: UserClass, ctx: ProgramContext, args: tuple[Any, ...]) -> Any:
+        self._in_function_forward += 1
+        try:
+            return self.call_user(self._function_method(cls, "forward"), (ctx, *args), {})
+        finally:
+            self._in_function_forward -= 1
+
+    def function_backward(
+        self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """Run the program's backward (torch's engine called it) and check what it returns:
+        kernels downstream trust a gradient's shape and layout."""
+        if not self.running:
+            raise ProgramError("RuntimeError", f"{cls.name}.backward runs only inside the program")
+        self._in_function_backward += 1
+        try:
+            result = self.call_user(self._function_method(cls, "backward"), (ctx, *grads), {})
+        finally:
+            self._in_function_backward -= 1
+        returned = tuple(result) if isinstance(result, tuple | list) else (result,)
+        if len(returned) != len(ctx.inputs):
+            raise ProgramError(
+                "RuntimeError",
+                f"{cls.name}.backward returned {len(returned)} gradients; forward took "
+                f"{len(ctx.inputs)} inputs (return one per input, None for non-tensors)",
+            )
+        checked: list[Any] = []
+        for index, (grad, expected) in enumerate(zip(returned, ctx.inputs, strict=True)):
+            if grad is None:
+                checked.append(None)
+                continue
+            if expected is None or not isinstance(grad, torch.Tensor):
+                raise ProgramError(
+                    "RuntimeError",
+                    f"{cls.name}.backward: gradient {index} must be "
+                    + ("None (that input is not a tensor)" if expected is None else "a tensor"),
+                )
+            shape, dtype = expected
+            got = (tuple(grad.shape), grad.dtype)
+            if got != expected or grad.device.type != "cpu" or grad.layout != torch.strided:
+                raise ProgramError(
+                    "RuntimeError",
+                    f"{cls.name}.backward: gradient {index} has shape {list(got[0])} and dtype "
+                    f"{got[1]}; its input has shape {list(shape)} and dtype {dtype}",
+                )
+            checked.append(grad if grad.is_contiguous() else grad.contiguous())
+        return tuple(checked)
+
+    def _function_method(self, cls: UserClass, name: str) -> "UserFunction":
+        found, method = cls.find(name)
+        if not found or not isinstance(method, UserFunction):
+            raise ProgramError(
+                "NotImplementedError", f"{cls.name} must define {name} as a @staticmethod"
+            )
+        return method
+
     def _produced(self, value: Any, call: Call | None = None) -> Any:
+        if self._in_function_forward:
+            return value
         self.observer.produced(value, call)
         return value
 
@@ -1155,6 +1259,21 @@ def _bind_arguments(
     if missing:
         raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
     return bound
+
+
+class _Runner(FunctionRunner):
+    """The interpreter as the program's autograd Functions call it."""
+
+    def __init__(self, interpreter: Interpreter) -> None:
+        self.interpreter = interpreter
+
+    def forward(self, cls: UserClass, ctx: ProgramContext, args: tuple[Any, ...]) -> Any:
+        return self.interpreter.function_forward(cls, ctx, args)
+
+    def backward(
+        self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return self.interpreter.function_backward(cls, ctx, grads)
 
 
 def _class_of(value: Any) -> UserClass | None:

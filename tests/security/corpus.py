@@ -299,6 +299,418 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "items",
     ),
+    # Custom autograd Functions: torch's engine calls the program's backward (through a
+    # Function type of ours) during backward(); what it returns is checked before kernels
+    # see it, and it runs under the program's budgets.
+    Hostile(
+        "function_grad_wrong_shape",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.sum()\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "function_grad_expanded_bigger",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.expand(1000, 3)\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "function_grad_wrong_dtype",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.double()\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "dtype",
+    ),
+    Hostile(
+        "function_grad_count",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g, g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "2 gradients",
+    ),
+    Hostile(
+        "function_grad_not_tensor",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return 1.0\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "a tensor",
+    ),
+    Hostile(
+        "function_backward_reenters_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        y.backward()\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "function_backward_autograd_grad",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return torch.autograd.grad(y, x)[0]\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "function_backward_endless",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        while True:\n"
+            "            pass\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "function_backward_recursion",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return F.backward(ctx, g)\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "function_forward_recursion",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return F.apply(x)\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "F.apply(torch.ones(1, requires_grad=True))\n"
+            ""
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "function_saved_in_forward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        a = ctx.saved_tensors\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "backward only",
+    ),
+    Hostile(
+        "function_save_in_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        ctx.save_for_backward(g)\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "inside forward only",
+    ),
+    Hostile(
+        "function_ctx_private",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        c = ctx._ctx\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "'_ctx'",
+    ),
+    Hostile(
+        "function_ctx_dict",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        c = ctx.__dict__\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "'__dict__'",
+    ),
+    Hostile(
+        "function_ctx_mark_dirty",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.mark_dirty(x)\n"
+            "        return x\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "mark_dirty",
+    ),
+    Hostile(
+        "function_ctx_overwrite_saved",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.saved_tensors = (x,)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "saved_tensors",
+    ),
+    Hostile(
+        "function_ctx_leaked",
+        IMPORT_TORCH
+        + (
+            "kept = []\n"
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        kept.append(ctx)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(torch.ones(1, requires_grad=True))\n"
+            "kept[0].save_for_backward(y)\n"
+            ""
+        ),
+        "program-error",
+        "inside forward only",
+    ),
+    Hostile(
+        "function_apply_callable",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(print)\n"
+            ""
+        ),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "function_instantiated",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "f = F()\n"
+            ""
+        ),
+        "program-error",
+        "apply",
+    ),
+    Hostile(
+        "function_apply_keywords",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(x=torch.ones(1))\n"
+            ""
+        ),
+        "program-error",
+        "positional",
+    ),
+    Hostile(
+        "function_without_staticmethod_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return x * 2\n"
+            "y = F.apply(torch.ones(1, requires_grad=True)).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "backward",
+    ),
     # Format strings ------------------------------------------------------------------------
     Hostile("str_format", "s = '{0.__class__}'.format(1)", "not-allowed", "'format'"),
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
@@ -372,7 +784,10 @@ CORPUS: tuple[Hostile, ...] = (
         "other programs",
     ),
     Hostile(
-        "autograd_function", IMPORT_TORCH + "F = torch.autograd.Function", "not-allowed", "Function"
+        "autograd_function_base_called",
+        IMPORT_TORCH + "F = torch.autograd.Function()",
+        "not-allowed",
+        "class Name(torch.autograd.Function)",
     ),
     Hostile(
         "device_cuda", IMPORT_TORCH + "t = torch.zeros(3, device='cuda')", "not-allowed", "cpu"
