@@ -7,7 +7,6 @@ answers cross the pipe as JSON, never as pickles of the worker's choosing.
 """
 
 import asyncio
-import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -76,7 +75,9 @@ class WorkerReply(BaseModel):
 
     @classmethod
     def failed(cls, error: ProgramError, recycle: bool = False) -> "WorkerReply":
-        return cls(error=ErrorFields(**dataclasses.asdict(error)), recycle=recycle)
+        # Field by field: `raised` holds the program's own values, which stay in the worker.
+        fields = {name: getattr(error, name) for name in ErrorFields.model_fields}
+        return cls(error=ErrorFields(**fields), recycle=recycle)
 
     def failure(self) -> ProgramError:
         """The program's error; a failed evaluation when the answer lacks a part."""

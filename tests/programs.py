@@ -493,4 +493,79 @@ loss = (z * torch.tensor([1.0, 2.0, 3.0])).sum()
 loss.backward()
 print(x.grad)
 """,
+    "python_try_lambda_decorator_and_input_name": """
+import torch
+
+
+def safe_div(a, b):
+    try:
+        result = a / b
+    except ZeroDivisionError as e:
+        print("caught:", e)
+        result = 0.0
+    else:
+        print("fine")
+    finally:
+        print("done")
+    return result
+
+
+print(safe_div(1, 0), safe_div(4, 2))
+try:
+    torch.ones(2) + torch.ones(3)
+except RuntimeError as err:
+    print("torch says:", str(err)[:30])
+try:
+    raise ValueError("bad value", 3)
+except (TypeError, ValueError) as e:
+    print(type(e) if False else "ok", e.args)
+try:
+    {}["missing"]
+except LookupError as e:
+    print("lookup", e)
+try:
+    try:
+        raise KeyError("k")
+    except KeyError:
+        raise
+except Exception as e:
+    print("reraised", repr(e) if False else e)
+input = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+square = lambda t, p=2: t ** p
+out = square(input).sum()
+out.backward()
+print(input.grad)
+
+
+@torch.no_grad()
+def update(w):
+    w -= 0.1 * w.grad
+    return w
+
+
+update(input)
+print(input)
+""",
+    "python_key_functions_format_and_type": """
+import torch
+from torch import nn
+
+words = ["pear", "fig", "banana"]
+print(sorted(words, key=len), sorted(words, key=lambda w: w[-1], reverse=True))
+print(max(words, key=len), min(words, key=lambda w: len(w)), max(3, 7, 5))
+print(list(map(lambda w: w.upper(), words)), list(filter(lambda n: n % 2, range(7))))
+print(list(map(str, [1, 2])), sum(map(lambda a, b: a * b, [1, 2], [3, 4])))
+words.sort(key=len)
+print(words)
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+loss = (x * x).sum()
+print("epoch {}: loss {:.4f}".format(1, loss.item()))
+print("{name}={value:>8.3f}".format(name="lr", value=0.1))
+print("loss %.4f after %d steps, %s" % (loss, 3, "ok"), "%5.1f%%" % 99.5)
+print("%(a)s and %(b)r" % {"a": 1, "b": "x"})
+print(type(x), type(3) is int, type(x) == torch.Tensor, isinstance(x, torch.Tensor))
+print(isinstance(3, (float, int)), isinstance(nn.Linear(1, 1), nn.Module))
+print(isinstance(x, nn.Parameter))
+print(type(1.5), type([]), type("s") == str, type(None))
+""",
 }

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
-from app.sandbox.classes import BaseClass
+from app.sandbox.classes import BaseClass, TypeProxy
 
 
 @dataclass(frozen=True)
@@ -230,6 +230,8 @@ def _build_namespaces() -> dict[str, Namespace]:
             **_functions(torch, "torch", TORCH_FUNCTIONS),
             **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
             "manual_seed": SafeFunction("torch.manual_seed", manual_seed, dry_run=False),
+            # For isinstance(x, torch.Tensor) and type(x) == torch.Tensor: not the real type.
+            "Tensor": TypeProxy("torch.Tensor"),
             **DTYPES,
             **TORCH_CONSTANTS,
             "nn": nn_ns,

@@ -36,6 +36,10 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
         ast.alias,
         ast.Assert,
         ast.Delete,
+        ast.Lambda,
+        ast.Try,
+        ast.ExceptHandler,
+        ast.Raise,
         ast.arguments,
         ast.arg,
         ast.keyword,
@@ -99,9 +103,7 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
 
 # Friendly names for the constructs people try most often.
 CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
-    ast.Lambda: "lambda",
-    ast.Try: "try/except",
-    ast.Raise: "raise",
+    ast.TryStar: "try/except*",
     ast.Global: "global",
     ast.Nonlocal: "nonlocal",
     ast.NamedExpr: "the walrus operator :=",
@@ -114,7 +116,9 @@ CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
     ast.AsyncWith: "async with",
 }
 
-# Builtins that would hand out the interpreter itself; refused even as plain names.
+# Builtins that would hand out the interpreter itself. The interpreter never binds them, so
+# reading one is refused with this message unless the program binds the name itself
+# (`input = torch.randn(3)`, `def help():`), as Python lets it shadow a builtin.
 FORBIDDEN_NAMES = frozenset(
     {
         "getattr",
@@ -137,7 +141,6 @@ FORBIDDEN_NAMES = frozenset(
         "help",
         "memoryview",
         "object",
-        "type",
         "classmethod",
         "staticmethod",
         "property",
@@ -206,6 +209,8 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
     """Walk iteratively (deep trees must not overflow our own stack) and check every node."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     permitted: set[int] = set()  # ids of nodes a class body allows (`__init__`, `@staticmethod`)
+    bound: set[str] = set()  # every name the program binds somewhere
+    forbidden: list[tuple[str, ast.AST]] = []  # reads of FORBIDDEN_NAMES, refused if unbound
     count = 0
     while stack:
         node, depth = stack.pop()
@@ -215,6 +220,8 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
         if depth > limits.max_ast_depth:
             raise too_big(f"the program nests deeper than {limits.max_ast_depth} levels", node)
         _check_node(node, permitted)
+        if id(node) not in permitted:  # @staticmethod is the class body's, not a builtin read
+            _note_names(node, bound, forbidden)
         if isinstance(node, ast.Constant) and type(node.value) is int:
             bits = node.value.bit_length()
             if bits > limits.max_int_bits:
@@ -228,6 +235,24 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
                 stack.append((value, depth + 1))
             elif isinstance(value, list):
                 stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
+    for name, node in forbidden:
+        if name not in bound:
+            raise refused(f"'{name}' is not available in this sandbox", node)
+
+
+def _note_names(node: ast.AST, bound: set[str], forbidden: list[tuple[str, ast.AST]]) -> None:
+    """Names the program binds (a variable called `input` or `type` shadows the builtin)."""
+    match node:
+        case ast.Name(id=name, ctx=ast.Load()) if name in FORBIDDEN_NAMES:
+            forbidden.append((name, node))
+        case ast.Name(id=name) | ast.arg(arg=name):
+            bound.add(name)
+        case ast.FunctionDef(name=name) | ast.ClassDef(name=name):
+            bound.add(name)
+        case ast.ExceptHandler(name=str() as caught):
+            bound.add(caught)
+        case ast.alias(name=module, asname=asname):
+            bound.add(asname or module.split(".")[0])
 
 
 def _check_node(node: ast.AST, permitted: set[int]) -> None:
@@ -255,11 +280,16 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
             if keyword is None:
                 raise refused("'**' in a call is not supported", node)
             _check_identifier(keyword, node)
-        case ast.FunctionDef(name=name, decorator_list=decorators):
+        case ast.FunctionDef(name=name):
+            # Decorators are expressions checked like any other; the interpreter takes
+            # @torch.no_grad() and @torch.enable_grad() only.
             _check_identifier(name, node)
-            if decorators:
-                raise refused("decorators are not supported", node)
             _check_parameters(node)
+        case ast.Lambda(args=args):
+            if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
+                raise refused("only plain parameters (with defaults) are supported", node)
+        case ast.ExceptHandler(name=str() as caught):
+            _check_identifier(caught, node)
         case ast.Import(names=aliases):
             for alias in aliases:
                 _check_import(alias.name, alias)
@@ -338,8 +368,6 @@ def _check_parameters(node: ast.FunctionDef) -> None:
 def _check_identifier(name: str, node: ast.AST) -> None:
     if name.startswith("_") and name != "_":  # a lone "_" is the usual throwaway name
         raise refused(f"name '{name}' is not allowed: names starting with '_' are internal", node)
-    if name in FORBIDDEN_NAMES:
-        raise refused(f"'{name}' is not available in this sandbox", node)
 
 
 def _check_import(module: str, node: ast.AST) -> None:

@@ -238,3 +238,14 @@ class ProgramContext:
         if name in self.attributes:
             return self.attributes[name]
         raise ProgramError("AttributeError", f"ctx has no attribute '{name}'")
+
+
+@dataclass(frozen=True)
+class TypeProxy:
+    """What type(x) gives for a value whose class the program cannot hold (`torch.Tensor`):
+    printable and comparable, never the real type."""
+
+    qualname: str
+
+    def __repr__(self) -> str:
+        return f"<class '{self.qualname}'>"

@@ -44,6 +44,7 @@ from app.sandbox.classes import (
     ProgramContext,
     SuperBuiltin,
     SuperProxy,
+    TypeProxy,
     UserClass,
     UserModule,
     UserObject,
@@ -52,8 +53,18 @@ from app.sandbox.classes import (
     new_module,
 )
 from app.sandbox.errors import ProgramError, refused
+from app.sandbox.exceptions import (
+    EXCEPTION_ATTRIBUTES,
+    EXCEPTION_CLASSES,
+    ExceptionClass,
+    ExceptionValue,
+    caught_value,
+    matches,
+)
+from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard
 from app.sandbox.pyvalues import (
+    TYPE_BUILTINS,
     Builtin,
     PythonValues,
     TextWriter,
@@ -201,14 +212,19 @@ class Scope:
 class UserFunction:
     """A function the program defined; its body is interpreted when called."""
 
-    node: ast.FunctionDef
+    node: ast.FunctionDef | ast.Lambda
     defaults: list[Any]
     scope: Scope
     owner: UserClass | None = None  # the class whose body defined it (for super())
     static: bool = False  # @staticmethod: called without the instance
+    grad_mode: type | None = None  # @torch.no_grad() or @torch.enable_grad()
+
+    @property
+    def name(self) -> str:
+        return self.node.name if isinstance(self.node, ast.FunctionDef) else "<lambda>"
 
     def __repr__(self) -> str:
-        return f"<function {self.node.name}>"
+        return f"<function {self.name}>"
 
 
 @dataclass(eq=False)
@@ -261,6 +277,18 @@ class Interpreter:
         # design, and its output becomes the Function's; the tape must not take them for
         # tensors cut from the graph.
         self._in_function_forward = 0
+        self._handling: ProgramError | None = None  # the error an except block handles
+        # Builtins that call the program's functions (key=, map) or know its classes.
+        for name, function in (
+            ("type", self.builtin_type),
+            ("isinstance", self.builtin_isinstance),
+            ("map", self.builtin_map),
+            ("filter", self.builtin_filter),
+            ("sorted", self.builtin_sorted),
+            ("min", self.builtin_min),
+            ("max", self.builtin_max),
+        ):
+            self.python.builtins[name] = Builtin(name, function)
 
     def run(self) -> Evaluation:
         self.running = True
@@ -332,9 +360,16 @@ class Interpreter:
                 pass
             case ast.Return(value=value):
                 raise ReturnSignal(None if value is None else self.eval(value, scope))
-            case ast.FunctionDef(args=args):
+            case ast.FunctionDef(args=args, decorator_list=decorators):
                 defaults = [self.eval(default, scope) for default in args.defaults]
-                scope.names[node.name] = UserFunction(node, defaults, scope)
+                function = UserFunction(node, defaults, scope)
+                for decorator in reversed(decorators):
+                    function.grad_mode = self._grad_decorator(decorator, scope)
+                scope.names[node.name] = function
+            case ast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=final):
+                self.exec_try(body, handlers, orelse, final, scope)
+            case ast.Raise(exc=exception):
+                self.exec_raise(exception, scope)
             case ast.ClassDef():
                 scope.names[node.name] = self.define_class(node, scope)
             case ast.With(items=items, body=body):
@@ -365,6 +400,74 @@ class Interpreter:
                     self.delete(target, scope)
             case _:
                 raise refused(f"{type(node).__name__} is not supported", node)
+
+    def exec_try(
+        self,
+        body: list[ast.stmt],
+        handlers: list[ast.ExceptHandler],
+        orelse: list[ast.stmt],
+        final: list[ast.stmt],
+        scope: Scope,
+    ) -> None:
+        """try/except/else/finally. Only the program's own errors are caught (see
+        app.sandbox.exceptions); a limit or a refusal ends the program without running
+        `finally`, so no code of the program runs past a limit."""
+        try:
+            try:
+                self.exec_block(body, scope)
+            except ProgramError as error:
+                if not self._handle(error, handlers, scope):
+                    raise
+            else:
+                self.exec_block(orelse, scope)
+        except ProgramError as error:
+            if error.kind in {"program-error"}:
+                self.exec_block(final, scope)
+            raise
+        except (BreakSignal, ContinueSignal, ReturnSignal):
+            self.exec_block(final, scope)
+            raise
+        self.exec_block(final, scope)
+
+    def _handle(self, error: ProgramError, handlers: list[ast.ExceptHandler], scope: Scope) -> bool:
+        for handler in handlers:
+            self.budget.step()
+            caught = None if handler.type is None else self.eval(handler.type, scope)
+            if not matches(error, caught):
+                continue
+            previous = self._handling
+            self._handling = error
+            try:
+                if handler.name:
+                    scope.names[handler.name] = caught_value(error)
+                self.exec_block(handler.body, scope)
+            finally:
+                self._handling = previous
+                if handler.name:
+                    scope.names.pop(handler.name, None)
+            return True
+        return False
+
+    def exec_raise(self, exception: ast.expr | None, scope: Scope) -> None:
+        if exception is None:
+            if self._handling is None:
+                raise ProgramError("RuntimeError", "No active exception to reraise")
+            raise self._handling
+        value = self.eval(exception, scope)
+        if isinstance(value, ExceptionClass):
+            value = ExceptionValue(value.name, (), "")
+        if not isinstance(value, ExceptionValue):
+            raise ProgramError("TypeError", "exceptions must derive from BaseException")
+        raise ProgramError(value.name, value.message or value.name, raised=value)
+
+    def _grad_decorator(self, decorator: ast.expr, scope: Scope) -> type:
+        manager = self.eval(decorator, scope)
+        if type(manager) in (torch.no_grad, torch.enable_grad):
+            return type(manager)
+        raise refused(
+            "the decorators a function may have are @torch.no_grad() and @torch.enable_grad()",
+            decorator,
+        )
 
     def exec_for(
         self,
@@ -567,6 +670,9 @@ class Interpreter:
                 )
             case ast.Call():
                 return self.eval_call(node, scope)
+            case ast.Lambda(args=args):
+                defaults = [self.eval(default, scope) for default in args.defaults]
+                return UserFunction(node, defaults, scope)
             case ast.BinOp(left=left, op=op, right=right):
                 return self.binop(
                     BINARY[type(op)][0], self.eval(left, scope), self.eval(right, scope)
@@ -611,6 +717,8 @@ class Interpreter:
             return self.python.builtins[name]
         if name == "super":
             return SUPER
+        if name in EXCEPTION_CLASSES:
+            return EXCEPTION_CLASSES[name]
         raise ProgramError("NameError", f"name '{name}' is not defined")
 
     def eval_sequence(self, elements: list[ast.expr], scope: Scope) -> list[Any]:
@@ -680,6 +788,16 @@ class Interpreter:
             self.budget.sequence(sum(map(len, pieces)), "a string")
         return "".join(pieces)
 
+    def format_value(self, value: Any, spec: str, conversion: str | None) -> str:
+        """One field of str.format, written as an f-string writes it."""
+        limit = self.limits.max_sequence_len
+        if conversion in ("r", "a"):
+            value = to_text(value, limit, quoted=True)
+        elif conversion == "s":
+            value = to_text(value, limit)
+        check_spec(spec)
+        return to_text(value, limit) if is_container(value) or not spec else format(value, spec)
+
     def comprehend(
         self,
         element: ast.expr,
@@ -715,6 +833,12 @@ class Interpreter:
 
     def binop(self, symbol: str, left: Any, right: Any, inplace: bool = False) -> Any:
         """Apply an operator; tensors are sized by the guard, Python values here."""
+        if symbol == "%" and isinstance(left, str):
+            # Before the tensor case: "%999999999s" % tensor must be bounded too.
+            limit = self.limits.max_sequence_len
+            text = percent_format(left, right, lambda v, quoted: to_text(v, limit, quoted))
+            self.budget.create(len(text), "a string")
+            return text
         function = INPLACE[symbol] if inplace else SYMBOLS[symbol]
         operands = (
             (left,)
@@ -753,8 +877,6 @@ class Interpreter:
             self.budget.create(len(left) + len(right))
         elif symbol in {"in", "not in"} and isinstance(right, dict | set):
             self.python.key(left)
-        elif symbol == "%" and isinstance(left, str):
-            raise refused("'%' formatting of strings is not supported; use an f-string")
 
     def truth(self, value: Any) -> bool:
         if isinstance(
@@ -804,6 +926,8 @@ class Interpreter:
             return BoundMethod(owner, name)
         elif isinstance(owner, UserObject | UserClass | SuperProxy):
             return self.class_attribute(owner, name)
+        elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
+            return owner.args
         elif isinstance(owner, ProgramContext):
             return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
         elif isinstance(owner, nn.Module):
@@ -886,6 +1010,10 @@ class Interpreter:
                 return self.call_bound(method, receiver, args, kwargs)
             case SuperBuiltin():
                 return self.make_super(args)
+            case ExceptionClass(name=name):
+                if kwargs:
+                    raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
+                return ExceptionValue(name, args, _exception_message(name, args))
             case BaseClass(qualname=qualname):
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
             case UserModule():
@@ -927,6 +1055,13 @@ class Interpreter:
             return list(getattr(receiver, name)())
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
+        if isinstance(receiver, str) and name == "format":
+            text = format_text(receiver, args, kwargs, self.format_value)
+            self.budget.create(len(text), "a string")
+            return text
+        if isinstance(receiver, list) and name == "sort" and "key" in kwargs:
+            receiver[:] = self.builtin_sorted(receiver, **kwargs)
+            return None
         return self.python.call_method(receiver, name, args, kwargs)
 
     def autograd_call(
@@ -968,15 +1103,116 @@ class Interpreter:
         self.call_depth += 1
         self._scope_stack.append(scope)
         try:
+            if function.grad_mode is not None:
+                with function.grad_mode():
+                    return self._run_body(function, scope)
+            return self._run_body(function, scope)
+        finally:
+            self.call_depth -= 1
+            self._scope_stack.pop()
+
+    def _run_body(self, function: UserFunction, scope: Scope) -> Any:
+        if isinstance(function.node, ast.Lambda):
+            return self.eval(function.node.body, scope)
+        try:
             self.exec_block(function.node.body, scope)
         except ReturnSignal as signal:
             return signal.value
         except (BreakSignal, ContinueSignal):
             raise ProgramError("SyntaxError", "'break' or 'continue' outside a loop") from None
-        finally:
-            self.call_depth -= 1
-            self._scope_stack.pop()
         return None
+
+    # Builtins that call back into the program -------------------------------------------
+
+    def builtin_type(self, value: Any) -> Any:
+        """type(x): a builtin (int, list...), a class of the program, or a printable proxy."""
+        if type(value).__name__ in TYPE_BUILTINS and type(value) is TYPE_BUILTINS.get(
+            type(value).__name__
+        ):
+            return self.python.builtins[type(value).__name__]
+        own = _class_of(value)
+        if own is not None:
+            return own
+        if isinstance(value, ExceptionValue):
+            return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
+        if isinstance(value, nn.Parameter):
+            return TypeProxy("torch.nn.parameter.Parameter")
+        if isinstance(value, torch.Tensor):
+            return TypeProxy("torch.Tensor")
+        if isinstance(value, UserFunction):
+            return TypeProxy("function")
+        kind = type(value)
+        module = kind.__module__
+        return TypeProxy(
+            kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+        )
+
+    def builtin_isinstance(self, value: Any, classes: Any) -> bool:
+        options = classes if isinstance(classes, tuple) else (classes,)
+        return any(self._is_instance(value, option) for option in options)
+
+    def _is_instance(self, value: Any, option: Any) -> bool:
+        match option:
+            case Builtin(name=name) if name in TYPE_BUILTINS:
+                return isinstance(value, TYPE_BUILTINS[name])
+            case TypeProxy(qualname="torch.Tensor"):
+                return isinstance(value, torch.Tensor)
+            case TypeProxy():
+                return bool(self.builtin_type(value) == option)
+            case BaseClass(kind="module"):
+                return isinstance(value, nn.Module)
+            case SafeFunction(target=type() as target) if issubclass(
+                target, nn.Module | torch.Tensor | torch.optim.Optimizer
+            ):
+                return isinstance(value, target)
+            case UserClass():
+                own = _class_of(value)
+                return own is not None and own.is_subclass_of(option)
+            case ExceptionClass():
+                return isinstance(value, ExceptionValue) and EXCEPTION_CLASSES.get(
+                    value.name, EXCEPTION_CLASSES["Exception"]
+                ).is_subclass_of(option)
+        raise ProgramError("TypeError", "isinstance() arg 2 must be a type or tuple of types")
+
+    def builtin_map(self, function: Any, *iterables: Any) -> list[Any]:
+        """map(), made into a list at once (a program never holds a lazy iterator)."""
+        if not iterables:
+            raise ProgramError("TypeError", "map() must have at least two arguments.")
+        rows = zip(*(self.python.items(items) for items in iterables), strict=False)
+        return [self.call(function, row, {}) for row in rows]
+
+    def builtin_filter(self, function: Any, iterable: Any) -> list[Any]:
+        items = self.python.items(iterable)
+        if function is None:
+            return [item for item in items if self.truth(item)]
+        return [item for item in items if self.truth(self.call(function, (item,), {}))]
+
+    def builtin_sorted(self, iterable: Any, key: Any = None, reverse: bool = False) -> list[Any]:
+        items = self.python.items(iterable)
+        if key is None:
+            return sorted(items, reverse=reverse)
+        keys = [self.call(key, (item,), {}) for item in items]
+        order = sorted(range(len(items)), key=keys.__getitem__, reverse=reverse)
+        return [items[index] for index in order]
+
+    def builtin_min(self, *values: Any, key: Any = None) -> Any:
+        return self._extreme(values, key, "<")
+
+    def builtin_max(self, *values: Any, key: Any = None) -> Any:
+        return self._extreme(values, key, ">")
+
+    def _extreme(self, values: tuple[Any, ...], key: Any, symbol: str) -> Any:
+        if not values:
+            raise ProgramError("TypeError", "expected at least 1 argument, got 0")
+        items = self.python.items(values[0]) if len(values) == 1 else list(values)
+        if not items:
+            raise ProgramError("ValueError", "min()/max() of an empty sequence")
+        best, best_key = items[0], None
+        for index, item in enumerate(items):
+            measured = item if key is None else self.call(key, (item,), {})
+            if index == 0 or self.truth(self.binop(symbol, measured, best_key)):
+                best, best_key = item, measured
+        return best
 
     # Classes ---------------------------------------------------------------------------
 
@@ -1240,7 +1476,7 @@ def _bind_arguments(
     function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     parameters = [arg.arg for arg in function.node.args.args]
-    name = function.node.name
+    name = function.name
     if len(args) > len(parameters):
         raise ProgramError(
             "TypeError", f"{name}() takes {len(parameters)} arguments but {len(args)} were given"
@@ -1274,6 +1510,15 @@ class _Runner(FunctionRunner):
         self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
     ) -> tuple[Any, ...]:
         return self.interpreter.function_backward(cls, ctx, grads)
+
+
+def _exception_message(name: str, args: tuple[Any, ...]) -> str:
+    """str(e), as Python writes it: the one argument, or the tuple of them."""
+    if not args:
+        return ""
+    if len(args) == 1:
+        return to_text(args[0], 1000, quoted=name == "KeyError")
+    return to_text(args, 1000, quoted=True)
 
 
 def _class_of(value: Any) -> UserClass | None:

@@ -55,6 +55,7 @@ PY_METHODS: dict[type, frozenset[str]] = {
             "isalpha",
             "count",
             "find",
+            "format",
         }
     ),
     tuple: frozenset({"index", "count"}),
@@ -70,6 +71,20 @@ NEW_TEXT = frozenset(
 )
 
 
+# Builtins that are classes in Python: type(3) is int, isinstance(x, float).
+TYPE_BUILTINS: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "set": set,
+    "range": range,
+}
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A Python builtin as the sandbox provides it."""
@@ -78,6 +93,8 @@ class Builtin:
     function: Callable[..., Any]
 
     def __repr__(self) -> str:
+        if self.name in TYPE_BUILTINS:
+            return f"<class '{self.name}'>"
         return f"<built-in function {self.name}>"
 
     def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
