@@ -203,3 +203,21 @@ def test_custom_function_backward_may_return_a_view_it_is_made_dense() -> None:
         "x.grad.add_(1)\n"
     )
     assert run(code).variables["x"].grad == [2.0, 2.0, 2.0]
+
+
+def test_a_method_may_run_without_gradients() -> None:
+    code = (
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(2, 1)\n"
+        "    @torch.no_grad()\n"
+        "    def predict(self, x):\n"
+        "        return self.fc(x)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+        "n = Net()\n"
+        "print(n.predict(torch.ones(1, 2)).requires_grad, n(torch.ones(1, 2)).requires_grad)\n"
+    )
+    assert run(code).stdout == "False True\n"

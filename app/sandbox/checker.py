@@ -350,13 +350,15 @@ def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
                 statement,
             )
         for decorator in statement.decorator_list:
-            if not (isinstance(decorator, ast.Name) and decorator.id in METHOD_DECORATORS):
-                raise refused("the only decorator a method may have is @staticmethod", decorator)
-            permitted.add(id(decorator))
-        if statement.decorator_list and statement.name != "__init__":
-            permitted.add(id(statement))
-            _check_identifier(statement.name, statement)
-            _check_parameters(statement)
+            # @staticmethod, or a call checked as any expression (@torch.no_grad()); the
+            # interpreter refuses other calls.
+            if isinstance(decorator, ast.Name) and decorator.id in METHOD_DECORATORS:
+                permitted.add(id(decorator))
+            elif not isinstance(decorator, ast.Call):
+                raise refused(
+                    "a method may have @staticmethod, @torch.no_grad() or @torch.enable_grad()",
+                    decorator,
+                )
 
 
 def _check_parameters(node: ast.FunctionDef) -> None:

@@ -1243,8 +1243,13 @@ class Interpreter:
             if isinstance(statement, ast.FunctionDef):
                 self.budget.step()
                 defaults = [self.eval(default, scope) for default in statement.args.defaults]
-                static = bool(statement.decorator_list)
-                body.names[statement.name] = UserFunction(statement, defaults, scope, cls, static)
+                method = UserFunction(statement, defaults, scope, cls)
+                for decorator in statement.decorator_list:
+                    if isinstance(decorator, ast.Name):  # the checker lets @staticmethod only
+                        method.static = True
+                    else:
+                        method.grad_mode = self._grad_decorator(decorator, scope)
+                body.names[statement.name] = method
             else:
                 self.exec_statement(statement, body)
         cls.attributes = dict(body.names)
