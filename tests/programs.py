@@ -568,4 +568,41 @@ print(isinstance(3, (float, int)), isinstance(nn.Linear(1, 1), nn.Module))
 print(isinstance(x, nn.Parameter))
 print(type(1.5), type([]), type("s") == str, type(None))
 """,
+    "hooks_and_autograd_functional": """
+import torch
+from torch.autograd.functional import jacobian, hessian
+
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+seen = []
+
+
+def double(grad):
+    seen.append(grad.sum().item())
+    return grad * 2
+
+
+h = x.register_hook(double)
+y = (x ** 2).sum()
+y.backward()
+print(x.grad, seen)
+h.remove()
+x.grad.zero_()
+z = (x * 3).sum()
+z.backward()
+print(x.grad)
+
+
+def f(v):
+    return v ** 3
+
+
+def energy(v):
+    return (v ** 2).sum() * v[0]
+
+
+J = jacobian(f, torch.tensor([1.0, 2.0]))
+H = hessian(energy, torch.tensor([1.0, 2.0]))
+out, vjp = torch.autograd.functional.vjp(f, torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]))
+print(J, H, vjp)
+""",
 }

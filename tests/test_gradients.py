@@ -221,3 +221,16 @@ def test_a_method_may_run_without_gradients() -> None:
         "print(n.predict(torch.ones(1, 2)).requires_grad, n(torch.ones(1, 2)).requires_grad)\n"
     )
     assert run(code).stdout == "False True\n"
+
+
+def test_a_hook_changes_the_gradient_as_in_pytorch_and_ends_with_the_program() -> None:
+    code = (
+        "import torch\n"
+        "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "x.register_hook(lambda g: g * 10)\n"
+        "x.register_hook(print)\n"
+        "y = (x * x).sum()\n"
+    )
+    graph = run(code)  # the server backpropagates y: the program's hooks are gone by then
+    assert graph.variables["x"].grad == [2.0, 4.0]
+    assert graph.stdout == ""

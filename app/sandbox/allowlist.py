@@ -202,6 +202,9 @@ MATH_FUNCTIONS = tuple(
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 
 
+AUTOGRAD_FUNCTIONAL = ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")
+
+
 def _build_namespaces() -> dict[str, Namespace]:
     functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
     init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
@@ -217,11 +220,23 @@ def _build_namespaces() -> dict[str, Namespace]:
         },
     )
     optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
+    autograd_functional = Namespace(
+        "torch.autograd.functional",
+        _functions(
+            torch.autograd.functional,
+            "torch.autograd.functional",
+            AUTOGRAD_FUNCTIONAL,
+            dry_run=False,
+        ),
+    )
     autograd = Namespace(
         "torch.autograd",
         {
             **_functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
             "Function": BaseClass("torch.autograd.Function", "function"),
+            # Functions of a program's function: the interpreter calls them (see
+            # Interpreter.functional_call), torch calls back a wrapper of ours.
+            "functional": autograd_functional,
         },
     )
     torch_ns = Namespace(
@@ -248,6 +263,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn.functional": functional,
         "torch.optim": optim_ns,
         "torch.autograd": autograd,
+        "torch.autograd.functional": autograd_functional,
         "math": math_ns,
     }
 

@@ -156,7 +156,15 @@ FORBIDDEN_NAMES = frozenset(
 
 # Modules a program may import, and the namespace each binds.
 IMPORTABLE = frozenset(
-    {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "math"}
+    {
+        "torch",
+        "torch.nn",
+        "torch.nn.functional",
+        "torch.optim",
+        "torch.autograd",
+        "torch.autograd.functional",
+        "math",
+    }
 )
 
 

@@ -249,3 +249,13 @@ class TypeProxy:
 
     def __repr__(self) -> str:
         return f"<class '{self.qualname}'>"
+
+
+@dataclass(eq=False)
+class HookHandle:
+    """What x.register_hook(fn) gives: `remove()` only, never torch's handle."""
+
+    handle: Any
+
+    def __repr__(self) -> str:
+        return "<hook handle>"

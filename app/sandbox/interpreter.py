@@ -41,6 +41,7 @@ from app.sandbox.classes import (
     BaseClass,
     BoundUserMethod,
     FunctionRunner,
+    HookHandle,
     ProgramContext,
     SuperBuiltin,
     SuperProxy,
@@ -272,7 +273,10 @@ class Interpreter:
         # the gradient check replays recorded calls afterwards.
         self.running = False
         self.function_runner = _Runner(self)
-        self._in_function_backward = 0  # a program's Function.backward is running
+        # A program's code runs inside torch's backward (Function.backward, a tensor hook):
+        # a backward() there would re-enter the engine and the graph capture.
+        self._in_function_backward = 0
+        self._hooks: list[Any] = []  # handles of the program's tensor hooks, removed at the end
         # A program's Function.forward is running: its operations run without autograd by
         # design, and its output becomes the Function's; the tape must not take them for
         # tensors cut from the graph.
@@ -300,6 +304,9 @@ class Interpreter:
             raise ProgramError("SyntaxError", "'return' outside a function") from None
         finally:
             self.running = False
+            # The program's hooks run in its own backward calls, not in the server's.
+            for handle in self._hooks:
+                handle.remove()
         return Evaluation(
             names=dict(self.globals.names),
             stdout=self.stdout.getvalue(),
@@ -920,12 +927,14 @@ class Interpreter:
                 raise refused(
                     f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
                 )
-            if name in TENSOR_METHODS:
+            if name in TENSOR_METHODS or name == "register_hook":  # the hook: register_hook()
                 return BoundMethod(owner, name)
         elif isinstance(owner, UserClass) and owner.kind == "function" and name == "apply":
             return BoundMethod(owner, name)
         elif isinstance(owner, UserObject | UserClass | SuperProxy):
             return self.class_attribute(owner, name)
+        elif isinstance(owner, HookHandle) and name == "remove":
+            return BoundMethod(owner, name)
         elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
             return owner.args
         elif isinstance(owner, ProgramContext):
@@ -999,6 +1008,10 @@ class Interpreter:
                 return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
+            case SafeFunction(qualname=qualname) if qualname.startswith(
+                "torch.autograd.functional."
+            ):
+                return self.functional_call(function, args, kwargs)
             case SafeFunction():
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
@@ -1028,6 +1041,11 @@ class Interpreter:
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if isinstance(receiver, HookHandle) and name == "remove":
+            receiver.handle.remove()
+            return None
+        if isinstance(receiver, torch.Tensor) and name == "register_hook":
+            return self.register_hook(receiver, args, kwargs)
         if isinstance(receiver, torch.Tensor):
             if name == "backward":
                 self.guard.check_arguments("Tensor.backward", args, kwargs)
@@ -1213,6 +1231,79 @@ class Interpreter:
             if index == 0 or self.truth(self.binop(symbol, measured, best_key)):
                 best, best_key = item, measured
         return best
+
+    # The program's functions where torch takes a callable ------------------------------
+
+    def register_hook(
+        self, tensor: torch.Tensor, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HookHandle:
+        """x.register_hook(fn): torch calls a wrapper of ours during backward, which runs fn
+        in the interpreter and checks what it returns like a gradient."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", "register_hook takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+            raise ProgramError("TypeError", "register_hook takes a function of the program")
+        shape, dtype = tuple(tensor.shape), tensor.dtype
+
+        def hook(grad: torch.Tensor) -> torch.Tensor | None:
+            result = self._callback("a tensor hook", function, (grad,))
+            if result is None:
+                return None
+            return _checked_gradient("the hook", result, shape, dtype)
+
+        handle = HookHandle(tensor.register_hook(hook))  # type: ignore[no-untyped-call]
+        self._hooks.append(handle.handle)
+        return handle
+
+    def functional_call(
+        self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """torch.autograd.functional.jacobian(f, inputs, ...): torch calls a wrapper of ours,
+        which runs f in the interpreter. Each call is charged for the work torch then does
+        (one backward per output element, a result of outputs x inputs elements)."""
+        name = function.qualname.rsplit(".", 1)[1]
+        if not args:
+            raise ProgramError("TypeError", f"{name}() needs a function and its inputs")
+        if set(kwargs) - {"create_graph", "strict"}:
+            raise refused(f"{name}: only create_graph= and strict= are available here")
+        program_function, rest = args[0], args[1:]
+        self.guard.check_arguments(function.qualname, rest, kwargs)
+        inputs = rest[0] if rest else None
+        tensors = inputs if isinstance(inputs, tuple | list) else (inputs,)
+        if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise ProgramError("TypeError", f"{name}(): inputs must be a tensor or a tuple of them")
+        input_numel = sum(t.numel() for t in tensors)
+
+        def wrapper(*values: Any) -> Any:
+            # Its operations are torch's business here (inputs are torch's own copies): they
+            # are not reported to the tape.
+            self._in_function_forward += 1
+            try:
+                result = self._callback(f"the function given to {name}", program_function, values)
+            finally:
+                self._in_function_forward -= 1
+            outputs = result if isinstance(result, tuple | list) else (result,)
+            if not all(isinstance(out, torch.Tensor) for out in outputs):
+                raise ProgramError("TypeError", f"the function given to {name} must return tensors")
+            output_numel = sum(out.numel() for out in outputs)
+            self.budget.allocate(output_numel * max(input_numel, 1), f"torch.autograd.{name}")
+            self.budget.step(output_numel)  # torch runs one backward per output element
+            return result
+
+        result = function.target(wrapper, *rest, **kwargs)
+        return self._produced(self.guard.checked_result(function.qualname, result))
+
+    def _callback(self, what: str, function: Any, args: tuple[Any, ...]) -> Any:
+        """Run the program's `function` from inside torch, under the program's budgets."""
+        if not self.running:
+            raise ProgramError("RuntimeError", f"{what} runs only inside the program")
+        self.budget.step()
+        self._in_function_backward += 1
+        try:
+            return self.call(function, args, {})
+        finally:
+            self._in_function_backward -= 1
 
     # Classes ---------------------------------------------------------------------------
 
@@ -1452,14 +1543,9 @@ class Interpreter:
                     + ("None (that input is not a tensor)" if expected is None else "a tensor"),
                 )
             shape, dtype = expected
-            got = (tuple(grad.shape), grad.dtype)
-            if got != expected or grad.device.type != "cpu" or grad.layout != torch.strided:
-                raise ProgramError(
-                    "RuntimeError",
-                    f"{cls.name}.backward: gradient {index} has shape {list(got[0])} and dtype "
-                    f"{got[1]}; its input has shape {list(shape)} and dtype {dtype}",
-                )
-            checked.append(grad if grad.is_contiguous() else grad.contiguous())
+            checked.append(
+                _checked_gradient(f"{cls.name}.backward: gradient {index}", grad, shape, dtype)
+            )
         return tuple(checked)
 
     def _function_method(self, cls: UserClass, name: str) -> "UserFunction":
@@ -1515,6 +1601,23 @@ class _Runner(FunctionRunner):
         self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
     ) -> tuple[Any, ...]:
         return self.interpreter.function_backward(cls, ctx, grads)
+
+
+def _checked_gradient(
+    what: str, grad: Any, shape: tuple[int, ...], dtype: torch.dtype
+) -> torch.Tensor:
+    """A gradient the program computed, about to reach torch's kernels: the shape and dtype
+    of what it is the gradient of, dense and on the cpu (a view is copied)."""
+    if not isinstance(grad, torch.Tensor):
+        raise ProgramError("RuntimeError", f"{what} must return a tensor (or None)")
+    got = (tuple(grad.shape), grad.dtype)
+    if got != (shape, dtype) or grad.device.type != "cpu" or grad.layout != torch.strided:
+        raise ProgramError(
+            "RuntimeError",
+            f"{what} has shape {list(got[0])} and dtype {got[1]}; the gradient must have "
+            f"shape {list(shape)} and dtype {dtype}",
+        )
+    return grad if grad.is_contiguous() else grad.contiguous()
 
 
 def _exception_message(name: str, args: tuple[Any, ...]) -> str:

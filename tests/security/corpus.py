@@ -970,6 +970,178 @@ CORPUS: tuple[Hostile, ...] = (
         "not-allowed",
         "'input'",
     ),
+    # The program's functions where torch takes a callable: tensor hooks and
+    # torch.autograd.functional run them through wrappers of ours, under the budgets, and
+    # what a hook returns is checked like a gradient.
+    Hostile(
+        "hook_resizes_gradient",
+        LEAF + ("x.register_hook(lambda g: g.sum())\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "hook_expands_gradient",
+        LEAF + ("x.register_hook(lambda g: g.expand(1000, 3))\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "hook_changes_dtype",
+        LEAF + ("x.register_hook(lambda g: g.double())\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "dtype",
+    ),
+    Hostile(
+        "hook_returns_number",
+        LEAF + ("x.register_hook(lambda g: 1.0)\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "must return a tensor",
+    ),
+    Hostile(
+        "hook_reenters_backward",
+        LEAF
+        + (
+            "y = (x * 2).sum()\n"
+            "def h(g):\n"
+            "    y.backward()\n"
+            "x.register_hook(h)\n"
+            "y.backward(retain_graph=True)"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "hook_endless",
+        LEAF
+        + (
+            "def h(g):\n"
+            "    while True:\n"
+            "        pass\n"
+            "x.register_hook(h)\n"
+            "y = (x * 2).sum()\n"
+            "y.backward()"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "hook_recursion",
+        LEAF + ("def h(g):\n    return h(g)\nx.register_hook(h)\ny = (x * 2).sum()\ny.backward()"),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "hook_not_a_function",
+        LEAF + ("x.register_hook(3)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "hook_torch_function",
+        LEAF + ("x.register_hook(torch.neg)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "hook_handle_internals",
+        LEAF + ("h = x.register_hook(print)\nr = h.handle"),
+        "not-allowed",
+        "'handle'",
+    ),
+    Hostile(
+        "hook_many_registrations_bounded",
+        LEAF + ("while True:\n    x.register_hook(print)"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "jacobian_huge",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v.repeat(2000), torch.ones(2000))"
+        ),
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "jacobian_vectorize",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, torch.ones(2), vectorize=True)"
+        ),
+        "not-allowed",
+        "create_graph",
+    ),
+    Hostile(
+        "jacobian_strategy",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, torch.ones(2), strategy='forward-mode')"
+        ),
+        "not-allowed",
+        "create_graph",
+    ),
+    Hostile(
+        "jacobian_function_backward",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    (v * 2).sum().backward()\n"
+            "    return v\n"
+            "J = jacobian(f, torch.ones(2))"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "jacobian_returns_list_of_strings",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: 'x', torch.ones(2))"
+        ),
+        "program-error",
+        "must return tensors",
+    ),
+    Hostile(
+        "jacobian_endless",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    while True:\n"
+            "        pass\n"
+            "J = jacobian(f, torch.ones(2))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "hessian_recursion",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    return hessian(f, v)\n"
+            "H = hessian(f, torch.ones(2))"
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "jacobian_inputs_not_tensors",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, [print])"
+        ),
+        "not-allowed",
+        "cannot be passed",
+    ),
     # Format strings ------------------------------------------------------------------------
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
@@ -1089,7 +1261,6 @@ CORPUS: tuple[Hostile, ...] = (
         "not-allowed",
         "'get_state'",
     ),
-    Hostile("register_hook", LEAF + "x.register_hook(print)", "not-allowed", "'register_hook'"),
     Hostile(
         "node_hook",
         LEAF + "y = x * 2\ny.grad_fn.register_hook(print)",
