@@ -24,6 +24,7 @@ from app.chainrule import chain_rule
 from app.gradcheck import LeafGradient, check_gradients
 from app.learner_errors import explain
 from app.passes import PassLog, named_tensors
+from app.sandbox.classes import ProgramFunction
 from app.sandbox.errors import ProgramError, too_big
 from app.sandbox.interpreter import Call, Evaluation
 from app.schemas import (
@@ -398,6 +399,9 @@ def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | 
     function on a gradient of 1 before the real backward frees what it saved."""
     if output is None or output.numel() != 1:
         return []
+    forward_cls = getattr(node, "_forward_cls", None)
+    if isinstance(forward_cls, type) and issubclass(forward_cls, ProgramFunction):
+        return []  # the program's own backward: run once, by backward, as in PyTorch
     try:
         with torch.no_grad():
             grads = node(torch.ones_like(output))  # type: ignore[operator] # C++ nodes are callable

@@ -234,3 +234,19 @@ def test_a_hook_changes_the_gradient_as_in_pytorch_and_ends_with_the_program() -
     graph = run(code)  # the server backpropagates y: the program's hooks are gone by then
     assert graph.variables["x"].grad == [2.0, 4.0]
     assert graph.stdout == ""
+
+
+def test_the_server_backward_runs_a_custom_function_backward() -> None:
+    code = (
+        "import torch\n"
+        "class Twice(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        return x * 2\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        return g * 3\n"  # deliberately not the true derivative: it is the one used
+        "x = torch.tensor(3.0, requires_grad=True)\n"
+        "w = Twice.apply(x) * 5\n"
+    )
+    assert run(code).variables["x"].grad == 15.0

@@ -8,6 +8,7 @@ hooks the graph before backward frees it.
 """
 
 import ast
+import contextlib
 import operator
 import re
 from collections.abc import Callable, Iterator
@@ -272,6 +273,8 @@ class Interpreter:
         # The program's modules run their forward only while the program runs: never when
         # the gradient check replays recorded calls afterwards.
         self.running = False
+        # The server's own backward (capture.finish) may run the program's Function.backward.
+        self.backward_allowed = False
         self.function_runner = _Runner(self)
         # A program's code runs inside torch's backward (Function.backward, a tensor hook):
         # a backward() there would re-enter the engine and the graph capture.
@@ -315,6 +318,17 @@ class Interpreter:
             backward_calls=self.backward_calls,
             last_graph_name=self.last_graph_name,
         )
+
+    @contextlib.contextmanager
+    def server_backward(self) -> Iterator[None]:
+        """While the server backpropagates a root the program did not, a custom Function's
+        backward on the way runs as in the program (same budgets); nothing else of the
+        program does (its modules, hooks and functional functions stay refused)."""
+        self.backward_allowed = True
+        try:
+            yield
+        finally:
+            self.backward_allowed = False
 
     # Statements ------------------------------------------------------------------------
 
@@ -1517,7 +1531,7 @@ class Interpreter:
     ) -> tuple[Any, ...]:
         """Run the program's backward (torch's engine called it) and check what it returns:
         kernels downstream trust a gradient's shape and layout."""
-        if not self.running:
+        if not (self.running or self.backward_allowed):
             raise ProgramError("RuntimeError", f"{cls.name}.backward runs only inside the program")
         self._in_function_backward += 1
         try:
