@@ -1277,6 +1277,9 @@ class Interpreter:
         which runs f in the interpreter. Each call is charged for the work torch then does
         (one backward per output element, a result of outputs x inputs elements)."""
         name = function.qualname.rsplit(".", 1)[1]
+        if self._in_function_backward:
+            # It runs autograd itself: a backward inside backward, as backward() would be.
+            raise refused(f"{name}() cannot run inside the backward of an autograd Function")
         if not args:
             raise ProgramError("TypeError", f"{name}() needs a function and its inputs")
         if set(kwargs) - {"create_graph", "strict"}:

@@ -1142,6 +1142,20 @@ CORPUS: tuple[Hostile, ...] = (
         "not-allowed",
         "cannot be passed",
     ),
+    Hostile(
+        "hook_runs_jacobian",
+        LEAF
+        + (
+            "from torch.autograd.functional import jacobian\n"
+            "def h(g):\n"
+            "    return jacobian(lambda v: v * 2, g).sum(0)\n"
+            "x.register_hook(h)\n"
+            "y = (x * 2).sum()\n"
+            "y.backward()"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
     # Format strings ------------------------------------------------------------------------
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
