@@ -1113,7 +1113,8 @@ class Interpreter:
     def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
         if self._in_function_backward:
             raise refused(
-                f"{kind}() cannot run inside the backward of an autograd Function; compute the "
+                f"{kind}() cannot run inside the backward of an autograd Function, a tensor "
+                "hook or a function given to torch.autograd.functional; compute the "
                 "gradient with tensor operations"
             )
         self.backward_calls += 1
@@ -1279,7 +1280,10 @@ class Interpreter:
         name = function.qualname.rsplit(".", 1)[1]
         if self._in_function_backward:
             # It runs autograd itself: a backward inside backward, as backward() would be.
-            raise refused(f"{name}() cannot run inside the backward of an autograd Function")
+            raise refused(
+                f"{name}() cannot run inside the backward of an autograd Function, a tensor "
+                "hook or a function given to torch.autograd.functional"
+            )
         if not args:
             raise ProgramError("TypeError", f"{name}() needs a function and its inputs")
         if set(kwargs) - {"create_graph", "strict"}:

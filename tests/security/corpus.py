@@ -1130,7 +1130,7 @@ CORPUS: tuple[Hostile, ...] = (
             "H = hessian(f, torch.ones(2))"
         ),
         "limit",
-        "deep",
+        "cannot run inside",
     ),
     Hostile(
         "jacobian_inputs_not_tensors",
