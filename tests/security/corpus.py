@@ -1129,7 +1129,7 @@ CORPUS: tuple[Hostile, ...] = (
             "    return hessian(f, v)\n"
             "H = hessian(f, torch.ones(2))"
         ),
-        "limit",
+        "not-allowed",
         "cannot run inside",
     ),
     Hostile(
