@@ -605,4 +605,29 @@ H = hessian(energy, torch.tensor([1.0, 2.0]))
 out, vjp = torch.autograd.functional.vjp(f, torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]))
 print(J, H, vjp)
 """,
+    "module_forward_hooks": """
+import torch
+from torch import nn
+
+torch.manual_seed(2)
+model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+shapes = []
+
+
+def remember(module, inputs, output):
+    shapes.append(tuple(output.shape))
+
+
+def halve(module, inputs):
+    return (inputs[0] * 0.5,)
+
+
+h1 = model[0].register_forward_hook(remember)
+h2 = model[2].register_forward_pre_hook(halve)
+x = torch.randn(2, 3)
+loss = model(x).sum()
+loss.backward()
+h1.remove()
+print(shapes)
+""",
 }

@@ -143,6 +143,9 @@ RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 # Methods a module of the program has for registering tensors under a name.
 MODULE_REGISTRATION = frozenset({"register_buffer", "register_parameter"})
+# Hooks a program may put on a module: its function runs as the module does (see
+# Interpreter.register_module_hook).
+MODULE_HOOKS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
 
 
 class BackwardObserver(Protocol):
@@ -279,7 +282,8 @@ class Interpreter:
         # A program's code runs inside torch's backward (Function.backward, a tensor hook):
         # a backward() there would re-enter the engine and the graph capture.
         self._in_function_backward = 0
-        self._hooks: list[Any] = []  # handles of the program's tensor hooks, removed at the end
+        self._hooks: list[Any] = []  # handles of the program's hooks, removed at the end
+        self._hooked: set[int] = set()  # ids of modules with forward hooks of the program
         # A program's Function.forward is running: its operations run without autograd by
         # design, and its output becomes the Function's; the tape must not take them for
         # tensors cut from the graph.
@@ -965,6 +969,8 @@ class Interpreter:
                     return self.bind(value, owner)
                 if name in MODULE_REGISTRATION:
                     return BoundMethod(owner, name)
+            if name in MODULE_HOOKS:
+                return BoundMethod(owner, name)
             if name in MODULE_ATTRIBUTES and hasattr(owner, name):
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in MODULE_METHODS:
@@ -1049,6 +1055,10 @@ class Interpreter:
                 return function(*args, **kwargs)
             case nn.Module():
                 result = self.guard.call_module(function, args, kwargs)
+                if any(id(sub) in self._hooked for sub in function.modules()):
+                    # The program's forward hooks ran inside: a replay without them would
+                    # compute something else, so the call is not recorded.
+                    return self._produced(result)
                 return self._produced(result, Call(function, args, kwargs))
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
 
@@ -1081,6 +1091,8 @@ class Interpreter:
             if kwargs:
                 raise ProgramError("TypeError", "save_for_backward takes tensors only")
             return receiver.save_for_backward(*args)
+        if isinstance(receiver, nn.Module) and name in MODULE_HOOKS:
+            return self.register_module_hook(receiver, name, args, kwargs)
         if isinstance(receiver, nn.Module):
             self._check_module_method(receiver, name, args, kwargs)
         if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
@@ -1269,6 +1281,37 @@ class Interpreter:
 
         handle = HookHandle(tensor.register_hook(hook))  # type: ignore[no-untyped-call]
         self._hooks.append(handle.handle)
+        return handle
+
+    def register_module_hook(
+        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HookHandle:
+        """model.register_forward_hook(fn) / register_forward_pre_hook(fn): torch calls a
+        wrapper of ours as the module runs; fn runs in the interpreter, and what it returns
+        (None, or what replaces the input or output) may only be tensors or tuples of them."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", f"{name} takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+            raise ProgramError("TypeError", f"{name} takes a function of the program")
+
+        def hook(*values: Any) -> Any:
+            result = self._callback("a module hook", function, values)
+            items = result if isinstance(result, tuple) else (result,)
+            if result is not None and not all(isinstance(i, torch.Tensor) for i in items):
+                raise ProgramError(
+                    "TypeError", "a module hook may return None, a tensor or a tuple of tensors"
+                )
+            return result
+
+        register = (
+            module.register_forward_hook
+            if name == "register_forward_hook"
+            else module.register_forward_pre_hook
+        )
+        handle = HookHandle(register(hook))
+        self._hooks.append(handle.handle)
+        self._hooked.add(id(module))
         return handle
 
     def functional_call(

@@ -1156,6 +1156,81 @@ CORPUS: tuple[Hostile, ...] = (
         "not-allowed",
         "inside the backward",
     ),
+    # Module forward hooks: the program's function runs as the module does, and may only
+    # hand back tensors.
+    Hostile(
+        "module_hook_returns_text",
+        MODEL + ("m.register_forward_hook(lambda mod, i, o: 'x')\ny = m(torch.ones(2))"),
+        "program-error",
+        "may return None",
+    ),
+    Hostile(
+        "module_pre_hook_returns_module",
+        MODEL + ("m.register_forward_pre_hook(lambda mod, i: mod)\ny = m(torch.ones(2))"),
+        "program-error",
+        "may return None",
+    ),
+    Hostile(
+        "module_hook_endless",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    while True:\n"
+            "        pass\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "module_hook_recursion",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    return mod(i[0])\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "module_hook_backward",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    o.sum().backward()\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "not-allowed",
+        "cannot run inside",
+    ),
+    Hostile(
+        "module_hook_keywords",
+        MODEL + ("m.register_forward_hook(print, with_kwargs=True)"),
+        "program-error",
+        "one function",
+    ),
+    Hostile(
+        "module_hook_torch_function",
+        MODEL + ("m.register_forward_hook(torch.relu)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "module_backward_hook",
+        MODEL + ("m.register_full_backward_hook(print)"),
+        "not-allowed",
+        "register_full_backward_hook",
+    ),
+    Hostile(
+        "module_hook_handle_internals",
+        MODEL + ("h = m.register_forward_hook(print)\nd = h.handle"),
+        "not-allowed",
+        "'handle'",
+    ),
     # Format strings ------------------------------------------------------------------------
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
@@ -1291,10 +1366,10 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("apply_", LEAF + "x.apply_(abs)", "not-allowed", "'apply_'"),
     Hostile("map_", LEAF + "x.map_(x, print)", "not-allowed", "'map_'"),
     Hostile(
-        "forward_hook",
-        MODEL + "m.register_forward_hook(print)",
+        "module_backward_hook_old",
+        MODEL + "m.register_backward_hook(print)",
         "not-allowed",
-        "register_forward_hook",
+        "register_backward_hook",
     ),
     Hostile("set_forward", MODEL + "m.forward = print", "not-allowed", "cannot set attribute"),
     Hostile(
