@@ -27,7 +27,7 @@ ATTRIBUTES = (
     "next_functions variable name weight parameters state_dict param_groups format join "
     "__class__ __dict__ mro load save empty from_file register_hook apply_ numpy data_ptr "
     "set_default_dtype manual_seed set_grad_enabled values indices real apply args "
-    "forward remove method fc __init__ __mro__ __subclasses__"
+    "forward remove method fc __init__ __mro__ __subclasses__ register_forward_hook"
 ).split()
 OPERATORS = "+ - * / // % ** @ << & == < in and or".split()
 # Some Python fuzzers find crashes only with these; keep them in the alphabet.
