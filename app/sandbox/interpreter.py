@@ -54,7 +54,7 @@ from app.sandbox.classes import (
     module_type,
     new_module,
 )
-from app.sandbox.errors import ProgramError, refused
+from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.exceptions import (
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_CLASSES,
@@ -141,6 +141,8 @@ SIZED = (str, list, tuple)
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
+# Class statements one program may run (each module or Function class is a real type).
+MAX_CLASSES = 1000
 # Methods a module of the program has for registering tensors under a name.
 MODULE_REGISTRATION = frozenset({"register_buffer", "register_parameter"})
 # Hooks a program may put on a module: its function runs as the module does (see
@@ -278,6 +280,7 @@ class Interpreter:
         self.running = False
         # The server's own backward (capture.finish) may run the program's Function.backward.
         self.backward_allowed = False
+        self.classes_defined = 0
         self.function_runner = _Runner(self)
         # A program's code runs inside torch's backward (Function.backward, a tensor hook):
         # a backward() there would re-enter the engine and the graph capture.
@@ -1387,6 +1390,11 @@ class Interpreter:
                     "of the program only",
                     node.bases[0],
                 )
+        self.classes_defined += 1
+        if self.classes_defined > MAX_CLASSES:
+            # Each is a real Python type (module or Function classes): a class statement in a
+            # loop would make one per turn.
+            raise too_big(f"the program defined more than {MAX_CLASSES} classes", node)
         cls = UserClass(node.name, kind, parent)
         if kind == "module":
             base_type = parent.module_type if parent and parent.module_type else UserModule

@@ -298,6 +298,12 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "items",
     ),
+    Hostile(
+        "class_statement_in_a_loop",
+        IMPORT_TORCH + "for i in range(5000):\n    class A(torch.autograd.Function):\n        pass",
+        "limit",
+        "classes",
+    ),
     # Custom autograd Functions: torch's engine calls the program's backward (through a
     # Function type of ours) during backward(); what it returns is checked before kernels
     # see it, and it runs under the program's budgets.
