@@ -24,6 +24,7 @@ from app.chainrule import chain_rule
 from app.gradcheck import LeafGradient, check_gradients
 from app.learner_errors import explain
 from app.passes import PassLog, named_tensors
+from app.sandbox.classes import ProgramFunction
 from app.sandbox.errors import ProgramError, too_big
 from app.sandbox.interpreter import Call, Evaluation
 from app.schemas import (
@@ -527,6 +528,9 @@ def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | 
     one real factor of the chain rule."""
     if output is None or not _real_scalar(output):
         return []
+    forward_cls = getattr(node, "_forward_cls", None)
+    if isinstance(forward_cls, type) and issubclass(forward_cls, ProgramFunction):
+        return []  # the program's own backward: run once, by backward, as in PyTorch
     try:
         with torch.no_grad():
             grads = node(torch.ones_like(output))  # type: ignore[operator] # C++ nodes are callable

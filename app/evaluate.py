@@ -46,8 +46,10 @@ def evaluate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            evaluation = Interpreter(program, limits, capture).run()
-            graph = capture.finish(evaluation, request.output)
+            interpreter = Interpreter(program, limits, capture)
+            evaluation = interpreter.run()
+            with interpreter.server_backward():
+                graph = capture.finish(evaluation, request.output)
         except ProgramError as error:
             raise explained(error, request.code) from None
     python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]

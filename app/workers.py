@@ -9,7 +9,6 @@ bounded in size by the process that writes it.
 """
 
 import asyncio
-import dataclasses
 import gc
 import json
 import logging
@@ -85,7 +84,9 @@ class WorkerReply(BaseModel):
 
     @classmethod
     def failed(cls, error: ProgramError, fault: str | None = None) -> "WorkerReply":
-        return cls(error=ErrorFields(**dataclasses.asdict(error)), fault=fault)
+        # Field by field: `raised` holds the program's own values, which stay in the worker.
+        fields = {name: getattr(error, name) for name in ErrorFields.model_fields}
+        return cls(error=ErrorFields(**fields), fault=fault)
 
     def failure(self) -> ProgramError:
         """The program's error; a failed evaluation when the answer lacks a part."""

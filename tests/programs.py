@@ -321,4 +321,313 @@ y = (W * old).sum()
 y.backward()
 print(old, W.data)
 """,
+    "class_learn_the_basics_network": """
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+
+
+class NeuralNetwork(nn.Module):
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(6, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 3),
+        )
+        self.scale = 2.0
+        self.register_buffer("offset", torch.zeros(3))
+
+    def helper(self, x):
+        return x * self.scale
+
+    def forward(self, x):
+        x = self.flatten(x)
+        logits = self.linear_relu_stack(x)
+        return self.helper(logits) + self.offset
+
+
+model = NeuralNetwork()
+print(model)
+X = torch.randn(4, 2, 3)
+y = torch.tensor([0, 2, 1, 1])
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model.train()
+pred = model(X)
+loss = F.cross_entropy(pred, y)
+optimizer.zero_grad()
+loss.backward()
+optimizer.step()
+for name, param in model.named_parameters():
+    print(name, param.shape)
+print(list(model.state_dict().keys()))
+print(sum(p.numel() for p in model.parameters()))
+model.eval()
+print(model.training)
+""",
+    "class_lstm_classifier": """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(3)
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self, vocab_size, embedding_dim, hidden_dim, num_classes):
+        super(LSTMClassifier, self).__init__()
+        self.hidden_dim = hidden_dim
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, num_classes)
+
+    def forward(self, tokens):
+        embedded = self.embedding(tokens)
+        output, (hidden, cell) = self.lstm(embedded)
+        return self.fc(hidden[-1])
+
+
+model = LSTMClassifier(vocab_size=10, embedding_dim=4, hidden_dim=5, num_classes=2)
+tokens = torch.tensor([[1, 4, 2], [3, 3, 9]])
+labels = torch.tensor([1, 0])
+logits = model(tokens)
+loss = F.cross_entropy(logits, labels)
+loss.backward()
+print(model.hidden_dim, logits.shape)
+""",
+    "class_nested_submodules_and_plain_class": """
+import torch
+from torch import nn
+
+
+class Layer(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.linear1 = nn.Linear(size, size)
+        self.gain = nn.Parameter(torch.ones(size))
+
+    def forward(self, x):
+        return torch.tanh(self.linear1(x)) * self.gain
+
+
+class Encoder(nn.Module):
+    def __init__(self, size, depth):
+        super().__init__()
+        self.layers = nn.ModuleList([Layer(size) for _ in range(depth)])
+        self.heads = nn.ModuleDict({"mean": nn.Linear(size, 1), "spread": nn.Linear(size, 1)})
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x) + x
+        return self.heads["mean"](x) + self.heads["spread"](x).exp()
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder(3, 2)
+
+    def forward(self, x):
+        return self.encoder(x).sum()
+
+
+class Point:
+    def __init__(self, x, y=0.0):
+        self.x = x
+        self.y = y
+
+    def norm2(self):
+        return self.x ** 2 + self.y ** 2
+
+
+torch.manual_seed(5)
+model = Model()
+x = torch.randn(4, 3)
+out = model(x)
+out.backward()
+names = [name for name, p in model.named_parameters()]
+print(names[0], len(names))
+print(model.encoder.layers[1].gain.grad)
+p = Point(3.0, y=4.0)
+p.y = p.y + 1
+print(p.norm2(), Point(1.0).norm2())
+""",
+    "custom_autograd_function_exp_and_relu": """
+import torch
+
+
+class MyExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        result = torch.exp(x)
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (result,) = ctx.saved_tensors
+        return grad_output * result
+
+
+class ClampedReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, limit):
+        ctx.save_for_backward(x)
+        ctx.limit = limit
+        return x.clamp(min=0, max=limit)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, = ctx.saved_tensors
+        mask = (x > 0) & (x < ctx.limit)
+        return grad_output * mask.float(), None
+
+
+x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+y = MyExp.apply(x)
+z = ClampedReLU.apply(y, 3.0)
+loss = (z * torch.tensor([1.0, 2.0, 3.0])).sum()
+loss.backward()
+print(x.grad)
+""",
+    "python_try_lambda_decorator_and_input_name": """
+import torch
+
+
+def safe_div(a, b):
+    try:
+        result = a / b
+    except ZeroDivisionError as e:
+        print("caught:", e)
+        result = 0.0
+    else:
+        print("fine")
+    finally:
+        print("done")
+    return result
+
+
+print(safe_div(1, 0), safe_div(4, 2))
+try:
+    torch.ones(2) + torch.ones(3)
+except RuntimeError as err:
+    print("torch says:", str(err)[:30])
+try:
+    raise ValueError("bad value", 3)
+except (TypeError, ValueError) as e:
+    print(type(e) if False else "ok", e.args)
+try:
+    {}["missing"]
+except LookupError as e:
+    print("lookup", e)
+try:
+    try:
+        raise KeyError("k")
+    except KeyError:
+        raise
+except Exception as e:
+    print("reraised", repr(e) if False else e)
+input = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+square = lambda t, p=2: t ** p
+out = square(input).sum()
+out.backward()
+print(input.grad)
+
+
+@torch.no_grad()
+def update(w):
+    w -= 0.1 * w.grad
+    return w
+
+
+update(input)
+print(input)
+""",
+    "python_key_functions_format_and_type": """
+import torch
+from torch import nn
+
+words = ["pear", "fig", "banana"]
+print(sorted(words, key=len), sorted(words, key=lambda w: w[-1], reverse=True))
+print(max(words, key=len), min(words, key=lambda w: len(w)), max(3, 7, 5))
+print(list(map(lambda w: w.upper(), words)), list(filter(lambda n: n % 2, range(7))))
+print(list(map(str, [1, 2])), sum(map(lambda a, b: a * b, [1, 2], [3, 4])))
+words.sort(key=len)
+print(words)
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+loss = (x * x).sum()
+print("epoch {}: loss {:.4f}".format(1, loss.item()))
+print("{name}={value:>8.3f}".format(name="lr", value=0.1))
+print("loss %.4f after %d steps, %s" % (loss, 3, "ok"), "%5.1f%%" % 99.5)
+print("%(a)s and %(b)r" % {"a": 1, "b": "x"})
+print(type(x), type(3) is int, type(x) == torch.Tensor, isinstance(x, torch.Tensor))
+print(isinstance(3, (float, int)), isinstance(nn.Linear(1, 1), nn.Module))
+print(isinstance(x, nn.Parameter))
+print(type(1.5), type([]), type("s") == str, type(None))
+""",
+    "hooks_and_autograd_functional": """
+import torch
+from torch.autograd.functional import jacobian, hessian
+
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+seen = []
+
+
+def double(grad):
+    seen.append(grad.sum().item())
+    return grad * 2
+
+
+h = x.register_hook(double)
+y = (x ** 2).sum()
+y.backward()
+print(x.grad, seen)
+h.remove()
+x.grad.zero_()
+z = (x * 3).sum()
+z.backward()
+print(x.grad)
+
+
+def f(v):
+    return v ** 3
+
+
+def energy(v):
+    return (v ** 2).sum() * v[0]
+
+
+J = jacobian(f, torch.tensor([1.0, 2.0]))
+H = hessian(energy, torch.tensor([1.0, 2.0]))
+out, vjp = torch.autograd.functional.vjp(f, torch.tensor([1.0, 2.0]), torch.tensor([1.0, 1.0]))
+print(J, H, vjp)
+""",
+    "module_forward_hooks": """
+import torch
+from torch import nn
+
+torch.manual_seed(2)
+model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+shapes = []
+
+
+def remember(module, inputs, output):
+    shapes.append(tuple(output.shape))
+
+
+def halve(module, inputs):
+    return (inputs[0] * 0.5,)
+
+
+h1 = model[0].register_forward_hook(remember)
+h2 = model[2].register_forward_pre_hook(halve)
+x = torch.randn(2, 3)
+loss = model(x).sum()
+loss.backward()
+h1.remove()
+print(shapes)
+""",
 }

@@ -31,9 +31,9 @@ def test_from_import_points_at_the_module_name() -> None:
     ("code", "words"),
     [
         ("x = ().__class__", "'__class__'"),
-        ("f = lambda: 1", "lambda"),
-        ("class A:\n    pass", "class"),
-        ("try:\n    pass\nexcept Exception:\n    pass", "try"),
+        ("f = lambda *a: 1", "plain parameters"),
+        ("class A:\n    def __del__(self):\n        pass", "__del__"),
+        ("try:\n    pass\nexcept* Exception:\n    pass", "try/except*"),
         ("eval('1')", "'eval'"),
         ("getattr(1, 'real')", "'getattr'"),
         ("global x", "global"),
@@ -42,10 +42,11 @@ def test_from_import_points_at_the_module_name() -> None:
         ("import torch\ntorch.load('x')", "unpickles"),
         ("import torch\ntorch.empty(3)", "uninitialised"),
         ("import torch\nx = torch.ones(2)\nx.data_ptr()", "'data_ptr'"),
-        ("import torch\nx = torch.ones(2)\nx.register_hook(print)", "'register_hook'"),
+        ("import torch\nx = torch.ones(2, requires_grad=True)\nx.register_hook(3)", "function"),
         ("import torch\ntorch.zeros(2, device='cuda')", "cpu"),
-        ("s = '{0.__class__}'.format(1)", "'format'"),
-        ("'%s' % 3", "'%'"),
+        ("s = '{0.__class__}'.format(1)", "attributes or items"),
+        ("'%999s' % 3", "more than 100"),
+        ("x = input()", "'input'"),
     ],
 )
 def test_refused_with_a_clear_message(code: str, words: str) -> None:

@@ -74,6 +74,8 @@ def _check_edges(graph: GraphData, name: str) -> None:
     for node in graph.nodes:
         if node.id not in outgoing or node.grad is None or isinstance(node.grad, dict):
             continue
+        if isinstance(node.grad, list) and None in node.grad:
+            continue  # a node of several outputs (LSTM): one gradient per output, some unused
         grads = [as_tensor(g) for g in outgoing[node.id] if g is not None]
         total = torch.stack([g.expand_as(grads[0]) for g in grads]).sum(0)
         assert torch.allclose(total, as_tensor(node.grad), rtol=1e-5, atol=1e-6), (
@@ -163,3 +165,88 @@ def test_backward_order_starts_at_root() -> None:
     graph = run(PROGRAMS["seed_chain_rule"])
     steps = {n.op: n.backward_step for n in graph.nodes}
     assert steps == {"SinBackward0": 1, "PowBackward0": 2, "AccumulateGrad": 3}
+
+
+def test_parameters_of_nested_user_modules_keep_their_paths() -> None:
+    graph = run(PROGRAMS["class_nested_submodules_and_plain_class"])
+    leaf_names = {name for n in graph.nodes if n.kind == "leaf" for name in n.variables}
+    assert {"model.encoder.layers.0.linear1.weight", "model.encoder.heads.mean.bias"} <= leaf_names
+    ops = {n.op for n in graph.nodes}
+    assert {"TanhBackward0", "ExpBackward0", "AddmmBackward0"} <= ops  # forward's own ops
+
+
+def test_user_module_prints_as_pytorch_prints_it() -> None:
+    graph = run(PROGRAMS["class_learn_the_basics_network"])
+    assert graph.stdout.startswith("NeuralNetwork(\n  (flatten): Flatten(")
+
+
+def test_custom_autograd_function_is_drawn_with_its_own_backward() -> None:
+    graph = run(PROGRAMS["custom_autograd_function_exp_and_relu"])
+    ops = [n.op for n in graph.nodes]
+    assert "MyExpBackward" in ops
+    assert "ClampedReLUBackward" in ops
+
+
+def test_custom_function_backward_may_return_a_view_it_is_made_dense() -> None:
+    code = (
+        "import torch\n"
+        "class Spread(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        return x.sum()\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        return g.expand(3)\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "y = Spread.apply(x)\n"
+        "y.backward()\n"
+        "x.grad.add_(1)\n"
+    )
+    assert run(code).variables["x"].grad == [2.0, 2.0, 2.0]
+
+
+def test_a_method_may_run_without_gradients() -> None:
+    code = (
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(2, 1)\n"
+        "    @torch.no_grad()\n"
+        "    def predict(self, x):\n"
+        "        return self.fc(x)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+        "n = Net()\n"
+        "print(n.predict(torch.ones(1, 2)).requires_grad, n(torch.ones(1, 2)).requires_grad)\n"
+    )
+    assert run(code).stdout == "False True\n"
+
+
+def test_a_hook_changes_the_gradient_as_in_pytorch_and_ends_with_the_program() -> None:
+    code = (
+        "import torch\n"
+        "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "x.register_hook(lambda g: g * 10)\n"
+        "x.register_hook(print)\n"
+        "y = (x * x).sum()\n"
+    )
+    graph = run(code)  # the server backpropagates y: the program's hooks are gone by then
+    assert graph.variables["x"].grad == [2.0, 4.0]
+    assert graph.stdout == ""
+
+
+def test_the_server_backward_runs_a_custom_function_backward() -> None:
+    code = (
+        "import torch\n"
+        "class Twice(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        return x * 2\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        return g * 3\n"  # deliberately not the true derivative: it is the one used
+        "x = torch.tensor(3.0, requires_grad=True)\n"
+        "w = Twice.apply(x) * 5\n"
+    )
+    assert run(code).variables["x"].grad == 15.0

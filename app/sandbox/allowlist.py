@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
+from app.sandbox.classes import BaseClass, TypeProxy
+
 
 @dataclass(frozen=True)
 class SafeFunction:
@@ -200,6 +202,9 @@ MATH_FUNCTIONS = tuple(
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 
 
+AUTOGRAD_FUNCTIONAL = ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")
+
+
 def _build_namespaces() -> dict[str, Namespace]:
     functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
     init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
@@ -207,14 +212,32 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn",
         {
             **_functions(nn, "torch.nn", NN_MODULES, dry_run=False),
+            # Containers and the base of a program's own modules (class Net(nn.Module)).
+            **_functions(nn, "torch.nn", ("ModuleDict",), dry_run=False),
+            "Module": BaseClass("torch.nn.Module", "module"),
             "functional": functional,
             "init": init,
         },
     )
     optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
+    autograd_functional = Namespace(
+        "torch.autograd.functional",
+        _functions(
+            torch.autograd.functional,
+            "torch.autograd.functional",
+            AUTOGRAD_FUNCTIONAL,
+            dry_run=False,
+        ),
+    )
     autograd = Namespace(
         "torch.autograd",
-        _functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
+        {
+            **_functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
+            "Function": BaseClass("torch.autograd.Function", "function"),
+            # Functions of a program's function: the interpreter calls them (see
+            # Interpreter.functional_call), torch calls back a wrapper of ours.
+            "functional": autograd_functional,
+        },
     )
     torch_ns = Namespace(
         "torch",
@@ -222,6 +245,8 @@ def _build_namespaces() -> dict[str, Namespace]:
             **_functions(torch, "torch", TORCH_FUNCTIONS),
             **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
             "manual_seed": SafeFunction("torch.manual_seed", manual_seed, dry_run=False),
+            # For isinstance(x, torch.Tensor) and type(x) == torch.Tensor: not the real type.
+            "Tensor": TypeProxy("torch.Tensor"),
             **DTYPES,
             **TORCH_CONSTANTS,
             "nn": nn_ns,
@@ -238,6 +263,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn.functional": functional,
         "torch.optim": optim_ns,
         "torch.autograd": autograd,
+        "torch.autograd.functional": autograd_functional,
         "math": math_ns,
     }
 

@@ -27,6 +27,7 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
         ast.Continue,
         ast.Pass,
         ast.FunctionDef,
+        ast.ClassDef,
         ast.Return,
         ast.With,
         ast.withitem,
@@ -35,6 +36,10 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
         ast.alias,
         ast.Assert,
         ast.Delete,
+        ast.Lambda,
+        ast.Try,
+        ast.ExceptHandler,
+        ast.Raise,
         ast.arguments,
         ast.arg,
         ast.keyword,
@@ -98,10 +103,7 @@ ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
 
 # Friendly names for the constructs people try most often.
 CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
-    ast.Lambda: "lambda",
-    ast.ClassDef: "class definitions",
-    ast.Try: "try/except",
-    ast.Raise: "raise",
+    ast.TryStar: "try/except*",
     ast.Global: "global",
     ast.Nonlocal: "nonlocal",
     ast.NamedExpr: "the walrus operator :=",
@@ -114,7 +116,9 @@ CONSTRUCT_NAMES: dict[type[ast.AST], str] = {
     ast.AsyncWith: "async with",
 }
 
-# Builtins that would hand out the interpreter itself; refused even as plain names.
+# Builtins that would hand out the interpreter itself. The interpreter never binds them, so
+# reading one is refused with this message unless the program binds the name itself
+# (`input = torch.randn(3)`, `def help():`), as Python lets it shadow a builtin.
 FORBIDDEN_NAMES = frozenset(
     {
         "getattr",
@@ -137,8 +141,6 @@ FORBIDDEN_NAMES = frozenset(
         "help",
         "memoryview",
         "object",
-        "type",
-        "super",
         "classmethod",
         "staticmethod",
         "property",
@@ -154,8 +156,22 @@ FORBIDDEN_NAMES = frozenset(
 
 # Modules a program may import, and the namespace each binds.
 IMPORTABLE = frozenset(
-    {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "math"}
+    {
+        "torch",
+        "torch.nn",
+        "torch.nn.functional",
+        "torch.optim",
+        "torch.autograd",
+        "torch.autograd.functional",
+        "math",
+    }
 )
+
+
+# Statements a class body may hold: methods, class attributes, a docstring.
+CLASS_BODY = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass, ast.Expr)
+# Decorators a method may carry, by name.
+METHOD_DECORATORS = frozenset({"staticmethod"})
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,9 @@ def _parse(source: str) -> ast.Module:
 def _check_tree(tree: ast.Module, limits: Limits) -> None:
     """Walk iteratively (deep trees must not overflow our own stack) and check every node."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    permitted: set[int] = set()  # ids of nodes a class body allows (`__init__`, `@staticmethod`)
+    bound: set[str] = set()  # every name the program binds somewhere
+    forbidden: list[tuple[str, ast.AST]] = []  # reads of FORBIDDEN_NAMES, refused if unbound
     count = 0
     while stack:
         node, depth = stack.pop()
@@ -208,7 +227,9 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
             raise too_big(f"the program has more than {limits.max_ast_nodes} syntax nodes", node)
         if depth > limits.max_ast_depth:
             raise too_big(f"the program nests deeper than {limits.max_ast_depth} levels", node)
-        _check_node(node)
+        _check_node(node, permitted)
+        if id(node) not in permitted:  # @staticmethod is the class body's, not a builtin read
+            _note_names(node, bound, forbidden)
         if isinstance(node, ast.Constant) and type(node.value) is int:
             bits = node.value.bit_length()
             if bits > limits.max_int_bits:
@@ -222,16 +243,40 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
                 stack.append((value, depth + 1))
             elif isinstance(value, list):
                 stack.extend((item, depth + 1) for item in value if isinstance(item, ast.AST))
+    for name, node in forbidden:
+        if name not in bound:
+            raise refused(f"'{name}' is not available in this sandbox", node)
 
 
-def _check_node(node: ast.AST) -> None:
+def _note_names(node: ast.AST, bound: set[str], forbidden: list[tuple[str, ast.AST]]) -> None:
+    """Names the program binds (a variable called `input` or `type` shadows the builtin)."""
+    match node:
+        case ast.Name(id=name, ctx=ast.Load()) if name in FORBIDDEN_NAMES:
+            forbidden.append((name, node))
+        case ast.Name(id=name) | ast.arg(arg=name):
+            bound.add(name)
+        case ast.FunctionDef(name=name) | ast.ClassDef(name=name):
+            bound.add(name)
+        case ast.ExceptHandler(name=str() as caught):
+            bound.add(caught)
+        case ast.alias(name=module, asname=asname):
+            bound.add(asname or module.split(".")[0])
+
+
+def _check_node(node: ast.AST, permitted: set[int]) -> None:
     kind = type(node)
     if kind not in ALLOWED_NODES:
         name = CONSTRUCT_NAMES.get(kind, kind.__name__)
         raise refused(f"{name} is not supported in this sandbox", node)
+    if id(node) in permitted:
+        return
     match node:
         case ast.Name(id=name):
             _check_identifier(name, node)
+        case ast.ClassDef():
+            _check_class(node, permitted)
+        case ast.Attribute(attr="__init__", value=ast.Call(func=ast.Name(id="super"))):
+            pass  # super().__init__(...): the one dunder a class needs to reach
         case ast.Attribute(attr=attr):
             if attr.startswith("_"):
                 raise refused(
@@ -243,12 +288,16 @@ def _check_node(node: ast.AST) -> None:
             if keyword is None:
                 raise refused("'**' in a call is not supported", node)
             _check_identifier(keyword, node)
-        case ast.FunctionDef(name=name, decorator_list=decorators, args=args):
+        case ast.FunctionDef(name=name):
+            # Decorators are expressions checked like any other; the interpreter takes
+            # @torch.no_grad() and @torch.enable_grad() only.
             _check_identifier(name, node)
-            if decorators:
-                raise refused("decorators are not supported", node)
+            _check_parameters(node)
+        case ast.Lambda(args=args):
             if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
                 raise refused("only plain parameters (with defaults) are supported", node)
+        case ast.ExceptHandler(name=str() as caught):
+            _check_identifier(caught, node)
         case ast.Import(names=aliases):
             for alias in aliases:
                 _check_import(alias.name, alias)
@@ -271,11 +320,64 @@ def _check_node(node: ast.AST) -> None:
             raise refused("bytes literals are not supported", node)
 
 
+def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
+    """`class Name(base):` with methods and class attributes; no metaclass, no decorators.
+
+    The interpreter runs the body and calls the methods itself; `__init__` is the only
+    dunder method (operators, `__getattr__`, `__del__`... would be called by Python itself).
+    """
+    _check_identifier(node.name, node)
+    if node.decorator_list:
+        raise refused("decorators on a class are not supported", node.decorator_list[0])
+    if node.keywords:
+        raise refused(
+            "class keywords (metaclass=...) are not supported; write class Name(nn.Module):",
+            node.keywords[0],
+        )
+    if len(node.bases) > 1:
+        raise refused(
+            "a class may have one base class (nn.Module, torch.autograd.Function, "
+            "or a class of the program)",
+            node.bases[1],
+        )
+    for statement in node.body:
+        if not isinstance(statement, CLASS_BODY):
+            raise refused(
+                f"a class body holds methods and attributes only, not {type(statement).__name__}",
+                statement,
+            )
+        if not isinstance(statement, ast.FunctionDef):
+            continue
+        if statement.name == "__init__":
+            permitted.add(id(statement))
+            _check_parameters(statement)
+        elif statement.name.startswith("__"):
+            raise refused(
+                f"method '{statement.name}' is not supported: of the special methods only "
+                "__init__ can be defined (write forward for a module, a named method otherwise)",
+                statement,
+            )
+        for decorator in statement.decorator_list:
+            # @staticmethod, or a call checked as any expression (@torch.no_grad()); the
+            # interpreter refuses other calls.
+            if isinstance(decorator, ast.Name) and decorator.id in METHOD_DECORATORS:
+                permitted.add(id(decorator))
+            elif not isinstance(decorator, ast.Call):
+                raise refused(
+                    "a method may have @staticmethod, @torch.no_grad() or @torch.enable_grad()",
+                    decorator,
+                )
+
+
+def _check_parameters(node: ast.FunctionDef) -> None:
+    args = node.args
+    if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
+        raise refused("only plain parameters (with defaults) are supported", node)
+
+
 def _check_identifier(name: str, node: ast.AST) -> None:
     if name.startswith("_") and name != "_":  # a lone "_" is the usual throwaway name
         raise refused(f"name '{name}' is not allowed: names starting with '_' are internal", node)
-    if name in FORBIDDEN_NAMES:
-        raise refused(f"'{name}' is not available in this sandbox", node)
 
 
 def _check_import(module: str, node: ast.AST) -> None:

@@ -1,7 +1,8 @@
 """Errors a program can cause, each pointing at the code where it can."""
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -13,6 +14,8 @@ class ProgramError(Exception):
     line: int | None = None
     column: int | None = None
     kind: str = "program-error"
+    # The exception a program raised itself (`raise ValueError(...)`), for `except ... as e`.
+    raised: Any = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         where = f" (line {self.line}, column {self.column})" if self.line else ""

@@ -8,6 +8,7 @@ hooks the graph before backward frees it.
 """
 
 import ast
+import contextlib
 import difflib
 import operator
 import re
@@ -34,9 +35,39 @@ from app.sandbox.allowlist import (
     SafeFunction,
 )
 from app.sandbox.checker import CheckedProgram
-from app.sandbox.errors import ProgramError, refused
+from app.sandbox.classes import (
+    CONTEXT_ATTRIBUTES,
+    CONTEXT_METHODS,
+    RESERVED_MODULE_NAMES,
+    SUPER,
+    BaseClass,
+    BoundUserMethod,
+    FunctionRunner,
+    HookHandle,
+    ProgramContext,
+    SuperBuiltin,
+    SuperProxy,
+    TypeProxy,
+    UserClass,
+    UserModule,
+    UserObject,
+    function_type,
+    module_type,
+    new_module,
+)
+from app.sandbox.errors import ProgramError, refused, too_big
+from app.sandbox.exceptions import (
+    EXCEPTION_ATTRIBUTES,
+    EXCEPTION_CLASSES,
+    ExceptionClass,
+    ExceptionValue,
+    caught_value,
+    matches,
+)
+from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard
 from app.sandbox.pyvalues import (
+    TYPE_BUILTINS,
     Builtin,
     PythonValues,
     TextWriter,
@@ -111,6 +142,13 @@ SIZED = (str, list, tuple)
 RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
+# Class statements one program may run (each module or Function class is a real type).
+MAX_CLASSES = 1000
+# Methods a module of the program has for registering tensors under a name.
+MODULE_REGISTRATION = frozenset({"register_buffer", "register_parameter"})
+# Hooks a program may put on a module: its function runs as the module does (see
+# Interpreter.register_module_hook).
+MODULE_HOOKS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
 
 
 class BackwardObserver(Protocol):
@@ -182,12 +220,19 @@ class Scope:
 class UserFunction:
     """A function the program defined; its body is interpreted when called."""
 
-    node: ast.FunctionDef
+    node: ast.FunctionDef | ast.Lambda
     defaults: list[Any]
     scope: Scope
+    owner: UserClass | None = None  # the class whose body defined it (for super())
+    static: bool = False  # @staticmethod: called without the instance
+    grad_mode: type | None = None  # @torch.no_grad() or @torch.enable_grad()
+
+    @property
+    def name(self) -> str:
+        return self.node.name if isinstance(self.node, ast.FunctionDef) else "<lambda>"
 
     def __repr__(self) -> str:
-        return f"<function {self.node.name}>"
+        return f"<function {self.name}>"
 
 
 @dataclass(eq=False)
@@ -229,14 +274,50 @@ class Interpreter:
         self.backward_calls = 0
         self.last_graph_name: str | None = None
         self._scope_stack: list[Scope] = []
+        # (class that defined the running method, its instance), for super().
+        self._methods: list[tuple[UserClass, Any]] = []
+        # The program's modules run their forward only while the program runs: never when
+        # the gradient check replays recorded calls afterwards.
+        self.running = False
+        # The server's own backward (capture.finish) may run the program's Function.backward.
+        self.backward_allowed = False
+        self.classes_defined = 0
+        self.function_runner = _Runner(self)
+        # A program's code runs inside torch's backward (Function.backward, a tensor hook):
+        # a backward() there would re-enter the engine and the graph capture.
+        self._in_function_backward = 0
+        self._hooks: list[Any] = []  # handles of the program's hooks, removed at the end
+        self._hooked: set[int] = set()  # ids of modules with forward hooks of the program
+        # A program's Function.forward is running: its operations run without autograd by
+        # design, and its output becomes the Function's; the tape must not take them for
+        # tensors cut from the graph.
+        self._in_function_forward = 0
+        self._handling: ProgramError | None = None  # the error an except block handles
+        # Builtins that call the program's functions (key=, map) or know its classes.
+        for name, function in (
+            ("type", self.builtin_type),
+            ("isinstance", self.builtin_isinstance),
+            ("map", self.builtin_map),
+            ("filter", self.builtin_filter),
+            ("sorted", self.builtin_sorted),
+            ("min", self.builtin_min),
+            ("max", self.builtin_max),
+        ):
+            self.python.builtins[name] = Builtin(name, function)
 
     def run(self) -> Evaluation:
+        self.running = True
         try:
             self.exec_block(self.program.tree.body, self.globals)
         except (BreakSignal, ContinueSignal):
             raise ProgramError("SyntaxError", "'break' or 'continue' outside a loop") from None
         except ReturnSignal:
             raise ProgramError("SyntaxError", "'return' outside a function") from None
+        finally:
+            self.running = False
+            # The program's hooks run in its own backward calls, not in the server's.
+            for handle in self._hooks:
+                handle.remove()
         return Evaluation(
             names=dict(self.globals.names),
             stdout=self.stdout.getvalue(),
@@ -245,6 +326,17 @@ class Interpreter:
             backward_calls=self.backward_calls,
             last_graph_name=self.last_graph_name,
         )
+
+    @contextlib.contextmanager
+    def server_backward(self) -> Iterator[None]:
+        """While the server backpropagates a root the program did not, a custom Function's
+        backward on the way runs as in the program (same budgets); nothing else of the
+        program does (its modules, hooks and functional functions stay refused)."""
+        self.backward_allowed = True
+        try:
+            yield
+        finally:
+            self.backward_allowed = False
 
     # Statements ------------------------------------------------------------------------
 
@@ -297,9 +389,18 @@ class Interpreter:
                 pass
             case ast.Return(value=value):
                 raise ReturnSignal(None if value is None else self.eval(value, scope))
-            case ast.FunctionDef(args=args):
+            case ast.FunctionDef(args=args, decorator_list=decorators):
                 defaults = [self.eval(default, scope) for default in args.defaults]
-                scope.names[node.name] = UserFunction(node, defaults, scope)
+                function = UserFunction(node, defaults, scope)
+                for decorator in reversed(decorators):
+                    function.grad_mode = self._grad_decorator(decorator, scope)
+                scope.names[node.name] = function
+            case ast.Try(body=body, handlers=handlers, orelse=orelse, finalbody=final):
+                self.exec_try(body, handlers, orelse, final, scope)
+            case ast.Raise(exc=exception):
+                self.exec_raise(exception, scope)
+            case ast.ClassDef():
+                scope.names[node.name] = self.define_class(node, scope)
             case ast.With(items=items, body=body):
                 self.exec_with(items, body, scope)
             case ast.Import(names=aliases):
@@ -328,6 +429,74 @@ class Interpreter:
                     self.delete(target, scope)
             case _:
                 raise refused(f"{type(node).__name__} is not supported", node)
+
+    def exec_try(
+        self,
+        body: list[ast.stmt],
+        handlers: list[ast.ExceptHandler],
+        orelse: list[ast.stmt],
+        final: list[ast.stmt],
+        scope: Scope,
+    ) -> None:
+        """try/except/else/finally. Only the program's own errors are caught (see
+        app.sandbox.exceptions); a limit or a refusal ends the program without running
+        `finally`, so no code of the program runs past a limit."""
+        try:
+            try:
+                self.exec_block(body, scope)
+            except ProgramError as error:
+                if not self._handle(error, handlers, scope):
+                    raise
+            else:
+                self.exec_block(orelse, scope)
+        except ProgramError as error:
+            if error.kind in {"program-error"}:
+                self.exec_block(final, scope)
+            raise
+        except (BreakSignal, ContinueSignal, ReturnSignal):
+            self.exec_block(final, scope)
+            raise
+        self.exec_block(final, scope)
+
+    def _handle(self, error: ProgramError, handlers: list[ast.ExceptHandler], scope: Scope) -> bool:
+        for handler in handlers:
+            self.budget.step()
+            caught = None if handler.type is None else self.eval(handler.type, scope)
+            if not matches(error, caught):
+                continue
+            previous = self._handling
+            self._handling = error
+            try:
+                if handler.name:
+                    scope.names[handler.name] = caught_value(error)
+                self.exec_block(handler.body, scope)
+            finally:
+                self._handling = previous
+                if handler.name:
+                    scope.names.pop(handler.name, None)
+            return True
+        return False
+
+    def exec_raise(self, exception: ast.expr | None, scope: Scope) -> None:
+        if exception is None:
+            if self._handling is None:
+                raise ProgramError("RuntimeError", "No active exception to reraise")
+            raise self._handling
+        value = self.eval(exception, scope)
+        if isinstance(value, ExceptionClass):
+            value = ExceptionValue(value.name, (), "")
+        if not isinstance(value, ExceptionValue):
+            raise ProgramError("TypeError", "exceptions must derive from BaseException")
+        raise ProgramError(value.name, value.message or value.name, raised=value)
+
+    def _grad_decorator(self, decorator: ast.expr, scope: Scope) -> type:
+        manager = self.eval(decorator, scope)
+        if type(manager) in (torch.no_grad, torch.enable_grad):
+            return type(manager)
+        raise refused(
+            "the decorators a function may have are @torch.no_grad() and @torch.enable_grad()",
+            decorator,
+        )
 
     def exec_for(
         self,
@@ -459,6 +628,19 @@ class Interpreter:
             )
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, UserModule):
+            self.set_module_attribute(owner, name, value)
+            return
+        if isinstance(owner, ProgramContext):
+            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS:
+                raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
+            owner.attributes[name] = value
+            self.budget.sequence(len(owner.attributes), "ctx's attributes")
+            return
+        if isinstance(owner, UserObject):
+            owner.attributes[name] = value
+            self.budget.sequence(len(owner.attributes), "an object's attributes")
+            return
         if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
             raise refused(
                 f"cannot set attribute '{name}' of a {type(owner).__name__}; only "
@@ -517,6 +699,9 @@ class Interpreter:
                 )
             case ast.Call():
                 return self.eval_call(node, scope)
+            case ast.Lambda(args=args):
+                defaults = [self.eval(default, scope) for default in args.defaults]
+                return UserFunction(node, defaults, scope)
             case ast.BinOp(left=left, op=op, right=right):
                 return self.binop(
                     BINARY[type(op)][0], self.eval(left, scope), self.eval(right, scope)
@@ -559,6 +744,10 @@ class Interpreter:
             return value
         if name in self.python.builtins:
             return self.python.builtins[name]
+        if name == "super":
+            return SUPER
+        if name in EXCEPTION_CLASSES:
+            return EXCEPTION_CLASSES[name]
         raise ProgramError("NameError", f"name '{name}' is not defined")
 
     def eval_sequence(self, elements: list[ast.expr], scope: Scope) -> list[Any]:
@@ -628,6 +817,16 @@ class Interpreter:
             self.budget.sequence(sum(map(len, pieces)), "a string")
         return "".join(pieces)
 
+    def format_value(self, value: Any, spec: str, conversion: str | None) -> str:
+        """One field of str.format, written as an f-string writes it."""
+        limit = self.limits.max_sequence_len
+        if conversion in ("r", "a"):
+            value = to_text(value, limit, quoted=True)
+        elif conversion == "s":
+            value = to_text(value, limit)
+        check_spec(spec)
+        return to_text(value, limit) if is_container(value) or not spec else format(value, spec)
+
     def comprehend(
         self,
         element: ast.expr,
@@ -663,6 +862,12 @@ class Interpreter:
 
     def binop(self, symbol: str, left: Any, right: Any, inplace: bool = False) -> Any:
         """Apply an operator; tensors are sized by the guard, Python values here."""
+        if symbol == "%" and isinstance(left, str):
+            # Before the tensor case: "%999999999s" % tensor must be bounded too.
+            limit = self.limits.max_sequence_len
+            text = percent_format(left, right, lambda v, quoted: to_text(v, limit, quoted))
+            self.budget.create(len(text), "a string")
+            return text
         function = INPLACE[symbol] if inplace else SYMBOLS[symbol]
         operands = (
             (left,)
@@ -701,8 +906,6 @@ class Interpreter:
             self.budget.create(len(left) + len(right))
         elif symbol in {"in", "not in"} and isinstance(right, dict | set):
             self.python.key(left)
-        elif symbol == "%" and isinstance(left, str):
-            raise refused("'%' formatting of strings is not supported; use an f-string")
 
     def truth(self, value: Any) -> bool:
         if isinstance(
@@ -746,12 +949,32 @@ class Interpreter:
                 raise refused(
                     f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
                 )
-            if name in TENSOR_METHODS:
+            if name in TENSOR_METHODS or name == "register_hook":  # the hook: register_hook()
                 return BoundMethod(owner, name)
+        elif isinstance(owner, UserClass) and owner.kind == "function" and name == "apply":
+            return BoundMethod(owner, name)
+        elif isinstance(owner, UserObject | UserClass | SuperProxy):
+            return self.class_attribute(owner, name)
+        elif isinstance(owner, HookHandle) and name == "remove":
+            return BoundMethod(owner, name)
+        elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
+            return owner.args
+        elif isinstance(owner, ProgramContext):
+            return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
         elif isinstance(owner, nn.Module):
             members = {**owner._parameters, **owner._buffers, **owner._modules}
             if name in members:
                 return members[name]
+            if isinstance(owner, UserModule):
+                if name in owner._agx_names:
+                    return owner.__dict__[name]
+                found, value = owner._agx_class.find(name)
+                if found:
+                    return self.bind(value, owner)
+                if name in MODULE_REGISTRATION:
+                    return BoundMethod(owner, name)
+            if name in MODULE_HOOKS:
+                return BoundMethod(owner, name)
             if name in MODULE_ATTRIBUTES and hasattr(owner, name):
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in MODULE_METHODS:
@@ -788,7 +1011,7 @@ class Interpreter:
             return container[self.python.key(index)]
         if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
-        if isinstance(container, nn.Sequential | nn.ModuleList):
+        if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
             return container[index]
         if type(container).__module__ == "torch.return_types":
             return container[index]
@@ -815,19 +1038,48 @@ class Interpreter:
                 return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
+            case SafeFunction(qualname=qualname) if qualname.startswith(
+                "torch.autograd.functional."
+            ):
+                return self.functional_call(function, args, kwargs)
             case SafeFunction():
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
             case BoundMethod(receiver=receiver, name=name):
                 return self.call_method(receiver, name, args, kwargs)
+            case UserClass():
+                return self.instantiate(function, args, kwargs)
+            case BoundUserMethod(function=method, receiver=receiver):
+                return self.call_bound(method, receiver, args, kwargs)
+            case SuperBuiltin():
+                return self.make_super(args)
+            case ExceptionClass(name=name):
+                if kwargs:
+                    raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
+                return ExceptionValue(name, args, _exception_message(name, args))
+            case BaseClass(qualname=qualname):
+                raise refused(f"{qualname} is a base class: write class Name({qualname}):")
+            case UserModule():
+                # nn.Module.__call__ runs the program's forward through UserModule.forward;
+                # the operations inside are reported one by one, so no Call is kept here.
+                return function(*args, **kwargs)
             case nn.Module():
                 result = self.guard.call_module(function, args, kwargs)
+                if any(id(sub) in self._hooked for sub in function.modules()):
+                    # The program's forward hooks ran inside: a replay without them would
+                    # compute something else, so the call is not recorded.
+                    return self._produced(result)
                 return self._produced(result, Call(function, args, kwargs))
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if isinstance(receiver, HookHandle) and name == "remove":
+            receiver.handle.remove()
+            return None
+        if isinstance(receiver, torch.Tensor) and name == "register_hook":
+            return self.register_hook(receiver, args, kwargs)
         if isinstance(receiver, torch.Tensor):
             if name == "backward":
                 self.guard.check_arguments("Tensor.backward", args, kwargs)
@@ -841,8 +1093,29 @@ class Interpreter:
             unbound = getattr(torch.Tensor, name, None)
             call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
             return self._produced(result, call)
+        if isinstance(receiver, SuperProxy):
+            return self.call_super_init(receiver, args, kwargs)
+        if isinstance(receiver, UserClass):  # Function.apply
+            return self.apply_function(receiver, args, kwargs)
+        if isinstance(receiver, ProgramContext):  # ctx.save_for_backward
+            if kwargs:
+                raise ProgramError("TypeError", "save_for_backward takes tensors only")
+            return receiver.save_for_backward(*args)
+        if isinstance(receiver, nn.Module) and name in MODULE_HOOKS:
+            return self.register_module_hook(receiver, name, args, kwargs)
+        if isinstance(receiver, nn.Module):
+            self._check_module_method(receiver, name, args, kwargs)
+        if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
+            return list(getattr(receiver, name)())
         if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
+        if isinstance(receiver, str) and name == "format":
+            text = format_text(receiver, args, kwargs, self.format_value)
+            self.budget.create(len(text), "a string")
+            return text
+        if isinstance(receiver, list) and name == "sort" and "key" in kwargs:
+            receiver[:] = self.builtin_sorted(receiver, **kwargs)
+            return None
         return self.python.call_method(receiver, name, args, kwargs)
 
     def autograd_call(
@@ -860,6 +1133,12 @@ class Interpreter:
         return self._produced(checked, Call(function.target, args, kwargs))
 
     def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
+        if self._in_function_backward:
+            raise refused(
+                f"{kind}() cannot run inside the backward of an autograd Function, a tensor "
+                "hook or a function given to torch.autograd.functional; compute the "
+                "gradient with tensor operations"
+            )
         self.backward_calls += 1
         return self.observer.run_backward(kind, roots, self.current_names(), call)
 
@@ -879,17 +1158,486 @@ class Interpreter:
         self.call_depth += 1
         self._scope_stack.append(scope)
         try:
+            if function.grad_mode is not None:
+                with function.grad_mode():
+                    return self._run_body(function, scope)
+            return self._run_body(function, scope)
+        finally:
+            self.call_depth -= 1
+            self._scope_stack.pop()
+
+    def _run_body(self, function: UserFunction, scope: Scope) -> Any:
+        if isinstance(function.node, ast.Lambda):
+            return self.eval(function.node.body, scope)
+        try:
             self.exec_block(function.node.body, scope)
         except ReturnSignal as signal:
             return signal.value
         except (BreakSignal, ContinueSignal):
             raise ProgramError("SyntaxError", "'break' or 'continue' outside a loop") from None
-        finally:
-            self.call_depth -= 1
-            self._scope_stack.pop()
         return None
 
+    # Builtins that call back into the program -------------------------------------------
+
+    def builtin_type(self, value: Any) -> Any:
+        """type(x): a builtin (int, list...), a class of the program, or a printable proxy."""
+        if type(value).__name__ in TYPE_BUILTINS and type(value) is TYPE_BUILTINS.get(
+            type(value).__name__
+        ):
+            return self.python.builtins[type(value).__name__]
+        own = _class_of(value)
+        if own is not None:
+            return own
+        if isinstance(value, ExceptionValue):
+            return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
+        if isinstance(value, nn.Parameter):
+            return TypeProxy("torch.nn.parameter.Parameter")
+        if isinstance(value, torch.Tensor):
+            return TypeProxy("torch.Tensor")
+        if isinstance(value, UserFunction):
+            return TypeProxy("function")
+        kind = type(value)
+        module = kind.__module__
+        return TypeProxy(
+            kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+        )
+
+    def builtin_isinstance(self, value: Any, classes: Any) -> bool:
+        options = classes if isinstance(classes, tuple) else (classes,)
+        return any(self._is_instance(value, option) for option in options)
+
+    def _is_instance(self, value: Any, option: Any) -> bool:
+        match option:
+            case Builtin(name=name) if name in TYPE_BUILTINS:
+                return isinstance(value, TYPE_BUILTINS[name])
+            case TypeProxy(qualname="torch.Tensor"):
+                return isinstance(value, torch.Tensor)
+            case TypeProxy():
+                return bool(self.builtin_type(value) == option)
+            case BaseClass(kind="module"):
+                return isinstance(value, nn.Module)
+            case SafeFunction(target=type() as target) if issubclass(
+                target, nn.Module | torch.Tensor | torch.optim.Optimizer
+            ):
+                return isinstance(value, target)
+            case UserClass():
+                own = _class_of(value)
+                return own is not None and own.is_subclass_of(option)
+            case ExceptionClass():
+                return isinstance(value, ExceptionValue) and EXCEPTION_CLASSES.get(
+                    value.name, EXCEPTION_CLASSES["Exception"]
+                ).is_subclass_of(option)
+        raise ProgramError("TypeError", "isinstance() arg 2 must be a type or tuple of types")
+
+    def builtin_map(self, function: Any, *iterables: Any) -> list[Any]:
+        """map(), made into a list at once (a program never holds a lazy iterator)."""
+        if not iterables:
+            raise ProgramError("TypeError", "map() must have at least two arguments.")
+        rows = zip(*(self.python.items(items) for items in iterables), strict=False)
+        return [self.call(function, row, {}) for row in rows]
+
+    def builtin_filter(self, function: Any, iterable: Any) -> list[Any]:
+        items = self.python.items(iterable)
+        if function is None:
+            return [item for item in items if self.truth(item)]
+        return [item for item in items if self.truth(self.call(function, (item,), {}))]
+
+    def builtin_sorted(self, iterable: Any, key: Any = None, reverse: bool = False) -> list[Any]:
+        items = self.python.items(iterable)
+        if key is None:
+            return sorted(items, reverse=reverse)
+        keys = [self.call(key, (item,), {}) for item in items]
+        order = sorted(range(len(items)), key=keys.__getitem__, reverse=reverse)
+        return [items[index] for index in order]
+
+    def builtin_min(self, *values: Any, key: Any = None) -> Any:
+        return self._extreme(values, key, "<")
+
+    def builtin_max(self, *values: Any, key: Any = None) -> Any:
+        return self._extreme(values, key, ">")
+
+    def _extreme(self, values: tuple[Any, ...], key: Any, symbol: str) -> Any:
+        if not values:
+            raise ProgramError("TypeError", "expected at least 1 argument, got 0")
+        items = self.python.items(values[0]) if len(values) == 1 else list(values)
+        if not items:
+            raise ProgramError("ValueError", "min()/max() of an empty sequence")
+        best, best_key = items[0], None
+        for index, item in enumerate(items):
+            measured = item if key is None else self.call(key, (item,), {})
+            if index == 0 or self.truth(self.binop(symbol, measured, best_key)):
+                best, best_key = item, measured
+        return best
+
+    # The program's functions where torch takes a callable ------------------------------
+
+    def register_hook(
+        self, tensor: torch.Tensor, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HookHandle:
+        """x.register_hook(fn): torch calls a wrapper of ours during backward, which runs fn
+        in the interpreter and checks what it returns like a gradient."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", "register_hook takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+            raise ProgramError("TypeError", "register_hook takes a function of the program")
+        shape, dtype = tuple(tensor.shape), tensor.dtype
+
+        def hook(grad: torch.Tensor) -> torch.Tensor | None:
+            result = self._callback("a tensor hook", function, (grad,))
+            if result is None:
+                return None
+            return _checked_gradient("the hook", result, shape, dtype)
+
+        handle = HookHandle(tensor.register_hook(hook))  # type: ignore[no-untyped-call]
+        self._hooks.append(handle.handle)
+        return handle
+
+    def register_module_hook(
+        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HookHandle:
+        """model.register_forward_hook(fn) / register_forward_pre_hook(fn): torch calls a
+        wrapper of ours as the module runs; fn runs in the interpreter, and what it returns
+        (None, or what replaces the input or output) may only be tensors or tuples of them."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", f"{name} takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+            raise ProgramError("TypeError", f"{name} takes a function of the program")
+
+        def hook(*values: Any) -> Any:
+            result = self._callback("a module hook", function, values)
+            items = result if isinstance(result, tuple) else (result,)
+            if result is not None and not all(isinstance(i, torch.Tensor) for i in items):
+                raise ProgramError(
+                    "TypeError", "a module hook may return None, a tensor or a tuple of tensors"
+                )
+            return result
+
+        register = (
+            module.register_forward_hook
+            if name == "register_forward_hook"
+            else module.register_forward_pre_hook
+        )
+        handle = HookHandle(register(hook))
+        self._hooks.append(handle.handle)
+        self._hooked.add(id(module))
+        return handle
+
+    def functional_call(
+        self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """torch.autograd.functional.jacobian(f, inputs, ...): torch calls a wrapper of ours,
+        which runs f in the interpreter. Each call is charged for the work torch then does
+        (one backward per output element, a result of outputs x inputs elements)."""
+        name = function.qualname.rsplit(".", 1)[1]
+        if self._in_function_backward:
+            # It runs autograd itself: a backward inside backward, as backward() would be.
+            raise refused(
+                f"{name}() cannot run inside the backward of an autograd Function, a tensor "
+                "hook or a function given to torch.autograd.functional"
+            )
+        if not args:
+            raise ProgramError("TypeError", f"{name}() needs a function and its inputs")
+        if set(kwargs) - {"create_graph", "strict"}:
+            raise refused(f"{name}: only create_graph= and strict= are available here")
+        program_function, rest = args[0], args[1:]
+        self.guard.check_arguments(function.qualname, rest, kwargs)
+        inputs = rest[0] if rest else None
+        tensors = inputs if isinstance(inputs, tuple | list) else (inputs,)
+        if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise ProgramError("TypeError", f"{name}(): inputs must be a tensor or a tuple of them")
+        input_numel = sum(t.numel() for t in tensors)
+
+        def wrapper(*values: Any) -> Any:
+            # Its operations are torch's business here (inputs are torch's own copies): they
+            # are not reported to the tape.
+            self._in_function_forward += 1
+            try:
+                result = self._callback(f"the function given to {name}", program_function, values)
+            finally:
+                self._in_function_forward -= 1
+            outputs = result if isinstance(result, tuple | list) else (result,)
+            if not all(isinstance(out, torch.Tensor) for out in outputs):
+                raise ProgramError("TypeError", f"the function given to {name} must return tensors")
+            output_numel = sum(out.numel() for out in outputs)
+            self.budget.allocate(output_numel * max(input_numel, 1), f"torch.autograd.{name}")
+            self.budget.step(output_numel)  # torch runs one backward per output element
+            return result
+
+        result = function.target(wrapper, *rest, **kwargs)
+        return self._produced(self.guard.checked_result(function.qualname, result))
+
+    def _callback(self, what: str, function: Any, args: tuple[Any, ...]) -> Any:
+        """Run the program's `function` from inside torch, under the program's budgets."""
+        if not self.running:
+            raise ProgramError("RuntimeError", f"{what} runs only inside the program")
+        self.budget.step()
+        self._in_function_backward += 1
+        try:
+            return self.call(function, args, {})
+        finally:
+            self._in_function_backward -= 1
+
+    # Classes ---------------------------------------------------------------------------
+
+    def define_class(self, node: ast.ClassDef, scope: Scope) -> UserClass:
+        """Run a class body: methods close over the defining scope (as in Python, the class
+        body is not visible from them); attributes are evaluated like statements."""
+        kind, parent = "plain", None
+        if node.bases:
+            base = self.eval(node.bases[0], scope)
+            if isinstance(base, BaseClass):
+                kind = base.kind
+            elif isinstance(base, UserClass):
+                kind, parent = base.kind, base
+            else:
+                raise refused(
+                    "a class may inherit from nn.Module, torch.autograd.Function or a class "
+                    "of the program only",
+                    node.bases[0],
+                )
+        self.classes_defined += 1
+        if self.classes_defined > MAX_CLASSES:
+            # Each is a real Python type (module or Function classes): a class statement in a
+            # loop would make one per turn.
+            raise too_big(f"the program defined more than {MAX_CLASSES} classes", node)
+        cls = UserClass(node.name, kind, parent)
+        if kind == "module":
+            base_type = parent.module_type if parent and parent.module_type else UserModule
+            cls.module_type = module_type(node.name, base_type)
+        elif kind == "function":
+            cls.function_type = function_type(node.name)
+        body = Scope({}, scope)
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef):
+                self.budget.step()
+                defaults = [self.eval(default, scope) for default in statement.args.defaults]
+                method = UserFunction(statement, defaults, scope, cls)
+                for decorator in statement.decorator_list:
+                    if isinstance(decorator, ast.Name):  # the checker lets @staticmethod only
+                        method.static = True
+                    else:
+                        method.grad_mode = self._grad_decorator(decorator, scope)
+                body.names[statement.name] = method
+            else:
+                self.exec_statement(statement, body)
+        cls.attributes = dict(body.names)
+        self.budget.sequence(len(cls.attributes), "a class's attributes")
+        return cls
+
+    def instantiate(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if cls.kind == "function":
+            raise ProgramError(
+                "RuntimeError", f"an autograd Function is used as {cls.name}.apply(...), not called"
+            )
+        instance: Any = (
+            new_module(cls, self.run_forward) if cls.kind == "module" else UserObject(cls)
+        )
+        found, init = cls.find("__init__")
+        if found:
+            self.call(self.bind(init, instance), args, kwargs)
+        elif args or kwargs:
+            raise ProgramError("TypeError", f"{cls.name}() takes no arguments")
+        elif isinstance(instance, UserModule):
+            nn.Module.__init__(instance)
+        if isinstance(instance, UserModule) and "_parameters" not in instance.__dict__:
+            raise ProgramError(
+                "AttributeError",
+                f"{cls.name}.__init__ must call super().__init__() first, as nn.Module needs",
+            )
+        return instance
+
+    def bind(self, value: Any, receiver: Any) -> Any:
+        """A class attribute read through an instance: methods are bound to it."""
+        if isinstance(value, UserFunction) and value.owner is not None and not value.static:
+            return BoundUserMethod(value, receiver)
+        return value
+
+    def call_bound(
+        self, function: Any, receiver: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not isinstance(function, UserFunction) or function.owner is None:
+            return self.call(function, args, kwargs)
+        self._methods.append((function.owner, receiver))
+        try:
+            return self.call_user(function, (receiver, *args), kwargs)
+        finally:
+            self._methods.pop()
+
+    def run_forward(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """UserModule.forward: torch called the module (model(x), or a Sequential holding
+        it); the program's forward runs here, under the program's budgets."""
+        assert isinstance(module, UserModule)
+        cls = module._agx_class
+        if not self.running:
+            raise ProgramError("RuntimeError", f"{cls.name}.forward runs only inside the program")
+        found, forward = cls.find("forward")
+        if not found:
+            raise ProgramError(
+                "NotImplementedError", f'Module [{cls.name}] is missing the required "forward"'
+            )
+        self.budget.step()
+        return self.call(self.bind(forward, module), args, kwargs)
+
+    def make_super(self, args: tuple[Any, ...]) -> SuperProxy:
+        if args:
+            if len(args) != 2 or not isinstance(args[0], UserClass):
+                raise ProgramError("TypeError", "super() takes a class of the program and self")
+            cls, receiver = args
+            own = _class_of(receiver)
+            if own is None or not own.is_subclass_of(cls):
+                raise ProgramError("TypeError", "super(type, obj): obj must be an instance of type")
+            return SuperProxy(cls, receiver)
+        if not self._methods:
+            raise ProgramError("RuntimeError", "super(): no arguments outside a method")
+        cls, receiver = self._methods[-1]
+        return SuperProxy(cls, receiver)
+
+    def call_super_init(
+        self, proxy: SuperProxy, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """super().__init__(...): the base class's own __init__ when the program wrote one,
+        else nn.Module's (which takes no arguments) or object's."""
+        if proxy.cls.parent is not None:
+            found, init = proxy.cls.parent.find("__init__")
+            if found:
+                self.call(self.bind(init, proxy.receiver), args, kwargs)
+                return
+        if args or kwargs:
+            raise ProgramError("TypeError", "the base class's __init__() takes no arguments")
+        if isinstance(proxy.receiver, UserModule):
+            nn.Module.__init__(proxy.receiver)
+
+    def class_attribute(self, owner: UserObject | UserClass | SuperProxy, name: str) -> Any:
+        if isinstance(owner, SuperProxy):
+            if name == "__init__":
+                return BoundMethod(owner, name)
+            parent = owner.cls.parent
+            found, value = parent.find(name) if parent else (False, None)
+            if found:
+                return self.bind(value, owner.receiver)
+            raise refused(f"super().{name} is not available: the base class has no such method")
+        if isinstance(owner, UserObject):
+            if name in owner.attributes:
+                return owner.attributes[name]
+            found, value = owner.cls.find(name)
+            if found:
+                return self.bind(value, owner)
+            raise ProgramError(
+                "AttributeError", f"'{owner.cls.name}' object has no attribute '{name}'"
+            )
+        found, value = owner.find(name)
+        if found:
+            return value
+        raise ProgramError(
+            "AttributeError", f"type object '{owner.name}' has no attribute '{name}'"
+        )
+
+    def set_module_attribute(self, owner: UserModule, name: str, value: Any) -> None:
+        """`self.name = value` in a module of the program: nn.Module registers parameters and
+        submodules; torch's own attributes stay torch's."""
+        if name in RESERVED_MODULE_NAMES:
+            raise refused(
+                f"'{name}' is an nn.Module attribute torch relies on; choose another name"
+                + (" (use .train() or .eval())" if name == "training" else "")
+            )
+        self._check_no_cycle(owner, value)
+        if isinstance(value, nn.Parameter):
+            check_dense(value, "a parameter")
+        setattr(owner, name, value)
+        if name in owner._parameters or name in owner._buffers or name in owner._modules:
+            owner._agx_names.discard(name)
+        else:
+            owner._agx_names.add(name)
+            self.budget.sequence(len(owner._agx_names), "a module's attributes")
+
+    def _check_no_cycle(self, owner: nn.Module, value: Any) -> None:
+        """A module inside itself makes print, state_dict and train recurse forever."""
+        if isinstance(value, nn.Module) and any(sub is owner for sub in value.modules()):
+            raise refused("a module cannot contain itself")
+
+    def _check_module_method(
+        self, receiver: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        if name == "append" and args:
+            self._check_no_cycle(receiver, args[0])
+        if name in MODULE_REGISTRATION:
+            key = args[0] if args else kwargs.get("name")
+            if not isinstance(key, str) or key.startswith("_") or "." in key or not key:
+                raise refused(f"{name}: the name must be a string without '.' or a leading '_'")
+            if key in RESERVED_MODULE_NAMES:
+                raise refused(f"{name}: '{key}' is an nn.Module attribute torch relies on")
+            for value in (*args[1:], *kwargs.values()):
+                if isinstance(value, torch.Tensor):
+                    check_dense(value, f"a tensor given to {name}")
+            if isinstance(receiver, UserModule):
+                receiver._agx_names.discard(key)
+
+    def apply_function(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """`Exp.apply(x)`: torch's Function machinery with the program's forward inside."""
+        if kwargs:
+            raise ProgramError("TypeError", f"{cls.name}.apply takes positional arguments only")
+        if not self.running or cls.function_type is None:
+            raise ProgramError("RuntimeError", f"{cls.name}.apply runs only inside the program")
+        self.guard.check_arguments(f"{cls.name}.apply", args, {})
+        result = cls.function_type.apply(self.function_runner, cls, *args)  # type: ignore[no-untyped-call]
+        return self._produced(self.guard.checked_result(f"{cls.name}.apply", result))
+
+    def function_forward(self, cls: UserClass, ctx: ProgramContext, args: tuple[Any, ...]) -> Any:
+        self._in_function_forward += 1
+        try:
+            return self.call_user(self._function_method(cls, "forward"), (ctx, *args), {})
+        finally:
+            self._in_function_forward -= 1
+
+    def function_backward(
+        self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """Run the program's backward (torch's engine called it) and check what it returns:
+        kernels downstream trust a gradient's shape and layout."""
+        if not (self.running or self.backward_allowed):
+            raise ProgramError("RuntimeError", f"{cls.name}.backward runs only inside the program")
+        self._in_function_backward += 1
+        try:
+            result = self.call_user(self._function_method(cls, "backward"), (ctx, *grads), {})
+        finally:
+            self._in_function_backward -= 1
+        returned = tuple(result) if isinstance(result, tuple | list) else (result,)
+        if len(returned) != len(ctx.inputs):
+            raise ProgramError(
+                "RuntimeError",
+                f"{cls.name}.backward returned {len(returned)} gradients; forward took "
+                f"{len(ctx.inputs)} inputs (return one per input, None for non-tensors)",
+            )
+        checked: list[Any] = []
+        for index, (grad, expected) in enumerate(zip(returned, ctx.inputs, strict=True)):
+            if grad is None:
+                checked.append(None)
+                continue
+            if expected is None or not isinstance(grad, torch.Tensor):
+                raise ProgramError(
+                    "RuntimeError",
+                    f"{cls.name}.backward: gradient {index} must be "
+                    + ("None (that input is not a tensor)" if expected is None else "a tensor"),
+                )
+            shape, dtype = expected
+            checked.append(
+                _checked_gradient(f"{cls.name}.backward: gradient {index}", grad, shape, dtype)
+            )
+        return tuple(checked)
+
+    def _function_method(self, cls: UserClass, name: str) -> "UserFunction":
+        found, method = cls.find(name)
+        if not found or not isinstance(method, UserFunction):
+            raise ProgramError(
+                "NotImplementedError", f"{cls.name} must define {name} as a @staticmethod"
+            )
+        return method
+
     def _produced(self, value: Any, call: Call | None = None) -> Any:
+        if self._in_function_forward:
+            return value
         self.observer.produced(value, call)
         return value
 
@@ -898,7 +1646,7 @@ def _bind_arguments(
     function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     parameters = [arg.arg for arg in function.node.args.args]
-    name = function.node.name
+    name = function.name
     if len(args) > len(parameters):
         raise ProgramError(
             "TypeError", f"{name}() takes {len(parameters)} arguments but {len(args)} were given"
@@ -917,6 +1665,55 @@ def _bind_arguments(
     if missing:
         raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
     return bound
+
+
+class _Runner(FunctionRunner):
+    """The interpreter as the program's autograd Functions call it."""
+
+    def __init__(self, interpreter: Interpreter) -> None:
+        self.interpreter = interpreter
+
+    def forward(self, cls: UserClass, ctx: ProgramContext, args: tuple[Any, ...]) -> Any:
+        return self.interpreter.function_forward(cls, ctx, args)
+
+    def backward(
+        self, cls: UserClass, ctx: ProgramContext, grads: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        return self.interpreter.function_backward(cls, ctx, grads)
+
+
+def _checked_gradient(
+    what: str, grad: Any, shape: tuple[int, ...], dtype: torch.dtype
+) -> torch.Tensor:
+    """A gradient the program computed, about to reach torch's kernels: the shape and dtype
+    of what it is the gradient of, dense and on the cpu (a view is copied)."""
+    if not isinstance(grad, torch.Tensor):
+        raise ProgramError("RuntimeError", f"{what} must return a tensor (or None)")
+    got = (tuple(grad.shape), grad.dtype)
+    if got != (shape, dtype) or grad.device.type != "cpu" or grad.layout != torch.strided:
+        raise ProgramError(
+            "RuntimeError",
+            f"{what} has shape {list(got[0])} and dtype {got[1]}; the gradient must have "
+            f"shape {list(shape)} and dtype {dtype}",
+        )
+    return grad if grad.is_contiguous() else grad.contiguous()
+
+
+def _exception_message(name: str, args: tuple[Any, ...]) -> str:
+    """str(e), as Python writes it: the one argument, or the tuple of them."""
+    if not args:
+        return ""
+    if len(args) == 1:
+        return to_text(args[0], 1000, quoted=name == "KeyError")
+    return to_text(args, 1000, quoted=True)
+
+
+def _class_of(value: Any) -> UserClass | None:
+    if isinstance(value, UserObject):
+        return value.cls
+    if isinstance(value, UserModule):
+        return value._agx_class
+    return None
 
 
 def _is_int(value: Any) -> bool:

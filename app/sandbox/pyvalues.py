@@ -7,6 +7,7 @@ or `'x' * 10**10` stop at the limit instead of running the server out of time or
 import functools
 import inspect
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ PY_METHODS: dict[type, frozenset[str]] = {
             "isalpha",
             "count",
             "find",
+            "format",
         }
     ),
     tuple: frozenset({"index", "count"}),
@@ -69,6 +71,20 @@ NEW_TEXT = frozenset(
 )
 
 
+# Builtins that are classes in Python: type(3) is int, isinstance(x, float).
+TYPE_BUILTINS: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "set": set,
+    "range": range,
+}
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A Python builtin as the sandbox provides it."""
@@ -77,6 +93,8 @@ class Builtin:
     function: Callable[..., Any]
 
     def __repr__(self) -> str:
+        if self.name in TYPE_BUILTINS:
+            return f"<class '{self.name}'>"
         return f"<built-in function {self.name}>"
 
     def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -259,7 +277,7 @@ class PythonValues:
             if value.dim() == 0:
                 raise ProgramError("TypeError", "iteration over a 0-d tensor")
             length = value.shape[0]
-        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList):
+        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict):
             length = len(value)
         else:
             raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
@@ -376,6 +394,7 @@ class PythonValues:
                 self.key(args[0])
         result = getattr(receiver, name)(*args, **kwargs)
         if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
+            # A list, as list(...) of the view gives; views are not values the sandbox knows.
             return list(result)
         return result
 
@@ -404,7 +423,5 @@ class PythonValues:
 
 def method_names(value: Any) -> Iterable[str]:
     """The Python methods a program may call on `value`."""
-    for kind, names in PY_METHODS.items():
-        if type(value) is kind:
-            return names
-    return ()
+    kind = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
+    return PY_METHODS.get(kind, ())

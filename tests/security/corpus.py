@@ -11,6 +11,16 @@ FILE_MARKER = "agx_pwned"
 IMPORT_TORCH = "import torch\n"
 LEAF = IMPORT_TORCH + "x = torch.ones(3, requires_grad=True)\n"
 MODEL = IMPORT_TORCH + "m = torch.nn.Linear(2, 2)\n"
+NN = IMPORT_TORCH + "from torch import nn\n"
+NET = NN + (
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.fc = nn.Linear(2, 2)\n"
+    "    def forward(self, x):\n"
+    "        return self.fc(x)\n"
+    "m = Net()\n"
+)
 
 
 @dataclass(frozen=True)
@@ -56,23 +66,1187 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("open_write", f"open('/tmp/{FILE_MARKER}', 'w')", "not-allowed", "'open'"),
     Hostile("breakpoint", "breakpoint()", "not-allowed", "'breakpoint'"),
     Hostile("exit", "exit(1)", "not-allowed", "'exit'"),
-    Hostile("type_builtin", "t = type(1)", "not-allowed", "'type'"),
     Hostile("object_builtin", "o = object", "not-allowed", "'object'"),
+    # Classes (class Net(nn.Module), plain classes) ------------------------------------------
+    # The interpreter holds the class as a table and runs every method itself; torch calls
+    # only forward, which hands the call back to the interpreter under the same budgets.
+    Hostile(
+        "class_dunder_class",
+        NET + ("c = m.__class__"),
+        "not-allowed",
+        "'__class__'",
+    ),
+    Hostile(
+        "class_mro",
+        ("class A:\n    pass\nb = A.__mro__"),
+        "not-allowed",
+        "'__mro__'",
+    ),
+    Hostile(
+        "class_subclasses",
+        ("class A:\n    pass\nb = A.__subclasses__()"),
+        "not-allowed",
+        "'__subclasses__'",
+    ),
+    Hostile(
+        "class_init_subclass",
+        ("class A:\n    def __init_subclass__(cls):\n        pass"),
+        "not-allowed",
+        "__init_subclass__",
+    ),
+    Hostile(
+        "class_metaclass",
+        ("class A(metaclass=print):\n    pass"),
+        "not-allowed",
+        "metaclass",
+    ),
+    Hostile(
+        "class_getattr_method",
+        ("class A:\n    def __getattr__(self, name):\n        return 1"),
+        "not-allowed",
+        "__getattr__",
+    ),
+    Hostile(
+        "class_del_method",
+        ("class A:\n    def __del__(self):\n        print('x')"),
+        "not-allowed",
+        "__del__",
+    ),
+    Hostile(
+        "class_reduce_method",
+        ("class A:\n    def __reduce__(self):\n        return (print, ())"),
+        "not-allowed",
+        "__reduce__",
+    ),
+    Hostile(
+        "class_add_operator",
+        ("class V:\n    def __add__(self, other):\n        return 1"),
+        "not-allowed",
+        "__add__",
+    ),
+    Hostile(
+        "class_body_loop",
+        ("class A:\n    for i in range(3):\n        pass"),
+        "not-allowed",
+        "For",
+    ),
+    Hostile(
+        "class_body_runs_code_bounded",
+        ("class A:\n    x = [0] * 10**9"),
+        "limit",
+        "items",
+    ),
+    Hostile(
+        "class_decorated",
+        ("@print\nclass A:\n    pass"),
+        "not-allowed",
+        "decorators",
+    ),
+    Hostile(
+        "class_method_decorator",
+        ("class A:\n    @property\n    def f(self):\n        return 1"),
+        "not-allowed",
+        "staticmethod",
+    ),
+    Hostile(
+        "class_base_builtin",
+        ("class A(dict):\n    pass"),
+        "not-allowed",
+        "inherit",
+    ),
+    Hostile(
+        "class_base_tensor",
+        NN + ("class T(torch.Tensor):\n    pass"),
+        "not-allowed",
+        "inherit from",
+    ),
+    Hostile(
+        "class_two_bases",
+        NN + ("class A(nn.Module, nn.Module):\n    pass"),
+        "not-allowed",
+        "one base",
+    ),
+    Hostile(
+        "class_super_dunder",
+        NET + ("s = super().__class__"),
+        "not-allowed",
+        "'__class__'",
+    ),
+    Hostile(
+        "class_super_outside_method",
+        ("s = super()"),
+        "program-error",
+        "outside a method",
+    ),
+    Hostile(
+        "class_super_other_attribute",
+        NET
+        + (
+            "class B(Net):\n"
+            "    def forward(self, x):\n"
+            "        return super().parameters()\n"
+            "b = B()\n"
+            "b(torch.ones(2))"
+        ),
+        "not-allowed",
+        "super().parameters",
+    ),
+    Hostile(
+        "class_set_forward",
+        NET + ("m.forward = print"),
+        "not-allowed",
+        "relies on",
+    ),
+    Hostile(
+        "class_set_call",
+        NET + ("m.register_forward_hook = 1"),
+        "not-allowed",
+        "relies on",
+    ),
+    Hostile(
+        "class_private_buffer",
+        NET + ("m.register_buffer('_parameters', torch.ones(1))"),
+        "not-allowed",
+        "leading '_'",
+    ),
+    Hostile(
+        "class_module_in_itself",
+        NET + ("m.me = m"),
+        "not-allowed",
+        "itself",
+    ),
+    Hostile(
+        "class_module_list_cycle",
+        NN + ("l = nn.ModuleList()\nl.append(l)"),
+        "not-allowed",
+        "itself",
+    ),
+    Hostile(
+        "class_recursive_forward",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return self(x)\n"
+            "r = R()\n"
+            "r(torch.ones(1))"
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "class_forward_endless_loop",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        while True:\n"
+            "            pass\n"
+            "r = R()\n"
+            "r(torch.ones(1))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "class_forward_in_sequential_loops",
+        NN
+        + (
+            "class R(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        while True:\n"
+            "            pass\n"
+            "s = nn.Sequential(R())\n"
+            "s(torch.ones(1))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "class_without_super_init",
+        NN
+        + (
+            "class N(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        self.fc = nn.Linear(1, 1)\n"
+            "n = N()"
+        ),
+        "program-error",
+        "__init__",
+    ),
+    Hostile(
+        "class_object_to_torch",
+        ("import torch\nclass A:\n    pass\nt = torch.tensor(A())"),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "class_instance_type",
+        ("class A:\n    pass\nt = A().cls"),
+        "program-error",
+        "no attribute",
+    ),
+    Hostile(
+        "class_function_node",
+        ("class A:\n    def f(self):\n        pass\nn = A.f.node"),
+        "not-allowed",
+        "'node'",
+    ),
+    Hostile(
+        "class_attributes_flood",
+        ("class A:\n    pass\na = A()\nfor i in range(200000):\n    a.x = i"),
+        "limit",
+        "items",
+    ),
+    Hostile(
+        "class_statement_in_a_loop",
+        IMPORT_TORCH + "for i in range(5000):\n    class A(torch.autograd.Function):\n        pass",
+        "limit",
+        "classes",
+    ),
+    # Custom autograd Functions: torch's engine calls the program's backward (through a
+    # Function type of ours) during backward(); what it returns is checked before kernels
+    # see it, and it runs under the program's budgets.
+    Hostile(
+        "function_grad_wrong_shape",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.sum()\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "function_grad_expanded_bigger",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.expand(1000, 3)\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "function_grad_wrong_dtype",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g.double()\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "dtype",
+    ),
+    Hostile(
+        "function_grad_count",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g, g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "2 gradients",
+    ),
+    Hostile(
+        "function_grad_not_tensor",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return 1.0\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "a tensor",
+    ),
+    Hostile(
+        "function_backward_reenters_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        y.backward()\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "function_backward_autograd_grad",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return torch.autograd.grad(y, x)[0]\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "function_backward_endless",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        while True:\n"
+            "            pass\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "function_backward_recursion",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return F.backward(ctx, g)\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "function_forward_recursion",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return F.apply(x)\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "F.apply(torch.ones(1, requires_grad=True))\n"
+            ""
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "function_saved_in_forward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        a = ctx.saved_tensors\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "backward only",
+    ),
+    Hostile(
+        "function_save_in_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        ctx.save_for_backward(g)\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "inside forward only",
+    ),
+    Hostile(
+        "function_ctx_private",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        c = ctx._ctx\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "'_ctx'",
+    ),
+    Hostile(
+        "function_ctx_dict",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        c = ctx.__dict__\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "'__dict__'",
+    ),
+    Hostile(
+        "function_ctx_mark_dirty",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.mark_dirty(x)\n"
+            "        return x\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "mark_dirty",
+    ),
+    Hostile(
+        "function_ctx_overwrite_saved",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.saved_tensors = (x,)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "x = torch.ones(3, requires_grad=True)\n"
+            "y = F.apply(x).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "not-allowed",
+        "saved_tensors",
+    ),
+    Hostile(
+        "function_ctx_leaked",
+        IMPORT_TORCH
+        + (
+            "kept = []\n"
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        kept.append(ctx)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(torch.ones(1, requires_grad=True))\n"
+            "kept[0].save_for_backward(y)\n"
+            ""
+        ),
+        "program-error",
+        "inside forward only",
+    ),
+    Hostile(
+        "function_apply_callable",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(print)\n"
+            ""
+        ),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "function_instantiated",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "f = F()\n"
+            ""
+        ),
+        "program-error",
+        "apply",
+    ),
+    Hostile(
+        "function_apply_keywords",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            "        return x * 2\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        return g\n"
+            "y = F.apply(x=torch.ones(1))\n"
+            ""
+        ),
+        "program-error",
+        "positional",
+    ),
+    Hostile(
+        "function_without_staticmethod_backward",
+        IMPORT_TORCH
+        + (
+            "class F(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        return x * 2\n"
+            "y = F.apply(torch.ones(1, requires_grad=True)).sum()\n"
+            "y.backward()\n"
+            ""
+        ),
+        "program-error",
+        "backward",
+    ),
+    # Python: try/except (limits and refusals are never caught), lambda, decorators,
+    # str.format and % (no attribute or item access in fields, bounded widths), type().
+    Hostile(
+        "except_baseexception_swallows_steps",
+        ("try:\n    while True:\n        pass\nexcept BaseException:\n    pass\nprint('escaped')"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "bare_except_swallows_steps",
+        ("while True:\n    try:\n        while True:\n            pass\n    except:\n        pass"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "except_swallows_size_limit",
+        IMPORT_TORCH + ("try:\n    t = torch.ones(10**5, 10**5)\nexcept Exception:\n    t = None"),
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "except_swallows_refusal",
+        IMPORT_TORCH + ("try:\n    torch.load('x')\nexcept Exception:\n    pass"),
+        "not-allowed",
+        "unpickles",
+    ),
+    Hostile(
+        "except_swallows_recursion_limit",
+        ("def f():\n    try:\n        f()\n    except Exception:\n        f()\nf()"),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "finally_runs_after_limit",
+        ("try:\n    while True:\n        pass\nfinally:\n    while True:\n        pass"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "except_traceback",
+        ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    t = e.__traceback__"),
+        "not-allowed",
+        "'__traceback__'",
+    ),
+    Hostile(
+        "except_with_traceback",
+        ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    t = e.with_traceback(None)"),
+        "not-allowed",
+        "'with_traceback'",
+    ),
+    Hostile(
+        "except_args_class",
+        ("try:\n    1 / 0\nexcept Exception as e:\n    c = e.args[0].__class__"),
+        "not-allowed",
+        "'__class__'",
+    ),
+    Hostile(
+        "except_catches_non_class",
+        ("try:\n    1 / 0\nexcept print:\n    pass"),
+        "program-error",
+        "BaseException",
+    ),
+    Hostile(
+        "raise_non_exception",
+        ("raise 3"),
+        "program-error",
+        "BaseException",
+    ),
+    Hostile(
+        "raise_system_exit_name",
+        ("raise KeyboardInterrupt"),
+        "program-error",
+        "'KeyboardInterrupt'",
+    ),
+    Hostile(
+        "except_star",
+        ("try:\n    pass\nexcept* ValueError:\n    pass"),
+        "not-allowed",
+        "except*",
+    ),
+    Hostile(
+        "exception_to_torch",
+        IMPORT_TORCH + ("t = torch.tensor(ValueError('x'))"),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "lambda_node",
+        ("f = lambda: 0\nn = f.node"),
+        "not-allowed",
+        "'node'",
+    ),
+    Hostile(
+        "lambda_scope",
+        ("f = lambda: 0\nn = f.scope"),
+        "not-allowed",
+        "'scope'",
+    ),
+    Hostile(
+        "lambda_recursion",
+        ("f = lambda n: f(n)\nf(1)"),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "lambda_to_torch",
+        IMPORT_TORCH + ("x = torch.ones(2)\ny = x.apply_(lambda v: v)"),
+        "not-allowed",
+        "'apply_'",
+    ),
+    Hostile(
+        "lambda_star_args",
+        ("f = lambda *a: a"),
+        "not-allowed",
+        "plain parameters",
+    ),
+    Hostile(
+        "lambda_in_sorted_key_loops",
+        ("def spin(v):\n    while True:\n        pass\nsorted([1, 2], key=spin)"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "map_huge",
+        ("m = list(map(lambda v: v, range(10**9)))"),
+        "limit",
+        "items",
+    ),
+    Hostile(
+        "decorator_print",
+        ("@print\ndef f():\n    pass"),
+        "not-allowed",
+        "decorators",
+    ),
+    Hostile(
+        "decorator_user_function",
+        ("def wrap(fn):\n    return fn\n@wrap\ndef f():\n    pass"),
+        "not-allowed",
+        "decorators",
+    ),
+    Hostile(
+        "decorator_set_grad_enabled",
+        IMPORT_TORCH + ("@torch.set_grad_enabled(False)\ndef f():\n    pass"),
+        "not-allowed",
+        "decorators",
+    ),
+    Hostile(
+        "format_attribute_field",
+        ("s = '{0.__class__}'.format(1)"),
+        "not-allowed",
+        "attributes or items",
+    ),
+    Hostile(
+        "format_item_field",
+        ("s = '{0[0]}'.format([1])"),
+        "not-allowed",
+        "attributes or items",
+    ),
+    Hostile(
+        "format_keyword_attribute",
+        ("s = '{x.real}'.format(x=1)"),
+        "not-allowed",
+        "attributes or items",
+    ),
+    Hostile(
+        "format_wide",
+        ("s = '{:>999999}'.format(1)"),
+        "not-allowed",
+        "format spec",
+    ),
+    Hostile(
+        "format_nested_spec",
+        ("s = '{:{}}'.format(1, 999999)"),
+        "not-allowed",
+        "another field",
+    ),
+    Hostile(
+        "format_precision",
+        ("s = '{:.99999f}'.format(1.5)"),
+        "not-allowed",
+        "format spec",
+    ),
+    Hostile(
+        "format_map_still_refused",
+        ("s = '{x}'.format_map({'x': 1})"),
+        "not-allowed",
+        "'format_map'",
+    ),
+    Hostile(
+        "percent_wide",
+        ("s = '%999999d' % 1"),
+        "not-allowed",
+        "more than 100",
+    ),
+    Hostile(
+        "percent_star",
+        ("s = '%*d' % (999999, 1)"),
+        "not-allowed",
+        "'*'",
+    ),
+    Hostile(
+        "percent_tensor_wide",
+        IMPORT_TORCH + ("s = '%999999s' % torch.ones(1)"),
+        "not-allowed",
+        "more than 100",
+    ),
+    Hostile(
+        "percent_precision",
+        ("s = '%.999999f' % 1.0"),
+        "not-allowed",
+        "more than 100",
+    ),
+    Hostile(
+        "type_name_dunder",
+        ("t = type(1).__name__"),
+        "not-allowed",
+        "'__name__'",
+    ),
+    Hostile(
+        "type_of_module_mro",
+        IMPORT_TORCH + ("t = type(torch.nn.Linear(1, 1)).mro"),
+        "not-allowed",
+        "'mro'",
+    ),
+    Hostile(
+        "type_proxy_qualname",
+        IMPORT_TORCH + ("t = type(torch.ones(1)).qualname"),
+        "not-allowed",
+        "'qualname'",
+    ),
+    Hostile(
+        "type_three_arguments",
+        ("T = type('T', (), {})"),
+        "program-error",
+        "type",
+    ),
+    Hostile(
+        "type_call_proxy",
+        IMPORT_TORCH + ("t = type(torch.ones(1))(3)"),
+        "program-error",
+        "not callable",
+    ),
+    Hostile(
+        "isinstance_not_a_type",
+        ("b = isinstance(1, print)"),
+        "program-error",
+        "type",
+    ),
+    Hostile(
+        "shadowed_eval_unbound",
+        ("def f(eval):\n    return eval\nx = eval('1')"),
+        "program-error",
+        "'eval' is not defined",
+    ),
+    Hostile(
+        "input_builtin_unbound",
+        ("x = input()"),
+        "not-allowed",
+        "'input'",
+    ),
+    # The program's functions where torch takes a callable: tensor hooks and
+    # torch.autograd.functional run them through wrappers of ours, under the budgets, and
+    # what a hook returns is checked like a gradient.
+    Hostile(
+        "hook_resizes_gradient",
+        LEAF + ("x.register_hook(lambda g: g.sum())\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "hook_expands_gradient",
+        LEAF + ("x.register_hook(lambda g: g.expand(1000, 3))\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "shape",
+    ),
+    Hostile(
+        "hook_changes_dtype",
+        LEAF + ("x.register_hook(lambda g: g.double())\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "dtype",
+    ),
+    Hostile(
+        "hook_returns_number",
+        LEAF + ("x.register_hook(lambda g: 1.0)\ny = (x * 2).sum()\ny.backward()"),
+        "program-error",
+        "must return a tensor",
+    ),
+    Hostile(
+        "hook_reenters_backward",
+        LEAF
+        + (
+            "y = (x * 2).sum()\n"
+            "def h(g):\n"
+            "    y.backward()\n"
+            "x.register_hook(h)\n"
+            "y.backward(retain_graph=True)"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "hook_endless",
+        LEAF
+        + (
+            "def h(g):\n"
+            "    while True:\n"
+            "        pass\n"
+            "x.register_hook(h)\n"
+            "y = (x * 2).sum()\n"
+            "y.backward()"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "hook_recursion",
+        LEAF + ("def h(g):\n    return h(g)\nx.register_hook(h)\ny = (x * 2).sum()\ny.backward()"),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "hook_not_a_function",
+        LEAF + ("x.register_hook(3)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "hook_torch_function",
+        LEAF + ("x.register_hook(torch.neg)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "hook_handle_internals",
+        LEAF + ("h = x.register_hook(print)\nr = h.handle"),
+        "not-allowed",
+        "'handle'",
+    ),
+    Hostile(
+        "hook_many_registrations_bounded",
+        LEAF + ("while True:\n    x.register_hook(print)"),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "jacobian_huge",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v.repeat(2000), torch.ones(2000))"
+        ),
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "jacobian_vectorize",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, torch.ones(2), vectorize=True)"
+        ),
+        "not-allowed",
+        "create_graph",
+    ),
+    Hostile(
+        "jacobian_strategy",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, torch.ones(2), strategy='forward-mode')"
+        ),
+        "not-allowed",
+        "create_graph",
+    ),
+    Hostile(
+        "jacobian_function_backward",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    (v * 2).sum().backward()\n"
+            "    return v\n"
+            "J = jacobian(f, torch.ones(2))"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    Hostile(
+        "jacobian_returns_list_of_strings",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: 'x', torch.ones(2))"
+        ),
+        "program-error",
+        "must return tensors",
+    ),
+    Hostile(
+        "jacobian_endless",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    while True:\n"
+            "        pass\n"
+            "J = jacobian(f, torch.ones(2))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "hessian_recursion",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "def f(v):\n"
+            "    return hessian(f, v)\n"
+            "H = hessian(f, torch.ones(2))"
+        ),
+        "not-allowed",
+        "cannot run inside",
+    ),
+    Hostile(
+        "jacobian_inputs_not_tensors",
+        IMPORT_TORCH
+        + (
+            "from torch.autograd.functional import jacobian, hessian\n"
+            "J = jacobian(lambda v: v, [print])"
+        ),
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "hook_runs_jacobian",
+        LEAF
+        + (
+            "from torch.autograd.functional import jacobian\n"
+            "def h(g):\n"
+            "    return jacobian(lambda v: v * 2, g).sum(0)\n"
+            "x.register_hook(h)\n"
+            "y = (x * 2).sum()\n"
+            "y.backward()"
+        ),
+        "not-allowed",
+        "inside the backward",
+    ),
+    # Module forward hooks: the program's function runs as the module does, and may only
+    # hand back tensors.
+    Hostile(
+        "module_hook_returns_text",
+        MODEL + ("m.register_forward_hook(lambda mod, i, o: 'x')\ny = m(torch.ones(2))"),
+        "program-error",
+        "may return None",
+    ),
+    Hostile(
+        "module_pre_hook_returns_module",
+        MODEL + ("m.register_forward_pre_hook(lambda mod, i: mod)\ny = m(torch.ones(2))"),
+        "program-error",
+        "may return None",
+    ),
+    Hostile(
+        "module_hook_endless",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    while True:\n"
+            "        pass\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "module_hook_recursion",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    return mod(i[0])\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "limit",
+        "deep",
+    ),
+    Hostile(
+        "module_hook_backward",
+        MODEL
+        + (
+            "def h(mod, i, o):\n"
+            "    o.sum().backward()\n"
+            "m.register_forward_hook(h)\n"
+            "y = m(torch.ones(2))"
+        ),
+        "not-allowed",
+        "cannot run inside",
+    ),
+    Hostile(
+        "module_hook_keywords",
+        MODEL + ("m.register_forward_hook(print, with_kwargs=True)"),
+        "program-error",
+        "one function",
+    ),
+    Hostile(
+        "module_hook_torch_function",
+        MODEL + ("m.register_forward_hook(torch.relu)"),
+        "program-error",
+        "function of the program",
+    ),
+    Hostile(
+        "module_backward_hook",
+        MODEL + ("m.register_full_backward_hook(print)"),
+        "not-allowed",
+        "register_full_backward_hook",
+    ),
+    Hostile(
+        "module_hook_handle_internals",
+        MODEL + ("h = m.register_forward_hook(print)\nd = h.handle"),
+        "not-allowed",
+        "'handle'",
+    ),
     # Format strings ------------------------------------------------------------------------
-    Hostile("str_format", "s = '{0.__class__}'.format(1)", "not-allowed", "'format'"),
     Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
-    Hostile("percent_format", "s = '%s' % (1,)", "not-allowed", "f-string"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
     Hostile("fstring_wide", "x = 1\ns = f'{x!r:>99999}'", "not-allowed", "format spec"),
     Hostile("fstring_nested_spec", "w = '9' * 6\ns = f'{1:{w}}'", "not-allowed", "format spec"),
     Hostile("fstring_precision", "s = f'{1.5:.99999f}'", "not-allowed", "format spec"),
     # Constructs ----------------------------------------------------------------------------
-    Hostile("lambda", "f = lambda: 1", "not-allowed", "lambda"),
-    Hostile("class", "class A:\n    pass", "not-allowed", "class"),
     Hostile("generator_function", "def g():\n    yield 1", "not-allowed", "yield"),
     Hostile("generator_frame", "g = (i for i in [1])\nf = g.gi_frame", "not-allowed", "gi_frame"),
-    Hostile("try_except", "try:\n    pass\nexcept Exception:\n    pass", "not-allowed", "try"),
-    Hostile("raise_system_exit", "raise SystemExit", "not-allowed", "raise"),
+    Hostile("raise_system_exit", "raise SystemExit", "program-error", "'SystemExit'"),
     Hostile("global", "global x", "not-allowed", "global"),
     Hostile("walrus", "y = (x := 1)", "not-allowed", "walrus"),
     Hostile("async", "async def f():\n    pass", "not-allowed", "async"),
@@ -84,8 +1258,13 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("bytes_literal", "b = b'x'", "not-allowed", "bytes"),
     Hostile("with_open", "with open('f') as f:\n    pass", "not-allowed", "'open'"),
     Hostile("print_to_file", "print(1, file=None)", "program-error", "print(): "),
-    Hostile("sorted_key", "s = sorted([2, 1], key=abs)", "program-error", "sorted(): "),
-    Hostile("list_sort_key", "a = [2, 1]\na.sort(key=abs)", "not-allowed", "'key='"),
+    Hostile("sorted_cmp", "s = sorted([2, 1], cmp=abs)", "program-error", "sorted(): "),
+    Hostile(
+        "list_sort_key_loops",
+        "a = [2, 1]\ndef k(v):\n    while True:\n        pass\na.sort(key=k)",
+        "limit",
+        "steps",
+    ),
     # Unicode look-alikes (the parser applies NFKC; the checker sees the real name) ----------
     Hostile("fullwidth_eval", "\uff45\uff56\uff41\uff4c('1')", "not-allowed", "'eval'"),
     Hostile("bold_exec", "\U0001d41e\U0001d431\U0001d41e\U0001d41c('1')", "not-allowed", "'exec'"),
@@ -132,7 +1311,10 @@ CORPUS: tuple[Hostile, ...] = (
         "other programs",
     ),
     Hostile(
-        "autograd_function", IMPORT_TORCH + "F = torch.autograd.Function", "not-allowed", "Function"
+        "autograd_function_base_called",
+        IMPORT_TORCH + "F = torch.autograd.Function()",
+        "not-allowed",
+        "class Name(torch.autograd.Function)",
     ),
     Hostile(
         "device_cuda", IMPORT_TORCH + "t = torch.zeros(3, device='cuda')", "not-allowed", "cpu"
@@ -174,7 +1356,6 @@ CORPUS: tuple[Hostile, ...] = (
         "not-allowed",
         "'get_state'",
     ),
-    Hostile("register_hook", LEAF + "x.register_hook(print)", "not-allowed", "'register_hook'"),
     Hostile(
         "node_hook",
         LEAF + "y = x * 2\ny.grad_fn.register_hook(print)",
@@ -191,10 +1372,10 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("apply_", LEAF + "x.apply_(abs)", "not-allowed", "'apply_'"),
     Hostile("map_", LEAF + "x.map_(x, print)", "not-allowed", "'map_'"),
     Hostile(
-        "forward_hook",
-        MODEL + "m.register_forward_hook(print)",
+        "module_backward_hook_old",
+        MODEL + "m.register_backward_hook(print)",
         "not-allowed",
-        "register_forward_hook",
+        "register_backward_hook",
     ),
     Hostile("set_forward", MODEL + "m.forward = print", "not-allowed", "cannot set attribute"),
     Hostile(
@@ -205,7 +1386,10 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile("backward_with_callable", LEAF + "x.sum().backward(print)", "not-allowed", "Builtin"),
     Hostile(
-        "state_dict_methods", MODEL + "d = m.state_dict()\nk = d.copy()", "not-allowed", "'copy'"
+        "state_dict_methods",
+        MODEL + "d = m.state_dict()\nd.move_to_end('weight')",
+        "not-allowed",
+        "'move_to_end'",
     ),
     Hostile(
         "optimizer_state",

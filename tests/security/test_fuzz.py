@@ -12,16 +12,22 @@ from tests.security.conftest import PROBLEM_JSON
 PRELUDE = (
     "import torch\nimport math\nimport torch.nn.functional as F\n"
     "x = torch.ones(3, requires_grad=True)\ny = x * 2\nm = torch.nn.Linear(3, 2)\n"
+    "class C(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.fc = torch.nn.Linear(3, 3)\n    def method(self, v):\n        return v\n"
+    "    def forward(self, v):\n        return self.fc(v)\n"
 )
 ATOMS = (
     "x y m i torch math F print len range sum sorted str 0 1 -1 2.5 10**6 None True "
-    "'a' [1,2] (x,y) {1:x} torch.ones(3) torch.nn x.grad_fn torch.float64 torch.pi"
+    "'a' [1,2] (x,y) {1:x} torch.ones(3) torch.nn x.grad_fn torch.float64 torch.pi "
+    "(lambda:x) (lambda v:v) ValueError Exception type isinstance super map sorted C C() "
+    "'{}' '%s' torch.Tensor torch.autograd.Function"
 ).split()
 ATTRIBUTES = (
     "grad grad_fn data shape sum mean T backward item tolist view expand repeat to "
     "next_functions variable name weight parameters state_dict param_groups format join "
     "__class__ __dict__ mro load save empty from_file register_hook apply_ numpy data_ptr "
-    "set_default_dtype manual_seed set_grad_enabled values indices real"
+    "set_default_dtype manual_seed set_grad_enabled values indices real apply args "
+    "forward remove method fc __init__ __mro__ __subclasses__ register_forward_hook"
 ).split()
 OPERATORS = "+ - * / // % ** @ << & == < in and or".split()
 # Some Python fuzzers find crashes only with these; keep them in the alphabet.
@@ -59,6 +65,17 @@ def statements() -> st.SearchStrategy[str]:
         st.builds("while {}:\n    {} = {}".format, expression, names, expression),
         st.builds("def f(a):\n    return {}\n{} = f({})".format, expression, names, expression),
         st.builds("{}.backward()".format, expression),
+        st.builds(
+            "try:\n    {} = {}\nexcept {}:\n    {} = {}".format,
+            names,
+            expression,
+            st.sampled_from(["Exception", "BaseException", "ValueError", "(TypeError, KeyError)"]),
+            names,
+            expression,
+        ),
+        st.builds("raise {}".format, expression),
+        st.builds("{} = lambda a: {}".format, names, expression),
+        st.builds("{} = '{{}} {{:>5}}'.format({}, {})".format, names, expression, expression),
     )
 
 

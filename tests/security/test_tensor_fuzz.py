@@ -122,7 +122,9 @@ def statements(draw: st.DrawFn) -> str:
     target = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + [f"{n}_base" for n in NAMES]))
     # Kinds of statement, weighted towards what reaches native kernels with odd metadata.
-    kind = draw(st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11]))
+    kind = draw(
+        st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11, 12, 12, 13, 13, 14])
+    )
     if kind <= 3:
         function = draw(st.sampled_from(FUNCTIONS))
         return f"r = torch.{function}({arguments(draw, True)})"
@@ -151,6 +153,38 @@ def statements(draw: st.DrawFn) -> str:
             f"{target} = {param}\n"
             f"o = torch.optim.{optimizer}([{target}], lr=0.1{extra})\n"
             f"{target}.grad = {like(draw, target)}\no.step()\no.step()"
+        )
+    if kind == 12:
+        # The program's hook hands autograd a gradient of its own making (views, shapes).
+        hook = draw(st.sampled_from([like(draw, target), "g.expand(2, -1)", "g[:1]", "g.t()"]))
+        return f"h = {target}.register_hook(lambda g: {hook})\nr = ({target} * 2).sum()"
+    if kind == 13:
+        # A custom Function whose backward returns odd tensors into the kernels downstream.
+        grad = draw(st.sampled_from([like(draw, "x"), "g", "g.expand_as(x)", "g.sum()", "None"]))
+        return (
+            "class Fn(torch.autograd.Function):\n"
+            "    @staticmethod\n"
+            "    def forward(ctx, x):\n"
+            "        ctx.save_for_backward(x)\n"
+            f"        return x.{draw(st.sampled_from(['clone()', 'exp()', 'sum()', 'view(-1)']))}\n"
+            "    @staticmethod\n"
+            "    def backward(ctx, g):\n"
+            "        (x,) = ctx.saved_tensors\n"
+            f"        return {grad}\n"
+            f"r = Fn.apply({target})"
+        )
+    if kind == 14:
+        # A module of the program around a torch module: torch calls back into its forward.
+        inner = draw(st.sampled_from(["torch.nn.Linear(3, 2)", "torch.nn.LSTM(3, 2)"]))
+        return (
+            "class Wrap(torch.nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            f"        self.inner = {inner}\n"
+            "    def forward(self, v):\n"
+            "        out = self.inner(v)\n"
+            "        return out[0] if isinstance(out, tuple) else out\n"
+            f"m = torch.nn.Sequential(Wrap())\nr = m({other})"
         )
     module = draw(
         st.sampled_from(

@@ -1,0 +1,100 @@
+"""Python's built-in exceptions as a program may raise and catch them.
+
+A program never holds a real exception or its traceback. An error while it runs is a
+`ProgramError` whose `title` names the exception (`ValueError`, torch's `RuntimeError`);
+`except` matches it by that name through the table below, and binds an `ExceptionValue`:
+the name and the arguments the program gave (or the message), nothing else. Limits, refusals
+and syntax errors are never caught: a program cannot swallow the end of its own budget.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.sandbox.errors import ProgramError
+
+# Each exception class a program may name, with its base class.
+HIERARCHY: dict[str, str | None] = {
+    "BaseException": None,
+    "Exception": "BaseException",
+    "ArithmeticError": "Exception",
+    "ZeroDivisionError": "ArithmeticError",
+    "OverflowError": "ArithmeticError",
+    "LookupError": "Exception",
+    "KeyError": "LookupError",
+    "IndexError": "LookupError",
+    "ValueError": "Exception",
+    "TypeError": "Exception",
+    "RuntimeError": "Exception",
+    "NotImplementedError": "RuntimeError",
+    "AssertionError": "Exception",
+    "StopIteration": "Exception",
+    "NameError": "Exception",
+    "AttributeError": "Exception",
+}
+# Only errors of the program's own making can be caught.
+CATCHABLE_KINDS = frozenset({"program-error"})
+
+
+@dataclass(frozen=True)
+class ExceptionClass:
+    """`ValueError` as a program sees it: callable to make an exception, usable in except."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"<class '{self.name}'>"
+
+    def is_subclass_of(self, other: "ExceptionClass") -> bool:
+        name: str | None = self.name
+        while name is not None:
+            if name == other.name:
+                return True
+            name = HIERARCHY.get(name)
+        return False
+
+
+@dataclass(eq=False)
+class ExceptionValue:
+    """An exception a program made or caught: its class name and its arguments."""
+
+    name: str
+    args: tuple[Any, ...]
+    message: str
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.message!r})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+EXCEPTION_CLASSES = {name: ExceptionClass(name) for name in HIERARCHY}
+# Attributes of a caught exception a program may read.
+EXCEPTION_ATTRIBUTES = frozenset({"args"})
+
+
+def caught_value(error: ProgramError) -> ExceptionValue:
+    """What `except ... as e` binds for `error`."""
+    if isinstance(error.raised, ExceptionValue):
+        return error.raised
+    return ExceptionValue(error.title, (error.detail,), error.detail)
+
+
+def matches(error: ProgramError, handler: Any) -> bool:
+    """Whether `except handler:` catches `error` (handler: a class or a tuple of them; None
+    for a bare except)."""
+    if error.kind not in CATCHABLE_KINDS:
+        return False
+    classes = handler if isinstance(handler, tuple) else (handler,)
+    own = EXCEPTION_CLASSES.get(error.title)
+    for cls in classes:
+        if cls is None:
+            return True
+        if not isinstance(cls, ExceptionClass):
+            raise ProgramError(
+                "TypeError",
+                "catching classes that do not inherit from BaseException is not allowed",
+            )
+        if cls.name in {"Exception", "BaseException"} or (own and own.is_subclass_of(cls)):
+            return True
+    return False
