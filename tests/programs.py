@@ -321,4 +321,49 @@ y = (W * old).sum()
 y.backward()
 print(old, W.data)
 """,
+    "small_cnn_training_step": """
+import torch
+from torch import nn
+import torch.nn.functional as F
+model = nn.Sequential(
+    nn.Conv2d(1, 2, kernel_size=3, padding=1),
+    nn.BatchNorm2d(2),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(2 * 3 * 3, 3),
+)
+nn.init.kaiming_normal_(model[0].weight)
+nn.init.zeros_(model[0].bias)
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+x = torch.randn(2, 1, 6, 6)
+y = torch.tensor([0, 2])
+for step in range(2):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+print(sched.get_last_lr(), model[1].running_mean)
+model.eval()
+scores = model(x)
+loss = F.cross_entropy(scores, y)
+loss.backward()
+""",
+    "conv_pool_functions": """
+import torch
+import torch.nn.functional as F
+x = torch.randn(1, 2, 5, 5, requires_grad=True)
+w = torch.randn(3, 2, 3, 3, requires_grad=True)
+h = F.conv2d(x, w, stride=2, padding=1)
+h = F.avg_pool2d(F.relu(h), 2) + F.adaptive_max_pool2d(h, 2)
+s = F.conv1d(x.flatten(2), w.flatten(2)[:, :, :3], padding=1)
+g = F.group_norm(h, 3) + F.batch_norm(h, torch.zeros(3), torch.ones(3))
+u = F.interpolate(g, scale_factor=2, mode='nearest')
+t = F.conv_transpose2d(h, w, stride=2)
+out = u.sum() + t.mean() + F.max_pool1d(s, 3).sum() + F.adaptive_avg_pool1d(s, 2).sum()
+out.backward()
+""",
 }

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
+from app.sandbox.tensors import clip_grad_norm_, clip_grad_value_
+
 
 @dataclass(frozen=True)
 class SafeFunction:
@@ -99,14 +101,16 @@ NN_MODULES = tuple(
     Softmax LogSoftmax GELU LeakyReLU ELU SiLU Softplus ReLU6 Hardtanh Dropout MSELoss
     L1Loss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss HuberLoss SmoothL1Loss
     KLDivLoss Embedding LayerNorm BatchNorm1d RNN RNNCell GRU GRUCell LSTM LSTMCell
-    Parameter
+    Parameter Conv1d Conv2d ConvTranspose1d ConvTranspose2d MaxPool1d MaxPool2d AvgPool1d
+    AvgPool2d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveMaxPool1d AdaptiveMaxPool2d
+    BatchNorm2d GroupNorm Dropout1d Dropout2d
 """.split()
 )
 
 NN_INIT = tuple(
     """
     zeros_ ones_ constant_ normal_ uniform_ xavier_uniform_ xavier_normal_ kaiming_uniform_
-    kaiming_normal_ eye_
+    kaiming_normal_ eye_ trunc_normal_ orthogonal_ calculate_gain
 """.split()
 )
 
@@ -115,7 +119,10 @@ F_FUNCTIONS = tuple(
     relu relu6 sigmoid tanh softmax log_softmax gelu leaky_relu elu silu softplus hardtanh
     mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits cross_entropy
     nll_loss smooth_l1_loss huber_loss kl_div linear one_hot dropout normalize pad embedding
-    layer_norm cosine_similarity logsigmoid softmin
+    layer_norm cosine_similarity logsigmoid softmin conv1d conv2d conv_transpose1d
+    conv_transpose2d max_pool1d max_pool2d avg_pool1d avg_pool2d adaptive_avg_pool1d
+    adaptive_avg_pool2d adaptive_max_pool1d adaptive_max_pool2d batch_norm group_norm
+    dropout1d dropout2d interpolate
 """.split()
 )
 
@@ -124,6 +131,15 @@ OPTIMIZERS = tuple(
     SGD Adam AdamW RMSprop Adagrad
 """.split()
 )
+
+# Schedulers that compute learning rates from numbers alone (LambdaLR calls a function).
+LR_SCHEDULERS = tuple(
+    """
+    StepLR MultiStepLR ExponentialLR CosineAnnealingLR LinearLR ConstantLR
+""".split()
+)
+SCHEDULER_ATTRIBUTES = frozenset({"last_epoch", "base_lrs"})
+SCHEDULER_METHODS = frozenset({"step", "get_last_lr"})
 
 # Methods a tensor exposes; the guard checks their arguments like any torch function.
 TENSOR_METHODS = frozenset(
@@ -174,7 +190,9 @@ MODULE_ATTRIBUTES = frozenset(
     set(
         """
     in_features out_features training hidden_size input_size num_layers num_embeddings
-    embedding_dim normalized_shape eps negative_slope p dim reduction
+    embedding_dim normalized_shape eps negative_slope p dim reduction in_channels
+    out_channels kernel_size stride padding dilation groups num_features momentum affine
+    track_running_stats num_groups num_channels output_size
 """.split()
     )
 )
@@ -203,15 +221,34 @@ MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, 
 def _build_namespaces() -> dict[str, Namespace]:
     functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
     init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
+    utils = Namespace(
+        "torch.nn.utils",
+        {
+            "clip_grad_norm_": SafeFunction(
+                "torch.nn.utils.clip_grad_norm_", clip_grad_norm_, dry_run=False
+            ),
+            "clip_grad_value_": SafeFunction(
+                "torch.nn.utils.clip_grad_value_", clip_grad_value_, dry_run=False
+            ),
+        },
+    )
     nn_ns = Namespace(
         "torch.nn",
         {
             **_functions(nn, "torch.nn", NN_MODULES, dry_run=False),
             "functional": functional,
             "init": init,
+            "utils": utils,
         },
     )
-    optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
+    scheduler = Namespace(
+        "torch.optim.lr_scheduler",
+        _functions(optim.lr_scheduler, "torch.optim.lr_scheduler", LR_SCHEDULERS, False),
+    )
+    optim_ns = Namespace(
+        "torch.optim",
+        {**_functions(optim, "torch.optim", OPTIMIZERS, False), "lr_scheduler": scheduler},
+    )
     autograd = Namespace(
         "torch.autograd",
         _functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
@@ -237,6 +274,9 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn": nn_ns,
         "torch.nn.functional": functional,
         "torch.optim": optim_ns,
+        "torch.optim.lr_scheduler": scheduler,
+        "torch.nn.init": init,
+        "torch.nn.utils": utils,
         "torch.autograd": autograd,
         "math": math_ns,
     }
@@ -244,7 +284,13 @@ def _build_namespaces() -> dict[str, Namespace]:
 
 NAMESPACES: dict[str, Namespace] = _build_namespaces()
 
-# Names torch has that people try, with the reason they are refused (the rest: "not available").
+# Names that people try, with the reason they are refused (the rest: "not available").
+REFUSED_NAMES: dict[str, str] = {
+    "torch.optim.lr_scheduler.LambdaLR": (
+        "it calls a Python function for each step; use StepLR, MultiStepLR, ExponentialLR, "
+        "LinearLR or CosineAnnealingLR"
+    ),
+}
 REFUSED_TORCH_NAMES: dict[str, str] = {
     "empty": "it returns uninitialised memory; use torch.zeros",
     "empty_like": "it returns uninitialised memory; use torch.zeros_like",
@@ -258,3 +304,4 @@ REFUSED_TORCH_NAMES: dict[str, str] = {
     "set_num_threads": "it changes state other programs would see",
     "set_printoptions": "it changes state other programs would see",
 }
+REFUSED_NAMES.update({f"torch.{name}": reason for name, reason in REFUSED_TORCH_NAMES.items()})

@@ -154,7 +154,17 @@ FORBIDDEN_NAMES = frozenset(
 
 # Modules a program may import, and the namespace each binds.
 IMPORTABLE = frozenset(
-    {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.autograd", "math"}
+    {
+        "torch",
+        "torch.nn",
+        "torch.nn.functional",
+        "torch.nn.init",
+        "torch.nn.utils",
+        "torch.optim",
+        "torch.optim.lr_scheduler",
+        "torch.autograd",
+        "math",
+    }
 )
 
 

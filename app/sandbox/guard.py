@@ -6,12 +6,14 @@ memory is used), charges them to the program's budget, and checks that what come
 a kind of value the interpreter knows how to handle safely.
 """
 
+import itertools
 import math
 import types
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.utils._pytree import tree_map
 
@@ -35,6 +37,7 @@ FORBIDDEN_KEYWORDS = frozenset(
 SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), slice, range)
 SAFE_TORCH_OBJECTS = (
     torch.dtype,
+    torch.optim.lr_scheduler.LRScheduler,
     torch.Size,
     torch.device,
     nn.Module,
@@ -48,6 +51,96 @@ SAFE_TORCH_OBJECTS = (
 SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
 # Distinct (operation, argument signature) pairs a worker remembers; each entry is small.
 DRY_RUN_SIZES = SizeMemo(max_entries=8_192)
+# Most multiply-adds (or comparisons) one convolution or pooling may do: its output can be
+# small while its work is not (a 1000x1000 kernel over a 2000x2000 image, 10^12 of them).
+MAX_KERNEL_WORK = 1_000_000_000
+# Modules whose output size is not a fixed multiple of their input's (kernel sizes,
+# strides, padding): a module holding one is sized by running it on meta tensors.
+DRY_RUN_MODULES = (
+    nn.modules.conv._ConvNd,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.modules.batchnorm._NormBase,
+    nn.GroupNorm,
+    nn.Flatten,
+    nn.Unflatten,
+)
+
+
+def _first(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _count(value: Any, dims: int) -> int:
+    """Elements of a kernel size given as a number (the same in each of `dims`) or a tuple."""
+    if isinstance(value, int):
+        return int(math.pow(value, dims))
+    if isinstance(value, list | tuple):
+        return math.prod(int(v) for v in value if isinstance(v, int))
+    return 1
+
+
+def _conv_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Each output element of a convolution sums (in channels / groups) x kernel products."""
+    weight = _first(args, kwargs, 1, "weight")
+    per_output = weight[0].numel() if isinstance(weight, torch.Tensor) and weight.dim() else 1
+    return _numel_of(output) * per_output
+
+
+def _transposed_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Each input element of a transposed convolution is spread over (out channels / groups)
+    x kernel outputs."""
+    source = _first(args, kwargs, 0, "input")
+    weight = _first(args, kwargs, 1, "weight")
+    per_input = weight[0].numel() if isinstance(weight, torch.Tensor) and weight.dim() else 1
+    return _numel_of(source) * per_input
+
+
+def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], int]:
+    def work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        return _numel_of(output) * _count(_first(args, kwargs, 1, "kernel_size"), dims)
+
+    return work
+
+
+KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
+    **{getattr(F, name): _conv_work for name in ("conv1d", "conv2d")},
+    **{getattr(F, name): _transposed_work for name in ("conv_transpose1d", "conv_transpose2d")},
+    **{
+        getattr(F, f"{kind}_pool{dims}d"): _pool_work(dims)
+        for kind in ("max", "avg")
+        for dims in (1, 2)
+    },
+}
+
+
+# Functions that write into tensors they are given (running statistics): those must be dense.
+WRITTEN_ARGUMENTS: dict[Any, tuple[tuple[int, str], ...]] = {
+    F.batch_norm: ((1, "running_mean"), (2, "running_var")),
+}
+
+
+def module_work(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+    """The work of one convolution or pooling module, as for the functions above."""
+    sub: Any = module
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return _numel_of(inputs) * int(sub.weight[0].numel())
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return _numel_of(output) * int(sub.weight[0].numel())
+    if isinstance(module, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd):
+        dims = 1 if type(module).__name__.endswith("1d") else 2
+        return _numel_of(output) * _count(sub.kernel_size, dims)
+    return 0
+
+
+def check_work(work: int, qualname: str) -> None:
+    if work > MAX_KERNEL_WORK:
+        raise too_big(
+            f"{qualname} would do about {work:,} multiply-adds or comparisons; the limit is "
+            f"{MAX_KERNEL_WORK:,}. Use smaller kernels, fewer channels or smaller inputs"
+        )
 
 
 def output_growth(module: nn.Module) -> float:
@@ -142,6 +235,12 @@ class Guard:
             self._check_module_size(function.qualname, target, args, kwargs)
         elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
             args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
+        elif target in WRITTEN_ARGUMENTS:
+            for position, name in WRITTEN_ARGUMENTS[target]:
+                written = _first(args, kwargs, position, name)
+                if isinstance(written, torch.Tensor):
+                    check_dense(written, f"{function.qualname}: {name}")
+            sized = self.dry_run(function.qualname, target, args, kwargs)
         elif target is nn.Parameter:
             data = args[0] if args else kwargs.get("data")
             if isinstance(data, torch.Tensor):
@@ -174,7 +273,7 @@ class Guard:
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
-            self._check_module_call(receiver, args)
+            self._check_module_call(receiver, args, kwargs)
         elif isinstance(receiver, torch.optim.Optimizer) and name in {"step", "zero_grad"}:
             check_optimizer(receiver)
         result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
@@ -185,8 +284,8 @@ class Guard:
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""
         self.check_arguments(type(module).__name__, args, kwargs)
-        self._check_module_call(module, args)
-        return self.checked_result(type(module).__name__, module(*args, **kwargs))
+        sized = self._check_module_call(module, args, kwargs)
+        return self.checked_result(type(module).__name__, module(*args, **kwargs), sized)
 
     def operator(self, symbol: str, function: Callable[..., Any], *operands: Any) -> Any:
         """Apply a Python operator to tensors, sized by a dry run first."""
@@ -247,13 +346,18 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
+        work = KERNEL_WORK.get(function)
+
         def on_meta(arguments: tuple[Any, ...]) -> int | None:
             meta_args, meta_kwargs = arguments
             try:
                 with torch.no_grad(), torch.device("meta"):
-                    return _numel_of(function(*meta_args, **meta_kwargs))
+                    output = function(*meta_args, **meta_kwargs)
             except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
                 return None
+            if work is not None:
+                check_work(work(output, meta_args, meta_kwargs), qualname)
+            return _numel_of(output)
 
         numel = _remembered(
             function, args, kwargs, lambda: on_meta(tree_map(_to_meta, (args, kwargs)))
@@ -302,7 +406,8 @@ class Guard:
                     probe = cls(*args, **kwargs)
                 except Exception:
                     return None
-            return sum(p.numel() for p in probe.parameters())
+            # Buffers too: BatchNorm2d(10**8, affine=False) has no parameters.
+            return sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
 
         # The probe is built from the real arguments, so a size given as a tensor is read
         # from its value, which the signature does not hold.
@@ -311,11 +416,74 @@ class Guard:
         if numel is not None:
             self.budget.allocate(numel, qualname)
 
-    def _check_module_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+    def _check_module_call(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
+        """Charge a module call's output before it runs; False if it must be charged after."""
+        name = type(module).__name__
+        if any(isinstance(sub, DRY_RUN_MODULES) for sub in module.modules()):
+            sizes = self._dry_run_module(module, args, kwargs)
+            if sizes is None:
+                return False  # the real call raises the learner-facing error, or is charged
+            largest, total = sizes
+            self.budget.allocate(largest, name)
+            self.budget.allocate(total - largest, name)
+            return True
         numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
         for sub in module.modules():
             numel = math.ceil(numel * max(1.0, output_growth(sub)))
-        self.budget.allocate(numel, type(module).__name__)
+        self.budget.allocate(numel, name)
+        return True
+
+    def _dry_run_module(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[int, int] | None:
+        """(largest, total) elements of the outputs of every module inside `module`, from a
+        run on meta tensors in place of its parameters, buffers and arguments; remembered
+        by the modules' settings, the tensors' shapes and the arguments' signature."""
+        state = dict(
+            itertools.chain(
+                module.named_parameters(remove_duplicate=False),
+                module.named_buffers(remove_duplicate=False),
+            )
+        )
+        try:
+            key: Hashable = (
+                tuple((type(s), s.extra_repr(), s.training) for s in module.modules()),
+                tuple((n, tuple(t.shape), t.dtype) for n, t in state.items()),
+                signature(args),
+                signature(kwargs),
+            )
+        except UnsizedError:
+            key = None
+        if key is not None:
+            largest, total = DRY_RUN_SIZES.get((key, "largest")), DRY_RUN_SIZES.get(key)
+            if largest is not None and total is not None:
+                return largest, total
+        outputs: list[int] = []
+
+        def hook(sub: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            outputs.append(_numel_of(output))
+            check_work(module_work(sub, inputs, output), type(sub).__name__)
+
+        handles = [sub.register_forward_hook(hook) for sub in module.modules()]
+        meta_state = {n: _to_meta(t) for n, t in state.items()}
+        meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        try:
+            with torch.no_grad():
+                torch.func.functional_call(module, meta_state, meta_args, meta_kwargs)
+        except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+            return None
+        except ArithmeticError:  # nn.Conv2d(..., stride=0): the real call says what is wrong
+            return None
+        finally:
+            for handle in handles:
+                handle.remove()
+        largest, total = max(outputs, default=0), sum(outputs)
+        if key is not None:
+            DRY_RUN_SIZES.put((key, "largest"), largest)
+            DRY_RUN_SIZES.put(key, total)
+        return largest, total
 
     # Results ---------------------------------------------------------------------------
 

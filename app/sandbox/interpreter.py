@@ -24,7 +24,9 @@ from app.sandbox.allowlist import (
     NODE_ATTRIBUTES,
     OPTIMIZER_ATTRIBUTES,
     OPTIMIZER_METHODS,
-    REFUSED_TORCH_NAMES,
+    REFUSED_NAMES,
+    SCHEDULER_ATTRIBUTES,
+    SCHEDULER_METHODS,
     TENSOR_ATTRIBUTES,
     TENSOR_METHODS,
     TENSOR_METHODS_WITHOUT_DRY_RUN,
@@ -728,7 +730,7 @@ class Interpreter:
         if isinstance(owner, Namespace):
             if name in owner.members:
                 return owner.members[name]
-            reason = REFUSED_TORCH_NAMES.get(name) if owner.qualname == "torch" else None
+            reason = REFUSED_NAMES.get(f"{owner.qualname}.{name}")
             raise refused(
                 f"{owner.qualname}.{name} is not available"
                 + (f": {reason}" if reason else " in this sandbox")
@@ -759,6 +761,11 @@ class Interpreter:
             if name in OPTIMIZER_ATTRIBUTES:
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in OPTIMIZER_METHODS:
+                return BoundMethod(owner, name)
+        elif isinstance(owner, torch.optim.lr_scheduler.LRScheduler):
+            if name in SCHEDULER_ATTRIBUTES:
+                return self.guard.checked_result(name, getattr(owner, name))
+            if name in SCHEDULER_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, torch.autograd.graph.Node):
             if name == "name":
@@ -834,7 +841,13 @@ class Interpreter:
             unbound = getattr(torch.Tensor, name, None)
             call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
             return self._produced(result, call)
-        if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
+        if isinstance(
+            receiver,
+            nn.Module
+            | torch.optim.Optimizer
+            | torch.optim.lr_scheduler.LRScheduler
+            | torch.autograd.graph.Node,
+        ):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         return self.python.call_method(receiver, name, args, kwargs)
 

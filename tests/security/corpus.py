@@ -604,3 +604,200 @@ CORPUS: tuple[Hostile, ...] = (
         "in all",
     ),
 )
+
+NN = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+IMAGE = NN + "x = torch.randn(2, 3, 8, 8)\n"
+
+# Convolution, pooling and normalisation: sizes, work, odd settings and replaced tensors.
+LAYERS: tuple[Hostile, ...] = (
+    Hostile("conv_million_channels", NN + "m = nn.Conv2d(3, 10**6, 3)", "limit", "elements"),
+    Hostile("conv_huge_kernel", NN + "m = nn.Conv2d(1, 1, 10**4)", "limit", "elements"),
+    Hostile(
+        "batchnorm_buffers_only",
+        NN + "m = nn.BatchNorm2d(10**8, affine=False)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_padding_blows_output",
+        IMAGE + "m = nn.Conv2d(3, 4, 1, padding=1200)\ny = m(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_padding_hidden_by_pool",
+        IMAGE
+        + "m = nn.Sequential(nn.Conv2d(3, 4, 1, padding=1200), nn.AdaptiveAvgPool2d(1))\n"
+        + "y = m(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\nw = torch.randn(1, 1, 500, 500)\n"
+        "y = F.conv2d(x, w)",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "conv_module_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = nn.Conv2d(1, 1, 500)(x)",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "pool_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = F.max_pool2d(x, 500, stride=1)",
+        "limit",
+        "comparisons",
+    ),
+    Hostile(
+        "pool_module_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = nn.AvgPool2d(500, stride=1)(x)",
+        "limit",
+        "comparisons",
+    ),
+    Hostile(
+        "conv_transpose_stride",
+        NN + "x = torch.randn(1, 4, 50, 50)\ny = nn.ConvTranspose2d(4, 4, 3, stride=1000)(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_transpose_fn_stride",
+        NN + "x = torch.randn(1, 4, 50, 50)\nw = torch.randn(4, 4, 3, 3)\n"
+        "y = F.conv_transpose2d(x, w, stride=1000)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_negative_stride",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), stride=-1)",
+        "program-error",
+        "stride",
+    ),
+    Hostile(
+        "conv_zero_stride_module",
+        IMAGE + "y = nn.Conv2d(3, 4, 3, stride=0)(x)",
+        "program-error",
+        "stride",
+    ),
+    Hostile(
+        "conv_negative_padding",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), padding=-5)",
+        "program-error",
+        "padding",
+    ),
+    Hostile(
+        "conv_huge_dilation",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), dilation=10**9)",
+        "program-error",
+        "kernel size",
+    ),
+    Hostile(
+        "conv_groups_mismatch",
+        IMAGE + "m = nn.Conv2d(3, 4, 3, groups=2)",
+        "program-error",
+        "groups",
+    ),
+    Hostile(
+        "conv_fn_groups_mismatch",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), groups=2)",
+        "program-error",
+        "channels",
+    ),
+    Hostile(
+        "conv_weight_expanded",
+        IMAGE + "w = torch.randn(1, 1, 1, 1).expand(4, 3, 3, 3)\ny = F.conv2d(x, w)\n"
+        "p = nn.Parameter(w)",
+        "not-allowed",
+        "view",
+    ),
+    Hostile(
+        "conv_weight_data_reshaped",
+        IMAGE + "m = nn.Conv2d(3, 4, 3)\nm.weight.data = torch.randn(1, 1, 1, 1)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "conv_bias_grad_wrong",
+        IMAGE + "m = nn.Conv2d(3, 4, 3)\nm.bias.grad = torch.ones(1000)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "batch_norm_running_stats_wrong_size",
+        IMAGE + "y = F.batch_norm(x, torch.zeros(1), torch.ones(1), training=True)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "batch_norm_running_stats_expanded",
+        IMAGE + "r = torch.zeros(1).expand(3)\n"
+        "y = F.batch_norm(x, r, torch.ones(3), training=True)",
+        "not-allowed",
+        "running_mean",
+    ),
+    Hostile(
+        "group_norm_mismatch",
+        IMAGE + "y = nn.GroupNorm(2, 3)(x)",
+        "program-error",
+        "divisible",
+    ),
+    Hostile(
+        "adaptive_pool_huge_output",
+        IMAGE + "y = nn.AdaptiveAvgPool2d(10**4)(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "fn_adaptive_pool_huge_output",
+        IMAGE + "y = F.adaptive_max_pool2d(x, (3000, 3000))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "interpolate_huge", IMAGE + "y = F.interpolate(x, scale_factor=1000)", "limit", "elements"
+    ),
+    Hostile(
+        "clip_grad_wrong_grad",
+        IMAGE + "w = torch.ones(3, requires_grad=True)\nw.sum().backward()\n"
+        "torch.nn.utils.clip_grad_norm_([w.expand(2, 3)], 1.0)",
+        "not-allowed",
+        "view",
+    ),
+    Hostile(
+        "clip_grad_foreach",
+        NN + "m = nn.Linear(2, 2)\ntorch.nn.utils.clip_grad_norm_(m.parameters(), 1.0, "
+        "foreach=True)",
+        "not-allowed",
+        "foreach",
+    ),
+    Hostile(
+        "init_generator",
+        NN + "m = nn.Linear(2, 2)\nnn.init.normal_(m.weight, generator=None)",
+        "not-allowed",
+        "generator",
+    ),
+    Hostile(
+        "init_orthogonal_expanded",
+        NN + "w = torch.zeros(1).expand(64, 64)\nnn.init.orthogonal_(w)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "lambda_lr",
+        NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
+        "s = torch.optim.lr_scheduler.LambdaLR(o, 1)",
+        "not-allowed",
+        "StepLR",
+    ),
+    Hostile(
+        "scheduler_optimizer",
+        NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
+        "s = torch.optim.lr_scheduler.StepLR(o, 1)\np = s.optimizer",
+        "not-allowed",
+        "optimizer",
+    ),
+)
+CORPUS = CORPUS + LAYERS

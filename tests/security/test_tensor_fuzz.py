@@ -122,7 +122,7 @@ def statements(draw: st.DrawFn) -> str:
     target = draw(st.sampled_from(NAMES))
     other = draw(st.sampled_from(NAMES + [f"{n}_base" for n in NAMES]))
     # Kinds of statement, weighted towards what reaches native kernels with odd metadata.
-    kind = draw(st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11]))
+    kind = draw(st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11, 12, 12]))
     if kind <= 3:
         function = draw(st.sampled_from(FUNCTIONS))
         return f"r = torch.{function}({arguments(draw, True)})"
@@ -152,6 +152,31 @@ def statements(draw: st.DrawFn) -> str:
             f"o = torch.optim.{optimizer}([{target}], lr=0.1{extra})\n"
             f"{target}.grad = {like(draw, target)}\no.step()\no.step()"
         )
+    if kind == 12:
+        # Convolution and pooling kernels on views as inputs, weights and running statistics.
+        extra = draw(
+            st.sampled_from(
+                ["", ", stride=2", ", padding=1", ", dilation=2", ", stride=1, padding=2"]
+            )
+        )
+        function = draw(
+            st.sampled_from(
+                [
+                    f"F.conv1d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv2d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv_transpose1d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv_transpose2d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.max_pool1d({target}[None], 2{extra})",
+                    f"F.max_pool2d({target}[None], 1{extra})",
+                    f"F.avg_pool2d({target}[None], 1{extra})",
+                    f"F.adaptive_avg_pool2d({target}[None], 2)",
+                    f"F.batch_norm({target}, {other}, {other}, training=True)",
+                    f"F.group_norm({target}[None], 1, {other}, {other})",
+                    f"F.interpolate({target}[None], scale_factor=2)",
+                ]
+            )
+        )
+        return f"r = {function}"
     module = draw(
         st.sampled_from(
             [
@@ -161,6 +186,21 @@ def statements(draw: st.DrawFn) -> str:
                 "torch.nn.Embedding(4, 3, scale_grad_by_freq=True)",
                 "torch.nn.BatchNorm1d(3)",
                 "torch.nn.Linear(3, 2)",
+                # Convolution, pooling and normalisation: (2, 2, 2) inputs fit them.
+                "torch.nn.Conv1d(2, 3, 2)",
+                "torch.nn.Conv2d(2, 2, 1, groups=2)",
+                "torch.nn.Conv2d(2, 3, 2, padding=1, dilation=2)",
+                "torch.nn.ConvTranspose1d(2, 2, 2, stride=2)",
+                "torch.nn.ConvTranspose2d(2, 2, 1, stride=2, output_padding=1)",
+                "torch.nn.MaxPool1d(2, return_indices=False)",
+                "torch.nn.MaxPool2d(2, ceil_mode=True)",
+                "torch.nn.AvgPool2d(2, padding=1)",
+                "torch.nn.AdaptiveAvgPool2d(3)",
+                "torch.nn.AdaptiveMaxPool1d(3)",
+                "torch.nn.BatchNorm2d(2)",
+                "torch.nn.GroupNorm(1, 2)",
+                "torch.nn.Dropout2d(0.5)",
+                "torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))",
             ]
         )
     )
@@ -172,6 +212,8 @@ def statements(draw: st.DrawFn) -> str:
                 f"\nfor p in m.parameters():\n    p.grad = {other}",
                 f"\n{other}.data.zero_()",
                 f"\n{other}.data = {target}",
+                f"\ntorch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)\n{other}.data.zero_()",
+                "\ntorch.nn.init.orthogonal_(m.weight)\nm.eval()",
             ]
         )
     )
