@@ -366,4 +366,33 @@ t = F.conv_transpose2d(h, w, stride=2)
 out = u.sum() + t.mean() + F.max_pool1d(s, 3).sum() + F.adaptive_avg_pool1d(s, 2).sum()
 out.backward()
 """,
+    "attention_sdpa": """
+import math
+import torch
+import torch.nn.functional as F
+q = torch.randn(1, 2, 3, 4, requires_grad=True)
+k = torch.randn(1, 2, 5, 4, requires_grad=True)
+v = torch.randn(1, 2, 5, 4, requires_grad=True)
+mask = torch.tensor([[True, True, False, False, False]]).expand(3, 5)
+a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+c = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+scores = q @ k.transpose(-2, -1) / math.sqrt(4)
+manual = torch.softmax(scores, dim=-1) @ v
+loss = a.sum() + (c * c).mean() + manual.sum()
+loss.backward()
+""",
+    "transformer_encoder_layer": """
+import torch
+from torch import nn
+layer = nn.TransformerEncoderLayer(
+    d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True
+)
+mha = nn.MultiheadAttention(4, 2, batch_first=True)
+x = torch.randn(1, 3, 16)
+h = layer(x)
+t = torch.randn(1, 3, 4)
+att, weights = mha(t, t, t)
+loss = h.pow(2).mean() + att.sum()
+loss.backward()
+""",
 }

@@ -60,7 +60,8 @@ def _check_nodes(graph: GraphData, reference: Reference, name: str) -> None:
             if var in reference.graph_grads and node.kind != "leaf":
                 assert_close(node.grad, reference.graph_grads[var], f"{name}: node {var}")
                 checked += 1
-        if node.kind == "leaf" and node.grad is not None:
+        if node.kind == "leaf" and node.grad is not None and not isinstance(node.grad, dict):
+            # (a summarised gradient, of a parameter past 100 elements, has no values here)
             # The gradient that arrived at the leaf in this pass.
             assert as_tensor(node.grad).shape == torch.Size(node.shape or [])
     assert checked or len(graph.nodes) < 3 or not reference.graph_grads

@@ -103,7 +103,8 @@ NN_MODULES = tuple(
     KLDivLoss Embedding LayerNorm BatchNorm1d RNN RNNCell GRU GRUCell LSTM LSTMCell
     Parameter Conv1d Conv2d ConvTranspose1d ConvTranspose2d MaxPool1d MaxPool2d AvgPool1d
     AvgPool2d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveMaxPool1d AdaptiveMaxPool2d
-    BatchNorm2d GroupNorm Dropout1d Dropout2d
+    BatchNorm2d GroupNorm Dropout1d Dropout2d MultiheadAttention TransformerEncoderLayer
+    TransformerEncoder TransformerDecoderLayer
 """.split()
 )
 
@@ -122,7 +123,7 @@ F_FUNCTIONS = tuple(
     layer_norm cosine_similarity logsigmoid softmin conv1d conv2d conv_transpose1d
     conv_transpose2d max_pool1d max_pool2d avg_pool1d avg_pool2d adaptive_avg_pool1d
     adaptive_avg_pool2d adaptive_max_pool1d adaptive_max_pool2d batch_norm group_norm
-    dropout1d dropout2d interpolate
+    dropout1d dropout2d interpolate scaled_dot_product_attention
 """.split()
 )
 
@@ -192,7 +193,7 @@ MODULE_ATTRIBUTES = frozenset(
     in_features out_features training hidden_size input_size num_layers num_embeddings
     embedding_dim normalized_shape eps negative_slope p dim reduction in_channels
     out_channels kernel_size stride padding dilation groups num_features momentum affine
-    track_running_stats num_groups num_channels output_size
+    track_running_stats num_groups num_channels output_size embed_dim num_heads batch_first
 """.split()
     )
 )

@@ -66,7 +66,15 @@ DRY_RUN_MODULES = (
     nn.GroupNorm,
     nn.Flatten,
     nn.Unflatten,
+    nn.MultiheadAttention,
+    nn.TransformerEncoderLayer,
+    nn.TransformerDecoderLayer,
+    nn.TransformerEncoder,
 )
+# Attention and transformer modules here always take PyTorch's plain path: the fast path
+# (torch._native_multi_head_attention, nested tensors) is a fused native kernel that only
+# inference ever reaches, and gives the same numbers. Set once for the worker process.
+torch.backends.mha.set_fastpath_enabled(False)
 
 
 def _first(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
@@ -98,6 +106,22 @@ def _transposed_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     return _numel_of(source) * per_input
 
 
+def _attention_scores(query: Any, key: Any, heads: int = 1, batch_first: bool = True) -> int:
+    """Elements of the attention scores (one per query and key position, per head and batch):
+    what attention makes inside, however small its output is."""
+    if not (isinstance(query, torch.Tensor) and isinstance(key, torch.Tensor)):
+        return 0
+    if query.dim() < 2 or key.dim() < 2:
+        return 0
+    sequence = -2 if batch_first or key.dim() == 2 else 0
+    return query[..., 0].numel() * int(key.shape[sequence]) * heads
+
+
+def _sdpa_scores(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    query, key = _first(args, kwargs, 0, "query"), _first(args, kwargs, 1, "key")
+    return _attention_scores(query, key)
+
+
 def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], int]:
     def work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         return _numel_of(output) * _count(_first(args, kwargs, 1, "kernel_size"), dims)
@@ -105,6 +129,10 @@ def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], in
     return work
 
 
+# Tensors a function makes inside, larger than its output: each within the tensor limit.
+HIDDEN_SIZES: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
+    F.scaled_dot_product_attention: _sdpa_scores,
+}
 KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
     **{getattr(F, name): _conv_work for name in ("conv1d", "conv2d")},
     **{getattr(F, name): _transposed_work for name in ("conv_transpose1d", "conv_transpose2d")},
@@ -122,7 +150,9 @@ WRITTEN_ARGUMENTS: dict[Any, tuple[tuple[int, str], ...]] = {
 }
 
 
-def module_work(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+def module_work(
+    module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> int:
     """The work of one convolution or pooling module, as for the functions above."""
     sub: Any = module
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
@@ -133,6 +163,14 @@ def module_work(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
         dims = 1 if type(module).__name__.endswith("1d") else 2
         return _numel_of(output) * _count(sub.kernel_size, dims)
     return 0
+
+
+def module_hidden_size(module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """The attention scores a MultiheadAttention makes inside, as for the functions above."""
+    if not isinstance(module, nn.MultiheadAttention):
+        return 0
+    query, key = _first(inputs, kwargs, 0, "query"), _first(inputs, kwargs, 1, "key")
+    return _attention_scores(query, key, module.num_heads, module.batch_first)
 
 
 def check_work(work: int, qualname: str) -> None:
@@ -347,6 +385,7 @@ class Guard:
         """
 
         work = KERNEL_WORK.get(function)
+        hidden = HIDDEN_SIZES.get(function)
 
         def on_meta(arguments: tuple[Any, ...]) -> int | None:
             meta_args, meta_kwargs = arguments
@@ -357,6 +396,8 @@ class Guard:
                 return None
             if work is not None:
                 check_work(work(output, meta_args, meta_kwargs), qualname)
+            if hidden is not None:
+                self.check_hidden(hidden(output, meta_args, meta_kwargs), qualname)
             return _numel_of(output)
 
         numel = _remembered(
@@ -377,6 +418,15 @@ class Guard:
             return False
         self.budget.allocate(numel, qualname)
         return True
+
+    def check_hidden(self, numel: int, qualname: str) -> None:
+        """A tensor made inside a call (attention scores) is within the tensor limit."""
+        if numel > self.budget.limits.max_tensor_numel:
+            raise too_big(
+                f"{qualname} would make attention scores of {numel:,} elements inside (one "
+                f"per query and key position and head); the limit is "
+                f"{self.budget.limits.max_tensor_numel:,}. Use shorter sequences"
+            )
 
     def check_pieces(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Calls returning one object per piece (unbind, split, tolist), before any run."""
@@ -409,6 +459,11 @@ class Guard:
             # Buffers too: BatchNorm2d(10**8, affine=False) has no parameters.
             return sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
 
+        if issubclass(cls, nn.TransformerEncoder):
+            # It deep-copies the layer it is given, num_layers times: sized before any copy
+            # (a probe on the meta device would still copy the real layer's tensors).
+            self.budget.allocate(_stack_size(args, kwargs), qualname)
+            return
         # The probe is built from the real arguments, so a size given as a tensor is read
         # from its value, which the signature does not hold.
         tensors = _holds_scalar_tensor((args, kwargs))
@@ -462,11 +517,14 @@ class Guard:
                 return largest, total
         outputs: list[int] = []
 
-        def hook(sub: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        def hook(
+            sub: nn.Module, inputs: tuple[Any, ...], keywords: dict[str, Any], output: Any
+        ) -> None:
             outputs.append(_numel_of(output))
-            check_work(module_work(sub, inputs, output), type(sub).__name__)
+            check_work(module_work(sub, inputs, keywords, output), type(sub).__name__)
+            self.check_hidden(module_hidden_size(sub, inputs, keywords), type(sub).__name__)
 
-        handles = [sub.register_forward_hook(hook) for sub in module.modules()]
+        handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
         meta_state = {n: _to_meta(t) for n, t in state.items()}
         meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
         try:
@@ -509,6 +567,22 @@ class Guard:
                 kind="not-allowed",
             )
         return value
+
+
+def _stack_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Elements of TransformerEncoder(layer, num_layers, norm): the layer's copies and norm."""
+    layer = _first(args, kwargs, 0, "encoder_layer")
+    count = _first(args, kwargs, 1, "num_layers")
+    norm = _first(args, kwargs, 2, "norm")
+
+    def size(module: Any) -> int:
+        if not isinstance(module, nn.Module):
+            return 0
+        tensors = itertools.chain(module.parameters(), module.buffers())
+        return sum(t.numel() for t in tensors)
+
+    copies = count if isinstance(count, int) and count > 0 else 1
+    return size(layer) * copies + size(norm)
 
 
 def _remembered(

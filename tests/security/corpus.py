@@ -801,3 +801,84 @@ LAYERS: tuple[Hostile, ...] = (
     ),
 )
 CORPUS = CORPUS + LAYERS
+
+# Attention and transformer blocks: hidden score matrices, sizes, mismatched settings.
+ATTENTION: tuple[Hostile, ...] = (
+    Hostile(
+        "sdpa_hidden_scores",
+        NN + "q = torch.randn(1, 1, 100000, 1)\ny = F.scaled_dot_product_attention(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "mha_hidden_scores",
+        NN + "m = nn.MultiheadAttention(2, 1)\nq = torch.randn(30000, 1, 2)\ny = m(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "encoder_hidden_scores",
+        NN + "m = nn.TransformerEncoderLayer(4, 2, 8, batch_first=True)\n"
+        "y = m(torch.randn(1, 20000, 4))",
+        "limit",
+        "attention scores",
+    ),
+    Hostile("mha_huge_embed", NN + "m = nn.MultiheadAttention(10**5, 1)", "limit", "elements"),
+    Hostile(
+        "encoder_huge_feedforward",
+        NN + "m = nn.TransformerEncoderLayer(16, 2, dim_feedforward=10**7)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "encoder_many_copies",
+        NN + "l = nn.TransformerEncoderLayer(64, 2, 256)\n"
+        "m = nn.TransformerEncoder(l, num_layers=10**6)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "mha_heads_mismatch", NN + "m = nn.MultiheadAttention(10, 3)", "program-error", "divisible"
+    ),
+    Hostile(
+        "mha_kdim_mismatch",
+        NN + "m = nn.MultiheadAttention(8, 2, kdim=3, vdim=5)\n"
+        "y = m(torch.randn(4, 1, 8), torch.randn(6, 1, 4), torch.randn(6, 1, 5))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "mha_value_length_mismatch",
+        NN + "m = nn.MultiheadAttention(8, 2)\n"
+        "y = m(torch.randn(4, 1, 8), torch.randn(6, 1, 8), torch.randn(7, 1, 8))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "mha_weight_data_reshaped",
+        NN + "m = nn.MultiheadAttention(8, 2)\nm.in_proj_weight.data = torch.ones(3, 8)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "sdpa_mask_wrong_shape",
+        NN + "q = torch.randn(2, 4, 8)\n"
+        "y = F.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(5, 7, dtype=torch.bool))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "sdpa_expanded_inputs",
+        NN + "q = torch.randn(1, 1, 8).expand(1, 3000, 8)\n"
+        "y = F.scaled_dot_product_attention(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "encoder_activation_function",
+        NN + "def act(t):\n    return t\nm = nn.TransformerEncoderLayer(8, 2, 16, activation=act)",
+        "not-allowed",
+        "function",
+    ),
+)
+CORPUS = CORPUS + ATTENTION

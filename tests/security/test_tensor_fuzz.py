@@ -159,6 +159,8 @@ def statements(draw: st.DrawFn) -> str:
                 ["", ", stride=2", ", padding=1", ", dilation=2", ", stride=1, padding=2"]
             )
         )
+        sdpa = "F.scaled_dot_product_attention"
+        mha = "torch.nn.MultiheadAttention(2, 2, kdim=3, vdim=1)"
         function = draw(
             st.sampled_from(
                 [
@@ -173,6 +175,11 @@ def statements(draw: st.DrawFn) -> str:
                     f"F.batch_norm({target}, {other}, {other}, training=True)",
                     f"F.group_norm({target}[None], 1, {other}, {other})",
                     f"F.interpolate({target}[None], scale_factor=2)",
+                    f"{sdpa}({target}, {other}, {other})",
+                    f"{sdpa}({target}, {target}, {other}, is_causal=True)",
+                    f"{sdpa}({target}, {other}, {other}, attn_mask={target})",
+                    f"torch.nn.MultiheadAttention(2, 1)({target}, {other}, {other})[0]",
+                    f"{mha}({target}, {other}, {other})[0]",
                 ]
             )
         )
@@ -201,6 +208,9 @@ def statements(draw: st.DrawFn) -> str:
                 "torch.nn.GroupNorm(1, 2)",
                 "torch.nn.Dropout2d(0.5)",
                 "torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))",
+                "torch.nn.TransformerEncoderLayer(2, 1, 4, dropout=0.0)",
+                "torch.nn.TransformerEncoderLayer(2, 2, 3, batch_first=True, norm_first=True)",
+                "torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(3, 1, 2), 2)",
             ]
         )
     )
@@ -308,3 +318,126 @@ CRASHERS = [
     "y = r(torch.ones(2, 1, 4))\ny[0].sum().backward()\n",
     "t = ()\nfor i in range(90000):\n    t = (t,)\nd = {t: 1}\n",
 ]
+
+
+# Layers and their functions get inputs that fit them, so that most calls reach the kernel:
+# odd views (stride 0, transposed, stepped), dtypes, and weights written between calls.
+# Each case: the module (or None), the shapes of x and y, and the call.
+LAYER_CASES: list[tuple[str, Shape, Shape, str]] = [
+    ("torch.nn.Conv1d(2, 3, 2, stride=2, padding=1)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.Conv2d(2, 4, 3, padding=1, groups=2)", (1, 2, 5, 5), (1,), "m(x)"),
+    (
+        "torch.nn.Conv2d(2, 2, 2, dilation=2, padding_mode='reflect', padding=1)",
+        (2, 4, 4),
+        (1,),
+        "m(x)",
+    ),
+    (
+        "torch.nn.Conv2d(2, 2, 3, padding='same', padding_mode='circular')",
+        (1, 2, 5, 5),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.ConvTranspose1d(2, 2, 3, stride=2, output_padding=1)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.ConvTranspose2d(2, 4, 2, stride=2, groups=2)", (1, 2, 4, 4), (1,), "m(x)"),
+    ("torch.nn.MaxPool1d(2, stride=1, padding=1, dilation=2)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.MaxPool2d(2, return_indices=True)", (1, 2, 4, 4), (1,), "m(x)[0]"),
+    ("torch.nn.AvgPool1d(3, padding=1, count_include_pad=False)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.AdaptiveAvgPool1d(4)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.AdaptiveAvgPool2d((7, 1))", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.AdaptiveMaxPool2d(3, return_indices=True)", (1, 2, 5, 5), (1,), "m(x)[0]"),
+    ("torch.nn.BatchNorm1d(2)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.BatchNorm2d(2, momentum=None)", (2, 2, 4, 4), (1,), "m(x)"),
+    (
+        "torch.nn.BatchNorm2d(2, affine=False, track_running_stats=False)",
+        (2, 2, 4, 4),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.GroupNorm(2, 2)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.LayerNorm(5)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.Dropout2d(0.5)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.Unflatten(-1, (1, -1))", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.MultiheadAttention(5, 1, batch_first=True)", (2, 3, 5), (2, 4, 5), "m(x, y, y)[0]"),
+    ("torch.nn.MultiheadAttention(4, 2, kdim=5, vdim=5)", (3, 2, 4), (6, 2, 5), "m(x, y, y)[0]"),
+    (
+        "torch.nn.TransformerEncoderLayer(5, 1, 7, dropout=0.0, batch_first=True)",
+        (2, 3, 5),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.TransformerDecoderLayer(5, 1, 3, dropout=0.0)", (3, 2, 5), (4, 2, 5), "m(x, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (3, 2, 2), "F.conv1d(x, y)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 5, 5), (4, 2, 3, 3), "F.conv2d(x, y, stride=2, padding=1)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 4, 4), (2, 3, 2, 2), "F.conv_transpose2d(x, y, stride=3)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 4, 4), (1,), "F.max_pool2d(x, 2, return_indices=True)[1]"),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (2,), "F.batch_norm(x, y, y, training=True)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 5, 5), (2,), "F.group_norm(x, 1, y, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 5), (2, 4, 5), "F.scaled_dot_product_attention(x, y, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 4, 5), (4, 4), "F.scaled_dot_product_attention(x, x, x, y > 0)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 4, 5),
+        (1,),
+        "F.scaled_dot_product_attention(x, x, x, is_causal=True)",
+    ),
+    (
+        "torch.nn.Linear(1, 1)",
+        (1, 2, 4, 4),
+        (1,),
+        "F.interpolate(x, scale_factor=1.5, mode='bilinear')",
+    ),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (1,), "F.pad(x, (1, 2), mode='reflect')"),
+]
+LAYER_VIEWS = [
+    "{}",
+    "{}",
+    "{}.transpose(-1, -2).contiguous().transpose(-1, -2)",
+    "{}.flip(-1)",
+    "{}.reshape(-1)[:1].expand({shape})",
+    "{}[:1].expand({shape})",
+    "{}.detach()",
+    "{}.double()",
+    "{}.long()",
+]
+LAYER_CHANGES = [
+    "",
+    "",
+    "for p in m.parameters():\n    p.data.zero_()",
+    "for p in m.parameters():\n    p.grad = x",
+    "for p in m.parameters():\n    p.data = p.data.flip(0)",
+    "torch.nn.init.orthogonal_(m.weight)",
+    "torch.nn.init.kaiming_uniform_(m.weight, a=2)",
+    "m.eval()",
+    "m.double()",
+    "torch.nn.utils.clip_grad_value_(m.parameters(), 0.1)",
+    "torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)",
+]
+
+
+@st.composite
+def layer_programs(draw: st.DrawFn) -> str:
+    module, x_shape, y_shape, call = draw(st.sampled_from(LAYER_CASES))
+    lines = ["import torch", "import torch.nn.functional as F", f"m = {module}"]
+    for name, shape in (("x", x_shape), ("y", y_shape)):
+        view = draw(st.sampled_from(LAYER_VIEWS)).format(f"{name}_base", shape=shape)
+        lines += [f"{name}_base = torch.randn{shape}.requires_grad_()", f"{name} = {view}"]
+    for _ in range(draw(st.integers(1, 3))):
+        lines += [f"r = {call}", draw(st.sampled_from(LAYER_CHANGES))]
+    lines.append(draw(st.sampled_from(["r.float().sum().backward()", "r.sum().backward()"])))
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+@given(code=layer_programs())
+def test_layers_on_odd_tensors_never_crash_the_process(worker: Worker, code: str) -> None:
+    answer = worker.run(code)
+    assert not answer.startswith(("exception", "warnings differ")), f"{answer}\n{code}"
