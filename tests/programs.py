@@ -395,4 +395,33 @@ att, weights = mha(t, t, t)
 loss = h.pow(2).mean() + att.sum()
 loss.backward()
 """,
+    "linalg_with_gradients": """
+import torch
+A = torch.tensor([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]], requires_grad=True)
+b = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+x = torch.linalg.solve(A, b)
+Ai = torch.linalg.inv(A)
+d = torch.linalg.det(A) * torch.det(A) + torch.inverse(A).trace()
+n = torch.linalg.norm(A) + torch.linalg.vector_norm(b, ord=1) + torch.linalg.matrix_norm(A)
+sign, logabsdet = torch.linalg.slogdet(A)
+L = torch.linalg.cholesky(A)
+eigenvalues = torch.linalg.eigvalsh(A)
+running = torch.cummax(b, dim=0).values + torch.cumprod(b, 0) + torch.logcumsumexp(b, 0)
+loss = x.sum() + Ai.sum() + d + n + logabsdet + L.sum() + eigenvalues.sum() + running.sum()
+loss.backward()
+""",
+    "multinomial_seeded_generator": """
+import torch
+g = torch.Generator().manual_seed(7)
+probs = torch.softmax(torch.tensor([0.5, 1.0, 2.0]), dim=0)
+draws = torch.multinomial(probs, 6, replacement=True, generator=g)
+noise = torch.randn(3, generator=g)
+g.manual_seed(7)
+again = torch.multinomial(probs, 6, replacement=True, generator=g)
+w = torch.randn(3, requires_grad=True)
+logp = torch.log_softmax(w, dim=0)
+loss = -logp[draws].sum() + (w * noise).sum()
+loss.backward()
+print(draws.tolist() == again.tolist(), g.initial_seed())
+""",
 }

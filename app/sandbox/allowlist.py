@@ -74,7 +74,15 @@ TORCH_FUNCTIONS = tuple(
     true_divide remainder fmod allclose isclose equal eq ne lt le gt ge all any isnan isinf
     isfinite nan_to_num numel sort argsort topk flip roll clone detach broadcast_to meshgrid
     cross kron cdist count_nonzero nonzero unique bincount histc is_tensor is_floating_point
-    heaviside
+    heaviside inverse det logdet slogdet cummax cummin logcumsumexp multinomial
+""".split()
+)
+
+# torch.linalg functions that autograd differentiates (eig and friends give complex results).
+LINALG_FUNCTIONS = tuple(
+    """
+    norm vector_norm matrix_norm inv solve det slogdet svd svdvals eigh eigvalsh qr cholesky
+    pinv matrix_power matrix_rank lstsq vecdot cross multi_dot
 """.split()
 )
 
@@ -84,6 +92,16 @@ TORCH_STATE_FUNCTIONS = tuple(
     is_grad_enabled no_grad enable_grad set_grad_enabled inference_mode
 """.split()
 )
+
+
+def generator(device: Any = "cpu") -> torch.Generator:
+    """torch.Generator(): a new CPU generator of the program's own (the guard refuses other
+    devices); seeding or drawing from it leaves every other generator as it was."""
+    return torch.Generator(device="cpu")
+
+
+# What a program may do with a generator it made: seed it, read the seed, pass it on.
+GENERATOR_METHODS = frozenset({"manual_seed", "initial_seed"})
 
 
 def manual_seed(seed: int) -> torch.Generator:
@@ -254,9 +272,12 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.autograd",
         _functions(torch.autograd, "torch.autograd", ("grad", "backward"), dry_run=False),
     )
+    linalg = Namespace("torch.linalg", _functions(torch.linalg, "torch.linalg", LINALG_FUNCTIONS))
     torch_ns = Namespace(
         "torch",
         {
+            "Generator": SafeFunction("torch.Generator", generator, dry_run=False),
+            "linalg": linalg,
             **_functions(torch, "torch", TORCH_FUNCTIONS),
             **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
             "manual_seed": SafeFunction("torch.manual_seed", manual_seed, dry_run=False),
@@ -278,6 +299,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.optim.lr_scheduler": scheduler,
         "torch.nn.init": init,
         "torch.nn.utils": utils,
+        "torch.linalg": linalg,
         "torch.autograd": autograd,
         "math": math_ns,
     }
@@ -304,5 +326,9 @@ REFUSED_TORCH_NAMES: dict[str, str] = {
     "set_default_device": "it changes state other programs would see",
     "set_num_threads": "it changes state other programs would see",
     "set_printoptions": "it changes state other programs would see",
+    "default_generator": "it is shared by every program; make your own with torch.Generator()",
+    "get_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
+    "set_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
+    "seed": "it seeds from the clock; use torch.manual_seed(number)",
 }
 REFUSED_NAMES.update({f"torch.{name}": reason for name, reason in REFUSED_TORCH_NAMES.items()})

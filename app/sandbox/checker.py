@@ -163,6 +163,7 @@ IMPORTABLE = frozenset(
         "torch.optim",
         "torch.optim.lr_scheduler",
         "torch.autograd",
+        "torch.linalg",
         "math",
     }
 )

@@ -32,11 +32,12 @@ from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
 FORBIDDEN_KEYWORDS = frozenset(
-    {"out", "layout", "pin_memory", "memory_format", "generator", "names", "non_blocking", "copy"}
+    {"out", "layout", "pin_memory", "memory_format", "names", "non_blocking", "copy"}
 )
 SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), slice, range)
 SAFE_TORCH_OBJECTS = (
     torch.dtype,
+    torch.Generator,  # the program's own: the shared one never comes back (checked_result)
     torch.optim.lr_scheduler.LRScheduler,
     torch.Size,
     torch.device,
@@ -129,11 +130,27 @@ def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], in
     return work
 
 
+def _matrix_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """A decomposition or solve of (..., m, n) matrices: about m * n * min(m, n) each."""
+    matrix = _first(args, kwargs, 0, "A")
+    if matrix is None:
+        matrix = kwargs.get("input")
+    if not isinstance(matrix, torch.Tensor) or matrix.dim() < 2:
+        return 0
+    return matrix.numel() * min(int(matrix.shape[-1]), int(matrix.shape[-2]))
+
+
 # Tensors a function makes inside, larger than its output: each within the tensor limit.
 HIDDEN_SIZES: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
     F.scaled_dot_product_attention: _sdpa_scores,
 }
 KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
+    **{
+        getattr(torch.linalg, name): _matrix_work
+        for name in "inv solve det slogdet svd svdvals eigh eigvalsh qr cholesky pinv "
+        "matrix_rank lstsq matrix_norm".split()
+    },
+    **{getattr(torch, name): _matrix_work for name in ("inverse", "det", "logdet", "slogdet")},
     **{getattr(F, name): _conv_work for name in ("conv1d", "conv2d")},
     **{getattr(F, name): _transposed_work for name in ("conv_transpose1d", "conv_transpose2d")},
     **{
@@ -338,6 +355,11 @@ class Guard:
                 raise refused(f"{qualname}: the argument '{key}=' is not allowed here")
             if key == "device" and value is not None and str(value) != "cpu":
                 raise refused(f"{qualname}: only device='cpu' is available here")
+            if key == "generator" and value is not None and not _own_generator(value):
+                raise refused(
+                    f"{qualname}: 'generator=' takes a generator the program made with "
+                    "torch.Generator()"
+                )
             if key == "dtype" and value is not None and value not in ALLOWED_DTYPES:
                 raise refused(f"{qualname}: dtype {value!r} is not available here")
         for value in (*args, *kwargs.values()):
@@ -558,8 +580,8 @@ class Guard:
             value, torch.Tensor
         ):
             value = list(_bounded(value, self.budget))
-        if isinstance(value, torch.Generator):
-            return None  # torch.manual_seed returns the generator, which a program must not hold
+        if isinstance(value, torch.Generator) and not _own_generator(value):
+            return None  # torch.manual_seed returns the shared generator: a program never holds it
         if not _is_safe_value(value, self.budget):
             raise ProgramError(
                 "Unsupported value",
@@ -605,7 +627,18 @@ def _remembered(
     return numel
 
 
+def _own_generator(value: Any) -> bool:
+    """A generator the program made (torch.Generator()), not the process's shared one."""
+    return (
+        isinstance(value, torch.Generator)
+        and value is not torch.default_generator
+        and value.device.type == "cpu"
+    )
+
+
 def _to_meta(value: Any) -> Any:
+    if isinstance(value, torch.Generator):
+        return None  # a CPU generator cannot drive a meta run, and sizes do not depend on it
     if isinstance(value, torch.Tensor):
         return torch.empty(value.shape, dtype=value.dtype, device="meta")
     return value

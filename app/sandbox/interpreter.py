@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from app.sandbox.allowlist import (
+    GENERATOR_METHODS,
     MODULE_ATTRIBUTES,
     MODULE_METHODS,
     NAMESPACES,
@@ -109,7 +110,12 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
 SIZED = (str, list, tuple)
-RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
+RETURN_TYPE_FIELDS = frozenset(
+    {
+        *("values", "indices", "mean", "std", "var", "sign", "logabsdet", "U", "S", "Vh"),
+        *("eigenvalues", "eigenvectors", "Q", "R", "solution", "residuals", "rank"),
+    }
+)
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 
@@ -762,6 +768,9 @@ class Interpreter:
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in OPTIMIZER_METHODS:
                 return BoundMethod(owner, name)
+        elif isinstance(owner, torch.Generator):
+            if name in GENERATOR_METHODS:
+                return BoundMethod(owner, name)
         elif isinstance(owner, torch.optim.lr_scheduler.LRScheduler):
             if name in SCHEDULER_ATTRIBUTES:
                 return self.guard.checked_result(name, getattr(owner, name))
@@ -846,6 +855,7 @@ class Interpreter:
             nn.Module
             | torch.optim.Optimizer
             | torch.optim.lr_scheduler.LRScheduler
+            | torch.Generator
             | torch.autograd.graph.Node,
         ):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))

@@ -882,3 +882,111 @@ ATTENTION: tuple[Hostile, ...] = (
     ),
 )
 CORPUS = CORPUS + ATTENTION
+
+# Linear algebra, sampling and generators.
+LINALG = "import torch\nA = torch.randn(3, 3)\n"
+RANDOM: tuple[Hostile, ...] = (
+    Hostile(
+        "linalg_work",
+        IMPORT_TORCH + "U = torch.linalg.svd(torch.randn(1500, 1500))",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "inverse_batched_work",
+        IMPORT_TORCH + "i = torch.inverse(torch.randn(1, 1500, 1).expand(1500, 1500, 1500))",
+        "limit",
+        "elements",
+    ),
+    Hostile("inv_not_square", LINALG + "i = torch.linalg.inv(A[:2])", "program-error", "square"),
+    Hostile(
+        "solve_mismatch", LINALG + "x = torch.linalg.solve(A, torch.ones(4))", "program-error", ""
+    ),
+    Hostile(
+        "solve_expanded_singular",
+        LINALG + "x = torch.linalg.solve(torch.ones(1, 1).expand(3, 3), torch.ones(3))",
+        "program-error",
+        "singular",
+    ),
+    Hostile(
+        "cholesky_not_pd",
+        LINALG + "L = torch.linalg.cholesky(-torch.eye(3))",
+        "program-error",
+        "positive-definite",
+    ),
+    Hostile(
+        "matrix_power_huge",
+        LINALG + "P = torch.linalg.matrix_power(A, 10**30)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_giant",
+        IMPORT_TORCH + "s = torch.multinomial(torch.ones(3), 10**9, replacement=True)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "multinomial_more_than_categories",
+        IMPORT_TORCH + "s = torch.multinomial(torch.ones(3), 5)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_negative",
+        IMPORT_TORCH + "s = torch.multinomial(torch.tensor([0.5, -1.0]), 1)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_expanded_rows",
+        IMPORT_TORCH + "p = torch.ones(1, 4).expand(10**6, 4)\n"
+        "s = torch.multinomial(p[:, :2], 8, replacement=True)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "generator_cuda", IMPORT_TORCH + "g = torch.Generator(device='cuda')", "not-allowed", "cpu"
+    ),
+    Hostile(
+        "generator_get_state",
+        IMPORT_TORCH + "g = torch.Generator()\ns = g.get_state()",
+        "not-allowed",
+        "get_state",
+    ),
+    Hostile(
+        "generator_set_state",
+        IMPORT_TORCH + "g = torch.Generator()\ng.set_state(torch.zeros(5000, dtype=torch.uint8))",
+        "not-allowed",
+        "set_state",
+    ),
+    Hostile(
+        "default_generator", IMPORT_TORCH + "g = torch.default_generator", "not-allowed", "shared"
+    ),
+    Hostile(
+        "manual_seed_state",
+        IMPORT_TORCH + "s = torch.manual_seed(0).get_state()",
+        "not-allowed",
+        "get_state",
+    ),
+    Hostile("rng_state", IMPORT_TORCH + "s = torch.get_rng_state()", "not-allowed", "state"),
+    Hostile(
+        "generator_not_a_generator",
+        IMPORT_TORCH + "t = torch.randn(3, generator=torch.ones(2))",
+        "not-allowed",
+        "torch.Generator()",
+    ),
+    Hostile(
+        "generator_huge_seed",
+        IMPORT_TORCH + "g = torch.Generator()\ng.manual_seed(2**200)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "generator_huge_sample",
+        IMPORT_TORCH + "g = torch.Generator()\nt = torch.randn(10**10, generator=g)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + RANDOM

@@ -390,6 +390,32 @@ LAYER_CASES: list[tuple[str, Shape, Shape, str]] = [
         "F.interpolate(x, scale_factor=1.5, mode='bilinear')",
     ),
     ("torch.nn.Linear(1, 1)", (2, 2, 6), (1,), "F.pad(x, (1, 2), mode='reflect')"),
+    # Linear algebra on square, batched and rectangular matrices, and sampling.
+    ("torch.nn.Linear(1, 1)", (3, 3), (3,), "torch.linalg.solve(x, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (2, 3, 1), "torch.linalg.solve(x, y)"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.inv(x) + torch.inverse(x)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (1,), "torch.linalg.det(x) + torch.logdet(x)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (1,), "torch.linalg.slogdet(x).logabsdet"),
+    ("torch.nn.Linear(1, 1)", (3, 2), (1,), "torch.linalg.svd(x, full_matrices=False).S"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.eigh(x @ x.mT).eigenvalues"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.cholesky(x @ x.mT + torch.eye(3))"),
+    ("torch.nn.Linear(1, 1)", (2, 4, 3), (1,), "torch.linalg.qr(x).R"),
+    ("torch.nn.Linear(1, 1)", (4, 3), (4, 2), "torch.linalg.lstsq(x, y).solution"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (3, 3),
+        (1,),
+        "torch.linalg.pinv(x) + torch.linalg.matrix_power(x, -2)",
+    ),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (3,), "torch.linalg.matrix_norm(x, 'nuc') + y.norm()"),
+    ("torch.nn.Linear(1, 1)", (2, 5), (5,), "torch.cummax(x, 1).values + torch.cummin(y, 0)[0]"),
+    ("torch.nn.Linear(1, 1)", (2, 5), (1,), "torch.logcumsumexp(x, -1) * torch.cumprod(x, 0)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 5),
+        (1,),
+        "x[torch.arange(2)[:, None], torch.multinomial(x.softmax(-1), 3, generator=g)]",
+    ),
 ]
 LAYER_VIEWS = [
     "{}",
@@ -421,6 +447,7 @@ LAYER_CHANGES = [
 def layer_programs(draw: st.DrawFn) -> str:
     module, x_shape, y_shape, call = draw(st.sampled_from(LAYER_CASES))
     lines = ["import torch", "import torch.nn.functional as F", f"m = {module}"]
+    lines.append(f"g = torch.Generator().manual_seed({draw(st.integers(0, 2**40))})")
     for name, shape in (("x", x_shape), ("y", y_shape)):
         view = draw(st.sampled_from(LAYER_VIEWS)).format(f"{name}_base", shape=shape)
         lines += [f"{name}_base = torch.randn{shape}.requires_grad_()", f"{name} = {view}"]
