@@ -152,7 +152,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "generator_argument",
-        IMPORT_TORCH + "t = torch.rand(3, generator=None)",
+        IMPORT_TORCH + "t = torch.rand(3, generator=5)",
         "not-allowed",
         "'generator='",
     ),
@@ -775,7 +775,7 @@ LAYERS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "init_generator",
-        NN + "m = nn.Linear(2, 2)\nnn.init.normal_(m.weight, generator=None)",
+        NN + "m = nn.Linear(2, 2)\nnn.init.normal_(m.weight, generator=m)",
         "not-allowed",
         "generator",
     ),
