@@ -424,4 +424,31 @@ loss = -logp[draws].sum() + (w * noise).sum()
 loss.backward()
 print(draws.tolist() == again.tolist(), g.initial_seed())
 """,
+    "packed_sequence_lstm": """
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence, pack_padded_sequence, pad_packed_sequence
+seqs = [torch.randn(3, 2), torch.randn(1, 2), torch.randn(2, 2)]
+padded = pad_sequence(seqs, batch_first=True)
+lengths = torch.tensor([3, 1, 2])
+packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+lstm = nn.LSTM(2, 3, batch_first=True)
+out, (h, c) = lstm(packed)
+unpacked, lens = pad_packed_sequence(out, batch_first=True)
+gru = nn.GRU(2, 2)
+g_out, g_h = gru(pack_padded_sequence(padded.transpose(0, 1)[:, :2], [3, 1]))
+loss = unpacked.sum() + h.pow(2).sum() + g_h.sum()
+loss.backward()
+print(packed.batch_sizes.tolist(), lens.tolist())
+""",
+    "typed_constructors_and_type": """
+import torch
+a = torch.Tensor([[1, 2], [3, 4]])
+b = torch.LongTensor([0, 1])
+w = torch.FloatTensor([0.5, -1.0]).requires_grad_()
+d = a.type(torch.float64)
+print(a.type(), b.type(), d.type(), a.type('torch.DoubleTensor').dtype)
+y = (a[b] @ w).sum()
+y.backward()
+""",
 }

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
+from app.sandbox.errors import refused
 from app.sandbox.tensors import clip_grad_norm_, clip_grad_value_
 
 
@@ -104,6 +105,41 @@ def generator(device: Any = "cpu") -> torch.Generator:
 GENERATOR_METHODS = frozenset({"manual_seed", "initial_seed"})
 
 
+# torch.Tensor(data) and the typed constructors: data only, as torch.tensor(data, dtype=...).
+TYPED_TENSORS: dict[str, torch.dtype] = {
+    "Tensor": torch.float32,
+    "FloatTensor": torch.float32,
+    "DoubleTensor": torch.float64,
+    "HalfTensor": torch.float16,
+    "LongTensor": torch.int64,
+    "IntTensor": torch.int32,
+    "ShortTensor": torch.int16,
+    "ByteTensor": torch.uint8,
+    "BoolTensor": torch.bool,
+}
+# x.type('torch.DoubleTensor') names a CPU type by its constructor's name.
+TENSOR_TYPE_NAMES = {f"torch.{name}": dtype for name, dtype in TYPED_TENSORS.items()}
+
+
+def typed_tensor(name: str) -> Callable[..., torch.Tensor]:
+    dtype = TYPED_TENSORS[name]
+
+    def construct(*data: Any) -> torch.Tensor:
+        if not data:
+            return torch.zeros(0, dtype=dtype)
+        if len(data) == 1 and isinstance(data[0], list | tuple | torch.Tensor):
+            if isinstance(data[0], torch.Tensor):
+                return data[0].to(dtype)
+            if not isinstance(data[0], torch.Size):
+                return torch.tensor(data[0], dtype=dtype)
+        raise refused(
+            f"torch.{name}(sizes) gives uninitialised memory; use torch.zeros(...) for a "
+            f"tensor of a size, or torch.{name}([...]) / torch.tensor([...]) for data"
+        )
+
+    return construct
+
+
 def manual_seed(seed: int) -> torch.Generator:
     """torch.manual_seed for a process without accelerators: the same CPU generator, seeded
     the same way, without queueing lazy CUDA/XPU/MTIA seeding, which formats a stack trace
@@ -178,6 +214,7 @@ TENSOR_METHODS = frozenset(
     neg_ exp_ log_ sigmoid_ tanh_ relu_ sqrt_ requires_grad_ retain_grad detach_ item tolist
     size dim ndimension nelement element_size is_contiguous stride unfold sum_to_size
     backward square_ index_fill scatter scatter_add narrow split chunk unbind masked_select
+    type
 """.split()
     )
 )
@@ -240,9 +277,25 @@ MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, 
 def _build_namespaces() -> dict[str, Namespace]:
     functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
     init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
+    rnn_module = torch.nn.utils.rnn
+    rnn = Namespace(
+        "torch.nn.utils.rnn",
+        {
+            **_functions(rnn_module, "torch.nn.utils.rnn", ("pad_sequence",)),
+            # Their outputs are no larger than their inputs (pad_packed_sequence's
+            # total_length is estimated in value_sizes); lengths are checked by the guard.
+            **_functions(
+                rnn_module,
+                "torch.nn.utils.rnn",
+                ("pack_padded_sequence", "pad_packed_sequence", "pack_sequence"),
+                dry_run=False,
+            ),
+        },
+    )
     utils = Namespace(
         "torch.nn.utils",
         {
+            "rnn": rnn,
             "clip_grad_norm_": SafeFunction(
                 "torch.nn.utils.clip_grad_norm_", clip_grad_norm_, dry_run=False
             ),
@@ -277,6 +330,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch",
         {
             "Generator": SafeFunction("torch.Generator", generator, dry_run=False),
+            **{name: SafeFunction(f"torch.{name}", typed_tensor(name)) for name in TYPED_TENSORS},
             "linalg": linalg,
             **_functions(torch, "torch", TORCH_FUNCTIONS),
             **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
@@ -299,6 +353,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.optim.lr_scheduler": scheduler,
         "torch.nn.init": init,
         "torch.nn.utils": utils,
+        "torch.nn.utils.rnn": rnn,
         "torch.linalg": linalg,
         "torch.autograd": autograd,
         "math": math_ns,
@@ -330,5 +385,14 @@ REFUSED_TORCH_NAMES: dict[str, str] = {
     "get_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
     "set_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
     "seed": "it seeds from the clock; use torch.manual_seed(number)",
+    "from_numpy": "NumPy is not available here; make tensors with torch.tensor([...])",
+}
+# Tensor methods people try, with what to use instead.
+REFUSED_TENSOR_METHODS: dict[str, str] = {
+    "numpy": (
+        "NumPy is not available here; use .tolist() for Python numbers, or keep working "
+        "with torch functions"
+    ),
+    "cuda": "only the cpu is available here",
 }
 REFUSED_NAMES.update({f"torch.{name}": reason for name, reason in REFUSED_TORCH_NAMES.items()})

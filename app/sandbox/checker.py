@@ -160,6 +160,7 @@ IMPORTABLE = frozenset(
         "torch.nn.functional",
         "torch.nn.init",
         "torch.nn.utils",
+        "torch.nn.utils.rnn",
         "torch.optim",
         "torch.optim.lr_scheduler",
         "torch.autograd",
@@ -272,9 +273,10 @@ def _check_node(node: ast.AST) -> None:
                     raise refused("'import *' is not allowed", alias)
                 _check_identifier(alias.asname or alias.name, alias)
             if module not in IMPORTABLE:
+                advice = IMPORT_ADVICE.get(module.split(".")[0])
                 error = refused(
-                    f"import of '{module}' is not allowed (allowed: "
-                    f"{', '.join(sorted(IMPORTABLE))})"
+                    f"import of '{module}' is not allowed ("
+                    f"{advice or 'allowed: ' + ', '.join(sorted(IMPORTABLE))})"
                 )
                 error.line, error.column = node.lineno, node.col_offset + len("from ") + 1
                 raise error
@@ -289,7 +291,19 @@ def _check_identifier(name: str, node: ast.AST) -> None:
         raise refused(f"'{name}' is not available in this sandbox", node)
 
 
+# Modules people import, with what to use instead.
+IMPORT_ADVICE = {
+    "numpy": (
+        "NumPy is not available here: use torch functions on tensors, and .tolist() "
+        "for Python numbers"
+    ),
+}
+
+
 def _check_import(module: str, node: ast.AST) -> None:
     if module not in IMPORTABLE:
         allowed = ", ".join(sorted(IMPORTABLE))
-        raise refused(f"import of '{module}' is not allowed (allowed: {allowed})", node)
+        advice = IMPORT_ADVICE.get(module.split(".")[0])
+        raise refused(
+            f"import of '{module}' is not allowed ({advice or 'allowed: ' + allowed})", node
+        )

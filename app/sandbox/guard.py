@@ -15,9 +15,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 from torch.utils._pytree import tree_map
 
-from app.sandbox.allowlist import DTYPES, SafeFunction
+from app.sandbox.allowlist import DTYPES, TENSOR_TYPE_NAMES, TYPED_TENSORS, SafeFunction
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.sandbox.tensors import (
@@ -25,6 +26,7 @@ from app.sandbox.tensors import (
     check_dense,
     check_optimizer,
     converted,
+    is_dense,
     optimizer_arguments,
 )
 from app.sandbox.value_sizes import estimate_pieces, estimate_size
@@ -290,6 +292,8 @@ class Guard:
             self._check_module_size(function.qualname, target, args, kwargs)
         elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
             args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
+        elif target is torch.nn.utils.rnn.pack_padded_sequence:
+            _check_lengths(args, kwargs)
         elif target in WRITTEN_ARGUMENTS:
             for position, name in WRITTEN_ARGUMENTS[target]:
                 written = _first(args, kwargs, position, name)
@@ -313,6 +317,8 @@ class Guard:
     ) -> Any:
         """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
         qualname = f"{type(receiver).__name__}.{name}"
+        if isinstance(receiver, torch.Tensor) and name == "type":
+            args = _tensor_type(args)
         self.check_arguments(qualname, args, kwargs)
         sized = True
         if isinstance(receiver, torch.Tensor):
@@ -372,7 +378,9 @@ class Guard:
                 f"{qualname}: a {type(value).__name__} cannot be passed here; pass "
                 "tensors, numbers, strings or lists of them"
             )
-        if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+        if isinstance(value, PackedSequence):
+            check_packed(value, qualname)
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
             self._check_nested_size(value)
 
     def _check_nested_size(self, data: list[Any] | tuple[Any, ...]) -> None:
@@ -506,7 +514,7 @@ class Guard:
             self.budget.allocate(largest, name)
             self.budget.allocate(total - largest, name)
             return True
-        numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
+        numel = _numel_of(args)  # a PackedSequence or (h, c) counts by its tensors
         for sub in module.modules():
             numel = math.ceil(numel * max(1.0, output_growth(sub)))
         self.budget.allocate(numel, name)
@@ -625,6 +633,81 @@ def _remembered(
         if numel is not None:
             DRY_RUN_SIZES.put(key, numel)
     return numel
+
+
+def _tensor_type(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """x.type(torch.DoubleTensor) or x.type('torch.DoubleTensor') as x.type(torch.float64);
+    other type names (CUDA ones) are refused."""
+    if not args:
+        return args
+    kind = args[0]
+    if isinstance(kind, SafeFunction) and kind.qualname.removeprefix("torch.") in TYPED_TENSORS:
+        return (TYPED_TENSORS[kind.qualname.removeprefix("torch.")], *args[1:])
+    if isinstance(kind, str):
+        if kind not in TENSOR_TYPE_NAMES:
+            raise refused(
+                f"Tensor.type: '{kind}' is not available here; use a dtype (torch.float64) "
+                "or a CPU type name ('torch.DoubleTensor')"
+            )
+        return (TENSOR_TYPE_NAMES[kind], *args[1:])
+    return args
+
+
+def _check_lengths(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """pack_padded_sequence trusts its lengths: with one longer than the padded sequence it
+    reads past the input and packs batch_sizes that do not match the data."""
+    source = _first(args, kwargs, 0, "input")
+    lengths = _first(args, kwargs, 1, "lengths")
+    batch_first = bool(_first(args, kwargs, 2, "batch_first"))
+    if not isinstance(source, torch.Tensor) or source.dim() < 2:
+        return  # the real call says what is wrong
+    if isinstance(lengths, torch.Tensor):
+        values = lengths.detach().tolist() if lengths.dim() == 1 else None
+    else:
+        values = list(lengths) if isinstance(lengths, list | tuple) else None
+    steps, batch = source.shape[:2] if not batch_first else source.shape[1::-1]
+    if (
+        values is None
+        or len(values) != batch
+        or not all(isinstance(v, int | float) and 1 <= v <= steps for v in values)
+    ):
+        raise refused(
+            f"pack_padded_sequence: lengths must be {batch} numbers from 1 to {steps} (one "
+            "per sequence, none longer than the padded input)"
+        )
+
+
+def check_packed(packed: PackedSequence, qualname: str) -> None:
+    """RNN kernels and pad_packed_sequence trust batch_sizes: a program can write into it in
+    place (p.batch_sizes[0] = 100), so it is checked against the data at every use."""
+    data, sizes = packed.data, packed.batch_sizes
+    problem = None
+    if not isinstance(data, torch.Tensor) or not isinstance(sizes, torch.Tensor):
+        problem = "its fields are not tensors"
+    elif sizes.dtype != torch.int64 or sizes.dim() != 1 or sizes.device.type != "cpu":
+        problem = "batch_sizes is not a 1-d int64 tensor"
+    elif data.dim() < 1 or not is_dense(data):
+        problem = "data is not a dense tensor with a first dimension"
+    elif sizes.numel() == 0 or bool((sizes < 1).any()) or bool((sizes[1:] > sizes[:-1]).any()):
+        problem = "batch_sizes is not a non-increasing list of positive numbers"
+    elif int(sizes.sum()) != data.shape[0]:
+        problem = "batch_sizes does not add up to the rows of data"
+    else:
+        batch = int(sizes[0])
+        for indices in (packed.sorted_indices, packed.unsorted_indices):
+            if indices is None:
+                continue
+            if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64:
+                problem = "its indices are not int64 tensors"
+            elif indices.shape != (batch,) or not torch.equal(
+                indices.sort().values, torch.arange(batch)
+            ):
+                problem = "its indices are not an order of the batch"
+    if problem:
+        raise refused(
+            f"{qualname}: this PackedSequence was changed after packing ({problem}); pack "
+            "again with torch.nn.utils.rnn.pack_padded_sequence"
+        )
 
 
 def _own_generator(value: Any) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from app.sandbox.allowlist import (
     GENERATOR_METHODS,
@@ -26,6 +27,7 @@ from app.sandbox.allowlist import (
     OPTIMIZER_ATTRIBUTES,
     OPTIMIZER_METHODS,
     REFUSED_NAMES,
+    REFUSED_TENSOR_METHODS,
     SCHEDULER_ATTRIBUTES,
     SCHEDULER_METHODS,
     TENSOR_ATTRIBUTES,
@@ -749,10 +751,9 @@ class Interpreter:
                 return read_data(owner)
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
-            if name in SHAPE_CHANGING_METHODS:
-                raise refused(
-                    f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
-                )
+            reason = SHAPE_CHANGING_METHODS.get(name) or REFUSED_TENSOR_METHODS.get(name)
+            if reason:
+                raise refused(f"'{name}' of a Tensor is not available: {reason}")
             if name in TENSOR_METHODS:
                 return BoundMethod(owner, name)
         elif isinstance(owner, nn.Module):
@@ -781,7 +782,7 @@ class Interpreter:
                 return BoundMethod(owner, name)
             if name in NODE_ATTRIBUTES:
                 return self.guard.checked_result(name, getattr(owner, name))
-        elif type(owner).__module__ == "torch.return_types" and name in RETURN_TYPE_FIELDS:
+        elif _is_named_result(owner, name):
             return getattr(owner, name)
         elif name in method_names(owner):
             return BoundMethod(owner, name)
@@ -933,6 +934,13 @@ def _bind_arguments(
     if missing:
         raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
     return bound
+
+
+def _is_named_result(owner: Any, name: str) -> bool:
+    """A field of a tuple torch returns (values/indices, U/S/Vh, a PackedSequence's data)."""
+    if isinstance(owner, PackedSequence):
+        return name in PackedSequence._fields
+    return type(owner).__module__ == "torch.return_types" and name in RETURN_TYPE_FIELDS
 
 
 def _is_int(value: Any) -> bool:

@@ -990,3 +990,123 @@ RANDOM: tuple[Hostile, ...] = (
     ),
 )
 CORPUS = CORPUS + RANDOM
+
+# Typed constructors, type names, packed sequences, NumPy.
+RNN_UTILS = (
+    "import torch\nfrom torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n"
+    "x = torch.randn(3, 2, 4)\np = pack_padded_sequence(x, torch.tensor([3, 2]))\n"
+    "m = torch.nn.LSTM(4, 5)\n"
+)
+SURFACE: tuple[Hostile, ...] = (
+    Hostile(
+        "tensor_sizes_uninitialised",
+        IMPORT_TORCH + "t = torch.Tensor(3, 4)",
+        "not-allowed",
+        "uninitialised",
+    ),
+    Hostile(
+        "float_tensor_size",
+        IMPORT_TORCH + "t = torch.FloatTensor(10**12)",
+        "not-allowed",
+        "torch.zeros",
+    ),
+    Hostile(
+        "long_tensor_torch_size",
+        IMPORT_TORCH + "t = torch.LongTensor(torch.ones(2, 2).shape)",
+        "not-allowed",
+        "uninitialised",
+    ),
+    Hostile(
+        "typed_tensor_nested_huge",
+        IMPORT_TORCH + "t = torch.Tensor([[0.0] * 10000] * 10000)",
+        "limit",
+        "",
+    ),
+    Hostile(
+        "type_cuda",
+        IMPORT_TORCH + "t = torch.ones(2).type('torch.cuda.FloatTensor')",
+        "not-allowed",
+        "torch.cuda.FloatTensor",
+    ),
+    Hostile(
+        "type_other_string",
+        IMPORT_TORCH + "t = torch.ones(2).type('os.system')",
+        "not-allowed",
+        "dtype",
+    ),
+    Hostile("numpy_import", "import numpy as np", "not-allowed", ".tolist()"),
+    Hostile("numpy_from_import", "from numpy import array", "not-allowed", "numpy"),
+    Hostile("numpy_method", IMPORT_TORCH + "a = torch.ones(2).numpy()", "not-allowed", ".tolist()"),
+    Hostile("from_numpy", IMPORT_TORCH + "t = torch.from_numpy([1])", "not-allowed", "NumPy"),
+    Hostile(
+        "pack_lengths_too_long",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([9, 2]))",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pack_lengths_zero",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([3, 0]))",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pack_unsorted",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([1, 3]))",
+        "program-error",
+        "sorted",
+    ),
+    Hostile(
+        "packed_batch_sizes_written",
+        RNN_UTILS + "p.batch_sizes[0] = 100\ny = m(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_batch_sizes_written_by_index",
+        RNN_UTILS + "p[1][0] = 100\ny = pad_packed_sequence(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_batch_sizes_unpacked",
+        RNN_UTILS + "d, b, s, u = p\nb.zero_()\ny = m(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_data_written",
+        RNN_UTILS + "p.data.data = torch.ones(1, 4)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "packed_constructed",
+        IMPORT_TORCH + "p = torch.nn.utils.rnn.PackedSequence(torch.ones(2), torch.tensor([9]))",
+        "not-allowed",
+        "PackedSequence",
+    ),
+    Hostile(
+        "pad_packed_total_length",
+        RNN_UTILS + "y = pad_packed_sequence(p, total_length=10**9)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "pack_lengths_wrong_count",
+        RNN_UTILS + "q = pack_padded_sequence(x, [3, 2, 1, 1])",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pad_sequence_huge",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pad_sequence\n"
+        "p = pad_sequence([torch.ones(1, 2000).expand(2000, 2000)] * 2)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + SURFACE

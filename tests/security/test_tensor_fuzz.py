@@ -323,6 +323,8 @@ CRASHERS = [
 # Layers and their functions get inputs that fit them, so that most calls reach the kernel:
 # odd views (stride 0, transposed, stepped), dtypes, and weights written between calls.
 # Each case: the module (or None), the shapes of x and y, and the call.
+PACK = "torch.nn.utils.rnn.pack_padded_sequence"
+UNPACK = "torch.nn.utils.rnn.pad_packed_sequence"
 LAYER_CASES: list[tuple[str, Shape, Shape, str]] = [
     ("torch.nn.Conv1d(2, 3, 2, stride=2, padding=1)", (2, 2, 6), (1,), "m(x)"),
     ("torch.nn.Conv2d(2, 4, 3, padding=1, groups=2)", (1, 2, 5, 5), (1,), "m(x)"),
@@ -415,6 +417,24 @@ LAYER_CASES: list[tuple[str, Shape, Shape, str]] = [
         (2, 5),
         (1,),
         "x[torch.arange(2)[:, None], torch.multinomial(x.softmax(-1), 3, generator=g)]",
+    ),
+    # Packed sequences (lengths from y: often not valid ones), typed constructors, .type.
+    ("torch.nn.LSTM(5, 2)", (3, 2, 5), (2,), f"m({PACK}(x, [3, 2]))[0].data"),
+    ("torch.nn.GRU(5, 2)", (3, 2, 5), (2,), f"m({PACK}(x, y.long().abs() + 1))[1]"),
+    ("torch.nn.RNN(5, 2)", (3, 2, 5), (2,), f"{UNPACK}(m({PACK}(x, [2, 3], False))[0])[0]"),
+    (
+        "torch.nn.LSTM(5, 2, batch_first=True)",
+        (2, 3, 5),
+        (2,),
+        f"{UNPACK}({PACK}(x, [3, 1], True, False), True, 0.0, 4)[0]",
+    ),
+    ("torch.nn.Linear(1, 1)", (3, 2), (2,), "torch.nn.utils.rnn.pad_sequence([x, y[:, None]])"),
+    ("torch.nn.Linear(1, 1)", (2, 3), (2,), "torch.Tensor(x.tolist()) * torch.Tensor(x)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 3),
+        (2,),
+        "x.type(torch.DoubleTensor) + x.type('torch.FloatTensor')",
     ),
 ]
 LAYER_VIEWS = [
