@@ -404,8 +404,9 @@ Ai = torch.linalg.inv(A)
 d = torch.linalg.det(A) * torch.det(A) + torch.inverse(A).trace()
 n = torch.linalg.norm(A) + torch.linalg.vector_norm(b, ord=1) + torch.linalg.matrix_norm(A)
 sign, logabsdet = torch.linalg.slogdet(A)
-L = torch.linalg.cholesky(A)
-eigenvalues = torch.linalg.eigvalsh(A)
+S = A @ A.mT + torch.eye(3)  # cholesky and eigh read one triangle: symmetric by construction
+L = torch.linalg.cholesky(S)
+eigenvalues = torch.linalg.eigvalsh(S)
 running = torch.cummax(b, dim=0).values + torch.cumprod(b, 0) + torch.logcumsumexp(b, 0)
 loss = x.sum() + Ai.sum() + d + n + logabsdet + L.sum() + eigenvalues.sum() + running.sum()
 loss.backward()
@@ -440,6 +441,15 @@ g_out, g_h = gru(pack_padded_sequence(padded.transpose(0, 1)[:, :2], [3, 1]))
 loss = unpacked.sum() + h.pow(2).sum() + g_h.sum()
 loss.backward()
 print(packed.batch_sizes.tolist(), lens.tolist())
+""",
+    "transformer_encoder_layer_small": """
+import torch
+from torch import nn
+layer = nn.TransformerEncoderLayer(d_model=4, nhead=2, dim_feedforward=8, dropout=0.0)
+x = torch.randn(3, 1, 4)
+h = layer(x)
+loss = h.pow(2).mean()
+loss.backward()
 """,
     "typed_constructors_and_type": """
 import torch
