@@ -520,6 +520,16 @@ class Guard:
         self.budget.allocate(numel, name)
         return True
 
+    def _check_measured(self, outputs: list[int], module: nn.Module) -> None:
+        """When a later layer cannot run on meta tensors (BatchNorm2d(momentum=None) reads a
+        count), the outputs measured before it still bound the real call's."""
+        largest = max(outputs, default=0)
+        if largest > self.budget.limits.max_tensor_numel:
+            raise too_big(
+                f"{type(module).__name__} would make a tensor of {largest:,} elements inside; "
+                f"the limit is {self.budget.limits.max_tensor_numel:,}"
+            )
+
     def _dry_run_module(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[int, int] | None:
@@ -561,8 +571,10 @@ class Guard:
             with torch.no_grad():
                 torch.func.functional_call(module, meta_state, meta_args, meta_kwargs)
         except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+            self._check_measured(outputs, module)
             return None
         except ArithmeticError:  # nn.Conv2d(..., stride=0): the real call says what is wrong
+            self._check_measured(outputs, module)
             return None
         finally:
             for handle in handles:

@@ -1110,3 +1110,15 @@ SURFACE: tuple[Hostile, ...] = (
     ),
 )
 CORPUS = CORPUS + SURFACE
+
+# A layer that cannot run on meta tensors after one that blows up: still sized.
+LAYERS_AFTER: tuple[Hostile, ...] = (
+    Hostile(
+        "conv_padding_before_unmeasurable_norm",
+        IMAGE + "m = nn.Sequential(nn.Conv2d(3, 4, 1, padding=1500), "
+        "nn.BatchNorm2d(4, momentum=None))\ny = m(x)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + LAYERS_AFTER
