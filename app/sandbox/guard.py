@@ -445,6 +445,12 @@ class Guard:
             if numel is None:
                 numel = on_meta(tree_map(_to_number_or_meta, (args, kwargs)))
         if numel is None:
+            # The estimates that need only the arguments (attention scores, a matrix's
+            # work) still hold when meta tensors cannot run the call.
+            if work is not None:
+                check_work(work(None, args, kwargs), qualname)
+            if hidden is not None:
+                self.check_hidden(hidden(None, args, kwargs), qualname)
             return False
         self.budget.allocate(numel, qualname)
         return True
