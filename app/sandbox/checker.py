@@ -170,6 +170,15 @@ IMPORTABLE = frozenset(
 )
 
 
+# Modules people import, with what to use instead.
+IMPORT_ADVICE = {
+    "numpy": (
+        "NumPy is not available here: use torch functions on tensors, and .tolist() "
+        "for Python numbers"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class CheckedProgram:
     """A program that parsed and passed the static checks."""
@@ -289,15 +298,6 @@ def _check_identifier(name: str, node: ast.AST) -> None:
         raise refused(f"name '{name}' is not allowed: names starting with '_' are internal", node)
     if name in FORBIDDEN_NAMES:
         raise refused(f"'{name}' is not available in this sandbox", node)
-
-
-# Modules people import, with what to use instead.
-IMPORT_ADVICE = {
-    "numpy": (
-        "NumPy is not available here: use torch functions on tensors, and .tolist() "
-        "for Python numbers"
-    ),
-}
 
 
 def _check_import(module: str, node: ast.AST) -> None:
