@@ -630,4 +630,144 @@ loss.backward()
 h1.remove()
 print(shapes)
 """,
+    "small_cnn_training_step": """
+import torch
+from torch import nn
+import torch.nn.functional as F
+model = nn.Sequential(
+    nn.Conv2d(1, 2, kernel_size=3, padding=1),
+    nn.BatchNorm2d(2),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(2 * 3 * 3, 3),
+)
+nn.init.kaiming_normal_(model[0].weight)
+nn.init.zeros_(model[0].bias)
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+x = torch.randn(2, 1, 6, 6)
+y = torch.tensor([0, 2])
+for step in range(2):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+print(sched.get_last_lr(), model[1].running_mean)
+model.eval()
+scores = model(x)
+loss = F.cross_entropy(scores, y)
+loss.backward()
+""",
+    "conv_pool_functions": """
+import torch
+import torch.nn.functional as F
+x = torch.randn(1, 2, 5, 5, requires_grad=True)
+w = torch.randn(3, 2, 3, 3, requires_grad=True)
+h = F.conv2d(x, w, stride=2, padding=1)
+h = F.avg_pool2d(F.relu(h), 2) + F.adaptive_max_pool2d(h, 2)
+s = F.conv1d(x.flatten(2), w.flatten(2)[:, :, :3], padding=1)
+g = F.group_norm(h, 3) + F.batch_norm(h, torch.zeros(3), torch.ones(3))
+u = F.interpolate(g, scale_factor=2, mode='nearest')
+t = F.conv_transpose2d(h, w, stride=2)
+out = u.sum() + t.mean() + F.max_pool1d(s, 3).sum() + F.adaptive_avg_pool1d(s, 2).sum()
+out.backward()
+""",
+    "attention_sdpa": """
+import math
+import torch
+import torch.nn.functional as F
+q = torch.randn(1, 2, 3, 4, requires_grad=True)
+k = torch.randn(1, 2, 5, 4, requires_grad=True)
+v = torch.randn(1, 2, 5, 4, requires_grad=True)
+mask = torch.tensor([[True, True, False, False, False]]).expand(3, 5)
+a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+c = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+scores = q @ k.transpose(-2, -1) / math.sqrt(4)
+manual = torch.softmax(scores, dim=-1) @ v
+loss = a.sum() + (c * c).mean() + manual.sum()
+loss.backward()
+""",
+    "transformer_encoder_layer": """
+import torch
+from torch import nn
+layer = nn.TransformerEncoderLayer(
+    d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True
+)
+mha = nn.MultiheadAttention(4, 2, batch_first=True)
+x = torch.randn(1, 3, 16)
+h = layer(x)
+t = torch.randn(1, 3, 4)
+att, weights = mha(t, t, t)
+loss = h.pow(2).mean() + att.sum()
+loss.backward()
+""",
+    "linalg_with_gradients": """
+import torch
+A = torch.tensor([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]], requires_grad=True)
+b = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+x = torch.linalg.solve(A, b)
+Ai = torch.linalg.inv(A)
+d = torch.linalg.det(A) * torch.det(A) + torch.inverse(A).trace()
+n = torch.linalg.norm(A) + torch.linalg.vector_norm(b, ord=1) + torch.linalg.matrix_norm(A)
+sign, logabsdet = torch.linalg.slogdet(A)
+S = A @ A.mT + torch.eye(3)  # cholesky and eigh read one triangle: symmetric by construction
+L = torch.linalg.cholesky(S)
+eigenvalues = torch.linalg.eigvalsh(S)
+running = torch.cummax(b, dim=0).values + torch.cumprod(b, 0) + torch.logcumsumexp(b, 0)
+loss = x.sum() + Ai.sum() + d + n + logabsdet + L.sum() + eigenvalues.sum() + running.sum()
+loss.backward()
+""",
+    "multinomial_seeded_generator": """
+import torch
+g = torch.Generator().manual_seed(7)
+probs = torch.softmax(torch.tensor([0.5, 1.0, 2.0]), dim=0)
+draws = torch.multinomial(probs, 6, replacement=True, generator=g)
+noise = torch.randn(3, generator=g)
+g.manual_seed(7)
+again = torch.multinomial(probs, 6, replacement=True, generator=g)
+w = torch.randn(3, requires_grad=True)
+logp = torch.log_softmax(w, dim=0)
+loss = -logp[draws].sum() + (w * noise).sum()
+loss.backward()
+print(draws.tolist() == again.tolist(), g.initial_seed())
+""",
+    "packed_sequence_lstm": """
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence, pack_padded_sequence, pad_packed_sequence
+seqs = [torch.randn(3, 2), torch.randn(1, 2), torch.randn(2, 2)]
+padded = pad_sequence(seqs, batch_first=True)
+lengths = torch.tensor([3, 1, 2])
+packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+lstm = nn.LSTM(2, 3, batch_first=True)
+out, (h, c) = lstm(packed)
+unpacked, lens = pad_packed_sequence(out, batch_first=True)
+gru = nn.GRU(2, 2)
+g_out, g_h = gru(pack_padded_sequence(padded.transpose(0, 1)[:, :2], [3, 1]))
+loss = unpacked.sum() + h.pow(2).sum() + g_h.sum()
+loss.backward()
+print(packed.batch_sizes.tolist(), lens.tolist())
+""",
+    "transformer_encoder_layer_small": """
+import torch
+from torch import nn
+layer = nn.TransformerEncoderLayer(d_model=4, nhead=2, dim_feedforward=8, dropout=0.0)
+x = torch.randn(3, 1, 4)
+h = layer(x)
+loss = h.pow(2).mean()
+loss.backward()
+""",
+    "typed_constructors_and_type": """
+import torch
+a = torch.Tensor([[1, 2], [3, 4]])
+b = torch.LongTensor([0, 1])
+w = torch.FloatTensor([0.5, -1.0]).requires_grad_()
+d = a.type(torch.float64)
+print(a.type(), b.type(), d.type(), a.type('torch.DoubleTensor').dtype)
+y = (a[b] @ w).sum()
+y.backward()
+""",
 }

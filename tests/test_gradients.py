@@ -57,13 +57,24 @@ def _check_nodes(graph: GraphData, reference: Reference, name: str) -> None:
     checked = 0
     for node in graph.nodes:
         for var in node.variables:
-            if var in reference.graph_grads and node.kind != "leaf":
+            if var in reference.graph_grads and node.kind != "leaf" and not _per_output(node):
                 assert_close(node.grad, reference.graph_grads[var], f"{name}: node {var}")
                 checked += 1
-        if node.kind == "leaf" and node.grad is not None:
+        if node.kind == "leaf" and node.grad is not None and not isinstance(node.grad, dict):
+            # (a summarised gradient, of a parameter past 100 elements, has no values here)
             # The gradient that arrived at the leaf in this pass.
             assert as_tensor(node.grad).shape == torch.Size(node.shape or [])
     assert checked or len(graph.nodes) < 3 or not reference.graph_grads
+
+
+def _per_output(node: Any) -> bool:
+    """A node with several outputs (batch_norm, slogdet, cummax, unsafe_split) shows one
+    gradient per output, None for outputs nothing used, rather than one tensor."""
+    if not isinstance(node.grad, list) or isinstance(node.grad, dict):
+        return False
+    if None in node.grad:
+        return True
+    return tuple(as_tensor(node.grad).shape) != tuple(node.shape or [])
 
 
 def _check_edges(graph: GraphData, name: str) -> None:
@@ -74,8 +85,8 @@ def _check_edges(graph: GraphData, name: str) -> None:
     for node in graph.nodes:
         if node.id not in outgoing or node.grad is None or isinstance(node.grad, dict):
             continue
-        if isinstance(node.grad, list) and None in node.grad:
-            continue  # a node of several outputs (LSTM): one gradient per output, some unused
+        if _per_output(node):
+            continue  # a node of several outputs (LSTM, batch_norm): one gradient per output
         grads = [as_tensor(g) for g in outgoing[node.id] if g is not None]
         total = torch.stack([g.expand_as(grads[0]) for g in grads]).sum(0)
         assert torch.allclose(total, as_tensor(node.grad), rtol=1e-5, atol=1e-6), (

@@ -37,3 +37,25 @@ def test_memo_is_bounded() -> None:
     memo.put("a", 1)
     memo.put("b", 2)
     assert (memo.get("a"), memo.get("b")) == (1, None)
+
+
+def test_a_module_is_run_on_meta_tensors_once_per_settings_and_shapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget = Budget(Limits())
+    guard = Guard(budget)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.MaxPool2d(2), torch.nn.Flatten()
+    )
+    guard.call_module(model, (torch.ones(1, 1, 4, 4),), {})
+    first = budget.elements
+
+    def no_second_meta_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the module's sizes were not remembered")
+
+    monkeypatch.setattr(torch.func, "functional_call", no_second_meta_run)
+    guard.call_module(model, (torch.zeros(1, 1, 4, 4),), {})
+    assert budget.elements == 2 * first  # each call still charged
+    model.eval()  # other settings: a new meta run
+    with pytest.raises(AssertionError, match="not remembered"):
+        guard.call_module(model, (torch.zeros(1, 1, 4, 4),), {})

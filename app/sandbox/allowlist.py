@@ -15,6 +15,8 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn, optim
 
 from app.sandbox.classes import BaseClass, TypeProxy
+from app.sandbox.errors import refused
+from app.sandbox.tensors import clip_grad_norm_, clip_grad_value_
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,15 @@ TORCH_FUNCTIONS = tuple(
     true_divide remainder fmod allclose isclose equal eq ne lt le gt ge all any isnan isinf
     isfinite nan_to_num numel sort argsort topk flip roll clone detach broadcast_to meshgrid
     cross kron cdist count_nonzero nonzero unique bincount histc is_tensor is_floating_point
-    heaviside
+    heaviside inverse det logdet slogdet cummax cummin logcumsumexp multinomial
+""".split()
+)
+
+# torch.linalg functions that autograd differentiates (eig and friends give complex results).
+LINALG_FUNCTIONS = tuple(
+    """
+    norm vector_norm matrix_norm inv solve det slogdet svd svdvals eigh eigvalsh qr cholesky
+    pinv matrix_power matrix_rank lstsq vecdot cross multi_dot
 """.split()
 )
 
@@ -84,6 +94,51 @@ TORCH_STATE_FUNCTIONS = tuple(
     is_grad_enabled no_grad enable_grad set_grad_enabled inference_mode
 """.split()
 )
+
+
+def generator(device: Any = "cpu") -> torch.Generator:
+    """torch.Generator(): a new CPU generator of the program's own (the guard refuses other
+    devices); seeding or drawing from it leaves every other generator as it was."""
+    return torch.Generator(device="cpu")
+
+
+# What a program may do with a generator it made: seed it, read the seed, pass it on.
+GENERATOR_METHODS = frozenset({"manual_seed", "initial_seed"})
+
+
+# torch.Tensor(data) and the typed constructors: data only, as torch.tensor(data, dtype=...).
+TYPED_TENSORS: dict[str, torch.dtype] = {
+    "Tensor": torch.float32,
+    "FloatTensor": torch.float32,
+    "DoubleTensor": torch.float64,
+    "HalfTensor": torch.float16,
+    "LongTensor": torch.int64,
+    "IntTensor": torch.int32,
+    "ShortTensor": torch.int16,
+    "ByteTensor": torch.uint8,
+    "BoolTensor": torch.bool,
+}
+# x.type('torch.DoubleTensor') names a CPU type by its constructor's name.
+TENSOR_TYPE_NAMES = {f"torch.{name}": dtype for name, dtype in TYPED_TENSORS.items()}
+
+
+def typed_tensor(name: str) -> Callable[..., torch.Tensor]:
+    dtype = TYPED_TENSORS[name]
+
+    def construct(*data: Any) -> torch.Tensor:
+        if not data:
+            return torch.zeros(0, dtype=dtype)
+        if len(data) == 1 and isinstance(data[0], list | tuple | torch.Tensor):
+            if isinstance(data[0], torch.Tensor):
+                return data[0].to(dtype)
+            if not isinstance(data[0], torch.Size):
+                return torch.tensor(data[0], dtype=dtype)
+        raise refused(
+            f"torch.{name}(sizes) gives uninitialised memory; use torch.zeros(...) for a "
+            f"tensor of a size, or torch.{name}([...]) / torch.tensor([...]) for data"
+        )
+
+    return construct
 
 
 def manual_seed(seed: int) -> torch.Generator:
@@ -101,14 +156,17 @@ NN_MODULES = tuple(
     Softmax LogSoftmax GELU LeakyReLU ELU SiLU Softplus ReLU6 Hardtanh Dropout MSELoss
     L1Loss BCELoss BCEWithLogitsLoss CrossEntropyLoss NLLLoss HuberLoss SmoothL1Loss
     KLDivLoss Embedding LayerNorm BatchNorm1d RNN RNNCell GRU GRUCell LSTM LSTMCell
-    Parameter
+    Parameter Conv1d Conv2d ConvTranspose1d ConvTranspose2d MaxPool1d MaxPool2d AvgPool1d
+    AvgPool2d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveMaxPool1d AdaptiveMaxPool2d
+    BatchNorm2d GroupNorm Dropout1d Dropout2d MultiheadAttention TransformerEncoderLayer
+    TransformerEncoder TransformerDecoderLayer
 """.split()
 )
 
 NN_INIT = tuple(
     """
     zeros_ ones_ constant_ normal_ uniform_ xavier_uniform_ xavier_normal_ kaiming_uniform_
-    kaiming_normal_ eye_
+    kaiming_normal_ eye_ trunc_normal_ orthogonal_ calculate_gain
 """.split()
 )
 
@@ -117,7 +175,10 @@ F_FUNCTIONS = tuple(
     relu relu6 sigmoid tanh softmax log_softmax gelu leaky_relu elu silu softplus hardtanh
     mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits cross_entropy
     nll_loss smooth_l1_loss huber_loss kl_div linear one_hot dropout normalize pad embedding
-    layer_norm cosine_similarity logsigmoid softmin
+    layer_norm cosine_similarity logsigmoid softmin conv1d conv2d conv_transpose1d
+    conv_transpose2d max_pool1d max_pool2d avg_pool1d avg_pool2d adaptive_avg_pool1d
+    adaptive_avg_pool2d adaptive_max_pool1d adaptive_max_pool2d batch_norm group_norm
+    dropout1d dropout2d interpolate scaled_dot_product_attention
 """.split()
 )
 
@@ -126,6 +187,15 @@ OPTIMIZERS = tuple(
     SGD Adam AdamW RMSprop Adagrad
 """.split()
 )
+
+# Schedulers that compute learning rates from numbers alone (LambdaLR calls a function).
+LR_SCHEDULERS = tuple(
+    """
+    StepLR MultiStepLR ExponentialLR CosineAnnealingLR LinearLR ConstantLR
+""".split()
+)
+SCHEDULER_ATTRIBUTES = frozenset({"last_epoch", "base_lrs"})
+SCHEDULER_METHODS = frozenset({"step", "get_last_lr"})
 
 # Methods a tensor exposes; the guard checks their arguments like any torch function.
 TENSOR_METHODS = frozenset(
@@ -145,6 +215,7 @@ TENSOR_METHODS = frozenset(
     neg_ exp_ log_ sigmoid_ tanh_ relu_ sqrt_ requires_grad_ retain_grad detach_ item tolist
     size dim ndimension nelement element_size is_contiguous stride unfold sum_to_size
     backward square_ index_fill scatter scatter_add narrow split chunk unbind masked_select
+    type
 """.split()
     )
 )
@@ -176,7 +247,9 @@ MODULE_ATTRIBUTES = frozenset(
     set(
         """
     in_features out_features training hidden_size input_size num_layers num_embeddings
-    embedding_dim normalized_shape eps negative_slope p dim reduction
+    embedding_dim normalized_shape eps negative_slope p dim reduction in_channels
+    out_channels kernel_size stride padding dilation groups num_features momentum affine
+    track_running_stats num_groups num_channels output_size embed_dim num_heads batch_first
 """.split()
     )
 )
@@ -208,6 +281,33 @@ AUTOGRAD_FUNCTIONAL = ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")
 def _build_namespaces() -> dict[str, Namespace]:
     functional = Namespace("torch.nn.functional", _functions(F, "torch.nn.functional", F_FUNCTIONS))
     init = Namespace("torch.nn.init", _functions(nn.init, "torch.nn.init", NN_INIT, False))
+    rnn_module = torch.nn.utils.rnn
+    rnn = Namespace(
+        "torch.nn.utils.rnn",
+        {
+            **_functions(rnn_module, "torch.nn.utils.rnn", ("pad_sequence",)),
+            # Their outputs are no larger than their inputs (pad_packed_sequence's
+            # total_length is estimated in value_sizes); lengths are checked by the guard.
+            **_functions(
+                rnn_module,
+                "torch.nn.utils.rnn",
+                ("pack_padded_sequence", "pad_packed_sequence", "pack_sequence"),
+                dry_run=False,
+            ),
+        },
+    )
+    utils = Namespace(
+        "torch.nn.utils",
+        {
+            "rnn": rnn,
+            "clip_grad_norm_": SafeFunction(
+                "torch.nn.utils.clip_grad_norm_", clip_grad_norm_, dry_run=False
+            ),
+            "clip_grad_value_": SafeFunction(
+                "torch.nn.utils.clip_grad_value_", clip_grad_value_, dry_run=False
+            ),
+        },
+    )
     nn_ns = Namespace(
         "torch.nn",
         {
@@ -217,9 +317,17 @@ def _build_namespaces() -> dict[str, Namespace]:
             "Module": BaseClass("torch.nn.Module", "module"),
             "functional": functional,
             "init": init,
+            "utils": utils,
         },
     )
-    optim_ns = Namespace("torch.optim", _functions(optim, "torch.optim", OPTIMIZERS, False))
+    scheduler = Namespace(
+        "torch.optim.lr_scheduler",
+        _functions(optim.lr_scheduler, "torch.optim.lr_scheduler", LR_SCHEDULERS, False),
+    )
+    optim_ns = Namespace(
+        "torch.optim",
+        {**_functions(optim, "torch.optim", OPTIMIZERS, False), "lr_scheduler": scheduler},
+    )
     autograd_functional = Namespace(
         "torch.autograd.functional",
         _functions(
@@ -239,14 +347,21 @@ def _build_namespaces() -> dict[str, Namespace]:
             "functional": autograd_functional,
         },
     )
+    linalg = Namespace("torch.linalg", _functions(torch.linalg, "torch.linalg", LINALG_FUNCTIONS))
     torch_ns = Namespace(
         "torch",
         {
+            "Generator": SafeFunction("torch.Generator", generator, dry_run=False),
+            **{name: SafeFunction(f"torch.{name}", typed_tensor(name)) for name in TYPED_TENSORS},
+            "linalg": linalg,
             **_functions(torch, "torch", TORCH_FUNCTIONS),
             **_functions(torch, "torch", TORCH_STATE_FUNCTIONS, dry_run=False),
             "manual_seed": SafeFunction("torch.manual_seed", manual_seed, dry_run=False),
-            # For isinstance(x, torch.Tensor) and type(x) == torch.Tensor: not the real type.
-            "Tensor": TypeProxy("torch.Tensor"),
+            # For isinstance(x, torch.Tensor) and type(x) == torch.Tensor: not the real type;
+            # called, it takes data, as the typed constructors do.
+            "Tensor": TypeProxy(
+                "torch.Tensor", SafeFunction("torch.Tensor", typed_tensor("Tensor"))
+            ),
             **DTYPES,
             **TORCH_CONSTANTS,
             "nn": nn_ns,
@@ -262,6 +377,11 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.nn": nn_ns,
         "torch.nn.functional": functional,
         "torch.optim": optim_ns,
+        "torch.optim.lr_scheduler": scheduler,
+        "torch.nn.init": init,
+        "torch.nn.utils": utils,
+        "torch.nn.utils.rnn": rnn,
+        "torch.linalg": linalg,
         "torch.autograd": autograd,
         "torch.autograd.functional": autograd_functional,
         "math": math_ns,
@@ -270,7 +390,13 @@ def _build_namespaces() -> dict[str, Namespace]:
 
 NAMESPACES: dict[str, Namespace] = _build_namespaces()
 
-# Names torch has that people try, with the reason they are refused (the rest: "not available").
+# Names that people try, with the reason they are refused (the rest: "not available").
+REFUSED_NAMES: dict[str, str] = {
+    "torch.optim.lr_scheduler.LambdaLR": (
+        "it calls a Python function for each step; use StepLR, MultiStepLR, ExponentialLR, "
+        "LinearLR or CosineAnnealingLR"
+    ),
+}
 REFUSED_TORCH_NAMES: dict[str, str] = {
     "empty": "it returns uninitialised memory; use torch.zeros",
     "empty_like": "it returns uninitialised memory; use torch.zeros_like",
@@ -283,4 +409,18 @@ REFUSED_TORCH_NAMES: dict[str, str] = {
     "set_default_device": "it changes state other programs would see",
     "set_num_threads": "it changes state other programs would see",
     "set_printoptions": "it changes state other programs would see",
+    "default_generator": "it is shared by every program; make your own with torch.Generator()",
+    "get_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
+    "set_rng_state": "the generator's state is not available; seed it with torch.manual_seed",
+    "seed": "it seeds from the clock; use torch.manual_seed(number)",
+    "from_numpy": "NumPy is not available here; make tensors with torch.tensor([...])",
 }
+# Tensor methods people try, with what to use instead.
+REFUSED_TENSOR_METHODS: dict[str, str] = {
+    "numpy": (
+        "NumPy is not available here; use .tolist() for Python numbers, or keep working "
+        "with torch functions"
+    ),
+    "cuda": "only the cpu is available here",
+}
+REFUSED_NAMES.update({f"torch.{name}": reason for name, reason in REFUSED_TORCH_NAMES.items()})

@@ -160,9 +160,14 @@ IMPORTABLE = frozenset(
         "torch",
         "torch.nn",
         "torch.nn.functional",
+        "torch.nn.init",
+        "torch.nn.utils",
+        "torch.nn.utils.rnn",
         "torch.optim",
+        "torch.optim.lr_scheduler",
         "torch.autograd",
         "torch.autograd.functional",
+        "torch.linalg",
         "math",
     }
 )
@@ -172,6 +177,13 @@ IMPORTABLE = frozenset(
 CLASS_BODY = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass, ast.Expr)
 # Decorators a method may carry, by name.
 METHOD_DECORATORS = frozenset({"staticmethod"})
+# Modules people import, with what to use instead.
+IMPORT_ADVICE = {
+    "numpy": (
+        "NumPy is not available here: use torch functions on tensors, and .tolist() "
+        "for Python numbers"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -310,9 +322,10 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
                     raise refused("'import *' is not allowed", alias)
                 _check_identifier(alias.asname or alias.name, alias)
             if module not in IMPORTABLE:
+                advice = IMPORT_ADVICE.get(module.split(".")[0])
                 error = refused(
-                    f"import of '{module}' is not allowed (allowed: "
-                    f"{', '.join(sorted(IMPORTABLE))})"
+                    f"import of '{module}' is not allowed ("
+                    f"{advice or 'allowed: ' + ', '.join(sorted(IMPORTABLE))})"
                 )
                 error.line, error.column = node.lineno, node.col_offset + len("from ") + 1
                 raise error
@@ -383,4 +396,7 @@ def _check_identifier(name: str, node: ast.AST) -> None:
 def _check_import(module: str, node: ast.AST) -> None:
     if module not in IMPORTABLE:
         allowed = ", ".join(sorted(IMPORTABLE))
-        raise refused(f"import of '{module}' is not allowed (allowed: {allowed})", node)
+        advice = IMPORT_ADVICE.get(module.split(".")[0])
+        raise refused(
+            f"import of '{module}' is not allowed ({advice or 'allowed: ' + allowed})", node
+        )

@@ -243,9 +243,11 @@ class ProgramContext:
 @dataclass(frozen=True)
 class TypeProxy:
     """What type(x) gives for a value whose class the program cannot hold (`torch.Tensor`):
-    printable and comparable, never the real type."""
+    printable and comparable, never the real type. `construct` is what calling it does, where
+    the name is also a constructor (`torch.Tensor([1.0])`)."""
 
     qualname: str
+    construct: Any = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         return f"<class '{self.qualname}'>"

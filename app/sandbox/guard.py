@@ -6,16 +6,20 @@ memory is used), charges them to the program's budget, and checks that what come
 a kind of value the interpreter knows how to handle safely.
 """
 
+import itertools
 import math
 import types
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 from torch.utils._pytree import tree_map
 
-from app.sandbox.allowlist import DTYPES, SafeFunction
+from app.sandbox.allowlist import DTYPES, TENSOR_TYPE_NAMES, TYPED_TENSORS, SafeFunction
+from app.sandbox.classes import TypeProxy
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.sandbox.tensors import (
@@ -23,6 +27,7 @@ from app.sandbox.tensors import (
     check_dense,
     check_optimizer,
     converted,
+    is_dense,
     optimizer_arguments,
 )
 from app.sandbox.value_sizes import estimate_pieces, estimate_size
@@ -30,11 +35,13 @@ from app.settings import Limits
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
 FORBIDDEN_KEYWORDS = frozenset(
-    {"out", "layout", "pin_memory", "memory_format", "generator", "names", "non_blocking", "copy"}
+    {"out", "layout", "pin_memory", "memory_format", "names", "non_blocking", "copy"}
 )
 SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), slice, range)
 SAFE_TORCH_OBJECTS = (
     torch.dtype,
+    torch.Generator,  # the program's own: the shared one never comes back (checked_result)
+    torch.optim.lr_scheduler.LRScheduler,
     torch.Size,
     torch.device,
     nn.Module,
@@ -48,6 +55,150 @@ SAFE_TORCH_OBJECTS = (
 SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
 # Distinct (operation, argument signature) pairs a worker remembers; each entry is small.
 DRY_RUN_SIZES = SizeMemo(max_entries=8_192)
+# Most multiply-adds (or comparisons) one convolution or pooling may do: its output can be
+# small while its work is not (a 1000x1000 kernel over a 2000x2000 image, 10^12 of them).
+MAX_KERNEL_WORK = 1_000_000_000
+# Modules whose output size is not a fixed multiple of their input's (kernel sizes,
+# strides, padding): a module holding one is sized by running it on meta tensors.
+DRY_RUN_MODULES = (
+    nn.modules.conv._ConvNd,
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._AdaptiveAvgPoolNd,
+    nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.modules.batchnorm._NormBase,
+    nn.GroupNorm,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.MultiheadAttention,
+    nn.TransformerEncoderLayer,
+    nn.TransformerDecoderLayer,
+    nn.TransformerEncoder,
+)
+# Attention and transformer modules here always take PyTorch's plain path: the fast path
+# (torch._native_multi_head_attention, nested tensors) is a fused native kernel that only
+# inference ever reaches, and gives the same numbers. Set once for the worker process.
+torch.backends.mha.set_fastpath_enabled(False)
+
+
+def _first(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _count(value: Any, dims: int) -> int:
+    """Elements of a kernel size given as a number (the same in each of `dims`) or a tuple."""
+    if isinstance(value, int):
+        return int(math.pow(value, dims))
+    if isinstance(value, list | tuple):
+        return math.prod(int(v) for v in value if isinstance(v, int))
+    return 1
+
+
+def _conv_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Each output element of a convolution sums (in channels / groups) x kernel products."""
+    weight = _first(args, kwargs, 1, "weight")
+    per_output = weight[0].numel() if isinstance(weight, torch.Tensor) and weight.dim() else 1
+    return _numel_of(output) * per_output
+
+
+def _transposed_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Each input element of a transposed convolution is spread over (out channels / groups)
+    x kernel outputs."""
+    source = _first(args, kwargs, 0, "input")
+    weight = _first(args, kwargs, 1, "weight")
+    per_input = weight[0].numel() if isinstance(weight, torch.Tensor) and weight.dim() else 1
+    return _numel_of(source) * per_input
+
+
+def _attention_scores(query: Any, key: Any, heads: int = 1, batch_first: bool = True) -> int:
+    """Elements of the attention scores (one per query and key position, per head and batch):
+    what attention makes inside, however small its output is."""
+    if not (isinstance(query, torch.Tensor) and isinstance(key, torch.Tensor)):
+        return 0
+    if query.dim() < 2 or key.dim() < 2:
+        return 0
+    sequence = -2 if batch_first or key.dim() == 2 else 0
+    return query[..., 0].numel() * int(key.shape[sequence]) * heads
+
+
+def _sdpa_scores(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    query, key = _first(args, kwargs, 0, "query"), _first(args, kwargs, 1, "key")
+    return _attention_scores(query, key)
+
+
+def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], int]:
+    def work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        return _numel_of(output) * _count(_first(args, kwargs, 1, "kernel_size"), dims)
+
+    return work
+
+
+def _matrix_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """A decomposition or solve of (..., m, n) matrices: about m * n * min(m, n) each."""
+    matrix = _first(args, kwargs, 0, "A")
+    if matrix is None:
+        matrix = kwargs.get("input")
+    if not isinstance(matrix, torch.Tensor) or matrix.dim() < 2:
+        return 0
+    return matrix.numel() * min(int(matrix.shape[-1]), int(matrix.shape[-2]))
+
+
+# Tensors a function makes inside, larger than its output: each within the tensor limit.
+HIDDEN_SIZES: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
+    F.scaled_dot_product_attention: _sdpa_scores,
+}
+KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
+    **{
+        getattr(torch.linalg, name): _matrix_work
+        for name in "inv solve det slogdet svd svdvals eigh eigvalsh qr cholesky pinv "
+        "matrix_rank lstsq matrix_norm".split()
+    },
+    **{getattr(torch, name): _matrix_work for name in ("inverse", "det", "logdet", "slogdet")},
+    **{getattr(F, name): _conv_work for name in ("conv1d", "conv2d")},
+    **{getattr(F, name): _transposed_work for name in ("conv_transpose1d", "conv_transpose2d")},
+    **{
+        getattr(F, f"{kind}_pool{dims}d"): _pool_work(dims)
+        for kind in ("max", "avg")
+        for dims in (1, 2)
+    },
+}
+
+
+# Functions that write into tensors they are given (running statistics): those must be dense.
+WRITTEN_ARGUMENTS: dict[Any, tuple[tuple[int, str], ...]] = {
+    F.batch_norm: ((1, "running_mean"), (2, "running_var")),
+}
+
+
+def module_work(
+    module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> int:
+    """The work of one convolution or pooling module, as for the functions above."""
+    sub: Any = module
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return _numel_of(inputs) * int(sub.weight[0].numel())
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return _numel_of(output) * int(sub.weight[0].numel())
+    if isinstance(module, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd):
+        dims = 1 if type(module).__name__.endswith("1d") else 2
+        return _numel_of(output) * _count(sub.kernel_size, dims)
+    return 0
+
+
+def module_hidden_size(module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """The attention scores a MultiheadAttention makes inside, as for the functions above."""
+    if not isinstance(module, nn.MultiheadAttention):
+        return 0
+    query, key = _first(inputs, kwargs, 0, "query"), _first(inputs, kwargs, 1, "key")
+    return _attention_scores(query, key, module.num_heads, module.batch_first)
+
+
+def check_work(work: int, qualname: str) -> None:
+    if work > MAX_KERNEL_WORK:
+        raise too_big(
+            f"{qualname} would do about {work:,} multiply-adds or comparisons; the limit is "
+            f"{MAX_KERNEL_WORK:,}. Use smaller kernels, fewer channels or smaller inputs"
+        )
 
 
 def output_growth(module: nn.Module) -> float:
@@ -142,6 +293,14 @@ class Guard:
             self._check_module_size(function.qualname, target, args, kwargs)
         elif isinstance(target, type) and issubclass(target, torch.optim.Optimizer):
             args, kwargs = optimizer_arguments(function.qualname, target, args, kwargs)
+        elif target is torch.nn.utils.rnn.pack_padded_sequence:
+            _check_lengths(args, kwargs)
+        elif target in WRITTEN_ARGUMENTS:
+            for position, name in WRITTEN_ARGUMENTS[target]:
+                written = _first(args, kwargs, position, name)
+                if isinstance(written, torch.Tensor):
+                    check_dense(written, f"{function.qualname}: {name}")
+            sized = self.dry_run(function.qualname, target, args, kwargs)
         elif target is nn.Parameter:
             data = args[0] if args else kwargs.get("data")
             if isinstance(data, torch.Tensor):
@@ -159,6 +318,8 @@ class Guard:
     ) -> Any:
         """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
         qualname = f"{type(receiver).__name__}.{name}"
+        if isinstance(receiver, torch.Tensor) and name == "type":
+            args = _tensor_type(args)
         self.check_arguments(qualname, args, kwargs)
         sized = True
         if isinstance(receiver, torch.Tensor):
@@ -174,7 +335,7 @@ class Guard:
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
-            self._check_module_call(receiver, args)
+            self._check_module_call(receiver, args, kwargs)
         elif isinstance(receiver, torch.optim.Optimizer) and name in {"step", "zero_grad"}:
             check_optimizer(receiver)
         result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
@@ -185,8 +346,8 @@ class Guard:
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""
         self.check_arguments(type(module).__name__, args, kwargs)
-        self._check_module_call(module, args)
-        return self.checked_result(type(module).__name__, module(*args, **kwargs))
+        sized = self._check_module_call(module, args, kwargs)
+        return self.checked_result(type(module).__name__, module(*args, **kwargs), sized)
 
     def operator(self, symbol: str, function: Callable[..., Any], *operands: Any) -> Any:
         """Apply a Python operator to tensors, sized by a dry run first."""
@@ -201,6 +362,11 @@ class Guard:
                 raise refused(f"{qualname}: the argument '{key}=' is not allowed here")
             if key == "device" and value is not None and str(value) != "cpu":
                 raise refused(f"{qualname}: only device='cpu' is available here")
+            if key == "generator" and value is not None and not _own_generator(value):
+                raise refused(
+                    f"{qualname}: 'generator=' takes a generator the program made with "
+                    "torch.Generator()"
+                )
             if key == "dtype" and value is not None and value not in ALLOWED_DTYPES:
                 raise refused(f"{qualname}: dtype {value!r} is not available here")
         for value in (*args, *kwargs.values()):
@@ -213,7 +379,9 @@ class Guard:
                 f"{qualname}: a {type(value).__name__} cannot be passed here; pass "
                 "tensors, numbers, strings or lists of them"
             )
-        if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+        if isinstance(value, PackedSequence):
+            check_packed(value, qualname)
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
             self._check_nested_size(value)
 
     def _check_nested_size(self, data: list[Any] | tuple[Any, ...]) -> None:
@@ -247,13 +415,21 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
+        work = KERNEL_WORK.get(function)
+        hidden = HIDDEN_SIZES.get(function)
+
         def on_meta(arguments: tuple[Any, ...]) -> int | None:
             meta_args, meta_kwargs = arguments
             try:
                 with torch.no_grad(), torch.device("meta"):
-                    return _numel_of(function(*meta_args, **meta_kwargs))
+                    output = function(*meta_args, **meta_kwargs)
             except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
                 return None
+            if work is not None:
+                check_work(work(output, meta_args, meta_kwargs), qualname)
+            if hidden is not None:
+                self.check_hidden(hidden(output, meta_args, meta_kwargs), qualname)
+            return _numel_of(output)
 
         numel = _remembered(
             function, args, kwargs, lambda: on_meta(tree_map(_to_meta, (args, kwargs)))
@@ -270,9 +446,24 @@ class Guard:
             if numel is None:
                 numel = on_meta(tree_map(_to_number_or_meta, (args, kwargs)))
         if numel is None:
+            # The estimates that need only the arguments (attention scores, a matrix's
+            # work) still hold when meta tensors cannot run the call.
+            if work is not None:
+                check_work(work(None, args, kwargs), qualname)
+            if hidden is not None:
+                self.check_hidden(hidden(None, args, kwargs), qualname)
             return False
         self.budget.allocate(numel, qualname)
         return True
+
+    def check_hidden(self, numel: int, qualname: str) -> None:
+        """A tensor made inside a call (attention scores) is within the tensor limit."""
+        if numel > self.budget.limits.max_tensor_numel:
+            raise too_big(
+                f"{qualname} would make attention scores of {numel:,} elements inside (one "
+                f"per query and key position and head); the limit is "
+                f"{self.budget.limits.max_tensor_numel:,}. Use shorter sequences"
+            )
 
     def check_pieces(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Calls returning one object per piece (unbind, split, tolist), before any run."""
@@ -302,8 +493,14 @@ class Guard:
                     probe = cls(*args, **kwargs)
                 except Exception:
                     return None
-            return sum(p.numel() for p in probe.parameters())
+            # Buffers too: BatchNorm2d(10**8, affine=False) has no parameters.
+            return sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
 
+        if issubclass(cls, nn.TransformerEncoder):
+            # It deep-copies the layer it is given, num_layers times: sized before any copy
+            # (a probe on the meta device would still copy the real layer's tensors).
+            self.budget.allocate(_stack_size(args, kwargs), qualname)
+            return
         # The probe is built from the real arguments, so a size given as a tensor is read
         # from its value, which the signature does not hold.
         tensors = _holds_scalar_tensor((args, kwargs))
@@ -311,11 +508,89 @@ class Guard:
         if numel is not None:
             self.budget.allocate(numel, qualname)
 
-    def _check_module_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        numel = sum(a.numel() for a in args if isinstance(a, torch.Tensor))
+    def _check_module_call(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
+        """Charge a module call's output before it runs; False if it must be charged after."""
+        name = type(module).__name__
+        if any(isinstance(sub, DRY_RUN_MODULES) for sub in module.modules()):
+            sizes = self._dry_run_module(module, args, kwargs)
+            if sizes is None:
+                return False  # the real call raises the learner-facing error, or is charged
+            largest, total = sizes
+            self.budget.allocate(largest, name)
+            self.budget.allocate(total - largest, name)
+            return True
+        numel = _numel_of(args)  # a PackedSequence or (h, c) counts by its tensors
         for sub in module.modules():
             numel = math.ceil(numel * max(1.0, output_growth(sub)))
-        self.budget.allocate(numel, type(module).__name__)
+        self.budget.allocate(numel, name)
+        return True
+
+    def _check_measured(self, outputs: list[int], module: nn.Module) -> None:
+        """When a later layer cannot run on meta tensors (BatchNorm2d(momentum=None) reads a
+        count), the outputs measured before it still bound the real call's."""
+        largest = max(outputs, default=0)
+        if largest > self.budget.limits.max_tensor_numel:
+            raise too_big(
+                f"{type(module).__name__} would make a tensor of {largest:,} elements inside; "
+                f"the limit is {self.budget.limits.max_tensor_numel:,}"
+            )
+
+    def _dry_run_module(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[int, int] | None:
+        """(largest, total) elements of the outputs of every module inside `module`, from a
+        run on meta tensors in place of its parameters, buffers and arguments; remembered
+        by the modules' settings, the tensors' shapes and the arguments' signature."""
+        state = dict(
+            itertools.chain(
+                module.named_parameters(remove_duplicate=False),
+                module.named_buffers(remove_duplicate=False),
+            )
+        )
+        try:
+            key: Hashable = (
+                tuple((type(s), s.extra_repr(), s.training) for s in module.modules()),
+                tuple((n, tuple(t.shape), t.dtype) for n, t in state.items()),
+                signature(args),
+                signature(kwargs),
+            )
+        except UnsizedError:
+            key = None
+        if key is not None:
+            largest, total = DRY_RUN_SIZES.get((key, "largest")), DRY_RUN_SIZES.get(key)
+            if largest is not None and total is not None:
+                return largest, total
+        outputs: list[int] = []
+
+        def hook(
+            sub: nn.Module, inputs: tuple[Any, ...], keywords: dict[str, Any], output: Any
+        ) -> None:
+            outputs.append(_numel_of(output))
+            check_work(module_work(sub, inputs, keywords, output), type(sub).__name__)
+            self.check_hidden(module_hidden_size(sub, inputs, keywords), type(sub).__name__)
+
+        handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
+        meta_state = {n: _to_meta(t) for n, t in state.items()}
+        meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        try:
+            with torch.no_grad():
+                torch.func.functional_call(module, meta_state, meta_args, meta_kwargs)
+        except (NotImplementedError, RuntimeError, TypeError, ValueError, IndexError):
+            self._check_measured(outputs, module)
+            return None
+        except ArithmeticError:  # nn.Conv2d(..., stride=0): the real call says what is wrong
+            self._check_measured(outputs, module)
+            return None
+        finally:
+            for handle in handles:
+                handle.remove()
+        largest, total = max(outputs, default=0), sum(outputs)
+        if key is not None:
+            DRY_RUN_SIZES.put((key, "largest"), largest)
+            DRY_RUN_SIZES.put(key, total)
+        return largest, total
 
     # Results ---------------------------------------------------------------------------
 
@@ -332,8 +607,8 @@ class Guard:
             value, torch.Tensor
         ):
             value = list(_bounded(value, self.budget))
-        if isinstance(value, torch.Generator):
-            return None  # torch.manual_seed returns the generator, which a program must not hold
+        if isinstance(value, torch.Generator) and not _own_generator(value):
+            return None  # torch.manual_seed returns the shared generator: a program never holds it
         if not _is_safe_value(value, self.budget):
             raise ProgramError(
                 "Unsupported value",
@@ -341,6 +616,22 @@ class Guard:
                 kind="not-allowed",
             )
         return value
+
+
+def _stack_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Elements of TransformerEncoder(layer, num_layers, norm): the layer's copies and norm."""
+    layer = _first(args, kwargs, 0, "encoder_layer")
+    count = _first(args, kwargs, 1, "num_layers")
+    norm = _first(args, kwargs, 2, "norm")
+
+    def size(module: Any) -> int:
+        if not isinstance(module, nn.Module):
+            return 0
+        tensors = itertools.chain(module.parameters(), module.buffers())
+        return sum(t.numel() for t in tensors)
+
+    copies = count if isinstance(count, int) and count > 0 else 1
+    return size(layer) * copies + size(norm)
 
 
 def _remembered(
@@ -363,7 +654,95 @@ def _remembered(
     return numel
 
 
+def _tensor_type(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """x.type(torch.DoubleTensor) or x.type('torch.DoubleTensor') as x.type(torch.float64);
+    other type names (CUDA ones) are refused."""
+    if not args:
+        return args
+    kind = args[0]
+    if isinstance(kind, TypeProxy) and kind.construct is not None:  # x.type(torch.Tensor)
+        kind = kind.construct
+    if isinstance(kind, SafeFunction) and kind.qualname.removeprefix("torch.") in TYPED_TENSORS:
+        return (TYPED_TENSORS[kind.qualname.removeprefix("torch.")], *args[1:])
+    if isinstance(kind, str):
+        if kind not in TENSOR_TYPE_NAMES:
+            raise refused(
+                f"Tensor.type: '{kind}' is not available here; use a dtype (torch.float64) "
+                "or a CPU type name ('torch.DoubleTensor')"
+            )
+        return (TENSOR_TYPE_NAMES[kind], *args[1:])
+    return args
+
+
+def _check_lengths(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """pack_padded_sequence trusts its lengths: with one longer than the padded sequence it
+    reads past the input and packs batch_sizes that do not match the data."""
+    source = _first(args, kwargs, 0, "input")
+    lengths = _first(args, kwargs, 1, "lengths")
+    batch_first = bool(_first(args, kwargs, 2, "batch_first"))
+    if not isinstance(source, torch.Tensor) or source.dim() < 2:
+        return  # the real call says what is wrong
+    if isinstance(lengths, torch.Tensor):
+        values = lengths.detach().tolist() if lengths.dim() == 1 else None
+    else:
+        values = list(lengths) if isinstance(lengths, list | tuple) else None
+    steps, batch = source.shape[:2] if not batch_first else source.shape[1::-1]
+    if (
+        values is None
+        or len(values) != batch
+        or not all(isinstance(v, int | float) and 1 <= v <= steps for v in values)
+    ):
+        raise refused(
+            f"pack_padded_sequence: lengths must be {batch} numbers from 1 to {steps} (one "
+            "per sequence, none longer than the padded input)"
+        )
+
+
+def check_packed(packed: PackedSequence, qualname: str) -> None:
+    """RNN kernels and pad_packed_sequence trust batch_sizes: a program can write into it in
+    place (p.batch_sizes[0] = 100), so it is checked against the data at every use."""
+    data, sizes = packed.data, packed.batch_sizes
+    problem = None
+    if not isinstance(data, torch.Tensor) or not isinstance(sizes, torch.Tensor):
+        problem = "its fields are not tensors"
+    elif sizes.dtype != torch.int64 or sizes.dim() != 1 or sizes.device.type != "cpu":
+        problem = "batch_sizes is not a 1-d int64 tensor"
+    elif data.dim() < 1 or not is_dense(data):
+        problem = "data is not a dense tensor with a first dimension"
+    elif sizes.numel() == 0 or bool((sizes < 1).any()) or bool((sizes[1:] > sizes[:-1]).any()):
+        problem = "batch_sizes is not a non-increasing list of positive numbers"
+    elif int(sizes.sum()) != data.shape[0]:
+        problem = "batch_sizes does not add up to the rows of data"
+    else:
+        batch = int(sizes[0])
+        for indices in (packed.sorted_indices, packed.unsorted_indices):
+            if indices is None:
+                continue
+            if not isinstance(indices, torch.Tensor) or indices.dtype != torch.int64:
+                problem = "its indices are not int64 tensors"
+            elif indices.shape != (batch,) or not torch.equal(
+                indices.sort().values, torch.arange(batch)
+            ):
+                problem = "its indices are not an order of the batch"
+    if problem:
+        raise refused(
+            f"{qualname}: this PackedSequence was changed after packing ({problem}); pack "
+            "again with torch.nn.utils.rnn.pack_padded_sequence"
+        )
+
+
+def _own_generator(value: Any) -> bool:
+    """A generator the program made (torch.Generator()), not the process's shared one."""
+    return (
+        isinstance(value, torch.Generator)
+        and value is not torch.default_generator
+        and value.device.type == "cpu"
+    )
+
+
 def _to_meta(value: Any) -> Any:
+    if isinstance(value, torch.Generator):
+        return None  # a CPU generator cannot drive a meta run, and sizes do not depend on it
     if isinstance(value, torch.Tensor):
         return torch.empty(value.shape, dtype=value.dtype, device="meta")
     return value

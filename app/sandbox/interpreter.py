@@ -18,15 +18,20 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from app.sandbox.allowlist import (
+    GENERATOR_METHODS,
     MODULE_ATTRIBUTES,
     MODULE_METHODS,
     NAMESPACES,
     NODE_ATTRIBUTES,
     OPTIMIZER_ATTRIBUTES,
     OPTIMIZER_METHODS,
-    REFUSED_TORCH_NAMES,
+    REFUSED_NAMES,
+    REFUSED_TENSOR_METHODS,
+    SCHEDULER_ATTRIBUTES,
+    SCHEDULER_METHODS,
     TENSOR_ATTRIBUTES,
     TENSOR_METHODS,
     TENSOR_METHODS_WITHOUT_DRY_RUN,
@@ -139,7 +144,12 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
 SIZED = (str, list, tuple)
-RETURN_TYPE_FIELDS = frozenset({"values", "indices", "mean", "std", "var"})
+RETURN_TYPE_FIELDS = frozenset(
+    {
+        *("values", "indices", "mean", "std", "var", "sign", "logabsdet", "U", "S", "Vh"),
+        *("eigenvalues", "eigenvectors", "Q", "R", "solution", "residuals", "rank"),
+    }
+)
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 # Class statements one program may run (each module or Function class is a real type).
@@ -932,7 +942,7 @@ class Interpreter:
         if isinstance(owner, Namespace):
             if name in owner.members:
                 return owner.members[name]
-            reason = REFUSED_TORCH_NAMES.get(name) if owner.qualname == "torch" else None
+            reason = REFUSED_NAMES.get(f"{owner.qualname}.{name}")
             raise refused(
                 f"{owner.qualname}.{name} is not available"
                 + (f": {reason}" if reason else " in this sandbox")
@@ -945,10 +955,9 @@ class Interpreter:
                 return read_data(owner)
             if name in TENSOR_ATTRIBUTES:
                 return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
-            if name in SHAPE_CHANGING_METHODS:
-                raise refused(
-                    f"'{name}' of a Tensor is not available: {SHAPE_CHANGING_METHODS[name]}"
-                )
+            reason = SHAPE_CHANGING_METHODS.get(name) or REFUSED_TENSOR_METHODS.get(name)
+            if reason:
+                raise refused(f"'{name}' of a Tensor is not available: {reason}")
             if name in TENSOR_METHODS or name == "register_hook":  # the hook: register_hook()
                 return BoundMethod(owner, name)
         elif isinstance(owner, UserClass) and owner.kind == "function" and name == "apply":
@@ -984,12 +993,20 @@ class Interpreter:
                 return self.guard.checked_result(name, getattr(owner, name))
             if name in OPTIMIZER_METHODS:
                 return BoundMethod(owner, name)
+        elif isinstance(owner, torch.Generator):
+            if name in GENERATOR_METHODS:
+                return BoundMethod(owner, name)
+        elif isinstance(owner, torch.optim.lr_scheduler.LRScheduler):
+            if name in SCHEDULER_ATTRIBUTES:
+                return self.guard.checked_result(name, getattr(owner, name))
+            if name in SCHEDULER_METHODS:
+                return BoundMethod(owner, name)
         elif isinstance(owner, torch.autograd.graph.Node):
             if name == "name":
                 return BoundMethod(owner, name)
             if name in NODE_ATTRIBUTES:
                 return self.guard.checked_result(name, getattr(owner, name))
-        elif type(owner).__module__ == "torch.return_types" and name in RETURN_TYPE_FIELDS:
+        elif _is_named_result(owner, name):
             return getattr(owner, name)
         elif name in method_names(owner):
             return BoundMethod(owner, name)
@@ -1059,6 +1076,8 @@ class Interpreter:
                 return ExceptionValue(name, args, _exception_message(name, args))
             case BaseClass(qualname=qualname):
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
+            case TypeProxy(construct=SafeFunction() as construct):  # torch.Tensor([1.0])
+                return self.call(construct, args, kwargs)
             case UserModule():
                 # nn.Module.__call__ runs the program's forward through UserModule.forward;
                 # the operations inside are reported one by one, so no Call is kept here.
@@ -1107,7 +1126,14 @@ class Interpreter:
             self._check_module_method(receiver, name, args, kwargs)
         if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
             return list(getattr(receiver, name)())
-        if isinstance(receiver, nn.Module | torch.optim.Optimizer | torch.autograd.graph.Node):
+        if isinstance(
+            receiver,
+            nn.Module
+            | torch.optim.Optimizer
+            | torch.optim.lr_scheduler.LRScheduler
+            | torch.Generator
+            | torch.autograd.graph.Node,
+        ):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         if isinstance(receiver, str) and name == "format":
             text = format_text(receiver, args, kwargs, self.format_value)
@@ -1714,6 +1740,13 @@ def _class_of(value: Any) -> UserClass | None:
     if isinstance(value, UserModule):
         return value._agx_class
     return None
+
+
+def _is_named_result(owner: Any, name: str) -> bool:
+    """A field of a tuple torch returns (values/indices, U/S/Vh, a PackedSequence's data)."""
+    if isinstance(owner, PackedSequence):
+        return name in PackedSequence._fields
+    return type(owner).__module__ == "torch.return_types" and name in RETURN_TYPE_FIELDS
 
 
 def _is_int(value: Any) -> bool:

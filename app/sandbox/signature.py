@@ -37,6 +37,8 @@ def _signature(value: Any, count: list[int]) -> Hashable:
     if isinstance(value, slice):
         parts = (value.start, value.stop, value.step)
         return ("slice", *(_signature(part, count) for part in parts))
+    if isinstance(value, torch.Generator):
+        return "generator"  # which one does not change sizes
     if isinstance(value, torch.Size):
         return ("size", tuple(value))
     if isinstance(value, list | tuple):

@@ -210,3 +210,39 @@ def _check_like(param: torch.Tensor, value: torch.Tensor | None, what: str) -> N
     # only the parameter's own layout, and the optimizers' sparse paths check its indices.
     if value.layout != torch.sparse_coo:
         check_dense(value, what)
+
+
+def _gradients(qualname: str, parameters: Any) -> list[torch.Tensor]:
+    """The parameters of a clip_grad call as a list, each dense with a gradient like it."""
+    listed = [parameters] if isinstance(parameters, torch.Tensor) else _listed(parameters)
+    for param in listed:
+        if not isinstance(param, torch.Tensor):
+            raise ProgramError("TypeError", f"{qualname}: parameters must be tensors")
+        check_dense(param, f"{qualname}: a parameter")
+        _check_like(param, param.grad, f"{qualname}: a parameter's .grad")
+    return listed
+
+
+def clip_grad_norm_(
+    parameters: Any,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> torch.Tensor:
+    """torch.nn.utils.clip_grad_norm_ on the single-tensor path, gradients checked first."""
+    if foreach:
+        raise refused("clip_grad_norm_: 'foreach=True' is not available here")
+    listed = _gradients("clip_grad_norm_", parameters)
+    return torch.nn.utils.clip_grad_norm_(
+        listed, max_norm, norm_type, error_if_nonfinite, foreach=False
+    )
+
+
+def clip_grad_value_(parameters: Any, clip_value: float, foreach: bool | None = None) -> None:
+    """torch.nn.utils.clip_grad_value_ on the single-tensor path, gradients checked first."""
+    if foreach:
+        raise refused("clip_grad_value_: 'foreach=True' is not available here")
+    torch.nn.utils.clip_grad_value_(
+        _gradients("clip_grad_value_", parameters), clip_value, foreach=False
+    )

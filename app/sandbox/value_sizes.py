@@ -58,7 +58,21 @@ def prod(values: Iterable[Any], start: Any = 1) -> Estimate:
     return sum(x.bit_length() for x in numbers if isinstance(x, int)), True
 
 
+def pad_packed_sequence(
+    sequence: Any,
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    total_length: int | None = None,
+) -> Estimate:
+    """Steps (at least total_length) x batch x features: a padded copy of the packed data."""
+    data, sizes = sequence[0], sequence[1]
+    steps = max(operator.index(total_length or 0), int(sizes.numel()))
+    batch = int(sizes[0]) if sizes.numel() else 0
+    return steps * batch * int(data[0].numel() if data.dim() else 1), False
+
+
 VALUE_SIZED: dict[str, Callable[..., Estimate]] = {
+    "torch.nn.utils.rnn.pad_packed_sequence": pad_packed_sequence,
     "torch.bincount": bincount,
     "Tensor.bincount": bincount,
     "torch.nn.functional.one_hot": one_hot,

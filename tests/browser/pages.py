@@ -23,7 +23,7 @@ def pick(page: Page, title: str) -> None:
 
 def pick_and_run(page: Page, title: str) -> None:
     pick(page, title)
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("status").first).to_contain_text("Done")
 
 

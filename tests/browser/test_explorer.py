@@ -74,7 +74,7 @@ def test_keyboard_runs_and_selects(page: Page, live_server: str) -> None:
     expect(details(page).get_by_role("heading", name="x")).to_be_visible()
     page.get_by_label("Code").focus()
     page.keyboard.press("Escape")
-    expect(page.get_by_role("button", name="Run")).to_be_focused()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_focused()
 
 
 def test_busy_state_while_running(page: Page, live_server: str) -> None:
@@ -85,17 +85,17 @@ def test_busy_state_while_running(page: Page, live_server: str) -> None:
         route.continue_()
 
     page.route("**/api/graph", slow)
-    page.get_by_role("button", name="Run").click()
-    expect(page.get_by_role("button", name="Run")).to_be_disabled()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
     expect(page.locator(".graph-pane")).to_have_attribute("aria-busy", "true")
     expect(page.get_by_role("status").first).to_have_text("Running…")
-    expect(page.get_by_role("button", name="Run")).to_be_enabled()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
 
 
 def test_error_in_alert_marks_the_line(page: Page, live_server: str, artifacts: Path) -> None:
     open_page(page, live_server, NARROW)
     set_code(page, "import torch\nx = torch.tensor(1.0)\nimport os\ny = x * 2")
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("line 3, column 8")
     marked = page.locator(".CodeMirror .error-line")
     expect(marked).to_have_count(1)
@@ -116,7 +116,7 @@ def test_every_example_loads_and_runs(page: Page, live_server: str, artifacts: P
     for example in EXAMPLE_LIST:
         if example.get("error"):
             pick(page, example["title"])
-            page.get_by_role("button", name="Run").click()
+            page.get_by_role("button", name="Run", exact=True).click()
             expect(page.get_by_role("alert")).to_contain_text("In plain words")
         else:
             pick_and_run(page, example["title"])
@@ -142,7 +142,7 @@ def test_lesson_goes_when_the_code_is_not_the_examples(page: Page, live_server: 
     set_code(page, "import torch\n\nw = torch.tensor(2.0, requires_grad=True)\nloss = w * 3")
     expect(lesson).to_be_empty()
     expect(menu).to_have_value("")
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     expect(graph_node(page, "w scalar")).to_contain_text("dloss/dw = 3")
     expect(lesson).to_be_empty()
     # Picking the example again brings it back; so does undoing an edit back to its code.

@@ -144,7 +144,7 @@ def test_a_failed_run_clears_the_views(page: Page, live_server: str) -> None:
     expect(stepper(page).get_by_role("button", name="Step")).to_be_visible()
     pick(page, "11. backward() twice through the same graph")
     expect(page.locator("#lesson")).to_contain_text("retain_graph=True")
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("In plain words")
     expect(page.get_by_role("button", name="Step")).to_have_count(0)
     expect(lessons(page)).to_contain_text("Run a program")

@@ -1334,7 +1334,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "generator_argument",
-        IMPORT_TORCH + "t = torch.rand(3, generator=None)",
+        IMPORT_TORCH + "t = torch.rand(3, generator=5)",
         "not-allowed",
         "'generator='",
     ),
@@ -1801,3 +1801,521 @@ CORPUS: tuple[Hostile, ...] = (
         "second time",
     ),
 )
+
+NN = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+IMAGE = NN + "x = torch.randn(2, 3, 8, 8)\n"
+
+# Convolution, pooling and normalisation: sizes, work, odd settings and replaced tensors.
+LAYERS: tuple[Hostile, ...] = (
+    Hostile("conv_million_channels", NN + "m = nn.Conv2d(3, 10**6, 3)", "limit", "elements"),
+    Hostile("conv_huge_kernel", NN + "m = nn.Conv2d(1, 1, 10**4)", "limit", "elements"),
+    Hostile(
+        "batchnorm_buffers_only",
+        NN + "m = nn.BatchNorm2d(10**8, affine=False)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_padding_blows_output",
+        IMAGE + "m = nn.Conv2d(3, 4, 1, padding=1200)\ny = m(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_padding_hidden_by_pool",
+        IMAGE
+        + "m = nn.Sequential(nn.Conv2d(3, 4, 1, padding=1200), nn.AdaptiveAvgPool2d(1))\n"
+        + "y = m(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\nw = torch.randn(1, 1, 500, 500)\n"
+        "y = F.conv2d(x, w)",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "conv_module_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = nn.Conv2d(1, 1, 500)(x)",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "pool_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = F.max_pool2d(x, 500, stride=1)",
+        "limit",
+        "comparisons",
+    ),
+    Hostile(
+        "pool_module_work",
+        NN + "x = torch.randn(1, 1, 1500, 1500)\ny = nn.AvgPool2d(500, stride=1)(x)",
+        "limit",
+        "comparisons",
+    ),
+    Hostile(
+        "conv_transpose_stride",
+        NN + "x = torch.randn(1, 4, 50, 50)\ny = nn.ConvTranspose2d(4, 4, 3, stride=1000)(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_transpose_fn_stride",
+        NN + "x = torch.randn(1, 4, 50, 50)\nw = torch.randn(4, 4, 3, 3)\n"
+        "y = F.conv_transpose2d(x, w, stride=1000)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "conv_negative_stride",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), stride=-1)",
+        "program-error",
+        "stride",
+    ),
+    Hostile(
+        "conv_zero_stride_module",
+        IMAGE + "y = nn.Conv2d(3, 4, 3, stride=0)(x)",
+        "program-error",
+        "stride",
+    ),
+    Hostile(
+        "conv_negative_padding",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), padding=-5)",
+        "program-error",
+        "padding",
+    ),
+    Hostile(
+        "conv_huge_dilation",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), dilation=10**9)",
+        "program-error",
+        "kernel size",
+    ),
+    Hostile(
+        "conv_groups_mismatch",
+        IMAGE + "m = nn.Conv2d(3, 4, 3, groups=2)",
+        "program-error",
+        "groups",
+    ),
+    Hostile(
+        "conv_fn_groups_mismatch",
+        IMAGE + "y = F.conv2d(x, torch.randn(4, 3, 3, 3), groups=2)",
+        "program-error",
+        "channels",
+    ),
+    Hostile(
+        "conv_weight_expanded",
+        IMAGE + "w = torch.randn(1, 1, 1, 1).expand(4, 3, 3, 3)\ny = F.conv2d(x, w)\n"
+        "p = nn.Parameter(w)",
+        "not-allowed",
+        "view",
+    ),
+    Hostile(
+        "conv_weight_data_reshaped",
+        IMAGE + "m = nn.Conv2d(3, 4, 3)\nm.weight.data = torch.randn(1, 1, 1, 1)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "conv_bias_grad_wrong",
+        IMAGE + "m = nn.Conv2d(3, 4, 3)\nm.bias.grad = torch.ones(1000)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "batch_norm_running_stats_wrong_size",
+        IMAGE + "y = F.batch_norm(x, torch.zeros(1), torch.ones(1), training=True)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "batch_norm_running_stats_expanded",
+        IMAGE + "r = torch.zeros(1).expand(3)\n"
+        "y = F.batch_norm(x, r, torch.ones(3), training=True)",
+        "not-allowed",
+        "running_mean",
+    ),
+    Hostile(
+        "group_norm_mismatch",
+        IMAGE + "y = nn.GroupNorm(2, 3)(x)",
+        "program-error",
+        "divisible",
+    ),
+    Hostile(
+        "adaptive_pool_huge_output",
+        IMAGE + "y = nn.AdaptiveAvgPool2d(10**4)(x)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "fn_adaptive_pool_huge_output",
+        IMAGE + "y = F.adaptive_max_pool2d(x, (3000, 3000))",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "interpolate_huge", IMAGE + "y = F.interpolate(x, scale_factor=1000)", "limit", "elements"
+    ),
+    Hostile(
+        "clip_grad_wrong_grad",
+        IMAGE + "w = torch.ones(3, requires_grad=True)\nw.sum().backward()\n"
+        "torch.nn.utils.clip_grad_norm_([w.expand(2, 3)], 1.0)",
+        "not-allowed",
+        "view",
+    ),
+    Hostile(
+        "clip_grad_foreach",
+        NN + "m = nn.Linear(2, 2)\ntorch.nn.utils.clip_grad_norm_(m.parameters(), 1.0, "
+        "foreach=True)",
+        "not-allowed",
+        "foreach",
+    ),
+    Hostile(
+        "init_generator",
+        NN + "m = nn.Linear(2, 2)\nnn.init.normal_(m.weight, generator=m)",
+        "not-allowed",
+        "generator",
+    ),
+    Hostile(
+        "init_orthogonal_expanded",
+        NN + "w = torch.zeros(1).expand(64, 64)\nnn.init.orthogonal_(w)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "lambda_lr",
+        NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
+        "s = torch.optim.lr_scheduler.LambdaLR(o, 1)",
+        "not-allowed",
+        "StepLR",
+    ),
+    Hostile(
+        "scheduler_optimizer",
+        NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
+        "s = torch.optim.lr_scheduler.StepLR(o, 1)\np = s.optimizer",
+        "not-allowed",
+        "optimizer",
+    ),
+)
+CORPUS = CORPUS + LAYERS
+
+# Attention and transformer blocks: hidden score matrices, sizes, mismatched settings.
+ATTENTION: tuple[Hostile, ...] = (
+    Hostile(
+        "sdpa_hidden_scores",
+        NN + "q = torch.randn(1, 1, 100000, 1)\ny = F.scaled_dot_product_attention(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "mha_hidden_scores",
+        NN + "m = nn.MultiheadAttention(2, 1)\nq = torch.randn(30000, 1, 2)\ny = m(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "encoder_hidden_scores",
+        NN + "m = nn.TransformerEncoderLayer(4, 2, 8, batch_first=True)\n"
+        "y = m(torch.randn(1, 20000, 4))",
+        "limit",
+        "attention scores",
+    ),
+    Hostile("mha_huge_embed", NN + "m = nn.MultiheadAttention(10**5, 1)", "limit", "elements"),
+    Hostile(
+        "encoder_huge_feedforward",
+        NN + "m = nn.TransformerEncoderLayer(16, 2, dim_feedforward=10**7)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "encoder_many_copies",
+        NN + "l = nn.TransformerEncoderLayer(64, 2, 256)\n"
+        "m = nn.TransformerEncoder(l, num_layers=10**6)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "mha_heads_mismatch", NN + "m = nn.MultiheadAttention(10, 3)", "program-error", "divisible"
+    ),
+    Hostile(
+        "mha_kdim_mismatch",
+        NN + "m = nn.MultiheadAttention(8, 2, kdim=3, vdim=5)\n"
+        "y = m(torch.randn(4, 1, 8), torch.randn(6, 1, 4), torch.randn(6, 1, 5))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "mha_value_length_mismatch",
+        NN + "m = nn.MultiheadAttention(8, 2)\n"
+        "y = m(torch.randn(4, 1, 8), torch.randn(6, 1, 8), torch.randn(7, 1, 8))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "mha_weight_data_reshaped",
+        NN + "m = nn.MultiheadAttention(8, 2)\nm.in_proj_weight.data = torch.ones(3, 8)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "sdpa_mask_wrong_shape",
+        NN + "q = torch.randn(2, 4, 8)\n"
+        "y = F.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(5, 7, dtype=torch.bool))",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "sdpa_expanded_inputs",
+        NN + "q = torch.randn(1, 1, 8).expand(1, 3000, 8)\n"
+        "y = F.scaled_dot_product_attention(q, q, q)",
+        "limit",
+        "attention scores",
+    ),
+    Hostile(
+        "encoder_activation_function",
+        NN + "def act(t):\n    return t\nm = nn.TransformerEncoderLayer(8, 2, 16, activation=act)",
+        "not-allowed",
+        "function",
+    ),
+)
+CORPUS = CORPUS + ATTENTION
+
+# Linear algebra, sampling and generators.
+LINALG = "import torch\nA = torch.randn(3, 3)\n"
+RANDOM: tuple[Hostile, ...] = (
+    Hostile(
+        "linalg_work",
+        IMPORT_TORCH + "U = torch.linalg.svd(torch.randn(1500, 1500))",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "inverse_batched_work",
+        IMPORT_TORCH + "i = torch.inverse(torch.randn(1, 1500, 1).expand(1500, 1500, 1500))",
+        "limit",
+        "elements",
+    ),
+    Hostile("inv_not_square", LINALG + "i = torch.linalg.inv(A[:2])", "program-error", "square"),
+    Hostile(
+        "solve_mismatch", LINALG + "x = torch.linalg.solve(A, torch.ones(4))", "program-error", ""
+    ),
+    Hostile(
+        "solve_expanded_singular",
+        LINALG + "x = torch.linalg.solve(torch.ones(1, 1).expand(3, 3), torch.ones(3))",
+        "program-error",
+        "singular",
+    ),
+    Hostile(
+        "cholesky_not_pd",
+        LINALG + "L = torch.linalg.cholesky(-torch.eye(3))",
+        "program-error",
+        "positive-definite",
+    ),
+    Hostile(
+        "matrix_power_huge",
+        LINALG + "P = torch.linalg.matrix_power(A, 10**30)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_giant",
+        IMPORT_TORCH + "s = torch.multinomial(torch.ones(3), 10**9, replacement=True)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "multinomial_more_than_categories",
+        IMPORT_TORCH + "s = torch.multinomial(torch.ones(3), 5)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_negative",
+        IMPORT_TORCH + "s = torch.multinomial(torch.tensor([0.5, -1.0]), 1)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "multinomial_expanded_rows",
+        IMPORT_TORCH + "p = torch.ones(1, 4).expand(10**6, 4)\n"
+        "s = torch.multinomial(p[:, :2], 8, replacement=True)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "generator_cuda", IMPORT_TORCH + "g = torch.Generator(device='cuda')", "not-allowed", "cpu"
+    ),
+    Hostile(
+        "generator_get_state",
+        IMPORT_TORCH + "g = torch.Generator()\ns = g.get_state()",
+        "not-allowed",
+        "get_state",
+    ),
+    Hostile(
+        "generator_set_state",
+        IMPORT_TORCH + "g = torch.Generator()\ng.set_state(torch.zeros(5000, dtype=torch.uint8))",
+        "not-allowed",
+        "set_state",
+    ),
+    Hostile(
+        "default_generator", IMPORT_TORCH + "g = torch.default_generator", "not-allowed", "shared"
+    ),
+    Hostile(
+        "manual_seed_state",
+        IMPORT_TORCH + "s = torch.manual_seed(0).get_state()",
+        "not-allowed",
+        "get_state",
+    ),
+    Hostile("rng_state", IMPORT_TORCH + "s = torch.get_rng_state()", "not-allowed", "state"),
+    Hostile(
+        "generator_not_a_generator",
+        IMPORT_TORCH + "t = torch.randn(3, generator=torch.ones(2))",
+        "not-allowed",
+        "torch.Generator()",
+    ),
+    Hostile(
+        "generator_huge_seed",
+        IMPORT_TORCH + "g = torch.Generator()\ng.manual_seed(2**200)",
+        "program-error",
+        "",
+    ),
+    Hostile(
+        "generator_huge_sample",
+        IMPORT_TORCH + "g = torch.Generator()\nt = torch.randn(10**10, generator=g)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + RANDOM
+
+# Typed constructors, type names, packed sequences, NumPy.
+RNN_UTILS = (
+    "import torch\nfrom torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n"
+    "x = torch.randn(3, 2, 4)\np = pack_padded_sequence(x, torch.tensor([3, 2]))\n"
+    "m = torch.nn.LSTM(4, 5)\n"
+)
+SURFACE: tuple[Hostile, ...] = (
+    Hostile(
+        "tensor_sizes_uninitialised",
+        IMPORT_TORCH + "t = torch.Tensor(3, 4)",
+        "not-allowed",
+        "uninitialised",
+    ),
+    Hostile(
+        "float_tensor_size",
+        IMPORT_TORCH + "t = torch.FloatTensor(10**12)",
+        "not-allowed",
+        "torch.zeros",
+    ),
+    Hostile(
+        "long_tensor_torch_size",
+        IMPORT_TORCH + "t = torch.LongTensor(torch.ones(2, 2).shape)",
+        "not-allowed",
+        "uninitialised",
+    ),
+    Hostile(
+        "typed_tensor_nested_huge",
+        IMPORT_TORCH + "t = torch.Tensor([[0.0] * 10000] * 10000)",
+        "limit",
+        "",
+    ),
+    Hostile(
+        "type_cuda",
+        IMPORT_TORCH + "t = torch.ones(2).type('torch.cuda.FloatTensor')",
+        "not-allowed",
+        "torch.cuda.FloatTensor",
+    ),
+    Hostile(
+        "type_other_string",
+        IMPORT_TORCH + "t = torch.ones(2).type('os.system')",
+        "not-allowed",
+        "dtype",
+    ),
+    Hostile("numpy_import", "import numpy as np", "not-allowed", ".tolist()"),
+    Hostile("numpy_from_import", "from numpy import array", "not-allowed", "numpy"),
+    Hostile("numpy_method", IMPORT_TORCH + "a = torch.ones(2).numpy()", "not-allowed", ".tolist()"),
+    Hostile("from_numpy", IMPORT_TORCH + "t = torch.from_numpy([1])", "not-allowed", "NumPy"),
+    Hostile(
+        "pack_lengths_too_long",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([9, 2]))",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pack_lengths_zero",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([3, 0]))",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pack_unsorted",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pack_padded_sequence\n"
+        "p = pack_padded_sequence(torch.randn(3, 2, 4), torch.tensor([1, 3]))",
+        "program-error",
+        "sorted",
+    ),
+    Hostile(
+        "packed_batch_sizes_written",
+        RNN_UTILS + "p.batch_sizes[0] = 100\ny = m(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_batch_sizes_written_by_index",
+        RNN_UTILS + "p[1][0] = 100\ny = pad_packed_sequence(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_batch_sizes_unpacked",
+        RNN_UTILS + "d, b, s, u = p\nb.zero_()\ny = m(p)",
+        "not-allowed",
+        "batch_sizes",
+    ),
+    Hostile(
+        "packed_data_written",
+        RNN_UTILS + "p.data.data = torch.ones(1, 4)",
+        "not-allowed",
+        "shape",
+    ),
+    Hostile(
+        "packed_constructed",
+        IMPORT_TORCH + "p = torch.nn.utils.rnn.PackedSequence(torch.ones(2), torch.tensor([9]))",
+        "not-allowed",
+        "PackedSequence",
+    ),
+    Hostile(
+        "pad_packed_total_length",
+        RNN_UTILS + "y = pad_packed_sequence(p, total_length=10**9)",
+        "limit",
+        "elements",
+    ),
+    Hostile(
+        "pack_lengths_wrong_count",
+        RNN_UTILS + "q = pack_padded_sequence(x, [3, 2, 1, 1])",
+        "not-allowed",
+        "lengths",
+    ),
+    Hostile(
+        "pad_sequence_huge",
+        IMPORT_TORCH + "from torch.nn.utils.rnn import pad_sequence\n"
+        "p = pad_sequence([torch.ones(1, 2000).expand(2000, 2000)] * 2)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + SURFACE
+
+# A layer that cannot run on meta tensors after one that blows up: still sized.
+LAYERS_AFTER: tuple[Hostile, ...] = (
+    Hostile(
+        "conv_padding_before_unmeasurable_norm",
+        IMAGE + "m = nn.Sequential(nn.Conv2d(3, 4, 1, padding=1500), "
+        "nn.BatchNorm2d(4, momentum=None))\ny = m(x)",
+        "limit",
+        "elements",
+    ),
+)
+CORPUS = CORPUS + LAYERS_AFTER

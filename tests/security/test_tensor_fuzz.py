@@ -123,7 +123,9 @@ def statements(draw: st.DrawFn) -> str:
     other = draw(st.sampled_from(NAMES + [f"{n}_base" for n in NAMES]))
     # Kinds of statement, weighted towards what reaches native kernels with odd metadata.
     kind = draw(
-        st.sampled_from([0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11, 12, 12, 13, 13, 14])
+        st.sampled_from(
+            [0, 0, 0, 4, 4, 4, 7, 8, 8, 9, 10, 10, 10, 10, 11, 11, 12, 12, 13, 13, 14, 15, 15]
+        )
     )
     if kind <= 3:
         function = draw(st.sampled_from(FUNCTIONS))
@@ -186,6 +188,38 @@ def statements(draw: st.DrawFn) -> str:
             "        return out[0] if isinstance(out, tuple) else out\n"
             f"m = torch.nn.Sequential(Wrap())\nr = m({other})"
         )
+    if kind == 15:
+        # Convolution and pooling kernels on views as inputs, weights and running statistics.
+        extra = draw(
+            st.sampled_from(
+                ["", ", stride=2", ", padding=1", ", dilation=2", ", stride=1, padding=2"]
+            )
+        )
+        sdpa = "F.scaled_dot_product_attention"
+        mha = "torch.nn.MultiheadAttention(2, 2, kdim=3, vdim=1)"
+        function = draw(
+            st.sampled_from(
+                [
+                    f"F.conv1d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv2d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv_transpose1d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.conv_transpose2d({target}[None, None], {other}[None, None]{extra})",
+                    f"F.max_pool1d({target}[None], 2{extra})",
+                    f"F.max_pool2d({target}[None], 1{extra})",
+                    f"F.avg_pool2d({target}[None], 1{extra})",
+                    f"F.adaptive_avg_pool2d({target}[None], 2)",
+                    f"F.batch_norm({target}, {other}, {other}, training=True)",
+                    f"F.group_norm({target}[None], 1, {other}, {other})",
+                    f"F.interpolate({target}[None], scale_factor=2)",
+                    f"{sdpa}({target}, {other}, {other})",
+                    f"{sdpa}({target}, {target}, {other}, is_causal=True)",
+                    f"{sdpa}({target}, {other}, {other}, attn_mask={target})",
+                    f"torch.nn.MultiheadAttention(2, 1)({target}, {other}, {other})[0]",
+                    f"{mha}({target}, {other}, {other})[0]",
+                ]
+            )
+        )
+        return f"r = {function}"
     module = draw(
         st.sampled_from(
             [
@@ -195,6 +229,24 @@ def statements(draw: st.DrawFn) -> str:
                 "torch.nn.Embedding(4, 3, scale_grad_by_freq=True)",
                 "torch.nn.BatchNorm1d(3)",
                 "torch.nn.Linear(3, 2)",
+                # Convolution, pooling and normalisation: (2, 2, 2) inputs fit them.
+                "torch.nn.Conv1d(2, 3, 2)",
+                "torch.nn.Conv2d(2, 2, 1, groups=2)",
+                "torch.nn.Conv2d(2, 3, 2, padding=1, dilation=2)",
+                "torch.nn.ConvTranspose1d(2, 2, 2, stride=2)",
+                "torch.nn.ConvTranspose2d(2, 2, 1, stride=2, output_padding=1)",
+                "torch.nn.MaxPool1d(2, return_indices=False)",
+                "torch.nn.MaxPool2d(2, ceil_mode=True)",
+                "torch.nn.AvgPool2d(2, padding=1)",
+                "torch.nn.AdaptiveAvgPool2d(3)",
+                "torch.nn.AdaptiveMaxPool1d(3)",
+                "torch.nn.BatchNorm2d(2)",
+                "torch.nn.GroupNorm(1, 2)",
+                "torch.nn.Dropout2d(0.5)",
+                "torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))",
+                "torch.nn.TransformerEncoderLayer(2, 1, 4, dropout=0.0)",
+                "torch.nn.TransformerEncoderLayer(2, 2, 3, batch_first=True, norm_first=True)",
+                "torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(3, 1, 2), 2)",
             ]
         )
     )
@@ -206,6 +258,8 @@ def statements(draw: st.DrawFn) -> str:
                 f"\nfor p in m.parameters():\n    p.grad = {other}",
                 f"\n{other}.data.zero_()",
                 f"\n{other}.data = {target}",
+                f"\ntorch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)\n{other}.data.zero_()",
+                "\ntorch.nn.init.orthogonal_(m.weight)\nm.eval()",
             ]
         )
     )
@@ -300,3 +354,173 @@ CRASHERS = [
     "y = r(torch.ones(2, 1, 4))\ny[0].sum().backward()\n",
     "t = ()\nfor i in range(90000):\n    t = (t,)\nd = {t: 1}\n",
 ]
+
+
+# Layers and their functions get inputs that fit them, so that most calls reach the kernel:
+# odd views (stride 0, transposed, stepped), dtypes, and weights written between calls.
+# Each case: the module (or None), the shapes of x and y, and the call.
+PACK = "torch.nn.utils.rnn.pack_padded_sequence"
+UNPACK = "torch.nn.utils.rnn.pad_packed_sequence"
+LAYER_CASES: list[tuple[str, Shape, Shape, str]] = [
+    ("torch.nn.Conv1d(2, 3, 2, stride=2, padding=1)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.Conv2d(2, 4, 3, padding=1, groups=2)", (1, 2, 5, 5), (1,), "m(x)"),
+    (
+        "torch.nn.Conv2d(2, 2, 2, dilation=2, padding_mode='reflect', padding=1)",
+        (2, 4, 4),
+        (1,),
+        "m(x)",
+    ),
+    (
+        "torch.nn.Conv2d(2, 2, 3, padding='same', padding_mode='circular')",
+        (1, 2, 5, 5),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.ConvTranspose1d(2, 2, 3, stride=2, output_padding=1)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.ConvTranspose2d(2, 4, 2, stride=2, groups=2)", (1, 2, 4, 4), (1,), "m(x)"),
+    ("torch.nn.MaxPool1d(2, stride=1, padding=1, dilation=2)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.MaxPool2d(2, return_indices=True)", (1, 2, 4, 4), (1,), "m(x)[0]"),
+    ("torch.nn.AvgPool1d(3, padding=1, count_include_pad=False)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.AdaptiveAvgPool1d(4)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.AdaptiveAvgPool2d((7, 1))", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.AdaptiveMaxPool2d(3, return_indices=True)", (1, 2, 5, 5), (1,), "m(x)[0]"),
+    ("torch.nn.BatchNorm1d(2)", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.BatchNorm2d(2, momentum=None)", (2, 2, 4, 4), (1,), "m(x)"),
+    (
+        "torch.nn.BatchNorm2d(2, affine=False, track_running_stats=False)",
+        (2, 2, 4, 4),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.GroupNorm(2, 2)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.LayerNorm(5)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.Dropout2d(0.5)", (1, 2, 5, 5), (1,), "m(x)"),
+    ("torch.nn.Unflatten(-1, (1, -1))", (2, 2, 6), (1,), "m(x)"),
+    ("torch.nn.MultiheadAttention(5, 1, batch_first=True)", (2, 3, 5), (2, 4, 5), "m(x, y, y)[0]"),
+    ("torch.nn.MultiheadAttention(4, 2, kdim=5, vdim=5)", (3, 2, 4), (6, 2, 5), "m(x, y, y)[0]"),
+    (
+        "torch.nn.TransformerEncoderLayer(5, 1, 7, dropout=0.0, batch_first=True)",
+        (2, 3, 5),
+        (1,),
+        "m(x)",
+    ),
+    ("torch.nn.TransformerDecoderLayer(5, 1, 3, dropout=0.0)", (3, 2, 5), (4, 2, 5), "m(x, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (3, 2, 2), "F.conv1d(x, y)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 5, 5), (4, 2, 3, 3), "F.conv2d(x, y, stride=2, padding=1)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 4, 4), (2, 3, 2, 2), "F.conv_transpose2d(x, y, stride=3)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 4, 4), (1,), "F.max_pool2d(x, 2, return_indices=True)[1]"),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (2,), "F.batch_norm(x, y, y, training=True)"),
+    ("torch.nn.Linear(1, 1)", (1, 2, 5, 5), (2,), "F.group_norm(x, 1, y, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 5), (2, 4, 5), "F.scaled_dot_product_attention(x, y, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 4, 5), (4, 4), "F.scaled_dot_product_attention(x, x, x, y > 0)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 4, 5),
+        (1,),
+        "F.scaled_dot_product_attention(x, x, x, is_causal=True)",
+    ),
+    (
+        "torch.nn.Linear(1, 1)",
+        (1, 2, 4, 4),
+        (1,),
+        "F.interpolate(x, scale_factor=1.5, mode='bilinear')",
+    ),
+    ("torch.nn.Linear(1, 1)", (2, 2, 6), (1,), "F.pad(x, (1, 2), mode='reflect')"),
+    # Linear algebra on square, batched and rectangular matrices, and sampling.
+    ("torch.nn.Linear(1, 1)", (3, 3), (3,), "torch.linalg.solve(x, y)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (2, 3, 1), "torch.linalg.solve(x, y)"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.inv(x) + torch.inverse(x)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (1,), "torch.linalg.det(x) + torch.logdet(x)"),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (1,), "torch.linalg.slogdet(x).logabsdet"),
+    ("torch.nn.Linear(1, 1)", (3, 2), (1,), "torch.linalg.svd(x, full_matrices=False).S"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.eigh(x @ x.mT).eigenvalues"),
+    ("torch.nn.Linear(1, 1)", (3, 3), (1,), "torch.linalg.cholesky(x @ x.mT + torch.eye(3))"),
+    ("torch.nn.Linear(1, 1)", (2, 4, 3), (1,), "torch.linalg.qr(x).R"),
+    ("torch.nn.Linear(1, 1)", (4, 3), (4, 2), "torch.linalg.lstsq(x, y).solution"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (3, 3),
+        (1,),
+        "torch.linalg.pinv(x) + torch.linalg.matrix_power(x, -2)",
+    ),
+    ("torch.nn.Linear(1, 1)", (2, 3, 3), (3,), "torch.linalg.matrix_norm(x, 'nuc') + y.norm()"),
+    ("torch.nn.Linear(1, 1)", (2, 5), (5,), "torch.cummax(x, 1).values + torch.cummin(y, 0)[0]"),
+    ("torch.nn.Linear(1, 1)", (2, 5), (1,), "torch.logcumsumexp(x, -1) * torch.cumprod(x, 0)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 5),
+        (1,),
+        "x[torch.arange(2)[:, None], torch.multinomial(x.softmax(-1), 3, generator=g)]",
+    ),
+    # Packed sequences (lengths from y: often not valid ones), typed constructors, .type.
+    ("torch.nn.LSTM(5, 2)", (3, 2, 5), (2,), f"m({PACK}(x, [3, 2]))[0].data"),
+    ("torch.nn.GRU(5, 2)", (3, 2, 5), (2,), f"m({PACK}(x, y.long().abs() + 1))[1]"),
+    ("torch.nn.RNN(5, 2)", (3, 2, 5), (2,), f"{UNPACK}(m({PACK}(x, [2, 3], False))[0])[0]"),
+    (
+        "torch.nn.LSTM(5, 2, batch_first=True)",
+        (2, 3, 5),
+        (2,),
+        f"{UNPACK}({PACK}(x, [3, 1], True, False), True, 0.0, 4)[0]",
+    ),
+    ("torch.nn.Linear(1, 1)", (3, 2), (2,), "torch.nn.utils.rnn.pad_sequence([x, y[:, None]])"),
+    ("torch.nn.Linear(1, 1)", (2, 3), (2,), "torch.Tensor(x.tolist()) * torch.Tensor(x)"),
+    (
+        "torch.nn.Linear(1, 1)",
+        (2, 3),
+        (2,),
+        "x.type(torch.DoubleTensor) + x.type('torch.FloatTensor')",
+    ),
+]
+LAYER_VIEWS = [
+    "{}",
+    "{}",
+    "{}.transpose(-1, -2).contiguous().transpose(-1, -2)",
+    "{}.flip(-1)",
+    "{}.reshape(-1)[:1].expand({shape})",
+    "{}[:1].expand({shape})",
+    "{}.detach()",
+    "{}.double()",
+    "{}.long()",
+]
+LAYER_CHANGES = [
+    "",
+    "",
+    "for p in m.parameters():\n    p.data.zero_()",
+    "for p in m.parameters():\n    p.grad = x",
+    "for p in m.parameters():\n    p.data = p.data.flip(0)",
+    "torch.nn.init.orthogonal_(m.weight)",
+    "torch.nn.init.kaiming_uniform_(m.weight, a=2)",
+    "m.eval()",
+    "m.double()",
+    "torch.nn.utils.clip_grad_value_(m.parameters(), 0.1)",
+    "torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)",
+]
+
+
+@st.composite
+def layer_programs(draw: st.DrawFn) -> str:
+    module, x_shape, y_shape, call = draw(st.sampled_from(LAYER_CASES))
+    lines = ["import torch", "import torch.nn.functional as F", f"m = {module}"]
+    lines.append(f"g = torch.Generator().manual_seed({draw(st.integers(0, 2**40))})")
+    for name, shape in (("x", x_shape), ("y", y_shape)):
+        view = draw(st.sampled_from(LAYER_VIEWS)).format(f"{name}_base", shape=shape)
+        lines += [f"{name}_base = torch.randn{shape}.requires_grad_()", f"{name} = {view}"]
+    for _ in range(draw(st.integers(1, 3))):
+        lines += [f"r = {call}", draw(st.sampled_from(LAYER_CHANGES))]
+    lines.append(draw(st.sampled_from(["r.float().sum().backward()", "r.sum().backward()"])))
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+@given(code=layer_programs())
+def test_layers_on_odd_tensors_never_crash_the_process(worker: Worker, code: str) -> None:
+    answer = worker.run(code)
+    assert not answer.startswith(("exception", "warnings differ")), f"{answer}\n{code}"
