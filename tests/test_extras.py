@@ -130,3 +130,15 @@ def test_store_wakes_a_reader_that_came_first() -> None:
         assert await reader == b"{}"
 
     asyncio.run(scenario())
+
+
+def test_a_long_loop_is_checked_within_the_default_budget() -> None:
+    """A weight shared by 100 steps: 300 calls, whose batched replay the default budget
+    pays for; the check must not spend it on a pessimistic charge first."""
+    from app.evaluate import evaluate
+    from app.schemas import GraphRequest
+    from app.settings import Limits
+    from bench.programs import rnn
+
+    check = evaluate(GraphRequest(code=rnn(100)), Limits()).gradcheck["W"]
+    assert check.ok is True, check.note
