@@ -34,7 +34,7 @@ def uncached() -> Iterator[TestClient]:
 
 def two_steps(client: TestClient, code: str) -> dict[str, Any]:
     """The answer without its gradient check, then with what its token brings."""
-    answer = client.post("/api/graph", json={"code": code}).json()
+    answer: dict[str, Any] = client.post("/api/graph", json={"code": code}).json()
     assert answer["pending"] == ["gradcheck"]
     assert answer["gradcheck"] == {}
     assert re.fullmatch(r"/api/graph/extras/[A-Za-z0-9_-]{43}", answer["extras"])
