@@ -50,10 +50,12 @@ def evaluate_parts(
     limits: Limits,
     on_shape: Callable[[GraphShape], None] | None = None,
     on_core: Callable[[GraphData], None] | None = None,
+    extras: bool = True,
 ) -> tuple[GraphData, GraphExtras]:
     """`evaluate` in two parts: the answer without its extras (`on_core` is given it before
     they are computed), and the extras (the gradient check), whose cost is not bounded by
-    the graph's size. Their warnings are the ones the answer does not have yet."""
+    the graph's size; empty if not `extras`. Their warnings are the ones the answer does
+    not have yet."""
     program = check_program(request.code, limits)
     reset_torch_state()
     capture = GraphCapture(limits, on_shape, request.output)
@@ -67,11 +69,13 @@ def evaluate_parts(
         graph.warnings = _joined(caught, graph.warnings)
         if on_core is not None:
             on_core(graph)
+        if not extras:
+            return graph, GraphExtras()
         told = len(caught)
-        extras = capture.extras()
-        later = _joined(caught[told:], extras.warnings)
-    extras.warnings = [warning for warning in later if warning not in graph.warnings]
-    return graph, extras
+        made = capture.extras()
+        later = _joined(caught[told:], made.warnings)
+    made.warnings = [warning for warning in later if warning not in graph.warnings]
+    return graph, made
 
 
 def _joined(caught: list[warnings.WarningMessage], ours: list[str]) -> list[str]:

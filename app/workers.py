@@ -49,8 +49,9 @@ SPARES_PER_WORKER = 3
 # A reply larger than this is parsed in a thread, not on the event loop.
 INLINE_REPLY_BYTES = 256 * 1024
 # Run in each job process before it is ready: the smallest program that goes through every
-# stage (check, interpreter, capture, backward, gradient check, chain rule, JSON) takes
-# nearly all of a job's copy-on-write faults, for much less CPU than WARM_UP.
+# stage before the answer (check, interpreter, capture, backward, chain rule, JSON) takes
+# nearly all of their copy-on-write faults, for much less CPU than WARM_UP. The gradient
+# check's come after the answer, so they are left to the job.
 PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
 # Container allocations that trigger a collection during a job (CPython's default is 700,
 # about one collection, 0.2-0.9 ms, per seed-sized request); cyclic garbage still cannot grow
@@ -131,10 +132,13 @@ class Evaluator:
 
     def warm(self) -> None:
         """The copy-on-write faults of a job's first steps, paid before a request comes."""
-        from app.evaluate import evaluate
+        from app.evaluate import evaluate_parts
 
         if self.settings.prefault_jobs:
-            evaluate(GraphRequest(code=PREFAULT), self.settings.limits)
+            graph, _ = evaluate_parts(
+                GraphRequest(code=PREFAULT), self.settings.limits, extras=False
+            )
+            encode_reply(WorkerReply(details=graph.details()), Budget(None))
         # Collect garbage between jobs, not during them: a job rarely fills the raised first
         # generation, and the process ends with the job.
         gc.set_threshold(GC_FIRST_GENERATION)
