@@ -93,6 +93,7 @@ async def graph(
             "content": {"application/problem+json": {}},
             "description": "No such token, or its extras expired.",
         },
+        422: PROBLEMS[422] | {"description": "The token is not a token (too long)."},
         503: PROBLEMS[503] | {"description": "The extras are still being computed; retry."},
     },
 )
