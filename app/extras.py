@@ -60,7 +60,8 @@ class ExtrasStore:
 
     def close(self, token: str) -> None:
         """`token`'s extras will never come (the server is stopping)."""
-        self._drop(token)
+        if token in self.entries:
+            self._drop(token)
 
     async def get(self, token: str, wait_s: float) -> bytes | None:
         """The extras of `token`, waiting up to `wait_s` for them to arrive; None for a

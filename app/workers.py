@@ -373,6 +373,12 @@ class WorkerPool:
             reply = await self._receive(process, deadline)
         except ProgramError as error:
             reply = WorkerReply.failed(error)
+        except Exception as error:  # a reply that is not one: nobody awaits this task's error
+            log.exception("a job's extras could not be read")
+            failure = ProgramError(
+                "Evaluation failed", f"its reply could not be read ({type(error).__name__})"
+            )
+            reply = WorkerReply.failed(failure)
         finally:
             self._release(process)
         if reply.fault is not None:
