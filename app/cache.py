@@ -12,7 +12,9 @@ from app.schemas import GraphRequest
 
 
 def cache_key(request: GraphRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    """The program and output: what is `include`d makes no difference, as only complete
+    answers are kept."""
+    return hashlib.sha256(request.model_dump_json(exclude={"include"}).encode()).hexdigest()
 
 
 class ResponseCache:

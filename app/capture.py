@@ -32,6 +32,7 @@ from app.schemas import (
     EdgeInfo,
     GradCheckInfo,
     GraphData,
+    GraphExtras,
     GraphShape,
     NodeInfo,
     VariableInfo,
@@ -100,6 +101,8 @@ class GraphCapture:
         self.log = PassLog()
         self.summaries = Summaries()
         self.faults: list[str] = []  # parts of the capture that failed, told to the learner
+        # The pass and root `finish` drew, which `extras` checks.
+        self.checked: tuple[BackwardPass | None, torch.Tensor | None] = (None, None)
 
     # Called by the interpreter ---------------------------------------------------------
 
@@ -324,11 +327,7 @@ class GraphCapture:
             "the .grad of the leaves", lambda: self.log.before(evaluation.names, self.summaries)
         )
         variables = _variables(evaluation.names, self.summaries)
-        gradcheck: dict[str, GradCheckInfo] = {}
-        try:
-            gradcheck = self._gradcheck(record, root)
-        except Exception as error:
-            self._fault("the gradient check", error)
+        self.checked = (record, root)
         rules: dict[str, ChainRuleInfo] = {}
         try:
             rules = chain_rule(nodes, edges, root_id)
@@ -348,9 +347,21 @@ class GraphCapture:
                 *dict.fromkeys(self.faults),
             ],
             backward_passes=self.log.entries,
-            gradcheck=gradcheck,
             chain_rule=rules,
         )
+
+    def extras(self) -> GraphExtras:
+        """After `finish`: the gradient check of the graph it drew, and what failed in it.
+        Kept apart because its cost is not bounded by the graph's size: the answer's drawing
+        and core fields need not wait for it."""
+        record, root = self.checked
+        faults = len(self.faults)
+        gradcheck: dict[str, GradCheckInfo] = {}
+        try:
+            gradcheck = self._gradcheck(record, root)
+        except Exception as error:
+            self._fault("the gradient check", error)
+        return GraphExtras(gradcheck=gradcheck, warnings=self.faults[faults:])
 
     def _root(
         self, evaluation: Evaluation, output: str | None

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from app.cache import ResponseCache
+from app.extras import ExtrasStore
 from app.layout import LayoutService
 from app.settings import Settings
 from app.workers import WorkerPool
@@ -28,3 +29,4 @@ SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
 PoolDep = Annotated[WorkerPool, Depends(_app_state("pool"))]
 LayoutDep = Annotated[LayoutService, Depends(_app_state("layout"))]
 CacheDep = Annotated[ResponseCache, Depends(_app_state("cache"))]
+ExtrasDep = Annotated[ExtrasStore, Depends(_app_state("extras"))]

@@ -11,7 +11,7 @@ from app.learner_errors import explained
 from app.sandbox.checker import check_program
 from app.sandbox.errors import ProgramError
 from app.sandbox.interpreter import Interpreter
-from app.schemas import GraphData, GraphRequest, GraphShape
+from app.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
 from app.settings import Limits
 
 # A fresh Python process starts with this seed; resetting to it makes every job see the same
@@ -36,10 +36,26 @@ def reset_torch_state() -> None:
 def evaluate(
     request: GraphRequest, limits: Limits, on_shape: Callable[[GraphShape], None] | None = None
 ) -> GraphData:
-    """Run the program and capture its graph. Raises ProgramError for the learner's mistakes.
+    """Run the program and capture its graph, with everything. Raises ProgramError for the
+    learner's mistakes.
 
     `on_shape` is given the graph as soon as it is known, before the teaching fields.
     """
+    graph, extras = evaluate_parts(request, limits, on_shape)
+    return graph.with_extras(extras)
+
+
+def evaluate_parts(
+    request: GraphRequest,
+    limits: Limits,
+    on_shape: Callable[[GraphShape], None] | None = None,
+    on_core: Callable[[GraphData], None] | None = None,
+    extras: bool = True,
+) -> tuple[GraphData, GraphExtras]:
+    """`evaluate` in two parts: the answer without its extras (`on_core` is given it before
+    they are computed), and the extras (the gradient check), whose cost is not bounded by
+    the graph's size; empty if not `extras`. Their warnings are the ones the answer does
+    not have yet."""
     program = check_program(request.code, limits)
     reset_torch_state()
     capture = GraphCapture(limits, on_shape, request.output)
@@ -52,6 +68,19 @@ def evaluate(
                 graph = capture.finish(evaluation, request.output)
         except ProgramError as error:
             raise explained(error, request.code) from None
+        graph.warnings = _joined(caught, graph.warnings)
+        if on_core is not None:
+            on_core(graph)
+        if not extras:
+            return graph, GraphExtras()
+        told = len(caught)
+        made = capture.extras()
+        later = _joined(caught[told:], made.warnings)
+    made.warnings = [warning for warning in later if warning not in graph.warnings]
+    return graph, made
+
+
+def _joined(caught: list[warnings.WarningMessage], ours: list[str]) -> list[str]:
+    """Python's warnings, then ours, each once."""
     python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]
-    graph.warnings = list(dict.fromkeys(python_warnings + graph.warnings))
-    return graph
+    return list(dict.fromkeys(python_warnings + ours))

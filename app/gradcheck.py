@@ -261,10 +261,13 @@ def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> tor
 
     A vectorised call is counted as BATCHED_CALL_COST plain ones, which holds while vmap has
     a batching rule for every operation; for one without, vmap runs the points one by one
-    inside the call (and warns). So the first chunk is charged as if it ran point by point,
-    and holds only as many points as that charge can pay for; if vmap did not warn, all but
-    BATCHED_CALL_COST calls of the charge are given back, else every later point is charged
-    as a plain replay before it runs."""
+    inside the call (and warns). So the first chunk is charged as if it ran point by point:
+    every point when that charge can be paid (one call, the common case), else a single
+    point, which costs no more than a plain replay however vmap runs it. If vmap did not
+    warn, all but BATCHED_CALL_COST calls of the charge are given back, and the later chunks
+    are charged as batched; else every later point is charged as a plain replay before it
+    runs. A single first point keeps a long program's check within the budget whenever its
+    batched cost is, rather than spending the budget on a pessimistic charge."""
     per_point = max(1, sum(tensor.numel() for tensor in replay.order))
     chunk = max(1, MAX_BATCH_ELEMENTS // per_point)
     total = len(columns[0])
@@ -273,8 +276,8 @@ def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> tor
     start, point_by_point = 0, True  # until the first chunk shows otherwise
     while start < total:
         points = min(chunk, total - start)
-        if start == 0:
-            points = min(points, max(BATCHED_CALL_COST, budget.calls // max(1, replay.calls)))
+        if start == 0 and points > budget.calls // max(1, replay.calls):
+            points = 1
         calls = replay.calls * (points if point_by_point else BATCHED_CALL_COST)
         budget.spend(calls, replay.elements * points)
         try:

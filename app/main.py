@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.cache import ResponseCache
+from app.extras import ExtrasStore
 from app.layout import LayoutService
 from app.listening import (
     WeakWallError,
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.layout = layout
         app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+        app.state.extras = ExtrasStore(
+            settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
+        )
         layout.start()
         await pool.start()
         try:

@@ -24,6 +24,14 @@ class GraphRequest(BaseModel):
         "of the program's last backward() call, else the last tensor assigned with a grad_fn.",
         max_length=100,
     )
+    include: list[Literal["gradcheck"]] = Field(
+        default_factory=list,
+        description="Teaching extras to put in this answer, waiting for them. Left out "
+        "(the default), the answer comes as soon as the graph is drawn: `pending` lists what "
+        "is still being computed and `extras` is where to GET it (GraphExtras).",
+        examples=[[], ["gradcheck"]],
+        max_length=1,
+    )
 
     @field_validator("code", "output")
     @classmethod
@@ -169,14 +177,44 @@ class GraphData(GraphDetails, GraphShape):
         """The two parts, already validated, joined without validating them again."""
         return cls.model_construct(**dict(shape), **dict(details))
 
+    def with_extras(self, extras: "GraphExtras") -> "GraphData":
+        """The answer with its extras in it, as one document: what the two steps of
+        POST /api/graph and GET /api/graph/extras/{token} give together."""
+        return self.model_copy(
+            update={"gradcheck": extras.gradcheck, "warnings": [*self.warnings, *extras.warnings]}
+        )
+
     def details(self) -> GraphDetails:
         return GraphDetails.model_construct(
             **{name: getattr(self, name) for name in GraphDetails.model_fields}
         )
 
 
+class GraphExtras(BaseModel):
+    """What an answer left pending, from GET /api/graph/extras/{token}: its `gradcheck`, and
+    warnings to add to its own (what went wrong while it was computed)."""
+
+    gradcheck: dict[str, GradCheckInfo] = Field(
+        default_factory=dict, description="Per leaf of the drawn graph, by its name."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="To append to the answer's warnings."
+    )
+
+
 class GraphResponse(GraphData):
     """The answer of POST /api/graph."""
+
+    pending: list[Literal["gradcheck"]] = Field(
+        default_factory=list,
+        description="Fields this answer leaves out (empty) because they were still being "
+        "computed: `gradcheck` unless the request included it. Fetch them from `extras`.",
+    )
+    extras: str | None = Field(
+        None,
+        description="Where to GET the pending fields (GraphExtras) for a short while: "
+        "/api/graph/extras/{token}; null when nothing is pending.",
+    )
 
     dot: str = Field(description="Graphviz source of the drawing.")
     layers: dict[int, str] = Field(

@@ -100,4 +100,11 @@ class Settings(BaseSettings):
     )
     cache_entries: int = Field(256, ge=0, description="Answers kept for repeated requests.")
     cache_mb: int = Field(64, ge=0, description="Total size of the kept answers.")
+    extras_entries: int = Field(
+        256, ge=0, description="Answers whose pending gradient check is kept for fetching."
+    )
+    extras_mb: int = Field(16, ge=0, description="Total size of the kept gradient checks.")
+    extras_ttl_s: float = Field(
+        60.0, gt=0, description="How long a pending gradient check can be fetched after its answer."
+    )
     limits: Limits = Field(default_factory=Limits)

@@ -19,14 +19,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import anyio
 from pydantic import BaseModel
 
 from app.pool import JobProcess, ProcessPool, Role
 from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphDetails, GraphRequest, GraphShape
+from app.schemas import GraphData, GraphDetails, GraphExtras, GraphRequest, GraphShape
 from app.settings import Limits, Settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,9 @@ SPARES_PER_WORKER = 3
 # A reply larger than this is parsed in a thread, not on the event loop.
 INLINE_REPLY_BYTES = 256 * 1024
 # Run in each job process before it is ready: the smallest program that goes through every
-# stage (check, interpreter, capture, backward, gradient check, chain rule, JSON) takes
-# nearly all of a job's copy-on-write faults, for much less CPU than WARM_UP.
+# stage before the answer (check, interpreter, capture, backward, chain rule, JSON) takes
+# nearly all of their copy-on-write faults, for much less CPU than WARM_UP. The gradient
+# check's come after the answer, so they are left to the job.
 PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
 # Container allocations that trigger a collection during a job (CPython's default is 700,
 # about one collection, 0.2-0.9 ms, per seed-sized request); cyclic garbage still cannot grow
@@ -73,12 +74,14 @@ class ErrorFields(BaseModel):
 
 
 class WorkerReply(BaseModel):
-    """One message of a worker about a job. A job that succeeds gets two: the graph's shape
-    as soon as it is known (the server starts drawing it), then the rest of its details.
-    A job that fails gets one, with the error."""
+    """One message of a worker about a job. A job that succeeds gets three: the graph's
+    shape as soon as it is known (the server starts drawing it), the rest of its details
+    (the server can answer), then its extras (the gradient check). A job that fails gets an
+    error in place of the message it could not make."""
 
     shape: GraphShape | None = None
     details: GraphDetails | None = None
+    extras: GraphExtras | None = None
     error: ErrorFields | None = None
     fault: str | None = None  # an unexpected exception's traceback, for the server's log
 
@@ -130,10 +133,13 @@ class Evaluator:
 
     def warm(self) -> None:
         """The copy-on-write faults of a job's first steps, paid before a request comes."""
-        from app.evaluate import evaluate
+        from app.evaluate import evaluate_parts
 
         if self.settings.prefault_jobs:
-            evaluate(GraphRequest(code=PREFAULT), self.settings.limits)
+            graph, _ = evaluate_parts(
+                GraphRequest(code=PREFAULT), self.settings.limits, extras=False
+            )
+            encode_reply(WorkerReply(details=graph.details()), Budget(None))
         # Collect garbage between jobs, not during them: a job rarely fills the raised first
         # generation, and the process ends with the job.
         gc.set_threshold(GC_FIRST_GENERATION)
@@ -141,14 +147,19 @@ class Evaluator:
     def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
         budget = Budget(self.settings.max_answer_bytes)
 
-        def send_shape(shape: GraphShape) -> None:
-            message = encode_reply(WorkerReply(shape=shape), budget)
-            send(message)
+        def send_part(reply: WorkerReply) -> None:
+            send(encode_reply(reply, budget))
             if budget.exceeded:
                 raise AnswerTooLargeError
 
+        def send_shape(shape: GraphShape) -> None:
+            send_part(WorkerReply(shape=shape))
+
+        def send_core(graph: GraphData) -> None:
+            send_part(WorkerReply(details=graph.details()))
+
         try:
-            return encode_reply(_run_job(job, self.settings.limits, send_shape), budget)
+            return encode_reply(_run_job(job, self.settings.limits, send_shape, send_core), budget)
         except AnswerTooLargeError:
             return encode_reply(WorkerReply.failed(budget.failure()), Budget(None))
 
@@ -217,14 +228,22 @@ def _replace_unencodable(value: object) -> object:
     return value
 
 
-def _run_job(job: bytes, limits: Limits, send_shape: Callable[[GraphShape], None]) -> WorkerReply:
-    """The last reply. Unexpected exceptions come back as an error reply whose detail has
-    the traceback's last line; the whole traceback goes to the server's log with it."""
-    from app.evaluate import evaluate
+def _run_job(
+    job: bytes,
+    limits: Limits,
+    send_shape: Callable[[GraphShape], None],
+    send_core: Callable[[GraphData], None],
+) -> WorkerReply:
+    """The last reply: the extras, after the shape and details were sent. Unexpected
+    exceptions come back as an error reply whose detail has the traceback's last line; the
+    whole traceback goes to the server's log with it."""
+    from app.evaluate import evaluate_parts
 
     try:
-        graph = evaluate(GraphRequest.model_validate_json(job), limits, send_shape)
-        return WorkerReply(details=graph.details())
+        _, extras = evaluate_parts(
+            GraphRequest.model_validate_json(job), limits, send_shape, send_core
+        )
+        return WorkerReply(extras=extras)
     except ProgramError as error:
         return WorkerReply.failed(error)
     except AnswerTooLargeError:
@@ -239,6 +258,25 @@ def _run_job(job: bytes, limits: Limits, send_shape: Callable[[GraphShape], None
 
 
 # In the server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extras:
+    """A job's extras; not `complete` when the process could not make them (out of time,
+    killed by a limit), which a note in their warnings says."""
+
+    value: GraphExtras
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Evaluated(Generic[Shaped]):
+    """A job's answer without its extras, what the server made of its shape, and the task
+    that brings the extras (it holds the job's process and slot until then)."""
+
+    data: GraphData
+    made: Shaped
+    extras: "asyncio.Task[Extras]"
 
 
 class WorkerPool:
@@ -261,6 +299,7 @@ class WorkerPool:
         # forked and warmed meanwhile are what keeps the next jobs from waiting.
         self.processes = ProcessPool(role, SPARES_PER_WORKER * settings.workers, self._deliver)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.finishing: set[asyncio.Task[Extras]] = set()  # jobs that answered, still running
 
     @property
     def layers(self) -> dict[str, str]:
@@ -276,6 +315,8 @@ class WorkerPool:
         self.processes.start()
 
     async def stop(self) -> None:
+        for task in list(self.finishing):
+            task.cancel()
         await anyio.to_thread.run_sync(self.processes.stop)
         while not self.idle.empty():
             self.idle.get_nowait().stop()
@@ -286,13 +327,16 @@ class WorkerPool:
 
     async def run(
         self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
-    ) -> tuple[GraphData, Shaped]:
-        """Evaluate in a job process of its own: the graph, and what `on_shape` made of its
-        shape while the process computed the rest. Raises ProgramError for the program's
-        faults, and SaturatedError when too many requests wait for a process."""
+    ) -> "Evaluated[Shaped]":
+        """Evaluate in a job process of its own: the graph, what `on_shape` made of its shape
+        while the process computed the rest, and a task that brings the extras. The process,
+        and its slot, are held until the extras came (or the job's time ran out). Raises
+        ProgramError for the program's faults, and SaturatedError when too many requests
+        wait for a process."""
         job = request.model_dump_json().encode()
         process = await self._take()
         deadline = time.monotonic() + self.settings.job_timeout_s
+        handed_over = False
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
             # while the process computes rather than before it starts.
@@ -303,23 +347,55 @@ class WorkerPool:
             )
             if shaped is not None:
                 # The rest arrives on the event loop: no thread to wake and hand it back.
-                answer = await process.receive_async(deadline - time.monotonic())
-                if answer is not None and len(answer) > INLINE_REPLY_BYTES:
-                    reply = await anyio.to_thread.run_sync(self._reply, answer, deadline)
-                else:
-                    reply = self._reply(answer, deadline)
+                reply = await self._receive(process, deadline)
+            if reply.fault is not None:
+                log.error("a job failed unexpectedly:\n%s", reply.fault)
+            if shaped is None or reply.details is None:
+                raise reply.failure()
+            extras = asyncio.ensure_future(self._extras(process, deadline))
+            handed_over = True
         finally:
-            process.stop()  # it has exited after its answer, or is killed now
-            self.slots.release()
-            # Its successor is forked now, off this request's path and CPU; the spares
-            # cover the requests that come meanwhile.
-            self.processes.refill()
-        if reply.fault is not None:
-            log.error("a job failed unexpectedly:\n%s", reply.fault)
-        if shaped is None or reply.details is None:
-            raise reply.failure()
+            if not handed_over:
+                self._release(process)
+        self.finishing.add(extras)
+        extras.add_done_callback(self.finishing.discard)
         shape, made = shaped
-        return GraphData.of(shape, reply.details), made
+        return Evaluated(GraphData.of(shape, reply.details), made, extras)
+
+    async def _receive(self, process: JobProcess, deadline: float) -> WorkerReply:
+        answer = await process.receive_async(deadline - time.monotonic())
+        if answer is not None and len(answer) > INLINE_REPLY_BYTES:
+            return await anyio.to_thread.run_sync(self._reply, answer, deadline)
+        return self._reply(answer, deadline)
+
+    async def _extras(self, process: JobProcess, deadline: float) -> "Extras":
+        """The job's last message, after which the process is let go of."""
+        try:
+            reply = await self._receive(process, deadline)
+        except ProgramError as error:
+            reply = WorkerReply.failed(error)
+        except Exception as error:  # a reply that is not one: nobody awaits this task's error
+            log.exception("a job's extras could not be read")
+            failure = ProgramError(
+                "Evaluation failed", f"its reply could not be read ({type(error).__name__})"
+            )
+            reply = WorkerReply.failed(failure)
+        finally:
+            self._release(process)
+        if reply.fault is not None:
+            log.error("a job's extras failed unexpectedly:\n%s", reply.fault)
+        if reply.extras is None:
+            failure = reply.failure()
+            note = f"The gradient check could not be made: {failure.detail}."
+            return Extras(GraphExtras(warnings=[note]), complete=False)
+        return Extras(reply.extras, complete=True)
+
+    def _release(self, process: JobProcess) -> None:
+        process.stop()  # it has exited after its answer, or is killed now
+        self.slots.release()
+        # Its successor is forked now, off this request's path and CPU; the spares cover the
+        # requests that come meanwhile.
+        self.processes.refill()
 
     def _shape_and_draw(
         self, process: JobProcess, deadline: float, on_shape: Callable[[GraphShape], Shaped]

@@ -7,7 +7,7 @@ import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
 import { initSearch } from "./search.js";
-import { setAnswer } from "./state.js";
+import { completeAnswer, getAnswer, on, setAnswer } from "./state.js";
 import { initTeachingPanel } from "./teaching-panel.js";
 import { initVariables } from "./variables.js";
 
@@ -68,11 +68,28 @@ async function run() {
     setAnswer(body);
     showPrinted(body);
     status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";
+    if (body.extras) fetchExtras(body);
   } catch (error) {
     showError({ title: "Network error", detail: String(error) });
   } finally {
     setBusy(false);
   }
+}
+
+// The answer comes as soon as its graph is drawn; its gradient check follows from the URL in
+// `extras`. An answer replaced meanwhile (another run) takes nothing of it.
+async function fetchExtras(answer) {
+  let extras;
+  try {
+    const response = await fetch(answer.extras);
+    const body = await response.json();
+    extras = response.ok
+      ? body
+      : { gradcheck: {}, warnings: [`The gradient check could not be fetched: ${body.detail}`] };
+  } catch (error) {
+    extras = { gradcheck: {}, warnings: [`The gradient check could not be fetched: ${error}`] };
+  }
+  if (getAnswer() === answer) completeAnswer(extras);
 }
 
 async function copyPermalink() {
@@ -104,6 +121,7 @@ initDetails();
 initVariables();
 initExport();
 initTeachingPanel();
+on("extras", showPrinted);  // the gradient check's own warnings, if it had any
 runButton.addEventListener("click", run);
 document.getElementById("permalink").addEventListener("click", copyPermalink);
 initExamples(load);

@@ -12,11 +12,21 @@ export function setAnswer(next) {
   events.dispatchEvent(new CustomEvent("answer", { detail: next }));
 }
 
+// The fields the current answer had pending (its gradient check) have come: they join it, so
+// that every view and the JSON export see one answer, and "extras" tells the views.
+export function completeAnswer(extras) {
+  answer.gradcheck = extras.gradcheck;
+  answer.warnings = [...answer.warnings, ...extras.warnings];
+  answer.pending = [];
+  answer.extras = null;
+  events.dispatchEvent(new CustomEvent("extras", { detail: answer }));
+}
+
 export function select(id) {
   events.dispatchEvent(new CustomEvent("select", { detail: id }));
 }
 
-// on("answer", (answer) => ...) or on("select", (nodeId) => ...).
+// on("answer", (answer) => ...), on("extras", (answer) => ...) or on("select", (nodeId) => ...).
 export function on(type, listener) {
   events.addEventListener(type, (event) => listener(event.detail));
 }

@@ -36,4 +36,5 @@ function show(answer) {
 
 export function initTeachingPanel() {
   on("answer", show);
+  on("extras", (answer) => view?.fillGradcheck(answer));
 }

@@ -4,6 +4,7 @@
 //
 //   import { renderTeaching } from "./teaching.js";
 //   const view = renderTeaching(answer, { container, highlightNode });
+//   view.fillGradcheck(answer);  // once a pending gradient check has come into the answer
 //   view.destroy();  // before rendering the next answer: stops the player
 //
 // container: the element the views are built into (its children are replaced).
@@ -194,9 +195,17 @@ function verdict(check) {
 
 function gradcheck(answer) {
   const box = section("Gradient check: autograd against finite differences", "teaching-check-heading");
+  if (answer.pending?.includes("gradcheck")) {
+    // The answer came before its gradient check: fillGradcheck replaces this when it comes.
+    box.setAttribute("aria-busy", "true");
+    box.append(element("p", "Each leaf nudged up and down, the root computed again: checking…", "teaching-pending"));
+    return box;
+  }
   const entries = Object.entries(answer.gradcheck ?? {});
   if (!entries.length) {
-    box.append(element("p", "There is no leaf to check."));
+    // A check that could not be made or fetched says why among the warnings.
+    const failed = answer.warnings.find((text) => text.startsWith("The gradient check could not"));
+    box.append(element("p", failed ?? "There is no leaf to check."));
     return box;
   }
   box.append(
@@ -259,10 +268,19 @@ function constants(answer) {
 export function renderTeaching(answer, options = {}) {
   const { container } = options;
   const player = stepper(answer, options);
-  const parts = [timeline(answer), gradcheck(answer), explain(answer), constants(answer)];
+  let check = gradcheck(answer);
+  const parts = [timeline(answer), check, explain(answer), constants(answer)];
   if (options.playerContainer) options.playerContainer.replaceChildren(player.box);
   else parts.unshift(player.box);
   container.replaceChildren(...parts.filter((part) => part !== null));
   container.classList.add("teaching");
-  return { destroy: player.stop };
+  return {
+    destroy: player.stop,
+    // The answer's gradient check has come (it was pending): shown in place of "checking…".
+    fillGradcheck(completed) {
+      const filled = gradcheck(completed);
+      check.replaceWith(filled);
+      check = filled;
+    },
+  };
 }

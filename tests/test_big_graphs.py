@@ -24,7 +24,11 @@ def test_long_loop_keeps_every_node_in_json_and_draws_a_gap(client: TestClient) 
 
 
 def test_repeated_request_is_answered_from_the_cache(client: TestClient) -> None:
-    request = {"code": "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x"}
+    # With its gradient check: the answer is complete, so cached as soon as it is sent.
+    request = {
+        "code": "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x",
+        "include": ["gradcheck"],
+    }
     cache = client.app.state.cache  # type: ignore[attr-defined]
     first = client.post("/api/graph", json=request)
     hits = cache.hits

@@ -377,7 +377,8 @@ def test_every_lesson_runs_and_matches_pytorch(lesson: dict[str, Any]) -> None:
 
 
 def test_teaching_fields_over_http(client: TestClient) -> None:
-    body = client.post("/api/graph", json={"code": PROGRAMS["seed_chain_rule"]}).json()
+    request = {"code": PROGRAMS["seed_chain_rule"], "include": ["gradcheck"]}
+    body = client.post("/api/graph", json=request).json()
     assert body["backward_passes"][0]["grads"]["x"] == pytest.approx(-5.4668, abs=1e-4)
     assert body["gradcheck"]["x"]["ok"] is True
     assert body["chain_rule"]["x"]["text"] == "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668"

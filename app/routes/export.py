@@ -33,7 +33,10 @@ async def graph_svg(
     request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
 ) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
-    _, drawn = await pool.run(request, lambda shape: draw(shape, layout, settings.render_timeout_s))
+    evaluated = await pool.run(
+        request, lambda shape: draw(shape, layout, settings.render_timeout_s)
+    )
+    drawn = evaluated.made  # the job's extras are not waited for: its process ends alone
     if drawn.rendered.svg is None:
         raise ProgramError(
             "Drawing failed",

@@ -2,17 +2,21 @@
 light up in backward_step order), read the gradient check and the chain rule's "explain",
 follow the passes of .grad; at 1024 px, wide and in dark mode."""
 
+import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, ViewportSize, expect
+from playwright.sync_api import Locator, Page, Route, ViewportSize, expect
 
+from tests.browser.editor import set_code
 from tests.browser.pages import (
     ACCUMULATION_TITLE,
     CHAIN_RULE_TITLE,
     NARROW,
     WIDE,
+    graph_node,
     open_page,
     pick,
     pick_and_run,
@@ -148,3 +152,32 @@ def test_a_failed_run_clears_the_views(page: Page, live_server: str) -> None:
     expect(page.get_by_role("alert")).to_contain_text("In plain words")
     expect(page.get_by_role("button", name="Step")).to_have_count(0)
     expect(lessons(page)).to_contain_text("Run a program")
+
+
+def test_gradient_check_fills_after_the_drawing(page: Page, live_server: str) -> None:
+    """The answer is drawn before its gradient check comes; the panel says it is checking,
+    then fills in, and the JSON export has the check once it has come."""
+    held: list[Route] = []
+    page.route("**/api/graph/extras/*", lambda route: held.append(route))
+    open_page(page, live_server, NARROW)
+    # Unique, so that the answer is not the cache's (which is complete).
+    program = (
+        "import torch\nw = torch.tensor(3.0, requires_grad=True)\n"
+        f"z = torch.sin(w ** 2)  # {uuid.uuid4()}"
+    )
+    set_code(page, program)
+    page.get_by_role("button", name="Run").click()
+    expect(graph_node(page, "w scalar")).to_contain_text("dz/dw")
+    view = lessons(page)
+    expect(view).to_contain_text("checking…")
+    expect(view.get_by_role("table", name="Gradient check per leaf")).to_have_count(0)
+    for route in held:
+        route.continue_()
+    check = view.get_by_role("table", name="Gradient check per leaf")
+    expect(check.get_by_role("row", name=re.compile("^w"))).to_contain_text("✓ agrees")
+    expect(view).not_to_contain_text("checking…")
+    with page.expect_download() as info:
+        page.get_by_role("group", name="Export").get_by_role("button", name="JSON").click()
+    exported = json.loads(Path(info.value.path()).read_text())
+    assert exported["gradcheck"]["w"]["ok"] is True
+    assert exported["pending"] == []

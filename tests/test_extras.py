@@ -1,0 +1,155 @@
+"""The gradient check after the drawing: `include`, `pending`, and extras by token."""
+
+import asyncio
+import re
+import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.extras import ExtrasStore
+from app.main import create_app
+from app.settings import Settings
+from tests.seed_cells import CHAIN_RULE_LESSON
+
+MLP = """import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+x = torch.randn(8, 3)
+W = torch.randn(3, 4, requires_grad=True)
+b = torch.zeros(4, requires_grad=True)
+loss = F.cross_entropy(x @ W + b, torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+"""
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """In a thread of its own: the browser tests' driver may hold this one's event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, scenario).result()
+
+
+@pytest.fixture(scope="module")
+def uncached() -> Iterator[TestClient]:
+    """An app without an answer cache, so that each request runs its program."""
+    settings = Settings(workers=1, cache_entries=0, extras_ttl_s=2.0, extras_entries=4)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def two_steps(client: TestClient, code: str) -> dict[str, Any]:
+    """The answer without its gradient check, then with what its token brings."""
+    answer: dict[str, Any] = client.post("/api/graph", json={"code": code}).json()
+    assert answer["pending"] == ["gradcheck"]
+    assert answer["gradcheck"] == {}
+    assert re.fullmatch(r"/api/graph/extras/[A-Za-z0-9_-]{43}", answer["extras"])
+    response = client.get(answer["extras"])
+    assert response.status_code == 200
+    extras = response.json()
+    assert set(extras) == {"gradcheck", "warnings"}
+    answer["gradcheck"] = extras["gradcheck"]
+    answer["warnings"] += extras["warnings"]
+    answer["pending"], answer["extras"] = [], None
+    return answer
+
+
+@pytest.mark.parametrize("code", [CHAIN_RULE_LESSON, MLP])
+def test_inline_answer_is_the_two_steps_joined(uncached: TestClient, code: str) -> None:
+    inline = uncached.post("/api/graph", json={"code": code, "include": ["gradcheck"]}).json()
+    assert inline["pending"] == []
+    assert inline["extras"] is None
+    assert inline["gradcheck"]
+    assert all(check["ok"] for check in inline["gradcheck"].values())
+    assert two_steps(uncached, code) == inline
+
+
+def test_unknown_token_is_problem_404(uncached: TestClient) -> None:
+    response = uncached.get("/api/graph/extras/not-a-token")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def test_expired_token_is_problem_404(uncached: TestClient) -> None:
+    answer = uncached.post("/api/graph", json={"code": CHAIN_RULE_LESSON}).json()
+    assert uncached.get(answer["extras"]).status_code == 200
+    time.sleep(2.5)  # the fixture's extras_ttl_s, and a margin
+    response = uncached.get(answer["extras"])
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_include_rejects_unknown_extras(uncached: TestClient) -> None:
+    response = uncached.post("/api/graph", json={"code": "x = 1", "include": ["passes"]})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_cache_keeps_the_complete_answer(client: TestClient) -> None:
+    """Cached once the extras came: a repeat has the gradient check, whatever it asks."""
+    code = CHAIN_RULE_LESSON + "\n# cached once complete\n"
+    first = client.post("/api/graph", json={"code": code}).json()
+    assert first["pending"] == ["gradcheck"]
+    assert client.get(first["extras"]).status_code == 200
+    again = client.post("/api/graph", json={"code": code}).json()
+    assert again["pending"] == []
+    assert again["gradcheck"]["x"]["ok"] is True
+
+
+def test_openapi_documents_include_and_extras(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    include = schema["components"]["schemas"]["GraphRequest"]["properties"]["include"]
+    assert include["description"]
+    assert "/api/graph/extras/{token}" in schema["paths"]
+
+
+def test_store_is_bounded_in_entries_and_bytes() -> None:
+    async def scenario() -> None:
+        store = ExtrasStore(max_entries=2, max_bytes=10, ttl_s=60)
+        first, second = store.open(), store.open()
+        store.fill(first, b"12345")
+        store.fill(second, b"123456")  # 11 bytes in all: the oldest goes
+        assert await store.get(first, 0.1) is None
+        assert await store.get(second, 0.1) == b"123456"
+        third, fourth = store.open(), store.open()  # two entries at most
+        assert len(store.entries) == 2
+        assert await store.get(second, 0.1) is None
+        store.fill(third, b"x" * 11)  # alone larger than the store: never kept
+        assert await store.get(third, 0.1) is None
+        with pytest.raises(TimeoutError):
+            await store.get(fourth, 0.05)  # not filled yet
+        store.fill(fourth, b"{}")
+        assert await store.get(fourth, 0.1) == b"{}"
+        assert store.size == 2
+        store.close(third)  # already gone: nothing to do
+        store.close(fourth)
+        assert await store.get(fourth, 0.1) is None
+        assert (len(store.entries), store.size) == (0, 0)
+
+    run(scenario())
+
+
+def test_store_wakes_a_reader_that_came_first() -> None:
+    async def scenario() -> None:
+        store = ExtrasStore(max_entries=2, max_bytes=100, ttl_s=60)
+        token = store.open()
+        reader = asyncio.ensure_future(store.get(token, 5))
+        await asyncio.sleep(0.01)
+        store.fill(token, b"{}")
+        assert await reader == b"{}"
+
+    run(scenario())
+
+
+def test_a_long_loop_is_checked_within_the_default_budget() -> None:
+    """A weight shared by 100 steps: 300 calls, whose batched replay the default budget
+    pays for; the check must not spend it on a pessimistic charge first."""
+    from app.evaluate import evaluate
+    from app.schemas import GraphRequest
+    from app.settings import Limits
+    from bench.programs import rnn
+
+    check = evaluate(GraphRequest(code=rnn(100)), Limits()).gradcheck["W"]
+    assert check.ok is True, check.note
