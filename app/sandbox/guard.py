@@ -238,10 +238,22 @@ class Budget:
                 f"{what} would make a tensor of {numel:,} elements; the limit is "
                 f"{self.limits.max_tensor_numel:,}"
             )
-        self.elements += numel
-        if self.elements > self.limits.max_total_numel:
+        if self._over_total(numel):
             raise too_big(
                 f"the program created more than {self.limits.max_total_numel:,} "
+                "tensor elements in all"
+            )
+
+    def _over_total(self, numel: int) -> bool:
+        self.elements += numel
+        return self.elements > self.limits.max_total_numel
+
+    def charge(self, numel: int, what: str) -> None:
+        """Work of `numel` elements that makes no one tensor of that size (the backward passes
+        torch runs for a jacobian): counted towards the total only."""
+        if self._over_total(numel):
+            raise too_big(
+                f"{what} would work through more than {self.limits.max_total_numel:,} "
                 "tensor elements in all"
             )
 

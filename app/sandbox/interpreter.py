@@ -70,7 +70,7 @@ from app.sandbox.exceptions import (
     matches,
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
-from app.sandbox.guard import Budget, Guard
+from app.sandbox.guard import Budget, Guard, check_packed
 from app.sandbox.pyvalues import (
     TYPE_BUILTINS,
     Builtin,
@@ -1338,6 +1338,16 @@ class Interpreter:
                 raise ProgramError(
                     "TypeError", "a module hook may return None, a tensor or a tuple of tensors"
                 )
+            # The guard sized and checked this call from its arguments before torch ran the
+            # hook: what the hook hands on (inputs for a pre-hook, the output for a forward
+            # hook) must be what was checked, in shape and dtype, or the kernels would get
+            # something nobody sized (a bigger input, a rewritten PackedSequence).
+            replaced = values[-1]
+            if result is not None:
+                _check_replacement(name, replaced, items)
+            for value in items if result is not None else _flat(replaced):
+                if isinstance(value, PackedSequence):
+                    check_packed(value, name)
             return result
 
         register = (
@@ -1374,10 +1384,13 @@ class Interpreter:
         if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
             raise ProgramError("TypeError", f"{name}(): inputs must be a tensor or a tuple of them")
         input_numel = sum(t.numel() for t in tensors)
+        if name == "hessian":  # inputs x inputs, whatever the function returns
+            self.budget.allocate(input_numel * input_numel, f"torch.autograd.{name}")
 
         def wrapper(*values: Any) -> Any:
             # Its operations are torch's business here (inputs are torch's own copies): they
             # are not reported to the tape.
+            made_before = self.budget.elements
             self._in_function_forward += 1
             try:
                 result = self._callback(f"the function given to {name}", program_function, values)
@@ -1388,7 +1401,11 @@ class Interpreter:
                 raise ProgramError("TypeError", f"the function given to {name} must return tensors")
             output_numel = sum(out.numel() for out in outputs)
             self.budget.allocate(output_numel * max(input_numel, 1), f"torch.autograd.{name}")
-            self.budget.step(output_numel)  # torch runs one backward per output element
+            # Torch then runs one backward per output element (a hessian, one more per input
+            # element), each about as much work as the function made: charged before it runs.
+            passes = output_numel + (input_numel if name == "hessian" else 0)
+            self.budget.step(passes)
+            self.budget.charge(passes * (self.budget.elements - made_before), f"{name}()")
             return result
 
         result = function.target(wrapper, *rest, **kwargs)
@@ -1740,6 +1757,27 @@ def _class_of(value: Any) -> UserClass | None:
     if isinstance(value, UserModule):
         return value._agx_class
     return None
+
+
+def _flat(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _check_replacement(hook: str, replaced: Any, items: tuple[Any, ...]) -> None:
+    """What a module hook returns in place of the module's inputs or output: tensors of the
+    same shapes and dtypes, one for one."""
+    originals = _flat(replaced)
+    same = len(originals) == len(items) and all(
+        isinstance(old, torch.Tensor)
+        and (tuple(new.shape), new.dtype) == (tuple(old.shape), old.dtype)
+        for old, new in zip(originals, items, strict=True)
+    )
+    if not same:
+        raise refused(
+            f"a function given to {hook} may change values but not shapes or dtypes: the "
+            "module's call was checked with what it was given. Compute on the output after "
+            "the call instead"
+        )
 
 
 def _is_named_result(owner: Any, name: str) -> bool:

@@ -1176,6 +1176,87 @@ CORPUS: tuple[Hostile, ...] = (
         "program-error",
         "may return None",
     ),
+    # What a hook hands on is what the guard checked: a pre-hook cannot swap in a bigger
+    # input, a forward hook a bigger output, and a PackedSequence is checked after the hook.
+    Hostile(
+        "module_pre_hook_swaps_in_a_bigger_input",
+        IMPORT_TORCH
+        + (
+            "lin = torch.nn.Linear(4, 4000)\n"
+            "big = torch.randn(25000, 4)\n"
+            "def pre(mod, inputs):\n"
+            "    return big\n"
+            "lin.register_forward_pre_hook(pre)\n"
+            "y = lin(torch.randn(1, 4))"
+        ),
+        "not-allowed",
+        "not shapes or dtypes",
+    ),
+    Hostile(
+        "module_pre_hook_swaps_attention_inputs",
+        IMPORT_TORCH
+        + (
+            "mha = torch.nn.MultiheadAttention(4, 1)\n"
+            "big = torch.randn(30000, 1, 4)\n"
+            "mha.register_forward_pre_hook(lambda mod, inputs: (big, big, big))\n"
+            "q = torch.randn(2, 1, 4)\n"
+            "y = mha(q, q, q)"
+        ),
+        "not-allowed",
+        "not shapes or dtypes",
+    ),
+    Hostile(
+        "module_forward_hook_swaps_in_a_bigger_output",
+        IMPORT_TORCH
+        + (
+            "inner = torch.nn.Linear(4, 4)\n"
+            "model = torch.nn.Sequential(inner, torch.nn.Linear(4, 4000))\n"
+            "big = torch.randn(25000, 4)\n"
+            "inner.register_forward_hook(lambda mod, i, o: big)\n"
+            "y = model(torch.randn(1, 4))"
+        ),
+        "not-allowed",
+        "not shapes or dtypes",
+    ),
+    Hostile(
+        "module_pre_hook_rewrites_batch_sizes",
+        IMPORT_TORCH
+        + (
+            "rnn = torch.nn.LSTM(4, 8)\n"
+            "p = torch.nn.utils.rnn.pack_padded_sequence(torch.randn(5, 3, 4), [5, 4, 2])\n"
+            "new = torch.tensor([5, 3, 2, 1, 0])\n"
+            "def pre(mod, inputs):\n"
+            "    inputs[0].batch_sizes.copy_(new)\n"
+            "rnn.register_forward_pre_hook(pre)\n"
+            "out, h = rnn(p)"
+        ),
+        "not-allowed",
+        "changed after packing",
+    ),
+    # torch.autograd.functional: the result and the backward passes torch runs are charged.
+    Hostile(
+        "hessian_of_a_long_vector",
+        IMPORT_TORCH
+        + (
+            "def f(v):\n"
+            "    return (v * v * v).sum()\n"
+            "H = torch.autograd.functional.hessian(f, torch.randn(12000))"
+        ),
+        "limit",
+        "144,000,000",
+    ),
+    Hostile(
+        "jacobian_of_heavy_work_per_output",
+        IMPORT_TORCH
+        + (
+            "W = torch.randn(400, 400)\n"
+            "def f(x):\n"
+            "    return (W @ (W * x)).reshape(-1)[:8000]\n"
+            "J = torch.autograd.functional.jacobian(f, torch.randn(1, requires_grad=True))"
+        ),
+        "limit",
+        "work through",
+    ),
     Hostile(
         "module_hook_endless",
         MODEL
