@@ -279,6 +279,17 @@ class Evaluated(Generic[Shaped]):
     extras: "asyncio.Task[Extras]"
 
 
+def evaluation_role(settings: Settings) -> Role:
+    """The job processes that run programs, as the zygote makes them."""
+    return Role(
+        "evaluation worker",
+        "app.workers:prepare_evaluator",
+        settings.model_dump_json(),
+        settings.worker_memory_mb,
+        settings.job_timeout_s,
+    )
+
+
 class WorkerPool:
     """Evaluation job processes; requests wait for one, up to a limit, then get 503."""
 
@@ -288,13 +299,7 @@ class WorkerPool:
         # Jobs that may run at once; as many more processes wait warm for the next ones.
         self.slots = asyncio.Semaphore(settings.workers)
         self.waiting = 0
-        role = Role(
-            "evaluation worker",
-            "app.workers:prepare_evaluator",
-            settings.model_dump_json(),
-            settings.worker_memory_mb,
-            settings.job_timeout_s,
-        )
+        role = evaluation_role(settings)
         # Under load every ready process is taken as soon as it is warm: the processes being
         # forked and warmed meanwhile are what keeps the next jobs from waiting.
         self.processes = ProcessPool(role, SPARES_PER_WORKER * settings.workers, self._deliver)

@@ -60,7 +60,7 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
 def processes_by_role(pid: int) -> dict[str, list[int]]:
     """The server and its children, by what they run (told apart by the libraries mapped)."""
     roles: dict[str, list[int]] = {"server": [pid]}
-    for child in _children(pid):
+    for child in descendants(pid):
         try:
             maps = Path(f"/proc/{child}/maps").read_text()
         except OSError:
@@ -117,11 +117,11 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below `pid` (job processes come and go: one may end while read)."""
     found = []
     for child in children(pid) if Path(f"/proc/{pid}").exists() else []:
-        found.extend([child, *_children(child)])
+        found.extend([child, *descendants(child)])
     return found
 
 

@@ -141,30 +141,3 @@ def wait_healthy(live: Live, timeout: float = 120) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the server did not start:\n{live.output()[-3000:]}")
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, children first."""
-    found: list[int] = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found.extend([child, *descendants(child)])
-    return found
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.extend(map(int, (task / "children").read_text().split()))
-        except OSError:
-            continue
-    return found

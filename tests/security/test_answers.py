@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.pool import JobProcess, ProcessPool, Role
+from app.pool import JobProcess, ProcessPool
 from app.settings import Settings
-from app.workers import Budget, WorkerReply, encode_reply
+from app.workers import Budget, WorkerReply, encode_reply, evaluation_role
 from tests.security.conftest import assert_problem
 
 # A short program whose answer is about 6 MB: 3,000 nodes of 100 values each (15,000 made
@@ -122,14 +122,7 @@ def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log(
     log, and the process answers before it exits."""
     ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
     settings = Settings(workers=1)
-    role = Role(
-        "evaluation worker",
-        "app.workers:prepare_evaluator",
-        settings.model_dump_json(),
-        settings.worker_memory_mb,
-        settings.job_timeout_s,
-    )
-    processes = ProcessPool(role, 1, ready.put)
+    processes = ProcessPool(evaluation_role(settings), 1, ready.put)
     processes.start()
     try:
         processes.wait_ready()

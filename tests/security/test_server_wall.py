@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from tests.security.live_server import children, descendants, interpreter_for_all, live_server
+from bench.server import children, descendants
+from tests.security.live_server import interpreter_for_all, live_server
 from tests.security.test_wall import status, walled
 
 PROGRAM = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\n# {}"
