@@ -48,7 +48,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._reject(scope, receive, send)
+            await problem_response(self._problem(timed_out=False))(scope, receive, send)
             return
         received = 0
         exceeded = False
@@ -78,10 +78,10 @@ class BodyLimitMiddleware:
             nonlocal answered
             if not answered:
                 answered = True
-                if timed_out:
-                    await self._timed_out(scope, receive, send)
-                else:
-                    await self._reject(scope, receive, send)
+                # A stalled body may still arrive later: that connection is closed.
+                closing = {"Connection": "close"} if timed_out else None
+                response = problem_response(self._problem(timed_out), headers=closing)
+                await response(scope, receive, send)
 
         async def guarded_send(message: Message) -> None:
             # FastAPI turns any error while reading the body into its own 400; once the limit
@@ -98,28 +98,21 @@ class BodyLimitMiddleware:
         except (BodyTooLargeError, BodyTimeoutError):
             await reject_once()
 
-    async def _timed_out(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            Problem(
+    def _problem(self, timed_out: bool) -> Problem:
+        """Why the body was refused: it stalled (408), or it passed the limit (413)."""
+        if timed_out:
+            return Problem(
                 type="/problems/body-timeout",
                 title="Request body too slow",
                 status=408,
                 detail=f"The rest of the request body did not arrive within {self.timeout_s:g} s.",
-            ),
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            Problem(
-                type="/problems/too-large",
-                title="Request too large",
-                status=413,
-                detail=f"The request body is larger than {self.limit} bytes.",
             )
+        return Problem(
+            type="/problems/too-large",
+            title="Request too large",
+            status=413,
+            detail=f"The request body is larger than {self.limit} bytes.",
         )
-        await response(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:
