@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from app.cache import ResponseCache, cache_key
 from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
+from app.observe import note_program
 from app.render import build_dot, layers
 from app.schemas import (
     GraphData,
@@ -39,6 +40,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     }
     for status, description in {
         413: "The request body is too large.",
+        429: "This client sent too many requests; retry after the Retry-After header.",
         422: "The program was refused or failed; `line` and `column` point into it.",
         503: "Every worker is busy; retry after the Retry-After header.",
     }.items()
@@ -53,6 +55,7 @@ async def graph(
     cache: CacheDep,
     extras: ExtrasDep,
     settings: SettingsDep,
+    http: Request,
 ) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
@@ -60,6 +63,7 @@ async def graph(
     bounded by the graph's size, is `pending`, to be fetched from `extras`, unless the
     request's `include` asks for it in this answer. An answer served from the cache has
     everything."""
+    note_program(http, request.code, settings.access_log_program)
     key = cache_key(request)
     body = cache.get(key)
     if body is not None:
