@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api", tags=["graph"])
 INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
+EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
@@ -85,7 +86,8 @@ async def graph(
     follow_up = asyncio.ensure_future(_keep_extras(evaluated, token, key, extras, cache))
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    return Response(body, media_type="application/json")
+    # This replica alone holds them: a proxy in front of several sends the fetch here by it.
+    return Response(body, media_type="application/json", headers={EXTRAS_TOKEN: token})
 
 
 @router.get(
