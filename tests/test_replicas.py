@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.security.live_server import ROOT, Live, free_port, live_server
+from tests.security.live_server import ROOT, Live, free_port, live_server, wait_healthy
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 CONFIG = ROOT / "deploy" / "haproxy.cfg"
@@ -59,6 +60,7 @@ class Outcome:
 
 @contextmanager
 def haproxy(servers: list[Live]) -> Iterator[str]:
+    """deploy/haproxy.cfg in front of `servers`, ready once a request goes through it."""
     port = free_port()
     env = {
         **os.environ,
@@ -70,28 +72,23 @@ def haproxy(servers: list[Live]) -> Iterator[str]:
         [HAPROXY, "-c", "-q", "-f", str(CONFIG)], env=env, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
-    process = subprocess.Popen(
-        [HAPROXY, "-db", "-f", str(CONFIG)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        log, _ = process.communicate(timeout=10)
-        print(log[-20_000:])  # shown when the test fails
+    with tempfile.TemporaryDirectory() as directory:
+        log = Path(directory) / "haproxy.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [HAPROXY, "-db", "-f", str(CONFIG)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        proxy = Live(f"http://127.0.0.1:{port}", process, log)
+        try:
+            wait_healthy(proxy, timeout=30)
+            yield proxy.url
+        finally:
+            process.terminate()
+            process.wait(10)
+            print(proxy.output()[-20_000:])  # its log, shown when the test fails
 
 
 def page_like(client: httpx.Client, method: str, path: str, **options: object) -> httpx.Response:
