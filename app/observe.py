@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import Counter, Histogram
@@ -176,16 +176,16 @@ def _problem_type(parts: list[bytes]) -> str:
 
 
 def _timestamp() -> str:
-    """Now, in UTC to the millisecond (2026-01-31T12:00:00.123Z); the seconds' part is
-    formatted once a second."""
+    """Now, in UTC to the millisecond (2026-01-31T12:00:00.123Z)."""
     now = time.time()
     second = int(now)
-    if second != _second[0]:
-        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
+    return f"{_second(second)}.{int((now - second) * 1000):03d}Z"
 
 
-_second: list[Any] = [0, ""]
+@lru_cache(maxsize=2)
+def _second(second: int) -> str:
+    """A second's part of the timestamp: formatted once, not once a request."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def _write(

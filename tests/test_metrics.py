@@ -6,8 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import SCRAPER
 
 PROGRAM = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
-# A loop the step limit does not stop within the time limit: its process is killed then.
-RUNAWAY = "n = 0\nwhile n < 10**9:\n    n += 1\n"
+# Each turn reads 4M elements and makes one: the step limit (200,000) is thousands of
+# turns away when the time limit kills the process.
+RUNAWAY = "import torch\nx = torch.ones(2000, 2000)\nwhile True:\n    s = x.sum()\n"
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
