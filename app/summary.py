@@ -105,7 +105,7 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         return finite(array.item())
     if array.size <= FULL_TENSOR_NUMEL:
         # A sum is finite only if every element is: one reduction instead of walking the
-        # nested list in Python (an overflowing sum only sends us the slower, exact way).
+        # nested list in Python (an overflowing sum only sends us the exact, element-wise way).
         if array.dtype.kind in "biu" or (array.dtype.kind == "f" and _finite_sum(array)):
             return array.tolist()
         return finite(array.tolist())
