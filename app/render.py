@@ -353,7 +353,7 @@ def _node_label(
 ) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
-    and an edge more for `dot` to place, a fifth of a seed-sized graph's layout time."""
+    and an edge more for `dot` to place, a sizeable share of a small graph's layout."""
     saved = _saved_rows(node)
     rows = [_title(node, use, layer)]
     if node.shape is not None:

@@ -213,7 +213,7 @@ def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
 
 
 def _dump(reply: WorkerReply) -> bytes:
-    # pydantic writes JSON in one pass in Rust: a third of the time json.dumps took.
+    # pydantic writes JSON in one pass in Rust, faster than json.dumps of a model_dump.
     return reply.model_dump_json().encode()
 
 
