@@ -59,7 +59,7 @@ typecheck: $(VENV)/.test
 
 js: node_modules/.installed
 	npx --no-install eslint .
-	node --test tests/js/
+	node --test --test-reporter=spec tests/js/
 
 test: $(VENV)/.test system-graphviz system-chromium lint typecheck js
 	$(BIN)/pytest
