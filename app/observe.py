@@ -9,8 +9,8 @@ the log only when `access_log_program` asks for it.
 
 This runs on every request, so it parses no bodies but small problem answers: the route
 template comes from the router's match, a program's hash from the route that read it. A
-line is one write(2) to stdout, not a trip through `logging` (its records, locks and
-formatting were most of this middleware's cost).
+line is one write(2) to stdout rather than a trip through `logging`, whose records, locks and
+formatting would cost more than all the rest of this middleware.
 """
 
 import hashlib
