@@ -115,6 +115,13 @@ def test_pool_gauges(ops_client: TestClient) -> None:
         assert ("agx_pool_waiting", (("pool", pool),)) in samples
 
 
+def test_the_server_process_is_described(ops_client: TestClient) -> None:
+    samples = scrape(ops_client)
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert value(samples, "process_open_fds") > 0
+    assert any(name == "python_info" for name, _ in samples)
+
+
 def test_worker_restarts_are_counted_with_their_cause(ops_client: TestClient) -> None:
     before = scrape(ops_client)
     assert post(ops_client, RUNAWAY, who="203.0.113.3")["title"] == "Limit reached"
