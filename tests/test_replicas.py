@@ -174,6 +174,9 @@ def test_two_replicas_answer_every_request_while_one_is_killed() -> None:
         for client in clients:
             client.join(120)
         after_kill = served(second) - before[1]
+        # With no replica left, the proxy's own answer is one the page waits for and retries.
+        os.killpg(second.pid, signal.SIGKILL)
+        nobody = httpx.post(f"{url}/api/graph", json={"code": REPEATED}, timeout=30)
 
     assert outcome.failures == []
     kinds = {kind for kind, _ in outcome.statuses}
@@ -189,6 +192,10 @@ def test_two_replicas_answer_every_request_while_one_is_killed() -> None:
     assert after_kill > 0
     # every answer carries the request id the proxy made (or the client's)
     assert "" not in outcome.request_ids
+    assert nobody.status_code == 503
+    assert nobody.headers["content-type"] == "application/problem+json"
+    assert nobody.headers["retry-after"] == "2"
+    assert nobody.json()["type"] == "/problems/busy"
 
 
 EXPECTED = {
