@@ -1,11 +1,19 @@
 """All limits and knobs in one place; each can be overridden by an `AGX_`-prefixed variable."""
 
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Network = IPv4Network | IPv6Network
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+def networks(default: list[str], description: str) -> Any:
+    """A list of networks, given as a JSON list of strings ("10.0.0.0/8") and validated,
+    the default too; at most 1,000."""
+    return Field(default, max_length=1_000, validate_default=True, description=description)
 
 
 class Limits(BaseSettings):
@@ -162,24 +170,18 @@ class Settings(BaseSettings):
         description="Client addresses whose buckets are remembered; the least recent is "
         "forgotten beyond it.",
     )
-    rate_limit_exempt: list[Network] = Field(
-        ["127.0.0.0/8", "::1/128"],  # validated into networks
-        max_length=1_000,
-        validate_default=True,
-        description="Client networks the rate limit does not apply to (a JSON list): by "
-        "default the server's own machine.",
+    rate_limit_exempt: list[Network] = networks(
+        LOOPBACK,
+        "Client networks the rate limit does not apply to (a JSON list): by default the "
+        "server's own machine.",
     )
-    trusted_proxies: list[Network] = Field(
+    trusted_proxies: list[Network] = networks(
         [],
-        max_length=1_000,
-        description="Networks of the proxies whose X-Forwarded-For names the client (a JSON "
-        'list, e.g. ["127.0.0.1/32"]); from any other peer the header is ignored.',
+        "Networks of the proxies whose X-Forwarded-For names the client (a JSON list, e.g. "
+        '["127.0.0.1/32"]); from any other peer the header is ignored.',
     )
-    metrics_networks: list[Network] = Field(
-        ["127.0.0.0/8", "::1/128"],  # validated into networks
-        max_length=1_000,
-        validate_default=True,
-        description="Client networks that may read /metrics (a JSON list); [] closes it.",
+    metrics_networks: list[Network] = networks(
+        LOOPBACK, "Client networks that may read /metrics (a JSON list); [] closes it."
     )
     access_log: bool = Field(True, description="Write one JSON line per request to stdout.")
     access_log_program: bool = Field(
