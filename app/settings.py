@@ -1,7 +1,19 @@
 """All limits and knobs in one place; each can be overridden by an `AGX_`-prefixed variable."""
 
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+def networks(default: list[str], description: str) -> Any:
+    """A list of networks, given as a JSON list of strings ("10.0.0.0/8") and validated,
+    the default too; at most 1,000."""
+    return Field(default, max_length=1_000, validate_default=True, description=description)
 
 
 class Limits(BaseSettings):
@@ -138,5 +150,43 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         description="How long a pending gradient check can be fetched after its answer (then 404).",
+    )
+    # Per client address (an IPv6 client by its /64, what one host is usually given); only
+    # under /api/, so the page's own files never count. A class behind one NAT address
+    # shares one bucket: raise the rate for it.
+    rate_limit_per_s: float = Field(
+        5.0,
+        ge=0,
+        description="API requests a client may make per second, sustained; 0 turns rate "
+        "limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        30, ge=1, le=100_000, description="API requests a client may make at once after a pause."
+    )
+    rate_limit_clients: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Client addresses whose buckets are remembered; the least recent is "
+        "forgotten beyond it.",
+    )
+    rate_limit_exempt: list[Network] = networks(
+        LOOPBACK,
+        "Client networks the rate limit does not apply to (a JSON list): by default the "
+        "server's own machine.",
+    )
+    trusted_proxies: list[Network] = networks(
+        [],
+        "Networks of the proxies whose X-Forwarded-For names the client (a JSON list, e.g. "
+        '["127.0.0.1/32"]); from any other peer the header is ignored.',
+    )
+    metrics_networks: list[Network] = networks(
+        LOOPBACK, "Client networks that may read /metrics (a JSON list); [] closes it."
+    )
+    access_log: bool = Field(True, description="Write one JSON line per request to stdout.")
+    access_log_program: bool = Field(
+        False,
+        description="Also write each program's text into its access log line (off: only its "
+        "hash and size).",
     )
     limits: Limits = Field(default_factory=Limits)

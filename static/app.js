@@ -6,6 +6,7 @@ import { initExport } from "./export.js";
 import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
+import { fetchRetrying } from "./retry.js";
 import { initSearch } from "./search.js";
 import { completeAnswer, getAnswer, on, setAnswer } from "./state.js";
 import { initTeachingPanel } from "./teaching-panel.js";
@@ -56,11 +57,11 @@ async function run() {
   setBusy(true);
   errorBox.hidden = true;
   try {
-    const response = await fetch("/api/graph", {
+    const response = await fetchRetrying("/api/graph", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ code: getCode(), output: output.value.trim() || null }),
-    });
+    }, (seconds) => { status.textContent = `Server busy: trying again in ${seconds} s…`; });
     const body = await response.json();
     if (!response.ok) {
       showError(body);
@@ -83,7 +84,7 @@ async function run() {
 async function fetchExtras(answer) {
   let extras;
   try {
-    const response = await fetch(answer.extras);
+    const response = await fetchRetrying(answer.extras);  // 503 while it is still computed
     const body = await response.json();
     extras = response.ok
       ? body
