@@ -11,6 +11,7 @@ import ast
 import contextlib
 import difflib
 import operator
+import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from app.sandbox.allowlist import (
     GENERATOR_METHODS,
+    LAMBDA_SCHEDULERS,
     MODULE_ATTRIBUTES,
     MODULE_METHODS,
     NAMESPACES,
@@ -44,36 +46,41 @@ from app.sandbox.classes import (
     CONTEXT_ATTRIBUTES,
     CONTEXT_METHODS,
     RESERVED_MODULE_NAMES,
+    SANDBOX_PREFIX,
     SUPER,
     BaseClass,
     BoundUserMethod,
     FunctionRunner,
     HookHandle,
     ProgramContext,
+    PropertyValue,
     SuperBuiltin,
     SuperProxy,
     TypeProxy,
     UserClass,
     UserModule,
     UserObject,
+    checked_length,
     function_type,
     module_type,
     new_module,
 )
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.exceptions import (
+    CATCHABLE_KINDS,
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_CLASSES,
     ExceptionClass,
     ExceptionValue,
     caught_value,
-    matches,
+    exception_message,
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard, check_packed
 from app.sandbox.pyvalues import (
     TYPE_BUILTINS,
     Builtin,
+    ListIterator,
     PythonValues,
     TextWriter,
     is_container,
@@ -140,6 +147,29 @@ SYMBOLS: dict[str, Callable[..., Any]] = {
     "invert": operator.invert,
 }
 UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
+# The special method behind each operator, for the program's own classes.
+OPERATOR_METHODS: dict[str, str] = {
+    **{
+        symbol: name
+        for symbol, name in zip(
+            "+ - * @ / // % ** << >> | ^ &".split(),
+            "add sub mul matmul truediv floordiv mod pow lshift rshift or xor and".split(),
+            strict=True,
+        )
+    },
+    "abs": "abs",
+    "neg": "neg",
+    "pos": "pos",
+    "invert": "invert",
+}
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+# The functions of Python's `random` a program may call, on a generator of its own.
+RANDOM_FUNCTIONS = (
+    "seed random uniform randint randrange choice choices shuffle gauss sample".split()
+)
+# Special methods a class deriving from nn.Module or autograd.Function may not define:
+# torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
+MODULE_SPECIAL_METHODS = frozenset({"__init__"})
 GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
@@ -236,6 +266,8 @@ class UserFunction:
     owner: UserClass | None = None  # the class whose body defined it (for super())
     static: bool = False  # @staticmethod: called without the instance
     grad_mode: type | None = None  # @torch.no_grad() or @torch.enable_grad()
+    keyword_defaults: dict[str, Any] | None = None  # of keyword-only parameters
+    receives_class: bool = False  # @classmethod: called with the class
 
     @property
     def name(self) -> str:
@@ -312,8 +344,22 @@ class Interpreter:
             ("sorted", self.builtin_sorted),
             ("min", self.builtin_min),
             ("max", self.builtin_max),
+            ("len", self.builtin_len),
+            ("hash", self.builtin_hash),
+            ("iter", self.builtin_iter),
+            ("next", self.builtin_next),
+            ("float", self.builtin_float),
+            ("int", self.builtin_int),
         ):
             self.python.builtins[name] = Builtin(name, function)
+        self.python.iterate_object = self.object_items
+        # `import random`: Python's functions on a generator of this program's own, seeded
+        # like torch's, so that no program sees or moves another's state.
+        self.random = random.Random(0)  # noqa: S311 (a learner's random numbers, no secret)
+        self.random_namespace = Namespace(
+            "random",
+            {name: Builtin(name, getattr(self.random, name)) for name in RANDOM_FUNCTIONS},
+        )
 
     def run(self) -> Evaluation:
         self.running = True
@@ -399,9 +445,8 @@ class Interpreter:
                 pass
             case ast.Return(value=value):
                 raise ReturnSignal(None if value is None else self.eval(value, scope))
-            case ast.FunctionDef(args=args, decorator_list=decorators):
-                defaults = [self.eval(default, scope) for default in args.defaults]
-                function = UserFunction(node, defaults, scope)
+            case ast.FunctionDef(decorator_list=decorators):
+                function = self.make_function(node, scope)
                 for decorator in reversed(decorators):
                     function.grad_mode = self._grad_decorator(decorator, scope)
                 scope.names[node.name] = function
@@ -416,12 +461,12 @@ class Interpreter:
             case ast.Import(names=aliases):
                 for alias in aliases:
                     if alias.asname:
-                        scope.names[alias.asname] = NAMESPACES[alias.name]
+                        scope.names[alias.asname] = self.namespace(alias.name)
                     else:
                         root = alias.name.split(".")[0]
-                        scope.names[root] = NAMESPACES[root]
+                        scope.names[root] = self.namespace(root)
             case ast.ImportFrom(module=module, names=aliases):
-                namespace = NAMESPACES[str(module)]
+                namespace = self.namespace(str(module))
                 for alias in aliases:
                     scope.names[alias.asname or alias.name] = self.get_attribute(
                         namespace, alias.name
@@ -472,7 +517,7 @@ class Interpreter:
         for handler in handlers:
             self.budget.step()
             caught = None if handler.type is None else self.eval(handler.type, scope)
-            if not matches(error, caught):
+            if not self.matches(error, caught):
                 continue
             previous = self._handling
             self._handling = error
@@ -495,9 +540,63 @@ class Interpreter:
         value = self.eval(exception, scope)
         if isinstance(value, ExceptionClass):
             value = ExceptionValue(value.name, (), "")
+        elif isinstance(value, UserClass) and value.kind == "exception":
+            value = self.instantiate(value, (), {})
+        if isinstance(value, UserObject) and value.exception_args is not None:
+            # The message is written now, under the program's budgets: its __str__ may fail
+            # or run long, and nothing of the program runs once the error leaves it.
+            try:
+                message = to_text(value, 1000)
+            except ProgramError as error:
+                if error.kind not in CATCHABLE_KINDS:
+                    raise
+                message = "<exception str() failed>"
+            raise ProgramError(value.cls.name, message or value.cls.name, raised=value)
         if not isinstance(value, ExceptionValue):
             raise ProgramError("TypeError", "exceptions must derive from BaseException")
         raise ProgramError(value.name, value.message or value.name, raised=value)
+
+    def matches(self, error: ProgramError, handler: Any) -> bool:
+        """Whether `except handler:` catches `error` (handler: a class or a tuple of them;
+        None for a bare except). Limits and refusals are never caught."""
+        if error.kind not in CATCHABLE_KINDS:
+            return False
+        raised = error.raised
+        own_class = raised.cls if isinstance(raised, UserObject) else None
+        builtin = own_class.exception_base if own_class else EXCEPTION_CLASSES.get(error.title)
+        for cls in handler if isinstance(handler, tuple) else (handler,):
+            if cls is None:
+                return True
+            if isinstance(cls, UserClass) and cls.kind == "exception":
+                if own_class is not None and own_class.is_subclass_of(cls):
+                    return True
+                continue
+            if not isinstance(cls, ExceptionClass):
+                raise ProgramError(
+                    "TypeError",
+                    "catching classes that do not inherit from BaseException is not allowed",
+                )
+            if cls.name in {"Exception", "BaseException"}:
+                return True
+            if builtin is not None and builtin.is_subclass_of(cls):
+                return True
+        return False
+
+    def namespace(self, name: str) -> Namespace:
+        return self.random_namespace if name == "random" else NAMESPACES[name]
+
+    def make_function(
+        self, node: ast.FunctionDef | ast.Lambda, scope: Scope, owner: UserClass | None = None
+    ) -> "UserFunction":
+        """A `def` or lambda: its defaults are evaluated now, in the defining scope."""
+        args = node.args
+        defaults = [self.eval(default, scope) for default in args.defaults]
+        keyword_defaults = {
+            arg.arg: self.eval(default, scope)
+            for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            if default is not None
+        }
+        return UserFunction(node, defaults, scope, owner, keyword_defaults=keyword_defaults)
 
     def _grad_decorator(self, decorator: ast.expr, scope: Scope) -> type:
         manager = self.eval(decorator, scope)
@@ -632,6 +731,8 @@ class Interpreter:
         elif isinstance(container, dict):
             self.budget.sequence(len(container) + 1, "a dict")
             container[self.python.key(index)] = value
+        elif isinstance(container, UserObject) and container.cls.find("__setitem__")[0]:
+            self.special(container, "__setitem__", index, value)
         else:
             raise ProgramError(
                 "TypeError", f"a {type(container).__name__} does not support item assignment here"
@@ -642,14 +743,19 @@ class Interpreter:
             self.set_module_attribute(owner, name, value)
             return
         if isinstance(owner, ProgramContext):
-            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS:
+            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS or name.startswith("_"):
                 raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
-        if isinstance(owner, UserObject):
+        if isinstance(owner, UserClass):  # Counter.count += 1
             owner.attributes[name] = value
-            self.budget.sequence(len(owner.attributes), "an object's attributes")
+            self.budget.sequence(len(owner.attributes), "a class's attributes")
+            return
+        if isinstance(owner, UserObject):
+            if not self.set_property(owner, owner.cls, name, value):
+                owner.attributes[name] = value
+                self.budget.sequence(len(owner.attributes), "an object's attributes")
             return
         if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
             raise refused(
@@ -672,6 +778,9 @@ class Interpreter:
                 del scope.names[name]
             case ast.Subscript(value=container, slice=index):
                 owner = self.eval(container, scope)
+                if isinstance(owner, UserObject) and owner.cls.find("__delitem__")[0]:
+                    self.special(owner, "__delitem__", self.eval(index, scope))
+                    return
                 if not isinstance(owner, list | dict):
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
                 del owner[self.python.key(self.eval(index, scope))]
@@ -709,9 +818,8 @@ class Interpreter:
                 )
             case ast.Call():
                 return self.eval_call(node, scope)
-            case ast.Lambda(args=args):
-                defaults = [self.eval(default, scope) for default in args.defaults]
-                return UserFunction(node, defaults, scope)
+            case ast.Lambda():
+                return self.make_function(node, scope)
             case ast.BinOp(left=left, op=op, right=right):
                 return self.binop(
                     BINARY[type(op)][0], self.eval(left, scope), self.eval(right, scope)
@@ -884,6 +992,8 @@ class Interpreter:
             if right is None and symbol in {"abs", "neg", "pos", "invert"}
             else (left, right)
         )
+        if any(isinstance(operand, UserObject) for operand in operands):
+            return self.object_operator(symbol, function, operands, inplace)
         if any(isinstance(operand, torch.Tensor) for operand in operands):
             if symbol == "*" and any(isinstance(operand, SIZED) for operand in operands):
                 # `'a' * torch.tensor(10**9)` would repeat the string through Tensor.__index__,
@@ -899,6 +1009,121 @@ class Interpreter:
         if isinstance(result, int):
             self.budget.integer(result.bit_length())
         return result
+
+    def object_operator(
+        self, symbol: str, function: Callable[..., Any], operands: tuple[Any, ...], inplace: bool
+    ) -> Any:
+        """An operator with an object of the program's classes on either side, dispatched as
+        Python does: `a + b` tries a.__add__(b), then b.__radd__(a) (first when b's class
+        derives from a's); `x += y` tries __iadd__ first. The other operand's own method is
+        never called: int, float, str, list and Tensor all give way to the program's class
+        (Tensor.__add__ returns NotImplemented for a value it cannot read)."""
+        if symbol in COMPARISONS or symbol in {"is", "is not"}:
+            # Python's rich comparison calls UserObject.__eq__/__lt__..., which run the
+            # program's methods; a tensor's own comparison gives way as above.
+            return function(*operands)
+        if symbol in {"in", "not in"}:
+            found = self.contains(operands[1], operands[0])
+            return found if symbol == "in" else not found
+        name = OPERATOR_METHODS.get(symbol)
+        if name is None:
+            raise ProgramError("TypeError", f"'{symbol}' is not supported for these operands")
+        if len(operands) == 1:
+            (value,) = operands
+            found, result = self.special(value, f"__{name}__")
+            if found:
+                return result
+            raise ProgramError(
+                "TypeError", f"bad operand type for unary {symbol}: '{_type_name(value)}'"
+            )
+        left, right = operands
+        attempts: list[tuple[Any, str, Any]] = []
+        if inplace:
+            attempts.append((left, f"__i{name}__", right))
+        reflected = (right, f"__r{name}__", left)
+        left_class, right_class = _class_of(left), _class_of(right)
+        if (
+            right_class is not None
+            and left_class is not None
+            and right_class is not left_class
+            and right_class.is_subclass_of(left_class)
+        ):
+            attempts.append(reflected)
+        attempts.append((left, f"__{name}__", right))
+        if right_class is not left_class or left_class is None:
+            attempts.append(reflected)
+        for receiver, method, other in attempts:
+            found, result = self.special(receiver, method, other)
+            if found and result is not NotImplemented:
+                return result
+        shown = symbol + "=" if inplace else symbol
+        raise ProgramError(
+            "TypeError",
+            f"unsupported operand type(s) for {shown}: '{_type_name(left)}' and "
+            f"'{_type_name(right)}'",
+        )
+
+    def special(self, value: Any, name: str, *args: Any) -> tuple[bool, Any]:
+        """(True, result) of the program's special method `name` of `value`, if it has one."""
+        if not isinstance(value, UserObject):
+            return False, None
+        found, function = value.cls.find(name)
+        if not found or function is None:
+            return False, None
+        return True, self.run_special(function, value, args)
+
+    # SpecialRunner: Python calls these through UserObject (repr in print, hash in a set).
+
+    def active(self) -> bool:
+        return self.running
+
+    def run_special(self, function: Any, receiver: Any, args: tuple[Any, ...]) -> Any:
+        self.budget.step()
+        return self.call_bound(function, receiver, args, {})
+
+    def contains(self, container: Any, item: Any) -> bool:
+        """`item in container` for a container of the program's classes: its __contains__,
+        else a search through its items (__iter__ or __getitem__), as Python does."""
+        found, result = self.special(container, "__contains__", item)
+        if found:
+            return self.truth(result)
+        if not isinstance(container, UserObject):
+            return bool(item in container)
+        return any(
+            candidate is item or self.truth(self.binop("==", candidate, item))
+            for candidate in self.object_items(container)
+        )
+
+    def object_items(self, value: Any) -> list[Any]:
+        """The items a `for` loop over an object of the program's classes sees: what its
+        __iter__ returns (a list, an iterator, or an object with __next__), else its items
+        by __getitem__(0), (1)... until IndexError. Counted against the budget one by one."""
+        if not isinstance(value, UserObject):
+            raise ProgramError("TypeError", f"'{_type_name(value)}' object is not iterable")
+        found, iterator = self.special(value, "__iter__")
+        if found and not isinstance(iterator, UserObject):
+            return self.python.items(iterator)
+        if found:
+            if not iterator.cls.find("__next__")[0]:
+                raise ProgramError(
+                    "TypeError", f"iter() returned non-iterator of type '{_type_name(iterator)}'"
+                )
+            source, method, ending = iterator, "__next__", "StopIteration"
+        elif value.cls.find("__getitem__")[0]:
+            source, method, ending = value, "__getitem__", "IndexError"
+        else:
+            raise ProgramError("TypeError", f"'{_type_name(value)}' object is not iterable")
+        items: list[Any] = []
+        while True:
+            index = () if method == "__next__" else (len(items),)
+            try:
+                items.append(self.special(source, method, *index)[1])
+            except ProgramError as error:
+                if error.kind in CATCHABLE_KINDS and self.matches(error, EXCEPTION_CLASSES[ending]):
+                    return items
+                raise
+            self.budget.sequence(len(items), "a loop")
+            self.budget.step()
 
     def _check_python_operator(self, symbol: str, left: Any, right: Any) -> None:
         sized = SIZED
@@ -934,6 +1159,8 @@ class Interpreter:
             | type(None),
         ):
             return bool(value)
+        if isinstance(value, UserObject):
+            return bool(value)  # its __bool__, else __len__ (see UserObject)
         return True
 
     # Attributes and items --------------------------------------------------------------
@@ -968,7 +1195,7 @@ class Interpreter:
             return BoundMethod(owner, name)
         elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
             return owner.args
-        elif isinstance(owner, ProgramContext):
+        elif isinstance(owner, ProgramContext) and not name.startswith("_"):
             return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
         elif isinstance(owner, nn.Module):
             members = {**owner._parameters, **owner._buffers, **owner._modules}
@@ -982,7 +1209,7 @@ class Interpreter:
                     return self.bind(value, owner)
                 if name in MODULE_REGISTRATION:
                     return BoundMethod(owner, name)
-            if name in MODULE_HOOKS:
+            if name in MODULE_HOOKS or name == "apply":
                 return BoundMethod(owner, name)
             if name in MODULE_ATTRIBUTES and hasattr(owner, name):
                 return self.guard.checked_result(name, getattr(owner, name))
@@ -1026,6 +1253,13 @@ class Interpreter:
             return self._produced(result, Call(operator.getitem, (container, index), {}))
         if isinstance(container, dict):
             return container[self.python.key(index)]
+        if isinstance(container, UserObject):
+            found, result = self.special(container, "__getitem__", index)
+            if found:
+                return result
+            raise ProgramError(
+                "TypeError", f"'{_type_name(container)}' object is not subscriptable"
+            )
         if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
@@ -1039,7 +1273,26 @@ class Interpreter:
     def eval_call(self, node: ast.Call, scope: Scope) -> Any:
         function = self.eval(node.func, scope)
         args = tuple(self.eval_sequence(node.args, scope))
-        kwargs = {str(kw.arg): self.eval(kw.value, scope) for kw in node.keywords}
+        kwargs: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                items = [(keyword.arg, self.eval(keyword.value, scope))]
+            else:  # f(**options)
+                mapping = self.eval(keyword.value, scope)
+                if not isinstance(mapping, dict):
+                    raise ProgramError(
+                        "TypeError", f"argument after ** must be a dict, not {_type_name(mapping)}"
+                    )
+                items = list(mapping.items())
+            for key, value in items:
+                if not isinstance(key, str):
+                    raise ProgramError("TypeError", "keywords must be strings")
+                if key in kwargs:
+                    raise ProgramError(
+                        "TypeError", f"got multiple values for keyword argument '{key}'"
+                    )
+                kwargs[key] = value
+            self.budget.sequence(len(kwargs), "keyword arguments")
         self.budget.step()
         return self.call(function, args, kwargs)
 
@@ -1059,6 +1312,10 @@ class Interpreter:
                 "torch.autograd.functional."
             ):
                 return self.functional_call(function, args, kwargs)
+            case SafeFunction(qualname=qualname) if (
+                qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
+            ):
+                return self.lambda_scheduler(function, args, kwargs)
             case SafeFunction():
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
@@ -1068,12 +1325,20 @@ class Interpreter:
                 return self.instantiate(function, args, kwargs)
             case BoundUserMethod(function=method, receiver=receiver):
                 return self.call_bound(method, receiver, args, kwargs)
+            case UserObject():
+                found, method = function.cls.find("__call__")
+                if not found or method is None:
+                    raise ProgramError(
+                        "TypeError", f"'{_type_name(function)}' object is not callable"
+                    )
+                self.budget.step()
+                return self.call_bound(method, function, args, kwargs)
             case SuperBuiltin():
                 return self.make_super(args)
             case ExceptionClass(name=name):
                 if kwargs:
                     raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
-                return ExceptionValue(name, args, _exception_message(name, args))
+                return ExceptionValue(name, args, exception_message(name, args))
             case BaseClass(qualname=qualname):
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
             case TypeProxy(construct=SafeFunction() as construct):  # torch.Tensor([1.0])
@@ -1122,6 +1387,8 @@ class Interpreter:
             return receiver.save_for_backward(*args)
         if isinstance(receiver, nn.Module) and name in MODULE_HOOKS:
             return self.register_module_hook(receiver, name, args, kwargs)
+        if isinstance(receiver, nn.Module) and name == "apply":
+            return self.module_apply(receiver, args, kwargs)
         if isinstance(receiver, nn.Module):
             self._check_module_method(receiver, name, args, kwargs)
         if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
@@ -1135,7 +1402,12 @@ class Interpreter:
             | torch.autograd.graph.Node,
         ):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
-        if isinstance(receiver, str) and name == "format":
+        if isinstance(receiver, str) and name in {"format", "format_map"}:
+            if name == "format_map":
+                mapping = args[0] if len(args) == 1 and not kwargs else None
+                if not isinstance(mapping, dict):
+                    raise ProgramError("TypeError", "format_map() takes one dict here")
+                args, kwargs = (), mapping
             text = format_text(receiver, args, kwargs, self.format_value)
             self.budget.create(len(text), "a string")
             return text
@@ -1174,6 +1446,10 @@ class Interpreter:
     def call_user(
         self, function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if not (self.running or self.backward_allowed):
+            # The gradient check replays recorded calls afterwards (sum() of the program's
+            # objects among them): none of the program's code runs then.
+            raise ProgramError("RuntimeError", f"{function.name} runs only inside the program")
         if self.call_depth >= self.limits.max_call_depth:
             raise ProgramError(
                 "Limit reached",
@@ -1216,6 +1492,8 @@ class Interpreter:
             return own
         if isinstance(value, ExceptionValue):
             return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
+        if isinstance(value, ListIterator):
+            return TypeProxy("list_iterator")
         if isinstance(value, nn.Parameter):
             return TypeProxy("torch.nn.parameter.Parameter")
         if isinstance(value, torch.Tensor):
@@ -1250,10 +1528,76 @@ class Interpreter:
                 own = _class_of(value)
                 return own is not None and own.is_subclass_of(option)
             case ExceptionClass():
+                own = _class_of(value)
+                if own is not None:
+                    return own.exception_base is not None and own.exception_base.is_subclass_of(
+                        option
+                    )
                 return isinstance(value, ExceptionValue) and EXCEPTION_CLASSES.get(
                     value.name, EXCEPTION_CLASSES["Exception"]
                 ).is_subclass_of(option)
         raise ProgramError("TypeError", "isinstance() arg 2 must be a type or tuple of types")
+
+    def builtin_len(self, value: Any) -> int:
+        if isinstance(value, UserObject):
+            found, length = self.special(value, "__len__")
+            if not found:
+                raise ProgramError(
+                    "TypeError", f"object of type '{_type_name(value)}' has no len()"
+                )
+            return checked_length(length)
+        return len(value)
+
+    def builtin_hash(self, value: Any) -> int:
+        """hash(x), as a program's __hash__ writes it: hash((self.a, self.b))."""
+        return hash(self.python.key(value))
+
+    def builtin_iter(self, value: Any) -> ListIterator:
+        """iter(x): an iterator over x's items, taken now (a program never holds a lazy one)."""
+        if isinstance(value, ListIterator):
+            return value
+        return ListIterator(self.python.items(value))
+
+    def builtin_next(self, iterator: Any, *default: Any) -> Any:
+        if isinstance(iterator, UserObject):
+            found, result = self.special(iterator, "__next__")
+            if found:
+                return result
+        if not isinstance(iterator, ListIterator):
+            raise ProgramError("TypeError", f"'{_type_name(iterator)}' object is not an iterator")
+        if len(default) > 1:
+            raise ProgramError("TypeError", "next expected at most 2 arguments")
+        if iterator.exhausted() and default:
+            return default[0]
+        return iterator.next()
+
+    def builtin_float(self, *args: Any) -> float:
+        if args and isinstance(args[0], UserObject):
+            found, result = self.special(args[0], "__float__")
+            if not found or not isinstance(result, float):
+                raise ProgramError(
+                    "TypeError",
+                    f"{_type_name(args[0])}.__float__ returned non-float"
+                    if found
+                    else f"float() argument must be a string or a real number, not "
+                    f"'{_type_name(args[0])}'",
+                )
+            return result
+        return float(*args)
+
+    def builtin_int(self, *args: Any, **kwargs: Any) -> int:
+        if args and isinstance(args[0], UserObject):
+            found, result = self.special(args[0], "__int__")
+            if not found or not _is_int(result):
+                raise ProgramError(
+                    "TypeError",
+                    f"__int__ returned non-int (type {_type_name(result)})"
+                    if found
+                    else f"int() argument must be a string, a bytes-like object or a real "
+                    f"number, not '{_type_name(args[0])}'",
+                )
+            return int(result)
+        return int(*args, **kwargs)
 
     def builtin_map(self, function: Any, *iterables: Any) -> list[Any]:
         """map(), made into a list at once (a program never holds a lazy iterator)."""
@@ -1332,6 +1676,10 @@ class Interpreter:
             raise ProgramError("TypeError", f"{name} takes a function of the program")
 
         def hook(*values: Any) -> Any:
+            if self.guard.dry_running:
+                # The guard is sizing the module on meta tensors: the hook runs in the real
+                # call only, once (a hook may not change shapes, see below).
+                return None
             result = self._callback("a module hook", function, values)
             items = result if isinstance(result, tuple) else (result,)
             if result is not None and not all(isinstance(i, torch.Tensor) for i in items):
@@ -1359,6 +1707,61 @@ class Interpreter:
         self._hooks.append(handle.handle)
         self._hooked.add(id(module))
         return handle
+
+    def lambda_scheduler(
+        self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """LambdaLR(optimizer, lr_lambda): torch calls a wrapper of ours at construction and
+        at each step(); the program's function runs in the interpreter and must return a
+        number (the factor the initial learning rate is multiplied by)."""
+        name = function.qualname.rsplit(".", 1)[1]
+        rest = dict(kwargs)
+        if len(args) > 1:
+            given, args = args[1], args[:1] + args[2:]
+        elif "lr_lambda" in rest:
+            given = rest.pop("lr_lambda")
+        else:
+            raise ProgramError("TypeError", f"{name}() is missing the argument 'lr_lambda'")
+        functions = given if isinstance(given, list | tuple) else [given]
+        self.budget.sequence(len(functions), f"{name}'s functions")
+        for candidate in functions:
+            if not isinstance(candidate, UserFunction | BoundUserMethod | Builtin | UserObject):
+                raise ProgramError("TypeError", f"{name}: lr_lambda must be a function")
+
+        def wrapped(candidate: Any) -> Callable[[int], float]:
+            def factor(epoch: int) -> float:
+                result = self._callback(f"the lr_lambda of {name}", candidate, (epoch,))
+                if isinstance(result, bool) or not isinstance(result, int | float):
+                    raise ProgramError(
+                        "TypeError",
+                        f"the lr_lambda of {name} must return a number, not {_type_name(result)}",
+                    )
+                return float(result)
+
+            return factor
+
+        factors = [wrapped(candidate) for candidate in functions]
+        self.guard.check_arguments(function.qualname, args, rest)
+        lr_lambda = factors if isinstance(given, list | tuple) else factors[0]
+        result = function.target(*args, lr_lambda=lr_lambda, **rest)
+        return self.guard.checked_result(function.qualname, result)
+
+    def module_apply(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> nn.Module:
+        """model.apply(init): torch hands each submodule (then the model) to a wrapper of
+        ours, which runs the program's function on it; what it returns is ignored."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", "apply takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin | UserObject):
+            raise ProgramError("TypeError", "apply takes a function of the program")
+        self.budget.step(sum(1 for _ in module.modules()))
+
+        def visit(sub: nn.Module) -> None:
+            self._callback("the function given to apply", function, (sub,))
+
+        return module.apply(visit)
 
     def functional_call(
         self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -1427,17 +1830,19 @@ class Interpreter:
     def define_class(self, node: ast.ClassDef, scope: Scope) -> UserClass:
         """Run a class body: methods close over the defining scope (as in Python, the class
         body is not visible from them); attributes are evaluated like statements."""
-        kind, parent = "plain", None
+        kind, parent, exception_base = "plain", None, None
         if node.bases:
             base = self.eval(node.bases[0], scope)
             if isinstance(base, BaseClass):
                 kind = base.kind
             elif isinstance(base, UserClass):
-                kind, parent = base.kind, base
+                kind, parent, exception_base = base.kind, base, base.exception_base
+            elif isinstance(base, ExceptionClass):
+                kind, exception_base = "exception", base
             else:
                 raise refused(
-                    "a class may inherit from nn.Module, torch.autograd.Function or a class "
-                    "of the program only",
+                    "a class may inherit from nn.Module, torch.autograd.Function, an exception "
+                    "class (Exception, ValueError...) or a class of the program only",
                     node.bases[0],
                 )
         self.classes_defined += 1
@@ -1445,7 +1850,7 @@ class Interpreter:
             # Each is a real Python type (module or Function classes): a class statement in a
             # loop would make one per turn.
             raise too_big(f"the program defined more than {MAX_CLASSES} classes", node)
-        cls = UserClass(node.name, kind, parent)
+        cls = UserClass(node.name, kind, parent, exception_base=exception_base, runner=self)
         if kind == "module":
             base_type = parent.module_type if parent and parent.module_type else UserModule
             cls.module_type = module_type(node.name, base_type)
@@ -1455,19 +1860,51 @@ class Interpreter:
         for statement in node.body:
             if isinstance(statement, ast.FunctionDef):
                 self.budget.step()
-                defaults = [self.eval(default, scope) for default in statement.args.defaults]
-                method = UserFunction(statement, defaults, scope, cls)
-                for decorator in statement.decorator_list:
-                    if isinstance(decorator, ast.Name):  # the checker lets @staticmethod only
-                        method.static = True
-                    else:
-                        method.grad_mode = self._grad_decorator(decorator, scope)
-                body.names[statement.name] = method
+                if (
+                    statement.name.startswith("__")
+                    and kind in {"module", "function"}
+                    and statement.name not in MODULE_SPECIAL_METHODS
+                ):
+                    raise refused(
+                        f"method '{statement.name}' is not supported in a class deriving "
+                        "from nn.Module or torch.autograd.Function: torch calls its own "
+                        "(write forward, and extra_repr for what print shows)",
+                        statement,
+                    )
+                method = self.make_function(statement, scope, cls)
+                body.names[statement.name] = self.decorate_method(
+                    method, statement.decorator_list, body, scope
+                )
             else:
                 self.exec_statement(statement, body)
+        if "__eq__" in body.names and "__hash__" not in body.names:
+            body.names["__hash__"] = None  # as Python: __eq__ alone makes a class unhashable
         cls.attributes = dict(body.names)
         self.budget.sequence(len(cls.attributes), "a class's attributes")
         return cls
+
+    def decorate_method(
+        self, method: UserFunction, decorators: list[ast.expr], body: Scope, scope: Scope
+    ) -> Any:
+        """Apply a method's decorators, innermost first: @staticmethod, @classmethod,
+        @property, @name.setter (the checker allows these by name) or a grad mode."""
+        value: Any = method
+        for decorator in reversed(decorators):
+            match decorator:
+                case ast.Name(id="staticmethod"):
+                    method.static = True
+                case ast.Name(id="classmethod"):
+                    method.receives_class = True
+                case ast.Name(id="property"):
+                    value = PropertyValue(value)
+                case ast.Attribute(value=ast.Name(id=name), attr="setter"):
+                    getter = body.names.get(name)
+                    if not isinstance(getter, PropertyValue):
+                        raise refused(f"@{name}.setter needs a @property named '{name}'", decorator)
+                    value = PropertyValue(getter.getter, value)
+                case _:
+                    method.grad_mode = self._grad_decorator(decorator, scope)
+        return value
 
     def instantiate(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if cls.kind == "function":
@@ -1477,10 +1914,15 @@ class Interpreter:
         instance: Any = (
             new_module(cls, self.run_forward) if cls.kind == "module" else UserObject(cls)
         )
+        if cls.kind == "exception":
+            # BaseException.__new__ keeps the arguments, whatever __init__ then does.
+            instance.exception_args = args
         found, init = cls.find("__init__")
         if found:
             self.call(self.bind(init, instance), args, kwargs)
-        elif args or kwargs:
+        elif kwargs and cls.kind == "exception":
+            raise ProgramError("TypeError", f"{cls.name}() takes no keyword arguments")
+        elif (args or kwargs) and cls.kind != "exception":
             raise ProgramError("TypeError", f"{cls.name}() takes no arguments")
         elif isinstance(instance, UserModule):
             nn.Module.__init__(instance)
@@ -1492,7 +1934,12 @@ class Interpreter:
         return instance
 
     def bind(self, value: Any, receiver: Any) -> Any:
-        """A class attribute read through an instance: methods are bound to it."""
+        """A class attribute read through an instance: methods are bound to it (to its class
+        for a @classmethod), a property's getter runs."""
+        if isinstance(value, PropertyValue):
+            return self.call_bound(value.getter, receiver, (), {})
+        if isinstance(value, UserFunction) and value.receives_class:
+            return BoundUserMethod(value, _class_of(receiver) or receiver)
         if isinstance(value, UserFunction) and value.owner is not None and not value.static:
             return BoundUserMethod(value, receiver)
         return value
@@ -1515,6 +1962,8 @@ class Interpreter:
         cls = module._agx_class
         if not self.running:
             raise ProgramError("RuntimeError", f"{cls.name}.forward runs only inside the program")
+        if self.guard.dry_running:  # never reached: the guard sizes such modules part by part
+            raise ProgramError("RuntimeError", f"{cls.name}.forward cannot run on meta tensors")
         found, forward = cls.find("forward")
         if not found:
             raise ProgramError(
@@ -1547,6 +1996,11 @@ class Interpreter:
             if found:
                 self.call(self.bind(init, proxy.receiver), args, kwargs)
                 return
+        if isinstance(proxy.receiver, UserObject) and proxy.receiver.exception_args is not None:
+            if kwargs:
+                raise ProgramError("TypeError", f"{proxy.cls.name}() takes no keyword arguments")
+            proxy.receiver.exception_args = args  # BaseException.__init__ sets e.args
+            return
         if args or kwargs:
             raise ProgramError("TypeError", "the base class's __init__() takes no arguments")
         if isinstance(proxy.receiver, UserModule):
@@ -1562,25 +2016,45 @@ class Interpreter:
                 return self.bind(value, owner.receiver)
             raise refused(f"super().{name} is not available: the base class has no such method")
         if isinstance(owner, UserObject):
+            found, value = owner.cls.find(name)
+            if found and isinstance(value, PropertyValue):  # a property comes first, as in Python
+                return self.bind(value, owner)
             if name in owner.attributes:
                 return owner.attributes[name]
-            found, value = owner.cls.find(name)
             if found:
                 return self.bind(value, owner)
+            if name in EXCEPTION_ATTRIBUTES and owner.exception_args is not None:
+                return owner.exception_args
             raise ProgramError(
                 "AttributeError", f"'{owner.cls.name}' object has no attribute '{name}'"
             )
         found, value = owner.find(name)
+        if found and isinstance(value, UserFunction) and value.receives_class:
+            return BoundUserMethod(value, owner)
         if found:
             return value
         raise ProgramError(
             "AttributeError", f"type object '{owner.name}' has no attribute '{name}'"
         )
 
+    def set_property(self, owner: Any, cls: UserClass, name: str, value: Any) -> bool:
+        """`obj.name = value` where the class has a property `name`: its setter runs."""
+        found, attribute = cls.find(name)
+        if not (found and isinstance(attribute, PropertyValue)):
+            return False
+        if attribute.setter is None:
+            raise ProgramError(
+                "AttributeError", f"property '{name}' of '{cls.name}' object has no setter"
+            )
+        self.call_bound(attribute.setter, owner, (value,), {})
+        return True
+
     def set_module_attribute(self, owner: UserModule, name: str, value: Any) -> None:
         """`self.name = value` in a module of the program: nn.Module registers parameters and
         submodules; torch's own attributes stay torch's."""
-        if name in RESERVED_MODULE_NAMES:
+        if self.set_property(owner, owner._agx_class, name, value):
+            return
+        if name in RESERVED_MODULE_NAMES or name.startswith(SANDBOX_PREFIX):
             raise refused(
                 f"'{name}' is an nn.Module attribute torch relies on; choose another name"
                 + (" (use .train() or .eval())" if name == "training" else "")
@@ -1688,25 +2162,39 @@ class Interpreter:
 def _bind_arguments(
     function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    parameters = [arg.arg for arg in function.node.args.args]
+    """The call's arguments as the function's parameters name them, as Python binds them:
+    positional, then *args, keyword-only (with their defaults), then **kwargs."""
+    spec = function.node.args
+    parameters = [arg.arg for arg in spec.args]
+    keyword_only = [arg.arg for arg in spec.kwonlyargs]
     name = function.name
-    if len(args) > len(parameters):
+    if len(args) > len(parameters) and spec.vararg is None:
         raise ProgramError(
             "TypeError", f"{name}() takes {len(parameters)} arguments but {len(args)} were given"
         )
     bound = dict(zip(parameters, args, strict=False))
+    if spec.vararg is not None:
+        bound[spec.vararg.arg] = tuple(args[len(parameters) :])
+    extra: dict[str, Any] = {}
     for key, value in kwargs.items():
-        if key not in parameters:
-            raise ProgramError("TypeError", f"{name}() got an unexpected argument '{key}'")
-        if key in bound:
-            raise ProgramError("TypeError", f"{name}() got two values for '{key}'")
-        bound[key] = value
+        if key in bound and key in parameters:
+            raise ProgramError("TypeError", f"{name}() got multiple values for argument '{key}'")
+        if key in parameters or key in keyword_only:
+            bound[key] = value
+        elif spec.kwarg is not None:
+            extra[key] = value
+        else:
+            raise ProgramError("TypeError", f"{name}() got an unexpected keyword argument '{key}'")
     with_defaults = parameters[len(parameters) - len(function.defaults) :]
     for parameter, default in zip(with_defaults, function.defaults, strict=True):
         bound.setdefault(parameter, default)
-    missing = [p for p in parameters if p not in bound]
+    for parameter, default in (function.keyword_defaults or {}).items():
+        bound.setdefault(parameter, default)
+    missing = [p for p in (*parameters, *keyword_only) if p not in bound]
     if missing:
-        raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
+        raise ProgramError("TypeError", f"{name}() missing required argument: '{missing[0]}'")
+    if spec.kwarg is not None:
+        bound[spec.kwarg.arg] = extra
     return bound
 
 
@@ -1742,13 +2230,12 @@ def _checked_gradient(
     return grad if grad.is_contiguous() else grad.contiguous()
 
 
-def _exception_message(name: str, args: tuple[Any, ...]) -> str:
-    """str(e), as Python writes it: the one argument, or the tuple of them."""
-    if not args:
-        return ""
-    if len(args) == 1:
-        return to_text(args[0], 1000, quoted=name == "KeyError")
-    return to_text(args, 1000, quoted=True)
+def _type_name(value: Any) -> str:
+    """The name Python gives the value's type in an error ('Value', 'Tensor', 'int')."""
+    own = _class_of(value)
+    if own is not None:
+        return own.name
+    return "Tensor" if isinstance(value, torch.Tensor) else type(value).__name__
 
 
 def _class_of(value: Any) -> UserClass | None:

@@ -119,11 +119,58 @@ CORPUS: tuple[Hostile, ...] = (
         "__reduce__",
     ),
     Hostile(
-        "class_add_operator",
-        ("class V:\n    def __add__(self, other):\n        return 1"),
+        # Python would call it for 'a' * V(): a repetition no size check sees.
+        "class_index_operator",
+        ("class V:\n    def __index__(self):\n        return 10**12\ns = 'a' * V()"),
         "not-allowed",
-        "__add__",
+        "__index__",
     ),
+    Hostile(
+        "class_getattribute",
+        ("class V:\n    def __getattribute__(self, name):\n        return 1"),
+        "not-allowed",
+        "__getattribute__",
+    ),
+    Hostile(
+        "class_new",
+        ("class V:\n    def __new__(cls):\n        return 1"),
+        "not-allowed",
+        "__new__",
+    ),
+    Hostile(
+        "class_torch_function",
+        ("class V:\n    def __torch_function__(self, f, t, a, k):\n        return f"),
+        "not-allowed",
+        "__torch_function__",
+    ),
+    Hostile(
+        "class_metaclass",
+        ("class M:\n    pass\nclass V(metaclass=M):\n    pass"),
+        "not-allowed",
+        "metaclass",
+    ),
+    Hostile(
+        "module_class_call_operator",
+        NN + "class N(nn.Module):\n    def __call__(self, x):\n        return x\n",
+        "not-allowed",
+        "__call__",
+    ),
+    Hostile(
+        "module_private_state",
+        NN + "class N(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self._forward_hooks = {}\nn = N()",
+        "not-allowed",
+        "_forward_hooks",
+    ),
+    Hostile(
+        "module_sandbox_state",
+        NN + "class N(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self._agx_forward = None\nn = N()",
+        "not-allowed",
+        "_agx_forward",
+    ),
+    Hostile("tensor_private_attribute", LEAF + "b = x._base", "not-allowed", "'_base'"),
+    Hostile("torch_private_namespace", IMPORT_TORCH + "c = torch._C", "not-allowed", "torch._C"),
     Hostile(
         "class_body_loop",
         ("class A:\n    for i in range(3):\n        pass"),
@@ -144,7 +191,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "class_method_decorator",
-        ("class A:\n    @property\n    def f(self):\n        return 1"),
+        ("class A:\n    @print\n    def f(self):\n        return 1"),
         "not-allowed",
         "staticmethod",
     ),
@@ -827,10 +874,10 @@ CORPUS: tuple[Hostile, ...] = (
         "'apply_'",
     ),
     Hostile(
-        "lambda_star_args",
-        ("f = lambda *a: a"),
+        "lambda_positional_only",
+        ("f = lambda a, /: a"),
         "not-allowed",
-        "plain parameters",
+        "positional-only",
     ),
     Hostile(
         "lambda_in_sorted_key_loops",
@@ -899,10 +946,10 @@ CORPUS: tuple[Hostile, ...] = (
         "format spec",
     ),
     Hostile(
-        "format_map_still_refused",
-        ("s = '{x}'.format_map({'x': 1})"),
+        "format_map_attribute",
+        ("s = '{x.__class__}'.format_map({'x': 1})"),
         "not-allowed",
-        "'format_map'",
+        "attributes or items",
     ),
     Hostile(
         "percent_wide",
@@ -1319,7 +1366,8 @@ CORPUS: tuple[Hostile, ...] = (
         "'handle'",
     ),
     # Format strings ------------------------------------------------------------------------
-    Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
+    Hostile("str_format_map_wide", "s = '{x:99999}'.format_map({'x': 1})", "not-allowed", "format"),
+    Hostile("str_format_map_not_dict", "s = '{x}'.format_map(1)", "program-error", "format_map"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
     Hostile("fstring_wide", "x = 1\ns = f'{x!r:>99999}'", "not-allowed", "format spec"),
     Hostile("fstring_nested_spec", "w = '9' * 6\ns = f'{1:{w}}'", "not-allowed", "format spec"),
@@ -1333,9 +1381,15 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("async", "async def f():\n    pass", "not-allowed", "async"),
     Hostile("match", "match 1:\n    case 1:\n        pass", "not-allowed", "match"),
     Hostile("decorator", "@print\ndef f():\n    pass", "not-allowed", "decorator"),
-    Hostile("varargs", "def f(*args):\n    pass", "not-allowed", "plain parameters"),
-    Hostile("posonly_shadowing", "def f(a, /):\n    pass", "not-allowed", "plain parameters"),
-    Hostile("double_star_call", "d = dict(**{'a': 1})", "not-allowed", "'**'"),
+    Hostile("varargs_dunder", "def f(*__a):\n    pass", "not-allowed", "'__a'"),
+    Hostile("posonly_shadowing", "def f(a, /):\n    pass", "not-allowed", "positional-only"),
+    Hostile("double_star_call", "d = dict(**{1: 2})", "program-error", "keywords must be"),
+    Hostile(
+        "double_star_out",
+        IMPORT_TORCH + "z = torch.zeros(2, **{'out': torch.ones(2)})",
+        "not-allowed",
+        "'out='",
+    ),
     Hostile("bytes_literal", "b = b'x'", "not-allowed", "bytes"),
     Hostile("with_open", "with open('f') as f:\n    pass", "not-allowed", "'open'"),
     Hostile("print_to_file", "print(1, file=None)", "program-error", "print(): "),
@@ -1449,7 +1503,7 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile(
         "node_saved", LEAF + "y = x * x\ns = y.grad_fn._saved_self", "not-allowed", "_saved_self"
     ),
-    Hostile("module_apply", MODEL + "m.apply(print)", "not-allowed", "'apply'"),
+    Hostile("module_apply", MODEL + "m.apply(m)", "program-error", "apply takes a function"),
     Hostile("apply_", LEAF + "x.apply_(abs)", "not-allowed", "'apply_'"),
     Hostile("map_", LEAF + "x.map_(x, print)", "not-allowed", "'map_'"),
     Hostile(
@@ -2067,8 +2121,8 @@ LAYERS: tuple[Hostile, ...] = (
         "lambda_lr",
         NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
         "s = torch.optim.lr_scheduler.LambdaLR(o, 1)",
-        "not-allowed",
-        "StepLR",
+        "program-error",
+        "lr_lambda must be a function",
     ),
     Hostile(
         "scheduler_optimizer",
