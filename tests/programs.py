@@ -770,4 +770,50 @@ print(a.type(), b.type(), d.type(), a.type('torch.DoubleTensor').dtype)
 y = (a[b] @ w).sum()
 y.backward()
 """,
+    "user_class_operators_with_tensors": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+
+class Affine:
+    def __init__(self, n):
+        self.w = torch.randn(n, requires_grad=True)
+        self.b = torch.zeros(n, requires_grad=True)
+
+    def __call__(self, x):
+        return x * self.w + self.b
+
+    def __radd__(self, other):
+        return other + self.b
+
+    def __rmul__(self, other):
+        return other * self.w
+
+    @property
+    def size(self):
+        return self.w.numel()
+
+class Shift(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc = nn.Linear(n, n)
+
+    def extra_repr(self):
+        return "shifted"
+
+    def forward(self, x):
+        print("shift", x.shape)
+        return self.fc(x) + 1
+
+layer = Affine(3)
+x = torch.tensor([1.0, -2.0, 0.5])
+h = layer(x)
+k = x + layer
+m = x * layer
+net = nn.Sequential(Shift(3), nn.Flatten(0), nn.Tanh())
+out = net(h + k + m)
+print(net, layer.size)
+loss = out.pow(2).sum()
+loss.backward()
+""",
 }

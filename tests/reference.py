@@ -40,7 +40,7 @@ def run_reference(code: str, output: str | None = None) -> Reference:
         original(self, *args, **kwargs)
         passes.append(_leaf_state(names))
 
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"__name__": "__main__"}  # classes print as __main__.Name
     graph_grads: dict[int, dict[str, torch.Tensor]] = {}
     stdout = io.StringIO()
     torch.Tensor.backward = recording_backward  # type: ignore[method-assign]

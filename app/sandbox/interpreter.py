@@ -11,7 +11,6 @@ import ast
 import contextlib
 import difflib
 import operator
-import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,6 +76,7 @@ from app.sandbox.exceptions import (
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard, check_packed
+from app.sandbox.pyrandom import ProgramRandom
 from app.sandbox.pyvalues import (
     TYPE_BUILTINS,
     Builtin,
@@ -163,10 +163,6 @@ OPERATOR_METHODS: dict[str, str] = {
     "invert": "invert",
 }
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-# The functions of Python's `random` a program may call, on a generator of its own.
-RANDOM_FUNCTIONS = (
-    "seed random uniform randint randrange choice choices shuffle gauss sample".split()
-)
 # Special methods a class deriving from nn.Module or autograd.Function may not define:
 # torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
 MODULE_SPECIAL_METHODS = frozenset({"__init__"})
@@ -353,13 +349,7 @@ class Interpreter:
         ):
             self.python.builtins[name] = Builtin(name, function)
         self.python.iterate_object = self.object_items
-        # `import random`: Python's functions on a generator of this program's own, seeded
-        # like torch's, so that no program sees or moves another's state.
-        self.random = random.Random(0)  # noqa: S311 (a learner's random numbers, no secret)
-        self.random_namespace = Namespace(
-            "random",
-            {name: Builtin(name, getattr(self.random, name)) for name in RANDOM_FUNCTIONS},
-        )
+        self.random_namespace = ProgramRandom(self.budget, self.python).namespace()
 
     def run(self) -> Evaluation:
         self.running = True
