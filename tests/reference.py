@@ -70,6 +70,10 @@ def _leaf_state(names: dict[str, Any]) -> dict[str, tuple[torch.Tensor | None, t
     for name, value in names.items():
         if isinstance(value, torch.nn.Module):
             tensors.update({f"{name}.{path}": p for path, p in value.named_parameters()})
+        elif type(value).__module__ == "__main__" and not isinstance(value, type):
+            # An object of the program's own plain class: its tensors by attribute (layer.w).
+            attributes = vars(value).items()
+            tensors.update({f"{name}.{a}": t for a, t in attributes if isinstance(t, torch.Tensor)})
     return {
         name: (_grad(tensor), tensor.detach().clone())
         for name, tensor in tensors.items()

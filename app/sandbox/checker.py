@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.settings import Limits
 
-# Node types the interpreter implements. Anything else (lambda, class, try, yield, global,
-# walrus, await, star-args in calls...) is refused with its name.
+# Node types the interpreter implements. Anything else (yield, global, walrus, await,
+# match...) is refused with its name.
 ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
     {
         ast.Module,

@@ -297,6 +297,11 @@ class Guard:
         # A module runs on meta tensors to learn its sizes: the program's hooks on it do not
         # run then (they run once, in the real call), as the interpreter reads here.
         self.dry_running = 0
+        # Told of each torch part's call inside a container holding a program's module
+        # (part, args, kwargs, output), so that the calls can be recorded one by one.
+        self.part_ran: Callable[[nn.Module, tuple[Any, ...], dict[str, Any], Any], None] = (
+            lambda *_: None
+        )
 
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
@@ -384,13 +389,19 @@ class Guard:
         handles = [
             part.register_forward_pre_hook(self._check_part, with_kwargs=True, prepend=True)
             for part in parts
-        ]
+        ] + [part.register_forward_hook(self._report_part, with_kwargs=True) for part in parts]
         try:
             result = call(*args, **kwargs)
         finally:
             for handle in handles:
                 handle.remove()
         return self.checked_result(name, result, sized=False)
+
+    def _report_part(
+        self, part: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        if not self.dry_running:
+            self.part_ran(part, args, kwargs, output)
 
     def _check_part(self, part: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if not self.dry_running:

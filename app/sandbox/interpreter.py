@@ -305,6 +305,7 @@ class Interpreter:
         self.observer = observer
         self.budget = Budget(limits)
         self.guard = Guard(self.budget)
+        self.guard.part_ran = self.module_ran
         self.stdout = TextWriter(limits.max_stdout_chars)
         self.python = PythonValues(self.budget, self.stdout, self.binop, self.truth)
         self.globals = Scope({})
@@ -1295,6 +1296,10 @@ class Interpreter:
                 result = function.function(*args, **kwargs)
                 if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
                     self.budget.integer(result.bit_length())
+                if _holds_program_code((*args, *kwargs.values())):
+                    # sum() of the program's objects ran their __radd__: the operations inside
+                    # were recorded one by one, and a replay must not run the program again.
+                    return self._produced(result)
                 return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
@@ -1339,12 +1344,21 @@ class Interpreter:
                 return function(*args, **kwargs)
             case nn.Module():
                 result = self.guard.call_module(function, args, kwargs)
-                if any(id(sub) in self._hooked for sub in function.modules()):
-                    # The program's forward hooks ran inside: a replay without them would
-                    # compute something else, so the call is not recorded.
-                    return self._produced(result)
-                return self._produced(result, Call(function, args, kwargs))
+                return self.module_ran(function, args, kwargs, result)
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
+
+    def module_ran(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> Any:
+        """Report a torch module's call (or, through the guard, of a torch part of a container
+        holding a module of the program) for the gradient check to replay."""
+        subs = list(module.modules())
+        if any(id(sub) in self._hooked or isinstance(sub, UserModule) for sub in subs):
+            # The program's forward hooks, or its module's forward, ran inside: a replay
+            # would run the program again (or compute without them): not recorded. The
+            # operations of the program's forward, and the torch parts, are recorded.
+            return self._produced(result)
+        return self._produced(result, Call(module, args, kwargs))
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -2218,6 +2232,19 @@ def _checked_gradient(
             f"shape {list(shape)} and dtype {dtype}",
         )
     return grad if grad.is_contiguous() else grad.contiguous()
+
+
+def _holds_program_code(values: tuple[Any, ...]) -> bool:
+    """Whether these arguments (or the items of a list, tuple or dict among them) are the
+    program's objects or functions, whose methods a builtin may have run."""
+    program = UserObject | UserFunction | BoundUserMethod | UserClass
+    for value in values:
+        if isinstance(value, program):
+            return True
+        items = list(value.values()) if isinstance(value, dict) else value
+        if isinstance(items, list | tuple) and any(isinstance(item, program) for item in items):
+            return True
+    return False
 
 
 def _type_name(value: Any) -> str:
