@@ -162,31 +162,28 @@ class MLP(Module):
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
 
 
+def expression(a, b):
+    # The same arithmetic on Scalars and on tensors.
+    c = a + b
+    d = a * b + b ** 3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a).tanh()
+    e = c - d
+    f = e ** 2
+    g = f / 2.0
+    return g + 10.0 / f
+
+
 a = Scalar(-4.0)
 b = Scalar(2.0)
-c = a + b
-d = a * b + b ** 3
-c = c + c + 1
-c = c + 1 + c + (-a)
-d = d + d * 2 + (b + a).tanh()
-e = c - d
-f = e ** 2
-g = f / 2.0
-g = g + 10.0 / f
+g = expression(a, b)
 g.backward()
 print("scalar", a, b, g)
 
 at = torch.tensor(-4.0, dtype=torch.float64, requires_grad=True)
 bt = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
-ct = at + bt
-dt = at * bt + bt ** 3
-ct = ct + ct + 1
-ct = ct + 1 + ct + (-at)
-dt = dt + dt * 2 + (bt + at).tanh()
-et = ct - dt
-ft = et ** 2
-gt = ft / 2.0
-gt = gt + 10.0 / ft
+gt = expression(at, bt)
 gt.backward()
 print("torch", f"{at.grad.item():.6f}", f"{bt.grad.item():.6f}", f"{gt.item():.6f}")
 
@@ -305,6 +302,21 @@ except TypeError as error:
     print("TypeError", error)
 try:
     print(len(V(1).x))
+except TypeError as error:
+    print("TypeError", error)
+
+class Plain:
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+print(t == Plain(), Plain() == t, t != Plain(), Plain(), type(t).__name__, V.__name__)
+try:
+    print(t < Plain())
+except TypeError as error:
+    print("TypeError", error)
+try:
+    print(len({Bag(), Bag()}))
+    print({V(1): 1, Plain(): 2}[V(1)])
 except TypeError as error:
     print("TypeError", error)
 """

@@ -306,7 +306,7 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
         case ast.Attribute(attr=attr):
             # `self._prev` is the program's own (micrograd's Value): allowed, and read at run
             # time from the program's objects only. Dunders (`x.__class__`) never are.
-            if attr.startswith("__"):
+            if attr.startswith("__") and attr != "__name__":  # type(self).__name__ in a repr
                 raise refused(
                     f"attribute '{attr}' is not allowed: names starting with '__' are internal",
                     node,

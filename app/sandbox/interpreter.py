@@ -1012,7 +1012,15 @@ class Interpreter:
         if symbol in COMPARISONS or symbol in {"is", "is not"}:
             # Python's rich comparison calls UserObject.__eq__/__lt__..., which run the
             # program's methods; a tensor's own comparison gives way as above.
-            return function(*operands)
+            try:
+                return function(*operands)
+            except TypeError:
+                left, right = operands
+                raise ProgramError(
+                    "TypeError",
+                    f"'{symbol}' not supported between instances of '{_type_name(left)}' and "
+                    f"'{_type_name(right)}'",
+                ) from None
         if symbol in {"in", "not in"}:
             found = self.contains(operands[1], operands[0])
             return found if symbol == "in" else not found
@@ -1157,6 +1165,8 @@ class Interpreter:
     # Attributes and items --------------------------------------------------------------
 
     def get_attribute(self, owner: Any, name: str) -> Any:
+        if name == "__name__":
+            return self.name_of(owner)
         if isinstance(owner, Namespace):
             if name in owner.members:
                 return owner.members[name]
@@ -1236,6 +1246,22 @@ class Interpreter:
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
         raise refused(f"'{name}' of a {kind} is not available in this sandbox")
+
+    def name_of(self, owner: Any) -> str:
+        """`type(self).__name__`: the name of a class or function, nothing else's."""
+        match owner:
+            case UserClass(name=name) | ExceptionClass(name=name):
+                return name
+            case Builtin(name=name):
+                return name
+            case TypeProxy(qualname=qualname):
+                return qualname.rsplit(".", 1)[-1]
+            case UserFunction():
+                return owner.name
+        raise refused(
+            f"'__name__' of a {_type_name(owner)} is not available: only a class or "
+            "a function has one here"
+        )
 
     def get_item(self, container: Any, index: Any) -> Any:
         if isinstance(container, torch.Tensor):

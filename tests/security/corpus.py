@@ -977,7 +977,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "type_name_dunder",
-        ("t = type(1).__name__"),
+        ("import torch\nt = torch.ones(1).__name__"),
         "not-allowed",
         "'__name__'",
     ),
@@ -2521,13 +2521,13 @@ CLASSES: tuple[Hostile, ...] = (
         "class F:\n    def __iter__(self):\n        return self\n"
         "    def __next__(self):\n        return 1\nx = list(F())",
         "limit",
-        "endless loop",
+        "the program ran",
     ),
     Hostile(
         "dunder_getitem_forever",
         "class F:\n    def __getitem__(self, i):\n        return i\nfor x in F():\n    pass",
         "limit",
-        "endless loop",
+        "the program ran",
     ),
     Hostile(
         "dunder_call_recursion",
@@ -2641,7 +2641,7 @@ CLASSES: tuple[Hostile, ...] = (
         OPTIMIZER + "def f(e):\n    while True:\n        pass\n"
         "s = torch.optim.lr_scheduler.LambdaLR(o, f)",
         "limit",
-        "endless loop",
+        "the program ran",
     ),
     Hostile(
         "apply_runs_backward",
