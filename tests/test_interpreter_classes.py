@@ -8,6 +8,7 @@ import re
 import pytest
 
 from app.evaluate import evaluate
+from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphRequest
 from app.settings import Limits
 from tests.reference import run_reference
@@ -309,6 +310,16 @@ class Plain:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+class Money:
+    def __init__(self, cents):
+        self.cents = cents
+    def __format__(self, spec):
+        return f"${self.cents / 100:{spec or '.2f'}}"
+    def __str__(self):
+        return f"{self}"
+
+print(f"{Money(1234)} {Money(5):.3f}", str(Money(99)), "{:.1f}".format(Money(250)))
+
 print(t == Plain(), Plain() == t, t != Plain(), Plain(), type(t).__name__, V.__name__)
 try:
     print(t < Plain())
@@ -551,3 +562,31 @@ def test_each_forward_and_hook_prints_once() -> None:
     assert stdout.count("pre-hook") == 2
     assert stdout.count("\nhook torch.Size") == 2
     assert stdout.count("forward") == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "position", "words"),
+    [
+        ("class A:\n    def __getattr__(self, name):\n        return 1", (2, 5), "__getattr__"),
+        ("class A:\n    pass\nb = A().__dict__", (3, 5), "'__dict__'"),
+        ("class A:\n    def f(self):\n        pass\n    __del__ = f", (4, 5), "'__del__'"),
+        ("class A:\n    @print\n    def f(self):\n        pass", (2, 6), "@property"),
+        (
+            "import torch\nclass N(torch.nn.Module):\n    def __add__(self, other):\n"
+            "        return other",
+            (3, 5),
+            "torch calls its own",
+        ),
+        ("class A:\n    pass\nx = len(A())", (3, 5), "has no len()"),
+        ("class A:\n    pass\nx = A()[0]", (3, 5), "not subscriptable"),
+        ("class A:\n    pass\nx = A()(1)", (3, 5), "not callable"),
+        ("class A:\n    pass\nfor x in A():\n    pass", (3, 1), "not iterable"),
+    ],
+)
+def test_what_stays_refused_says_what_and_where(
+    code: str, position: tuple[int, int], words: str
+) -> None:
+    with pytest.raises(ProgramError) as caught:
+        run(code)
+    assert (caught.value.line, caught.value.column) == position
+    assert words in caught.value.detail

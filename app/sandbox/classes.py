@@ -129,6 +129,9 @@ class UserObject:
         return repr(self)
 
     def __format__(self, spec: str) -> str:
+        found, text = self.special("__format__", spec)
+        if found:
+            return str(text) if isinstance(text, str) else _not_string("__format__", text)
         if spec:
             raise ProgramError(
                 "TypeError", f"unsupported format string passed to {self.cls.name}.__format__"
