@@ -235,6 +235,16 @@ class UserModule(nn.Module):
             raise ProgramError("TypeError", "this module was not made by the running program")
         return runner(self, args, kwargs)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "UserModule":
+        """TransformerEncoder(layer, n) deep-copies its layer: for a module of the program
+        that would copy the interpreter it runs in, and every value the program holds."""
+        raise ProgramError(
+            "Not allowed",
+            "torch would copy a module of the program here (TransformerEncoder copies its "
+            "layer); build the layers in your own module instead",
+            kind="not-allowed",
+        )
+
     def extra_repr(self) -> str:
         """What print(model) shows after the class name: the program's extra_repr, run while
         the program runs (torch calls it from nn.Module.__repr__)."""

@@ -2662,7 +2662,18 @@ CLASSES: tuple[Hostile, ...] = (
         "        return x\ne = nn.TransformerEncoder(L(), 2, enable_nested_tensor=False)\n"
         "y = e(torch.ones(2, 1, 4))",
         "not-allowed",
-        "cannot sit inside a TransformerEncoder",
+        "copy a module of the program",
+    ),
+    Hostile(
+        # Each deep copy of the layer would copy the interpreter and the 3M-element tensor
+        # the program holds: 50 copies, past any budget.
+        "program_module_deep_copied",
+        NN + "class L(nn.Module):\n"
+        "    def forward(self, x, src_mask=None, is_causal=False, src_key_padding_mask=None):\n"
+        "        return x\nbig = torch.zeros(3_000_000)\n"
+        "e = nn.TransformerEncoder(L(), 50, enable_nested_tensor=False)",
+        "not-allowed",
+        "copy a module of the program",
     ),
     Hostile(
         # Sized as torch reaches the convolution, before its kernel runs.
