@@ -99,6 +99,13 @@ def statements() -> st.SearchStrategy[str]:
         ),
         st.builds("{}.val = {}".format, expression, expression),
         st.builds(
+            "s = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(m.parameters(), lr=0.1), "
+            "lambda e: {})\ns.step()\n{} = s.get_last_lr()".format,
+            expression,
+            names,
+        ),
+        st.builds("{} = m.apply(lambda mod: {})".format, names, expression),
+        st.builds(
             "class W({}):\n    def __{}__(self, *a):\n        return {}\n{} = W()".format,
             st.sampled_from(["V", "E", "Exception", "torch.nn.Module"]),
             st.sampled_from(["add", "iter", "len", "eq", "hash", "repr", "bool", "getitem"]),
