@@ -320,6 +320,20 @@ class Money:
 
 print(f"{Money(1234)} {Money(5):.3f}", str(Money(99)), "{:.1f}".format(Money(250)))
 
+class A:
+    def __add__(self, o):
+        return "A.add"
+
+class B(A):
+    def __radd__(self, o):
+        return "B.radd"  # a subclass's reflection comes first, as in Python
+
+print(A() + B(), B() + A())
+try:
+    print(round(Plain()))
+except TypeError as error:
+    print("TypeError", error)
+
 print(t == Plain(), Plain() == t, t != Plain(), Plain(), type(t).__name__, V.__name__)
 try:
     print(t < Plain())

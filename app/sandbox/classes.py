@@ -63,6 +63,8 @@ class UserClass:
     function_type: "type[ProgramFunction] | None" = None  # for kind "function": what apply calls
     # For kind "exception": the built-in exception the class derives from (ValueError...).
     exception_base: ExceptionClass | None = None
+    # For kinds "plain" and "exception": the instances' Python type (see object_type).
+    object_type: "type[UserObject] | None" = None
     runner: SpecialRunner | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -192,6 +194,14 @@ class UserObject:
         if found:
             return bool(checked_length(length))
         return True
+
+
+def object_type(name: str, parent: type[UserObject]) -> type[UserObject]:
+    """The Python type of a plain class's instances, named as the program names it, so that
+    Python's own messages read as in a script ('<' not supported between instances of
+    'Tensor' and 'Point'). It defines nothing of the program's: UserObject's methods look
+    the program's up in its class table."""
+    return type(name, (parent,), {"__module__": "__main__", "__qualname__": name})
 
 
 def checked_length(length: Any) -> int:

@@ -63,6 +63,7 @@ from app.sandbox.classes import (
     function_type,
     module_type,
     new_module,
+    object_type,
 )
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.exceptions import (
@@ -1886,6 +1887,9 @@ class Interpreter:
             cls.module_type = module_type(node.name, base_type)
         elif kind == "function":
             cls.function_type = function_type(node.name)
+        else:
+            base_object = parent.object_type if parent and parent.object_type else UserObject
+            cls.object_type = object_type(node.name, base_object)
         body = Scope({}, scope)
         for statement in node.body:
             if isinstance(statement, ast.FunctionDef):
@@ -1942,7 +1946,9 @@ class Interpreter:
                 "RuntimeError", f"an autograd Function is used as {cls.name}.apply(...), not called"
             )
         instance: Any = (
-            new_module(cls, self.run_forward) if cls.kind == "module" else UserObject(cls)
+            new_module(cls, self.run_forward)
+            if cls.kind == "module"
+            else (cls.object_type or UserObject)(cls)
         )
         if cls.kind == "exception":
             # BaseException.__new__ keeps the arguments, whatever __init__ then does.
