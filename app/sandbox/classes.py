@@ -2,7 +2,9 @@
 
 A program never holds a real type object. Its class is a `UserClass` (a table of methods
 and class attributes the interpreter reads); an instance of a plain class is a
-`UserObject` (a dict of attributes). An instance of a module class is a real `nn.Module`,
+`UserObject` (a dict of attributes), of a subtype named after the class that defines nothing
+of the program's: Python's calls to its special methods are handed to the interpreter. An
+instance of a module class is a real `nn.Module`,
 so that torch's own code (parameters(), state_dict(), print, train/eval, `.double()`, a
 Sequential holding it) works on it: its Python type is made here, a subclass of
 `UserModule` named after the program's class, whose only method torch calls, `forward`,
