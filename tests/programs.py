@@ -1,5 +1,6 @@
 """Programs whose every number is checked against plain PyTorch (see test_gradients)."""
 
+from tests.examples import EXAMPLES
 from tests.seed_cells import (
     ACCUMULATION_LESSON,
     CHAIN_RULE_LESSON,
@@ -770,6 +771,7 @@ print(a.type(), b.type(), d.type(), a.type('torch.DoubleTensor').dtype)
 y = (a[b] @ w).sum()
 y.backward()
 """,
+    "example_scalar_engine": EXAMPLES["scalar-engine"]["code"],
     "user_class_operators_with_tensors": """
 import torch
 from torch import nn
