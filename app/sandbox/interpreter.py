@@ -59,7 +59,6 @@ from app.sandbox.classes import (
     UserClass,
     UserModule,
     UserObject,
-    checked_length,
     function_type,
     module_type,
     new_module,
@@ -77,6 +76,7 @@ from app.sandbox.exceptions import (
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard, check_packed
+from app.sandbox.objects import ObjectProtocol, class_of, type_name
 from app.sandbox.pyrandom import ProgramRandom
 from app.sandbox.pyvalues import (
     TYPE_BUILTINS,
@@ -148,22 +148,6 @@ SYMBOLS: dict[str, Callable[..., Any]] = {
     "invert": operator.invert,
 }
 UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
-# The special method behind each operator, for the program's own classes.
-OPERATOR_METHODS: dict[str, str] = {
-    **{
-        symbol: name
-        for symbol, name in zip(
-            "+ - * @ / // % ** << >> | ^ &".split(),
-            "add sub mul matmul truediv floordiv mod pow lshift rshift or xor and".split(),
-            strict=True,
-        )
-    },
-    "abs": "abs",
-    "neg": "neg",
-    "pos": "pos",
-    "invert": "invert",
-}
-COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 # Special methods a class deriving from nn.Module or autograd.Function may not define:
 # torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
 MODULE_SPECIAL_METHODS = frozenset({"__init__"})
@@ -297,7 +281,7 @@ class Evaluation:
     last_graph_name: str | None = None
 
 
-class Interpreter:
+class Interpreter(ObjectProtocol):
     """Runs one checked program. Not reusable: make one per program."""
 
     def __init__(self, program: CheckedProgram, limits: Limits, observer: BackwardObserver) -> None:
@@ -1002,129 +986,6 @@ class Interpreter:
             self.budget.integer(result.bit_length())
         return result
 
-    def object_operator(
-        self, symbol: str, function: Callable[..., Any], operands: tuple[Any, ...], inplace: bool
-    ) -> Any:
-        """An operator with an object of the program's classes on either side, dispatched as
-        Python does: `a + b` tries a.__add__(b), then b.__radd__(a) (first when b's class
-        derives from a's); `x += y` tries __iadd__ first. The other operand's own method is
-        never called: int, float, str, list and Tensor all give way to the program's class
-        (Tensor.__add__ returns NotImplemented for a value it cannot read)."""
-        if symbol in COMPARISONS or symbol in {"is", "is not"}:
-            # Python's rich comparison calls UserObject.__eq__/__lt__..., which run the
-            # program's methods; a tensor's own comparison gives way as above.
-            try:
-                return function(*operands)
-            except TypeError:
-                left, right = operands
-                raise ProgramError(
-                    "TypeError",
-                    f"'{symbol}' not supported between instances of '{_type_name(left)}' and "
-                    f"'{_type_name(right)}'",
-                ) from None
-        if symbol in {"in", "not in"}:
-            found = self.contains(operands[1], operands[0])
-            return found if symbol == "in" else not found
-        name = OPERATOR_METHODS.get(symbol)
-        if name is None:
-            raise ProgramError("TypeError", f"'{symbol}' is not supported for these operands")
-        if len(operands) == 1:
-            (value,) = operands
-            found, result = self.special(value, f"__{name}__")
-            if found:
-                return result
-            raise ProgramError(
-                "TypeError", f"bad operand type for unary {symbol}: '{_type_name(value)}'"
-            )
-        left, right = operands
-        attempts: list[tuple[Any, str, Any]] = []
-        if inplace:
-            attempts.append((left, f"__i{name}__", right))
-        reflected = (right, f"__r{name}__", left)
-        left_class, right_class = _class_of(left), _class_of(right)
-        if (
-            right_class is not None
-            and left_class is not None
-            and right_class is not left_class
-            and right_class.is_subclass_of(left_class)
-        ):
-            attempts.append(reflected)
-        attempts.append((left, f"__{name}__", right))
-        if right_class is not left_class or left_class is None:
-            attempts.append(reflected)
-        for receiver, method, other in attempts:
-            found, result = self.special(receiver, method, other)
-            if found and result is not NotImplemented:
-                return result
-        shown = symbol + "=" if inplace else symbol
-        raise ProgramError(
-            "TypeError",
-            f"unsupported operand type(s) for {shown}: '{_type_name(left)}' and "
-            f"'{_type_name(right)}'",
-        )
-
-    def special(self, value: Any, name: str, *args: Any) -> tuple[bool, Any]:
-        """(True, result) of the program's special method `name` of `value`, if it has one."""
-        if not isinstance(value, UserObject):
-            return False, None
-        found, function = value.cls.find(name)
-        if not found or function is None:
-            return False, None
-        return True, self.run_special(function, value, args)
-
-    # SpecialRunner: Python calls these through UserObject (repr in print, hash in a set).
-
-    def active(self) -> bool:
-        return self.running
-
-    def run_special(self, function: Any, receiver: Any, args: tuple[Any, ...]) -> Any:
-        self.budget.step()
-        return self.call_bound(function, receiver, args, {})
-
-    def contains(self, container: Any, item: Any) -> bool:
-        """`item in container` for a container of the program's classes: its __contains__,
-        else a search through its items (__iter__ or __getitem__), as Python does."""
-        found, result = self.special(container, "__contains__", item)
-        if found:
-            return self.truth(result)
-        if not isinstance(container, UserObject):
-            return bool(item in container)
-        return any(
-            candidate is item or self.truth(self.binop("==", candidate, item))
-            for candidate in self.object_items(container)
-        )
-
-    def object_items(self, value: Any) -> list[Any]:
-        """The items a `for` loop over an object of the program's classes sees: what its
-        __iter__ returns (a list, an iterator, or an object with __next__), else its items
-        by __getitem__(0), (1)... until IndexError. Counted against the budget one by one."""
-        if not isinstance(value, UserObject):
-            raise ProgramError("TypeError", f"'{_type_name(value)}' object is not iterable")
-        found, iterator = self.special(value, "__iter__")
-        if found and not isinstance(iterator, UserObject):
-            return self.python.items(iterator)
-        if found:
-            if not iterator.cls.find("__next__")[0]:
-                raise ProgramError(
-                    "TypeError", f"iter() returned non-iterator of type '{_type_name(iterator)}'"
-                )
-            source, method, ending = iterator, "__next__", "StopIteration"
-        elif value.cls.find("__getitem__")[0]:
-            source, method, ending = value, "__getitem__", "IndexError"
-        else:
-            raise ProgramError("TypeError", f"'{_type_name(value)}' object is not iterable")
-        items: list[Any] = []
-        while True:
-            index = () if method == "__next__" else (len(items),)
-            try:
-                items.append(self.special(source, method, *index)[1])
-            except ProgramError as error:
-                if error.kind in CATCHABLE_KINDS and self.matches(error, EXCEPTION_CLASSES[ending]):
-                    return items
-                raise
-            self.budget.sequence(len(items), "a loop")
-            self.budget.step()
-
     def _check_python_operator(self, symbol: str, left: Any, right: Any) -> None:
         sized = SIZED
         if symbol == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
@@ -1260,7 +1121,7 @@ class Interpreter:
             case UserFunction():
                 return owner.name
         raise refused(
-            f"'__name__' of a {_type_name(owner)} is not available: only a class or "
+            f"'__name__' of a {type_name(owner)} is not available: only a class or "
             "a function has one here"
         )
 
@@ -1275,9 +1136,7 @@ class Interpreter:
             found, result = self.special(container, "__getitem__", index)
             if found:
                 return result
-            raise ProgramError(
-                "TypeError", f"'{_type_name(container)}' object is not subscriptable"
-            )
+            raise ProgramError("TypeError", f"'{type_name(container)}' object is not subscriptable")
         if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
@@ -1299,7 +1158,7 @@ class Interpreter:
                 mapping = self.eval(keyword.value, scope)
                 if not isinstance(mapping, dict):
                     raise ProgramError(
-                        "TypeError", f"argument after ** must be a dict, not {_type_name(mapping)}"
+                        "TypeError", f"argument after ** must be a dict, not {type_name(mapping)}"
                     )
                 items = list(mapping.items())
             for key, value in items:
@@ -1351,7 +1210,7 @@ class Interpreter:
                 found, method = function.cls.find("__call__")
                 if not found or method is None:
                     raise ProgramError(
-                        "TypeError", f"'{_type_name(function)}' object is not callable"
+                        "TypeError", f"'{type_name(function)}' object is not callable"
                     )
                 self.budget.step()
                 return self.call_bound(method, function, args, kwargs)
@@ -1518,7 +1377,7 @@ class Interpreter:
             type(value).__name__
         ):
             return self.python.builtins[type(value).__name__]
-        own = _class_of(value)
+        own = class_of(value)
         if own is not None:
             return own
         if isinstance(value, ExceptionValue):
@@ -1556,10 +1415,10 @@ class Interpreter:
             ):
                 return isinstance(value, target)
             case UserClass():
-                own = _class_of(value)
+                own = class_of(value)
                 return own is not None and own.is_subclass_of(option)
             case ExceptionClass():
-                own = _class_of(value)
+                own = class_of(value)
                 if own is not None:
                     return own.exception_base is not None and own.exception_base.is_subclass_of(
                         option
@@ -1568,67 +1427,6 @@ class Interpreter:
                     value.name, EXCEPTION_CLASSES["Exception"]
                 ).is_subclass_of(option)
         raise ProgramError("TypeError", "isinstance() arg 2 must be a type or tuple of types")
-
-    def builtin_len(self, value: Any) -> int:
-        if isinstance(value, UserObject):
-            found, length = self.special(value, "__len__")
-            if not found:
-                raise ProgramError(
-                    "TypeError", f"object of type '{_type_name(value)}' has no len()"
-                )
-            return checked_length(length)
-        return len(value)
-
-    def builtin_hash(self, value: Any) -> int:
-        """hash(x), as a program's __hash__ writes it: hash((self.a, self.b))."""
-        return hash(self.python.key(value))
-
-    def builtin_iter(self, value: Any) -> ListIterator:
-        """iter(x): an iterator over x's items, taken now (a program never holds a lazy one)."""
-        if isinstance(value, ListIterator):
-            return value
-        return ListIterator(self.python.items(value))
-
-    def builtin_next(self, iterator: Any, *default: Any) -> Any:
-        if isinstance(iterator, UserObject):
-            found, result = self.special(iterator, "__next__")
-            if found:
-                return result
-        if not isinstance(iterator, ListIterator):
-            raise ProgramError("TypeError", f"'{_type_name(iterator)}' object is not an iterator")
-        if len(default) > 1:
-            raise ProgramError("TypeError", "next expected at most 2 arguments")
-        if iterator.exhausted() and default:
-            return default[0]
-        return iterator.next()
-
-    def builtin_float(self, *args: Any) -> float:
-        if args and isinstance(args[0], UserObject):
-            found, result = self.special(args[0], "__float__")
-            if not found or not isinstance(result, float):
-                raise ProgramError(
-                    "TypeError",
-                    f"{_type_name(args[0])}.__float__ returned non-float"
-                    if found
-                    else f"float() argument must be a string or a real number, not "
-                    f"'{_type_name(args[0])}'",
-                )
-            return result
-        return float(*args)
-
-    def builtin_int(self, *args: Any, **kwargs: Any) -> int:
-        if args and isinstance(args[0], UserObject):
-            found, result = self.special(args[0], "__int__")
-            if not found or not _is_int(result):
-                raise ProgramError(
-                    "TypeError",
-                    f"__int__ returned non-int (type {_type_name(result)})"
-                    if found
-                    else f"int() argument must be a string, a bytes-like object or a real "
-                    f"number, not '{_type_name(args[0])}'",
-                )
-            return int(result)
-        return int(*args, **kwargs)
 
     def builtin_map(self, function: Any, *iterables: Any) -> list[Any]:
         """map(), made into a list at once (a program never holds a lazy iterator)."""
@@ -1765,7 +1563,7 @@ class Interpreter:
                 if isinstance(result, bool) or not isinstance(result, int | float):
                     raise ProgramError(
                         "TypeError",
-                        f"the lr_lambda of {name} must return a number, not {_type_name(result)}",
+                        f"the lr_lambda of {name} must return a number, not {type_name(result)}",
                     )
                 return float(result)
 
@@ -1975,7 +1773,7 @@ class Interpreter:
         if isinstance(value, PropertyValue):
             return self.call_bound(value.getter, receiver, (), {})
         if isinstance(value, UserFunction) and value.receives_class:
-            return BoundUserMethod(value, _class_of(receiver) or receiver)
+            return BoundUserMethod(value, class_of(receiver) or receiver)
         if isinstance(value, UserFunction) and value.owner is not None and not value.static:
             return BoundUserMethod(value, receiver)
         return value
@@ -2013,7 +1811,7 @@ class Interpreter:
             if len(args) != 2 or not isinstance(args[0], UserClass):
                 raise ProgramError("TypeError", "super() takes a class of the program and self")
             cls, receiver = args
-            own = _class_of(receiver)
+            own = class_of(receiver)
             if own is None or not own.is_subclass_of(cls):
                 raise ProgramError("TypeError", "super(type, obj): obj must be an instance of type")
             return SuperProxy(cls, receiver)
@@ -2277,22 +2075,6 @@ def _holds_program_code(values: tuple[Any, ...]) -> bool:
         if isinstance(items, list | tuple) and any(isinstance(item, program) for item in items):
             return True
     return False
-
-
-def _type_name(value: Any) -> str:
-    """The name Python gives the value's type in an error ('Value', 'Tensor', 'int')."""
-    own = _class_of(value)
-    if own is not None:
-        return own.name
-    return "Tensor" if isinstance(value, torch.Tensor) else type(value).__name__
-
-
-def _class_of(value: Any) -> UserClass | None:
-    if isinstance(value, UserObject):
-        return value.cls
-    if isinstance(value, UserModule):
-        return value._agx_class
-    return None
 
 
 def _flat(value: Any) -> tuple[Any, ...]:
