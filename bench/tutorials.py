@@ -11,7 +11,6 @@ import json
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench.programs import Program
