@@ -1,13 +1,12 @@
 """Graphviz layout in walled helper processes, through libgvc, under a time limit.
 
-Starting `dot` for each drawing costs about 10 ms of plugin and font loading on an idle
-machine (75-130 ms on a busy one), more than laying out a seed-sized graph; torchviz pays it
-on every call. A zygote loads libgvc once and forks, ahead of time, one helper process per
-layout (`app.pool`), walled like an evaluation (`app.wall`): the DOT comes from a user's
-program, and Graphviz's parser and layouts are C. A layout can still run away (one node shared
-by every step of a loop made `dot` take minutes), so the server waits at most the time limit,
-kills the helper and tries the next, cheaper engine in another; when every engine ran out of
-time there is no SVG.
+Starting `dot` for each drawing means loading its plugins and fonts, which costs more than
+laying out a seed-sized graph (docs/performance.md). A zygote loads libgvc once and forks,
+ahead of time, one helper process per layout (`app.pool`), walled like an evaluation
+(`app.wall`): the DOT comes from a user's program, and Graphviz's parser and layouts are C.
+A layout can still run away (one node shared by every step of a loop can make `dot` take
+minutes), so the server waits at most the time limit, kills the helper and tries the next,
+cheaper engine in another; when every engine ran out of time there is no SVG.
 """
 
 import ctypes

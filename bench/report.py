@@ -1,4 +1,4 @@
-"""The benchmark's table, its verdict on each goal, and the JSON the figures in docs/ come from."""
+"""The benchmark's table, its verdict on each goal, and the JSON it writes."""
 
 import json
 import platform

@@ -23,8 +23,8 @@ from app.schemas import (
 from app.workers import Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
-# A 3,000-node answer takes about 20 ms to serialise: in a thread, so that other requests do
-# not wait on the event loop. A seed-sized one costs less than the hop to a thread.
+# A large answer is serialised in a thread, so that other requests do not wait on the event
+# loop; a seed-sized one costs less than the hop to a thread.
 INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
