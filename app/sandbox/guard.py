@@ -78,9 +78,10 @@ DRY_RUN_MODULES = (
 )
 # Elementwise operations, and others whose output has as many elements as the broadcast
 # shape of their tensor operands (a softmax, a transpose, a masked fill), which is computed
-# from the shapes alone. A meta run of one (0.1-2 ms the first time a job meets its shapes)
-# is kept for every other call, and for these when an operand is anything but a plain
-# tensor or a number, or a keyword other than these numeric ones is given.
+# from the shapes alone: a meta run costs far more, the first time a job meets the shapes,
+# than the call itself. The meta run is kept for every other call, and for these when an
+# operand is anything but a plain tensor or a number, or a keyword other than these numeric
+# ones is given.
 ELEMENTWISE_NAMES = """
     add sub mul div true_divide pow remainder fmod atan2 maximum minimum eq ne lt le gt ge
     neg abs exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu square reciprocal
@@ -716,7 +717,7 @@ def _known_numel(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
 
 def _linear_size(cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
     """Elements of nn.Linear(in, out, bias)'s weight and bias, from its arguments: the layer
-    every model has, whose probe on the meta device costs about 1 ms the first time."""
+    every model has, whose probe on the meta device initialises its weights first."""
     if cls is not nn.Linear or len(args) > 3 or not {"bias", "dtype"}.issuperset(kwargs):
         return None
     sizes = (*args, None, None)[:2]
