@@ -142,6 +142,7 @@ def _classroom(run: ClassroomRun) -> dict[str, Any]:
         "answered": run.answered,
         "refused": run.refused,
         "errors": run.errors,
+        "turned_away_503": run.turned_away,
         "p50_ms": round(run.p50_ms, 1),
         "p99_ms": round(run.p99_ms, 1),
         "max_ms": round(run.max_ms, 1),
@@ -236,7 +237,8 @@ def _print(results: dict[str, Any]) -> None:
         f"\nA classroom: {lesson['learners']} learners, Run every {PERIOD_S:g} s each, "
         f"{SECONDS:g} s, unique programs:"
     )
-    keys = ["requests", "rate", "answered", "refused", "errors", "p50_ms", "p99_ms", "max_ms"]
+    keys = ["requests", "rate", "answered", "refused", "errors", "turned_away_503"]
+    keys += ["p50_ms", "p99_ms", "max_ms"]
     print(table(keys, [[lesson[key] for key in keys]]))
     print("\nCPU per classroom request that ran (answered or refused), by process:")
     rows = [[k, v] for k, v in results["classroom_cpu_ms_per_request"].items()]

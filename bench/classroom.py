@@ -38,6 +38,7 @@ class ClassroomRun:
     answered: int  # 200: a drawn graph
     refused: int  # 422: the learner's program failed, explained (a varied example can)
     errors: int  # anything else: 5xx, 503, a dropped connection, a timeout
+    turned_away: int  # of the errors, 503: every slot and waiting place was taken
     seconds: float
     p50_ms: float
     p99_ms: float
@@ -85,6 +86,7 @@ def classroom(
         answered,
         refused,
         len(outcomes) - answered - refused,
+        statuses.count(503),
         elapsed,
         1000 * cuts[49],
         1000 * cuts[98],
