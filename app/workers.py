@@ -9,6 +9,7 @@ bounded in size by the process that writes it.
 """
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -28,6 +29,7 @@ from app.pool import JobProcess, ProcessPool, Role
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphData, GraphDetails, GraphExtras, GraphRequest, GraphShape
 from app.settings import Limits, Settings
+from app.warmup import TUTORIAL_PROGRAMS
 
 log = logging.getLogger(__name__)
 WARM_UP = """
@@ -115,13 +117,17 @@ def prepare_evaluator(settings_json: str) -> "Evaluator":
     # before the walls refuse every write.
     tempfile.tempdir = tempfile.gettempdir()
     evaluate(GraphRequest(code=WARM_UP), settings.limits)
-    # The page's own examples (trusted code, not a user's): their first calls, and the
-    # guard's remembered output sizes of their operations, are inherited by every job.
+    # Trusted programs, never a user's: the page's own examples and the tutorial families
+    # (app.warmup). Their first calls, and the guard's remembered output sizes of their
+    # operations, are inherited by every job.
     for example in json.loads(EXAMPLES.read_text()):
-        try:
+        with contextlib.suppress(ProgramError):  # one shows an error on purpose
             evaluate(GraphRequest(code=example["code"]), settings.limits)
-        except ProgramError:
-            continue
+    for code in TUTORIAL_PROGRAMS:
+        try:
+            evaluate(GraphRequest(code=code), settings.limits)
+        except ProgramError as error:  # a slower first request, not a reason to stop
+            log.error("a warm-up program failed at line %s: %s", error.line, error.detail)
     return Evaluator(settings)
 
 

@@ -1,4 +1,4 @@
-"""`python -m bench`: every goal of the benchmark, measured in one run.
+"""`python -m bench`: every speed goal, measured in one run.
 
 Timings on a shared machine are noisy, so each figure is a median of repeated runs and every
 comparison with torchviz is made in the same run, interleaved request by request.
@@ -6,14 +6,18 @@ comparison with torchviz is made in the same run, interleaved request by request
 
 import itertools
 import json
+import random
 import statistics
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.baseline import torchviz_seconds
+from bench.classroom import PERIOD_S, SECONDS, ClassroomRun, classroom
 from bench.load import Client, Throughput, throughput, timed_post, uncached
 from bench.programs import RNN_STEPS, SEED_SIZED, Program, rnn
 from bench.report import goals, save, table
@@ -25,8 +29,13 @@ from bench.server import (
     reaped_cpu_seconds,
     running_server,
 )
+from bench.tutorials import FAMILIES, FIRST_SEEN, mlp
 
 REPEATS = 15
+# Never-seen members of each tutorial family whose first request is timed (seeds no other
+# part of the bench uses).
+FIRST_SEEN_SEEDS = range(100, 103)
+GRADCHECK_REPEATS = 5
 RNN_REPEATS = {100: 5, 1000: 3}
 CLIENTS = 8
 LOAD_SECONDS = 10.0
@@ -40,7 +49,10 @@ def main() -> None:
         for program in SEED_SIZED:  # warm every worker's first calls of these ops
             for _ in range(2):
                 timed_post(client, uncached(program))
+        results["first_seen"] = [_first_seen(client, family) for family in FAMILIES]
         results["seed_sized"] = [_versus_torchviz(client, program) for program in SEED_SIZED]
+        results["tutorial_sized"] = [_versus_torchviz(client, program) for program in FIRST_SEEN]
+        results["gradcheck_panel"] = _gradcheck_panel(client, server.url)
         results["rnn"] = [_rnn(client, steps) for steps in RNN_STEPS]
         seed = SEED_SIZED[:2]
         turns = itertools.count()
@@ -56,6 +68,13 @@ def main() -> None:
         timed_post(client, same)
         results["throughput_cached"] = _load(
             throughput(server.url, lambda: same, CLIENTS, LOAD_SECONDS / 2)
+        )
+        before = _cpu_by_role(server.pid)
+        lesson = classroom(server.url)
+        results["classroom"] = _classroom(lesson)
+        # Per request that ran (answered or refused): one turned away with 503 costs little.
+        results["classroom_cpu_ms_per_request"] = _cpu_per_request(
+            before, _cpu_by_role(server.pid), max(lesson.answered + lesson.refused, 1)
         )
         results["memory_mb"] = {
             role: [memory for memory in map(memory_mb, pids) if memory]
@@ -81,6 +100,52 @@ def _versus_torchviz(client: Client, program: Program) -> dict[str, Any]:
         "ours_ms": round(ours_ms, 1),
         "torchviz_ms": round(theirs_ms, 1),
         "ratio": round(ours_ms / theirs_ms, 3),
+    }
+
+
+def _first_seen(client: Client, family: Callable[[random.Random], Program]) -> dict[str, Any]:
+    """The first request of programs the server never ran: each a new member of the family
+    (its own sizes and constants), so no job process inherits their exact calls' sizes."""
+    times, nodes = [], 0
+    for seed in FIRST_SEEN_SEEDS:
+        program = family(random.Random(seed))
+        elapsed, answer = timed_post(client, uncached(program))
+        times.append(1000 * elapsed)
+        nodes = len(answer["nodes"])
+    return {
+        "family": program.name,
+        "nodes": nodes,
+        "ms": [round(t, 1) for t in times],
+        "median_ms": round(statistics.median(times), 1),
+    }
+
+
+def _gradcheck_panel(client: Client, url: str) -> dict[str, Any]:
+    """From pressing Run on the 3-layer MLP to its gradient check in hand, as the page does:
+    the answer, then GET of its `extras`."""
+    times = []
+    for seed in range(GRADCHECK_REPEATS):
+        start = time.perf_counter()
+        _, answer = timed_post(client, uncached(mlp(random.Random(seed))))
+        status, body = client.get(answer["extras"])
+        times.append(1000 * (time.perf_counter() - start))
+        if status != 200 or json.loads(body)["gradcheck"] is None:
+            raise RuntimeError(f"no gradient check: status {status}: {body[:300]!r}")
+    return {"ms": [round(t, 1) for t in times], "max_ms": round(max(times), 1)}
+
+
+def _classroom(run: ClassroomRun) -> dict[str, Any]:
+    return {
+        "learners": run.learners,
+        "requests": run.requests,
+        "rate": round(run.rate, 1),
+        "answered": run.answered,
+        "refused": run.refused,
+        "errors": run.errors,
+        "turned_away_503": run.turned_away,
+        "p50_ms": round(run.p50_ms, 1),
+        "p99_ms": round(run.p99_ms, 1),
+        "max_ms": round(run.max_ms, 1),
     }
 
 
@@ -138,12 +203,20 @@ def _graphviz_version() -> str:
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"\nSeed-sized programs, uncached over HTTP vs torchviz, median of {REPEATS}:")
+    print(f"\nPrograms up to 50 nodes, uncached over HTTP vs torchviz, median of {REPEATS}:")
     rows = [
         [r["program"], r["nodes"], f"{r['ours_ms']} ms", f"{r['torchviz_ms']} ms", r["ratio"]]
-        for r in results["seed_sized"]
+        for r in results["seed_sized"] + results["tutorial_sized"]
     ]
     print(table(["program", "nodes", "ours", "torchviz", "ratio"], rows))
+    print("\nFirst request of a program never run before (a new member of each family):")
+    rows = [
+        [r["family"], r["nodes"], " ".join(map(str, r["ms"])), r["median_ms"]]
+        for r in results["first_seen"]
+    ]
+    print(table(["family", "nodes", "each ms", "median ms"], rows))
+    panel = results["gradcheck_panel"]
+    print(f"\nGradient check of the 3-layer MLP in hand (answer + extras): {panel['ms']} ms")
     print("\nRNN with one shared W, uncached (torchviz: over 120 s at 100 steps, not run):")
     rows = [
         [r["steps"], r["nodes"], f"{r['median_s']} s", r["svg"], r["svg_kb"], r["json_kb"]]
@@ -159,6 +232,17 @@ def _print(results: dict[str, Any]) -> None:
     print(table(["requests", "count", "per s", "p50 ms", "p99 ms", "errors"], rows))
     print("\nCPU per uncached request under load, by process (where the time goes):")
     print(table(["process", "ms"], [[k, v] for k, v in results["cpu_ms_per_request"].items()]))
+    lesson = results["classroom"]
+    print(
+        f"\nA classroom: {lesson['learners']} learners, Run every {PERIOD_S:g} s each, "
+        f"{SECONDS:g} s, unique programs:"
+    )
+    keys = ["requests", "rate", "answered", "refused", "errors", "turned_away_503"]
+    keys += ["p50_ms", "p99_ms", "max_ms"]
+    print(table(keys, [[lesson[key] for key in keys]]))
+    print("\nCPU per classroom request that ran (answered or refused), by process:")
+    rows = [[k, v] for k, v in results["classroom_cpu_ms_per_request"].items()]
+    print(table(["process", "ms"], rows))
     print("\nMemory (MB, resident now / peak):")
     rows = [
         [role, " ".join(f"{p['rss_mb']}/{p['peak_rss_mb']}" for p in processes)]

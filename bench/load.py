@@ -44,6 +44,11 @@ class Client:
         response = self.connection.getresponse()
         return response.status, response.read()
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.connection.request("GET", path)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
     def close(self) -> None:
         self.connection.close()
 

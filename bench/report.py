@@ -21,6 +21,8 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
     seed, rnn = results["seed_sized"], {row["steps"]: row for row in results["rnn"]}
     uncached, cached = results["throughput_uncached"], results["throughput_cached"]
+    small = [r for r in results["seed_sized"] + results["tutorial_sized"] if r["nodes"] <= 50]
+    panel, lesson = results["gradcheck_panel"], results["classroom"]
     return [
         (
             "seed notebook programs: median ratio to torchviz <= 1.0",
@@ -42,6 +44,19 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
             uncached["p99_ms"] < 300 and not uncached["errors"],
         ),
         ("cached: >= 500 requests/s, no errors", cached["rate"] >= 500 and not cached["errors"]),
+        (
+            "every program of up to 50 nodes: ratio to torchviz <= 0.7",
+            all(r["ratio"] <= 0.7 for r in small),
+        ),
+        (
+            "first request of a never-seen program (up to 50 nodes): median under 150 ms",
+            all(r["median_ms"] < 150 for r in results["first_seen"] if r["nodes"] <= 50),
+        ),
+        ("gradient check of the 3-layer MLP in hand within 1 s", panel["max_ms"] < 1000),
+        (
+            f"classroom of {lesson['learners']}: p99 under 500 ms, no errors",
+            lesson["p99_ms"] < 500 and not lesson["errors"],
+        ),
     ]
 
 

@@ -25,11 +25,11 @@ def test_unknown_or_large_values_have_no_signature() -> None:
 def test_remembered_dry_run_still_charges_the_budget() -> None:
     budget = Budget(Limits())
     guard = Guard(budget)
-    a, b = torch.ones(3, 7), torch.ones(7, 5)
-    guard.dry_run("'@'", torch.matmul, (a, b), {})
-    guard.dry_run("'@'", torch.matmul, (a * 2, b), {})
+    a, b = torch.ones(3), torch.ones(5)  # an outer product: sized by a meta run
+    guard.dry_run("outer", torch.outer, (a, b), {})
+    guard.dry_run("outer", torch.outer, (a * 2, b), {})
     assert budget.elements == 2 * 15
-    assert DRY_RUN_SIZES.get((torch.matmul, signature((a, b)), signature({}))) == 15
+    assert DRY_RUN_SIZES.get((torch.outer, signature((a, b)), signature({}))) == 15
 
 
 def test_memo_is_bounded() -> None:

@@ -8,6 +8,7 @@ a kind of value the interpreter knows how to handle safely.
 
 import itertools
 import math
+import operator
 import types
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
@@ -75,6 +76,42 @@ DRY_RUN_MODULES = (
     nn.TransformerDecoderLayer,
     nn.TransformerEncoder,
 )
+# Elementwise operations, and others whose output has as many elements as the broadcast
+# shape of their tensor operands (a softmax, a transpose, a masked fill), which is computed
+# from the shapes alone: a meta run costs far more, the first time a job meets the shapes,
+# than the call itself. The meta run is kept for every other call, and for these when an
+# operand is anything but a plain tensor or a number, or a keyword other than these numeric
+# ones is given.
+ELEMENTWISE_NAMES = """
+    add sub mul div true_divide pow remainder fmod atan2 maximum minimum eq ne lt le gt ge
+    neg abs exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu square reciprocal
+    sign floor ceil trunc frac erf softmax log_softmax tril triu transpose t clone detach
+    masked_fill
+""".split()
+ELEMENTWISE_KEYWORDS = frozenset({"dim", "diagonal", "alpha", "negative_slope", "p"})
+ELEMENTWISE = frozenset(
+    {
+        operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
+        operator.mod, operator.pow, operator.eq, operator.ne, operator.lt, operator.le,
+        operator.gt, operator.ge, operator.neg, operator.pos, operator.abs, operator.iadd,
+        operator.isub, operator.imul, operator.itruediv, operator.ipow,
+        F.relu, F.gelu, F.silu, F.elu, F.leaky_relu, F.softplus, F.tanh, F.sigmoid,
+        F.softmax, F.log_softmax, F.dropout, torch.Tensor.contiguous,
+        *(getattr(torch, name) for name in ELEMENTWISE_NAMES),
+        *(getattr(torch.Tensor, name) for name in ELEMENTWISE_NAMES),
+    }
+)  # fmt: skip
+# Reductions of a whole tensor to one element (`loss = x.mean()`), when given the tensor alone.
+WHOLE_REDUCTIONS = frozenset(
+    getattr(owner, name)
+    for owner in (torch, torch.Tensor)
+    for name in "sum mean prod std var norm max min amax amin logsumexp".split()
+    if name != "logsumexp" or owner is torch.Tensor
+)
+MATMUL = frozenset({operator.matmul, torch.matmul, torch.Tensor.matmul, torch.mm, torch.Tensor.mm})
+# Random and constant tensors of a size given as integers.
+FACTORIES = frozenset({torch.zeros, torch.ones, torch.rand, torch.randn})
+FACTORY_KEYWORDS = frozenset({"requires_grad", "dtype", "device", "generator"})
 # Attention and transformer modules here always take PyTorch's plain path: the fast path
 # (torch._native_multi_head_attention, nested tensors) is a fused native kernel that only
 # inference ever reaches, and gives the same numbers. Set once for the worker process.
@@ -475,6 +512,10 @@ class Guard:
         error, or its output size depends on values (nonzero, unique) and is charged after.
         """
 
+        known = _known_numel(function, args, kwargs)
+        if known is not None:
+            self.budget.allocate(known, qualname)
+            return True
         work = KERNEL_WORK.get(function)
         hidden = HIDDEN_SIZES.get(function)
 
@@ -564,7 +605,9 @@ class Guard:
         # The probe is built from the real arguments, so a size given as a tensor is read
         # from its value, which the signature does not hold.
         tensors = _holds_scalar_tensor((args, kwargs))
-        numel = measure() if tensors else _remembered(cls, args, kwargs, measure)
+        numel = _linear_size(cls, args, kwargs)
+        if numel is None:
+            numel = measure() if tensors else _remembered(cls, args, kwargs, measure)
         if numel is not None:
             self.budget.allocate(numel, qualname)
 
@@ -721,6 +764,81 @@ def _stack_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
 
     copies = count if isinstance(count, int) and count > 0 else 1
     return size(layer) * copies + size(norm)
+
+
+def _known_numel(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """The output size of an elementwise call or a factory, from its arguments alone; None
+    when it is not one of those or its arguments are not plain (a meta run then sizes it)."""
+    try:
+        if function in FACTORIES and FACTORY_KEYWORDS.issuperset(kwargs):
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else args
+            if sizes and all(type(size) is int and size >= 0 for size in sizes):
+                return math.prod(sizes)
+            return None
+        if function in WHOLE_REDUCTIONS and len(args) == 1 and not kwargs:
+            return 1 if _plain_tensor(args[0]) else None
+        if function in MATMUL and len(args) == 2 and not kwargs:
+            return _matmul_numel(*args)
+        if function not in ELEMENTWISE or not ELEMENTWISE_KEYWORDS.issuperset(kwargs):
+            return None
+    except TypeError:  # an unhashable callable is in none of the sets
+        return None
+    shapes = []
+    for value in (*args, *kwargs.values()):
+        if _plain_tensor(value):
+            shapes.append(value.shape)
+        elif type(value) not in (bool, int, float, type(None)):
+            return None
+    return _broadcast_numel(shapes)
+
+
+def _linear_size(cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """Elements of nn.Linear(in, out, bias)'s weight and bias, from its arguments: the layer
+    every model has, whose probe on the meta device initialises its weights first."""
+    if cls is not nn.Linear or len(args) > 3 or not {"bias", "dtype"}.issuperset(kwargs):
+        return None
+    sizes = (*args, None, None)[:2]
+    bias = args[2] if len(args) == 3 else kwargs.get("bias", True)
+    if not all(type(size) is int and size >= 0 for size in sizes) or type(bias) is not bool:
+        return None
+    inputs, outputs = int(sizes[0]), int(sizes[1])
+    return outputs * inputs + (outputs if bias else 0)
+
+
+def _plain_tensor(value: Any) -> bool:
+    """A dense tensor or parameter, not a subclass whose calls could size differently."""
+    return (
+        type(value) in (torch.Tensor, nn.Parameter)
+        and value.layout == torch.strided
+        and not value.is_nested
+    )
+
+
+def _matmul_numel(left: Any, right: Any) -> int | None:
+    """Elements of `left @ right`; None where they do not multiply (the real call says so)."""
+    if not (_plain_tensor(left) and _plain_tensor(right)) or not (left.dim() and right.dim()):
+        return None
+    a, b = tuple(left.shape), tuple(right.shape)
+    rows = a[-2:-1]  # empty for a vector, as is `columns`
+    columns = b[-1:] if len(b) > 1 else ()
+    inner_right = b[-2] if len(b) > 1 else b[0]
+    if a[-1] != inner_right:
+        return None
+    batch = _broadcast_numel([a[:-2], b[:-2]])
+    return None if batch is None else batch * math.prod(rows) * math.prod(columns)
+
+
+def _broadcast_numel(shapes: list[tuple[int, ...]] | list[torch.Size]) -> int | None:
+    """Elements of the shape these broadcast to; None if they do not."""
+    if not shapes:
+        return None
+    numel = 1
+    for dim in range(1, max(map(len, shapes)) + 1):
+        lengths = {shape[-dim] for shape in shapes if len(shape) >= dim} - {1}
+        if len(lengths) > 1:
+            return None  # the shapes do not broadcast: the real call says so
+        numel *= lengths.pop() if lengths else 1
+    return numel
 
 
 def _remembered(

@@ -1,0 +1,115 @@
+"""Output sizes the guard computes from arguments alone (elementwise calls, whole reductions,
+matrix products, factories, nn.Linear) agree with what torch makes, and fall back to a meta
+run (None) for anything they do not model: hostile shapes, subclasses, odd arguments."""
+
+import operator
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from app.sandbox.errors import ProgramError
+from app.sandbox.guard import Budget, Guard, _known_numel, _linear_size
+from app.settings import Limits
+
+shapes = st.lists(st.integers(0, 3), max_size=4).map(tuple)
+
+
+def real_numel(function: object, *args: object, **kwargs: object) -> int | None:
+    try:
+        result = function(*args, **kwargs)  # type: ignore[operator]
+    except (RuntimeError, TypeError, IndexError):
+        return None
+    return result.numel() if isinstance(result, torch.Tensor) else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes, shapes, st.sampled_from([operator.add, operator.mul, torch.maximum, operator.lt]))
+def test_broadcast_sizes_match_torch(a: tuple[int, ...], b: tuple[int, ...], op: object) -> None:
+    x, y = torch.zeros(a), torch.zeros(b)
+    assert _known_numel(op, (x, y), {}) == real_numel(op, x, y)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(1, 3), min_size=1, max_size=4).map(tuple),
+    st.lists(st.integers(1, 3), min_size=1, max_size=4).map(tuple),
+)
+def test_matrix_product_sizes_match_torch(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    x, y = torch.zeros(a), torch.zeros(b)
+    assert _known_numel(operator.matmul, (x, y), {}) == real_numel(operator.matmul, x, y)
+
+
+def test_shape_keeping_calls_and_whole_reductions() -> None:
+    x = torch.randn(3, 4)
+    assert _known_numel(F.softmax, (x,), {"dim": -1}) == 12
+    assert _known_numel(torch.Tensor.masked_fill, (x, x > 0, 0.0), {}) == 12
+    assert _known_numel(torch.Tensor.mean, (x,), {}) == 1
+    assert _known_numel(torch.sum, (x,), {"dim": 0}) is None  # a reduction along a dim: meta
+    assert _known_numel(torch.max, (x, x), {}) is None  # max of two tensors is not a reduction
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (torch.randn(2).to_sparse(), 1.0),  # another layout
+        (torch.randn(2), [1.0, 2.0]),  # a list torch would convert
+        (torch.randn(2), "a"),
+        (torch.randn(2), torch.randn(2).to_sparse()),
+    ],
+)
+def test_anything_but_plain_tensors_and_numbers_is_left_to_a_meta_run(
+    args: tuple[object, ...],
+) -> None:
+    assert _known_numel(operator.add, args, {}) is None
+
+
+def test_tensor_subclasses_are_left_to_a_meta_run() -> None:
+    class Odd(torch.Tensor):
+        pass
+
+    odd = torch.randn(2).as_subclass(Odd)
+    assert _known_numel(operator.add, (odd, 1), {}) is None
+    assert _known_numel(torch.relu, (torch.randn(2),), {"inplace": True}) is None
+
+
+def test_factories_are_sized_from_integer_sizes_only() -> None:
+    assert _known_numel(torch.randn, (32, 16), {"requires_grad": True}) == 512
+    assert _known_numel(torch.zeros, ((3, 4),), {}) == 12
+    assert _known_numel(torch.ones, (3, -1), {}) is None
+    assert _known_numel(torch.ones, (3, True), {}) is None
+    assert _known_numel(torch.ones, (torch.tensor(3),), {}) is None
+    assert _known_numel(torch.ones, (3,), {"out": torch.zeros(3)}) is None
+
+
+def test_a_huge_factory_is_refused_before_any_memory() -> None:
+    guard = Guard(Budget(Limits()))
+    with pytest.raises(ProgramError):
+        guard.dry_run("torch.zeros", torch.zeros, (10**6, 10**6), {})
+    with pytest.raises(ProgramError):
+        guard.dry_run("'*'", operator.mul, (torch.zeros(1, 4000), torch.zeros(4000, 1)), {})
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((3, 4), {}), ((3, 4, False), {}), ((3, 4), {"bias": False}), ((0, 5), {})],
+)
+def test_linear_size_matches_its_parameters(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    layer = nn.Linear(*args, **kwargs)  # type: ignore[arg-type]
+    assert _linear_size(nn.Linear, args, kwargs) == sum(p.numel() for p in layer.parameters())
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((3,), {}), ((3, -1), {}), ((3, 4.0), {}), ((3, 4, 1), {}), ((3, 4), {"device": "meta"})],
+)
+def test_odd_linear_arguments_are_left_to_the_probe(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    assert _linear_size(nn.Linear, args, kwargs) is None
+    assert _linear_size(nn.Bilinear, (3, 4), {}) is None
