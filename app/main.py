@@ -22,6 +22,7 @@ from app.problems import install_problem_handlers
 from app.routes import export, graph, health, pages
 from app.security import install_security
 from app.settings import Settings
+from app.shapes import ShapeStore
 from app.wall import LAYERS
 from app.workers import WorkerPool
 
@@ -56,6 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.layout = layout
         app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+        app.state.shapes = ShapeStore(
+            settings.shape_entries,
+            settings.shape_items,
+            ResponseCache(settings.drawing_entries, settings.drawing_mb * 1024 * 1024),
+        )
         app.state.extras = ExtrasStore(
             settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
         )

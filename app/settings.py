@@ -107,4 +107,12 @@ class Settings(BaseSettings):
     extras_ttl_s: float = Field(
         60.0, gt=0, description="How long a pending gradient check can be fetched after its answer."
     )
+    shape_entries: int = Field(
+        64, ge=0, description="Graphs kept for drawing other views of them (POST /api/graph/view)."
+    )
+    shape_items: int = Field(
+        2_000_000, ge=0, description="Nodes, edges and groups of the kept graphs, together."
+    )
+    drawing_entries: int = Field(512, ge=0, description="Drawings of views kept.")
+    drawing_mb: int = Field(64, ge=0, description="Total size of the kept drawings.")
     limits: Limits = Field(default_factory=Limits)
