@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from app.elide import Drawing, fit
-from app.schemas import EdgeInfo, GraphShape, GraphView, NodeInfo
+from app.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
 from app.views import Box, ViewedGraph, apply_view
 
 COLOURS = {
@@ -147,7 +147,10 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     root_name = _root_name(graph)
     graph = viewed.shape
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
-    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
+    # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
+    # once, with an edge into each step's box, as copies would fill the picture's width.
+    split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
+    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, split)
     lines = [
         "digraph autograd {",
         f"\tgraph {_attrs(GRAPH_ATTRS)}",
@@ -163,7 +166,8 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
         if box is not None:
-            where.append(f"\t{_name(node.id)} {_attrs(_box_attrs(box, root_name, big))}")
+            calls = viewed.repeats.get(box.groups[0].module, 1)
+            where.append(f"\t{_name(node.id)} {_attrs(_box_attrs(box, calls, root_name, big))}")
             continue
         base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
         if node.kind == "const":
@@ -190,7 +194,9 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
         bundle = drawing.bundled.get((edge.source, edge.target))
-        if not big:
+        # A parameter drawn once for every step of a loop: its share per step is in Details.
+        shared = len(out_of.get(edge.source, [])) > SPLIT_FAN_OUT and bool(viewed.boxes)
+        if not big and not shared:
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
         lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
@@ -202,45 +208,46 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def group_title(box: Box) -> str:
-    """ "model.layers.0 (TransformerEncoderLayer)", "cell (RNNCell) x12" for a roll."""
-    first = box.groups[0]
-    title = f"{first.module} ({first.type})"
+def group_title(box: Box, calls: int) -> str:
+    """ "model.layers.0 (TransformerEncoderLayer)", "cell (RNNCell) x12" for a roll, "cell
+    (RNNCell), call 4 of 12" for one of `calls` calls."""
     if len(box.groups) > 1:
-        return f"{title} \N{MULTIPLICATION SIGN}{len(box.groups)}"
-    return title
+        first = box.groups[0]
+        return f"{first.module} ({first.type}) \N{MULTIPLICATION SIGN}{len(box.groups)}"
+    return _cluster_title(box.groups[0], calls)
 
 
-def _cluster_title(group: Any, calls: int) -> str:
+def _cluster_title(group: GroupInfo, calls: int) -> str:
+    """The page's groupName (static/graph-model.js) says the same."""
     title = f"{group.module} ({group.type})"
     return f"{title}, call {group.call + 1} of {calls}" if calls > 1 else title
 
 
-def _box_attrs(box: Box, root_name: str, big: bool) -> dict[str, str]:
-    """A collapsed group or a roll: its title, its output's shape and gradient, and the
-    gradients of the parameters inside."""
-    rows = [_bold(group_title(box))]
-    calls = box.groups
-    if len(calls) > 1:
-        rows.append(html.escape(f"calls {calls[0].call + 1} to {calls[-1].call + 1}, rolled"))
+def _box_attrs(box: Box, calls: int, root_name: str, big: bool) -> dict[str, str]:
+    """A collapsed group or a roll (of the module's `calls` calls): its title, its output's
+    shape and gradient, and the gradients of the parameters inside."""
+    rows = [_bold(group_title(box, calls))]
+    rolled = box.groups
+    if len(rolled) > 1:
+        rows.append(html.escape(f"calls {rolled[0].call + 1} to {rolled[-1].call + 1}, rolled"))
     output = box.output
     if output is not None and not big:
         if output.shape is not None:
             rows.append(html.escape(f"out {_shape_text(output.shape)} {output.dtype or ''}"))
         rows.append(html.escape(f"{grad_name(output, root_name)} = {format_tensor(output.grad)}"))
     if not big:
-        prefix = calls[0].module + "."
+        prefix = rolled[0].module + "."
         for leaf in box.parameters[:MAX_BOX_PARAMETERS]:
             name = (leaf.variables or ["parameter"])[0].removeprefix(prefix)
             rows.append(html.escape(f"{name}: grad {_edge_text(leaf.grad)}"))
         if len(box.parameters) > MAX_BOX_PARAMETERS:
             rows.append(html.escape(f"and {len(box.parameters) - MAX_BOX_PARAMETERS} more"))
-        rows.append(html.escape(f"{box.hidden:,} nodes inside: click the title to expand"))
+        action = "unroll" if len(rolled) > 1 else "expand"
+        rows.append(html.escape(f"{box.hidden:,} nodes inside: click to {action}"))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
-    rolled = " node-rolled" if len(calls) > 1 else ""
     return {
         "label": f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>',
-        "class": f"node-group{rolled}",
+        "class": "node-group node-rolled" if len(rolled) > 1 else "node-group",
         "fillcolor": COLOURS["group"],
         "id": box.element,
         "penwidth": "1.6",

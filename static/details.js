@@ -1,6 +1,8 @@
 // The Details panel: everything about the selected node, with links to its neighbours.
 import { formatTensor, formatTerm } from "./format.js";
-import { gradName, gradientTerms, inputsOf, nodeById, nodeTitle } from "./graph-model.js";
+import {
+  gradName, gradientTerms, groupName, groupsAround, inputsOf, nodeById, nodeTitle,
+} from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
 import { tensorView } from "./tensor-view.js";
@@ -121,6 +123,10 @@ function render(id) {
   row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
   if (node.note) row(list, "Cut", node.note);
   row(list, "Operation", element("code", node.op));
+  const around = groupsAround(answer, node.id);
+  if (around.length) {
+    row(list, "Module call", around.map((group) => groupName(answer, group)).join(", inside "));
+  }
   row(list, "Variables", node.variables.length ? node.variables.join(", ") : "none (an intermediate value)");
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));

@@ -1,6 +1,6 @@
 // The server's SVG inline: pan and zoom, keyboard-focusable nodes, selection and highlights.
-import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
-import { getAnswer, on, select } from "./state.js";
+import { edgeElementId, hasDrawing, pathToRoot, viewOpening } from "./graph-model.js";
+import { getAnswer, on, redrawn, select } from "./state.js";
 
 const box = document.getElementById("graph");
 const stage = box.parentElement;  // .graph-stage: its --graph-height sizes the pane
@@ -15,9 +15,13 @@ function placeholder(text) {
   box.replaceChildren(note);
 }
 
-// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py).
+// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py),
+// or the box of the collapsed module call that holds it.
 function nodeElements(id) {
-  return [...box.querySelectorAll(`[data-node-id="${id}"]`)];
+  const own = [...box.querySelectorAll(`[data-node-id="${id}"]`)];
+  const holder = own.length ? null : getAnswer()?.shown_in?.[id];
+  const group = holder ? box.querySelector(`g.node#${holder}`) : null;
+  return group ? [group] : own;
 }
 
 // How many boxes show these nodes (a leaf drawn once per use counts each use).
@@ -46,6 +50,27 @@ function prepareNodes(svg, answer) {
     const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
     title.textContent = `${shown.join(" ")} — ${kinds.get(Number(element.dataset.nodeId))}`;
     element.prepend(title);
+  }
+  prepareGroups(svg);
+}
+
+// A module call is a cluster whose title collapses it, or one box (a roll of calls: one box
+// for all) that expands it: each a button, named by what it does.
+function prepareGroups(svg) {
+  const toggles = [
+    ...[...svg.querySelectorAll("g.group-cluster")].map((cluster) => [cluster.querySelector("text"), cluster, "Collapse"]),
+    ...[...svg.querySelectorAll("g.node-group")].map((group) => [group, group, group.classList.contains("node-rolled") ? "Unroll" : "Expand"]),
+  ];
+  for (const [element, group, action] of toggles) {
+    const match = /^group-(\d+)$/.exec(group.id);
+    if (!element || !match) continue;
+    element.setAttribute("tabindex", "0");
+    element.setAttribute("role", "button");
+    element.classList.add("group-toggle");
+    element.dataset.groupId = match[1];
+    element.dataset.action = action.toLowerCase();
+    const name = group.querySelector("text")?.textContent.trim() ?? "";
+    element.setAttribute("aria-label", `${action} ${name}`);
   }
 }
 
@@ -119,6 +144,20 @@ function show(answer) {
       : "No autograd graph: no tensor in this program requires grad.");
     return;
   }
+  selectedId = null;
+  const { view, svg, dot, shown_in: shownIn } = answer;
+  drawings = new Map([[viewKey(view), { view, svg, dot, shown_in: shownIn }]]);
+  draw(answer);
+}
+
+// The answer's current SVG into the pane, fitted.
+function draw(answer) {
+  panZoom?.destroy();
+  panZoom = null;
+  if (!answer.svg) {
+    placeholder("This view could not be drawn (see the warnings); the Details still hold every gradient.");
+    return;
+  }
   const parsed = new DOMParser().parseFromString(answer.svg, "image/svg+xml");
   const svg = document.importNode(parsed.documentElement, true);
   svg.removeAttribute("width");
@@ -166,6 +205,11 @@ export function clearHighlight(className) {
 }
 
 function showSelection(id) {
+  selectedId = id;
+  if (id !== null && getAnswer()?.shown_in?.[id]) {
+    openAround(id);  // draws again, then shows this selection
+    return;
+  }
   clearHighlight("selected");
   clearHighlight("on-path");
   const answer = getAnswer();
@@ -210,6 +254,69 @@ function nodeIdFrom(target) {
   return element ? Number(element.dataset.nodeId) : null;
 }
 
+// Views of module calls (collapsed, rolled) are drawn by the server from the graph it keeps,
+// without running the program again; each view drawn is kept here while the answer lasts.
+let drawings = new Map();
+let selectedId = null;
+
+function viewKey(view) {
+  const sorted = (ids) => [...new Set(ids ?? [])].sort((a, b) => a - b);
+  return JSON.stringify([sorted(view?.collapsed), sorted(view?.rolled)]);
+}
+
+async function showView(view) {
+  const answer = getAnswer();
+  if (!answer?.shape) return;
+  const key = viewKey(view);
+  let drawing = drawings.get(key);
+  if (!drawing) {
+    const response = await fetch("/api/graph/view", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ shape: answer.shape, view }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      document.getElementById("status").textContent = `${body.title ?? "Error"}: ${body.detail}`;
+      return;
+    }
+    drawing = body;
+    drawings.set(key, drawing);
+  }
+  if (getAnswer() !== answer) return;  // another run replaced it meanwhile
+  answer.view = drawing.view;
+  answer.svg = drawing.svg;
+  answer.dot = drawing.dot;
+  answer.shown_in = drawing.shown_in;
+  draw(answer);
+  showSelection(selectedId);
+  redrawn(answer);
+}
+
+// A cluster's title collapses its call; a box expands it, or unrolls a roll of calls.
+function toggleGroup(element) {
+  const answer = getAnswer();
+  const id = Number(element.dataset.groupId);
+  const collapsed = new Set(answer.view.collapsed);
+  const rolled = new Set(answer.view.rolled);
+  if (element.dataset.action === "collapse") collapsed.add(id);
+  else if (element.dataset.action === "unroll") rolled.delete(id);
+  else collapsed.delete(id);
+  const focus = element.dataset.action === "collapse" ? `#group-${id}` : null;
+  return showView({ collapsed: [...collapsed], rolled: [...rolled] }).then(() => {
+    const target = box.querySelector(focus ?? `[data-group-id="${id}"]`) ??
+      box.querySelector(`#group-${id} .group-toggle, #group-${id}.group-toggle`);
+    target?.focus({ preventScroll: true });
+  });
+}
+
+// A node inside a collapsed call: its calls open, then it is selected as any other.
+async function openAround(id) {
+  const answer = getAnswer();
+  if (!answer?.shown_in?.[id]) return;
+  await showView(viewOpening(answer, id));
+}
+
 
 export function initGraphView() {
   on("answer", show);
@@ -217,10 +324,21 @@ export function initGraphView() {
   box.addEventListener("pointerdown", (event) => { pressedAt = [event.clientX, event.clientY]; });
   box.addEventListener("click", (event) => {
     const moved = pressedAt && Math.hypot(event.clientX - pressedAt[0], event.clientY - pressedAt[1]);
+    const toggle = event.target.closest?.(".group-toggle");
+    if (toggle && !(moved > CLICK_SLOP_PX)) {
+      toggleGroup(toggle);
+      return;
+    }
     const id = nodeIdFrom(event.target);
     if (id !== null && !(moved > CLICK_SLOP_PX)) select(id);
   });
   box.addEventListener("keydown", (event) => {
+    const toggle = event.target.closest?.(".group-toggle");
+    if (toggle && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      toggleGroup(toggle);
+      return;
+    }
     const id = nodeIdFrom(event.target);
     if (id !== null && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault();
@@ -230,6 +348,11 @@ export function initGraphView() {
   document.getElementById("zoom-in").addEventListener("click", () => panZoom?.zoomIn());
   document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
   document.getElementById("fit").addEventListener("click", fitReadable);
+  document.getElementById("default-view").addEventListener("click", () => {
+    const answer = getAnswer();
+    const first = answer && drawings.values().next().value;
+    if (first) showView(first.view);
+  });
   document.getElementById("reset").addEventListener("click", fitReadable);
   box.addEventListener("wheel", wheelZoom, { passive: false });
   window.addEventListener("resize", () => panZoom?.resize());
