@@ -302,11 +302,14 @@ function toggleGroup(element) {
   if (element.dataset.action === "collapse") collapsed.add(id);
   else if (element.dataset.action === "unroll") rolled.delete(id);
   else collapsed.delete(id);
-  const focus = element.dataset.action === "collapse" ? `#group-${id}` : null;
   return showView({ collapsed: [...collapsed], rolled: [...rolled] }).then(() => {
-    const target = box.querySelector(focus ?? `[data-group-id="${id}"]`) ??
-      box.querySelector(`#group-${id} .group-toggle, #group-${id}.group-toggle`);
-    target?.focus({ preventScroll: true });
+    // The call's new toggle: its box once collapsed, its title once expanded, or the first
+    // call's box once a roll is unrolled; in view and focused, so the next toggle is at hand.
+    const target = box.querySelector(`.group-toggle[data-group-id="${id}"]`);
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    // svg-pan-zoom moves the drawing on the next frame: where the target is is known after.
+    requestAnimationFrame(() => requestAnimationFrame(() => reveal(target)));
   });
 }
 
