@@ -243,7 +243,8 @@ def _box_attrs(box: Box, calls: int, root_name: str, big: bool) -> dict[str, str
         if len(box.parameters) > MAX_BOX_PARAMETERS:
             rows.append(html.escape(f"and {len(box.parameters) - MAX_BOX_PARAMETERS} more"))
         action = "unroll" if len(rolled) > 1 else "expand"
-        rows.append(html.escape(f"{box.hidden:,} nodes inside: click to {action}"))
+        inside = "1 node" if box.hidden == 1 else f"{box.hidden:,} nodes"
+        rows.append(html.escape(f"{inside} inside: click to {action}"))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     return {
         "label": f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>',

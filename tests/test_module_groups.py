@@ -3,8 +3,11 @@ and POST /api/graph/view, checked against plain PyTorch where numbers appear."""
 
 from xml.etree import ElementTree
 
+import pytest
 import torch
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from app.evaluate import DEFAULT_SEED, evaluate
@@ -75,7 +78,7 @@ def test_collapsed_steps_show_the_gradients_pytorch_computes() -> None:
         h = cell(x[t], h)
         h.retain_grad()
         steps.append(h)
-    h.pow(2).mean().backward()
+    h.pow(2).mean().backward()  # type: ignore[no-untyped-call]
     viewed = apply_view(graph, GraphView(collapsed=[g.id for g in graph.groups]))
     assert len(viewed.boxes) == 12
     for box in viewed.boxes.values():
@@ -90,7 +93,7 @@ def test_collapsed_steps_show_the_gradients_pytorch_computes() -> None:
     (roll,) = rolled.boxes.values()
     assert [g.call for g in roll.groups] == list(range(12))
     assert roll.output is not None
-    assert torch.allclose(torch.tensor(roll.output.grad), steps[-1].grad)  # type: ignore[arg-type]
+    assert torch.allclose(torch.tensor(roll.output.grad), steps[-1].grad)
 
 
 def test_modules_torch_runs_inside_built_in_layers_have_their_own_groups() -> None:
@@ -250,3 +253,31 @@ def test_a_view_of_an_unknown_graph_is_a_problem(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     bad = client.post("/api/graph/view", json={"shape": "x", "view": {"collapsed": ["a"]}})
     assert bad.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def transformer() -> GraphData:
+    return run(TRANSFORMER)
+
+
+@given(
+    collapsed=st.lists(st.integers(-3, 20), max_size=30),
+    rolled=st.lists(st.integers(-3, 20), max_size=5),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_any_view_draws_every_node_once(
+    transformer: GraphData, collapsed: list[int], rolled: list[int]
+) -> None:
+    """Whatever the view (unknown ids, duplicates, nested calls), each node is drawn or
+    held by exactly one box, and every edge joins drawn nodes."""
+    viewed = apply_view(transformer, GraphView(collapsed=collapsed, rolled=rolled))
+    drawn = {node.id for node in viewed.shape.nodes}
+    ids = {node.id for node in transformer.nodes}
+    assert ids - drawn == set(viewed.shown_in)
+    assert all(
+        box.element in {f"group-{g.id}" for g in transformer.groups}
+        for box in viewed.boxes.values()
+    )
+    assert sum(box.hidden for box in viewed.boxes.values()) == len(viewed.shown_in)
+    assert all(edge.source in drawn and edge.target in drawn for edge in viewed.shape.edges)
+    assert build_dot(transformer, viewed).endswith("}\n")
