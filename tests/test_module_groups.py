@@ -281,3 +281,28 @@ def test_any_view_draws_every_node_once(
     assert sum(box.hidden for box in viewed.boxes.values()) == len(viewed.shown_in)
     assert all(edge.source in drawn and edge.target in drawn for edge in viewed.shape.edges)
     assert build_dot(transformer, viewed).endswith("}\n")
+
+
+def test_a_sequential_of_the_programs_own_blocks_runs_and_is_grouped() -> None:
+    """conv-bn-relu written as a class and stacked in nn.Sequential: Sequential runs the
+    program's forward for each block, and each block's layers are groups inside it."""
+    code = """import torch
+import torch.nn as nn
+class Block(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn = nn.BatchNorm2d(cout)
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+blocks = nn.Sequential(Block(3, 8), Block(8, 8), Block(8, 4))
+loss = blocks(torch.randn(2, 3, 8, 8)).mean()
+"""
+    graph = run(code)
+    names = {g.id: g.module for g in graph.groups}
+    found = {(g.module, g.type, names.get(g.parent)) for g in graph.groups}  # type: ignore[arg-type]
+    assert ("blocks", "Sequential", None) in found
+    assert ("blocks.1", "Block", "blocks") in found
+    assert ("blocks.2.bn", "BatchNorm2d", "blocks.2") in found
+    relu = [node for node in graph.nodes if node.op == "ReluBackward0"]
+    assert sorted(node.module or "" for node in relu) == ["blocks.0", "blocks.1", "blocks.2"]
