@@ -264,24 +264,35 @@ function viewKey(view) {
   return JSON.stringify([sorted(view?.collapsed), sorted(view?.rolled)]);
 }
 
-async function showView(view) {
-  const answer = getAnswer();
-  if (!answer?.shape) return;
+// The drawing of a view: kept (as its promise, so a hover and a click share one request),
+// or asked of the server. A failure is not kept: the next toggle asks again.
+function drawingOf(answer, view) {
   const key = viewKey(view);
-  let drawing = drawings.get(key);
-  if (!drawing) {
-    const response = await fetch("/api/graph/view", {
+  if (!drawings.has(key)) {
+    const request = fetch("/api/graph/view", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ shape: answer.shape, view }),
+    }).then(async (response) => {
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${body.title ?? "Error"}: ${body.detail}`);
+      return body;
     });
-    const body = await response.json();
-    if (!response.ok) {
-      document.getElementById("status").textContent = `${body.title ?? "Error"}: ${body.detail}`;
-      return;
-    }
-    drawing = body;
-    drawings.set(key, drawing);
+    request.catch(() => drawings.delete(key));
+    drawings.set(key, request);
+  }
+  return Promise.resolve(drawings.get(key));
+}
+
+async function showView(view) {
+  const answer = getAnswer();
+  if (!answer?.shape) return;
+  let drawing;
+  try {
+    drawing = await drawingOf(answer, view);
+  } catch (error) {
+    document.getElementById("status").textContent = error.message;
+    return;
   }
   if (getAnswer() !== answer) return;  // another run replaced it meanwhile
   answer.view = drawing.view;
@@ -293,16 +304,30 @@ async function showView(view) {
   redrawn(answer);
 }
 
-// A cluster's title collapses its call; a box expands it, or unrolls a roll of calls.
-function toggleGroup(element) {
-  const answer = getAnswer();
+// The view a toggle leads to: its call collapsed, expanded, or its roll unrolled.
+function toggledView(element) {
+  const { view } = getAnswer();
   const id = Number(element.dataset.groupId);
-  const collapsed = new Set(answer.view.collapsed);
-  const rolled = new Set(answer.view.rolled);
+  const collapsed = new Set(view.collapsed);
+  const rolled = new Set(view.rolled);
   if (element.dataset.action === "collapse") collapsed.add(id);
   else if (element.dataset.action === "unroll") rolled.delete(id);
   else collapsed.delete(id);
-  return showView({ collapsed: [...collapsed], rolled: [...rolled] }).then(() => {
+  return { collapsed: [...collapsed], rolled: [...rolled] };
+}
+
+// A pointer over a toggle, or focus on it, asks for the view it leads to: the drawing is
+// usually there by the click.
+function prefetch(event) {
+  const toggle = event.target.closest?.(".group-toggle");
+  const answer = getAnswer();
+  if (toggle && answer?.shape) drawingOf(answer, toggledView(toggle)).catch(() => {});
+}
+
+// A cluster's title collapses its call; a box expands it, or unrolls a roll of calls.
+function toggleGroup(element) {
+  const id = Number(element.dataset.groupId);
+  return showView(toggledView(element)).then(() => {
     // The call's new toggle: its box once collapsed, its title once expanded, or the first
     // call's box once a roll is unrolled; in view and focused, so the next toggle is at hand.
     const target = box.querySelector(`.group-toggle[data-group-id="${id}"]`);
@@ -352,11 +377,12 @@ export function initGraphView() {
   document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
   document.getElementById("fit").addEventListener("click", fitReadable);
   document.getElementById("default-view").addEventListener("click", () => {
-    const answer = getAnswer();
-    const first = answer && drawings.values().next().value;
+    const first = getAnswer() && drawings.values().next().value;
     if (first) showView(first.view);
   });
   document.getElementById("reset").addEventListener("click", fitReadable);
   box.addEventListener("wheel", wheelZoom, { passive: false });
+  box.addEventListener("pointerover", prefetch);
+  box.addEventListener("focusin", prefetch);
   window.addEventListener("resize", () => panZoom?.resize());
 }
