@@ -60,6 +60,23 @@ export function groupsAround(answer, id) {
   return chain;
 }
 
+// The same operation in every call of the node's module within the same enclosing call (the
+// steps of a loop): [{ group, id }] in call order, the node's own included; empty when the
+// module ran once. Calls of one module record the same operations in the same order.
+export function sameInEachCall(answer, id) {
+  const group = groupOf(answer, id);
+  if (!group) return [];
+  const position = group.nodes.indexOf(id);
+  const op = nodeById(answer, id)?.op;
+  const calls = (answer.groups ?? []).filter((other) =>
+    other.parent === group.parent && other.module === group.module);
+  if (calls.length < 2) return [];
+  return calls.flatMap((call) => {
+    const other = call.nodes[position];
+    return other !== undefined && nodeById(answer, other)?.op === op ? [{ group: call, id: other }] : [];
+  });
+}
+
 // The answer's view with every call around the node expanded and their rolls unrolled: the
 // view in which the node is drawn (app/views.py's rolls: calls of one module in one group).
 export function viewOpening(answer, id) {

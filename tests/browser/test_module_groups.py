@@ -153,6 +153,12 @@ def test_roll_unroll_expand_collapse_and_search(
     )
     expect(page.locator("#graph g.node.selected")).to_contain_text("TanhBackward0")
     expect(page.locator("#details")).to_contain_text("Module call")
+    # The steps of the loop: the same operation in each call, each with its gradient.
+    steps = page.locator("#details ol.steps li")
+    expect(steps).to_have_count(12)
+    expect(steps.nth(11)).to_contain_text("call 12 — grad [0.0701, 0.0339")
+    steps.nth(2).get_by_role("link").click()
+    expect(heading).to_have_text("cell (RNNCell), call 3 of 12: TanhBackward0")
     page.screenshot(path=artifacts / "groups-rnn-cell-search-1024.png")
 
 
