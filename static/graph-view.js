@@ -2,8 +2,10 @@
 import { edgeElementId, hasDrawing, pathToRoot, viewOpening } from "./graph-model.js";
 import { getAnswer, on, redrawn, select } from "./state.js";
 
-const box = document.getElementById("graph");
-const stage = box.parentElement;  // .graph-stage: its --graph-height sizes the pane
+let box = null;  // the page's elements, from initGraphView
+let stage = null;  // .graph-stage: its --graph-height sizes the pane
+let detailsPanel = null;
+let statusLine = null;  // where a view that could not be drawn is told
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -231,8 +233,7 @@ function showSelection(id) {
 function reveal(element) {
   if (!panZoom) return;
   const area = box.getBoundingClientRect();
-  const panel = document.getElementById("details");
-  const overlay = panel.getBoundingClientRect();
+  const overlay = detailsPanel.getBoundingClientRect();
   const covers = overlay.width > 0 && overlay.left > area.left && overlay.left < area.right;
   const freeRight = covers ? overlay.left - 8 : area.right;
   const node = element.getBoundingClientRect();
@@ -291,7 +292,7 @@ async function showView(view) {
   try {
     drawing = await drawingOf(answer, view);
   } catch (error) {
-    document.getElementById("status").textContent = error.message;
+    statusLine.textContent = error.message;
     return;
   }
   if (getAnswer() !== answer) return;  // another run replaced it meanwhile
@@ -346,7 +347,13 @@ async function openAround(id) {
 }
 
 
-export function initGraphView() {
+// elements: the box the drawing goes in (inside .graph-stage), the Details panel (which may
+// lie over it) and the buttons zoomIn, zoomOut, fit and reset.
+export function initGraphView(elements) {
+  box = elements.box;
+  stage = box.parentElement;
+  detailsPanel = elements.detailsPanel;
+  statusLine = elements.status;
   on("answer", show);
   on("select", showSelection);
   box.addEventListener("pointerdown", (event) => { pressedAt = [event.clientX, event.clientY]; });
@@ -373,14 +380,14 @@ export function initGraphView() {
       select(id);
     }
   });
-  document.getElementById("zoom-in").addEventListener("click", () => panZoom?.zoomIn());
-  document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
-  document.getElementById("fit").addEventListener("click", fitReadable);
-  document.getElementById("default-view").addEventListener("click", () => {
+  elements.zoomIn.addEventListener("click", () => panZoom?.zoomIn());
+  elements.zoomOut.addEventListener("click", () => panZoom?.zoomOut());
+  elements.fit.addEventListener("click", fitReadable);
+  elements.reset.addEventListener("click", fitReadable);
+  elements.defaultView.addEventListener("click", () => {
     const first = getAnswer() && drawings.values().next().value;
     if (first) showView(first.view);
   });
-  document.getElementById("reset").addEventListener("click", fitReadable);
   box.addEventListener("wheel", wheelZoom, { passive: false });
   box.addEventListener("pointerover", prefetch);
   box.addEventListener("focusin", prefetch);
