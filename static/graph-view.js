@@ -1,11 +1,13 @@
 // The server's SVG inline: pan and zoom, keyboard-focusable nodes, selection and highlights.
 import { edgeElementId, hasDrawing, pathToRoot, viewOpening } from "./graph-model.js";
+import { fetchRetrying } from "./retry.js";
 import { getAnswer, on, redrawn, select } from "./state.js";
 
 let box = null;  // the page's elements, from initGraphView
 let stage = null;  // .graph-stage: its --graph-height sizes the pane
 let detailsPanel = null;
 let statusLine = null;  // where a view that could not be drawn is told
+let programOf = () => undefined;  // the program an answer came from
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -270,19 +272,31 @@ function viewKey(view) {
 function drawingOf(answer, view) {
   const key = viewKey(view);
   if (!drawings.has(key)) {
-    const request = fetch("/api/graph/view", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ shape: answer.shape, view }),
-    }).then(async (response) => {
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${body.title ?? "Error"}: ${body.detail}`);
-      return body;
-    });
+    const request = askForView(answer, view);
     request.catch(() => drawings.delete(key));
     drawings.set(key, request);
   }
   return Promise.resolve(drawings.get(key));
+}
+
+const JSON_POST = { method: "POST", headers: { "Content-Type": "application/json" } };
+
+// The view from the graph the server keeps; where it keeps it no longer (a restart, a busy
+// server's cache, another replica), from the program run again with that view.
+async function askForView(answer, view) {
+  let response = await fetchRetrying("/api/graph/view", {
+    ...JSON_POST, body: JSON.stringify({ shape: answer.shape, view }),
+  });
+  const program = programOf(answer);
+  if (response.status === 404 && program) {
+    response = await fetchRetrying("/api/graph", {
+      ...JSON_POST, body: JSON.stringify({ ...program, view }),
+    });
+  }
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${body.title ?? "Error"}: ${body.detail}`);
+  const { svg, dot, shown_in: shownIn } = body;
+  return { view: body.view, svg, dot, shown_in: shownIn };
 }
 
 async function showView(view) {
@@ -317,12 +331,21 @@ function toggledView(element) {
   return { collapsed: [...collapsed], rolled: [...rolled] };
 }
 
-// A pointer over a toggle, or focus on it, asks for the view it leads to: the drawing is
-// usually there by the click.
-function prefetch(event) {
-  const toggle = event.target.closest?.(".group-toggle");
+// A pointer resting on a toggle, or focus on it, asks for the view it leads to: the drawing
+// is usually there by the click. A pointer passing over boxes asks for nothing (each request
+// counts against the client's rate limit).
+const HOVER_MS = 120;
+let hovering = null;
+
+function prefetch(toggle) {
   const answer = getAnswer();
   if (toggle && answer?.shape) drawingOf(answer, toggledView(toggle)).catch(() => {});
+}
+
+function pointerOver(event) {
+  clearTimeout(hovering);
+  const toggle = event.target.closest?.(".group-toggle");
+  if (toggle) hovering = setTimeout(() => prefetch(toggle), HOVER_MS);
 }
 
 // A cluster's title collapses its call; a box expands it, or unrolls a roll of calls.
@@ -354,6 +377,7 @@ export function initGraphView(elements) {
   stage = box.parentElement;
   detailsPanel = elements.detailsPanel;
   statusLine = elements.status;
+  programOf = elements.programOf;
   on("answer", show);
   on("select", showSelection);
   box.addEventListener("pointerdown", (event) => { pressedAt = [event.clientX, event.clientY]; });
@@ -389,7 +413,8 @@ export function initGraphView(elements) {
     if (first) showView(first.view);
   });
   box.addEventListener("wheel", wheelZoom, { passive: false });
-  box.addEventListener("pointerover", prefetch);
-  box.addEventListener("focusin", prefetch);
+  box.addEventListener("pointerover", pointerOver);
+  box.addEventListener("pointerleave", () => clearTimeout(hovering));
+  box.addEventListener("focusin", (event) => prefetch(event.target.closest?.(".group-toggle")));
   window.addEventListener("resize", () => panZoom?.resize());
 }

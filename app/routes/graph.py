@@ -34,6 +34,7 @@ INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
 EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
+SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view and its `shape`
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
@@ -75,7 +76,7 @@ async def graph(
     # A kept answer names its graph for other views: it is served only while that holds.
     body = cache.get(key) if shapes.get(token) is not None else None
     if body is not None:
-        return Response(body, media_type="application/json")
+        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
     # The graph is drawn while the job process computes the teaching fields.
     evaluated = await pool.run(
         request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
@@ -94,7 +95,7 @@ async def graph(
         )
         if done.complete:
             cache.put(key, body)
-        return Response(body, media_type="application/json")
+        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
     pending = extras.open()
     body = await response_body(
         evaluated.data,
@@ -106,8 +107,10 @@ async def graph(
     follow_up = asyncio.ensure_future(_keep_extras(evaluated, pending, key, token, extras, cache))
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    # This replica alone holds them: a proxy in front of several sends the fetch here by it.
-    return Response(body, media_type="application/json", headers={EXTRAS_TOKEN: token})
+    # This replica alone holds them, and the graph for other views: a proxy in front of
+    # several sends the fetch of either here by its token.
+    headers = {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(
