@@ -224,7 +224,11 @@ def test_rolls_group_calls_of_one_module_in_one_enclosing_call() -> None:
 
 
 def test_views_are_drawn_from_the_kept_graph(client: TestClient) -> None:
-    answer = client.post("/api/graph", json={"code": RNN_CELL}).json()
+    response = client.post("/api/graph", json={"code": RNN_CELL})
+    answer = response.json()
+    # A proxy in front of replicas sends each follow-up to the replica that keeps its state.
+    assert response.headers["x-shape-token"] == answer["shape"]
+    assert answer["extras"].endswith("/" + response.headers["x-extras-token"])
     assert answer["view"] == {"collapsed": list(range(12)), "rolled": [0]}
     assert len(answer["nodes"]) == 78  # the JSON is complete whatever the view
     assert "\N{MULTIPLICATION SIGN}12" in answer["dot"]
