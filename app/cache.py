@@ -12,9 +12,15 @@ from app.schemas import GraphRequest
 
 
 def cache_key(request: GraphRequest) -> str:
-    """The program and output: what is `include`d makes no difference, as only complete
-    answers are kept."""
+    """The program, output and view: what is `include`d makes no difference, as only
+    complete answers are kept."""
     return hashlib.sha256(request.model_dump_json(exclude={"include"}).encode()).hexdigest()
+
+
+def shape_key(request: GraphRequest) -> str:
+    """The program and output, which make the graph: every view of it shares this key."""
+    fields = {"include", "view"}
+    return hashlib.sha256(request.model_dump_json(exclude=fields).encode()).hexdigest()
 
 
 class ResponseCache:

@@ -23,6 +23,8 @@ from torch.autograd.graph import Node
 from app.chainrule import chain_rule
 from app.gradcheck import LeafGradient, check_gradients
 from app.learner_errors import explain
+from app.modules import ModuleCalls
+from app.modules import attribute as attribute_nodes
 from app.passes import PassLog, named_tensors
 from app.sandbox.classes import ProgramFunction
 from app.sandbox.errors import ProgramError, too_big
@@ -34,6 +36,7 @@ from app.schemas import (
     GraphData,
     GraphExtras,
     GraphShape,
+    GroupInfo,
     NodeInfo,
     VariableInfo,
 )
@@ -100,6 +103,7 @@ class GraphCapture:
         self.tape = Tape()
         self.log = PassLog()
         self.summaries = Summaries()
+        self.modules = ModuleCalls()  # which module call made each node
         self.faults: list[str] = []  # parts of the capture that failed, told to the learner
         # The pass and root `finish` drew, which `extras` checks.
         self.checked: tuple[BackwardPass | None, torch.Tensor | None] = (None, None)
@@ -317,10 +321,16 @@ class GraphCapture:
                 nodes, edges = self._with_constants(record, nodes, edges, evaluation.names)
             except Exception as error:  # drawn without them
                 self._fault("the tensors the program cut from the graph", error)
+        groups: list[GroupInfo] = []
+        if record is not None:
+            try:
+                nodes, groups = self._groups(record, nodes, edges, evaluation.names)
+            except Exception as error:  # drawn without them
+                self._fault("which module made each node", error)
         root_node = root.grad_fn if root is not None else None
         root_id = self.ids.get(root_node) if root_node is not None else None
         if self.on_shape is not None:
-            self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges))
+            self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups))
         # The program ran on after the last pass: its memo could show values from before then.
         self.summaries = Summaries()
         self._safely(
@@ -339,6 +349,7 @@ class GraphCapture:
             variables=variables,
             nodes=nodes,
             edges=edges,
+            groups=groups,
             stdout=evaluation.stdout,
             warnings=[
                 *notes,
@@ -468,6 +479,23 @@ class GraphCapture:
             if target in reachable
         ]
         return nodes, edges
+
+    def _groups(
+        self,
+        record: BackwardPass,
+        nodes: list[NodeInfo],
+        edges: list[EdgeInfo],
+        names: dict[str, Any],
+    ) -> tuple[list[NodeInfo], list[GroupInfo]]:
+        """Each node's module call, from the sequence numbers autograd gave the nodes."""
+        sequence: dict[int, int] = {}
+        leaves: dict[int, int] = {}
+        for node in record.nodes:
+            if type(node).__name__ == "AccumulateGrad":
+                leaves[self.ids[node]] = id(getattr(node, "variable", None))
+            else:
+                sequence[self.ids[node]] = int(node._sequence_nr())
+        return attribute_nodes(self.modules, sequence, nodes, edges, names, leaves)
 
     def _with_constants(
         self,

@@ -14,6 +14,7 @@ from app.cache import ResponseCache
 from app.extras import ExtrasStore
 from app.layout import LayoutService
 from app.settings import Settings
+from app.shapes import ShapeStore
 from app.workers import WorkerPool
 
 
@@ -31,3 +32,4 @@ PoolDep = Annotated[WorkerPool, Depends(_app_state("pool"))]
 LayoutDep = Annotated[LayoutService, Depends(_app_state("layout"))]
 CacheDep = Annotated[ResponseCache, Depends(_app_state("cache"))]
 ExtrasDep = Annotated[ExtrasStore, Depends(_app_state("extras"))]
+ShapesDep = Annotated[ShapeStore, Depends(_app_state("shapes"))]

@@ -63,7 +63,8 @@ def evaluate_parts(
         warnings.simplefilter("always")
         try:
             interpreter = Interpreter(program, limits, capture)
-            evaluation = interpreter.run()
+            with capture.modules.recording():
+                evaluation = interpreter.run()
             with interpreter.server_backward():
                 graph = capture.finish(evaluation, request.output)
         except ProgramError as error:

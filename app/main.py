@@ -25,6 +25,7 @@ from app.ratelimit import install_rate_limit
 from app.routes import export, graph, health, metrics, pages
 from app.security import install_security
 from app.settings import Settings
+from app.shapes import ShapeStore
 from app.wall import LAYERS
 from app.workers import WorkerPool
 
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.layout = layout
         app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+        app.state.shapes = ShapeStore(
+            settings.shape_entries,
+            settings.shape_items,
+            ResponseCache(settings.drawing_entries, settings.drawing_mb * 1024 * 1024),
+        )
         pool.on_evaluated = lambda outcome, seconds: instruments.evaluations.labels(
             outcome
         ).observe(seconds)

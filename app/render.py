@@ -10,7 +10,8 @@ import html
 from typing import Any
 
 from app.elide import Drawing, fit
-from app.schemas import EdgeInfo, GraphShape, NodeInfo
+from app.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
+from app.views import Box, ViewedGraph, apply_view
 
 COLOURS = {
     "leaf": "#cfe6fb",
@@ -19,7 +20,17 @@ COLOURS = {
     "saved": "#fde3c3",
     "const": "#f2f2f2",
     "elided": "#ffffff",
+    "group": "#e9e3f8",
 }
+CLUSTER_ATTRS = {
+    "style": "rounded,filled",
+    "fillcolor": "#f7f8fb",
+    "color": "#a9b1bd",
+    "penwidth": "1",
+    "fontsize": "11",
+    "labeljust": "l",
+}
+MAX_BOX_PARAMETERS = 4  # parameters listed in a collapsed box; Details has every one
 LEGEND = (
     ("leaf", "leaf tensor (requires_grad)"),
     ("op", "operation: its backward node"),
@@ -125,14 +136,21 @@ MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has ever
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
 
-def build_dot(graph: GraphShape) -> str:
+def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     """The DOT source: leaves on top, the root at the bottom, gradients on edges.
 
-    Big graphs (over EDGE_LABEL_LIMIT nodes) are drawn lighter: one-line node labels, no
-    edge labels and no saved tensors; the JSON still has all of it.
+    `viewed`: the graph as a view shows it (app/views.py), module calls as clusters or
+    boxes; by default the whole graph. Big drawings (over EDGE_LABEL_LIMIT nodes) are lighter:
+    one-line node labels, no edge labels and no saved tensors; the JSON still has all of it.
     """
+    viewed = viewed or apply_view(graph, GraphView())
+    root_name = _root_name(graph)
+    graph = viewed.shape
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
-    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
+    # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
+    # once, with an edge into each step's box, as copies would fill the picture's width.
+    split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
+    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, split)
     lines = [
         "digraph autograd {",
         f"\tgraph {_attrs(GRAPH_ATTRS)}",
@@ -141,10 +159,16 @@ def build_dot(graph: GraphShape) -> str:
     ]
     copies = drawing.copies
     next_copy = dict.fromkeys(copies, 0)
-    root_name = _root_name(graph)
+    in_cluster: dict[int | None, list[str]] = {None: lines}
     out_of = _edges_out_of(drawing.edges)
     layer_of = layers(graph)
     for node in drawing.nodes:
+        where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
+        box = viewed.boxes.get(node.id)
+        if box is not None:
+            calls = viewed.repeats.get(box.groups[0].module, 1)
+            where.append(f"\t{_name(node.id)} {_attrs(_box_attrs(box, calls, root_name, big))}")
+            continue
         base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
         if node.kind == "const":
             base.update(CUT_NODE_STYLE)
@@ -158,7 +182,8 @@ def build_dot(graph: GraphShape) -> str:
             # The first copy keeps the node's own id, so the page finds it as usual.
             suffix = f"-copy{copy}" if copy else ""
             attrs = {"label": label, **base, "id": f"node-{node.id}{suffix}"}
-            lines.append(f"\t{_name(node.id, copy)} {_attrs(attrs)}")
+            where.append(f"\t{_name(node.id, copy)} {_attrs(attrs)}")
+    lines.extend(_clusters(viewed, in_cluster))
     formulas = {} if big else _edge_formulas(drawing)
     for edge in drawing.edges:
         copy = 0
@@ -169,7 +194,9 @@ def build_dot(graph: GraphShape) -> str:
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
         bundle = drawing.bundled.get((edge.source, edge.target))
-        if not big:
+        # A parameter drawn once for every step of a loop: its share per step is in Details.
+        shared = len(out_of.get(edge.source, [])) > SPLIT_FAN_OUT and bool(viewed.boxes)
+        if not big and not shared:
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
         lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
@@ -179,6 +206,78 @@ def build_dot(graph: GraphShape) -> str:
         lines.extend(_legend(any(node.kind == "const" for node in graph.nodes)))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def group_title(box: Box, calls: int) -> str:
+    """ "model.layers.0 (TransformerEncoderLayer)", "cell (RNNCell) x12" for a roll, "cell
+    (RNNCell), call 4 of 12" for one of `calls` calls."""
+    if len(box.groups) > 1:
+        first = box.groups[0]
+        return f"{first.module} ({first.type}) \N{MULTIPLICATION SIGN}{len(box.groups)}"
+    return _cluster_title(box.groups[0], calls)
+
+
+def _cluster_title(group: GroupInfo, calls: int) -> str:
+    """The page's groupName (static/graph-model.js) says the same."""
+    title = f"{group.module} ({group.type})"
+    return f"{title}, call {group.call + 1} of {calls}" if calls > 1 else title
+
+
+def _box_attrs(box: Box, calls: int, root_name: str, big: bool) -> dict[str, str]:
+    """A collapsed group or a roll (of the module's `calls` calls): its title, its output's
+    shape and gradient, and the gradients of the parameters inside."""
+    rows = [_bold(group_title(box, calls))]
+    rolled = box.groups
+    if len(rolled) > 1:
+        rows.append(html.escape(f"calls {rolled[0].call + 1} to {rolled[-1].call + 1}, rolled"))
+    output = box.output
+    if output is not None and not big:
+        if output.shape is not None:
+            rows.append(html.escape(f"out {_shape_text(output.shape)} {output.dtype or ''}"))
+        rows.append(html.escape(f"{grad_name(output, root_name)} = {format_tensor(output.grad)}"))
+    if not big:
+        prefix = rolled[0].module + "."
+        for leaf in box.parameters[:MAX_BOX_PARAMETERS]:
+            name = (leaf.variables or ["parameter"])[0].removeprefix(prefix)
+            rows.append(html.escape(f"{name}: grad {_edge_text(leaf.grad)}"))
+        if len(box.parameters) > MAX_BOX_PARAMETERS:
+            rows.append(html.escape(f"and {len(box.parameters) - MAX_BOX_PARAMETERS} more"))
+        action = "unroll" if len(rolled) > 1 else "expand"
+        inside = "1 node" if box.hidden == 1 else f"{box.hidden:,} nodes"
+        rows.append(html.escape(f"{inside} inside: click to {action}"))
+    cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    return {
+        "label": f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>',
+        "class": "node-group node-rolled" if len(rolled) > 1 else "node-group",
+        "fillcolor": COLOURS["group"],
+        "id": box.element,
+        "penwidth": "1.6",
+    }
+
+
+def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> list[str]:
+    """The expanded groups as nested clusters around their nodes."""
+    children: dict[int | None, list[int]] = {}
+    for gid, group in sorted(viewed.clusters.items()):
+        children.setdefault(group.parent, []).append(gid)
+
+    def emit(gid: int, indent: str) -> list[str]:
+        group = viewed.clusters[gid]
+        title = _cluster_title(group, viewed.repeats.get(group.module, 1))
+        attrs = {
+            **CLUSTER_ATTRS,
+            "id": f"group-{gid}",
+            "class": "group-cluster",
+            "label": f"<{_bold(title)}>",
+        }
+        out = [f"{indent}subgraph cluster_g{gid} {{", f"{indent}\tgraph {_attrs(attrs)}"]
+        out.extend(indent + line for line in in_cluster.get(gid, []))
+        for child in children.get(gid, []):
+            out.extend(emit(child, indent + "\t"))
+        out.append(f"{indent}}}")
+        return out
+
+    return [line for gid in children.get(None, []) for line in emit(gid, "\t")]
 
 
 def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:

@@ -12,6 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 TensorJSON = Any  # number | bool | str | nested list | {"shape", "numel", "min", ...} | null
 
 
+class GraphView(BaseModel):
+    """Which module calls the drawing shows as one box. Drawing is a pure function of the
+    graph and its view."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collapsed: list[int] = Field(
+        default_factory=list,
+        description="Groups drawn as one box (their output's shape and gradient, their "
+        "parameters' gradients); every other group is a cluster around its nodes.",
+        max_length=100_000,
+    )
+    rolled: list[int] = Field(
+        default_factory=list,
+        description="Repeated calls of one module (same parameters, same enclosing group), "
+        "each named by its first call's group: drawn as one box, 'cell x12', when every call "
+        "is collapsed.",
+        max_length=100_000,
+    )
+
+
 class GraphRequest(BaseModel):
     """A program to run, and optionally the variable to draw the graph from."""
 
@@ -31,6 +52,13 @@ class GraphRequest(BaseModel):
         "is still being computed and `extras` is where to GET it (GraphExtras).",
         examples=[[], ["gradcheck"]],
         max_length=1,
+    )
+
+    view: GraphView | None = Field(
+        None,
+        description="Which module calls to draw collapsed or rolled; default: the view that "
+        "keeps the drawing readable (the whole graph when small). The JSON is complete "
+        "whatever the view.",
     )
 
     @field_validator("code", "output")
@@ -77,6 +105,15 @@ class NodeInfo(BaseModel):
     saved: dict[str, TensorJSON] = Field(description="Saved tensors and values, e.g. self=3.")
     backward_step: int | None = Field(description="Order in which backward ran this node.")
     note: str | None = Field(None, description="Why a const node is cut from the graph.")
+    module: str | None = Field(
+        None,
+        description="Path of the module call that made it (model.encoder.layers.0.self_attn); "
+        "null for top-level code. A parameter is placed in the innermost call of its module "
+        "that holds every use of it.",
+    )
+    call: int | None = Field(
+        None, description="Which call of that module made it, 0-based; null with `module`."
+    )
 
 
 class EdgeInfo(BaseModel):
@@ -142,6 +179,17 @@ class ChainRuleInfo(BaseModel):
     text: str = Field(description='e.g. "dz/dx = cos(y) · 2x = -0.9111 · 6 = -5.4668".')
 
 
+class GroupInfo(BaseModel):
+    """One call of one module: a cluster in the drawing, or one box when collapsed."""
+
+    id: int
+    module: str = Field(description="The module's path, e.g. model.encoder.layers.0.")
+    type: str = Field(description="The module's class name, e.g. TransformerEncoderLayer.")
+    call: int = Field(description="Which call of the module, 0-based: a loop makes several.")
+    parent: int | None = Field(description="The group of the call around it; null: top level.")
+    nodes: list[int] = Field(description="Ids of the nodes directly inside (not in subgroups).")
+
+
 class GraphShape(BaseModel):
     """The graph itself, which is all the drawing needs: known before the teaching fields, so
     that the server can lay it out while the worker computes them."""
@@ -149,6 +197,32 @@ class GraphShape(BaseModel):
     root: int | None = Field(description="Id of the root node, when there is a graph.")
     nodes: list[NodeInfo]
     edges: list[EdgeInfo]
+    groups: list[GroupInfo] = Field(
+        default_factory=list, description="One per module call that made any node."
+    )
+
+
+class ViewRequest(BaseModel):
+    """Another view of a graph the server drew lately."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shape: str = Field(description="The `shape` token of an answer of POST /api/graph.")
+    view: GraphView
+
+
+class GraphDrawing(BaseModel):
+    """One view of a graph: the answer of POST /api/graph/view, and part of every answer."""
+
+    view: GraphView = Field(description="The view drawn.")
+    dot: str = Field(description="Graphviz source of the drawing.")
+    svg: str | None = Field(description="The drawing; null when layout ran out of time.")
+    shown_in: dict[int, str] = Field(
+        default_factory=dict,
+        description="Node id -> the id of the box in the SVG that holds it, for every node "
+        "inside a collapsed group (group-N).",
+    )
+    warning: str | None = Field(None, description="Why there is no SVG, or how it was drawn.")
 
 
 class GraphDetails(BaseModel):
@@ -217,6 +291,19 @@ class GraphResponse(GraphData):
     )
 
     dot: str = Field(description="Graphviz source of the drawing.")
+    view: GraphView = Field(
+        default_factory=GraphView,
+        description="The view drawn: a small graph whole, a big one collapsed to the depth of "
+        "module calls that keeps it readable, repeated calls rolled.",
+    )
+    shown_in: dict[int, str] = Field(
+        default_factory=dict, description="As in GraphDrawing: where hidden nodes are drawn."
+    )
+    shape: str | None = Field(
+        None,
+        description="Token for POST /api/graph/view, which draws other views of this graph "
+        "without running the program again, while the server keeps it.",
+    )
     layers: dict[int, str] = Field(
         default_factory=dict,
         description="Node id -> the module it belongs to (model.0), where its inputs are "

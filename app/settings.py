@@ -189,4 +189,12 @@ class Settings(BaseSettings):
         description="Also write each program's text into its access log line (off: only its "
         "hash and size).",
     )
+    shape_entries: int = Field(
+        64, ge=0, description="Graphs kept for drawing other views of them (POST /api/graph/view)."
+    )
+    shape_items: int = Field(
+        2_000_000, ge=0, description="Nodes, edges and groups of the kept graphs, together."
+    )
+    drawing_entries: int = Field(512, ge=0, description="Drawings of views kept.")
+    drawing_mb: int = Field(64, ge=0, description="Total size of the kept drawings.")
     limits: Limits = Field(default_factory=Limits)

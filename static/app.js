@@ -52,15 +52,20 @@ function setBusy(busy) {
   if (busy) status.textContent = "Running…";
 }
 
+// Each answer's program, for drawing another view of it where the server no longer keeps its
+// graph (it then runs the program again).
+const programs = new WeakMap();
+
 async function run() {
   if (runButton.disabled) return;
   setBusy(true);
   errorBox.hidden = true;
   try {
+    const program = { code: getCode(), output: output.value.trim() || null };
     const response = await fetchRetrying("/api/graph", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code: getCode(), output: output.value.trim() || null }),
+      body: JSON.stringify(program),
     }, (seconds) => { status.textContent = `Server busy: trying again in ${seconds} s…`; });
     const body = await response.json();
     if (!response.ok) {
@@ -68,6 +73,7 @@ async function run() {
       return;
     }
     await graphFontReady;  // the first graph waits for its font if the page has only just opened
+    programs.set(body, program);
     setAnswer(body);
     showPrinted(body);
     status.textContent = body.root_name ? `Done: gradients of ${body.root_name}.` : "Done.";
@@ -125,6 +131,9 @@ initGraphView({
   zoomOut: byId("zoom-out"),
   fit: byId("fit"),
   reset: byId("reset"),
+  defaultView: byId("default-view"),
+  status,
+  programOf: (answer) => programs.get(answer),
 });
 initSearch({ input: byId("search"), status: byId("search-status") });
 initDetails({

@@ -1,6 +1,8 @@
 // The Details panel: everything about the selected node, with links to its neighbours.
 import { formatTensor, formatTerm } from "./format.js";
-import { gradName, gradientTerms, inputsOf, nodeById, nodeTitle } from "./graph-model.js";
+import {
+  gradName, gradientTerms, groupName, groupsAround, inputsOf, nodeById, nodeTitle, sameInEachCall,
+} from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
 import { tensorView } from "./tensor-view.js";
@@ -44,6 +46,25 @@ function edgeList(answer, edges, neighbourOf, empty) {
   for (const edge of edges) {
     const item = element("li");
     item.append(nodeLink(nodeById(answer, neighbourOf(edge))), ` — grad ${formatTensor(edge.grad)}`);
+    list.append(item);
+  }
+  return list;
+}
+
+// The same operation in every call of a loop: its gradient at each step, a link to each.
+function stepList(answer, steps, shownId) {
+  const list = element("ol", undefined, "edge-list steps");
+  for (const { group, id } of steps) {
+    const item = element("li");
+    const label = `call ${group.call + 1}`;
+    if (id === shownId) item.append(element("strong", label));
+    else {
+      const link = element("a", label);
+      link.href = `#node-${id}`;
+      link.dataset.select = String(id);
+      item.append(link);
+    }
+    item.append(` — grad ${formatTensor(nodeById(answer, id)?.grad)}`);
     list.append(item);
   }
   return list;
@@ -121,6 +142,12 @@ function render(id) {
   row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
   if (node.note) row(list, "Cut", node.note);
   row(list, "Operation", element("code", node.op));
+  const around = groupsAround(answer, node.id);
+  if (around.length) {
+    row(list, "Module call", around.map((group) => groupName(answer, group)).join(", inside "));
+  }
+  const steps = sameInEachCall(answer, node.id);
+  if (steps.length) row(list, "In each call", stepList(answer, steps, node.id));
   row(list, "Variables", node.variables.length ? node.variables.join(", ") : "none (an intermediate value)");
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));

@@ -9,14 +9,89 @@ export function nodeById(answer, id) {
   return answer?.nodes.find((node) => node.id === id) ?? null;
 }
 
-// A box's title as the drawing writes it (app/render.py's _title): the op, the names bound to
-// its output, and the module whose parameters it uses ("AddmmBackward0 (model.0)").
+// A node's title: the op and the names bound to its output, after the module call that made
+// it ("model.fc1 (Linear): AddmmBackward0"), else with the module whose parameters it uses
+// ("AddmmBackward0 (model.0)", as app/render.py's _title draws it).
 export function nodeTitle(node, answer) {
   const names = node.variables.join(", ");
   if (node.kind === "leaf") return names || "leaf";
   const title = names ? `${node.op} → ${names}` : node.op;
+  const group = groupOf(answer, node.id);
+  if (group) return `${groupName(answer, group)}: ${title}`;
   const layer = answer?.layers?.[node.id];
   return layer ? `${title} (${layer})` : title;
+}
+
+// "model.layers.0 (TransformerEncoderLayer)", with "call 3 of 12" when it ran several times.
+export function groupName(answer, group) {
+  const calls = groupIndex(answer).calls.get(group.module) ?? 1;
+  const name = `${group.module} (${group.type})`;
+  return calls > 1 ? `${name}, call ${group.call + 1} of ${calls}` : name;
+}
+
+const groupIndexes = new WeakMap();
+
+function groupIndex(answer) {
+  let index = groupIndexes.get(answer);
+  if (index) return index;
+  const byId = new Map();
+  const ofNode = new Map();
+  const calls = new Map();
+  for (const group of answer?.groups ?? []) {
+    byId.set(group.id, group);
+    for (const id of group.nodes) ofNode.set(id, group);
+    calls.set(group.module, (calls.get(group.module) ?? 0) + 1);
+  }
+  index = { byId, ofNode, calls };
+  if (answer) groupIndexes.set(answer, index);
+  return index;
+}
+
+// The module call directly holding a node, or null (top-level code).
+export function groupOf(answer, id) {
+  return groupIndex(answer).ofNode.get(id) ?? null;
+}
+
+// The calls around a node, innermost first.
+export function groupsAround(answer, id) {
+  const { byId } = groupIndex(answer);
+  const chain = [];
+  for (let group = groupOf(answer, id); group; group = byId.get(group.parent) ?? null) chain.push(group);
+  return chain;
+}
+
+// The same operation in every call of the node's module within the same enclosing call (the
+// steps of a loop): [{ group, id }] in call order, the node's own included; empty when the
+// module ran once. Calls of one module record the same operations in the same order.
+export function sameInEachCall(answer, id) {
+  const group = groupOf(answer, id);
+  if (!group) return [];
+  const position = group.nodes.indexOf(id);
+  const op = nodeById(answer, id)?.op;
+  const calls = (answer.groups ?? []).filter((other) =>
+    other.parent === group.parent && other.module === group.module);
+  if (calls.length < 2) return [];
+  return calls.flatMap((call) => {
+    const other = call.nodes[position];
+    return other !== undefined && nodeById(answer, other)?.op === op ? [{ group: call, id: other }] : [];
+  });
+}
+
+// The answer's view with every call around the node expanded and their rolls unrolled: the
+// view in which the node is drawn (app/views.py's rolls: calls of one module in one group).
+export function viewOpening(answer, id) {
+  const around = groupsAround(answer, id);
+  const open = new Set(around.map((group) => group.id));
+  const firstCalls = new Set();
+  for (const group of around) {
+    const first = (answer.groups ?? []).find((other) =>
+      other.parent === group.parent && other.module === group.module);
+    if (first) firstCalls.add(first.id);
+  }
+  return {
+    collapsed: answer.view.collapsed.filter((each) => !open.has(each)),
+    rolled: answer.view.rolled.filter((each) => !firstCalls.has(each)),
+  };
 }
 
 // Edges by the node they feed and by the node they leave, and the nodes from which the root
@@ -101,10 +176,10 @@ export function edgeElementId(edge) {
   return `edge-${edge.source}-${edge.target}-${edge.input_nr}`;
 }
 
-// Nodes whose op or variable names contain the text, ignoring case.
+// Nodes whose op, variable names or module path contain the text, ignoring case.
 export function findNodes(answer, text) {
   const query = text.trim().toLowerCase();
   if (!answer || !query) return [];
   return answer.nodes.filter((node) =>
-    [node.op, ...node.variables].some((name) => name.toLowerCase().includes(query)));
+    [node.op, ...node.variables, node.module ?? ""].some((name) => name.toLowerCase().includes(query)));
 }

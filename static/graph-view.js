@@ -1,10 +1,13 @@
 // The server's SVG inline: pan and zoom, keyboard-focusable nodes, selection and highlights.
-import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
-import { getAnswer, on, select } from "./state.js";
+import { edgeElementId, hasDrawing, pathToRoot, viewOpening } from "./graph-model.js";
+import { fetchRetrying } from "./retry.js";
+import { getAnswer, on, redrawn, select } from "./state.js";
 
 let box = null;  // the page's elements, from initGraphView
 let stage = null;  // .graph-stage: its --graph-height sizes the pane
 let detailsPanel = null;
+let statusLine = null;  // where a view that could not be drawn is told
+let programOf = () => undefined;  // the program an answer came from
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -16,9 +19,13 @@ function placeholder(text) {
   box.replaceChildren(note);
 }
 
-// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py).
+// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py),
+// or the box of the collapsed module call that holds it.
 function nodeElements(id) {
-  return [...box.querySelectorAll(`[data-node-id="${id}"]`)];
+  const own = [...box.querySelectorAll(`[data-node-id="${id}"]`)];
+  const holder = own.length ? null : getAnswer()?.shown_in?.[id];
+  const group = holder ? box.querySelector(`g.node#${holder}`) : null;
+  return group ? [group] : own;
 }
 
 // How many boxes show these nodes (a leaf drawn once per use counts each use).
@@ -47,6 +54,27 @@ function prepareNodes(svg, answer) {
     const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
     title.textContent = `${shown.join(" ")} — ${kinds.get(Number(element.dataset.nodeId))}`;
     element.prepend(title);
+  }
+  prepareGroups(svg);
+}
+
+// A module call is a cluster whose title collapses it, or one box (a roll of calls: one box
+// for all) that expands it: each a button, named by what it does.
+function prepareGroups(svg) {
+  const toggles = [
+    ...[...svg.querySelectorAll("g.group-cluster")].map((cluster) => [cluster.querySelector("text"), cluster, "Collapse"]),
+    ...[...svg.querySelectorAll("g.node-group")].map((group) => [group, group, group.classList.contains("node-rolled") ? "Unroll" : "Expand"]),
+  ];
+  for (const [element, group, action] of toggles) {
+    const match = /^group-(\d+)$/.exec(group.id);
+    if (!element || !match) continue;
+    element.setAttribute("tabindex", "0");
+    element.setAttribute("role", "button");
+    element.classList.add("group-toggle");
+    element.dataset.groupId = match[1];
+    element.dataset.action = action.toLowerCase();
+    const name = group.querySelector("text")?.textContent.trim() ?? "";
+    element.setAttribute("aria-label", `${action} ${name}`);
   }
 }
 
@@ -120,6 +148,20 @@ function show(answer) {
       : "No autograd graph: no tensor in this program requires grad.");
     return;
   }
+  selectedId = null;
+  const { view, svg, dot, shown_in: shownIn } = answer;
+  drawings = new Map([[viewKey(view), { view, svg, dot, shown_in: shownIn }]]);
+  draw(answer);
+}
+
+// The answer's current SVG into the pane, fitted.
+function draw(answer) {
+  panZoom?.destroy();
+  panZoom = null;
+  if (!answer.svg) {
+    placeholder("This view could not be drawn (see the warnings); the Details still hold every gradient.");
+    return;
+  }
   const parsed = new DOMParser().parseFromString(answer.svg, "image/svg+xml");
   const svg = document.importNode(parsed.documentElement, true);
   svg.removeAttribute("width");
@@ -167,6 +209,11 @@ export function clearHighlight(className) {
 }
 
 function showSelection(id) {
+  selectedId = id;
+  if (id !== null && getAnswer()?.shown_in?.[id]) {
+    openAround(id);  // draws again, then shows this selection
+    return;
+  }
   clearHighlight("selected");
   clearHighlight("on-path");
   const answer = getAnswer();
@@ -210,6 +257,118 @@ function nodeIdFrom(target) {
   return element ? Number(element.dataset.nodeId) : null;
 }
 
+// Views of module calls (collapsed, rolled) are drawn by the server from the graph it keeps,
+// without running the program again; each view drawn is kept here while the answer lasts.
+let drawings = new Map();
+let selectedId = null;
+
+function viewKey(view) {
+  const sorted = (ids) => [...new Set(ids ?? [])].sort((a, b) => a - b);
+  return JSON.stringify([sorted(view?.collapsed), sorted(view?.rolled)]);
+}
+
+// The drawing of a view: kept (as its promise, so a hover and a click share one request),
+// or asked of the server. A failure is not kept: the next toggle asks again.
+function drawingOf(answer, view) {
+  const key = viewKey(view);
+  if (!drawings.has(key)) {
+    const request = askForView(answer, view);
+    request.catch(() => drawings.delete(key));
+    drawings.set(key, request);
+  }
+  return Promise.resolve(drawings.get(key));
+}
+
+const JSON_POST = { method: "POST", headers: { "Content-Type": "application/json" } };
+
+// The view from the graph the server keeps; where it keeps it no longer (a restart, a busy
+// server's cache, another replica), from the program run again with that view.
+async function askForView(answer, view) {
+  let response = await fetchRetrying("/api/graph/view", {
+    ...JSON_POST, body: JSON.stringify({ shape: answer.shape, view }),
+  });
+  const program = programOf(answer);
+  if (response.status === 404 && program) {
+    response = await fetchRetrying("/api/graph", {
+      ...JSON_POST, body: JSON.stringify({ ...program, view }),
+    });
+  }
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${body.title ?? "Error"}: ${body.detail}`);
+  const { svg, dot, shown_in: shownIn } = body;
+  return { view: body.view, svg, dot, shown_in: shownIn };
+}
+
+async function showView(view) {
+  const answer = getAnswer();
+  if (!answer?.shape) return;
+  let drawing;
+  try {
+    drawing = await drawingOf(answer, view);
+  } catch (error) {
+    statusLine.textContent = error.message;
+    return;
+  }
+  if (getAnswer() !== answer) return;  // another run replaced it meanwhile
+  answer.view = drawing.view;
+  answer.svg = drawing.svg;
+  answer.dot = drawing.dot;
+  answer.shown_in = drawing.shown_in;
+  draw(answer);
+  showSelection(selectedId);
+  redrawn(answer);
+}
+
+// The view a toggle leads to: its call collapsed, expanded, or its roll unrolled.
+function toggledView(element) {
+  const { view } = getAnswer();
+  const id = Number(element.dataset.groupId);
+  const collapsed = new Set(view.collapsed);
+  const rolled = new Set(view.rolled);
+  if (element.dataset.action === "collapse") collapsed.add(id);
+  else if (element.dataset.action === "unroll") rolled.delete(id);
+  else collapsed.delete(id);
+  return { collapsed: [...collapsed], rolled: [...rolled] };
+}
+
+// A pointer resting on a toggle, or focus on it, asks for the view it leads to: the drawing
+// is usually there by the click. A pointer passing over boxes asks for nothing (each request
+// counts against the client's rate limit).
+const HOVER_MS = 120;
+let hovering = null;
+
+function prefetch(toggle) {
+  const answer = getAnswer();
+  if (toggle && answer?.shape) drawingOf(answer, toggledView(toggle)).catch(() => {});
+}
+
+function pointerOver(event) {
+  clearTimeout(hovering);
+  const toggle = event.target.closest?.(".group-toggle");
+  if (toggle) hovering = setTimeout(() => prefetch(toggle), HOVER_MS);
+}
+
+// A cluster's title collapses its call; a box expands it, or unrolls a roll of calls.
+function toggleGroup(element) {
+  const id = Number(element.dataset.groupId);
+  return showView(toggledView(element)).then(() => {
+    // The call's new toggle: its box once collapsed, its title once expanded, or the first
+    // call's box once a roll is unrolled; in view and focused, so the next toggle is at hand.
+    const target = box.querySelector(`.group-toggle[data-group-id="${id}"]`);
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    // svg-pan-zoom moves the drawing on the next frame: where the target is is known after.
+    requestAnimationFrame(() => requestAnimationFrame(() => reveal(target)));
+  });
+}
+
+// A node inside a collapsed call: its calls open, then it is selected as any other.
+async function openAround(id) {
+  const answer = getAnswer();
+  if (!answer?.shown_in?.[id]) return;
+  await showView(viewOpening(answer, id));
+}
+
 
 // elements: the box the drawing goes in (inside .graph-stage), the Details panel (which may
 // lie over it) and the buttons zoomIn, zoomOut, fit and reset.
@@ -217,15 +376,28 @@ export function initGraphView(elements) {
   box = elements.box;
   stage = box.parentElement;
   detailsPanel = elements.detailsPanel;
+  statusLine = elements.status;
+  programOf = elements.programOf;
   on("answer", show);
   on("select", showSelection);
   box.addEventListener("pointerdown", (event) => { pressedAt = [event.clientX, event.clientY]; });
   box.addEventListener("click", (event) => {
     const moved = pressedAt && Math.hypot(event.clientX - pressedAt[0], event.clientY - pressedAt[1]);
+    const toggle = event.target.closest?.(".group-toggle");
+    if (toggle && !(moved > CLICK_SLOP_PX)) {
+      toggleGroup(toggle);
+      return;
+    }
     const id = nodeIdFrom(event.target);
     if (id !== null && !(moved > CLICK_SLOP_PX)) select(id);
   });
   box.addEventListener("keydown", (event) => {
+    const toggle = event.target.closest?.(".group-toggle");
+    if (toggle && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      toggleGroup(toggle);
+      return;
+    }
     const id = nodeIdFrom(event.target);
     if (id !== null && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault();
@@ -236,6 +408,13 @@ export function initGraphView(elements) {
   elements.zoomOut.addEventListener("click", () => panZoom?.zoomOut());
   elements.fit.addEventListener("click", fitReadable);
   elements.reset.addEventListener("click", fitReadable);
+  elements.defaultView.addEventListener("click", () => {
+    const first = getAnswer() && drawings.values().next().value;
+    if (first) showView(first.view);
+  });
   box.addEventListener("wheel", wheelZoom, { passive: false });
+  box.addEventListener("pointerover", pointerOver);
+  box.addEventListener("pointerleave", () => clearTimeout(hovering));
+  box.addEventListener("focusin", (event) => prefetch(event.target.closest?.(".group-toggle")));
   window.addEventListener("resize", () => panZoom?.resize());
 }

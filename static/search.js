@@ -9,9 +9,14 @@ let matches = [];
 let current = -1;
 
 function update() {
-  clearHighlight("match");
   matches = findNodes(getAnswer(), input.value);
   current = -1;
+  highlight();
+}
+
+// Hits inside a collapsed module call mark its box; Enter on one opens the call.
+function highlight() {
+  clearHighlight("match");
   highlightNodes(matches.map((node) => node.id), "match");
   // Boxes found: a leaf drawn once per use is found as often as it is drawn.
   const ids = matches.map((node) => node.id);
@@ -30,4 +35,5 @@ export function initSearch(elements) {
     select(matches[current].id);
   });
   on("answer", update);
+  on("drawing", highlight);
 }

@@ -22,11 +22,18 @@ export function completeAnswer(extras) {
   events.dispatchEvent(new CustomEvent("extras", { detail: answer }));
 }
 
+// The answer is drawn in another view (module calls collapsed or expanded): its svg, dot,
+// view and shown_in changed, nothing else.
+export function redrawn(next) {
+  events.dispatchEvent(new CustomEvent("drawing", { detail: next }));
+}
+
 export function select(id) {
   events.dispatchEvent(new CustomEvent("select", { detail: id }));
 }
 
-// on("answer", (answer) => ...), on("extras", (answer) => ...) or on("select", (nodeId) => ...).
+// on("answer", (answer) => ...), on("extras", (answer) => ...), on("drawing", (answer) => ...)
+// or on("select", (nodeId) => ...).
 export function on(type, listener) {
   events.addEventListener(type, (event) => listener(event.detail));
 }

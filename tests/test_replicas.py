@@ -127,6 +127,16 @@ def mixed_requests(number: int, turn: int) -> list[tuple[str, str, str, dict[str
     return requests
 
 
+def another_view(client: httpx.Client, program: object, shape: str) -> httpx.Response:
+    """Another view of the answer's graph, as the page asks for it: from the replica that
+    keeps the graph, else (it was killed, or let the graph go) from the program run again."""
+    view: dict[str, list[int]] = {"collapsed": [], "rolled": []}
+    drawn = page_like(client, "POST", "/api/graph/view", json={"shape": shape, "view": view})
+    if drawn.status_code != 404 or not isinstance(program, dict):
+        return drawn
+    return page_like(client, "POST", "/api/graph", json={**program, "view": view})
+
+
 def load(
     url: str, number: int, stop: threading.Event, killed: threading.Event, outcome: Outcome
 ) -> None:
@@ -141,7 +151,11 @@ def load(
                     response = page_like(client, method, path, **options)
                     outcome.record(kind, response)
                     if kind == "graph" and response.status_code == 200:
-                        extras = response.json().get("extras")
+                        answer = response.json()
+                        drawn = another_view(client, options["json"], answer["shape"])
+                        late = after_kill or killed.is_set()
+                        outcome.record("view after kill" if late else "view", drawn)
+                        extras = answer.get("extras")
                         if extras:
                             # Kept by the replica that answered: gone if it was killed since.
                             fetched = page_like(client, "GET", extras)
@@ -193,7 +207,7 @@ def test_two_replicas_answer_every_request_while_one_is_killed() -> None:
     # at most one request of each client was in flight when the replica died
     assert len(outcome.cut) <= CLIENTS, outcome.cut
     kinds = {kind for kind, _ in outcome.statuses}
-    assert {"graph", "refused", "page", "ready", "svg", "extras"} <= kinds
+    assert {"graph", "refused", "page", "ready", "svg", "extras", "view"} <= kinds
     unexpected = {
         (kind, status): count
         for (kind, status), count in outcome.statuses.items()
@@ -221,4 +235,6 @@ EXPECTED = {
     ("extras after kill", 200),
     # the check was kept by the killed replica: the page says it could not be fetched
     ("extras after kill", 404),
+    ("view", 200),
+    ("view after kill", 200),
 }

@@ -36,7 +36,7 @@ async def graph_svg(
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
     note_program(http, request.code, settings.access_log_program)
     evaluated = await pool.run(
-        request, lambda shape: draw(shape, layout, settings.render_timeout_s)
+        request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
     )
     drawn = evaluated.made  # the job's extras are not waited for: its process ends alone
     if drawn.rendered.svg is None:

@@ -7,20 +7,24 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
-from app.cache import ResponseCache, cache_key
-from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep
+from app.cache import ResponseCache, cache_key, shape_key
+from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep, ShapesDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
 from app.observe import note_program
 from app.render import build_dot, layers
 from app.schemas import (
     GraphData,
+    GraphDrawing,
     GraphExtras,
     GraphRequest,
     GraphResponse,
     GraphShape,
+    GraphView,
     Problem,
+    ViewRequest,
 )
+from app.views import apply_view, default_view
 from app.workers import Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
@@ -30,6 +34,7 @@ INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
 EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
+SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view and its `shape`
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
@@ -55,6 +60,7 @@ async def graph(
     layout: LayoutDep,
     cache: CacheDep,
     extras: ExtrasDep,
+    shapes: ShapesDep,
     settings: SettingsDep,
     http: Request,
 ) -> Response:
@@ -66,28 +72,45 @@ async def graph(
     everything."""
     note_program(http, request.code, settings.access_log_program)
     key = cache_key(request)
-    body = cache.get(key)
+    token = shape_key(request)
+    # A kept answer names its graph for other views: it is served only while that holds.
+    body = cache.get(key) if shapes.get(token) is not None else None
     if body is not None:
-        return Response(body, media_type="application/json")
+        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
     # The graph is drawn while the job process computes the teaching fields.
     evaluated = await pool.run(
-        request, lambda shape: draw(shape, layout, settings.render_timeout_s)
+        request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
+    )
+    data = evaluated.data
+    shapes.put(
+        token,
+        GraphShape.model_construct(
+            root=data.root, nodes=data.nodes, edges=data.edges, groups=data.groups
+        ),
     )
     if "gradcheck" in request.include:
         done = await evaluated.extras
-        body = await response_body(evaluated.data.with_extras(done.value), evaluated.made)
+        body = await response_body(
+            evaluated.data.with_extras(done.value), evaluated.made, shape=token
+        )
         if done.complete:
             cache.put(key, body)
-        return Response(body, media_type="application/json")
-    token = extras.open()
+        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
+    pending = extras.open()
     body = await response_body(
-        evaluated.data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + token
+        evaluated.data,
+        evaluated.made,
+        pending=["gradcheck"],
+        extras=EXTRAS_PATH + pending,
+        shape=token,
     )
-    follow_up = asyncio.ensure_future(_keep_extras(evaluated, token, key, extras, cache))
+    follow_up = asyncio.ensure_future(_keep_extras(evaluated, pending, key, token, extras, cache))
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    # This replica alone holds them: a proxy in front of several sends the fetch here by it.
-    return Response(body, media_type="application/json", headers={EXTRAS_TOKEN: token})
+    # This replica alone holds them, and the graph for other views: a proxy in front of
+    # several sends the fetch of either here by its token.
+    headers = {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -120,7 +143,12 @@ async def graph_extras(
 
 
 async def _keep_extras(
-    evaluated: "Evaluated[Drawn]", token: str, key: str, extras: ExtrasStore, cache: ResponseCache
+    evaluated: "Evaluated[Drawn]",
+    token: str,
+    key: str,
+    shape: str,
+    extras: ExtrasStore,
+    cache: ResponseCache,
 ) -> None:
     """Once the job's extras come: kept for their token, and the whole answer cached."""
     try:
@@ -131,21 +159,68 @@ async def _keep_extras(
     extras.fill(token, done.value.model_dump_json().encode())
     if done.complete:
         data = evaluated.data.with_extras(done.value)
-        cache.put(key, await response_body(data, evaluated.made))
+        cache.put(key, await response_body(data, evaluated.made, shape=shape))
+
+
+@router.post(
+    "/graph/view",
+    response_model=GraphDrawing,
+    responses={
+        404: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "description": "The server no longer keeps that graph: POST /api/graph again.",
+        },
+        422: PROBLEMS[422] | {"description": "The request is not a view of a graph."},
+    },
+)
+async def graph_view(
+    request: ViewRequest, shapes: ShapesDep, layout: LayoutDep, settings: SettingsDep
+) -> Response:
+    """Another view of a graph POST /api/graph answered lately (its `shape` token): module
+    calls collapsed, expanded, rolled or unrolled, drawn without running the program again."""
+    shape = shapes.get(request.shape)
+    if shape is None:
+        raise HTTPException(404, "the server no longer keeps this graph: run the program again")
+    body = shapes.drawing(request.shape, request.view)
+    if body is None:
+        body = await anyio.to_thread.run_sync(
+            lambda: _drawing_body(draw(shape, layout, settings.render_timeout_s, request.view))
+        )
+        shapes.keep_drawing(request.shape, request.view, body)
+    return Response(body, media_type="application/json")
 
 
 @dataclass(frozen=True)
 class Drawn:
-    """A graph's DOT source and what Graphviz made of it (SVG, or a warning)."""
+    """A graph's DOT source for one view and what Graphviz made of it (SVG, or a warning)."""
 
     dot: str
     rendered: Rendered
+    view: GraphView
+    shown_in: dict[int, str]
 
 
-def draw(shape: GraphShape, layout: LayoutService, timeout_s: float) -> Drawn:
-    """Stage 4 for one graph; blocks, so it runs in the job's thread (see WorkerPool.run)."""
-    dot = build_dot(shape)
-    return Drawn(dot, layout.render(dot, timeout_s))
+def draw(
+    shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
+) -> Drawn:
+    """Stage 4 for one graph, in `view` or the default one; blocks, so it runs in a thread
+    (the job's: see WorkerPool.run)."""
+    chosen = view if view is not None else default_view(shape)
+    viewed = apply_view(shape, chosen)
+    dot = build_dot(shape, viewed)
+    return Drawn(dot, layout.render(dot, timeout_s), chosen, viewed.shown_in)
+
+
+def _drawing_body(drawn: Drawn) -> bytes:
+    drawing = GraphDrawing(
+        view=drawn.view,
+        dot=drawn.dot,
+        svg=drawn.rendered.svg,
+        shown_in=drawn.shown_in,
+        warning=drawn.rendered.warning,
+    )
+    return drawing.model_dump_json().encode()
 
 
 async def response_body(data: GraphData, drawn: Drawn, **fields: object) -> bytes:
@@ -168,6 +243,8 @@ def _body(data: GraphData, drawn: Drawn, fields: dict[str, object]) -> bytes:
         **{**values, "warnings": warnings, **fields},
         dot=drawn.dot,
         svg=drawn.rendered.svg,
+        view=drawn.view,
+        shown_in=drawn.shown_in,
         layers=layers(data),
     )
     return response.model_dump_json().encode()

@@ -616,6 +616,11 @@ class Guard:
     ) -> bool:
         """Charge a module call's output before it runs; False if it must be charged after."""
         name = type(module).__name__
+        if any(isinstance(sub, UserModule) for sub in module.modules()):
+            # A Sequential of the program's own modules: their forward runs in the interpreter,
+            # which hands every call inside to this guard, sized one by one. A dry run of the
+            # whole would hand the program meta tensors, which the guard refuses.
+            return False
         if any(isinstance(sub, DRY_RUN_MODULES) for sub in module.modules()):
             sizes = self._dry_run_module(module, args, kwargs)
             if sizes is None:
