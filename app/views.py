@@ -157,7 +157,7 @@ def apply_view(shape: GraphShape, view: GraphView) -> ViewedGraph:
         else:
             drawn_as[node.id] = box_id(outer)
             members[box_id(outer)].append(node)
-    edges = _edges(shape.edges, drawn_as, {box_base + first for first in all_rolls})
+    edges = _edges(shape.edges, drawn_as, {box_base + first for first in set(roll_of.values())})
     last_out = _outputs(shape, drawn_as, set(members))
     box_nodes: list[NodeInfo] = []
     for box, inside in members.items():

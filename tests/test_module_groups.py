@@ -217,6 +217,12 @@ def test_rolls_group_calls_of_one_module_in_one_enclosing_call() -> None:
     rolled = apply_view(graph, GraphView(collapsed=[g.id for g in graph.groups], rolled=[0]))
     assert len(unrolled.boxes) == 12
     assert len(rolled.boxes) == 1
+    # Only a roll loops onto itself: each unrolled call's inner edges vanish in its box.
+    loops = [edge for edge in unrolled.shape.edges if edge.source == edge.target]
+    assert loops == []
+    assert [edge.source for edge in rolled.shape.edges if edge.source == edge.target] == [
+        next(iter(rolled.boxes))
+    ]
     # One call expanded: the roll is drawn unrolled, with that call a cluster.
     opened = apply_view(graph, GraphView(collapsed=[g.id for g in graph.groups[1:]], rolled=[0]))
     assert len(opened.boxes) == 11
