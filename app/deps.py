@@ -12,21 +12,25 @@ from fastapi import Depends, Request
 from app.cache import ResponseCache
 from app.extras import ExtrasStore
 from app.layout import LayoutService
+from app.services import Services
 from app.settings import Settings
 from app.workers import WorkerPool
 
 
-def _app_state(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
-    """A dependency that hands out one of the objects the app's lifespan keeps in its state."""
+def _service(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency that hands out one of the services the app's lifespan started, or all
+    of them (`name` empty)."""
 
     async def dependency(request: Request) -> Any:
-        return getattr(request.app.state, name)
+        services = request.app.state.services
+        return getattr(services, name) if name else services
 
     return dependency
 
 
-SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
-PoolDep = Annotated[WorkerPool, Depends(_app_state("pool"))]
-LayoutDep = Annotated[LayoutService, Depends(_app_state("layout"))]
-CacheDep = Annotated[ResponseCache, Depends(_app_state("cache"))]
-ExtrasDep = Annotated[ExtrasStore, Depends(_app_state("extras"))]
+SettingsDep = Annotated[Settings, Depends(_service("settings"))]
+ServicesDep = Annotated[Services, Depends(_service(""))]
+PoolDep = Annotated[WorkerPool, Depends(_service("pool"))]
+LayoutDep = Annotated[LayoutService, Depends(_service("layout"))]
+CacheDep = Annotated[ResponseCache, Depends(_service("cache"))]
+ExtrasDep = Annotated[ExtrasStore, Depends(_service("extras"))]

@@ -5,15 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.cache import ResponseCache
-from app.extras import ExtrasStore
-from app.layout import LayoutService
 from app.listening import (
-    WeakWallError,
     check_http_limits,
     check_listening,
     install_listening_guard,
@@ -21,26 +16,11 @@ from app.listening import (
 from app.problems import install_problem_handlers
 from app.routes import export, graph, health, pages
 from app.security import install_security
+from app.services import running
 from app.settings import Settings
-from app.wall import LAYERS
-from app.workers import WorkerPool
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger(__name__)
-
-
-def wall_layers(pool: WorkerPool, layout: LayoutService) -> dict[str, str]:
-    """Each layer of the kernel's wall: "present" when every kind of job process has it,
-    else why one has not."""
-    states = {}
-    for layer in LAYERS:
-        missing = [
-            f"{name}: {found.get(layer, 'missing: not reported')}"
-            for name, found in (("evaluation", pool.layers), ("layout", layout.layers))
-            if found.get(layer) != "present"
-        ]
-        states[layer] = "; ".join(missing) if missing else "present"
-    return states
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,34 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = WorkerPool(settings)
-        app.state.pool = pool
-        layout = LayoutService(
-            settings.layout_helpers, settings.layout_memory_mb, timeout_s=settings.render_timeout_s
-        )
-        app.state.layout = layout
-        app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
-        app.state.extras = ExtrasStore(
-            settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
-        )
-        layout.start()
-        await pool.start()
-        try:
-            # serve only once the first job processes have warmed up
-            await pool.wait_ready()
-            await anyio.to_thread.run_sync(layout.wait_ready)
-            app.state.wall = wall_layers(pool, layout)
-            check_listening(app.state.wall, settings.allow_weak_sandbox)
+        # serve only once the first job processes have warmed up
+        async with running(settings) as services:
+            app.state.services = services
+            app.state.wall = services.wall
+            check_listening(services.wall, settings.allow_weak_sandbox)
             check_http_limits()
-        except (RuntimeError, WeakWallError):
-            await pool.stop()
-            await anyio.to_thread.run_sync(layout.stop)
-            raise
-        try:
             yield
-        finally:
-            await pool.stop()
-            await anyio.to_thread.run_sync(layout.stop)
 
     app = FastAPI(
         title="Autograd graph explorer",

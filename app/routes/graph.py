@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from app.cache import ResponseCache, cache_key
-from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep
+from app.deps import ExtrasDep, ServicesDep, SettingsDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
 from app.render import build_dot, layers
@@ -20,6 +20,7 @@ from app.schemas import (
     GraphShape,
     Problem,
 )
+from app.services import Services
 from app.workers import Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
@@ -46,42 +47,43 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
-async def graph(
-    request: GraphRequest,
-    pool: PoolDep,
-    layout: LayoutDep,
-    cache: CacheDep,
-    extras: ExtrasDep,
-    settings: SettingsDep,
-) -> Response:
+async def graph(request: GraphRequest, services: ServicesDep) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
     The answer comes as soon as the graph is drawn: the gradient check, whose cost is not
     bounded by the graph's size, is `pending`, to be fetched from `extras`, unless the
     request's `include` asks for it in this answer. An answer served from the cache has
     everything."""
+    return Response(await answer(request, services), media_type="application/json")
+
+
+async def answer(request: GraphRequest, services: Services) -> bytes:
+    """The whole pipeline for one program, as the JSON of a GraphResponse: what POST
+    /api/graph answers, and what the local client (app.client) runs without HTTP. Raises
+    ProgramError for the program's faults and SaturatedError when every worker is busy."""
     key = cache_key(request)
-    body = cache.get(key)
+    body = services.cache.get(key)
     if body is not None:
-        return Response(body, media_type="application/json")
+        return body
+    layout, timeout_s = services.layout, services.settings.render_timeout_s
     # The graph is drawn while the job process computes the teaching fields.
-    evaluated = await pool.run(
-        request, lambda shape: draw(shape, layout, settings.render_timeout_s)
-    )
+    evaluated = await services.pool.run(request, lambda shape: draw(shape, layout, timeout_s))
     if "gradcheck" in request.include:
         done = await evaluated.extras
         body = await response_body(evaluated.data.with_extras(done.value), evaluated.made)
         if done.complete:
-            cache.put(key, body)
-        return Response(body, media_type="application/json")
-    token = extras.open()
+            services.cache.put(key, body)
+        return body
+    token = services.extras.open()
     body = await response_body(
         evaluated.data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + token
     )
-    follow_up = asyncio.ensure_future(_keep_extras(evaluated, token, key, extras, cache))
+    follow_up = asyncio.ensure_future(
+        _keep_extras(evaluated, token, key, services.extras, services.cache)
+    )
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    return Response(body, media_type="application/json")
+    return body
 
 
 @router.get(

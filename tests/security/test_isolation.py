@@ -45,7 +45,7 @@ def pool_of_two(client: TestClient, settings: Settings) -> Iterator[TestClient]:
     yield client
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if client.app.state.pool.idle.qsize() >= 2:  # type: ignore[attr-defined]
+        if client.app.state.services.pool.idle.qsize() >= 2:  # type: ignore[attr-defined]
             return
         time.sleep(0.2)
 
@@ -99,7 +99,7 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
 
 
 def test_a_process_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
-    pool = pool_of_two.app.state.pool  # type: ignore[attr-defined]
+    pool = pool_of_two.app.state.services.pool  # type: ignore[attr-defined]
     victim = pool.idle._queue[0]  # the next process a request would get
     signal.pidfd_send_signal(victim.pidfd, signal.SIGKILL)
     select.select([victim.pidfd], [], [], 5)  # readable once it has died
