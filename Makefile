@@ -34,12 +34,9 @@ system-graphviz:
 system-chromium:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium fonts-dejavu-core; }
 
-# Bounded request heads (app/http.py), idle connections closed after 5 s, and at most 512
-# connections at once (503 beyond): a crowd of stalled clients cannot hold the server.
-UVICORN_LIMITS := --http app.http:BoundedHttp --timeout-keep-alive 5 --limit-concurrency 512
-
+# uvicorn with the HTTP limits of app/http.py (UVICORN_LIMITS).
 serve: $(VENV)/.serve system-graphviz
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) $(UVICORN_LIMITS)
+	$(BIN)/agx serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
