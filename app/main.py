@@ -14,7 +14,7 @@ from app.listening import (
     install_listening_guard,
 )
 from app.problems import install_problem_handlers
-from app.routes import export, graph, health, pages
+from app.routes import docs, export, graph, health, pages
 from app.security import install_security
 from app.services import running
 from app.settings import Settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(export.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

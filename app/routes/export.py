@@ -9,9 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from app.deps import LayoutDep, PoolDep, SettingsDep
-from app.routes.graph import PROBLEMS, draw
+from app.routes.graph import PROBLEMS, GraphRequestBody, draw
 from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
 
 router = APIRouter(prefix="/api", tags=["graph"])
 
@@ -30,7 +29,7 @@ SVG_HEADERS = {
     },
 )
 async def graph_svg(
-    request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
+    request: GraphRequestBody, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
 ) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
     evaluated = await pool.run(

@@ -1,11 +1,13 @@
 """POST /api/graph: the whole pipeline for one program."""
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Response
+from fastapi.openapi.models import Example
 
 from app.cache import ResponseCache, cache_key
 from app.deps import ExtrasDep, ServicesDep, SettingsDep
@@ -21,7 +23,7 @@ from app.schemas import (
     Problem,
 )
 from app.services import Services
-from app.workers import Evaluated
+from app.workers import EXAMPLES, Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
 # A 3,000-node answer takes about 20 ms to serialise: in a thread, so that other requests do
@@ -46,8 +48,24 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
+def _request_examples(*ids: str) -> dict[str, Example]:
+    """The page's examples (static/examples.json) by id, as request examples for /docs."""
+    examples = {example["id"]: example for example in json.loads(EXAMPLES.read_text())}
+    return {
+        name: {"summary": examples[name]["title"], "value": {"code": examples[name]["code"]}}
+        for name in ids
+    }
+
+
+# The seed's chain rule first: the example /docs fills in.
+GraphRequestBody = Annotated[
+    GraphRequest,
+    Body(openapi_examples=_request_examples("chain-rule", "classifier-autograd", "mlp-class")),
+]
+
+
 @router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
-async def graph(request: GraphRequest, services: ServicesDep) -> Response:
+async def graph(request: GraphRequestBody, services: ServicesDep) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
     The answer comes as soon as the graph is drawn: the gradient check, whose cost is not
