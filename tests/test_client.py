@@ -13,6 +13,7 @@ from app import client
 from app.client import Client, GraphError, GraphResult, graph
 from app.render import format_number
 from bench.server import running_server
+from tests.jupyter_view import variables_rows
 from tests.reference import assert_close, run_reference
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON, WHOLE_NOTEBOOK_STDOUT
 
@@ -167,12 +168,7 @@ def test_jupyter_view_has_the_drawing_and_the_variables(chain_rule: GraphResult)
     assert "<script" not in html
     assert chain_rule.svg is not None
     assert chain_rule.svg in html
-    table = ElementTree.fromstring(html[html.index("<table") : html.index("</table>") + 8])
-    rows = {
-        row[0].findtext("code"): [cell.text for cell in row[1:]]
-        for row in table.iter("tr")
-        if row[0].tag == "th" and row[0].get("scope") == "row"
-    }
+    rows = variables_rows(html)
     assert list(rows) == ["x", "y", "z"]
     # The numbers as plain PyTorch computes them, in the drawing's format.
     reference = run_reference(CHAIN_RULE_LESSON)
