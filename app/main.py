@@ -21,6 +21,15 @@ from app.settings import Settings
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger(__name__)
+DESCRIPTION = """\
+POST a PyTorch program to `/api/graph`: the server runs it in its sandbox, walks the autograd
+graph of its output, backpropagates, and answers with every node's and edge's gradient and
+the drawing (SVG and its Graphviz source).
+
+Every error is `application/problem+json`; a program's problem has the `line` and `column`
+it points at. From Python, `app.client.graph(code)` gives the same answer in a notebook, and
+`agx draw prog.py -o graph.svg` on the command line.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Autograd graph explorer",
         version="0.1.0",
+        description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -2,6 +2,7 @@
 and a crowd gets 503 with Retry-After instead of an endless queue."""
 
 import asyncio
+import dataclasses
 import select
 import signal
 import time
@@ -122,12 +123,13 @@ def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: Te
 
 def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     state = client.app.state  # type: ignore[attr-defined]
-    real_pool = state.pool
-    state.pool = WorkerPool(Settings(max_waiting=0))  # no workers: every request would wait
+    real = state.services
+    # no workers: every request would wait
+    state.services = dataclasses.replace(real, pool=WorkerPool(Settings(max_waiting=0)))
     try:
         response = client.post("/api/graph", json={"code": f"{NORMAL}\n# not cached"})
     finally:
-        state.pool = real_pool
+        state.services = real
     assert_problem(response, range(503, 504))
     assert response.headers["retry-after"].isdigit()
 
