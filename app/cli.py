@@ -13,6 +13,7 @@
 import argparse
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from app.client import SUFFIXES, Client, GraphError
@@ -20,6 +21,7 @@ from app.http import UVICORN_LIMITS
 
 DRAWN, NOT_DRAWN, USAGE = 0, 1, 2
 STDIN = "-"
+DISTRIBUTION = "autograd-explorer"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agx", description="Draw the autograd graph of a PyTorch program."
     )
+    parser.add_argument("--version", action="version", version=f"agx {version(DISTRIBUTION)}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     drawing = commands.add_parser(
         "draw",

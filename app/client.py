@@ -242,7 +242,15 @@ class LocalPipeline:
             request = GraphRequest.model_validate(
                 {"code": code, "output": output, "include": INCLUDE}
             )
-            return self._portal.call(answer, request, self.services)
+            running = self._portal.start_task_soon(answer, request, self.services)
+            try:
+                return running.result()
+            except BaseException:
+                # Jupyter's interrupt (KeyboardInterrupt) returns at once and cancels the
+                # job, as when a client of the server goes away: its process and slot are
+                # let go of by the job's time limit at the latest.
+                running.cancel()
+                raise
         except ValidationError as error:
             raise GraphError.of(validation_problem(error.errors())) from None
         except ProgramError as error:

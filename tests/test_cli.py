@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -13,18 +12,11 @@ import httpx
 import pytest
 
 from app.http import UVICORN_LIMITS
-from bench.server import running_server
 from tests.security.live_server import free_port
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON
 
 AGX = Path(sys.executable).parent / "agx"
 REFUSED = "import torch\nx = torch.ones(2)\nimport os\n"
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as server:
-        yield server.url
 
 
 def agx(*arguments: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -75,9 +67,9 @@ def test_refused_locally_prints_the_position_as_compilers_do(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".png", ".dot", ".json"])
-def test_every_suffix_with_a_server(server_url: str, program: Path, suffix: str) -> None:
+def test_every_suffix_with_a_server(live_server: str, program: Path, suffix: str) -> None:
     target = program.parent / f"out{suffix}"
-    done = agx("draw", str(program), "-o", target.name, "--server", server_url, cwd=program.parent)
+    done = agx("draw", str(program), "-o", target.name, "--server", live_server, cwd=program.parent)
     assert done.returncode == 0, done.stderr
     data = target.read_bytes()
     if suffix == ".svg":
@@ -90,22 +82,22 @@ def test_every_suffix_with_a_server(server_url: str, program: Path, suffix: str)
         assert json.loads(data)["variables"]["w"]["grad"] == pytest.approx(6.6918, abs=1e-4)
 
 
-def test_stdin_with_a_server(server_url: str, tmp_path: Path) -> None:
-    done = agx("draw", "-", "--server", server_url, cwd=tmp_path, stdin=CHAIN_RULE_LESSON)
+def test_stdin_with_a_server(live_server: str, tmp_path: Path) -> None:
+    done = agx("draw", "-", "--server", live_server, cwd=tmp_path, stdin=CHAIN_RULE_LESSON)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "graph.svg").read_text().startswith("<svg")
 
 
-def test_refused_with_a_server(server_url: str, tmp_path: Path) -> None:
-    done = agx("draw", "-", "--server", server_url, cwd=tmp_path, stdin="import torch\nx = (\n")
+def test_refused_with_a_server(live_server: str, tmp_path: Path) -> None:
+    done = agx("draw", "-", "--server", live_server, cwd=tmp_path, stdin="import torch\nx = (\n")
     assert done.returncode == 1
     assert done.stderr.startswith("<stdin>:2:")
     assert ": error: Syntax error: " in done.stderr
 
 
-def test_warnings_go_to_stderr(server_url: str, tmp_path: Path) -> None:
+def test_warnings_go_to_stderr(live_server: str, tmp_path: Path) -> None:
     """A program with no graph still draws (an empty graph), and says why on stderr."""
-    done = agx("draw", "-", "--server", server_url, cwd=tmp_path, stdin="x = 1\nprint(x)\n")
+    done = agx("draw", "-", "--server", live_server, cwd=tmp_path, stdin="x = 1\nprint(x)\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "1\n"
     assert done.stderr.startswith("<stdin>: warning: ")

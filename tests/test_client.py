@@ -2,7 +2,11 @@
 answers, the same errors, every file it saves."""
 
 import json
+import os
+import signal
 import struct
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -10,20 +14,17 @@ from xml.etree import ElementTree
 import pytest
 
 from app import client
-from app.client import Client, GraphError, GraphResult, graph
+from app.client import Client, GraphError, GraphResult, LocalPipeline, graph
 from app.render import format_number
-from bench.server import running_server
 from tests.jupyter_view import variables_rows
 from tests.reference import assert_close, run_reference
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON, WHOLE_NOTEBOOK_STDOUT
 
 BACKENDS = ["local", "server"]
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as server:
-        yield server.url
+# Slow turns of one-element results: neither the step nor the element budget stops it first.
+UNTIL_THE_TIME_LIMIT = (
+    "import torch\nx = torch.rand(300, 300)\nwhile True:\n    d = torch.linalg.det(x)\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def agx(request: pytest.FixtureRequest) -> Iterator[Client]:
     if request.param == "local":
         yield request.getfixturevalue("local_client")
         return
-    with Client(request.getfixturevalue("server_url")) as remote:
+    with Client(request.getfixturevalue("live_server")) as remote:
         yield remote
 
 
@@ -72,8 +73,8 @@ def test_output_picks_the_root(agx: Client) -> None:
     assert ops[result.json["root"]] == "PowBackward0"
 
 
-def test_local_and_server_answers_agree(local_client: Client, server_url: str) -> None:
-    with Client(server_url) as remote:
+def test_local_and_server_answers_agree(local_client: Client, live_server: str) -> None:
+    with Client(live_server) as remote:
         here, there = local_client.graph(CHAIN_RULE_LESSON), remote.graph(CHAIN_RULE_LESSON)
     assert here.json == there.json
 
@@ -190,9 +191,32 @@ def test_jupyter_view_escapes_the_programs_text(local_client: Client) -> None:
     assert "<b>hi</b>" not in html
 
 
-def test_graph_keeps_one_client_per_server(server_url: str) -> None:
-    first = graph(CHAIN_RULE_LESSON, server=server_url)
-    shared = client._shared[server_url]
-    second = graph(CHAIN_RULE_LESSON, output="y", server=server_url)
+def test_graph_keeps_one_client_per_server(live_server: str) -> None:
+    first = graph(CHAIN_RULE_LESSON, server=live_server)
+    shared = client._shared[live_server]
+    second = graph(CHAIN_RULE_LESSON, output="y", server=live_server)
     assert (first.root_name, second.root_name) == ("z", "y")
-    assert client._shared[server_url] is shared
+    assert client._shared[live_server] is shared
+
+
+def test_an_interrupt_ends_the_wait_and_the_job(local_client: Client) -> None:
+    """Jupyter's interrupt (SIGINT to the kernel) returns at once; the job is cancelled and
+    its process and slot are let go of by its time limit at the latest."""
+    backend = local_client.backend
+    assert isinstance(backend, LocalPipeline)
+    slots = backend.services.pool.slots
+    free = slots._value
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            local_client.graph(UNTIL_THE_TIME_LIMIT)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2
+    deadline = started + backend.services.settings.job_timeout_s + 2
+    while slots._value < free and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slots._value == free
+    assert local_client.graph(CHAIN_RULE_LESSON).root_name == "z"
