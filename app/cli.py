@@ -88,7 +88,11 @@ def draw(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as error:
         parser.error(f"cannot read {source}: {error}")
     try:
-        with Client(arguments.server) as client:
+        client = Client(arguments.server)
+    except ValueError as error:
+        parser.error(f"--server: {error}")
+    try:
+        with client:
             result = client.graph(code, arguments.output)
             print(result.stdout, end="", flush=True)
             for warning in result.warnings:

@@ -266,6 +266,15 @@ class RemoteAPI:
     """A server's POST /api/graph."""
 
     def __init__(self, server: str, timeout_s: float) -> None:
+        """Raises ValueError for an address that is not an http(s) URL."""
+        try:
+            url = httpx.URL(server)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(
+                f"{server!r} is not a server's address: give its URL, e.g. http://127.0.0.1:8000"
+            )
         self.server = server.rstrip("/")
         self.http = httpx.Client(
             base_url=self.server, timeout=timeout_s, headers={"user-agent": "agx"}

@@ -118,6 +118,7 @@ def test_unreachable_server(tmp_path: Path, program: Path) -> None:
         (("draw", "lesson.py", "-o", "graph.pdf"), "suffix must be one of .svg, .png, .dot, .json"),
         (("draw", "lesson.py", "--bogus"), "unrecognized arguments: --bogus"),
         (("serve", "--port", "many"), "invalid int value"),
+        (("draw", "lesson.py", "--server", "localhost:8000"), "is not a server's address"),
     ],
 )
 def test_usage_errors(program: Path, arguments: tuple[str, ...], message: str) -> None:

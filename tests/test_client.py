@@ -220,3 +220,9 @@ def test_an_interrupt_ends_the_wait_and_the_job(local_client: Client) -> None:
         time.sleep(0.05)
     assert slots._value == free
     assert local_client.graph(CHAIN_RULE_LESSON).root_name == "z"
+
+
+@pytest.mark.parametrize("server", ["localhost:8000", "ftp://example.org", "http://", "127.0.0.1"])
+def test_a_server_is_an_http_url(server: str) -> None:
+    with pytest.raises(ValueError, match="is not a server's address"):
+        Client(server)
