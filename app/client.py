@@ -244,7 +244,7 @@ class LocalPipeline:
             )
             running = self._portal.start_task_soon(answer, request, self.services)
             try:
-                return running.result()
+                return running.result().body
             except BaseException:
                 # Jupyter's interrupt (KeyboardInterrupt) returns at once and cancels the
                 # job, as when a client of the server goes away: its process and slot are

@@ -1,7 +1,8 @@
 """Dependencies the routers share, as `Annotated` types.
 
-They are `async` because FastAPI runs a plain `def` dependency in its thread pool: four thread
-hops per request were most of the time of an answer served from the cache.
+They are `async` because FastAPI runs a plain `def` dependency in its thread pool: a thread
+hop per dependency on every request, which would cost more than an answer served from the
+cache.
 """
 
 from collections.abc import Callable, Coroutine
@@ -28,7 +29,13 @@ def _service(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
     return dependency
 
 
-SettingsDep = Annotated[Settings, Depends(_service("settings"))]
+async def _settings(request: Request) -> Settings:
+    """The app's settings, there from its creation, before the services start."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 ServicesDep = Annotated[Services, Depends(_service(""))]
 PoolDep = Annotated[WorkerPool, Depends(_service("pool"))]
 LayoutDep = Annotated[LayoutService, Depends(_service("layout"))]

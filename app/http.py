@@ -3,7 +3,7 @@ headers) is bounded in size and must arrive within a time limit.
 
 uvicorn reads a head of any length for as long as the client takes: a head that never ends
 keeps the event loop parsing, and connections that send a byte now and then are held for
-ever. `agx serve` (and so `make serve`) runs uvicorn with `UVICORN_LIMITS`.
+ever. `agx serve` (and so `make serve`) runs uvicorn with `UVICORN_OPTIONS`.
 """
 
 import asyncio
@@ -23,6 +23,11 @@ UVICORN_LIMITS = (
     "--limit-concurrency",
     "512",
 )
+# The app writes its own access log (JSON lines, app/observe.py) and reads X-Forwarded-For
+# from AGX_TRUSTED_PROXIES only: uvicorn's text log and its trust in 127.0.0.1 are off.
+UVICORN_OPS = ("--no-access-log", "--no-proxy-headers")
+# Everything `agx serve` adds to uvicorn's command line.
+UVICORN_OPTIONS = (*UVICORN_LIMITS, *UVICORN_OPS)
 
 
 class BoundedHttp(HttpToolsProtocol):

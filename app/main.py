@@ -13,8 +13,11 @@ from app.listening import (
     check_listening,
     install_listening_guard,
 )
+from app.metrics import Metrics
+from app.observe import install_observe
 from app.problems import install_problem_handlers
-from app.routes import docs, export, graph, health, pages
+from app.ratelimit import install_rate_limit
+from app.routes import docs, export, graph, health, metrics, pages
 from app.security import install_security
 from app.services import running
 from app.settings import Settings
@@ -35,6 +38,7 @@ it points at. From Python, `app.client.graph(code)` gives the same answer in a n
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own settings."""
     settings = settings or Settings()
+    instruments = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with running(settings) as services:
             app.state.services = services
             app.state.wall = services.wall
+            services.pool.on_evaluated = lambda outcome, seconds: instruments.evaluations.labels(
+                outcome
+            ).observe(seconds)
+            services.layout.on_drawn = lambda engine, seconds: instruments.layouts.labels(
+                engine
+            ).observe(seconds)
+            instruments.watch(services.pool, services.layout, services.cache)
             check_listening(services.wall, settings.allow_weak_sandbox)
             check_http_limits()
             yield
@@ -55,16 +66,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = instruments
     app.state.wall = {}
     install_problem_handlers(app)
+    install_rate_limit(app, settings)
     install_security(app, settings)
     install_listening_guard(app, settings)
-    app.include_router(graph.router)
-    app.include_router(export.router)
-    app.include_router(health.router)
-    app.include_router(pages.router)
-    app.include_router(docs.router)
+    routers = [
+        graph.router,
+        export.router,
+        health.router,
+        metrics.router,
+        pages.router,
+        docs.router,
+    ]
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_observe(app, settings, instruments, routers)
     return app
 
 

@@ -98,14 +98,14 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         return None
     if tensor.layout != torch.strided:
         return _unusual(tensor)
-    # NumPy on a view of the same memory: a few microseconds an operation where torch's
-    # dispatcher costs tens, and a graph's capture summarises hundreds of small tensors.
+    # NumPy on a view of the same memory: far cheaper per operation on small tensors than
+    # torch's dispatcher, and a graph's capture summarises hundreds of them.
     array = _array(tensor)
     if array.ndim == 0:
         return finite(array.item())
     if array.size <= FULL_TENSOR_NUMEL:
         # A sum is finite only if every element is: one reduction instead of walking the
-        # nested list in Python (an overflowing sum only sends us the slower, exact way).
+        # nested list in Python (an overflowing sum only sends us the exact, element-wise way).
         if array.dtype.kind in "biu" or (array.dtype.kind == "f" and _finite_sum(array)):
             return array.tolist()
         return finite(array.tolist())

@@ -1,4 +1,4 @@
-"""The benchmark's table, its verdict on each goal of issue 5, and the JSON for the README."""
+"""The benchmark's table, its verdict on each goal, and the JSON it writes."""
 
 import json
 import platform

@@ -40,7 +40,11 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
     command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     if (root / "app" / "http.py").exists():  # as `make serve` runs it (bench.compare: if any)
         command += list(UVICORN_LIMITS)
-    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=root)
+    # Its access log (a JSON line a request, on stdout) is written, as a server's is, and
+    # dropped: the benchmark's own output is its table.
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"], cwd=root, stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from app.http import UVICORN_LIMITS
+from app.http import UVICORN_OPTIONS
 from tests.security.live_server import free_port
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON
 
@@ -147,7 +147,7 @@ def test_serve_runs_uvicorn_as_make_serve_does(tmp_path: Path) -> None:
         command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         arguments = [argument.decode() for argument in command if argument]
         assert arguments[1:4] == ["-m", "uvicorn", "app.main:app"]
-        assert " ".join(UVICORN_LIMITS) in " ".join(arguments)
+        assert " ".join(UVICORN_OPTIONS) in " ".join(arguments)
         assert ["--host", "127.0.0.1", "--port", str(port)] == arguments[4:8]
     finally:
         process.terminate()

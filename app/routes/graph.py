@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Body, HTTPException, Path, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
 from fastapi.openapi.models import Example
 
 from app.cache import ResponseCache, cache_key
 from app.deps import ExtrasDep, ServicesDep, SettingsDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
+from app.observe import note_program
 from app.render import build_dot, layers
 from app.schemas import (
     GraphData,
@@ -26,11 +27,12 @@ from app.services import Services
 from app.workers import EXAMPLES, Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
-# A 3,000-node answer takes about 20 ms to serialise: in a thread, so that other requests do
-# not wait on the event loop. A seed-sized one costs less than the hop to a thread.
+# A large answer is serialised in a thread, so that other requests do not wait on the event
+# loop; a seed-sized one costs less than the hop to a thread.
 INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
+EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
@@ -42,6 +44,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     }
     for status, description in {
         413: "The request body is too large.",
+        429: "This client sent too many requests; retry after the Retry-After header.",
         422: "The program was refused or failed; `line` and `column` point into it.",
         503: "Every worker is busy; retry after the Retry-After header.",
     }.items()
@@ -65,24 +68,39 @@ GraphRequestBody = Annotated[
 
 
 @router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
-async def graph(request: GraphRequestBody, services: ServicesDep) -> Response:
+async def graph(
+    request: GraphRequestBody, services: ServicesDep, settings: SettingsDep, http: Request
+) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
     The answer comes as soon as the graph is drawn: the gradient check, whose cost is not
     bounded by the graph's size, is `pending`, to be fetched from `extras`, unless the
     request's `include` asks for it in this answer. An answer served from the cache has
     everything."""
-    return Response(await answer(request, services), media_type="application/json")
+    note_program(http, request.code, settings.access_log_program)
+    answered = await answer(request, services)
+    # Only this replica holds pending extras: a proxy in front of several sends their fetch
+    # here by this header.
+    headers = {EXTRAS_TOKEN: answered.token} if answered.token is not None else None
+    return Response(answered.body, media_type="application/json", headers=headers)
 
 
-async def answer(request: GraphRequest, services: Services) -> bytes:
-    """The whole pipeline for one program, as the JSON of a GraphResponse: what POST
-    /api/graph answers, and what the local client (app.client) runs without HTTP. Raises
-    ProgramError for the program's faults and SaturatedError when every worker is busy."""
+@dataclass(frozen=True)
+class Answered:
+    """The JSON of a GraphResponse, and the token of its pending extras if it has some."""
+
+    body: bytes
+    token: str | None = None
+
+
+async def answer(request: GraphRequest, services: Services) -> Answered:
+    """The whole pipeline for one program: what POST /api/graph answers, and what the local
+    client (app.client) runs without HTTP. Raises ProgramError for the program's faults and
+    SaturatedError when every worker is busy."""
     key = cache_key(request)
     body = services.cache.get(key)
     if body is not None:
-        return body
+        return Answered(body)
     layout, timeout_s = services.layout, services.settings.render_timeout_s
     # The graph is drawn while the job process computes the teaching fields.
     evaluated = await services.pool.run(request, lambda shape: draw(shape, layout, timeout_s))
@@ -91,7 +109,7 @@ async def answer(request: GraphRequest, services: Services) -> bytes:
         body = await response_body(evaluated.data.with_extras(done.value), evaluated.made)
         if done.complete:
             services.cache.put(key, body)
-        return body
+        return Answered(body)
     token = services.extras.open()
     body = await response_body(
         evaluated.data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + token
@@ -101,7 +119,7 @@ async def answer(request: GraphRequest, services: Services) -> bytes:
     )
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    return body
+    return Answered(body, token)
 
 
 @router.get(

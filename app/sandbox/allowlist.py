@@ -144,7 +144,7 @@ def typed_tensor(name: str) -> Callable[..., torch.Tensor]:
 def manual_seed(seed: int) -> torch.Generator:
     """torch.manual_seed for a process without accelerators: the same CPU generator, seeded
     the same way, without queueing lazy CUDA/XPU/MTIA seeding, which formats a stack trace
-    each time (2-3 ms a call, a tenth of evaluating a small model)."""
+    each time, a sizeable share of evaluating a small model."""
     return torch.default_generator.manual_seed(int(seed))
 
 

@@ -651,8 +651,8 @@ def _remembered(
 ) -> int | None:
     """`measure()`, remembered by the arguments' signature for every job of this worker.
 
-    A loop, or a lesson sent again, then pays for one meta-tensor run (about 1 ms of torch's
-    Python decompositions each, most of the interpreter's time) instead of one per call.
+    A loop, or a lesson sent again, then pays for one meta-tensor run (torch's Python
+    decompositions, the costliest part of interpreting a call) instead of one per call.
     """
     try:
         key: Hashable = (function, signature(args), signature(kwargs))

@@ -118,7 +118,7 @@ def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
 
 @functools.cache
 def _inspected(function: Callable[..., Any], method: bool) -> inspect.Signature | None:
-    """Builtins are few and fixed: inspect each once per worker (0.5 ms of a lesson's run)."""
+    """Builtins are few and fixed: inspect each once per worker, not on every call."""
     try:
         signature = inspect.signature(function)
     except ValueError:

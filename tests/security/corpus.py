@@ -1868,7 +1868,7 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "in all",
     ),
-    # Unusual tensors where capture used to raise: PyTorch's own refusal, explained ----------
+    # Unusual tensors capture must survive: PyTorch's own refusal, explained -----------------
     Hostile(
         "complex_root_backward",
         IMPORT_TORCH + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()",

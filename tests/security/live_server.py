@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from app.http import UVICORN_LIMITS  # as `agx serve` runs it
+from app.http import UVICORN_OPTIONS  # as `agx serve` runs it
 
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
@@ -82,7 +82,7 @@ def live_server(
     port = free_port()
     uvicorn = [UVICORN] if python is None else [*python, "-m", "uvicorn"]
     command = [*prefix, *uvicorn, "app.main:app", "--host", host, "--port", str(port)]
-    command += list(UVICORN_LIMITS)
+    command += list(UVICORN_OPTIONS)
     with tempfile.TemporaryDirectory() as directory:
         root = ROOT
         if python is not None:
