@@ -47,15 +47,10 @@ system-chromium:
 system-haproxy:
 	@[ -x /usr/sbin/haproxy ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) haproxy; }
 
-# Bounded request heads (app/http.py), idle connections closed after 5 s, and at most 512
-# connections at once (503 beyond): a crowd of stalled clients cannot hold the server.
-UVICORN_LIMITS := --http app.http:BoundedHttp --timeout-keep-alive 5 --limit-concurrency 512
-# The app writes its own access log (JSON lines, app/observe.py) and reads X-Forwarded-For
-# from AGX_TRUSTED_PROXIES only: uvicorn's text log and its trust in 127.0.0.1 are off.
-UVICORN_OPS := --no-access-log --no-proxy-headers
-
+# uvicorn with the options of app/http.py (UVICORN_OPTIONS): its HTTP limits, and the app's
+# own access log.
 serve: $(VENV)/.serve system-graphviz
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) $(UVICORN_LIMITS) $(UVICORN_OPS)
+	$(BIN)/agx serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

@@ -13,23 +13,33 @@ from fastapi import Depends, Request
 from app.cache import ResponseCache
 from app.extras import ExtrasStore
 from app.layout import LayoutService
+from app.services import Services
 from app.settings import Settings
 from app.shapes import ShapeStore
 from app.workers import WorkerPool
 
 
-def _app_state(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
-    """A dependency that hands out one of the objects the app's lifespan keeps in its state."""
+def _service(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency that hands out one of the services the app's lifespan started, or all
+    of them (`name` empty)."""
 
     async def dependency(request: Request) -> Any:
-        return getattr(request.app.state, name)
+        services = request.app.state.services
+        return getattr(services, name) if name else services
 
     return dependency
 
 
-SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
-PoolDep = Annotated[WorkerPool, Depends(_app_state("pool"))]
-LayoutDep = Annotated[LayoutService, Depends(_app_state("layout"))]
-CacheDep = Annotated[ResponseCache, Depends(_app_state("cache"))]
-ExtrasDep = Annotated[ExtrasStore, Depends(_app_state("extras"))]
-ShapesDep = Annotated[ShapeStore, Depends(_app_state("shapes"))]
+async def _settings(request: Request) -> Settings:
+    """The app's settings, there from its creation, before the services start."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ServicesDep = Annotated[Services, Depends(_service(""))]
+PoolDep = Annotated[WorkerPool, Depends(_service("pool"))]
+LayoutDep = Annotated[LayoutService, Depends(_service("layout"))]
+CacheDep = Annotated[ResponseCache, Depends(_service("cache"))]
+ExtrasDep = Annotated[ExtrasStore, Depends(_service("extras"))]
+ShapesDep = Annotated[ShapeStore, Depends(_service("shapes"))]

@@ -3,7 +3,7 @@ headers) is bounded in size and must arrive within a time limit.
 
 uvicorn reads a head of any length for as long as the client takes: a head that never ends
 keeps the event loop parsing, and connections that send a byte now and then are held for
-ever. `make serve` runs uvicorn with `--http app.http:BoundedHttp`.
+ever. `agx serve` (and so `make serve`) runs uvicorn with `UVICORN_OPTIONS`.
 """
 
 import asyncio
@@ -12,6 +12,22 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT_S = 10.0
+# uvicorn's command-line options for the server as users run it: bounded request heads (this
+# module), idle connections closed after 5 s, and at most 512 connections at once (503
+# beyond), so that a crowd of stalled clients cannot hold the server.
+UVICORN_LIMITS = (
+    "--http",
+    "app.http:BoundedHttp",
+    "--timeout-keep-alive",
+    "5",
+    "--limit-concurrency",
+    "512",
+)
+# The app writes its own access log (JSON lines, app/observe.py) and reads X-Forwarded-For
+# from AGX_TRUSTED_PROXIES only: uvicorn's text log and its trust in 127.0.0.1 are off.
+UVICORN_OPS = ("--no-access-log", "--no-proxy-headers")
+# Everything `agx serve` adds to uvicorn's command line.
+UVICORN_OPTIONS = (*UVICORN_LIMITS, *UVICORN_OPS)
 
 
 class BoundedHttp(HttpToolsProtocol):

@@ -15,6 +15,7 @@ import sys
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http import UVICORN_LIMITS
 from app.problems import problem_response
 from app.schemas import Problem
 from app.settings import Settings
@@ -66,8 +67,8 @@ def check_http_limits(argv: list[str] | None = None) -> None:
     argv = sys.argv if argv is None else argv
     if uvicorn_host(argv) is not None and "app.http:BoundedHttp" not in " ".join(argv):
         log.warning(
-            "uvicorn reads request heads of any length: start it as `make serve` does, with "
-            "--http app.http:BoundedHttp --timeout-keep-alive 5 --limit-concurrency 512"
+            "uvicorn reads request heads of any length: start it as `agx serve` does, with %s",
+            " ".join(UVICORN_LIMITS),
         )
 
 

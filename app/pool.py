@@ -87,6 +87,9 @@ class Role:
 
 def zygote_main(control: Connection, role: Role) -> None:
     """Prepare the role, take the walls, then fork a job process whenever the server asks."""
+    # A Ctrl-C in a terminal, or Jupyter's interrupt of a kernel running the local client,
+    # goes to the whole process group; the zygote ends when its server closes the socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A user namespace can only be entered while the process has one thread: before torch.
     namespace = wall.enter_namespaces()
     # A job process's standard output and error: nowhere (the server's log is not theirs to

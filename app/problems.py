@@ -1,5 +1,6 @@
 """Every error the API returns is RFC 9457 `application/problem+json`."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,17 +41,19 @@ async def _program_error(_: Request, error: Exception) -> JSONResponse:
     return problem_response(program_problem(error))
 
 
+def validation_problem(errors: Sequence[Any]) -> Problem:
+    """A request that is not a GraphRequest (pydantic's errors), said in a few words."""
+    return Problem(
+        type=PROBLEM_BASE + "invalid-request",
+        title="Invalid request",
+        status=422,
+        detail="; ".join(_describe(e) for e in errors[:5]),
+    )
+
+
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    details = "; ".join(_describe(e) for e in error.errors()[:5])
-    return problem_response(
-        Problem(
-            type=PROBLEM_BASE + "invalid-request",
-            title="Invalid request",
-            status=422,
-            detail=details,
-        )
-    )
+    return problem_response(validation_problem(error.errors()))
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -68,16 +71,17 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+# What a SaturatedError tells the user, from the API or the local client.
+BUSY = Problem(
+    type=PROBLEM_BASE + "busy",
+    title="Server busy",
+    status=503,
+    detail="Every worker is busy; try again in a moment.",
+)
+
+
 async def _saturated(_: Request, __: Exception) -> JSONResponse:
-    return problem_response(
-        Problem(
-            type=PROBLEM_BASE + "busy",
-            title="Server busy",
-            status=503,
-            detail="Every worker is busy; try again in a moment.",
-        ),
-        headers={"Retry-After": "2"},
-    )
+    return problem_response(BUSY, headers={"Retry-After": "2"})
 
 
 async def _unexpected(_: Request, __: Exception) -> JSONResponse:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from app.http import UVICORN_LIMITS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,8 +39,7 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
     uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
     command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     if (root / "app" / "http.py").exists():  # as `make serve` runs it (bench.compare: if any)
-        command += ["--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5"]
-        command += ["--limit-concurrency", "512"]
+        command += list(UVICORN_LIMITS)
     # Its access log (a JSON line a request, on stdout) is written, as a server's is, and
     # dropped: the benchmark's own output is its table.
     process = subprocess.Popen(

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from app.layout import LayoutService
 from app.main import create_app
 from app.settings import Settings
+from bench.server import running_server
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,14 @@ def settings() -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """uvicorn serving app.main:app on a free port, as `agx serve` and the benchmark run it;
+    one for the session (browser, client and agx tests)."""
+    with running_server() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

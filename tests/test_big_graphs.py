@@ -29,7 +29,7 @@ def test_repeated_request_is_answered_from_the_cache(client: TestClient) -> None
         "code": "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x",
         "include": ["gradcheck"],
     }
-    cache = client.app.state.cache  # type: ignore[attr-defined]
+    cache = client.app.state.services.cache  # type: ignore[attr-defined]
     first = client.post("/api/graph", json=request)
     hits = cache.hits
     second = client.post("/api/graph", json=request)

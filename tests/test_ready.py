@@ -25,7 +25,7 @@ def test_ready_with_warm_workers(ops_client: TestClient) -> None:
 def without_warm_processes(client: TestClient) -> Iterator[None]:
     """Take every warm evaluation process out of the pool's queue (as if the zygote had
     died and they had all been used), and put them back after."""
-    pool: WorkerPool = client.app.state.pool  # type: ignore[attr-defined]
+    pool: WorkerPool = client.app.state.services.pool  # type: ignore[attr-defined]
 
     async def take() -> list[JobProcess]:
         return [pool.idle.get_nowait() for _ in range(pool.idle.qsize())]
@@ -54,7 +54,7 @@ def test_not_ready_without_a_warm_worker_but_alive(ops_client: TestClient) -> No
 
 
 def test_not_ready_while_stopping(ops_client: TestClient) -> None:
-    pool: WorkerPool = ops_client.app.state.pool  # type: ignore[attr-defined]
+    pool: WorkerPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
     pool.stopping = True
     try:
         assert ops_client.get("/readyz").status_code == 503
@@ -64,7 +64,7 @@ def test_not_ready_while_stopping(ops_client: TestClient) -> None:
 
 
 def test_not_ready_when_the_queue_is_full(ops_client: TestClient) -> None:
-    pool: WorkerPool = ops_client.app.state.pool  # type: ignore[attr-defined]
+    pool: WorkerPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
     with without_warm_processes(ops_client):
         pool.busy += 1  # a job runs, so warm processes will come back
         try:

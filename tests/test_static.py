@@ -62,9 +62,10 @@ class InlineFinder(HTMLParser):
             self.found.append(tag)
 
 
-def test_template_has_no_inline_script_or_style() -> None:
+@pytest.mark.parametrize("template", ["index.html", "docs.html"])
+def test_template_has_no_inline_script_or_style(template: str) -> None:
     finder = InlineFinder()
-    finder.feed((ROOT / "templates" / "index.html").read_text())
+    finder.feed((ROOT / "templates" / template).read_text())
     assert finder.found == []
 
 

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 
 from app.deps import LayoutDep, PoolDep, SettingsDep
 from app.observe import note_program
-from app.routes.graph import PROBLEMS, draw
+from app.routes.graph import PROBLEMS, GraphRequestBody, draw
 from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
 
 router = APIRouter(prefix="/api", tags=["graph"])
 
@@ -31,7 +30,11 @@ SVG_HEADERS = {
     },
 )
 async def graph_svg(
-    request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep, http: Request
+    request: GraphRequestBody,
+    pool: PoolDep,
+    layout: LayoutDep,
+    settings: SettingsDep,
+    http: Request,
 ) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
     note_program(http, request.code, settings.access_log_program)

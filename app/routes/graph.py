@@ -1,14 +1,16 @@
 """POST /api/graph: the whole pipeline for one program."""
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
+from fastapi.openapi.models import Example
 
 from app.cache import ResponseCache, cache_key, shape_key
-from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep, ShapesDep
+from app.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
 from app.observe import note_program
@@ -24,8 +26,9 @@ from app.schemas import (
     Problem,
     ViewRequest,
 )
+from app.services import Services
 from app.views import apply_view, default_view
-from app.workers import Evaluated
+from app.workers import EXAMPLES, Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
 # A large answer is serialised in a thread, so that other requests do not wait on the event
@@ -53,16 +56,25 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
+def _request_examples(*ids: str) -> dict[str, Example]:
+    """The page's examples (static/examples.json) by id, as request examples for /docs."""
+    examples = {example["id"]: example for example in json.loads(EXAMPLES.read_text())}
+    return {
+        name: {"summary": examples[name]["title"], "value": {"code": examples[name]["code"]}}
+        for name in ids
+    }
+
+
+# The seed's chain rule first: the example /docs fills in.
+GraphRequestBody = Annotated[
+    GraphRequest,
+    Body(openapi_examples=_request_examples("chain-rule", "classifier-autograd", "mlp-class")),
+]
+
+
 @router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
 async def graph(
-    request: GraphRequest,
-    pool: PoolDep,
-    layout: LayoutDep,
-    cache: CacheDep,
-    extras: ExtrasDep,
-    shapes: ShapesDep,
-    settings: SettingsDep,
-    http: Request,
+    request: GraphRequestBody, services: ServicesDep, settings: SettingsDep, http: Request
 ) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
@@ -71,15 +83,34 @@ async def graph(
     request's `include` asks for it in this answer. An answer served from the cache has
     everything."""
     note_program(http, request.code, settings.access_log_program)
-    key = cache_key(request)
-    token = shape_key(request)
+    answered = await answer(request, services)
+    return Response(answered.body, media_type="application/json", headers=answered.headers)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The JSON of a GraphResponse, and the headers that name what only this replica keeps
+    (the graph for other views, pending extras): a proxy in front of several sends the
+    fetch of either here by its token."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+async def answer(request: GraphRequest, services: Services) -> Answered:
+    """The whole pipeline for one program: what POST /api/graph answers, and what the local
+    client (app.client) runs without HTTP. Raises ProgramError for the program's faults and
+    SaturatedError when every worker is busy."""
+    key, token = cache_key(request), shape_key(request)
+    shapes, extras, cache = services.shapes, services.extras, services.cache
     # A kept answer names its graph for other views: it is served only while that holds.
     body = cache.get(key) if shapes.get(token) is not None else None
     if body is not None:
-        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
+        return Answered(body, {SHAPE_TOKEN: token})
+    layout, timeout_s = services.layout, services.settings.render_timeout_s
     # The graph is drawn while the job process computes the teaching fields.
-    evaluated = await pool.run(
-        request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
+    evaluated = await services.pool.run(
+        request, lambda shape: draw(shape, layout, timeout_s, request.view)
     )
     data = evaluated.data
     shapes.put(
@@ -90,27 +121,18 @@ async def graph(
     )
     if "gradcheck" in request.include:
         done = await evaluated.extras
-        body = await response_body(
-            evaluated.data.with_extras(done.value), evaluated.made, shape=token
-        )
+        body = await response_body(data.with_extras(done.value), evaluated.made, shape=token)
         if done.complete:
             cache.put(key, body)
-        return Response(body, media_type="application/json", headers={SHAPE_TOKEN: token})
+        return Answered(body, {SHAPE_TOKEN: token})
     pending = extras.open()
     body = await response_body(
-        evaluated.data,
-        evaluated.made,
-        pending=["gradcheck"],
-        extras=EXTRAS_PATH + pending,
-        shape=token,
+        data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + pending, shape=token
     )
     follow_up = asyncio.ensure_future(_keep_extras(evaluated, pending, key, token, extras, cache))
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    # This replica alone holds them, and the graph for other views: a proxy in front of
-    # several sends the fetch of either here by its token.
-    headers = {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token}
-    return Response(body, media_type="application/json", headers=headers)
+    return Answered(body, {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token})
 
 
 @router.get(

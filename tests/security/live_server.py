@@ -16,12 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from app.http import UVICORN_OPTIONS  # as `agx serve` runs it
+
 ROOT = Path(__file__).resolve().parents[2]
-# As `make serve` runs it (the Makefile's UVICORN_LIMITS and UVICORN_OPS).
-UVICORN_LIMITS = [
-    "--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5", "--limit-concurrency", "512",
-    "--no-access-log", "--no-proxy-headers",
-]  # fmt: skip
 UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
 
 
@@ -85,7 +82,7 @@ def live_server(
     port = free_port()
     uvicorn = [UVICORN] if python is None else [*python, "-m", "uvicorn"]
     command = [*prefix, *uvicorn, "app.main:app", "--host", host, "--port", str(port)]
-    command += UVICORN_LIMITS
+    command += list(UVICORN_OPTIONS)
     with tempfile.TemporaryDirectory() as directory:
         root = ROOT
         if python is not None:

@@ -2,6 +2,7 @@
 and a crowd gets 503 with Retry-After instead of an endless queue."""
 
 import asyncio
+import dataclasses
 import select
 import signal
 import time
@@ -45,7 +46,7 @@ def pool_of_two(client: TestClient, settings: Settings) -> Iterator[TestClient]:
     yield client
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if client.app.state.pool.idle.qsize() >= 2:  # type: ignore[attr-defined]
+        if client.app.state.services.pool.idle.qsize() >= 2:  # type: ignore[attr-defined]
             return
         time.sleep(0.2)
 
@@ -99,7 +100,7 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
 
 
 def test_a_process_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
-    pool = pool_of_two.app.state.pool  # type: ignore[attr-defined]
+    pool = pool_of_two.app.state.services.pool  # type: ignore[attr-defined]
     victim = pool.idle._queue[0]  # the next process a request would get
     signal.pidfd_send_signal(victim.pidfd, signal.SIGKILL)
     select.select([victim.pidfd], [], [], 5)  # readable once it has died
@@ -122,12 +123,13 @@ def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: Te
 
 def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     state = client.app.state  # type: ignore[attr-defined]
-    real_pool = state.pool
-    state.pool = WorkerPool(Settings(max_waiting=0))  # no workers: every request would wait
+    real = state.services
+    # no workers: every request would wait
+    state.services = dataclasses.replace(real, pool=WorkerPool(Settings(max_waiting=0)))
     try:
         response = client.post("/api/graph", json={"code": f"{NORMAL}\n# not cached"})
     finally:
-        state.pool = real_pool
+        state.services = real
     assert_problem(response, range(503, 504))
     assert response.headers["retry-after"].isdigit()
 
