@@ -7,9 +7,11 @@ took longer than the layout itself on graphs of hundreds of nodes.
 """
 
 import html
+import re
 from typing import Any
 
 from app.elide import Drawing, fit
+from app.placement import label_width, place
 from app.schemas import EdgeInfo, GraphShape, NodeInfo
 
 COLOURS = {
@@ -18,7 +20,6 @@ COLOURS = {
     "root": "#c9efc4",
     "saved": "#fde3c3",
     "const": "#f2f2f2",
-    "elided": "#ffffff",
 }
 LEGEND = (
     ("leaf", "leaf tensor (requires_grad)"),
@@ -99,6 +100,19 @@ GRAPH_ATTRS = {
     "nodesep": "0.3",
     "ranksep": "0.45",
 }
+
+
+def graph_attrs(big: bool, boxes: int) -> dict[str, str]:
+    """`dot` for all but the biggest drawings; `nop2` (the boxes' own `pos`) beyond what
+    `dot` lays out in time. `newrank` (one ranking of the whole graph) lays out long loops
+    in much less time than `dot`'s default ranking (`python -m bench hubs` measures it)."""
+    if not big:
+        return GRAPH_ATTRS
+    if boxes > DOT_MAX_BOXES:
+        return {**GRAPH_ATTRS, "layout": "nop2", "splines": "line"}
+    return {**GRAPH_ATTRS, "newrank": "true"}
+
+
 NODE_ATTRS = {
     "shape": "box",
     "style": "rounded,filled",
@@ -114,13 +128,17 @@ EDGE_ATTRS = {
     "fontcolor": "#37414d",
     "arrowsize": "0.7",
 }
-# A leaf feeding more nodes than this is drawn once per use: one node with edges into every
-# step of a loop, spanning many ranks, is what makes `dot`'s layout super-linear.
+# A reference to a node drawn in full elsewhere: small, dashed, in the node's colour.
+REFERENCE_STYLE = {"style": "rounded,filled,dashed", "fontsize": "9", "margin": "0.05,0.02"}
+# A node feeding more nodes than this is drawn once per use (app/elide.py): one node with
+# edges into every step of a loop, spanning many ranks, is what makes `dot` super-linear.
 SPLIT_FAN_OUT = 3
-# Boxes (copies included) and edges `dot` is given at most; beyond them the middle of the
-# graph is one box (see app/elide.py). With labels of bounded length, the DOT is bounded too.
-MAX_DRAWN_NODES = 500
-MAX_DRAWN_EDGES = 1_500
+# Boxes (copies and references included) beyond which a drawing is placed by app/placement.py
+# rather than by `dot`, whose time grows with their square: about a second at this many.
+DOT_MAX_BOXES = 5_000
+# Copies and references are made only while the boxes stay within this many (app/elide.py).
+MAX_DRAWN_BOXES = 30_000
+LEGEND_WIDTH = 200.0  # points: the legend's widest row
 MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has every one
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
@@ -129,42 +147,55 @@ def build_dot(graph: GraphShape) -> str:
     """The DOT source: leaves on top, the root at the bottom, gradients on edges.
 
     Big graphs (over EDGE_LABEL_LIMIT nodes) are drawn lighter: one-line node labels, no
-    edge labels and no saved tensors; the JSON still has all of it.
+    edge labels and no saved tensors, and their boxes carry positions (app/placement.py) for
+    when `dot` cannot lay them out in time; the JSON still has all of it.
     """
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
-    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
-    lines = [
-        "digraph autograd {",
-        f"\tgraph {_attrs(GRAPH_ATTRS)}",
-        f"\tnode {_attrs(NODE_ATTRS)}",
-        f"\tedge {_attrs(EDGE_ATTRS)}",
-    ]
-    copies = drawing.copies
-    next_copy = dict.fromkeys(copies, 0)
+    drawing = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
     root_name = _root_name(graph)
     out_of = _edges_out_of(drawing.edges)
     layer_of = layers(graph)
-    for node in drawing.nodes:
-        base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
-        if node.kind == "const":
-            base.update(CUT_NODE_STYLE)
-        count = copies.get(node.id, 1)
-        for copy in range(count):
-            use = (copy + 1, count, out_of.get(node.id, [])) if count > 1 else None
-            layer = layer_of.get(node.id)
-            label = (
-                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
-            )
-            # The first copy keeps the node's own id, so the page finds it as usual.
-            suffix = f"-copy{copy}" if copy else ""
-            attrs = {"label": label, **base, "id": f"node-{node.id}{suffix}"}
-            lines.append(f"\t{_name(node.id, copy)} {_attrs(attrs)}")
+    boxes = [
+        box
+        for node in drawing.nodes
+        for box in _boxes(node, drawing, big, root_name, out_of.get(node.id, []), layer_of)
+    ]
+    edges = _drawn_edges(drawing, big)
+    if graph.nodes:
+        boxes.append(_legend(any(node.kind == "const" for node in graph.nodes)))
+    if big:
+        _add_positions(boxes, edges)
+    lines = [
+        "digraph autograd {",
+        f"\tgraph {_attrs(graph_attrs(big, len(boxes)))}",
+        f"\tnode {_attrs(NODE_ATTRS)}",
+        f"\tedge {_attrs(EDGE_ATTRS)}",
+    ]
+    lines.extend(f"\t{name} {_attrs(attrs)}" for name, attrs in boxes)
+    lines.extend(f"\t{source} -> {target} {_attrs(attrs)}" for source, target, attrs in edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# A box or an edge as drawn: its DOT name(s) and attributes.
+Box = tuple[str, dict[str, str]]
+Edge = tuple[str, str, dict[str, str]]
+
+
+def _drawn_edges(drawing: Drawing, big: bool) -> list[Edge]:
+    """Every edge drawn, each from the box (the node's own, a copy or a reference) that
+    stands for its source in this use."""
     formulas = {} if big else _edge_formulas(drawing)
+    next_copy = dict.fromkeys([*drawing.copies, *drawing.references], 0)
+    edges = []
     for edge in drawing.edges:
         copy = 0
-        if edge.source in copies:
+        if edge.source in drawing.copies:
             copy = next_copy[edge.source]
             next_copy[edge.source] += 1
+        elif edge.source in drawing.references and edge is not drawing.kept_use[edge.source]:
+            next_copy[edge.source] += 1  # box 0 is the node's own
+            copy = next_copy[edge.source]
         attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
@@ -172,13 +203,55 @@ def build_dot(graph: GraphShape) -> str:
         if not big:
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
-        lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
-    if drawing.hidden:
-        lines.extend(_gap(drawing))
-    if graph.nodes:
-        lines.extend(_legend(any(node.kind == "const" for node in graph.nodes)))
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        edges.append((_name(edge.source, copy), _name(edge.target), attrs))
+    return edges
+
+
+def _add_positions(boxes: list[Box], edges: list[Edge]) -> None:
+    """`pos` for every box, in points: what Graphviz's `nop2` draws (see graph_attrs)."""
+    widths = {name: label_width(_text(attrs["label"])) for name, attrs in boxes}
+    widths["legend"] = LEGEND_WIDTH
+    positions = place(widths, ((source, target) for source, target, _ in edges))
+    for name, attrs in boxes:
+        x, y = positions[name]
+        attrs["pos"] = f"{x:.0f},{y:.0f}"
+
+
+def _text(label: str) -> str:
+    """The text a one-line label shows."""
+    return html.unescape(re.sub(r"<[^>]*>", "", label.removeprefix("<").removesuffix(">")))
+
+
+def _boxes(
+    node: NodeInfo,
+    drawing: Drawing,
+    big: bool,
+    root_name: str,
+    out: list[EdgeInfo],
+    layer_of: dict[int, str],
+) -> list[Box]:
+    """The node's box, and its copies or references when it is drawn once per use. Every
+    box's id starts `node-N` (`node-N-copyK` beyond the first), so the page treats each as
+    the node (static/graph-view.js)."""
+    base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
+    if node.kind == "const":
+        base.update(CUT_NODE_STYLE)
+    layer = layer_of.get(node.id)
+    count = drawing.copies.get(node.id) or drawing.references.get(node.id, 1)
+    boxes = []
+    for copy in range(count):
+        use = (copy + 1, count, out) if count > 1 else None
+        if copy and node.id in drawing.references:
+            label = _reference_label(node, copy + 1, count)
+            attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
+        else:
+            label = (
+                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
+            )
+            attrs = base
+        element = f"node-{node.id}-copy{copy}" if copy else f"node-{node.id}"
+        boxes.append((_name(node.id, copy), {"label": label, **attrs, "id": element}))
+    return boxes
 
 
 def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
@@ -274,22 +347,6 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _gap(drawing: Drawing) -> list[str]:
-    """The box standing for the nodes left out, linked where the graph runs through them."""
-    text = f"⋯ {drawing.hidden:,} more nodes, not drawn (the JSON has every one)"
-    box = {
-        "label": _html(text),
-        "id": "elided",
-        "class": "node-elided",
-        "style": "dashed,filled",
-        "fillcolor": COLOURS["elided"],
-    }
-    lines = [f"\telided {_attrs(box)}"]
-    lines.extend(f"\tn{source} -> elided [style=dashed]" for source in drawing.into_gap)
-    lines.extend(f"\telided -> n{target} [style=dashed]" for target in drawing.out_of_gap)
-    return lines
-
-
 def _saved_rows(node: NodeInfo) -> list[str]:
     """What the node saved for backward, one escaped line per tensor or value. The sizes and
     strides autograd keeps to reshape gradients are left to the Details panel and the JSON:
@@ -310,7 +367,7 @@ def _bold(text: str) -> str:
     return f"<B>{html.escape(text)}{' ' * (len(text) // 6 + 1)}</B>"
 
 
-# A leaf drawn once per use: (this copy's use, number of uses, the edges out of the leaf).
+# A node drawn once per use: (this copy's use, number of uses, the edges out of the leaf).
 Use = tuple[int, int, list[EdgeInfo]]
 
 
@@ -322,15 +379,22 @@ def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> 
         names += f" and {len(node.variables) - MAX_TITLE_NAMES:,} more"
     if node.kind == "leaf":
         title = names or "leaf"
-        if use:
-            title += f" (use {use[0]} of {use[1]})"
     elif node.kind == "const":
         title = f"{names or 'constant'} (cut, no grad)"
     else:
         title = f"{node.op} → {names}" if names else node.op
+    if use:
+        title += f" (use {use[0]} of {use[1]})"
     if layer:
         title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
     return _bold(title)
+
+
+def _reference_label(node: NodeInfo, use: int, count: int) -> str:
+    """One line naming the node drawn elsewhere in full, and which of its uses this is:
+    "= Wt: TBackward0 (use 2 of 100)"."""
+    name = node.variables[0] if node.variables else f"#{node.id}"
+    return _html(f"= {name}: {node.op} (use {use} of {count})")
 
 
 def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
@@ -376,7 +440,7 @@ def _html(text: str) -> str:
     return f"<{html.escape(text)}>"
 
 
-def _legend(with_constants: bool) -> list[str]:
+def _legend(with_constants: bool) -> Box:
     """The legend as one node holding a table: a cluster of four nodes cost `dot` more than
     laying out a whole seed-sized graph."""
     rows = "".join(
@@ -395,4 +459,4 @@ def _legend(with_constants: bool) -> list[str]:
         "color": "#c5cad1",
         "fontsize": "9",
     }
-    return [f"\tlegend {_attrs(attrs)}"]
+    return ("legend", attrs)
