@@ -1,4 +1,4 @@
-"""The benchmark's table, its verdict on each goal of issue 5, and the JSON for the README."""
+"""The benchmark's table, its verdict on each speed goal, and the JSON for the README."""
 
 import json
 import platform
@@ -21,6 +21,9 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
     seed, rnn = results["seed_sized"], {row["steps"]: row for row in results["rnn"]}
     uncached, cached = results["throughput_uncached"], results["throughput_cached"]
+    drawings = {row["program"]: row for row in results["drawings"]}
+    hubs = [row for name, row in drawings.items() if "steps" in name and "shared" in name]
+    models = [row for row in drawings.values() if row not in hubs]
     return [
         (
             "seed notebook programs: median ratio to torchviz <= 1.0",
@@ -36,6 +39,18 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
             rnn[1000]["median_s"] < 5 and rnn[1000]["svg"],
         ),
         ("RNN: JSON keeps every node and gradient", all(r["all_grads"] for r in rnn.values())),
+        (
+            "hub loops, 100 steps: drawn by dot under 1 s",
+            all(_drawn(r, "dot", 1) for r in hubs if r["program"].endswith(" 100 steps")),
+        ),
+        (
+            "hub loops, 1000 steps: drawn by dot under 3 s",
+            all(_drawn(r, "dot", 3) for r in hubs if r["program"].endswith(" 1000 steps")),
+        ),
+        (
+            "transformer, CNN, LSTM 50: a drawing under 1 s each",
+            all(r["svg"] and r["median_s"] < 1 for r in models),
+        ),
         ("uncached: >= 60 requests/s from 8 clients", uncached["rate"] >= 60),
         (
             "uncached: p99 under 300 ms, no errors",
@@ -43,6 +58,10 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
         ),
         ("cached: >= 500 requests/s, no errors", cached["rate"] >= 500 and not cached["errors"]),
     ]
+
+
+def _drawn(row: dict[str, Any], by: str, seconds: float) -> bool:
+    return bool(row["svg"]) and row["drawn_by"] == by and row["median_s"] < seconds
 
 
 def save(results: dict[str, Any]) -> Path:
