@@ -127,7 +127,12 @@ EDGE_ATTRS = {
     "color": "#6b7480",
     "fontcolor": "#37414d",
     "arrowsize": "0.7",
+    # Twice an edge from a copy or a reference (SIDE_EDGE): a step fed by the step before and
+    # by a reference to a shared tensor stays under the step before, so a loop is drawn as
+    # a straight column rather than drifting sideways by a box at each step.
+    "weight": "2",
 }
+SIDE_EDGE = {"weight": "1"}
 # A reference to a node drawn in full elsewhere: small, dashed, in the node's colour.
 REFERENCE_STYLE = {"style": "rounded,filled,dashed", "fontsize": "9", "margin": "0.05,0.02"}
 # A node feeding more nodes than this is drawn once per use (app/elide.py): one node with
@@ -197,6 +202,8 @@ def _drawn_edges(drawing: Drawing, big: bool) -> list[Edge]:
             next_copy[edge.source] += 1  # box 0 is the node's own
             copy = next_copy[edge.source]
         attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
+        if copy or edge.source in drawing.copies:
+            attrs.update(SIDE_EDGE)
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
         bundle = drawing.bundled.get((edge.source, edge.target))
