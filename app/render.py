@@ -133,6 +133,7 @@ EDGE_ATTRS = {
     "weight": "2",
 }
 SIDE_EDGE = {"weight": "1"}
+SPINE_EDGE = {"weight": "8"}
 # A reference to a node drawn in full elsewhere: small, dashed, in the node's colour.
 REFERENCE_STYLE = {"style": "rounded,filled,dashed", "fontsize": "9", "margin": "0.05,0.02"}
 # A node feeding more nodes than this is drawn once per use (app/elide.py): one node with
@@ -168,6 +169,7 @@ def build_dot(graph: GraphShape) -> str:
     edges = _drawn_edges(drawing, big)
     if graph.nodes:
         boxes.append(_legend(any(node.kind == "const" for node in graph.nodes)))
+    _straighten_spine(edges)
     if big:
         _add_positions(boxes, edges)
     lines = [
@@ -212,6 +214,43 @@ def _drawn_edges(drawing: Drawing, big: bool) -> list[Edge]:
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
         edges.append((_name(edge.source, copy), _name(edge.target), attrs))
     return edges
+
+
+def _straighten_spine(edges: list[Edge]) -> None:
+    """The longest chain of edges (in a loop, the steps one after another) weighs SPINE_EDGE:
+    `dot` draws it as one straight column and the rest beside it. Otherwise every step can
+    sit half a box beside the one before at no cost to `dot`, and a long loop runs diagonally
+    across a drawing many times wider than it needs to be."""
+    into: dict[str, list[int]] = {}
+    out_degree: dict[str, int] = {}
+    for index, (source, target, _) in enumerate(edges):
+        into.setdefault(target, []).append(index)
+        out_degree[source] = out_degree.get(source, 0) + 1
+        out_degree.setdefault(target, 0)
+    # Longest path ending at each box, in topological order (Kahn's, sources first).
+    waiting = {name: len(into.get(name, [])) for name in out_degree}
+    ready = [name for name, count in waiting.items() if count == 0]
+    consumers: dict[str, list[int]] = {}
+    for index, (source, _, _) in enumerate(edges):
+        consumers.setdefault(source, []).append(index)
+    length = dict.fromkeys(out_degree, 0)
+    via: dict[str, int] = {}
+    while ready:
+        name = ready.pop()
+        for index in consumers.get(name, []):
+            target = edges[index][1]
+            if length[name] + 1 > length[target]:
+                length[target], via[target] = length[name] + 1, index
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    if not via:
+        return
+    name = max(via, key=length.__getitem__)
+    while name in via:
+        edge = edges[via[name]]
+        edge[2].update(SPINE_EDGE)
+        name = edge[0]
 
 
 def _add_positions(boxes: list[Box], edges: list[Edge]) -> None:

@@ -42,7 +42,7 @@ def test_hub_loop_of_100_steps_is_answered_with_dots_drawing(
     body = response.json()
     assert body["warnings"] == []  # no fallback: `dot` finished within its share of the limit
     assert 'layout="nop2"' not in body["dot"]  # and was asked to: not placed by us
-    assert elapsed < 3.0  # the goal is 1 s on an idle machine; the tests share two cores
+    assert elapsed < 4.0  # the goal is 1 s on an idle machine; the tests share two cores
     svg = html.unescape(body["svg"])
     drawn = {int(found) for found in re.findall(r'id="node-(\d+)(?:-copy\d+)?"', svg)}
     assert drawn == {node["id"] for node in body["nodes"]}  # every node, none cut
