@@ -24,7 +24,8 @@ def place(
     widths: dict[str, float], edges: Iterable[tuple[str, str]]
 ) -> dict[str, tuple[float, float]]:
     """Centres (x, y in points, y up) of the boxes `widths` names, joined by `edges` (source,
-    target): a target lies below its sources. Boxes on a cycle (none in an autograd graph)
+    target): a target lies below its sources, and boxes of a rank keep the order of `widths`
+    where they want the same place. Boxes on a cycle (none in an autograd graph)
     are placed as if their edges back were not there."""
     consumers: dict[str, list[str]] = {name: [] for name in widths}
     inputs: dict[str, list[str]] = {name: [] for name in widths}
@@ -34,7 +35,7 @@ def place(
             inputs[target].append(source)
     rank = _ranks(consumers, inputs)
     rows: dict[int, list[str]] = {}
-    for name in _depth_first(consumers, inputs):
+    for name in widths:  # in the order given: app/render.py's is the walk's, from the root
         rows.setdefault(rank[name], []).append(name)
     x: dict[str, float] = {}
 
@@ -66,24 +67,6 @@ def _ranks(consumers: dict[str, list[str]], inputs: dict[str, list[str]]) -> dic
     return rank
 
 
-def _depth_first(consumers: dict[str, list[str]], inputs: dict[str, list[str]]) -> list[str]:
-    """The boxes from the root up through their inputs, depth first, in input order: the
-    first order of each rank, which keeps a chain's side inputs beside it."""
-    seen: set[str] = set()
-    order = []
-    for start in (name for name, out in consumers.items() if not out):
-        stack = [start]
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            order.append(name)
-            stack.extend(reversed(inputs[name]))
-    order.extend(name for name in consumers if name not in seen)
-    return order
-
-
 def _place_row(
     row: list[str],
     widths: dict[str, float],
@@ -101,7 +84,7 @@ def _place_row(
         placed = [x[other] for other in neighbours(name) if other in x]
         previous = sum(placed) / len(placed) if placed else previous + widths[name]
         wanted[name] = previous
-    ordered = sorted(row, key=wanted.__getitem__)  # stable: ties keep depth-first order
+    ordered = sorted(row, key=wanted.__getitem__)  # stable: ties keep the order given
     right = -float("inf")
     for name in ordered:
         half = widths[name] / 2
