@@ -11,7 +11,7 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: serve test lint typecheck unit bench system-graphviz system-chromium clean
+.PHONY: serve test lint typecheck js bench system-graphviz system-chromium system-haproxy system-node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,18 +28,34 @@ $(VENV)/.bench: pyproject.toml constraints.txt $(VENV)/.test
 	$(PIP) -e '.[test,bench]'
 	touch $@
 
+# The page's lint and unit tests: ESLint and `node --test`, pinned by package-lock.json and
+# installed into node_modules/ (never globally), again whenever the lock changes.
+node_modules/.installed: package.json package-lock.json | system-node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-node:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+
 system-graphviz:
 	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) graphviz; }
 
 system-chromium:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium fonts-dejavu-core; }
 
+# The proxy of the two-replica test (deploy/haproxy.cfg).
+system-haproxy:
+	@[ -x /usr/sbin/haproxy ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) haproxy; }
+
 # Bounded request heads (app/http.py), idle connections closed after 5 s, and at most 512
 # connections at once (503 beyond): a crowd of stalled clients cannot hold the server.
 UVICORN_LIMITS := --http app.http:BoundedHttp --timeout-keep-alive 5 --limit-concurrency 512
+# The app writes its own access log (JSON lines, app/observe.py) and reads X-Forwarded-For
+# from AGX_TRUSTED_PROXIES only: uvicorn's text log and its trust in 127.0.0.1 are off.
+UVICORN_OPS := --no-access-log --no-proxy-headers
 
 serve: $(VENV)/.serve system-graphviz
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) $(UVICORN_LIMITS)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) $(UVICORN_LIMITS) $(UVICORN_OPS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
@@ -48,11 +64,15 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
-test: $(VENV)/.test system-graphviz system-chromium lint typecheck
+js: node_modules/.installed
+	npx --no-install eslint .
+	node --test --test-reporter=spec tests/js/
+
+test: $(VENV)/.test system-graphviz system-chromium system-haproxy lint typecheck js
 	$(BIN)/pytest
 
 bench: $(VENV)/.bench system-graphviz
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-results
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache test-results

@@ -1,7 +1,8 @@
 """Dependencies the routers share, as `Annotated` types.
 
-They are `async` because FastAPI runs a plain `def` dependency in its thread pool: four thread
-hops per request were most of the time of an answer served from the cache.
+They are `async` because FastAPI runs a plain `def` dependency in its thread pool: a thread
+hop per dependency on every request, which would cost more than an answer served from the
+cache.
 """
 
 from collections.abc import Callable, Coroutine

@@ -24,7 +24,7 @@ TRIGGERED = re.compile(r"\s*\(Triggered internally at [^)]*\)\.?")
 def reset_torch_state() -> None:
     """The state every job starts from, whatever the previous job changed."""
     # Only the CPU generator: torch.manual_seed also queues lazy CUDA/XPU/MTIA seeding, each
-    # recording a formatted stack trace, a few milliseconds per job.
+    # recording a formatted stack trace: a cost on every job for accelerators it never has.
     torch.default_generator.manual_seed(DEFAULT_SEED)
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)

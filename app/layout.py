@@ -1,19 +1,19 @@
 """Graphviz layout in walled helper processes, through libgvc, under a time limit.
 
-Starting `dot` for each drawing costs about 10 ms of plugin and font loading on an idle
-machine (75-130 ms on a busy one), more than laying out a seed-sized graph; torchviz pays it
-on every call. A zygote loads libgvc once and forks, ahead of time, one helper process per
-layout (`app.pool`), walled like an evaluation (`app.wall`): the DOT comes from a user's
-program, and Graphviz's parser and layouts are C. A layout can still run away (one node shared
-by every step of a loop made `dot` take minutes), so the server waits at most the time limit,
-kills the helper and tries the next, cheaper engine in another; when every engine ran out of
-time there is no SVG.
+Starting `dot` for each drawing means loading its plugins and fonts, which costs more than
+laying out a seed-sized graph (docs/performance.md). A zygote loads libgvc once and forks,
+ahead of time, one helper process per layout (`app.pool`), walled like an evaluation
+(`app.wall`): the DOT comes from a user's program, and Graphviz's parser and layouts are C.
+A layout can still run away (one node shared by every step of a loop can make `dot` take
+minutes), so the server waits at most the time limit, kills the helper and tries the next,
+cheaper engine in another; when every engine ran out of time there is no SVG.
 """
 
 import ctypes
 import logging
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,6 +198,12 @@ class LayoutService:
         role = Role("layout helper", "app.layout:prepare_helper", "", memory_mb, timeout_s)
         # As for evaluations (app.workers): spares cover the time a successor takes to warm.
         self.processes = ProcessPool(role, SPARES_PER_HELPER * helpers, self.idle.put)
+        self.helpers = helpers
+        self.busy = 0  # layouts running
+        self.waiting = 0  # layouts waiting for a helper
+        self.counts = threading.Lock()  # renders run in many threads
+        # Told each drawing's engine ("none" when there is no SVG) and time (the app's metrics).
+        self.on_drawn: Callable[[str, float], None] = lambda engine, seconds: None
 
     @property
     def layers(self) -> dict[str, str]:
@@ -214,8 +220,24 @@ class LayoutService:
         while not self.idle.empty():
             self.idle.get().stop()
 
+    def state(self) -> dict[str, int]:
+        """Layouts running, helpers ready, layouts waiting, and helpers (for /metrics)."""
+        return {
+            "busy": self.busy,
+            "idle": self.idle.qsize(),
+            "waiting": self.waiting,
+            "slots": self.helpers,
+        }
+
     def render(self, dot: str, timeout_s: float) -> Rendered:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
+        started = time.monotonic()
+        rendered, engine = self._render(dot, timeout_s)
+        self.on_drawn(engine, time.monotonic() - started)
+        return rendered
+
+    def _render(self, dot: str, timeout_s: float) -> tuple[Rendered, str]:
+        """What `render` returns, and the engine that drew it ("none")."""
         source = dot.encode()
         deadline = time.monotonic() + timeout_s
         failure = None
@@ -234,14 +256,14 @@ class LayoutService:
                 break
             svg = body.decode(errors="replace")
             warning = None if engine == engines[0][0] else _fallback_warning(timeout_s)
-            return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning)
+            return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning), engine
         if failure is not None:
-            return Rendered(None, f"Graphviz could not draw this graph: {failure}")
+            return Rendered(None, f"Graphviz could not draw this graph: {failure}"), "none"
         return Rendered(
             None,
             f"Graphviz needed more than {timeout_s:g} s to lay out this "
             "graph; the JSON still has every node and gradient.",
-        )
+        ), "none"
 
     def _engines(self, dot: str) -> tuple[tuple[str, float], ...]:
         """The engines for this DOT: its graph attributes (the second line, as app/render.py
@@ -253,22 +275,42 @@ class LayoutService:
 
     def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
         """One layout in a helper of its own; None if it ran out of time or died."""
-        while True:
-            try:
-                helper = self.idle.get(timeout=max(timeout, 0.001))
-            except queue.Empty:
-                return None  # no helper in time: as if the layout had run out of it
-            if helper.alive():
-                break
-            helper.stop()
-            self.processes.refill()
+        helper = self._take(timeout)
+        if helper is None:
+            return None  # no helper in time: as if the layout had run out of it
+        deadline = time.monotonic() + timeout
+        reply = None
         try:
-            return (
-                helper.receive(timeout) if helper.send(engine.encode() + b"\n" + source) else None
-            )
+            if helper.send(engine.encode() + b"\n" + source):
+                reply = helper.receive(timeout)
+            return reply
         finally:
             helper.stop()
-            self.processes.refill()  # after the layout, so its successor does not compete
+            with self.counts:
+                self.busy -= 1
+            timed_out = time.monotonic() >= deadline
+            cause = "completed" if reply is not None else "timeout" if timed_out else "killed"
+            self.processes.refill(cause)  # after the layout, so its successor does not compete
+
+    def _take(self, timeout: float) -> JobProcess | None:
+        """A live helper, counted busy; None if none came within `timeout`."""
+        with self.counts:
+            self.waiting += 1
+        try:
+            while True:
+                try:
+                    helper = self.idle.get(timeout=max(timeout, 0.001))
+                except queue.Empty:
+                    return None
+                if helper.alive():
+                    with self.counts:
+                        self.busy += 1
+                    return helper
+                helper.stop()
+                self.processes.refill("died_idle")
+        finally:
+            with self.counts:
+                self.waiting -= 1
 
 
 def _fallback_warning(timeout_s: float) -> str:

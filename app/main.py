@@ -18,8 +18,11 @@ from app.listening import (
     check_listening,
     install_listening_guard,
 )
+from app.metrics import Metrics
+from app.observe import install_observe
 from app.problems import install_problem_handlers
-from app.routes import export, graph, health, pages
+from app.ratelimit import install_rate_limit
+from app.routes import export, graph, health, metrics, pages
 from app.security import install_security
 from app.settings import Settings
 from app.wall import LAYERS
@@ -46,6 +49,7 @@ def wall_layers(pool: WorkerPool, layout: LayoutService) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; tests pass their own settings."""
     settings = settings or Settings()
+    instruments = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.layout = layout
         app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
+        pool.on_evaluated = lambda outcome, seconds: instruments.evaluations.labels(
+            outcome
+        ).observe(seconds)
+        layout.on_drawn = lambda engine, seconds: instruments.layouts.labels(engine).observe(
+            seconds
+        )
+        instruments.watch(pool, layout, app.state.cache)
         app.state.extras = ExtrasStore(
             settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
         )
@@ -86,15 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = instruments
     app.state.wall = {}
     install_problem_handlers(app)
+    install_rate_limit(app, settings)
     install_security(app, settings)
     install_listening_guard(app, settings)
-    app.include_router(graph.router)
-    app.include_router(export.router)
-    app.include_router(health.router)
-    app.include_router(pages.router)
+    routers = [graph.router, export.router, health.router, metrics.router, pages.router]
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_observe(app, settings, instruments, routers)
     return app
 
 

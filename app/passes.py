@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from app.sandbox.classes import UserObject
 from app.schemas import BackwardPassInfo
 from app.summary import Summarize
 
@@ -23,13 +24,18 @@ MAX_STATES = 4_096  # leaf states kept over all entries (each up to 100 numbers,
 
 
 def named_tensors(names: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor]]:
-    """Tensors bound to names, and module parameters by path (model.0.weight)."""
+    """Tensors bound to names, module parameters by path (model.0.weight), and tensors held
+    by an object of the program's plain classes (layer.w)."""
     for name, value in names.items():
         if isinstance(value, torch.Tensor):
             yield name, value
         elif isinstance(value, nn.Module):
             for path, parameter in value.named_parameters():
                 yield f"{name}.{path}", parameter
+        elif isinstance(value, UserObject):
+            for attribute, item in value.attributes.items():
+                if isinstance(item, torch.Tensor):
+                    yield f"{name}.{attribute}", item
 
 
 class PassLog:

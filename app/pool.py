@@ -18,6 +18,7 @@ each: a kill is aimed at that process, never at a reused pid.
 """
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import dataclasses
@@ -205,6 +206,8 @@ class JobProcess:
     connection: Connection
     ready: bool = False
     fault: str | None = field(default=None, repr=False)
+    # Why it is let go of when it did not end its job itself: "timeout" or "killed".
+    ended: str | None = None
 
     def alive(self) -> bool:
         """False once the process has exited (its pidfd becomes readable)."""
@@ -284,6 +287,8 @@ class ProcessPool:
         self.delivered = 0
         self.stopping = False
         self.warming: dict[int, JobProcess] = {}
+        # Processes replaced, by cause (see `refill`): read by /metrics.
+        self.restarts: collections.Counter[str] = collections.Counter()
         self.wake_reader, self.wake_writer = os.pipe()
         os.set_blocking(self.wake_writer, False)
         self.thread = threading.Thread(target=self._serve, name=f"pool {role.name}", daemon=True)
@@ -297,11 +302,17 @@ class ProcessPool:
         if not self.started.wait(timeout):
             raise RuntimeError(f"the {self.role.name} processes did not start")
 
-    def refill(self) -> None:
-        """Ask for one more process (from any thread)."""
+    def refill(self, cause: str = "completed") -> None:
+        """Ask for one more process (from any thread), in place of one let go of for `cause`:
+        "completed" (its job is done), "timeout", "killed" or "died_idle"."""
         with self.lock:
             self.wanted += 1
+            self.restarts[cause] += 1
         self._wake()
+
+    def restart_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.restarts)
 
     def stop(self) -> None:
         self.stopping = True
@@ -324,6 +335,8 @@ class ProcessPool:
                 self._fork_wanted(selector)
             except Exception:  # this thread must outlive any zygote's failure
                 log.exception("the %s zygote failed; starting another", self.role.name)
+                with self.lock:
+                    self.restarts["zygote"] += 1
                 self._drop_zygote()
                 time.sleep(1.0)
                 continue
@@ -365,6 +378,7 @@ class ProcessPool:
             time.sleep(0.5)  # a fault at start is likely to repeat: do not spin on it
             with self.lock:
                 self.wanted += 1
+                self.restarts["start_failed"] += 1
             return
         process.ready = True
         self.deliver(process)

@@ -2,8 +2,8 @@
 
 Labels hold only text we format ourselves (HTML-escaped); no URL or href attribute is ever
 built, from user data or otherwise. Node and edge ids and classes come through into the SVG
-so the page can find them. The DOT is written directly: the `graphviz` package's quoting
-took longer than the layout itself on graphs of hundreds of nodes.
+so the page can find them. The DOT is written directly rather than through the `graphviz`
+package, whose quoting costs more than the layout itself on graphs of hundreds of nodes.
 """
 
 import html
@@ -70,8 +70,8 @@ def format_tensor(value: Any, limit: int = 4) -> str:
 
 def _edge_text(grad: Any) -> str:
     """An edge's gradient in few words: two items, or a large tensor's shape and mean (the
-    node it reaches and the Details panel have the rest). Three statistics on every edge of
-    an MLP were a fifth of its layout time, spent measuring text."""
+    node it reaches and the Details panel have the rest): every label is text Graphviz must
+    measure, and a drawing's layout time grows with it."""
     if isinstance(grad, dict) and "shape" in grad:
         return f"{_shape_text(grad['shape'])}, mean {format_number(grad['mean'])}"
     return format_tensor(grad, 2)
@@ -396,7 +396,7 @@ def _quote(text: str) -> str:
 def _saved_rows(node: NodeInfo) -> list[str]:
     """What the node saved for backward, one escaped line per tensor or value. The sizes and
     strides autograd keeps to reshape gradients are left to the Details panel and the JSON:
-    the node's shape line says as much, and they were a third of an MLP's saved lines."""
+    the node's shape line says as much, and they would be a large share of the rows."""
     return [
         html.escape(f"{name} = {format_tensor(value)}")
         for name, value in node.saved.items()
@@ -463,7 +463,7 @@ def _node_label(
 ) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
-    and an edge more for `dot` to place, a fifth of a seed-sized graph's layout time."""
+    and an edge more for `dot` to place, a sizeable share of a small graph's layout."""
     saved = _saved_rows(node)
     rows = [_title(node, use, layer)]
     if node.shape is not None:

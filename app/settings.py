@@ -1,7 +1,19 @@
 """All limits and knobs in one place; each can be overridden by an `AGX_`-prefixed variable."""
 
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+def networks(default: list[str], description: str) -> Any:
+    """A list of networks, given as a JSON list of strings ("10.0.0.0/8") and validated,
+    the default too; at most 1,000."""
+    return Field(default, max_length=1_000, validate_default=True, description=description)
 
 
 class Limits(BaseSettings):
@@ -9,32 +21,42 @@ class Limits(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGX_", frozen=True)
 
-    max_code_chars: int = Field(20_000, description="Longest program accepted, in characters.")
-    max_ast_nodes: int = Field(20_000, description="Most syntax-tree nodes in one program.")
-    max_ast_depth: int = Field(60, description="Deepest nesting of expressions and blocks.")
-    max_steps: int = Field(
-        200_000, description="Statements, loop turns and calls one run may take."
+    max_code_chars: int = Field(
+        20_000, ge=1, description="Longest program accepted, in characters."
     )
-    max_call_depth: int = Field(40, description="Deepest chain of user function calls.")
-    max_int_bits: int = Field(4_096, description="Largest integer, in bits.")
-    max_sequence_len: int = Field(100_000, description="Longest string, list, tuple or dict.")
+    max_ast_nodes: int = Field(20_000, ge=1, description="Most syntax-tree nodes in one program.")
+    max_ast_depth: int = Field(60, ge=1, description="Deepest nesting of expressions and blocks.")
+    max_steps: int = Field(
+        200_000, ge=1, description="Statements, loop turns and calls one run may take."
+    )
+    max_call_depth: int = Field(40, ge=1, description="Deepest chain of user function calls.")
+    max_int_bits: int = Field(
+        4_096, ge=1, description="Largest integer, in bits (results of `math` functions included)."
+    )
+    max_sequence_len: int = Field(100_000, ge=1, description="Longest string, list, tuple or dict.")
     max_nesting: int = Field(
         100,
+        ge=1,
         description="Deepest nesting of a dict key or set item, or of lists given to torch.",
     )
     max_total_items: int = Field(
-        10_000_000, description="Characters and items all string and list operations may build."
+        10_000_000,
+        ge=1,
+        description="Characters and items all string and list building may make.",
     )
-    max_tensor_numel: int = Field(4_000_000, description="Most elements in one tensor.")
+    max_tensor_numel: int = Field(4_000_000, ge=1, description="Most elements in one tensor.")
     max_total_numel: int = Field(
-        40_000_000, description="Elements all tensor operations may create."
+        40_000_000, ge=1, description="Elements all tensor operations may create."
     )
-    max_graph_nodes: int = Field(20_000, description="Most autograd nodes drawn from one root.")
+    max_graph_nodes: int = Field(
+        20_000, ge=1, description="Most autograd nodes drawn from one root."
+    )
     max_graph_edges: int = Field(
         100_000,
+        ge=1,
         description="Most edges (inputs of autograd nodes) in the graph drawn from one root.",
     )
-    max_stdout_chars: int = Field(64_000, description="Printed output kept; the rest is cut.")
+    max_stdout_chars: int = Field(64_000, ge=0, description="Printed output kept; the rest is cut.")
     # Counted before the work is done, so the check gives the same answer on a busy machine.
     # The defaults check every lesson and the benchmark's MLP whole, and keep the worst
     # program's check to a small share of a job.
@@ -63,19 +85,26 @@ class Settings(BaseSettings):
     workers: int = Field(
         2,
         ge=1,
-        description="Evaluations that run at once, each in a process that ends with its job.",
+        description="Evaluations that run at once, each in a process that ends with its job; "
+        "three warm processes wait per evaluation that may run.",
     )
-    job_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one evaluation.")
-    worker_memory_mb: int = Field(3_072, description="Address-space limit of a worker (RLIMIT_AS).")
+    job_timeout_s: float = Field(
+        5.0, gt=0, description="Wall-clock limit of one evaluation; its process is killed."
+    )
+    worker_memory_mb: int = Field(
+        3_072, ge=1, description="Address-space limit of an evaluation's process (RLIMIT_AS)."
+    )
     prefault_jobs: bool = Field(
         True,
-        description="Run a small trusted program in each job process before it is ready, so "
-        "that its first copy-on-write faults are not on a request's path.",
+        description="Run a small trusted program in each evaluation process before it is "
+        "ready, so that its first copy-on-write faults are not on a request's path (more CPU "
+        "in all, less latency).",
     )
     max_answer_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1024,
-        description="Largest answer a job may make (its graph, values and printed output).",
+        description="Largest answer one job may make (its graph, values and printed output); "
+        "a larger one is a 422.",
     )
     max_waiting: int = Field(
         16, ge=0, description="Requests that may wait for a worker before 503."
@@ -83,28 +112,81 @@ class Settings(BaseSettings):
     max_wait_s: float = Field(
         10.0, gt=0, description="Longest a request waits for a free worker before 503."
     )
-    max_body_bytes: int = Field(65_536, description="Largest request body.")
+    max_body_bytes: int = Field(
+        65_536, ge=1, description="Largest request body (413 beyond, chunked bodies too)."
+    )
     body_timeout_s: float = Field(
         10.0, gt=0, description="Longest wait for the rest of a request body before 408."
     )
     allow_weak_sandbox: bool = Field(
         False,
-        description="Listen beyond loopback even when the kernel refused a layer of the wall.",
+        description="Listen beyond loopback even when the kernel refused a layer of the wall "
+        "(docs/security.md).",
     )
     render_timeout_s: float = Field(
         5.0, gt=0, description="Time limit of one drawing, fallback layouts included."
     )
-    layout_helpers: int = Field(2, ge=1, description="Graphviz layout helper processes.")
+    layout_helpers: int = Field(
+        2,
+        ge=1,
+        description="Graphviz layouts that run at once; three warm processes wait for each, "
+        "and each process lays out one graph and exits.",
+    )
     layout_memory_mb: int = Field(
-        1_024, description="Address-space limit of a layout helper (RLIMIT_AS)."
+        1_024, ge=1, description="Address-space limit of a layout process (RLIMIT_AS)."
     )
-    cache_entries: int = Field(256, ge=0, description="Answers kept for repeated requests.")
-    cache_mb: int = Field(64, ge=0, description="Total size of the kept answers.")
+    cache_entries: int = Field(
+        256, ge=0, description="Answers kept for repeated identical requests; 0 turns it off."
+    )
+    cache_mb: int = Field(64, ge=0, description="Total size of the kept answers, in MB.")
     extras_entries: int = Field(
-        256, ge=0, description="Answers whose pending gradient check is kept for fetching."
+        256,
+        ge=0,
+        description="Answers whose pending gradient check is kept for "
+        "`GET /api/graph/extras/{token}`; the oldest go first.",
     )
-    extras_mb: int = Field(16, ge=0, description="Total size of the kept gradient checks.")
+    extras_mb: int = Field(16, ge=0, description="Total size of the kept gradient checks, in MB.")
     extras_ttl_s: float = Field(
-        60.0, gt=0, description="How long a pending gradient check can be fetched after its answer."
+        60.0,
+        gt=0,
+        description="How long a pending gradient check can be fetched after its answer (then 404).",
+    )
+    # Per client address (an IPv6 client by its /64, what one host is usually given); only
+    # under /api/, so the page's own files never count. A class behind one NAT address
+    # shares one bucket: raise the rate for it.
+    rate_limit_per_s: float = Field(
+        5.0,
+        ge=0,
+        description="API requests a client may make per second, sustained; 0 turns rate "
+        "limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        30, ge=1, le=100_000, description="API requests a client may make at once after a pause."
+    )
+    rate_limit_clients: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Client addresses whose buckets are remembered; the least recent is "
+        "forgotten beyond it.",
+    )
+    rate_limit_exempt: list[Network] = networks(
+        LOOPBACK,
+        "Client networks the rate limit does not apply to (a JSON list): by default the "
+        "server's own machine.",
+    )
+    trusted_proxies: list[Network] = networks(
+        [],
+        "Networks of the proxies whose X-Forwarded-For names the client (a JSON list, e.g. "
+        '["127.0.0.1/32"]); from any other peer the header is ignored.',
+    )
+    metrics_networks: list[Network] = networks(
+        LOOPBACK, "Client networks that may read /metrics (a JSON list); [] closes it."
+    )
+    access_log: bool = Field(True, description="Write one JSON line per request to stdout.")
+    access_log_program: bool = Field(
+        False,
+        description="Also write each program's text into its access log line (off: only its "
+        "hash and size).",
     )
     limits: Limits = Field(default_factory=Limits)

@@ -98,8 +98,8 @@ def _summarize_tensor(tensor: torch.Tensor) -> Any:
         return None
     if tensor.layout != torch.strided:
         return _unusual(tensor)
-    # NumPy on a view of the same memory: a few microseconds an operation where torch's
-    # dispatcher costs tens, and a graph's capture summarises hundreds of small tensors.
+    # NumPy on a view of the same memory: far cheaper per operation on small tensors than
+    # torch's dispatcher, and a graph's capture summarises hundreds of them.
     array = _array(tensor)
     if array.ndim == 0:
         return finite(array.item())

@@ -21,7 +21,7 @@ OpenMP) and libgvc, whose system calls change from one version to the next; an a
 that missed one would fail jobs only in production. What a denylist leaves allowed (reading
 files, memory management, threads, pipes already open) is what a process that computes
 needs, and reading files is what an attacker gains least from: the jobs hold no secrets,
-and the server's are not in their files (see the README's threat model).
+and the server's are not in their files (see docs/security.md).
 """
 
 import ctypes

@@ -52,8 +52,8 @@ INLINE_REPLY_BYTES = 256 * 1024
 # nearly all of their copy-on-write faults, for much less CPU than WARM_UP. The gradient
 # check's come after the answer, so they are left to the job.
 PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
-# Container allocations that trigger a collection during a job (CPython's default is 700,
-# about one collection, 0.2-0.9 ms, per seed-sized request); cyclic garbage still cannot grow
+# Container allocations that trigger a collection during a job (CPython's default, 700, would
+# collect about once per seed-sized request, on its path); cyclic garbage still cannot grow
 # without bound within a job.
 GC_FIRST_GENERATION = 20_000
 Shaped = TypeVar("Shaped")  # what the server makes of a graph's shape (its drawing)
@@ -213,7 +213,7 @@ def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
 
 
 def _dump(reply: WorkerReply) -> bytes:
-    # pydantic writes JSON in one pass in Rust: a third of the time json.dumps took.
+    # pydantic writes JSON in one pass in Rust, faster than json.dumps of a model_dump.
     return reply.model_dump_json().encode()
 
 
@@ -299,6 +299,10 @@ class WorkerPool:
         # Jobs that may run at once; as many more processes wait warm for the next ones.
         self.slots = asyncio.Semaphore(settings.workers)
         self.waiting = 0
+        self.busy = 0  # jobs holding a slot
+        self.stopping = False
+        # Told each job's time to its answer and outcome (the app's metrics).
+        self.on_evaluated: Callable[[str, float], None] = lambda outcome, seconds: None
         role = evaluation_role(settings)
         # Under load every ready process is taken as soon as it is warm: the processes being
         # forked and warmed meanwhile are what keeps the next jobs from waiting.
@@ -320,6 +324,7 @@ class WorkerPool:
         self.processes.start()
 
     async def stop(self) -> None:
+        self.stopping = True
         for task in list(self.finishing):
             task.cancel()
         await anyio.to_thread.run_sync(self.processes.stop)
@@ -340,13 +345,14 @@ class WorkerPool:
         wait for a process."""
         job = request.model_dump_json().encode()
         process = await self._take()
-        deadline = time.monotonic() + self.settings.job_timeout_s
+        started = time.monotonic()
+        deadline = started + self.settings.job_timeout_s
         handed_over = False
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
             # while the process computes rather than before it starts.
             if not process.send(job):
-                raise self._stopped(deadline)
+                raise self._stopped(process, deadline)
             reply, shaped = await anyio.to_thread.run_sync(
                 self._shape_and_draw, process, deadline, on_shape
             )
@@ -360,6 +366,8 @@ class WorkerPool:
             extras = asyncio.ensure_future(self._extras(process, deadline))
             handed_over = True
         finally:
+            outcome = process.ended or ("ok" if handed_over else "program_error")
+            self.on_evaluated(outcome, time.monotonic() - started)
             if not handed_over:
                 self._release(process)
         self.finishing.add(extras)
@@ -370,8 +378,8 @@ class WorkerPool:
     async def _receive(self, process: JobProcess, deadline: float) -> WorkerReply:
         answer = await process.receive_async(deadline - time.monotonic())
         if answer is not None and len(answer) > INLINE_REPLY_BYTES:
-            return await anyio.to_thread.run_sync(self._reply, answer, deadline)
-        return self._reply(answer, deadline)
+            return await anyio.to_thread.run_sync(self._reply, process, answer, deadline)
+        return self._reply(process, answer, deadline)
 
     async def _extras(self, process: JobProcess, deadline: float) -> "Extras":
         """The job's last message, after which the process is let go of."""
@@ -397,29 +405,40 @@ class WorkerPool:
 
     def _release(self, process: JobProcess) -> None:
         process.stop()  # it has exited after its answer, or is killed now
+        self.busy -= 1
         self.slots.release()
         # Its successor is forked now, off this request's path and CPU; the spares cover the
         # requests that come meanwhile.
-        self.processes.refill()
+        self.processes.refill(process.ended or "completed")
+
+    def state(self) -> dict[str, int]:
+        """Jobs running, processes ready, requests waiting, and slots (for /metrics)."""
+        return {
+            "busy": self.busy,
+            "idle": self.idle.qsize(),
+            "waiting": self.waiting,
+            "slots": self.settings.workers,
+        }
 
     def _shape_and_draw(
         self, process: JobProcess, deadline: float, on_shape: Callable[[GraphShape], Shaped]
     ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
         """In a thread: the shape, and `on_shape` run on it while the process computes the
         rest (or the failed job's only reply)."""
-        reply = self._reply(process.receive(deadline - time.monotonic()), deadline)
+        reply = self._reply(process, process.receive(deadline - time.monotonic()), deadline)
         if reply.shape is None:
             return reply, None
         return reply, (reply.shape, on_shape(reply.shape))
 
-    def _reply(self, answer: bytes | None, deadline: float) -> WorkerReply:
+    def _reply(self, process: JobProcess, answer: bytes | None, deadline: float) -> WorkerReply:
         if answer is None:
-            raise self._stopped(deadline)
+            raise self._stopped(process, deadline)
         return WorkerReply.model_validate_json(answer)
 
-    def _stopped(self, deadline: float) -> ProgramError:
+    def _stopped(self, process: JobProcess, deadline: float) -> ProgramError:
         """Why a process gave no answer: out of time, or killed by a limit (or dead)."""
         timed_out = time.monotonic() >= deadline
+        process.ended = "timeout" if timed_out else "killed"
         return ProgramError(
             "Limit reached",
             f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
@@ -443,11 +462,12 @@ class WorkerPool:
                 while True:
                     process = await self.idle.get()
                     if process.alive():
+                        self.busy += 1
                         return process
                     # Killed while idle (the OOM killer, an operator): not this program's fault.
                     log.warning("an idle job process had died; replacing it")
                     process.stop()
-                    self.processes.refill()
+                    self.processes.refill("died_idle")
         except BaseException as error:
             if slot:
                 self.slots.release()

@@ -1,1 +1,1 @@
-"""`make bench`: the project over HTTP against torchviz in the same run, and the issue-5 goals."""
+"""`make bench`: the project over HTTP against torchviz in the same run, and its goals."""

@@ -1,4 +1,4 @@
-"""`python -m bench`: every speed goal, measured in one run.
+"""`python -m bench`: every goal of the benchmark, measured in one run.
 
 Timings on a shared machine are noisy, so each figure is a median of repeated runs and every
 comparison with torchviz is made in the same run, interleaved request by request.

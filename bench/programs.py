@@ -1,7 +1,7 @@
 """The programs the benchmark runs, each through the project and through torchviz.
 
-The seed programs are the notebook's own lessons; the MLP and the RNNs are the shapes the
-issue measured (an RNN reuses one weight at every step, the case that makes `dot` slow); the
+The seed programs are the notebook's own lessons; the MLP and the RNNs are the shapes its
+goals name (an RNN reuses one weight at every step, the case that makes `dot` slow); the
 hub loops reuse a tensor that is not a leaf, and the models are first real ones, written as a
 user would write them.
 """

@@ -1,4 +1,4 @@
-"""The benchmark's table, its verdict on each speed goal, and the JSON for the README."""
+"""The benchmark's table, its verdict on each goal, and the JSON it writes."""
 
 import json
 import platform

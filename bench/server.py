@@ -39,7 +39,11 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
     if (root / "app" / "http.py").exists():  # as `make serve` runs it (bench.compare: if any)
         command += ["--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5"]
         command += ["--limit-concurrency", "512"]
-    process = subprocess.Popen([*command, "--log-level", "warning"], cwd=root)
+    # Its access log (a JSON line a request, on stdout) is written, as a server's is, and
+    # dropped: the benchmark's own output is its table.
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"], cwd=root, stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

@@ -6,17 +6,20 @@ import { initExport } from "./export.js";
 import { graphFontReady } from "./fonts.js";
 import { initGraphView } from "./graph-view.js";
 import { permalink, readPermalink } from "./permalink.js";
+import { fetchRetrying } from "./retry.js";
 import { initSearch } from "./search.js";
 import { completeAnswer, getAnswer, on, setAnswer } from "./state.js";
 import { initTeachingPanel } from "./teaching-panel.js";
 import { initVariables } from "./variables.js";
 
-const output = document.getElementById("output");
-const runButton = document.getElementById("run");
-const status = document.getElementById("status");
-const errorBox = document.getElementById("error");
-const stdoutBox = document.getElementById("stdout");
-const warningsList = document.getElementById("warnings");
+// The one module that looks up the page's elements: the others are handed theirs.
+const byId = (id) => document.getElementById(id);
+const output = byId("output");
+const runButton = byId("run");
+const status = byId("status");
+const errorBox = byId("error");
+const stdoutBox = byId("stdout");
+const warningsList = byId("warnings");
 const graphPane = document.querySelector(".graph-pane");
 
 function showError(problem) {
@@ -54,11 +57,11 @@ async function run() {
   setBusy(true);
   errorBox.hidden = true;
   try {
-    const response = await fetch("/api/graph", {
+    const response = await fetchRetrying("/api/graph", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ code: getCode(), output: output.value.trim() || null }),
-    });
+    }, (seconds) => { status.textContent = `Server busy: trying again in ${seconds} s…`; });
     const body = await response.json();
     if (!response.ok) {
       showError(body);
@@ -81,7 +84,7 @@ async function run() {
 async function fetchExtras(answer) {
   let extras;
   try {
-    const response = await fetch(answer.extras);
+    const response = await fetchRetrying(answer.extras);  // 503 while it is still computed
     const body = await response.json();
     extras = response.ok
       ? body
@@ -109,22 +112,34 @@ function load(program) {
   output.value = program.output ?? "";
 }
 
-initEditor(document.getElementById("editor"), {
+initEditor(byId("editor"), {
   onRun: run,
   onLeave: () => runButton.focus(),
   onChange: codeChanged,
-  tabToggle: document.getElementById("tab-moves-focus"),
+  tabToggle: byId("tab-moves-focus"),
 });
-initGraphView();
-initSearch();
-initDetails();
-initVariables();
-initExport();
-initTeachingPanel();
+initGraphView({
+  box: byId("graph"),
+  detailsPanel: byId("details"),
+  zoomIn: byId("zoom-in"),
+  zoomOut: byId("zoom-out"),
+  fit: byId("fit"),
+  reset: byId("reset"),
+});
+initSearch({ input: byId("search"), status: byId("search-status") });
+initDetails({
+  panel: byId("details"),
+  body: byId("details-body"),
+  closeButton: byId("details-close"),
+  graph: byId("graph"),
+});
+initVariables(document.querySelector("#variables tbody"));
+initExport({ svg: byId("export-svg"), png: byId("export-png"), dot: byId("export-dot"), json: byId("export-json") });
+initTeachingPanel({ container: byId("teaching"), playerContainer: byId("stepper") });
 on("extras", showPrinted);  // the gradient check's own warnings, if it had any
 runButton.addEventListener("click", run);
-document.getElementById("permalink").addEventListener("click", copyPermalink);
-initExamples(load);
+byId("permalink").addEventListener("click", copyPermalink);
+initExamples({ menu: byId("examples"), lessonBox: byId("lesson") }, load);
 // The page opens on its first lesson (or a permalink's program) already run: the graph is
 // what a learner came for.
 const linked = readPermalink();

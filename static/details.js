@@ -5,10 +5,10 @@ import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
 import { tensorView } from "./tensor-view.js";
 
-const body = document.getElementById("details-body");
-const panel = document.getElementById("details");
-const placeholder = body.firstElementChild.cloneNode(true);
-const closeButton = document.getElementById("details-close");
+let panel = null;  // the page's elements, from initDetails
+let body = null;
+let graph = null;
+let placeholder = null;  // the template's "Select a box…" note
 let shownId = null;
 
 const KIND_TEXT = {
@@ -134,13 +134,17 @@ function render(id) {
 function close() {
   const id = shownId;
   select(null);
-  if (id !== null) document.querySelector(`#graph [data-node-id="${id}"]`)?.focus();
+  if (id !== null) graph.querySelector(`[data-node-id="${id}"]`)?.focus();
 }
 
-export function initDetails() {
+// elements: the panel, its body (holding the placeholder note), its close button, and the
+// graph whose boxes it describes.
+export function initDetails(elements) {
+  ({ panel, body, graph } = elements);
+  placeholder = body.firstElementChild.cloneNode(true);
   on("select", render);
   on("answer", () => render(null));
-  closeButton.addEventListener("click", close);
+  elements.closeButton.addEventListener("click", close);
   panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") close();
   });

@@ -4,8 +4,8 @@
 import examples from "./examples.json" with { type: "json" };
 
 const DEFAULT_EXAMPLE = "chain-rule";
-const menu = document.getElementById("examples");
-const lessonBox = document.getElementById("lesson");
+let menu = null;  // the page's <select> and lesson text, from initExamples
+let lessonBox = null;
 
 export const firstExample = examples.find((example) => example.id === DEFAULT_EXAMPLE);
 
@@ -28,7 +28,10 @@ export function codeChanged(code) {
   lessonBox.textContent = same ? shown.lesson ?? "" : "";
 }
 
-export function initExamples(onPick) {
+// elements: the menu (a <select>) and the box the lesson text goes in; onPick(example) loads
+// the example the menu picked.
+export function initExamples(elements, onPick) {
+  ({ menu, lessonBox } = elements);
   const groups = new Map();
   for (const example of examples) {
     if (!groups.has(example.group)) {

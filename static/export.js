@@ -4,7 +4,6 @@ import { inlineFontFaces } from "./fonts.js";
 import { getAnswer, on } from "./state.js";
 
 const PNG_SCALE = 2;  // crisp on high-density screens and in slides
-const buttons = ["svg", "png", "dot", "json"].map((kind) => document.getElementById(`export-${kind}`));
 
 function download(blob, filename) {
   const link = document.createElement("a");
@@ -60,17 +59,17 @@ const EXPORTS = {
   ],
 };
 
-export function initExport() {
-  for (const button of buttons) {
-    const kind = button.id.replace("export-", "");
+// buttons: { svg, png, dot, json }, the button for each download.
+export function initExport(buttons) {
+  for (const [kind, button] of Object.entries(buttons)) {
     button.addEventListener("click", async () => {
       const answer = getAnswer();
       if (answer) download(...await EXPORTS[kind](answer));
     });
   }
   on("answer", (answer) => {
-    for (const button of buttons) {
-      const needsDrawing = button.id === "export-svg" || button.id === "export-png";
+    for (const [kind, button] of Object.entries(buttons)) {
+      const needsDrawing = kind === "svg" || kind === "png";
       button.disabled = !answer || (needsDrawing && !hasDrawing(answer));
     }
   });

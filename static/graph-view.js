@@ -2,8 +2,9 @@
 import { edgeElementId, hasDrawing, pathToRoot } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
-const box = document.getElementById("graph");
-const stage = box.parentElement;  // .graph-stage: its --graph-height sizes the pane
+let box = null;  // the page's elements, from initGraphView
+let stage = null;  // .graph-stage: its --graph-height sizes the pane
+let detailsPanel = null;
 const CLICK_SLOP_PX = 4;  // a press that moves further than this is a pan, not a click
 let panZoom = null;
 let pressedAt = null;
@@ -192,8 +193,7 @@ function showSelection(id) {
 function reveal(element) {
   if (!panZoom) return;
   const area = box.getBoundingClientRect();
-  const panel = document.getElementById("details");
-  const overlay = panel.getBoundingClientRect();
+  const overlay = detailsPanel.getBoundingClientRect();
   const covers = overlay.width > 0 && overlay.left > area.left && overlay.left < area.right;
   const freeRight = covers ? overlay.left - 8 : area.right;
   const node = element.getBoundingClientRect();
@@ -216,7 +216,12 @@ function nodeIdFrom(target) {
 }
 
 
-export function initGraphView() {
+// elements: the box the drawing goes in (inside .graph-stage), the Details panel (which may
+// lie over it) and the buttons zoomIn, zoomOut, fit and reset.
+export function initGraphView(elements) {
+  box = elements.box;
+  stage = box.parentElement;
+  detailsPanel = elements.detailsPanel;
   on("answer", show);
   on("select", showSelection);
   box.addEventListener("pointerdown", (event) => { pressedAt = [event.clientX, event.clientY]; });
@@ -232,10 +237,10 @@ export function initGraphView() {
       select(id);
     }
   });
-  document.getElementById("zoom-in").addEventListener("click", () => panZoom?.zoomIn());
-  document.getElementById("zoom-out").addEventListener("click", () => panZoom?.zoomOut());
-  document.getElementById("fit").addEventListener("click", fitReadable);
-  document.getElementById("reset").addEventListener("click", fitReadable);
+  elements.zoomIn.addEventListener("click", () => panZoom?.zoomIn());
+  elements.zoomOut.addEventListener("click", () => panZoom?.zoomOut());
+  elements.fit.addEventListener("click", fitReadable);
+  elements.reset.addEventListener("click", fitReadable);
   box.addEventListener("wheel", wheelZoom, { passive: false });
   window.addEventListener("resize", () => panZoom?.resize());
 }

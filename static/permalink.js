@@ -1,5 +1,5 @@
 // Permalinks carry the program in the URL fragment (#code=<base64url UTF-8>&output=<name>),
-// so it never reaches a server log.
+// so it never reaches a server log. A fragment that is not base64 of UTF-8 is no program.
 function toBase64Url(text) {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
@@ -8,7 +8,7 @@ function toBase64Url(text) {
 
 function fromBase64Url(text) {
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
+  return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
 }
 
 export function permalink(code, output) {

@@ -3,8 +3,8 @@ import { clearHighlight, drawnCount, highlightNodes } from "./graph-view.js";
 import { findNodes } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 
-const input = document.getElementById("search");
-const status = document.getElementById("search-status");
+let input = null;  // the page's search box and its count, from initSearch
+let status = null;
 let matches = [];
 let current = -1;
 
@@ -19,7 +19,9 @@ function update() {
   status.textContent = input.value.trim() ? `${found} found` : "";
 }
 
-export function initSearch() {
+// elements: the search input and the status element that says how many boxes were found.
+export function initSearch(elements) {
+  ({ input, status } = elements);
   input.addEventListener("input", update);
   input.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || matches.length === 0) return;

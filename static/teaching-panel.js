@@ -5,9 +5,9 @@ import { clearHighlight, highlightNodes } from "./graph-view.js";
 import { on } from "./state.js";
 import { renderTeaching } from "./teaching.js";
 
-const container = document.getElementById("teaching");
-const playerContainer = document.getElementById("stepper");  // under the graph it lights up
-const empty = [...container.childNodes];  // the template's "Run a program…" note
+let container = null;  // the page's elements, from initTeachingPanel
+let playerContainer = null;
+let empty = [];  // the template's "Run a program…" note
 let view = null;
 
 // The step-through player marks the node backward is at and the ones it has been through.
@@ -34,7 +34,11 @@ function show(answer) {
   view = renderTeaching(answer, { container, playerContainer, highlightNode: highlightStep });
 }
 
-export function initTeachingPanel() {
+// elements: the container of the "Lessons and gradients" views, and the playerContainer
+// under the graph (the step-through sits by the drawing it lights up).
+export function initTeachingPanel(elements) {
+  ({ container, playerContainer } = elements);
+  empty = [...container.childNodes];
   on("answer", show);
   on("extras", (answer) => view?.fillGradcheck(answer));
 }

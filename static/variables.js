@@ -3,7 +3,7 @@
 import { on, select } from "./state.js";
 import { tensorView } from "./tensor-view.js";
 
-const body = document.querySelector("#variables tbody");
+let body = null;  // the table's <tbody>, from initVariables
 
 function cell(row, content) {
   const td = document.createElement("td");
@@ -57,6 +57,7 @@ function show(answer) {
   }
 }
 
-export function initVariables() {
+export function initVariables(tableBody) {
+  body = tableBody;
   on("answer", show);
 }

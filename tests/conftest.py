@@ -12,7 +12,8 @@ from app.settings import Settings
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(workers=2, job_timeout_s=5.0)
+    # Every request of the session comes from one test client: no rate limit between them.
+    return Settings(workers=2, job_timeout_s=5.0, rate_limit_per_s=0)
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,28 @@ def layout() -> Iterator[LayoutService]:
     service.start()
     yield service
     service.stop()
+
+
+# The app the operations tests share (metrics, access log, rate limits, readiness): behind a
+# proxy at PROXY, which names each test's client in X-Forwarded-For; SCRAPER may read
+# /metrics.
+PROXY = "10.9.0.1"
+SCRAPER = "192.0.2.10"
+OPS_SETTINGS = Settings(
+    workers=1,
+    layout_helpers=1,
+    job_timeout_s=2.0,
+    access_log_program=True,
+    rate_limit_per_s=1.0,
+    rate_limit_burst=4,
+    rate_limit_exempt=["198.51.100.0/24"],
+    trusted_proxies=["10.9.0.0/16"],
+    metrics_networks=["192.0.2.0/28"],
+)
+
+
+@pytest.fixture(scope="session")
+def ops_client() -> Iterator[TestClient]:
+    app = create_app(OPS_SETTINGS)
+    with TestClient(app, raise_server_exceptions=False, client=(PROXY, 40000)) as test_client:
+        yield test_client

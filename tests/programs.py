@@ -1,5 +1,6 @@
 """Programs whose every number is checked against plain PyTorch (see test_gradients)."""
 
+from tests.examples import EXAMPLES
 from tests.seed_cells import (
     ACCUMULATION_LESSON,
     CHAIN_RULE_LESSON,
@@ -769,5 +770,52 @@ d = a.type(torch.float64)
 print(a.type(), b.type(), d.type(), a.type('torch.DoubleTensor').dtype)
 y = (a[b] @ w).sum()
 y.backward()
+""",
+    "example_scalar_engine": EXAMPLES["scalar-engine"]["code"],
+    "user_class_operators_with_tensors": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+
+class Affine:
+    def __init__(self, n):
+        self.w = torch.randn(n, requires_grad=True)
+        self.b = torch.zeros(n, requires_grad=True)
+
+    def __call__(self, x):
+        return x * self.w + self.b
+
+    def __radd__(self, other):
+        return other + self.b
+
+    def __rmul__(self, other):
+        return other * self.w
+
+    @property
+    def size(self):
+        return self.w.numel()
+
+class Shift(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc = nn.Linear(n, n)
+
+    def extra_repr(self):
+        return "shifted"
+
+    def forward(self, x):
+        print("shift", x.shape)
+        return self.fc(x) + 1
+
+layer = Affine(3)
+x = torch.tensor([1.0, -2.0, 0.5])
+h = layer(x)
+k = x + layer
+m = x * layer
+net = nn.Sequential(Shift(3), nn.Flatten(0), nn.Tanh())
+out = net(h + k + m)
+print(net, layer.size)
+loss = out.pow(2).sum()
+loss.backward()
 """,
 }

@@ -40,7 +40,7 @@ def run_reference(code: str, output: str | None = None) -> Reference:
         original(self, *args, **kwargs)
         passes.append(_leaf_state(names))
 
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"__name__": "__main__"}  # classes print as __main__.Name
     graph_grads: dict[int, dict[str, torch.Tensor]] = {}
     stdout = io.StringIO()
     torch.Tensor.backward = recording_backward  # type: ignore[method-assign]
@@ -70,6 +70,10 @@ def _leaf_state(names: dict[str, Any]) -> dict[str, tuple[torch.Tensor | None, t
     for name, value in names.items():
         if isinstance(value, torch.nn.Module):
             tensors.update({f"{name}.{path}": p for path, p in value.named_parameters()})
+        elif type(value).__module__ == "__main__" and not isinstance(value, type):
+            # An object of the program's own plain class: its tensors by attribute (layer.w).
+            attributes = vars(value).items()
+            tensors.update({f"{name}.{a}": t for a, t in attributes if isinstance(t, torch.Tensor)})
     return {
         name: (_grad(tensor), tensor.detach().clone())
         for name, tensor in tensors.items()

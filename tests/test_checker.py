@@ -31,7 +31,7 @@ def test_from_import_points_at_the_module_name() -> None:
     ("code", "words"),
     [
         ("x = ().__class__", "'__class__'"),
-        ("f = lambda *a: 1", "plain parameters"),
+        ("def f(a, /):\n    return a", "positional-only"),
         ("class A:\n    def __del__(self):\n        pass", "__del__"),
         ("try:\n    pass\nexcept* Exception:\n    pass", "try/except*"),
         ("eval('1')", "'eval'"),

@@ -83,9 +83,14 @@ def test_last_entry_of_the_passes_is_the_end_state(name: str) -> None:
 
 
 def _parameter_grad(reference: Reference, path: str) -> torch.Tensor | None:
-    """The final .grad of a module parameter named by path (model.0.weight)."""
-    module, _, rest = path.partition(".")
-    parameter = reference.names[module].get_parameter(rest)
+    """The final .grad of a module parameter named by path (model.0.weight), or of a tensor
+    an object of the program holds (layer.w)."""
+    owner, _, rest = path.partition(".")
+    holder = reference.names[owner]
+    if isinstance(holder, torch.nn.Module):
+        parameter = holder.get_parameter(rest)
+    else:
+        parameter = getattr(holder, rest)
     return None if parameter.grad is None else parameter.grad.clone()
 
 

@@ -5,10 +5,11 @@ in logs, history and Referer headers). The SVG holds text from the program, so i
 as an attachment under a CSP that runs nothing and sandboxes it, even when opened directly.
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import LayoutDep, PoolDep, SettingsDep
+from app.observe import note_program
 from app.routes.graph import PROBLEMS, draw
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphRequest
@@ -30,9 +31,10 @@ SVG_HEADERS = {
     },
 )
 async def graph_svg(
-    request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep
+    request: GraphRequest, pool: PoolDep, layout: LayoutDep, settings: SettingsDep, http: Request
 ) -> Response:
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
+    note_program(http, request.code, settings.access_log_program)
     evaluated = await pool.run(
         request, lambda shape: draw(shape, layout, settings.render_timeout_s)
     )

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from app.cache import ResponseCache, cache_key
 from app.deps import CacheDep, ExtrasDep, LayoutDep, PoolDep, SettingsDep
 from app.extras import ExtrasStore
 from app.layout import LayoutService, Rendered
+from app.observe import note_program
 from app.render import build_dot, layers
 from app.schemas import (
     GraphData,
@@ -23,11 +24,12 @@ from app.schemas import (
 from app.workers import Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
-# A 3,000-node answer takes about 20 ms to serialise: in a thread, so that other requests do
-# not wait on the event loop. A seed-sized one costs less than the hop to a thread.
+# A large answer is serialised in a thread, so that other requests do not wait on the event
+# loop; a seed-sized one costs less than the hop to a thread.
 INLINE_ANSWER_NODES = 150
 INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
+EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
@@ -39,6 +41,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     }
     for status, description in {
         413: "The request body is too large.",
+        429: "This client sent too many requests; retry after the Retry-After header.",
         422: "The program was refused or failed; `line` and `column` point into it.",
         503: "Every worker is busy; retry after the Retry-After header.",
     }.items()
@@ -53,6 +56,7 @@ async def graph(
     cache: CacheDep,
     extras: ExtrasDep,
     settings: SettingsDep,
+    http: Request,
 ) -> Response:
     """Run the program, walk its autograd graph, backpropagate, and draw it.
 
@@ -60,6 +64,7 @@ async def graph(
     bounded by the graph's size, is `pending`, to be fetched from `extras`, unless the
     request's `include` asks for it in this answer. An answer served from the cache has
     everything."""
+    note_program(http, request.code, settings.access_log_program)
     key = cache_key(request)
     body = cache.get(key)
     if body is not None:
@@ -81,7 +86,8 @@ async def graph(
     follow_up = asyncio.ensure_future(_keep_extras(evaluated, token, key, extras, cache))
     FOLLOW_UPS.add(follow_up)
     follow_up.add_done_callback(FOLLOW_UPS.discard)
-    return Response(body, media_type="application/json")
+    # This replica alone holds them: a proxy in front of several sends the fetch here by it.
+    return Response(body, media_type="application/json", headers={EXTRAS_TOKEN: token})
 
 
 @router.get(

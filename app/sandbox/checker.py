@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.settings import Limits
 
-# Node types the interpreter implements. Anything else (lambda, class, try, yield, global,
-# walrus, await, star-args in calls...) is refused with its name.
+# Node types the interpreter implements. Anything else (yield, global, walrus, await,
+# match...) is refused with its name.
 ALLOWED_NODES: frozenset[type[ast.AST]] = frozenset(
     {
         ast.Module,
@@ -145,9 +145,6 @@ FORBIDDEN_NAMES = frozenset(
         "staticmethod",
         "property",
         "id",
-        "hash",
-        "iter",
-        "next",
         "callable",
         "format",
         "issubclass",
@@ -169,14 +166,31 @@ IMPORTABLE = frozenset(
         "torch.autograd.functional",
         "torch.linalg",
         "math",
+        "random",
     }
 )
 
 
 # Statements a class body may hold: methods, class attributes, a docstring.
 CLASS_BODY = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass, ast.Expr)
-# Decorators a method may carry, by name.
-METHOD_DECORATORS = frozenset({"staticmethod"})
+# Decorators a method may carry, by name (and `@name.setter` of a property).
+METHOD_DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
+# Special methods a class may define. The interpreter calls them for operators, len,
+# iteration, indexing and calls; Python calls the rest (repr, ==, hash, <) on a value the
+# sandbox made, which hands the call back (see classes.UserObject). What would let a program
+# reach Python's own machinery (__getattribute__, __del__, __new__, __class_getitem__,
+# __init_subclass__, __index__, __torch_function__...) stays refused.
+OPERATOR_NAMES = "add sub mul matmul truediv floordiv mod pow lshift rshift and or xor".split()
+SPECIAL_METHODS = frozenset(
+    {
+        *("__init__", "__repr__", "__str__", "__format__", "__hash__", "__bool__"),
+        *("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"),
+        *("__len__", "__getitem__", "__setitem__", "__delitem__", "__contains__"),
+        *("__iter__", "__next__", "__call__", "__float__", "__int__"),
+        *("__neg__", "__pos__", "__abs__", "__invert__"),
+        *(f"__{prefix}{name}__" for name in OPERATOR_NAMES for prefix in ("", "r", "i")),
+    }
+)
 # Modules people import, with what to use instead.
 IMPORT_ADVICE = {
     "numpy": (
@@ -248,7 +262,7 @@ def _check_tree(tree: ast.Module, limits: Limits) -> None:
                 raise too_big(
                     f"the number has {bits:,} bits; the limit is {limits.max_int_bits:,}", node
                 )
-        # ast.iter_child_nodes, inlined: its generators were half the time of a check.
+        # ast.iter_child_nodes, inlined: its generators would cost as much as the check itself.
         for field in node._fields:
             value = getattr(node, field, None)
             if isinstance(value, ast.AST):
@@ -290,15 +304,16 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
         case ast.Attribute(attr="__init__", value=ast.Call(func=ast.Name(id="super"))):
             pass  # super().__init__(...): the one dunder a class needs to reach
         case ast.Attribute(attr=attr):
-            if attr.startswith("_"):
+            # `self._prev` is the program's own (micrograd's Value): allowed, and read at run
+            # time from the program's objects only. Dunders (`x.__class__`) never are.
+            if attr.startswith("__") and attr != "__name__":  # type(self).__name__ in a repr
                 raise refused(
-                    f"attribute '{attr}' is not allowed: names starting with '_' are internal", node
+                    f"attribute '{attr}' is not allowed: names starting with '__' are internal",
+                    node,
                 )
         case ast.arg(arg=name):
             _check_identifier(name, node)
-        case ast.keyword(arg=keyword):
-            if keyword is None:
-                raise refused("'**' in a call is not supported", node)
+        case ast.keyword(arg=keyword) if keyword is not None:
             _check_identifier(keyword, node)
         case ast.FunctionDef(name=name):
             # Decorators are expressions checked like any other; the interpreter takes
@@ -306,8 +321,7 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
             _check_identifier(name, node)
             _check_parameters(node)
         case ast.Lambda(args=args):
-            if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
-                raise refused("only plain parameters (with defaults) are supported", node)
+            _check_arguments(args, node)
         case ast.ExceptHandler(name=str() as caught):
             _check_identifier(caught, node)
         case ast.Import(names=aliases):
@@ -320,6 +334,12 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
             for alias in aliases:
                 if alias.name == "*":
                     raise refused("'import *' is not allowed", alias)
+                if alias.name.startswith("_"):
+                    raise refused(
+                        f"name '{alias.name}' is not allowed: a module's names starting with '_' "
+                        "are internal",
+                        alias,
+                    )
                 _check_identifier(alias.asname or alias.name, alias)
             if module not in IMPORTABLE:
                 advice = IMPORT_ADVICE.get(module.split(".")[0])
@@ -336,8 +356,8 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
 def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
     """`class Name(base):` with methods and class attributes; no metaclass, no decorators.
 
-    The interpreter runs the body and calls the methods itself; `__init__` is the only
-    dunder method (operators, `__getattr__`, `__del__`... would be called by Python itself).
+    The interpreter runs the body and calls the methods itself; of the special methods only
+    SPECIAL_METHODS may be defined (Python would call `__getattr__`, `__del__`... itself).
     """
     _check_identifier(node.name, node)
     if node.decorator_list:
@@ -354,6 +374,8 @@ def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
             node.bases[1],
         )
     for statement in node.body:
+        if isinstance(statement, ast.Assign):
+            _permit_special_alias(statement, permitted)
         if not isinstance(statement, CLASS_BODY):
             raise refused(
                 f"a class body holds methods and attributes only, not {type(statement).__name__}",
@@ -361,36 +383,65 @@ def _check_class(node: ast.ClassDef, permitted: set[int]) -> None:
             )
         if not isinstance(statement, ast.FunctionDef):
             continue
-        if statement.name == "__init__":
+        if statement.name in SPECIAL_METHODS:
             permitted.add(id(statement))
             _check_parameters(statement)
         elif statement.name.startswith("__"):
             raise refused(
-                f"method '{statement.name}' is not supported: of the special methods only "
-                "__init__ can be defined (write forward for a module, a named method otherwise)",
+                f"method '{statement.name}' is not supported: the special methods a class may "
+                "define are __init__, operators (__add__, __radd__, __mul__...), comparisons "
+                "(__eq__, __lt__...), __hash__, __repr__, __str__, __len__, __getitem__, "
+                "__iter__, __contains__ and __call__",
                 statement,
             )
         for decorator in statement.decorator_list:
-            # @staticmethod, or a call checked as any expression (@torch.no_grad()); the
-            # interpreter refuses other calls.
+            # @staticmethod, @classmethod, @property, @name.setter, or a call checked as any
+            # expression (@torch.no_grad()); the interpreter refuses other calls.
             if isinstance(decorator, ast.Name) and decorator.id in METHOD_DECORATORS:
                 permitted.add(id(decorator))
-            elif not isinstance(decorator, ast.Call):
+            elif not (
+                isinstance(decorator, ast.Call)
+                or (
+                    isinstance(decorator, ast.Attribute)
+                    and decorator.attr == "setter"
+                    and isinstance(decorator.value, ast.Name)
+                )
+            ):
                 raise refused(
-                    "a method may have @staticmethod, @torch.no_grad() or @torch.enable_grad()",
+                    "a method may have @staticmethod, @classmethod, @property, @name.setter, "
+                    "@torch.no_grad() or @torch.enable_grad()",
                     decorator,
                 )
 
 
+def _permit_special_alias(statement: ast.Assign, permitted: set[int]) -> None:
+    """`__rmul__ = __mul__` or `__hash__ = None` in a class body: names of special methods,
+    bound in the class like a def."""
+    names = [*statement.targets, statement.value]
+    if all(isinstance(name, ast.Name) and name.id in SPECIAL_METHODS for name in names[:-1]) and (
+        (isinstance(statement.value, ast.Name) and statement.value.id in SPECIAL_METHODS)
+        or (isinstance(statement.value, ast.Constant) and statement.value.value is None)
+    ):
+        permitted.update(id(name) for name in names)
+
+
 def _check_parameters(node: ast.FunctionDef) -> None:
-    args = node.args
-    if args.vararg or args.kwarg or args.posonlyargs or args.kwonlyargs:
-        raise refused("only plain parameters (with defaults) are supported", node)
+    _check_arguments(node.args, node)
+
+
+def _check_arguments(args: ast.arguments, node: ast.AST) -> None:
+    """Parameters, *args, keyword-only parameters and **kwargs; not positional-only ones."""
+    if args.posonlyargs:
+        raise refused("positional-only parameters ('/') are not supported", node)
+    for extra in (args.vararg, args.kwarg):
+        if extra is not None:
+            _check_identifier(extra.arg, extra)
 
 
 def _check_identifier(name: str, node: ast.AST) -> None:
-    if name.startswith("_") and name != "_":  # a lone "_" is the usual throwaway name
-        raise refused(f"name '{name}' is not allowed: names starting with '_' are internal", node)
+    # `_children`, `_op` are the program's own; `__builtins__`, `__class__` are Python's.
+    if name.startswith("__"):
+        raise refused(f"name '{name}' is not allowed: names starting with '__' are internal", node)
 
 
 def _check_import(module: str, node: ast.AST) -> None:

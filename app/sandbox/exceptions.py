@@ -2,7 +2,8 @@
 
 A program never holds a real exception or its traceback. An error while it runs is a
 `ProgramError` whose `title` names the exception (`ValueError`, torch's `RuntimeError`);
-`except` matches it by that name through the table below, and binds an `ExceptionValue`:
+`except` matches it by that name through the table below (or, for an exception class of the
+program, by its class), and binds an `ExceptionValue`:
 the name and the arguments the program gave (or the message), nothing else. Limits, refusals
 and syntax errors are never caught: a program cannot swallow the end of its own budget.
 """
@@ -68,33 +69,26 @@ class ExceptionValue:
         return self.message
 
 
+def exception_message(name: str, args: tuple[Any, ...]) -> str:
+    """str(e), as Python writes it: the one argument, or the tuple of them; bounded."""
+    # Imported here: pyvalues sits above the classes module, which needs this one.
+    from app.sandbox.pyvalues import to_text
+
+    if not args:
+        return ""
+    if len(args) == 1:
+        return to_text(args[0], 1000, quoted=name == "KeyError")
+    return to_text(args, 1000, quoted=True)
+
+
 EXCEPTION_CLASSES = {name: ExceptionClass(name) for name in HIERARCHY}
 # Attributes of a caught exception a program may read.
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
 
 
-def caught_value(error: ProgramError) -> ExceptionValue:
-    """What `except ... as e` binds for `error`."""
-    if isinstance(error.raised, ExceptionValue):
+def caught_value(error: ProgramError) -> Any:
+    """What `except ... as e` binds for `error`: what the program raised (an ExceptionValue,
+    or an instance of its own exception class), else the error as an ExceptionValue."""
+    if error.raised is not None:
         return error.raised
     return ExceptionValue(error.title, (error.detail,), error.detail)
-
-
-def matches(error: ProgramError, handler: Any) -> bool:
-    """Whether `except handler:` catches `error` (handler: a class or a tuple of them; None
-    for a bare except)."""
-    if error.kind not in CATCHABLE_KINDS:
-        return False
-    classes = handler if isinstance(handler, tuple) else (handler,)
-    own = EXCEPTION_CLASSES.get(error.title)
-    for cls in classes:
-        if cls is None:
-            return True
-        if not isinstance(cls, ExceptionClass):
-            raise ProgramError(
-                "TypeError",
-                "catching classes that do not inherit from BaseException is not allowed",
-            )
-        if cls.name in {"Exception", "BaseException"} or (own and own.is_subclass_of(cls)):
-            return True
-    return False

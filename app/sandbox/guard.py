@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import PackedSequence
 from torch.utils._pytree import tree_map
 
 from app.sandbox.allowlist import DTYPES, TENSOR_TYPE_NAMES, TYPED_TENSORS, SafeFunction
-from app.sandbox.classes import TypeProxy
+from app.sandbox.classes import TypeProxy, UserModule
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.sandbox.tensors import (
@@ -294,6 +294,14 @@ class Guard:
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
+        # A module runs on meta tensors to learn its sizes: the program's hooks on it do not
+        # run then (they run once, in the real call), as the interpreter reads here.
+        self.dry_running = 0
+        # Told of each torch part's call inside a container holding a program's module
+        # (part, args, kwargs, output), so that the calls can be recorded one by one.
+        self.part_ran: Callable[[nn.Module, tuple[Any, ...], dict[str, Any], Any], None] = (
+            lambda *_: None
+        )
 
     def call(self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call a table function after checking arguments and, for allocating calls, sizes."""
@@ -347,7 +355,7 @@ class Guard:
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
-            self._check_module_call(receiver, args, kwargs)
+            return self.run_module(receiver, receiver.forward, args, kwargs)
         elif isinstance(receiver, torch.optim.Optimizer) and name in {"step", "zero_grad"}:
             check_optimizer(receiver)
         result = self.checked_result(qualname, getattr(receiver, name)(*args, **kwargs), sized)
@@ -358,8 +366,48 @@ class Guard:
     def call_module(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a module's forward pass, estimating its output size first."""
         self.check_arguments(type(module).__name__, args, kwargs)
-        sized = self._check_module_call(module, args, kwargs)
-        return self.checked_result(type(module).__name__, module(*args, **kwargs), sized)
+        return self.run_module(module, module, args, kwargs)
+
+    def run_module(
+        self,
+        module: nn.Module,
+        call: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """`call(*args, **kwargs)` (the module, or its forward), sized before it runs.
+
+        A torch container holding a module of the program (nn.Sequential(Net(), ...)) is not
+        run on meta tensors as a whole: that would run the program's forward twice (its
+        prints too). Each torch part is sized as torch reaches it, by a pre-hook; the
+        program's modules size their own calls as they make them."""
+        name = type(module).__name__
+        parts = _torch_parts(module)
+        if parts is None:
+            sized = self._check_module_call(module, args, kwargs)
+            return self.checked_result(name, call(*args, **kwargs), sized)
+        handles = [
+            part.register_forward_pre_hook(self._check_part, with_kwargs=True, prepend=True)
+            for part in parts
+        ] + [part.register_forward_hook(self._report_part, with_kwargs=True) for part in parts]
+        try:
+            result = call(*args, **kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return self.checked_result(name, result, sized=False)
+
+    def _report_part(
+        self, part: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        if not self.dry_running:
+            self.part_ran(part, args, kwargs, output)
+
+    def _check_part(self, part: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if not self.dry_running:
+            self.check_arguments(type(part).__name__, args, kwargs)
+            self.budget.step()
+            self._check_module_call(part, args, kwargs)
 
     def operator(self, symbol: str, function: Callable[..., Any], *operands: Any) -> Any:
         """Apply a Python operator to tensors, sized by a dry run first."""
@@ -586,6 +634,7 @@ class Guard:
         handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
         meta_state = {n: _to_meta(t) for n, t in state.items()}
         meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
+        self.dry_running += 1
         try:
             with torch.no_grad():
                 torch.func.functional_call(module, meta_state, meta_args, meta_kwargs)
@@ -596,6 +645,7 @@ class Guard:
             self._check_measured(outputs, module)
             return None
         finally:
+            self.dry_running -= 1
             for handle in handles:
                 handle.remove()
         largest, total = max(outputs, default=0), sum(outputs)
@@ -630,6 +680,33 @@ class Guard:
         return value
 
 
+def _torch_parts(module: nn.Module) -> list[nn.Module] | None:
+    """None for a module of torch's alone; else the largest parts of it that are torch's
+    alone, reached through nn.Sequential containers (whose forward only calls their parts)
+    and not inside the program's modules (whose forward runs in the interpreter)."""
+    if isinstance(module, UserModule) or not any(
+        isinstance(sub, UserModule) for sub in module.modules()
+    ):
+        return None
+    parts: list[nn.Module] = []
+    stack = [module]
+    while stack:
+        container = stack.pop()
+        if not isinstance(container, nn.Sequential):
+            raise refused(
+                f"a module of the program cannot sit inside a {type(container).__name__}: "
+                "call it from your own forward instead"
+            )
+        for part in container.children():
+            if isinstance(part, UserModule):
+                continue
+            if any(isinstance(sub, UserModule) for sub in part.modules()):
+                stack.append(part)
+            else:
+                parts.append(part)
+    return parts
+
+
 def _stack_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     """Elements of TransformerEncoder(layer, num_layers, norm): the layer's copies and norm."""
     layer = _first(args, kwargs, 0, "encoder_layer")
@@ -651,8 +728,8 @@ def _remembered(
 ) -> int | None:
     """`measure()`, remembered by the arguments' signature for every job of this worker.
 
-    A loop, or a lesson sent again, then pays for one meta-tensor run (about 1 ms of torch's
-    Python decompositions each, most of the interpreter's time) instead of one per call.
+    A loop, or a lesson sent again, then pays for one meta-tensor run (torch's Python
+    decompositions, the costliest part of interpreting a call) instead of one per call.
     """
     try:
         key: Hashable = (function, signature(args), signature(kwargs))

@@ -22,6 +22,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from app.sandbox.allowlist import (
     GENERATOR_METHODS,
+    LAMBDA_SCHEDULERS,
     MODULE_ATTRIBUTES,
     MODULE_METHODS,
     NAMESPACES,
@@ -44,12 +45,14 @@ from app.sandbox.classes import (
     CONTEXT_ATTRIBUTES,
     CONTEXT_METHODS,
     RESERVED_MODULE_NAMES,
+    SANDBOX_PREFIX,
     SUPER,
     BaseClass,
     BoundUserMethod,
     FunctionRunner,
     HookHandle,
     ProgramContext,
+    PropertyValue,
     SuperBuiltin,
     SuperProxy,
     TypeProxy,
@@ -59,21 +62,26 @@ from app.sandbox.classes import (
     function_type,
     module_type,
     new_module,
+    object_type,
 )
 from app.sandbox.errors import ProgramError, refused, too_big
 from app.sandbox.exceptions import (
+    CATCHABLE_KINDS,
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_CLASSES,
     ExceptionClass,
     ExceptionValue,
     caught_value,
-    matches,
+    exception_message,
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard, check_packed
+from app.sandbox.objects import ObjectProtocol, class_of, type_name
+from app.sandbox.pyrandom import ProgramRandom
 from app.sandbox.pyvalues import (
     TYPE_BUILTINS,
     Builtin,
+    ListIterator,
     PythonValues,
     TextWriter,
     is_container,
@@ -140,6 +148,9 @@ SYMBOLS: dict[str, Callable[..., Any]] = {
     "invert": operator.invert,
 }
 UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
+# Special methods a class deriving from nn.Module or autograd.Function may not define:
+# torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
+MODULE_SPECIAL_METHODS = frozenset({"__init__"})
 GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
@@ -236,6 +247,8 @@ class UserFunction:
     owner: UserClass | None = None  # the class whose body defined it (for super())
     static: bool = False  # @staticmethod: called without the instance
     grad_mode: type | None = None  # @torch.no_grad() or @torch.enable_grad()
+    keyword_defaults: dict[str, Any] | None = None  # of keyword-only parameters
+    receives_class: bool = False  # @classmethod: called with the class
 
     @property
     def name(self) -> str:
@@ -268,7 +281,7 @@ class Evaluation:
     last_graph_name: str | None = None
 
 
-class Interpreter:
+class Interpreter(ObjectProtocol):
     """Runs one checked program. Not reusable: make one per program."""
 
     def __init__(self, program: CheckedProgram, limits: Limits, observer: BackwardObserver) -> None:
@@ -277,6 +290,7 @@ class Interpreter:
         self.observer = observer
         self.budget = Budget(limits)
         self.guard = Guard(self.budget)
+        self.guard.part_ran = self.module_ran
         self.stdout = TextWriter(limits.max_stdout_chars)
         self.python = PythonValues(self.budget, self.stdout, self.binop, self.truth)
         self.globals = Scope({})
@@ -312,8 +326,16 @@ class Interpreter:
             ("sorted", self.builtin_sorted),
             ("min", self.builtin_min),
             ("max", self.builtin_max),
+            ("len", self.builtin_len),
+            ("hash", self.builtin_hash),
+            ("iter", self.builtin_iter),
+            ("next", self.builtin_next),
+            ("float", self.builtin_float),
+            ("int", self.builtin_int),
         ):
             self.python.builtins[name] = Builtin(name, function)
+        self.python.iterate_object = self.object_items
+        self.random_namespace = ProgramRandom(self.budget, self.python).namespace()
 
     def run(self) -> Evaluation:
         self.running = True
@@ -399,9 +421,8 @@ class Interpreter:
                 pass
             case ast.Return(value=value):
                 raise ReturnSignal(None if value is None else self.eval(value, scope))
-            case ast.FunctionDef(args=args, decorator_list=decorators):
-                defaults = [self.eval(default, scope) for default in args.defaults]
-                function = UserFunction(node, defaults, scope)
+            case ast.FunctionDef(decorator_list=decorators):
+                function = self.make_function(node, scope)
                 for decorator in reversed(decorators):
                     function.grad_mode = self._grad_decorator(decorator, scope)
                 scope.names[node.name] = function
@@ -416,12 +437,12 @@ class Interpreter:
             case ast.Import(names=aliases):
                 for alias in aliases:
                     if alias.asname:
-                        scope.names[alias.asname] = NAMESPACES[alias.name]
+                        scope.names[alias.asname] = self.namespace(alias.name)
                     else:
                         root = alias.name.split(".")[0]
-                        scope.names[root] = NAMESPACES[root]
+                        scope.names[root] = self.namespace(root)
             case ast.ImportFrom(module=module, names=aliases):
-                namespace = NAMESPACES[str(module)]
+                namespace = self.namespace(str(module))
                 for alias in aliases:
                     scope.names[alias.asname or alias.name] = self.get_attribute(
                         namespace, alias.name
@@ -472,7 +493,7 @@ class Interpreter:
         for handler in handlers:
             self.budget.step()
             caught = None if handler.type is None else self.eval(handler.type, scope)
-            if not matches(error, caught):
+            if not self.matches(error, caught):
                 continue
             previous = self._handling
             self._handling = error
@@ -495,9 +516,63 @@ class Interpreter:
         value = self.eval(exception, scope)
         if isinstance(value, ExceptionClass):
             value = ExceptionValue(value.name, (), "")
+        elif isinstance(value, UserClass) and value.kind == "exception":
+            value = self.instantiate(value, (), {})
+        if isinstance(value, UserObject) and value.exception_args is not None:
+            # The message is written now, under the program's budgets: its __str__ may fail
+            # or run long, and nothing of the program runs once the error leaves it.
+            try:
+                message = to_text(value, 1000)
+            except ProgramError as error:
+                if error.kind not in CATCHABLE_KINDS:
+                    raise
+                message = "<exception str() failed>"
+            raise ProgramError(value.cls.name, message or value.cls.name, raised=value)
         if not isinstance(value, ExceptionValue):
             raise ProgramError("TypeError", "exceptions must derive from BaseException")
         raise ProgramError(value.name, value.message or value.name, raised=value)
+
+    def matches(self, error: ProgramError, handler: Any) -> bool:
+        """Whether `except handler:` catches `error` (handler: a class or a tuple of them;
+        None for a bare except). Limits and refusals are never caught."""
+        if error.kind not in CATCHABLE_KINDS:
+            return False
+        raised = error.raised
+        own_class = raised.cls if isinstance(raised, UserObject) else None
+        builtin = own_class.exception_base if own_class else EXCEPTION_CLASSES.get(error.title)
+        for cls in handler if isinstance(handler, tuple) else (handler,):
+            if cls is None:
+                return True
+            if isinstance(cls, UserClass) and cls.kind == "exception":
+                if own_class is not None and own_class.is_subclass_of(cls):
+                    return True
+                continue
+            if not isinstance(cls, ExceptionClass):
+                raise ProgramError(
+                    "TypeError",
+                    "catching classes that do not inherit from BaseException is not allowed",
+                )
+            if cls.name in {"Exception", "BaseException"}:
+                return True
+            if builtin is not None and builtin.is_subclass_of(cls):
+                return True
+        return False
+
+    def namespace(self, name: str) -> Namespace:
+        return self.random_namespace if name == "random" else NAMESPACES[name]
+
+    def make_function(
+        self, node: ast.FunctionDef | ast.Lambda, scope: Scope, owner: UserClass | None = None
+    ) -> "UserFunction":
+        """A `def` or lambda: its defaults are evaluated now, in the defining scope."""
+        args = node.args
+        defaults = [self.eval(default, scope) for default in args.defaults]
+        keyword_defaults = {
+            arg.arg: self.eval(default, scope)
+            for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            if default is not None
+        }
+        return UserFunction(node, defaults, scope, owner, keyword_defaults=keyword_defaults)
 
     def _grad_decorator(self, decorator: ast.expr, scope: Scope) -> type:
         manager = self.eval(decorator, scope)
@@ -632,6 +707,8 @@ class Interpreter:
         elif isinstance(container, dict):
             self.budget.sequence(len(container) + 1, "a dict")
             container[self.python.key(index)] = value
+        elif isinstance(container, UserObject) and container.cls.find("__setitem__")[0]:
+            self.special(container, "__setitem__", index, value)
         else:
             raise ProgramError(
                 "TypeError", f"a {type(container).__name__} does not support item assignment here"
@@ -642,14 +719,19 @@ class Interpreter:
             self.set_module_attribute(owner, name, value)
             return
         if isinstance(owner, ProgramContext):
-            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS:
+            if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS or name.startswith("_"):
                 raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
-        if isinstance(owner, UserObject):
+        if isinstance(owner, UserClass):  # Counter.count += 1
             owner.attributes[name] = value
-            self.budget.sequence(len(owner.attributes), "an object's attributes")
+            self.budget.sequence(len(owner.attributes), "a class's attributes")
+            return
+        if isinstance(owner, UserObject):
+            if not self.set_property(owner, owner.cls, name, value):
+                owner.attributes[name] = value
+                self.budget.sequence(len(owner.attributes), "an object's attributes")
             return
         if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
             raise refused(
@@ -672,6 +754,9 @@ class Interpreter:
                 del scope.names[name]
             case ast.Subscript(value=container, slice=index):
                 owner = self.eval(container, scope)
+                if isinstance(owner, UserObject) and owner.cls.find("__delitem__")[0]:
+                    self.special(owner, "__delitem__", self.eval(index, scope))
+                    return
                 if not isinstance(owner, list | dict):
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
                 del owner[self.python.key(self.eval(index, scope))]
@@ -709,9 +794,8 @@ class Interpreter:
                 )
             case ast.Call():
                 return self.eval_call(node, scope)
-            case ast.Lambda(args=args):
-                defaults = [self.eval(default, scope) for default in args.defaults]
-                return UserFunction(node, defaults, scope)
+            case ast.Lambda():
+                return self.make_function(node, scope)
             case ast.BinOp(left=left, op=op, right=right):
                 return self.binop(
                     BINARY[type(op)][0], self.eval(left, scope), self.eval(right, scope)
@@ -884,6 +968,8 @@ class Interpreter:
             if right is None and symbol in {"abs", "neg", "pos", "invert"}
             else (left, right)
         )
+        if any(isinstance(operand, UserObject) for operand in operands):
+            return self.object_operator(symbol, function, operands, inplace)
         if any(isinstance(operand, torch.Tensor) for operand in operands):
             if symbol == "*" and any(isinstance(operand, SIZED) for operand in operands):
                 # `'a' * torch.tensor(10**9)` would repeat the string through Tensor.__index__,
@@ -934,11 +1020,15 @@ class Interpreter:
             | type(None),
         ):
             return bool(value)
+        if isinstance(value, UserObject):
+            return bool(value)  # its __bool__, else __len__ (see UserObject)
         return True
 
     # Attributes and items --------------------------------------------------------------
 
     def get_attribute(self, owner: Any, name: str) -> Any:
+        if name == "__name__":
+            return self.name_of(owner)
         if isinstance(owner, Namespace):
             if name in owner.members:
                 return owner.members[name]
@@ -968,7 +1058,7 @@ class Interpreter:
             return BoundMethod(owner, name)
         elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
             return owner.args
-        elif isinstance(owner, ProgramContext):
+        elif isinstance(owner, ProgramContext) and not name.startswith("_"):
             return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
         elif isinstance(owner, nn.Module):
             members = {**owner._parameters, **owner._buffers, **owner._modules}
@@ -982,7 +1072,7 @@ class Interpreter:
                     return self.bind(value, owner)
                 if name in MODULE_REGISTRATION:
                     return BoundMethod(owner, name)
-            if name in MODULE_HOOKS:
+            if name in MODULE_HOOKS or name == "apply":
                 return BoundMethod(owner, name)
             if name in MODULE_ATTRIBUTES and hasattr(owner, name):
                 return self.guard.checked_result(name, getattr(owner, name))
@@ -1019,6 +1109,22 @@ class Interpreter:
             raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
         raise refused(f"'{name}' of a {kind} is not available in this sandbox")
 
+    def name_of(self, owner: Any) -> str:
+        """`type(self).__name__`: the name of a class or function, nothing else's."""
+        match owner:
+            case UserClass(name=name) | ExceptionClass(name=name):
+                return name
+            case Builtin(name=name):
+                return name
+            case TypeProxy(qualname=qualname):
+                return qualname.rsplit(".", 1)[-1]
+            case UserFunction():
+                return owner.name
+        raise refused(
+            f"'__name__' of a {type_name(owner)} is not available: only a class or "
+            "a function has one here"
+        )
+
     def get_item(self, container: Any, index: Any) -> Any:
         if isinstance(container, torch.Tensor):
             self.guard.check_arguments("Tensor indexing", (index,), {})
@@ -1026,6 +1132,11 @@ class Interpreter:
             return self._produced(result, Call(operator.getitem, (container, index), {}))
         if isinstance(container, dict):
             return container[self.python.key(index)]
+        if isinstance(container, UserObject):
+            found, result = self.special(container, "__getitem__", index)
+            if found:
+                return result
+            raise ProgramError("TypeError", f"'{type_name(container)}' object is not subscriptable")
         if isinstance(container, list | tuple | str | range | torch.Size):
             return container[index]
         if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
@@ -1039,7 +1150,26 @@ class Interpreter:
     def eval_call(self, node: ast.Call, scope: Scope) -> Any:
         function = self.eval(node.func, scope)
         args = tuple(self.eval_sequence(node.args, scope))
-        kwargs = {str(kw.arg): self.eval(kw.value, scope) for kw in node.keywords}
+        kwargs: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                items = [(keyword.arg, self.eval(keyword.value, scope))]
+            else:  # f(**options)
+                mapping = self.eval(keyword.value, scope)
+                if not isinstance(mapping, dict):
+                    raise ProgramError(
+                        "TypeError", f"argument after ** must be a dict, not {type_name(mapping)}"
+                    )
+                items = list(mapping.items())
+            for key, value in items:
+                if not isinstance(key, str):
+                    raise ProgramError("TypeError", "keywords must be strings")
+                if key in kwargs:
+                    raise ProgramError(
+                        "TypeError", f"got multiple values for keyword argument '{key}'"
+                    )
+                kwargs[key] = value
+            self.budget.sequence(len(kwargs), "keyword arguments")
         self.budget.step()
         return self.call(function, args, kwargs)
 
@@ -1052,6 +1182,10 @@ class Interpreter:
                 result = function.function(*args, **kwargs)
                 if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
                     self.budget.integer(result.bit_length())
+                if _holds_program_code((*args, *kwargs.values())):
+                    # sum() of the program's objects ran their __radd__: the operations inside
+                    # were recorded one by one, and a replay must not run the program again.
+                    return self._produced(result)
                 return self._produced(result, Call(function.function, args, kwargs))
             case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
                 return self.autograd_call(function, args, kwargs)
@@ -1059,6 +1193,10 @@ class Interpreter:
                 "torch.autograd.functional."
             ):
                 return self.functional_call(function, args, kwargs)
+            case SafeFunction(qualname=qualname) if (
+                qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
+            ):
+                return self.lambda_scheduler(function, args, kwargs)
             case SafeFunction():
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
@@ -1068,12 +1206,20 @@ class Interpreter:
                 return self.instantiate(function, args, kwargs)
             case BoundUserMethod(function=method, receiver=receiver):
                 return self.call_bound(method, receiver, args, kwargs)
+            case UserObject():
+                found, method = function.cls.find("__call__")
+                if not found or method is None:
+                    raise ProgramError(
+                        "TypeError", f"'{type_name(function)}' object is not callable"
+                    )
+                self.budget.step()
+                return self.call_bound(method, function, args, kwargs)
             case SuperBuiltin():
                 return self.make_super(args)
             case ExceptionClass(name=name):
                 if kwargs:
                     raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
-                return ExceptionValue(name, args, _exception_message(name, args))
+                return ExceptionValue(name, args, exception_message(name, args))
             case BaseClass(qualname=qualname):
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
             case TypeProxy(construct=SafeFunction() as construct):  # torch.Tensor([1.0])
@@ -1084,12 +1230,21 @@ class Interpreter:
                 return function(*args, **kwargs)
             case nn.Module():
                 result = self.guard.call_module(function, args, kwargs)
-                if any(id(sub) in self._hooked for sub in function.modules()):
-                    # The program's forward hooks ran inside: a replay without them would
-                    # compute something else, so the call is not recorded.
-                    return self._produced(result)
-                return self._produced(result, Call(function, args, kwargs))
+                return self.module_ran(function, args, kwargs, result)
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
+
+    def module_ran(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+    ) -> Any:
+        """Report a torch module's call (or, through the guard, of a torch part of a container
+        holding a module of the program) for the gradient check to replay."""
+        subs = list(module.modules())
+        if any(id(sub) in self._hooked or isinstance(sub, UserModule) for sub in subs):
+            # The program's forward hooks, or its module's forward, ran inside: a replay
+            # would run the program again (or compute without them): not recorded. The
+            # operations of the program's forward, and the torch parts, are recorded.
+            return self._produced(result)
+        return self._produced(result, Call(module, args, kwargs))
 
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -1122,6 +1277,8 @@ class Interpreter:
             return receiver.save_for_backward(*args)
         if isinstance(receiver, nn.Module) and name in MODULE_HOOKS:
             return self.register_module_hook(receiver, name, args, kwargs)
+        if isinstance(receiver, nn.Module) and name == "apply":
+            return self.module_apply(receiver, args, kwargs)
         if isinstance(receiver, nn.Module):
             self._check_module_method(receiver, name, args, kwargs)
         if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
@@ -1135,7 +1292,12 @@ class Interpreter:
             | torch.autograd.graph.Node,
         ):
             return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
-        if isinstance(receiver, str) and name == "format":
+        if isinstance(receiver, str) and name in {"format", "format_map"}:
+            if name == "format_map":
+                mapping = args[0] if len(args) == 1 and not kwargs else None
+                if not isinstance(mapping, dict):
+                    raise ProgramError("TypeError", "format_map() takes one dict here")
+                args, kwargs = (), mapping
             text = format_text(receiver, args, kwargs, self.format_value)
             self.budget.create(len(text), "a string")
             return text
@@ -1174,6 +1336,10 @@ class Interpreter:
     def call_user(
         self, function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if not (self.running or self.backward_allowed):
+            # The gradient check replays recorded calls afterwards (sum() of the program's
+            # objects among them): none of the program's code runs then.
+            raise ProgramError("RuntimeError", f"{function.name} runs only inside the program")
         if self.call_depth >= self.limits.max_call_depth:
             raise ProgramError(
                 "Limit reached",
@@ -1211,11 +1377,13 @@ class Interpreter:
             type(value).__name__
         ):
             return self.python.builtins[type(value).__name__]
-        own = _class_of(value)
+        own = class_of(value)
         if own is not None:
             return own
         if isinstance(value, ExceptionValue):
             return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
+        if isinstance(value, ListIterator):
+            return TypeProxy("list_iterator")
         if isinstance(value, nn.Parameter):
             return TypeProxy("torch.nn.parameter.Parameter")
         if isinstance(value, torch.Tensor):
@@ -1247,9 +1415,14 @@ class Interpreter:
             ):
                 return isinstance(value, target)
             case UserClass():
-                own = _class_of(value)
+                own = class_of(value)
                 return own is not None and own.is_subclass_of(option)
             case ExceptionClass():
+                own = class_of(value)
+                if own is not None:
+                    return own.exception_base is not None and own.exception_base.is_subclass_of(
+                        option
+                    )
                 return isinstance(value, ExceptionValue) and EXCEPTION_CLASSES.get(
                     value.name, EXCEPTION_CLASSES["Exception"]
                 ).is_subclass_of(option)
@@ -1332,6 +1505,10 @@ class Interpreter:
             raise ProgramError("TypeError", f"{name} takes a function of the program")
 
         def hook(*values: Any) -> Any:
+            if self.guard.dry_running:
+                # The guard is sizing the module on meta tensors: the hook runs in the real
+                # call only, once (a hook may not change shapes, see below).
+                return None
             result = self._callback("a module hook", function, values)
             items = result if isinstance(result, tuple) else (result,)
             if result is not None and not all(isinstance(i, torch.Tensor) for i in items):
@@ -1359,6 +1536,61 @@ class Interpreter:
         self._hooks.append(handle.handle)
         self._hooked.add(id(module))
         return handle
+
+    def lambda_scheduler(
+        self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """LambdaLR(optimizer, lr_lambda): torch calls a wrapper of ours at construction and
+        at each step(); the program's function runs in the interpreter and must return a
+        number (the factor the initial learning rate is multiplied by)."""
+        name = function.qualname.rsplit(".", 1)[1]
+        rest = dict(kwargs)
+        if len(args) > 1:
+            given, args = args[1], args[:1] + args[2:]
+        elif "lr_lambda" in rest:
+            given = rest.pop("lr_lambda")
+        else:
+            raise ProgramError("TypeError", f"{name}() is missing the argument 'lr_lambda'")
+        functions = given if isinstance(given, list | tuple) else [given]
+        self.budget.sequence(len(functions), f"{name}'s functions")
+        for candidate in functions:
+            if not isinstance(candidate, UserFunction | BoundUserMethod | Builtin | UserObject):
+                raise ProgramError("TypeError", f"{name}: lr_lambda must be a function")
+
+        def wrapped(candidate: Any) -> Callable[[int], float]:
+            def factor(epoch: int) -> float:
+                result = self._callback(f"the lr_lambda of {name}", candidate, (epoch,))
+                if isinstance(result, bool) or not isinstance(result, int | float):
+                    raise ProgramError(
+                        "TypeError",
+                        f"the lr_lambda of {name} must return a number, not {type_name(result)}",
+                    )
+                return float(result)
+
+            return factor
+
+        factors = [wrapped(candidate) for candidate in functions]
+        self.guard.check_arguments(function.qualname, args, rest)
+        lr_lambda = factors if isinstance(given, list | tuple) else factors[0]
+        result = function.target(*args, lr_lambda=lr_lambda, **rest)
+        return self.guard.checked_result(function.qualname, result)
+
+    def module_apply(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> nn.Module:
+        """model.apply(init): torch hands each submodule (then the model) to a wrapper of
+        ours, which runs the program's function on it; what it returns is ignored."""
+        if len(args) != 1 or kwargs:
+            raise ProgramError("TypeError", "apply takes one function")
+        function = args[0]
+        if not isinstance(function, UserFunction | BoundUserMethod | Builtin | UserObject):
+            raise ProgramError("TypeError", "apply takes a function of the program")
+        self.budget.step(sum(1 for _ in module.modules()))
+
+        def visit(sub: nn.Module) -> None:
+            self._callback("the function given to apply", function, (sub,))
+
+        return module.apply(visit)
 
     def functional_call(
         self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -1427,17 +1659,19 @@ class Interpreter:
     def define_class(self, node: ast.ClassDef, scope: Scope) -> UserClass:
         """Run a class body: methods close over the defining scope (as in Python, the class
         body is not visible from them); attributes are evaluated like statements."""
-        kind, parent = "plain", None
+        kind, parent, exception_base = "plain", None, None
         if node.bases:
             base = self.eval(node.bases[0], scope)
             if isinstance(base, BaseClass):
                 kind = base.kind
             elif isinstance(base, UserClass):
-                kind, parent = base.kind, base
+                kind, parent, exception_base = base.kind, base, base.exception_base
+            elif isinstance(base, ExceptionClass):
+                kind, exception_base = "exception", base
             else:
                 raise refused(
-                    "a class may inherit from nn.Module, torch.autograd.Function or a class "
-                    "of the program only",
+                    "a class may inherit from nn.Module, torch.autograd.Function, an exception "
+                    "class (Exception, ValueError...) or a class of the program only",
                     node.bases[0],
                 )
         self.classes_defined += 1
@@ -1445,29 +1679,64 @@ class Interpreter:
             # Each is a real Python type (module or Function classes): a class statement in a
             # loop would make one per turn.
             raise too_big(f"the program defined more than {MAX_CLASSES} classes", node)
-        cls = UserClass(node.name, kind, parent)
+        cls = UserClass(node.name, kind, parent, exception_base=exception_base, runner=self)
         if kind == "module":
             base_type = parent.module_type if parent and parent.module_type else UserModule
             cls.module_type = module_type(node.name, base_type)
         elif kind == "function":
             cls.function_type = function_type(node.name)
+        else:
+            base_object = parent.object_type if parent and parent.object_type else UserObject
+            cls.object_type = object_type(node.name, base_object)
         body = Scope({}, scope)
         for statement in node.body:
             if isinstance(statement, ast.FunctionDef):
                 self.budget.step()
-                defaults = [self.eval(default, scope) for default in statement.args.defaults]
-                method = UserFunction(statement, defaults, scope, cls)
-                for decorator in statement.decorator_list:
-                    if isinstance(decorator, ast.Name):  # the checker lets @staticmethod only
-                        method.static = True
-                    else:
-                        method.grad_mode = self._grad_decorator(decorator, scope)
-                body.names[statement.name] = method
+                if (
+                    statement.name.startswith("__")
+                    and kind in {"module", "function"}
+                    and statement.name not in MODULE_SPECIAL_METHODS
+                ):
+                    raise refused(
+                        f"method '{statement.name}' is not supported in a class deriving "
+                        "from nn.Module or torch.autograd.Function: torch calls its own "
+                        "(write forward, and extra_repr for what print shows)",
+                        statement,
+                    )
+                method = self.make_function(statement, scope, cls)
+                body.names[statement.name] = self.decorate_method(
+                    method, statement.decorator_list, body, scope
+                )
             else:
                 self.exec_statement(statement, body)
+        if "__eq__" in body.names and "__hash__" not in body.names:
+            body.names["__hash__"] = None  # as Python: __eq__ alone makes a class unhashable
         cls.attributes = dict(body.names)
         self.budget.sequence(len(cls.attributes), "a class's attributes")
         return cls
+
+    def decorate_method(
+        self, method: UserFunction, decorators: list[ast.expr], body: Scope, scope: Scope
+    ) -> Any:
+        """Apply a method's decorators, innermost first: @staticmethod, @classmethod,
+        @property, @name.setter (the checker allows these by name) or a grad mode."""
+        value: Any = method
+        for decorator in reversed(decorators):
+            match decorator:
+                case ast.Name(id="staticmethod"):
+                    method.static = True
+                case ast.Name(id="classmethod"):
+                    method.receives_class = True
+                case ast.Name(id="property"):
+                    value = PropertyValue(value)
+                case ast.Attribute(value=ast.Name(id=name), attr="setter"):
+                    getter = body.names.get(name)
+                    if not isinstance(getter, PropertyValue):
+                        raise refused(f"@{name}.setter needs a @property named '{name}'", decorator)
+                    value = PropertyValue(getter.getter, value)
+                case _:
+                    method.grad_mode = self._grad_decorator(decorator, scope)
+        return value
 
     def instantiate(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if cls.kind == "function":
@@ -1475,12 +1744,19 @@ class Interpreter:
                 "RuntimeError", f"an autograd Function is used as {cls.name}.apply(...), not called"
             )
         instance: Any = (
-            new_module(cls, self.run_forward) if cls.kind == "module" else UserObject(cls)
+            new_module(cls, self.run_forward)
+            if cls.kind == "module"
+            else (cls.object_type or UserObject)(cls)
         )
+        if cls.kind == "exception":
+            # BaseException.__new__ keeps the arguments, whatever __init__ then does.
+            instance.exception_args = args
         found, init = cls.find("__init__")
         if found:
             self.call(self.bind(init, instance), args, kwargs)
-        elif args or kwargs:
+        elif kwargs and cls.kind == "exception":
+            raise ProgramError("TypeError", f"{cls.name}() takes no keyword arguments")
+        elif (args or kwargs) and cls.kind != "exception":
             raise ProgramError("TypeError", f"{cls.name}() takes no arguments")
         elif isinstance(instance, UserModule):
             nn.Module.__init__(instance)
@@ -1492,7 +1768,12 @@ class Interpreter:
         return instance
 
     def bind(self, value: Any, receiver: Any) -> Any:
-        """A class attribute read through an instance: methods are bound to it."""
+        """A class attribute read through an instance: methods are bound to it (to its class
+        for a @classmethod), a property's getter runs."""
+        if isinstance(value, PropertyValue):
+            return self.call_bound(value.getter, receiver, (), {})
+        if isinstance(value, UserFunction) and value.receives_class:
+            return BoundUserMethod(value, class_of(receiver) or receiver)
         if isinstance(value, UserFunction) and value.owner is not None and not value.static:
             return BoundUserMethod(value, receiver)
         return value
@@ -1515,6 +1796,8 @@ class Interpreter:
         cls = module._agx_class
         if not self.running:
             raise ProgramError("RuntimeError", f"{cls.name}.forward runs only inside the program")
+        if self.guard.dry_running:  # never reached: the guard sizes such modules part by part
+            raise ProgramError("RuntimeError", f"{cls.name}.forward cannot run on meta tensors")
         found, forward = cls.find("forward")
         if not found:
             raise ProgramError(
@@ -1528,7 +1811,7 @@ class Interpreter:
             if len(args) != 2 or not isinstance(args[0], UserClass):
                 raise ProgramError("TypeError", "super() takes a class of the program and self")
             cls, receiver = args
-            own = _class_of(receiver)
+            own = class_of(receiver)
             if own is None or not own.is_subclass_of(cls):
                 raise ProgramError("TypeError", "super(type, obj): obj must be an instance of type")
             return SuperProxy(cls, receiver)
@@ -1547,6 +1830,11 @@ class Interpreter:
             if found:
                 self.call(self.bind(init, proxy.receiver), args, kwargs)
                 return
+        if isinstance(proxy.receiver, UserObject) and proxy.receiver.exception_args is not None:
+            if kwargs:
+                raise ProgramError("TypeError", f"{proxy.cls.name}() takes no keyword arguments")
+            proxy.receiver.exception_args = args  # BaseException.__init__ sets e.args
+            return
         if args or kwargs:
             raise ProgramError("TypeError", "the base class's __init__() takes no arguments")
         if isinstance(proxy.receiver, UserModule):
@@ -1562,25 +1850,45 @@ class Interpreter:
                 return self.bind(value, owner.receiver)
             raise refused(f"super().{name} is not available: the base class has no such method")
         if isinstance(owner, UserObject):
+            found, value = owner.cls.find(name)
+            if found and isinstance(value, PropertyValue):  # a property comes first, as in Python
+                return self.bind(value, owner)
             if name in owner.attributes:
                 return owner.attributes[name]
-            found, value = owner.cls.find(name)
             if found:
                 return self.bind(value, owner)
+            if name in EXCEPTION_ATTRIBUTES and owner.exception_args is not None:
+                return owner.exception_args
             raise ProgramError(
                 "AttributeError", f"'{owner.cls.name}' object has no attribute '{name}'"
             )
         found, value = owner.find(name)
+        if found and isinstance(value, UserFunction) and value.receives_class:
+            return BoundUserMethod(value, owner)
         if found:
             return value
         raise ProgramError(
             "AttributeError", f"type object '{owner.name}' has no attribute '{name}'"
         )
 
+    def set_property(self, owner: Any, cls: UserClass, name: str, value: Any) -> bool:
+        """`obj.name = value` where the class has a property `name`: its setter runs."""
+        found, attribute = cls.find(name)
+        if not (found and isinstance(attribute, PropertyValue)):
+            return False
+        if attribute.setter is None:
+            raise ProgramError(
+                "AttributeError", f"property '{name}' of '{cls.name}' object has no setter"
+            )
+        self.call_bound(attribute.setter, owner, (value,), {})
+        return True
+
     def set_module_attribute(self, owner: UserModule, name: str, value: Any) -> None:
         """`self.name = value` in a module of the program: nn.Module registers parameters and
         submodules; torch's own attributes stay torch's."""
-        if name in RESERVED_MODULE_NAMES:
+        if self.set_property(owner, owner._agx_class, name, value):
+            return
+        if name in RESERVED_MODULE_NAMES or name.startswith(SANDBOX_PREFIX):
             raise refused(
                 f"'{name}' is an nn.Module attribute torch relies on; choose another name"
                 + (" (use .train() or .eval())" if name == "training" else "")
@@ -1688,25 +1996,39 @@ class Interpreter:
 def _bind_arguments(
     function: UserFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    parameters = [arg.arg for arg in function.node.args.args]
+    """The call's arguments as the function's parameters name them, as Python binds them:
+    positional, then *args, keyword-only (with their defaults), then **kwargs."""
+    spec = function.node.args
+    parameters = [arg.arg for arg in spec.args]
+    keyword_only = [arg.arg for arg in spec.kwonlyargs]
     name = function.name
-    if len(args) > len(parameters):
+    if len(args) > len(parameters) and spec.vararg is None:
         raise ProgramError(
             "TypeError", f"{name}() takes {len(parameters)} arguments but {len(args)} were given"
         )
     bound = dict(zip(parameters, args, strict=False))
+    if spec.vararg is not None:
+        bound[spec.vararg.arg] = tuple(args[len(parameters) :])
+    extra: dict[str, Any] = {}
     for key, value in kwargs.items():
-        if key not in parameters:
-            raise ProgramError("TypeError", f"{name}() got an unexpected argument '{key}'")
-        if key in bound:
-            raise ProgramError("TypeError", f"{name}() got two values for '{key}'")
-        bound[key] = value
+        if key in bound and key in parameters:
+            raise ProgramError("TypeError", f"{name}() got multiple values for argument '{key}'")
+        if key in parameters or key in keyword_only:
+            bound[key] = value
+        elif spec.kwarg is not None:
+            extra[key] = value
+        else:
+            raise ProgramError("TypeError", f"{name}() got an unexpected keyword argument '{key}'")
     with_defaults = parameters[len(parameters) - len(function.defaults) :]
     for parameter, default in zip(with_defaults, function.defaults, strict=True):
         bound.setdefault(parameter, default)
-    missing = [p for p in parameters if p not in bound]
+    for parameter, default in (function.keyword_defaults or {}).items():
+        bound.setdefault(parameter, default)
+    missing = [p for p in (*parameters, *keyword_only) if p not in bound]
     if missing:
-        raise ProgramError("TypeError", f"{name}() is missing the argument '{missing[0]}'")
+        raise ProgramError("TypeError", f"{name}() missing required argument: '{missing[0]}'")
+    if spec.kwarg is not None:
+        bound[spec.kwarg.arg] = extra
     return bound
 
 
@@ -1742,21 +2064,17 @@ def _checked_gradient(
     return grad if grad.is_contiguous() else grad.contiguous()
 
 
-def _exception_message(name: str, args: tuple[Any, ...]) -> str:
-    """str(e), as Python writes it: the one argument, or the tuple of them."""
-    if not args:
-        return ""
-    if len(args) == 1:
-        return to_text(args[0], 1000, quoted=name == "KeyError")
-    return to_text(args, 1000, quoted=True)
-
-
-def _class_of(value: Any) -> UserClass | None:
-    if isinstance(value, UserObject):
-        return value.cls
-    if isinstance(value, UserModule):
-        return value._agx_class
-    return None
+def _holds_program_code(values: tuple[Any, ...]) -> bool:
+    """Whether these arguments (or the items of a list, tuple or dict among them) are the
+    program's objects or functions, whose methods a builtin may have run."""
+    program = UserObject | UserFunction | BoundUserMethod | UserClass
+    for value in values:
+        if isinstance(value, program):
+            return True
+        items = list(value.values()) if isinstance(value, dict) else value
+        if isinstance(items, list | tuple) and any(isinstance(item, program) for item in items):
+            return True
+    return False
 
 
 def _flat(value: Any) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from app.sandbox.classes import UserObject
 from app.sandbox.errors import ProgramError, refused
 from app.sandbox.guard import Budget, range_length
 
@@ -56,6 +57,13 @@ PY_METHODS: dict[type, frozenset[str]] = {
             "count",
             "find",
             "format",
+            "format_map",
+        }
+    ),
+    set: frozenset(
+        {
+            *("add", "discard", "remove", "pop", "update", "union", "intersection"),
+            *("difference", "symmetric_difference", "issubset", "issuperset", "copy", "clear"),
         }
     ),
     tuple: frozenset({"index", "count"}),
@@ -118,13 +126,64 @@ def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
 
 @functools.cache
 def _inspected(function: Callable[..., Any], method: bool) -> inspect.Signature | None:
-    """Builtins are few and fixed: inspect each once per worker (0.5 ms of a lesson's run)."""
+    """Builtins are few and fixed: inspect each once per worker, not on every call."""
     try:
         signature = inspect.signature(function)
     except ValueError:
         return None
     parameters = list(signature.parameters.values())
     return signature.replace(parameters=parameters[1:]) if method else signature
+
+
+@dataclass(frozen=True, eq=False)
+class DictView:
+    """What d.keys(), d.values() and d.items() give: the items, taken at the call, printed
+    as Python prints the view (`odict_keys(['weight', 'bias'])` for a state_dict)."""
+
+    kind: str  # "dict_keys", "odict_values"...
+    items: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.items
+
+    def __repr__(self) -> str:
+        return to_text(self, 10_000, quoted=True)
+
+
+# Set methods that take iterables (their items are hashed) and may make a new set.
+SET_ITERABLE_METHODS = frozenset(
+    {"update", "union", "intersection", "difference", "symmetric_difference"}
+    | {"issubset", "issuperset"}
+)
+
+
+class ListIterator:
+    """What iter(x) gives: the items of x, taken when iter was called, handed out by next()."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._position = 0
+
+    def __repr__(self) -> str:
+        return "<list_iterator object>"
+
+    def exhausted(self) -> bool:
+        return self._position >= len(self._items)
+
+    def next(self) -> Any:
+        if self.exhausted():
+            raise ProgramError("StopIteration", "")
+        self._position += 1
+        return self._items[self._position - 1]
+
+    def rest(self) -> list[Any]:
+        """The items not handed out yet, now handed out (a loop over the iterator)."""
+        items = self._items[self._position :]
+        self._position = len(self._items)
+        return items
 
 
 class TextWriter:
@@ -195,6 +254,12 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
             out.append(",")
         out.append(closing)
         return
+    if isinstance(value, DictView):
+        out.append(f"{value.kind}(")
+        room[0] -= len(value.kind) + 2
+        _write_text(value.items, out, room, True, depth + 1)
+        out.append(")")
+        return
     if is_container(value):
         text = "[...]"
     elif isinstance(value, torch.autograd.graph.Node):
@@ -223,6 +288,9 @@ class PythonValues:
         self.binop = binop
         self.truth = truth
         self.text_limit = budget.limits.max_sequence_len
+        # Items of an object of the program's classes (its __iter__ or __getitem__): the
+        # interpreter runs those methods.
+        self.iterate_object: Callable[[Any], list[Any]] = _not_iterable
         functions: dict[str, Callable[..., Any]] = {
             "print": self.builtin_print,
             "range": self.builtin_range,
@@ -279,11 +347,17 @@ class PythonValues:
             length = value.shape[0]
         elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict):
             length = len(value)
+        elif isinstance(value, ListIterator):
+            return value.rest()
+        elif isinstance(value, DictView):
+            length = len(value.items)
+        elif isinstance(value, UserObject):  # its __iter__ or __getitem__
+            return self.iterate_object(value)
         else:
             raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
         self.budget.sequence(length, "a loop")
         self.budget.step(max(length // 64, 0))
-        return list(value)
+        return list(value.items if isinstance(value, DictView) else value)
 
     # Builtins --------------------------------------------------------------------------
 
@@ -392,15 +466,21 @@ class PythonValues:
                 args = (list(map(self.key, self.items(args[0]))), *args[1:])
             else:
                 self.key(args[0])
+        if isinstance(receiver, set) and name in SET_ITERABLE_METHODS:
+            args = tuple(set(map(self.key, self.items(arg))) for arg in args)
+            self.budget.create(len(receiver) + sum(map(len, args)), "a set")
+        elif isinstance(receiver, set) and args:
+            self.key(args[0])
         result = getattr(receiver, name)(*args, **kwargs)
         if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
-            # A list, as list(...) of the view gives; views are not values the sandbox knows.
-            return list(result)
+            # Taken now: a live view is not a value the sandbox knows.
+            prefix = "odict" if isinstance(receiver, OrderedDict) else "dict"
+            return DictView(f"{prefix}_{name}", list(result))
         return result
 
     def _check_growth(self, receiver: Any, name: str, args: tuple[Any, ...]) -> None:
         size: Callable[[Any], int] = operator.length_hint
-        if name in {"append", "insert", "setdefault"}:
+        if name in {"append", "insert", "setdefault", "add"}:
             self.budget.sequence(len(receiver) + 1)
         elif name in {"extend", "update"} and args:
             self.budget.sequence(len(receiver) + size(args[0]))
@@ -419,6 +499,10 @@ class PythonValues:
             old, new = str(args[0]), str(args[1])
             growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)
             self.budget.create(len(receiver) + growth, "a string")
+
+
+def _not_iterable(value: Any) -> list[Any]:
+    raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
 
 
 def method_names(value: Any) -> Iterable[str]:

@@ -2,8 +2,8 @@
 
 A loop calls the same operation on same-shaped tensors at every step, and a class sends the
 same lessons again and again; keying the dry run by this signature lets the guard size a
-repeated call without running torch's meta kernels again (they were most of the
-interpreter's time, about 1 ms per operation). Signatures are kept small: arguments with
+repeated call without running torch's meta kernels again (the costliest part of
+interpreting an operation). Signatures are kept small: arguments with
 many items or long strings get none, and are dry-run every time.
 """
 

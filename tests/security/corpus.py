@@ -119,11 +119,58 @@ CORPUS: tuple[Hostile, ...] = (
         "__reduce__",
     ),
     Hostile(
-        "class_add_operator",
-        ("class V:\n    def __add__(self, other):\n        return 1"),
+        # Python would call it for 'a' * V(): a repetition no size check sees.
+        "class_index_operator",
+        ("class V:\n    def __index__(self):\n        return 10**12\ns = 'a' * V()"),
         "not-allowed",
-        "__add__",
+        "__index__",
     ),
+    Hostile(
+        "class_getattribute",
+        ("class V:\n    def __getattribute__(self, name):\n        return 1"),
+        "not-allowed",
+        "__getattribute__",
+    ),
+    Hostile(
+        "class_new",
+        ("class V:\n    def __new__(cls):\n        return 1"),
+        "not-allowed",
+        "__new__",
+    ),
+    Hostile(
+        "class_torch_function",
+        ("class V:\n    def __torch_function__(self, f, t, a, k):\n        return f"),
+        "not-allowed",
+        "__torch_function__",
+    ),
+    Hostile(
+        "class_metaclass",
+        ("class M:\n    pass\nclass V(metaclass=M):\n    pass"),
+        "not-allowed",
+        "metaclass",
+    ),
+    Hostile(
+        "module_class_call_operator",
+        NN + "class N(nn.Module):\n    def __call__(self, x):\n        return x\n",
+        "not-allowed",
+        "__call__",
+    ),
+    Hostile(
+        "module_private_state",
+        NN + "class N(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self._forward_hooks = {}\nn = N()",
+        "not-allowed",
+        "_forward_hooks",
+    ),
+    Hostile(
+        "module_sandbox_state",
+        NN + "class N(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self._agx_forward = None\nn = N()",
+        "not-allowed",
+        "_agx_forward",
+    ),
+    Hostile("tensor_private_attribute", LEAF + "b = x._base", "not-allowed", "'_base'"),
+    Hostile("torch_private_namespace", IMPORT_TORCH + "c = torch._C", "not-allowed", "torch._C"),
     Hostile(
         "class_body_loop",
         ("class A:\n    for i in range(3):\n        pass"),
@@ -144,7 +191,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "class_method_decorator",
-        ("class A:\n    @property\n    def f(self):\n        return 1"),
+        ("class A:\n    @print\n    def f(self):\n        return 1"),
         "not-allowed",
         "staticmethod",
     ),
@@ -827,10 +874,10 @@ CORPUS: tuple[Hostile, ...] = (
         "'apply_'",
     ),
     Hostile(
-        "lambda_star_args",
-        ("f = lambda *a: a"),
+        "lambda_positional_only",
+        ("f = lambda a, /: a"),
         "not-allowed",
-        "plain parameters",
+        "positional-only",
     ),
     Hostile(
         "lambda_in_sorted_key_loops",
@@ -899,10 +946,10 @@ CORPUS: tuple[Hostile, ...] = (
         "format spec",
     ),
     Hostile(
-        "format_map_still_refused",
-        ("s = '{x}'.format_map({'x': 1})"),
+        "format_map_attribute",
+        ("s = '{x.__class__}'.format_map({'x': 1})"),
         "not-allowed",
-        "'format_map'",
+        "attributes or items",
     ),
     Hostile(
         "percent_wide",
@@ -930,7 +977,7 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "type_name_dunder",
-        ("t = type(1).__name__"),
+        ("import torch\nt = torch.ones(1).__name__"),
         "not-allowed",
         "'__name__'",
     ),
@@ -1319,7 +1366,8 @@ CORPUS: tuple[Hostile, ...] = (
         "'handle'",
     ),
     # Format strings ------------------------------------------------------------------------
-    Hostile("str_format_map", "s = '{x}'.format_map({'x': 1})", "not-allowed", "'format_map'"),
+    Hostile("str_format_map_wide", "s = '{x:99999}'.format_map({'x': 1})", "not-allowed", "format"),
+    Hostile("str_format_map_not_dict", "s = '{x}'.format_map(1)", "program-error", "format_map"),
     Hostile("format_builtin", "s = format(1, 'x')", "not-allowed", "'format'"),
     Hostile("fstring_wide", "x = 1\ns = f'{x!r:>99999}'", "not-allowed", "format spec"),
     Hostile("fstring_nested_spec", "w = '9' * 6\ns = f'{1:{w}}'", "not-allowed", "format spec"),
@@ -1333,9 +1381,15 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("async", "async def f():\n    pass", "not-allowed", "async"),
     Hostile("match", "match 1:\n    case 1:\n        pass", "not-allowed", "match"),
     Hostile("decorator", "@print\ndef f():\n    pass", "not-allowed", "decorator"),
-    Hostile("varargs", "def f(*args):\n    pass", "not-allowed", "plain parameters"),
-    Hostile("posonly_shadowing", "def f(a, /):\n    pass", "not-allowed", "plain parameters"),
-    Hostile("double_star_call", "d = dict(**{'a': 1})", "not-allowed", "'**'"),
+    Hostile("varargs_dunder", "def f(*__a):\n    pass", "not-allowed", "'__a'"),
+    Hostile("posonly_shadowing", "def f(a, /):\n    pass", "not-allowed", "positional-only"),
+    Hostile("double_star_call", "d = dict(**{1: 2})", "program-error", "keywords must be"),
+    Hostile(
+        "double_star_out",
+        IMPORT_TORCH + "z = torch.zeros(2, **{'out': torch.ones(2)})",
+        "not-allowed",
+        "'out='",
+    ),
     Hostile("bytes_literal", "b = b'x'", "not-allowed", "bytes"),
     Hostile("with_open", "with open('f') as f:\n    pass", "not-allowed", "'open'"),
     Hostile("print_to_file", "print(1, file=None)", "program-error", "print(): "),
@@ -1449,7 +1503,7 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile(
         "node_saved", LEAF + "y = x * x\ns = y.grad_fn._saved_self", "not-allowed", "_saved_self"
     ),
-    Hostile("module_apply", MODEL + "m.apply(print)", "not-allowed", "'apply'"),
+    Hostile("module_apply", MODEL + "m.apply(m)", "program-error", "apply takes a function"),
     Hostile("apply_", LEAF + "x.apply_(abs)", "not-allowed", "'apply_'"),
     Hostile("map_", LEAF + "x.map_(x, print)", "not-allowed", "'map_'"),
     Hostile(
@@ -1868,7 +1922,7 @@ CORPUS: tuple[Hostile, ...] = (
         "limit",
         "in all",
     ),
-    # Unusual tensors where capture used to raise: PyTorch's own refusal, explained ----------
+    # Unusual tensors capture must survive: PyTorch's own refusal, explained -----------------
     Hostile(
         "complex_root_backward",
         IMPORT_TORCH + "z = torch.tensor(1+2j, requires_grad=True)\n(z * z).backward()",
@@ -2067,8 +2121,8 @@ LAYERS: tuple[Hostile, ...] = (
         "lambda_lr",
         NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
         "s = torch.optim.lr_scheduler.LambdaLR(o, 1)",
-        "not-allowed",
-        "StepLR",
+        "program-error",
+        "lr_lambda must be a function",
     ),
     Hostile(
         "scheduler_optimizer",
@@ -2400,3 +2454,265 @@ LAYERS_AFTER: tuple[Hostile, ...] = (
     ),
 )
 CORPUS = CORPUS + LAYERS_AFTER
+
+# Classes of the program: operator dunders, properties, exception classes, and the functions
+# torch calls back (LambdaLR, Module.apply). Each is bounded by the program's budgets and
+# none can swallow a limit.
+OPTIMIZER = NN + "o = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)\n"
+CLASSES: tuple[Hostile, ...] = (
+    Hostile(
+        "dunder_huge_int",
+        "class V:\n    def __add__(self, o):\n        return 10 ** 10 ** 8\nv = V() + 1",
+        "limit",
+        "integer",
+    ),
+    Hostile(
+        "dunder_huge_len",
+        "class V:\n    def __len__(self):\n        return 10 ** 30\nn = len(V())",
+        "program-error",
+        "index-sized",
+    ),
+    Hostile(
+        "dunder_huge_repr",
+        "class V:\n    def __repr__(self):\n        return 'x' * 10 ** 9\nprint(V())",
+        "limit",
+        "1,000,000,000",
+    ),
+    Hostile(
+        "dunder_repr_recursion",
+        "class V:\n    def __repr__(self):\n        return repr(self)\nprint([V()])",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "dunder_eq_recursion",
+        "class V:\n    def __eq__(self, o):\n        return self == o\n"
+        "    def __hash__(self):\n        return 1\nb = V() == 1",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "dunder_hash_recursion",
+        "class V:\n    def __hash__(self):\n        return hash(self)\ns = {V()}",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "dunder_hash_not_int",
+        "class V:\n    def __hash__(self):\n        return 'a'\ns = set([V()])",
+        "program-error",
+        "should return an integer",
+    ),
+    Hostile(
+        "dunder_eq_without_hash",
+        "class V:\n    def __eq__(self, o):\n        return True\nd = {V(): 1}",
+        "program-error",
+        "unhashable type: 'V'",
+    ),
+    Hostile(
+        "dunder_lt_limit_not_caught",
+        "class V:\n    def __lt__(self, o):\n        return self < o\ntry:\n"
+        "    s = sorted([V(), V()])\nexcept Exception:\n    print('swallowed')",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "dunder_iter_forever",
+        "class F:\n    def __iter__(self):\n        return self\n"
+        "    def __next__(self):\n        return 1\nx = list(F())",
+        "limit",
+        "the program ran",
+    ),
+    Hostile(
+        "dunder_getitem_forever",
+        "class F:\n    def __getitem__(self, i):\n        return i\nfor x in F():\n    pass",
+        "limit",
+        "the program ran",
+    ),
+    Hostile(
+        "dunder_call_recursion",
+        "class V:\n    def __call__(self):\n        return self()\nV()()",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "dunder_repeat_bomb",
+        "class V:\n    def __mul__(self, o):\n        return 'a' * o\nx = V() * 10 ** 10",
+        "limit",
+        "10,000,000,000",
+    ),
+    Hostile(
+        "dunder_object_to_torch",
+        IMPORT_TORCH + "class V:\n    def __float__(self):\n        return 1.0\n"
+        "t = torch.tensor([V()])",
+        "not-allowed",
+        "cannot be passed",
+    ),
+    Hostile(
+        "dunder_tensor_without_reflection",
+        IMPORT_TORCH + "class V:\n    pass\nt = torch.ones(2) + V()",
+        "program-error",
+        "unsupported operand type(s) for +: 'Tensor' and 'V'",
+    ),
+    Hostile(
+        "dunder_del_through_alias",
+        "class V:\n    def close(self):\n        pass\n    __del__ = close",
+        "not-allowed",
+        "'__del__'",
+    ),
+    Hostile(
+        "property_recursion",
+        "class V:\n    @property\n    def x(self):\n        return self.x\nv = V().x",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "property_setter_recursion",
+        "class V:\n    @property\n    def x(self):\n        return 1\n    @x.setter\n"
+        "    def x(self, value):\n        self.x = value\nv = V()\nv.x = 2",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "property_without_setter",
+        "class V:\n    @property\n    def x(self):\n        return 1\nv = V()\nv.x = 2",
+        "program-error",
+        "has no setter",
+    ),
+    Hostile(
+        "setter_of_a_method",
+        "class V:\n    def x(self):\n        return 1\n    @x.setter\n    def x(self, v):\n"
+        "        pass",
+        "not-allowed",
+        "@property",
+    ),
+    Hostile(
+        "exception_carrying_a_huge_tensor",
+        IMPORT_TORCH + "class E(Exception):\n    pass\nraise E(torch.zeros(10 ** 10))",
+        "limit",
+        "10,000,000,000",
+    ),
+    Hostile(
+        "exception_str_recursion",
+        "class E(Exception):\n    def __str__(self):\n        return str(self)\nraise E()",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "exception_str_fails",
+        "class E(Exception):\n    def __str__(self):\n        return 1 / 0\nraise E()",
+        "program-error",
+        "str() failed",
+    ),
+    Hostile(
+        "exception_handler_not_a_class",
+        "class E(Exception):\n    pass\ntry:\n    raise E()\nexcept 3:\n    pass",
+        "program-error",
+        "BaseException",
+    ),
+    Hostile(
+        "exception_from_a_plain_class",
+        "class E:\n    pass\nraise E()",
+        "program-error",
+        "derive from BaseException",
+    ),
+    Hostile(
+        "lambda_lr_allocates",
+        OPTIMIZER
+        + "s = torch.optim.lr_scheduler.LambdaLR(o, lambda e: torch.zeros(10 ** 10).sum().item())",
+        "limit",
+        "10,000,000,000",
+    ),
+    Hostile(
+        "lambda_lr_returns_tensor",
+        OPTIMIZER + "s = torch.optim.lr_scheduler.LambdaLR(o, lambda e: torch.ones(1))",
+        "program-error",
+        "must return a number",
+    ),
+    Hostile(
+        "lambda_lr_runs_backward",
+        NN + "x = torch.ones(2, requires_grad=True)\no = torch.optim.SGD([x], lr=0.1)\n"
+        "s = torch.optim.lr_scheduler.LambdaLR(o, lambda e: x.sum().backward() or 1.0)",
+        "not-allowed",
+        "backward()",
+    ),
+    Hostile(
+        "lambda_lr_loops",
+        OPTIMIZER + "def f(e):\n    while True:\n        pass\n"
+        "s = torch.optim.lr_scheduler.LambdaLR(o, f)",
+        "limit",
+        "the program ran",
+    ),
+    Hostile(
+        "apply_runs_backward",
+        NN + "m = nn.Linear(2, 2)\ndef f(mod):\n    mod.weight.sum().backward()\nm.apply(f)",
+        "not-allowed",
+        "backward()",
+    ),
+    Hostile(
+        "apply_recursion",
+        NN + "m = nn.Linear(2, 2)\ndef f(mod):\n    mod.apply(f)\nm.apply(f)",
+        "limit",
+        "recursion",
+    ),
+    Hostile(
+        "program_module_in_transformer",
+        NN + "class L(nn.Module):\n"
+        "    def forward(self, x, src_mask=None, is_causal=False, src_key_padding_mask=None):\n"
+        "        return x\ne = nn.TransformerEncoder(L(), 2, enable_nested_tensor=False)\n"
+        "y = e(torch.ones(2, 1, 4))",
+        "not-allowed",
+        "copy a module of the program",
+    ),
+    Hostile(
+        # Each deep copy of the layer would copy the interpreter and the 3M-element tensor
+        # the program holds: 50 copies, past any budget.
+        "program_module_deep_copied",
+        NN + "class L(nn.Module):\n"
+        "    def forward(self, x, src_mask=None, is_causal=False, src_key_padding_mask=None):\n"
+        "        return x\nbig = torch.zeros(3_000_000)\n"
+        "e = nn.TransformerEncoder(L(), 50, enable_nested_tensor=False)",
+        "not-allowed",
+        "copy a module of the program",
+    ),
+    Hostile(
+        # Sized as torch reaches the convolution, before its kernel runs.
+        "program_module_beside_a_huge_convolution",
+        NN + "class Id(nn.Module):\n    def forward(self, x):\n        return x\n"
+        "y = nn.Sequential(Id(), nn.Conv2d(1, 64, 3))(torch.ones(1, 1, 2000, 2000))",
+        "limit",
+        "multiply-adds",
+    ),
+    Hostile(
+        "star_args_huge",
+        "def f(*a):\n    return len(a)\nn = f(*range(10 ** 9))",
+        "limit",
+        "1,000,000,000",
+    ),
+    Hostile(
+        "class_attribute_flood",
+        "class C:\n    pass\nfor i in range(10 ** 6):\n    C.x = [C.x] if i else []",
+        "limit",
+        "1,000,000",
+    ),
+    Hostile("random_seed_from_the_clock", "import random\nrandom.seed()", "program-error", "seed"),
+    Hostile(
+        "random_huge_choices",
+        "import random\nx = random.choices([1], k=10 ** 9)",
+        "limit",
+        "1,000,000,000",
+    ),
+    Hostile(
+        "random_huge_sample",
+        "import random\nx = random.sample(range(10 ** 12), 10 ** 9)",
+        "limit",
+        "1,000,000,000",
+    ),
+    Hostile(
+        "random_state",
+        "import random\nx = random.getstate()",
+        "not-allowed",
+        "random.getstate",
+    ),
+)
+CORPUS = CORPUS + CLASSES

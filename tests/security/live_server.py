@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-# As `make serve` runs it (the Makefile's UVICORN_LIMITS).
+# As `make serve` runs it (the Makefile's UVICORN_LIMITS and UVICORN_OPS).
 UVICORN_LIMITS = [
-    "--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5", "--limit-concurrency", "512"
+    "--http", "app.http:BoundedHttp", "--timeout-keep-alive", "5", "--limit-concurrency", "512",
+    "--no-access-log", "--no-proxy-headers",
 ]  # fmt: skip
 UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
 

@@ -15,19 +15,37 @@ PRELUDE = (
     "class C(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
     "        self.fc = torch.nn.Linear(3, 3)\n    def method(self, v):\n        return v\n"
     "    def forward(self, v):\n        return self.fc(v)\n"
+    # A class of the program with operators, a property and a classmethod, and an exception
+    # class: their methods run when Python or the interpreter calls them.
+    "class V:\n    def __init__(self, v=1):\n        self._v = v\n"
+    "    def __add__(self, o):\n        return V(self._v + o)\n    __radd__ = __add__\n"
+    "    def __mul__(self, o):\n        return self._v * o\n"
+    "    def __eq__(self, o):\n        return self._v == o\n"
+    "    def __hash__(self):\n        return hash(self._v)\n"
+    "    def __lt__(self, o):\n        return self._v < o\n"
+    "    def __repr__(self):\n        return f'V({self._v})'\n"
+    "    def __len__(self):\n        return len(self._v)\n"
+    "    def __getitem__(self, i):\n        return self._v[i]\n"
+    "    def __call__(self, *a, **k):\n        return self._v\n"
+    "    @property\n    def val(self):\n        return self._v\n"
+    "    @val.setter\n    def val(self, v):\n        self._v = v\n"
+    "    @classmethod\n    def make(cls, v):\n        return cls(v)\n"
+    "class E(ValueError):\n    pass\n"
 )
 ATOMS = (
     "x y m i torch math F print len range sum sorted str 0 1 -1 2.5 10**6 None True "
     "'a' [1,2] (x,y) {1:x} torch.ones(3) torch.nn x.grad_fn torch.float64 torch.pi "
     "(lambda:x) (lambda v:v) ValueError Exception type isinstance super map sorted C C() "
-    "'{}' '%s' torch.Tensor torch.autograd.Function"
+    "'{}' '%s' torch.Tensor torch.autograd.Function "
+    "V V() V(x) V(y) V([1,2]) V.make E E('a') {V():1} iter next hash *x **{}"
 ).split()
 ATTRIBUTES = (
     "grad grad_fn data shape sum mean T backward item tolist view expand repeat to "
     "next_functions variable name weight parameters state_dict param_groups format join "
     "__class__ __dict__ mro load save empty from_file register_hook apply_ numpy data_ptr "
     "set_default_dtype manual_seed set_grad_enabled values indices real apply args "
-    "forward remove method fc __init__ __mro__ __subclasses__ register_forward_hook"
+    "forward remove method fc __init__ __mro__ __subclasses__ register_forward_hook "
+    "val _v make _parameters __add__ __hash__ __call__ apply keys format_map"
 ).split()
 OPERATORS = "+ - * / // % ** @ << & == < in and or".split()
 # Some Python fuzzers find crashes only with these; keep them in the alphabet.
@@ -74,6 +92,26 @@ def statements() -> st.SearchStrategy[str]:
             expression,
         ),
         st.builds("raise {}".format, expression),
+        st.builds(
+            "try:\n    raise E({})\nexcept (E, KeyError) as e:\n    {} = e.args".format,
+            expression,
+            names,
+        ),
+        st.builds("{}.val = {}".format, expression, expression),
+        st.builds(
+            "s = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(m.parameters(), lr=0.1), "
+            "lambda e: {})\ns.step()\n{} = s.get_last_lr()".format,
+            expression,
+            names,
+        ),
+        st.builds("{} = m.apply(lambda mod: {})".format, names, expression),
+        st.builds(
+            "class W({}):\n    def __{}__(self, *a):\n        return {}\n{} = W()".format,
+            st.sampled_from(["V", "E", "Exception", "torch.nn.Module"]),
+            st.sampled_from(["add", "iter", "len", "eq", "hash", "repr", "bool", "getitem"]),
+            expression,
+            names,
+        ),
         st.builds("{} = lambda a: {}".format, names, expression),
         st.builds("{} = '{{}} {{:>5}}'.format({}, {})".format, names, expression, expression),
     )
