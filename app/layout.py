@@ -10,6 +10,7 @@ cheaper engine in another; when every engine ran out of time there is no SVG.
 """
 
 import ctypes
+import hashlib
 import logging
 import os
 import queue
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.cache import ResponseCache
 from app.pool import JobProcess, ProcessPool, Role
 
 log = logging.getLogger(__name__)
@@ -192,8 +194,13 @@ class LayoutService:
         memory_mb: int,
         engines: tuple[tuple[str, float], ...] = ENGINES,
         timeout_s: float = 5.0,
+        drawings: ResponseCache | None = None,
     ) -> None:
         self.engines = engines
+        # A drawing is a function of its DOT alone: kept by it, apart from the answers (which
+        # are kept by the request), and only when the first engine drew it, as a fallback's
+        # drawing depends on how busy the machine was.
+        self.drawings = drawings or ResponseCache(0, 0)
         self.idle: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
         role = Role("layout helper", "app.layout:prepare_helper", "", memory_mb, timeout_s)
         # As for evaluations (app.workers): spares cover the time a successor takes to warm.
@@ -232,8 +239,15 @@ class LayoutService:
     def render(self, dot: str, timeout_s: float) -> Rendered:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
         started = time.monotonic()
+        key = hashlib.sha256(dot.encode()).hexdigest()
+        kept = self.drawings.get(key)
+        if kept is not None:
+            self.on_drawn("cached", time.monotonic() - started)
+            return Rendered(kept.decode())
         rendered, engine = self._render(dot, timeout_s)
         self.on_drawn(engine, time.monotonic() - started)
+        if rendered.svg is not None and rendered.warning is None:
+            self.drawings.put(key, rendered.svg.encode())
         return rendered
 
     def _render(self, dot: str, timeout_s: float) -> tuple[Rendered, str]:

@@ -56,7 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = WorkerPool(settings)
         app.state.pool = pool
         layout = LayoutService(
-            settings.layout_helpers, settings.layout_memory_mb, timeout_s=settings.render_timeout_s
+            settings.layout_helpers,
+            settings.layout_memory_mb,
+            timeout_s=settings.render_timeout_s,
+            drawings=ResponseCache(
+                settings.drawing_cache_entries, settings.drawing_cache_mb * 1024 * 1024
+            ),
         )
         app.state.layout = layout
         app.state.cache = ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024)
