@@ -1,8 +1,8 @@
 """Positions for a big drawing: a layered layout in time linear in its boxes and edges.
 
 `dot`'s network simplex (the ranking and x placement) grows with the square of the boxes in
-the Graphviz the server has: a graph of 8,000 boxes takes it seconds, one of 20,000 minutes.
-Beyond what `dot` can do in time, the boxes are placed here and Graphviz only draws them
+the Graphviz the server has (docs/performance.md has the figures). Beyond what `dot` can do
+in time, the boxes are placed here and Graphviz only draws them
 (its `nop2` layout: positions as given, straight edges). The picture keeps `dot`'s shape:
 inputs above what they feed, the root at the bottom, each box near the boxes it feeds.
 """

@@ -140,7 +140,7 @@ REFERENCE_STYLE = {"style": "rounded,filled,dashed", "fontsize": "9", "margin": 
 # edges into every step of a loop, spanning many ranks, is what makes `dot` super-linear.
 SPLIT_FAN_OUT = 3
 # Boxes (copies and references included) beyond which a drawing is placed by app/placement.py
-# rather than by `dot`, whose time grows with their square: about a second at this many.
+# rather than by `dot`, whose time grows with their square (docs/performance.md).
 DOT_MAX_BOXES = 5_000
 # Copies and references are made only while the boxes stay within this many (app/elide.py).
 MAX_DRAWN_BOXES = 30_000
