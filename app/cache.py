@@ -2,7 +2,8 @@
 
 Evaluation is deterministic (every job starts from the same seed and torch state), so the
 same code and output always give the same answer. Entries are the response bytes, bounded
-both in number and in total size, since one answer of a large graph can be megabytes.
+both in number and in total size, since one answer of a large graph can be megabytes. The
+layout service keeps drawings (SVG by DOT source) in another (app/layout.py).
 """
 
 import hashlib

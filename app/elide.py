@@ -1,16 +1,15 @@
-"""Which part of a very large graph is drawn: both ends in full, the middle as one box.
+"""Which boxes and edges `dot` is given for a graph: every node, with its uses spread out.
 
-A 1,000-step loop makes thousands of nodes; `dot` needs seconds for them and nobody reads the
-result. The steps repeat, so the picture keeps the nodes nearest the root (where the loss is
-computed) and nearest the inputs (the first steps), and one box stands for the nodes left
-out, with the edges into and out of it. The JSON always keeps every node and gradient.
-
-What `dot` is given is bounded as drawn, not as captured (`fit`): a leaf drawn once per use
-counts once per copy, and many edges between the same two nodes (one tensor stacked
-thousands of times) are drawn as one, labelled with their number.
+A node with many consumers (a weight, its transpose or a scaled copy used at every step of a
+loop, a mask, a positional table) joined to all of them spans every rank of the picture, and
+`dot` spends most of its time and super-linear effort placing such long edges. So its uses are
+drawn apart (`_split`): a leaf once per use (a copy is a whole picture of it, having no
+inputs), any other node once with its inputs and its first use, and a small reference box
+for each other use. Many edges between the same two nodes (one tensor stacked thousands of
+times) are drawn as one, labelled with their number (`_bundle`). Every node is drawn; the
+JSON keeps every node and gradient too.
 """
 
-import math
 from dataclasses import dataclass, field, replace
 
 from app.schemas import EdgeInfo, GraphShape, NodeInfo
@@ -20,44 +19,31 @@ from app.schemas import EdgeInfo, GraphShape, NodeInfo
 class Drawing:
     nodes: list[NodeInfo]
     edges: list[EdgeInfo]
-    hidden: int = 0  # nodes left out of the picture
-    into_gap: list[int] = field(default_factory=list)  # drawn nodes that feed hidden ones
-    out_of_gap: list[int] = field(default_factory=list)  # drawn nodes fed by hidden ones
     copies: dict[int, int] = field(default_factory=dict)  # leaves drawn once per use
+    # Other nodes with many uses: how many boxes stand for each (its own and its references),
+    # and the one use drawn from its own box, the rest from references.
+    references: dict[int, int] = field(default_factory=dict)
+    kept_use: dict[int, EdgeInfo] = field(default_factory=dict)
     bundled: dict[tuple[int, int], int] = field(default_factory=dict)  # edges drawn as one
 
     def drawn_nodes(self) -> int:
-        """Boxes `dot` places: every copy, and the gap's box."""
+        """Boxes `dot` places: every copy and every reference."""
         extra = sum(count - 1 for count in self.copies.values())
-        return len(self.nodes) + extra + (1 if self.hidden else 0)
+        extra += sum(count - 1 for count in self.references.values())
+        return len(self.nodes) + extra
 
     def drawn_edges(self) -> int:
-        return len(self.edges) + len(self.into_gap) + len(self.out_of_gap)
+        return len(self.edges)
 
 
 BUNDLE_OVER = 4  # more edges than this between the same two nodes are drawn as one
-SHRINK = 0.8  # each try keeps at most this share of the nodes the try before kept
 
 
-def fit(graph: GraphShape, max_nodes: int, max_edges: int, split_over: int) -> Drawing:
-    """The largest picture of `graph` within `max_nodes` boxes and `max_edges` edges.
-
-    Leaves with more than `split_over` uses are drawn once per use (one node with edges into
-    every step of a loop, spanning many ranks, is what makes `dot` super-linear); each copy
-    counts. When the picture does not fit, fewer nodes are kept, each try at most SHRINK of
-    the one before, so the tries are few; with one node kept, one box and no edge remain.
-    """
-    limit = max_nodes
-    by_depth = ordered(graph) if len(graph.nodes) > limit else None
-    while True:
-        drawing = _split(_bundle(elide(graph, limit, by_depth)), split_over)
-        nodes, edges = drawing.drawn_nodes(), drawing.drawn_edges()
-        if (nodes <= max_nodes and edges <= max_edges) or limit <= 1:
-            return drawing
-        # Copies and edges can grow with the square of the nodes kept (every op using every
-        # leaf): the square root of the overshoot shrinks enough without throwing away most.
-        over = min(max_nodes / max(nodes, 1), max_edges / max(edges, 1))
-        limit = max(1, int(limit * min(SHRINK, math.sqrt(over))))
+def fit(graph: GraphShape, split_over: int, max_boxes: int) -> Drawing:
+    """Every node of `graph`; nodes with more than `split_over` uses drawn apart, per use,
+    those with fewest uses first, while the boxes stay within `max_boxes` (a dense graph,
+    every operation using every leaf, would otherwise have the square of its nodes)."""
+    return _split(_bundle(Drawing(graph.nodes, graph.edges)), graph, split_over, max_boxes)
 
 
 def _bundle(drawing: Drawing) -> Drawing:
@@ -80,44 +66,30 @@ def _bundle(drawing: Drawing) -> Drawing:
     return replace(drawing, edges=edges, bundled=bundled)
 
 
-def _split(drawing: Drawing, split_over: int) -> Drawing:
-    """Leaves (no inputs, so each copy is a whole picture of them) with many uses."""
-    uses: dict[int, int] = {}
+def _split(drawing: Drawing, graph: GraphShape, split_over: int, max_boxes: int) -> Drawing:
+    """Leaves and other nodes with more than `split_over` uses drawn once per use. The use a
+    non-leaf keeps is the one furthest from the root (in a loop, the first step), which is
+    the nearest to its inputs: the edge it keeps is short."""
+    uses: dict[int, list[EdgeInfo]] = {}
     for edge in drawing.edges:
-        uses[edge.source] = uses.get(edge.source, 0) + 1
-    copies = {
-        node.id: uses[node.id]
-        for node in drawing.nodes
-        if node.kind == "leaf" and uses.get(node.id, 0) > split_over
-    }
-    return replace(drawing, copies=copies)
-
-
-def elide(graph: GraphShape, limit: int, by_depth: list[NodeInfo] | None = None) -> Drawing:
-    """All of `graph` when it has at most `limit` nodes, else its two ends and a gap.
-    `by_depth` is `ordered(graph)`, when already known."""
-    if len(graph.nodes) <= limit:
-        return Drawing(graph.nodes, graph.edges)
-    by_depth = by_depth if by_depth is not None else ordered(graph)
-    near_root = limit // 2
-    kept = by_depth[:near_root] + by_depth[len(by_depth) - (limit - near_root) :]
-    keep = {node.id for node in kept}
-    edges = [e for e in graph.edges if e.source in keep and e.target in keep]
-    into = [e.source for e in graph.edges if e.source in keep and e.target not in keep]
-    out = [e.target for e in graph.edges if e.target in keep and e.source not in keep]
-    return Drawing(
-        nodes=[node for node in graph.nodes if node.id in keep],
-        edges=edges,
-        hidden=len(graph.nodes) - len(keep),
-        into_gap=list(dict.fromkeys(into)),
-        out_of_gap=list(dict.fromkeys(out)),
-    )
-
-
-def ordered(graph: GraphShape) -> list[NodeInfo]:
-    """The nodes, nearest the root first."""
+        uses.setdefault(edge.source, []).append(edge)
+    many = {source: out for source, out in uses.items() if len(out) > split_over}
+    if not many:
+        return drawing
+    kinds = {node.id: node.kind for node in drawing.nodes}
     depth = _depths(graph)
-    return sorted(graph.nodes, key=lambda node: depth.get(node.id, 0))
+    copies, references, kept_use = {}, {}, {}
+    spare = max_boxes - len(drawing.nodes)
+    for source, out in sorted(many.items(), key=lambda item: len(item[1])):
+        spare -= len(out) - 1
+        if spare < 0:
+            break
+        if kinds.get(source) == "leaf":
+            copies[source] = len(out)
+        else:
+            references[source] = len(out)
+            kept_use[source] = max(out, key=lambda edge: depth.get(edge.target, 0))
+    return replace(drawing, copies=copies, references=references, kept_use=kept_use)
 
 
 def _depths(graph: GraphShape) -> dict[int, int]:

@@ -10,6 +10,7 @@ cheaper engine in another; when every engine ran out of time there is no SVG.
 """
 
 import ctypes
+import hashlib
 import logging
 import os
 import queue
@@ -18,13 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.cache import ResponseCache
 from app.pool import JobProcess, ProcessPool, Role
 
 log = logging.getLogger(__name__)
 # Engines tried in turn, with the share of the time limit each may use. `sfdp` is
-# near-linear in the graph's size where `dot` can be super-linear.
+# near-linear in the graph's size where `dot` can be super-linear. A DOT whose boxes carry
+# positions (app/placement.py) falls back to `nop2`, which draws them where they are, and
+# one that names `nop2` as its layout goes straight to it.
 ENGINES = (("dot", 0.7), ("sfdp", 1.0))
-# `core` renders SVG, `dot_layout` is `dot`, `neato_layout` has `sfdp`; demand loading of
+PLACED_ENGINES = (("dot", 0.7), ("nop2", 1.0))
+PLACED_ONLY = (("nop2", 1.0),)
+# `core` renders SVG, `dot_layout` is `dot`, `neato_layout` has `sfdp` and `nop2`; demand loading of
 # every installed plugin (pango's among them) is off.
 PLUGINS = ("core", "dot_layout", "neato_layout")
 SPARES_PER_HELPER = 3
@@ -188,8 +194,13 @@ class LayoutService:
         memory_mb: int,
         engines: tuple[tuple[str, float], ...] = ENGINES,
         timeout_s: float = 5.0,
+        drawings: ResponseCache | None = None,
     ) -> None:
         self.engines = engines
+        # A drawing is a function of its DOT alone: kept by it, apart from the answers (which
+        # are kept by the request), and only when the first engine drew it, as a fallback's
+        # drawing depends on how busy the machine was.
+        self.drawings = drawings or ResponseCache(0, 0)
         self.idle: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
         role = Role("layout helper", "app.layout:prepare_helper", "", memory_mb, timeout_s)
         # As for evaluations (app.workers): spares cover the time a successor takes to warm.
@@ -228,8 +239,15 @@ class LayoutService:
     def render(self, dot: str, timeout_s: float) -> Rendered:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
         started = time.monotonic()
+        key = hashlib.sha256(dot.encode()).hexdigest()
+        kept = self.drawings.get(key)
+        if kept is not None:
+            self.on_drawn("cached", time.monotonic() - started)
+            return Rendered(kept.decode())
         rendered, engine = self._render(dot, timeout_s)
         self.on_drawn(engine, time.monotonic() - started)
+        if rendered.svg is not None and rendered.warning is None:
+            self.drawings.put(key, rendered.svg.encode())
         return rendered
 
     def _render(self, dot: str, timeout_s: float) -> tuple[Rendered, str]:
@@ -237,7 +255,8 @@ class LayoutService:
         source = dot.encode()
         deadline = time.monotonic() + timeout_s
         failure = None
-        for engine, share in self.engines:
+        engines = self._engines(dot)
+        for engine, share in engines:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -250,7 +269,7 @@ class LayoutService:
                 failure = body.decode(errors="replace")
                 break
             svg = body.decode(errors="replace")
-            warning = None if engine == self.engines[0][0] else _fallback_warning(engine, timeout_s)
+            warning = None if engine == engines[0][0] else _fallback_warning(timeout_s)
             return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning), engine
         if failure is not None:
             return Rendered(None, f"Graphviz could not draw this graph: {failure}"), "none"
@@ -259,6 +278,14 @@ class LayoutService:
             f"Graphviz needed more than {timeout_s:g} s to lay out this "
             "graph; the JSON still has every node and gradient.",
         ), "none"
+
+    def _engines(self, dot: str) -> tuple[tuple[str, float], ...]:
+        """The engines for this DOT: its graph attributes (the second line, as app/render.py
+        writes it) say whether its boxes are placed already."""
+        graph = dot.split("\n", 2)[1] if dot.count("\n", 0, 4096) >= 2 else ""
+        if 'layout="nop2"' in graph:
+            return PLACED_ONLY
+        return PLACED_ENGINES if ' pos="' in dot else self.engines
 
     def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
         """One layout in a helper of its own; None if it ran out of time or died."""
@@ -300,8 +327,8 @@ class LayoutService:
                 self.waiting -= 1
 
 
-def _fallback_warning(engine: str, timeout_s: float) -> str:
+def _fallback_warning(timeout_s: float) -> str:
     return (
-        f"The usual layout needed too long for this graph, so it was drawn with Graphviz "
-        f"'{engine}' (within the {timeout_s:g} s limit)."
+        "The usual layout needed too long for this graph, so it was drawn with a quicker, "
+        f"plainer one (within the {timeout_s:g} s limit)."
     )

@@ -72,7 +72,7 @@ class Metrics:
         self.layouts = Histogram(
             "agx_layout_duration_seconds",
             "Time one drawing took, fallback engines included, by the engine that drew it "
-            "(none when Graphviz failed or ran out of time).",
+            "(none when Graphviz failed or ran out of time, cached when it was drawn before).",
             ["engine"],
             buckets=SECONDS,
             registry=self.registry,

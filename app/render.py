@@ -7,9 +7,12 @@ package, whose quoting costs more than the layout itself on graphs of hundreds o
 """
 
 import html
+import re
+from collections import Counter
 from typing import Any
 
 from app.elide import Drawing, fit
+from app.placement import label_width, place
 from app.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
 from app.views import Box, ViewedGraph, apply_view
 
@@ -19,7 +22,6 @@ COLOURS = {
     "root": "#c9efc4",
     "saved": "#fde3c3",
     "const": "#f2f2f2",
-    "elided": "#ffffff",
     "group": "#e9e3f8",
 }
 CLUSTER_ATTRS = {
@@ -110,6 +112,19 @@ GRAPH_ATTRS = {
     "nodesep": "0.3",
     "ranksep": "0.45",
 }
+
+
+def graph_attrs(big: bool, boxes: int) -> dict[str, str]:
+    """`dot` for all but the biggest drawings; `nop2` (the boxes' own `pos`) beyond what
+    `dot` lays out in time. `newrank` (one ranking of the whole graph) lays out long loops
+    in much less time than `dot`'s default ranking (`python -m bench hubs` measures it)."""
+    if not big:
+        return GRAPH_ATTRS
+    if boxes > DOT_MAX_BOXES:
+        return {**GRAPH_ATTRS, "layout": "nop2", "splines": "line"}
+    return {**GRAPH_ATTRS, "newrank": "true"}
+
+
 NODE_ATTRS = {
     "shape": "box",
     "style": "rounded,filled",
@@ -124,14 +139,24 @@ EDGE_ATTRS = {
     "color": "#6b7480",
     "fontcolor": "#37414d",
     "arrowsize": "0.7",
+    # Twice an edge from a copy or a reference (SIDE_EDGE): a step fed by the step before and
+    # by a reference to a shared tensor stays under the step before, so a loop is drawn as
+    # a straight column rather than drifting sideways by a box at each step.
+    "weight": "2",
 }
-# A leaf feeding more nodes than this is drawn once per use: one node with edges into every
-# step of a loop, spanning many ranks, is what makes `dot`'s layout super-linear.
+SIDE_EDGE = {"weight": "1"}
+SPINE_EDGE = {"weight": "8"}
+# A reference to a node drawn in full elsewhere: small, dashed, in the node's colour.
+REFERENCE_STYLE = {"style": "rounded,filled,dashed", "fontsize": "9", "margin": "0.05,0.02"}
+# A node feeding more nodes than this is drawn once per use (app/elide.py): one node with
+# edges into every step of a loop, spanning many ranks, is what makes `dot` super-linear.
 SPLIT_FAN_OUT = 3
-# Boxes (copies included) and edges `dot` is given at most; beyond them the middle of the
-# graph is one box (see app/elide.py). With labels of bounded length, the DOT is bounded too.
-MAX_DRAWN_NODES = 500
-MAX_DRAWN_EDGES = 1_500
+# Boxes (copies and references included) beyond which a drawing is placed by app/placement.py
+# rather than by `dot`, whose time grows with their square (docs/performance.md).
+DOT_MAX_BOXES = 5_000
+# Copies and references are made only while the boxes stay within this many (app/elide.py).
+MAX_DRAWN_BOXES = 30_000
+LEGEND_WIDTH = 200.0  # points: the legend's widest row
 MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has every one
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
@@ -141,7 +166,9 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
 
     `viewed`: the graph as a view shows it (app/views.py), module calls as clusters or
     boxes; by default the whole graph. Big drawings (over EDGE_LABEL_LIMIT nodes) are lighter:
-    one-line node labels, no edge labels and no saved tensors; the JSON still has all of it.
+    one-line node labels, no edge labels and no saved tensors, and when no cluster is drawn
+    their boxes carry positions (app/placement.py) for when `dot` cannot lay them out in
+    time; the JSON still has all of it.
     """
     viewed = viewed or apply_view(graph, GraphView())
     root_name = _root_name(graph)
@@ -150,62 +177,161 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
     # once, with an edge into each step's box, as copies would fill the picture's width.
     split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
-    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, split)
-    lines = [
-        "digraph autograd {",
-        f"\tgraph {_attrs(GRAPH_ATTRS)}",
-        f"\tnode {_attrs(NODE_ATTRS)}",
-        f"\tedge {_attrs(EDGE_ATTRS)}",
-    ]
-    copies = drawing.copies
-    next_copy = dict.fromkeys(copies, 0)
-    in_cluster: dict[int | None, list[str]] = {None: lines}
+    drawing = fit(graph, split, MAX_DRAWN_BOXES)
     out_of = _edges_out_of(drawing.edges)
     layer_of = layers(graph)
+    in_cluster: dict[int | None, list[DrawnBox]] = {None: []}
     for node in drawing.nodes:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
-        if box is not None:
+        if box is None:
+            where.extend(_boxes(node, drawing, big, root_name, out_of.get(node.id, []), layer_of))
+        else:
             calls = viewed.repeats.get(box.groups[0].module, 1)
-            where.append(f"\t{_name(node.id)} {_attrs(_box_attrs(box, calls, root_name, big))}")
-            continue
-        base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
-        if node.kind == "const":
-            base.update(CUT_NODE_STYLE)
-        count = copies.get(node.id, 1)
-        for copy in range(count):
-            use = (copy + 1, count, out_of.get(node.id, [])) if count > 1 else None
-            layer = layer_of.get(node.id)
-            label = (
-                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
-            )
-            # The first copy keeps the node's own id, so the page finds it as usual.
-            suffix = f"-copy{copy}" if copy else ""
-            attrs = {"label": label, **base, "id": f"node-{node.id}{suffix}"}
-            where.append(f"\t{_name(node.id, copy)} {_attrs(attrs)}")
-    lines.extend(_clusters(viewed, in_cluster))
+            where.append((_name(node.id), _box_attrs(box, calls, root_name, big)))
+    edges = _drawn_edges(drawing, big, shared_over=split if viewed.boxes else None)
+    top = in_cluster[None]
+    if graph.nodes:
+        top.append(_legend(any(node.kind == "const" for node in graph.nodes)))
+    _straighten_spine(edges)
+    # Positions for `nop2` only when every box is at the top level: it draws no clusters.
+    placed = big and not viewed.clusters
+    if placed:
+        _add_positions(top, edges)
+    count = sum(len(boxes) for boxes in in_cluster.values())
+    lines = [
+        "digraph autograd {",
+        f"\tgraph {_attrs(graph_attrs(big, count if placed else 0))}",
+        f"\tnode {_attrs(NODE_ATTRS)}",
+        f"\tedge {_attrs(EDGE_ATTRS)}",
+    ]
+    written = {
+        gid: [f"\t{name} {_attrs(attrs)}" for name, attrs in boxes]
+        for gid, boxes in in_cluster.items()
+    }
+    lines.extend(written.pop(None))
+    lines.extend(_clusters(viewed, written))
+    lines.extend(f"\t{source} -> {target} {_attrs(attrs)}" for source, target, attrs in edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# A box or an edge as drawn: its DOT name(s) and attributes.
+DrawnBox = tuple[str, dict[str, str]]
+Edge = tuple[str, str, dict[str, str]]
+
+
+def _drawn_edges(drawing: Drawing, big: bool, shared_over: int | None) -> list[Edge]:
+    """Every edge drawn, each from the box (the node's own, a copy or a reference) that
+    stands for its source in this use. With `shared_over`, the edges of a node drawn once
+    for more uses than that carry no label: its share per use is in Details."""
     formulas = {} if big else _edge_formulas(drawing)
+    uses = Counter(edge.source for edge in drawing.edges)
+    next_copy = dict.fromkeys([*drawing.copies, *drawing.references], 0)
+    edges = []
     for edge in drawing.edges:
         copy = 0
-        if edge.source in copies:
+        if edge.source in drawing.copies:
             copy = next_copy[edge.source]
             next_copy[edge.source] += 1
+        elif edge.source in drawing.references and edge is not drawing.kept_use[edge.source]:
+            next_copy[edge.source] += 1  # box 0 is the node's own
+            copy = next_copy[edge.source]
         attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
+        if copy or edge.source in drawing.copies:
+            attrs.update(SIDE_EDGE)
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
         bundle = drawing.bundled.get((edge.source, edge.target))
-        # A parameter drawn once for every step of a loop: its share per step is in Details.
-        shared = len(out_of.get(edge.source, [])) > SPLIT_FAN_OUT and bool(viewed.boxes)
-        if not big and not shared:
+        if not big and (shared_over is None or uses[edge.source] <= shared_over):
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
-        lines.append(f"\t{_name(edge.source, copy)} -> n{edge.target} {_attrs(attrs)}")
-    if drawing.hidden:
-        lines.extend(_gap(drawing))
-    if graph.nodes:
-        lines.extend(_legend(any(node.kind == "const" for node in graph.nodes)))
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        edges.append((_name(edge.source, copy), _name(edge.target), attrs))
+    return edges
+
+
+def _straighten_spine(edges: list[Edge]) -> None:
+    """The longest chain of edges (in a loop, the steps one after another) weighs SPINE_EDGE:
+    `dot` draws it as one straight column and the rest beside it. Otherwise every step can
+    sit half a box beside the one before at no cost to `dot`, and a long loop runs diagonally
+    across a drawing many times wider than it needs to be."""
+    into: dict[str, list[int]] = {}
+    out_degree: dict[str, int] = {}
+    for index, (source, target, _) in enumerate(edges):
+        into.setdefault(target, []).append(index)
+        out_degree[source] = out_degree.get(source, 0) + 1
+        out_degree.setdefault(target, 0)
+    # Longest path ending at each box, in topological order (Kahn's, sources first).
+    waiting = {name: len(into.get(name, [])) for name in out_degree}
+    ready = [name for name, count in waiting.items() if count == 0]
+    consumers: dict[str, list[int]] = {}
+    for index, (source, _, _) in enumerate(edges):
+        consumers.setdefault(source, []).append(index)
+    length = dict.fromkeys(out_degree, 0)
+    via: dict[str, int] = {}
+    while ready:
+        name = ready.pop()
+        for index in consumers.get(name, []):
+            target = edges[index][1]
+            if length[name] + 1 > length[target]:
+                length[target], via[target] = length[name] + 1, index
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    if not via:
+        return
+    name = max(via, key=length.__getitem__)
+    while name in via:
+        edge = edges[via[name]]
+        edge[2].update(SPINE_EDGE)
+        name = edge[0]
+
+
+def _add_positions(boxes: list[DrawnBox], edges: list[Edge]) -> None:
+    """`pos` for every box, in points: what Graphviz's `nop2` draws (see graph_attrs)."""
+    widths = {name: label_width(_text(attrs["label"])) for name, attrs in boxes}
+    widths["legend"] = LEGEND_WIDTH
+    positions = place(widths, ((source, target) for source, target, _ in edges))
+    for name, attrs in boxes:
+        x, y = positions[name]
+        attrs["pos"] = f"{x:.0f},{y:.0f}"
+
+
+def _text(label: str) -> str:
+    """The text a one-line label shows."""
+    return html.unescape(re.sub(r"<[^>]*>", "", label.removeprefix("<").removesuffix(">")))
+
+
+def _boxes(
+    node: NodeInfo,
+    drawing: Drawing,
+    big: bool,
+    root_name: str,
+    out: list[EdgeInfo],
+    layer_of: dict[int, str],
+) -> list[DrawnBox]:
+    """The node's box, and its copies or references when it is drawn once per use. Every
+    box's id starts `node-N` (`node-N-copyK` beyond the first), so the page treats each as
+    the node (static/graph-view.js)."""
+    base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
+    if node.kind == "const":
+        base.update(CUT_NODE_STYLE)
+    layer = layer_of.get(node.id)
+    count = drawing.copies.get(node.id) or drawing.references.get(node.id, 1)
+    boxes = []
+    for copy in range(count):
+        use = (copy + 1, count, out) if count > 1 else None
+        if copy and node.id in drawing.references:
+            label = _reference_label(node, copy + 1, count)
+            attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
+        else:
+            label = (
+                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
+            )
+            attrs = base
+        element = f"node-{node.id}-copy{copy}" if copy else f"node-{node.id}"
+        boxes.append((_name(node.id, copy), {"label": label, **attrs, "id": element}))
+    return boxes
 
 
 def group_title(box: Box, calls: int) -> str:
@@ -373,22 +499,6 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _gap(drawing: Drawing) -> list[str]:
-    """The box standing for the nodes left out, linked where the graph runs through them."""
-    text = f"⋯ {drawing.hidden:,} more nodes, not drawn (the JSON has every one)"
-    box = {
-        "label": _html(text),
-        "id": "elided",
-        "class": "node-elided",
-        "style": "dashed,filled",
-        "fillcolor": COLOURS["elided"],
-    }
-    lines = [f"\telided {_attrs(box)}"]
-    lines.extend(f"\tn{source} -> elided [style=dashed]" for source in drawing.into_gap)
-    lines.extend(f"\telided -> n{target} [style=dashed]" for target in drawing.out_of_gap)
-    return lines
-
-
 def _saved_rows(node: NodeInfo) -> list[str]:
     """What the node saved for backward, one escaped line per tensor or value. The sizes and
     strides autograd keeps to reshape gradients are left to the Details panel and the JSON:
@@ -409,7 +519,7 @@ def _bold(text: str) -> str:
     return f"<B>{html.escape(text)}{' ' * (len(text) // 6 + 1)}</B>"
 
 
-# A leaf drawn once per use: (this copy's use, number of uses, the edges out of the leaf).
+# A node drawn once per use: (this copy's use, number of uses, the edges out of the leaf).
 Use = tuple[int, int, list[EdgeInfo]]
 
 
@@ -421,15 +531,22 @@ def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> 
         names += f" and {len(node.variables) - MAX_TITLE_NAMES:,} more"
     if node.kind == "leaf":
         title = names or "leaf"
-        if use:
-            title += f" (use {use[0]} of {use[1]})"
     elif node.kind == "const":
         title = f"{names or 'constant'} (cut, no grad)"
     else:
         title = f"{node.op} → {names}" if names else node.op
+    if use:
+        title += f" (use {use[0]} of {use[1]})"
     if layer:
         title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
     return _bold(title)
+
+
+def _reference_label(node: NodeInfo, use: int, count: int) -> str:
+    """One line naming the node drawn elsewhere in full, and which of its uses this is:
+    "= Wt: TBackward0 (use 2 of 100)"."""
+    name = node.variables[0] if node.variables else f"#{node.id}"
+    return _html(f"= {name}: {node.op} (use {use} of {count})")
 
 
 def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
@@ -475,7 +592,7 @@ def _html(text: str) -> str:
     return f"<{html.escape(text)}>"
 
 
-def _legend(with_constants: bool) -> list[str]:
+def _legend(with_constants: bool) -> DrawnBox:
     """The legend as one node holding a table: a cluster of four nodes cost `dot` more than
     laying out a whole seed-sized graph."""
     rows = "".join(
@@ -494,4 +611,4 @@ def _legend(with_constants: bool) -> list[str]:
         "color": "#c5cad1",
         "fontsize": "9",
     }
-    return [f"\tlegend {_attrs(attrs)}"]
+    return ("legend", attrs)

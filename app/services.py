@@ -56,7 +56,12 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
     whether the body raised or not."""
     pool = WorkerPool(settings)
     layout = LayoutService(
-        settings.layout_helpers, settings.layout_memory_mb, timeout_s=settings.render_timeout_s
+        settings.layout_helpers,
+        settings.layout_memory_mb,
+        timeout_s=settings.render_timeout_s,
+        drawings=ResponseCache(
+            settings.drawing_cache_entries, settings.drawing_cache_mb * 1024 * 1024
+        ),
     )
     layout.start()
     await pool.start()
@@ -74,7 +79,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             ShapeStore(
                 settings.shape_entries,
                 settings.shape_items,
-                ResponseCache(settings.drawing_entries, settings.drawing_mb * 1024 * 1024),
+                ResponseCache(settings.view_entries, settings.view_mb * 1024 * 1024),
             ),
             wall_layers(pool, layout),
         )

@@ -139,6 +139,16 @@ class Settings(BaseSettings):
         256, ge=0, description="Answers kept for repeated identical requests; 0 turns it off."
     )
     cache_mb: int = Field(64, ge=0, description="Total size of the kept answers, in MB.")
+    drawing_cache_entries: int = Field(
+        64,
+        ge=0,
+        description="Drawings kept by their DOT source, so a program that differs from an "
+        "earlier one only where the drawing does not show (a comment, a name no node has) is "
+        "not laid out again; 0 turns it off.",
+    )
+    drawing_cache_mb: int = Field(
+        64, ge=0, description="Total size of the kept drawings (SVG), in MB."
+    )
     extras_entries: int = Field(
         256,
         ge=0,
@@ -195,6 +205,11 @@ class Settings(BaseSettings):
     shape_items: int = Field(
         2_000_000, ge=0, description="Nodes, edges and groups of the kept graphs, together."
     )
-    drawing_entries: int = Field(512, ge=0, description="Drawings of views kept.")
-    drawing_mb: int = Field(64, ge=0, description="Total size of the kept drawings.")
+    view_entries: int = Field(
+        512,
+        ge=0,
+        description="Answers of POST /api/graph/view kept, by graph and view (each a drawing "
+        "with its DOT and where hidden nodes are shown).",
+    )
+    view_mb: int = Field(64, ge=0, description="Total size of the kept view answers, in MB.")
     limits: Limits = Field(default_factory=Limits)

@@ -4,6 +4,7 @@ Timings on a shared machine are noisy, so each figure is a median of repeated ru
 comparison with torchviz is made in the same run, interleaved request by request.
 """
 
+import argparse
 import itertools
 import json
 import random
@@ -19,7 +20,7 @@ import torch
 from bench.baseline import torchviz_seconds
 from bench.classroom import PERIOD_S, SECONDS, ClassroomRun, classroom
 from bench.load import Client, Throughput, throughput, timed_post, uncached
-from bench.programs import RNN_STEPS, SEED_SIZED, Program, rnn
+from bench.programs import HUB_LOOPS, MODELS, RNN_STEPS, SEED_SIZED, TORCHVIZ_RUNS, Program, rnn
 from bench.report import goals, save, table
 from bench.server import (
     children,
@@ -37,11 +38,21 @@ REPEATS = 15
 FIRST_SEEN_SEEDS = range(100, 103)
 GRADCHECK_REPEATS = 5
 RNN_REPEATS = {100: 5, 1000: 3}
+DRAWING_REPEATS = 5
 CLIENTS = 8
 LOAD_SECONDS = 10.0
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "part",
+        nargs="?",
+        choices=("all", "drawings"),
+        default="all",
+        help="`drawings`: only the hub loops and models, a minute instead of several",
+    )
+    part = parser.parse_args().part
     torch.set_num_threads(1)  # as in the workers: one thread each on a 2-core machine
     results: dict[str, Any] = {"graphviz": _graphviz_version(), "repeats": REPEATS}
     with running_server() as server:
@@ -49,6 +60,11 @@ def main() -> None:
         for program in SEED_SIZED:  # warm every worker's first calls of these ops
             for _ in range(2):
                 timed_post(client, uncached(program))
+        results["drawings"] = [_drawing(client, program) for program in HUB_LOOPS + MODELS]
+        if part == "drawings":
+            client.close()
+            _print_drawings(results["drawings"])
+            return
         results["first_seen"] = [_first_seen(client, family) for family in FAMILIES]
         results["seed_sized"] = [_versus_torchviz(client, program) for program in SEED_SIZED]
         results["tutorial_sized"] = [_versus_torchviz(client, program) for program in FIRST_SEEN]
@@ -149,6 +165,51 @@ def _classroom(run: ClassroomRun) -> dict[str, Any]:
     }
 
 
+def _drawing(client: Client, program: Program) -> dict[str, Any]:
+    """Median seconds to the answer, how it was drawn, and torchviz's time where it runs."""
+    timed_post(client, uncached(program))  # a worker's first calls of these ops
+    ours, theirs = [], []
+    answer: dict[str, Any] = {}
+    for _ in range(DRAWING_REPEATS):
+        if program.name in TORCHVIZ_RUNS:
+            theirs.append(torchviz_seconds(program))
+        elapsed, answer = timed_post(client, uncached(program))
+        ours.append(elapsed)
+    placed = 'layout="nop2"' in answer["dot"].split("\n", 2)[1]
+    fallback = any("quicker, plainer" in warning for warning in answer["warnings"])
+    ours_s = statistics.median(ours)
+    theirs_s = statistics.median(theirs) if theirs else None
+    return {
+        "program": program.name,
+        "nodes": len(answer["nodes"]),
+        "boxes": answer["svg"].count('class="node') if answer["svg"] else 0,
+        "median_s": round(ours_s, 3),
+        "drawn_by": "placed (nop2)" if placed or fallback else "dot",
+        "svg": answer["svg"] is not None,
+        "torchviz_s": round(theirs_s, 3) if theirs_s else None,
+        "ratio": round(ours_s / theirs_s, 3) if theirs_s else None,
+    }
+
+
+def _print_drawings(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\nHub loops and models, uncached, median of {DRAWING_REPEATS} (torchviz where it runs):"
+    )
+    cells = [
+        [
+            r["program"],
+            r["nodes"],
+            r["boxes"],
+            f"{r['median_s']} s",
+            r["drawn_by"] if r["svg"] else "no drawing",
+            f"{r['torchviz_s']} s" if r["torchviz_s"] else "minutes, not run",
+            r["ratio"] or "",
+        ]
+        for r in rows
+    ]
+    print(table(["program", "nodes", "boxes", "ours", "drawn by", "torchviz", "ratio"], cells))
+
+
 def _rnn(client: Client, steps: int) -> dict[str, Any]:
     program = Program(f"RNN, {steps} steps", rnn(steps), "loss")
     runs = [timed_post(client, uncached(program)) for _ in range(RNN_REPEATS[steps])]
@@ -223,6 +284,7 @@ def _print(results: dict[str, Any]) -> None:
         for r in results["rnn"]
     ]
     print(table(["steps", "nodes", "median", "svg", "svg KB", "json KB"], rows))
+    _print_drawings(results["drawings"])
     print(f"\nThroughput, {CLIENTS} concurrent clients:")
     rows = [
         [kind, r["requests"], r["rate"], r["p50_ms"], r["p99_ms"], r["errors"]]

@@ -23,6 +23,9 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
     uncached, cached = results["throughput_uncached"], results["throughput_cached"]
     small = [r for r in results["seed_sized"] + results["tutorial_sized"] if r["nodes"] <= 50]
     panel, lesson = results["gradcheck_panel"], results["classroom"]
+    drawings = {row["program"]: row for row in results["drawings"]}
+    hubs = [row for name, row in drawings.items() if "steps" in name and "shared" in name]
+    models = [row for row in drawings.values() if row not in hubs]
     return [
         (
             "seed notebook programs: median ratio to torchviz <= 1.0",
@@ -38,6 +41,18 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
             rnn[1000]["median_s"] < 5 and rnn[1000]["svg"],
         ),
         ("RNN: JSON keeps every node and gradient", all(r["all_grads"] for r in rnn.values())),
+        (
+            "hub loops, 100 steps: drawn by dot under 1 s",
+            all(_drawn(r, "dot", 1) for r in hubs if r["program"].endswith(" 100 steps")),
+        ),
+        (
+            "hub loops, 1000 steps: drawn by dot under 3 s",
+            all(_drawn(r, "dot", 3) for r in hubs if r["program"].endswith(" 1000 steps")),
+        ),
+        (
+            "transformer, CNN, LSTM 50: a drawing under 1 s each",
+            all(r["svg"] and r["median_s"] < 1 for r in models),
+        ),
         ("uncached: >= 60 requests/s from 8 clients", uncached["rate"] >= 60),
         (
             "uncached: p99 under 300 ms, no errors",
@@ -58,6 +73,10 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool]]:
             lesson["p99_ms"] < 500 and not lesson["errors"],
         ),
     ]
+
+
+def _drawn(row: dict[str, Any], by: str, seconds: float) -> bool:
+    return bool(row["svg"]) and row["drawn_by"] == by and row["median_s"] < seconds
 
 
 def save(results: dict[str, Any]) -> Path:

@@ -85,6 +85,7 @@ const MIN_TEXT_PX = 11;
 const MAX_SCALE = 1.5;
 const TALL_SCREENS = 3;
 const MIN_HEIGHT_PX = 300;
+const MAX_ZOOM = 20;  // times the whole graph fitted in the pane, unless reading needs more
 const MARGIN_PX = 8;
 let content = null;  // the drawing's extent, in its own units
 let smallestText = MIN_TEXT_PX;
@@ -122,6 +123,10 @@ function fitReadable() {
   stage.style.setProperty("--graph-height", `${Math.round(height)}px`);
   panZoom.resize();
   const original = Math.min(box.clientWidth / content.width, box.clientHeight / content.height);
+  // svg-pan-zoom's zoom is relative to the whole graph fitted in the pane: a graph of
+  // thousands of steps needs far more than MAX_ZOOM times that to be read, and a little more
+  // to zoom in from there.
+  panZoom.setMaxZoom(Math.max(MAX_ZOOM, (2 * scale) / original));
   panZoom.zoom(scale / original);
   const drawnWidth = content.width * scale;
   const drawnHeight = content.height * scale;
@@ -181,7 +186,7 @@ function draw(answer) {
   panZoom = window.svgPanZoom(svg, {
     zoomScaleSensitivity: 0.25,
     minZoom: 0.1,
-    maxZoom: 20,
+    maxZoom: MAX_ZOOM,
     dblClickZoomEnabled: false,
     // The wheel scrolls the page (a tall graph makes the pane tall); Ctrl+wheel zooms.
     mouseWheelZoomEnabled: false,

@@ -1,4 +1,6 @@
-"""The answer cache: hits, misses, LRU order and both bounds."""
+"""The answer cache: hits, misses, LRU order and both bounds; drawings kept by their DOT."""
+
+from fastapi.testclient import TestClient
 
 from app.cache import ResponseCache, cache_key
 from app.schemas import GraphRequest
@@ -42,3 +44,17 @@ def test_key_depends_on_code_and_output() -> None:
     }
     assert len(keys) == 3
     assert cache_key(GraphRequest(code="x = 1")) == cache_key(GraphRequest(code="x = 1"))
+
+
+def test_a_drawing_is_kept_by_its_dot_apart_from_the_answer(client: TestClient) -> None:
+    """Two programs that differ only by a comment: two answers, each complete, one layout."""
+    code = "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nloss = (w * w).sum()\n"
+    layout = client.app.state.layout  # type: ignore[attr-defined]
+    first = client.post("/api/graph", json={"code": code + "# first"}).json()
+    hits = layout.drawings.hits
+    second = client.post("/api/graph", json={"code": code + "# second"}).json()
+    assert layout.drawings.hits == hits + 1
+    assert second["svg"] == first["svg"]
+    assert second["dot"] == first["dot"]
+    assert second["nodes"] == first["nodes"]  # the JSON is the program's own, complete
+    assert all(node["grad"] is not None for node in second["nodes"])

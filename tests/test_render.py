@@ -1,12 +1,12 @@
-"""DOT building: high-fan-out leaves are split per use, very large graphs keep both ends."""
+"""DOT building: nodes with many uses are drawn once per use, very large graphs whole."""
 
 import re
 
 import pytest
 
-from app.elide import elide, fit
+from app.elide import fit
 from app.evaluate import evaluate
-from app.render import MAX_DRAWN_EDGES, MAX_DRAWN_NODES, SPLIT_FAN_OUT, build_dot, layers
+from app.render import DOT_MAX_BOXES, MAX_DRAWN_BOXES, SPLIT_FAN_OUT, build_dot, layers
 from app.schemas import EdgeInfo, GraphRequest, GraphShape
 from app.settings import Limits
 from tests.graphs import node, shared_weight_chain
@@ -31,29 +31,62 @@ def test_leaf_with_few_uses_stays_one_node() -> None:
     assert "-copy" not in dot
 
 
-def test_very_large_graph_draws_both_ends_and_a_gap() -> None:
-    graph = shared_weight_chain(MAX_DRAWN_NODES * 2)
-    drawing = elide(graph, MAX_DRAWN_NODES)
-    drawn = {node.id for node in drawing.nodes}
-    assert len(drawn) == MAX_DRAWN_NODES
-    assert drawing.hidden == len(graph.nodes) - MAX_DRAWN_NODES
-    assert graph.root in drawn
-    assert 1 in drawn
-    assert MAX_DRAWN_NODES * 2 in drawn
-    assert all(e.source in drawn and e.target in drawn for e in drawing.edges)
-    assert drawing.into_gap
-    assert drawing.out_of_gap
+def test_very_large_graph_is_drawn_whole_with_its_boxes_placed() -> None:
+    graph = shared_weight_chain(DOT_MAX_BOXES)
     dot = build_dot(graph)
-    assert 'id="elided"' in dot
-    fitted = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
-    assert f"{fitted.hidden:,} more nodes" in dot
+    for box in graph.nodes:
+        assert f'id="node-{box.id}"' in dot
+    for edge in graph.edges:
+        assert dot.count(f'id="edge-{edge.source}-{edge.target}-{edge.input_nr}"') == 1
+    assert "elided" not in dot
+    assert 'layout="nop2"' in dot.splitlines()[1]  # beyond dot: placed by app/placement.py
+    boxes, _ = drawn(dot)
+    assert len(re.findall(r' pos="-?\d+,-?\d+"', dot)) == boxes + 1  # and the legend
 
 
-def test_small_graph_is_drawn_whole() -> None:
-    graph = shared_weight_chain(5)
-    drawing = elide(graph, MAX_DRAWN_NODES)
-    assert (drawing.nodes, drawing.edges, drawing.hidden) == (graph.nodes, graph.edges, 0)
-    assert "elided" not in build_dot(graph)
+def test_small_graph_is_drawn_whole_by_dot() -> None:
+    graph = shared_weight_chain(2)
+    drawing = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
+    assert (drawing.nodes, drawing.edges) == (graph.nodes, graph.edges)
+    dot = build_dot(graph)
+    assert " pos=" not in dot
+    assert "layout=" not in dot
+
+
+def hub_chain(steps: int) -> GraphShape:
+    """Root 0, op nodes 1..steps in a chain, each also fed by hub H (an op, id steps+1: a
+    transpose of the leaf W, id steps+2), as `Wt = W.t()` before a loop makes it."""
+    hub, leaf = steps + 1, steps + 2
+    nodes = [node(0, "root"), *(node(i, "op") for i in range(1, steps + 1))]
+    nodes += [node(hub, "op", "TBackward0"), node(leaf, "leaf")]
+    nodes[hub].variables = ["Wt"]
+    edges = [EdgeInfo(source=i + 1, target=i, input_nr=0, grad=1.0) for i in range(steps)]
+    edges += [EdgeInfo(source=hub, target=i, input_nr=1, grad=2.0) for i in range(1, steps + 1)]
+    edges.append(EdgeInfo(source=leaf, target=hub, input_nr=0, grad=1.0))
+    return GraphShape(root=0, nodes=nodes, edges=edges)
+
+
+def test_shared_operation_keeps_its_box_and_first_use_and_the_rest_get_references() -> None:
+    steps = 10
+    graph = hub_chain(steps)
+    hub = steps + 1
+    dot = build_dot(graph)
+    boxes = re.findall(rf"^\t(n{hub}(?:c\d+)?) \[(.*)\]$", dot, re.MULTILINE)
+    assert len(boxes) == steps
+    own = [attrs for name, attrs in boxes if name == f"n{hub}"]
+    assert len(own) == 1
+    assert "TBackward0 → Wt (use 1 of 10)" in own[0]
+    references = [attrs for name, attrs in boxes if name != f"n{hub}"]
+    assert all("node-reference" in attrs for attrs in references)
+    assert all(re.search(rf'id="node-{hub}-copy\d+"', attrs) for attrs in references)
+    assert "= Wt: TBackward0 (use 10 of 10)" in dot
+    # the hub keeps its input and the use furthest from the root (the loop's first step)
+    assert f"n{hub + 1} -> n{hub} " in dot
+    assert f"n{hub} -> n{steps} " in dot
+    for edge in graph.edges:  # every edge once, each reference the source of one
+        assert dot.count(f'id="edge-{edge.source}-{edge.target}-{edge.input_nr}"') == 1
+    sources = re.findall(rf"\b(n{hub}(?:c\d+)?) -> ", dot)
+    assert len(sources) == len(set(sources)) == steps
 
 
 def test_labels_are_quoted() -> None:
@@ -81,8 +114,8 @@ def test_operations_are_titled_with_their_layer() -> None:
 
 
 def drawn(dot: str) -> tuple[int, int]:
-    """Boxes (every copy, and the gap) and edges `dot` is given, legend aside."""
-    boxes = re.findall(r"^\t(?:n\d+(?:c\d+)?|elided) \[", dot, re.MULTILINE)
+    """Boxes (every copy and reference) and edges `dot` is given, legend aside."""
+    boxes = re.findall(r"^\t(?:n\d+(?:c\d+)?) \[", dot, re.MULTILINE)
     edges = re.findall(r"^\t\S+ -> ", dot, re.MULTILINE)
     return len(boxes), len(edges)
 
@@ -112,25 +145,25 @@ def test_one_leaf_used_sixty_thousand_times_is_one_edge_in_the_drawing() -> None
 
 
 @pytest.mark.parametrize(("leaves", "ops"), [(250, 250), (40, 460), (499, 1)])
-def test_drawing_is_bounded_with_every_copy_counted(leaves: int, ops: int) -> None:
+def test_drawing_keeps_every_node_and_edge_with_copies_bounded(leaves: int, ops: int) -> None:
     graph = fan(leaves, ops)
     dot = build_dot(graph)
     boxes, edges = drawn(dot)
-    assert boxes <= MAX_DRAWN_NODES
-    assert edges <= MAX_DRAWN_EDGES
-    assert len(dot) < 2_000_000
-    drawing = fit(graph, MAX_DRAWN_NODES, MAX_DRAWN_EDGES, SPLIT_FAN_OUT)
+    assert boxes <= MAX_DRAWN_BOXES
+    assert edges == len(graph.edges)
+    drawing = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
     assert drawing.drawn_nodes() == boxes
     assert drawing.drawn_edges() == edges
+    assert {n.id for n in drawing.nodes} == {n.id for n in graph.nodes}
 
 
 def test_shared_weight_of_a_long_loop_counts_every_copy() -> None:
     graph = shared_weight_chain(1_000)
     dot = build_dot(graph)
     boxes, edges = drawn(dot)
-    assert boxes <= MAX_DRAWN_NODES
-    assert edges <= MAX_DRAWN_EDGES
-    assert "-copy" in dot  # still split: one weight spanning every rank is what dot is slow on
+    assert boxes == 1_000 + 1_000 + 1  # the ops and root, one copy per use
+    assert edges == len(graph.edges)
+    assert "-copy" in dot  # split: one weight spanning every rank is what dot is slow on
 
 
 def test_a_tensor_with_many_names_shows_a_few() -> None:
