@@ -257,6 +257,26 @@ function reveal(element) {
   });
 }
 
+// `element` centred in the pane's visible part; from its top-left corner (a cluster's title)
+// where it is taller or wider than that part.
+function revealTop(element) {
+  if (!panZoom) return;
+  const area = box.getBoundingClientRect();
+  const drawn = element.getBoundingClientRect();
+  const visibleTop = Math.max(area.top, 0);
+  const visibleBottom = Math.min(area.bottom, window.innerHeight);
+  const tall = drawn.height > visibleBottom - visibleTop;
+  const wide = drawn.width > area.width;
+  panZoom.panBy({
+    x: wide
+      ? area.left + MARGIN_PX - drawn.left
+      : (area.left + area.right) / 2 - (drawn.left + drawn.right) / 2,
+    y: tall
+      ? visibleTop + MARGIN_PX - drawn.top
+      : (visibleTop + visibleBottom) / 2 - (drawn.top + drawn.bottom) / 2,
+  });
+}
+
 function nodeIdFrom(target) {
   const element = target.closest?.("[data-node-id]");
   return element ? Number(element.dataset.nodeId) : null;
@@ -363,7 +383,13 @@ function toggleGroup(element) {
     if (!target) return;
     target.focus({ preventScroll: true });
     // svg-pan-zoom moves the drawing on the next frame: where the target is is known after.
-    requestAnimationFrame(() => requestAnimationFrame(() => reveal(target)));
+    // An expanded call is shown whole when it fits the pane (what was inside is what the
+    // person asked to see), else from its top, centred across.
+    const cluster = target.closest("g.group-cluster");
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      if (cluster) revealTop(cluster);
+      else reveal(target);
+    }));
   });
 }
 
@@ -420,6 +446,12 @@ export function initGraphView(elements) {
   box.addEventListener("wheel", wheelZoom, { passive: false });
   box.addEventListener("pointerover", pointerOver);
   box.addEventListener("pointerleave", () => clearTimeout(hovering));
-  box.addEventListener("focusin", (event) => prefetch(event.target.closest?.(".group-toggle")));
+  box.addEventListener("focusin", (event) => {
+    const toggle = event.target.closest?.(".group-toggle");
+    prefetch(toggle);
+    // Tab reaches boxes outside the pane too: the one with focus is brought into view.
+    const focused = toggle ?? event.target.closest?.("g.node");
+    if (focused) reveal(focused);
+  });
   window.addEventListener("resize", () => panZoom?.resize());
 }

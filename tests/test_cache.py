@@ -49,7 +49,7 @@ def test_key_depends_on_code_and_output() -> None:
 def test_a_drawing_is_kept_by_its_dot_apart_from_the_answer(client: TestClient) -> None:
     """Two programs that differ only by a comment: two answers, each complete, one layout."""
     code = "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nloss = (w * w).sum()\n"
-    layout = client.app.state.layout  # type: ignore[attr-defined]
+    layout = client.app.state.services.layout  # type: ignore[attr-defined]
     first = client.post("/api/graph", json={"code": code + "# first"}).json()
     hits = layout.drawings.hits
     second = client.post("/api/graph", json={"code": code + "# second"}).json()
