@@ -65,8 +65,7 @@ def _life(request: GraphRequest, evaluator: Evaluator, prefault: bool) -> dict[s
         began = time.process_time()
         wall.enclose_job()
         walled = time.process_time()
-        if prefault:
-            evaluator.warm()
+        evaluator.warm(prefault)
         ready = time.perf_counter()
         prefaulted = time.process_time()
         answered: list[float] = []
