@@ -159,7 +159,7 @@ class Helper:
         except OSError:
             self.graphviz = None
 
-    def warm(self, prefault: bool) -> None:
+    def warm(self) -> None:
         """Nothing: a layout touches little of the zygote's memory, and less CPU in all
         counts more than the copy-on-write faults of a millisecond's layout."""
 

@@ -50,20 +50,15 @@ FAULT = b"fault\n"  # a job process that could not start says why, and the serve
 STARTUP_TIMEOUT_S = 120.0
 # Processes being forked or warmed at once: bounds a burst of refills.
 MAX_WARMING = 8
-# What the server asks the zygote for: a job process that runs its role's warm-up before it
-# says it is ready, or one that skips it (`Runner.warm(prefault=False)`).
 FORK = b"f"
-FORK_COLD = b"c"
 PID = struct.Struct("i")
 
 
 class Runner(Protocol):
     """What a role's zygote prepares and each of its job processes runs."""
 
-    def warm(self, prefault: bool) -> None:
-        """Trusted work run in a fresh job process, after its walls, before it is ready;
-        `prefault` says whether work done only to take page faults ahead of a job is worth
-        its CPU (see `ProcessPool`)."""
+    def warm(self) -> None:
+        """Trusted work run in a fresh job process, after its walls, before it is ready."""
 
     def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
         """The job's last message; `send` sends any before it. Must not raise."""
@@ -113,7 +108,7 @@ def zygote_main(control: Connection, role: Role) -> None:
             request = server.recv(1)
         except OSError:
             request = b""
-        if request not in (FORK, FORK_COLD):
+        if request != FORK:
             os._exit(0)  # the server closed its end
         ours, theirs = socket.socketpair()
         pid = os.fork()
@@ -125,7 +120,7 @@ def zygote_main(control: Connection, role: Role) -> None:
             os.dup2(nowhere, 1)
             os.dup2(nowhere, 2)
             os.close(nowhere)
-            _job_main(theirs.detach(), runner, role, prefault=request == FORK)
+            _job_main(theirs.detach(), runner, role)
         theirs.close()
         pidfd = os.pidfd_open(pid)
         try:
@@ -168,7 +163,7 @@ def _collapse_into_huge_pages() -> None:
             libc.madvise(low, high - low, MADV_COLLAPSE)
 
 
-def _job_main(descriptor: int, runner: Runner, role: Role, prefault: bool) -> None:
+def _job_main(descriptor: int, runner: Runner, role: Role) -> None:
     """A job process: walls, limits, warm-up, one job, exit. Never returns."""
     connection = Connection(descriptor)
     try:
@@ -176,7 +171,7 @@ def _job_main(descriptor: int, runner: Runner, role: Role, prefault: bool) -> No
         memory = role.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        runner.warm(prefault)
+        runner.warm()
         connection.send_bytes(READY)
     except BaseException:
         with contextlib.suppress(BaseException):
@@ -277,25 +272,12 @@ class JobProcess:
 
 class ProcessPool:
     """`size` job processes of one role kept ready; each is handed to `deliver` (from the
-    pool's thread) once it has warmed up. Call `refill` once for every process taken.
+    pool's thread) once it has warmed up. Call `refill` once for every process taken."""
 
-    `prefault()`, asked (from the pool's thread) at each fork, says whether the new process
-    should run its role's prefault. A prefault moves copy-on-write faults off a request's
-    path, which pays while spare processes wait for requests; when requests already wait
-    for processes, the new one is taken as soon as it is ready, so the prefault would only
-    add its own CPU to a busy machine's."""
-
-    def __init__(
-        self,
-        role: Role,
-        size: int,
-        deliver: Callable[[JobProcess], None],
-        prefault: Callable[[], bool] = lambda: True,
-    ) -> None:
+    def __init__(self, role: Role, size: int, deliver: Callable[[JobProcess], None]) -> None:
         self.role = role
         self.size = size
         self.deliver = deliver
-        self.prefault = prefault
         self.layers: dict[str, str] = {}
         self.zygote: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
@@ -373,9 +355,7 @@ class ProcessPool:
             if self.control is None:
                 self._restart_zygote()
             assert self.control is not None
-            # Until the first `size` are ready, the server is starting: nothing waits yet.
-            warm = not self.started.is_set() or self.prefault()
-            self.control.sendall(FORK if warm else FORK_COLD)
+            self.control.sendall(FORK)
             data, descriptors, _, _ = socket.recv_fds(self.control, PID.size, 2)
             if len(data) != PID.size or len(descriptors) != 2:
                 for descriptor in descriptors:

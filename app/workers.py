@@ -137,12 +137,11 @@ class Evaluator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def warm(self, prefault: bool) -> None:
-        """The copy-on-write faults of a job's first steps, paid before a request comes
-        (when `prefault`, and the settings allow it)."""
+    def warm(self) -> None:
+        """The copy-on-write faults of a job's first steps, paid before a request comes."""
         from app.evaluate import evaluate_parts
 
-        if prefault and self.settings.prefault_jobs:
+        if self.settings.prefault_jobs:
             graph, _ = evaluate_parts(
                 GraphRequest(code=PREFAULT), self.settings.limits, extras=False
             )
@@ -313,21 +312,13 @@ class WorkerPool:
         role = evaluation_role(settings)
         # Under load every ready process is taken as soon as it is warm: the processes being
         # forked and warmed meanwhile are what keeps the next jobs from waiting.
-        self.processes = ProcessPool(
-            role, SPARES_PER_WORKER * settings.workers, self._deliver, prefault=self._unhurried
-        )
+        self.processes = ProcessPool(role, SPARES_PER_WORKER * settings.workers, self._deliver)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.finishing: set[asyncio.Task[Extras]] = set()  # jobs that answered, still running
 
     @property
     def layers(self) -> dict[str, str]:
         return self.processes.layers
-
-    def _unhurried(self) -> bool:
-        """From the pool's thread: whether a process forked now will wait for a request (no
-        request waits, a ready process is idle), so its prefault is off any request's path.
-        Read without the loop's lock: a stale answer costs one prefault more or less."""
-        return self.waiting == 0 and self.idle.qsize() > 0
 
     def _deliver(self, process: JobProcess) -> None:
         """From the pool's thread: a warmed process joins the idle queue on the loop."""

@@ -65,7 +65,8 @@ def _life(request: GraphRequest, evaluator: Evaluator, prefault: bool) -> dict[s
         began = time.process_time()
         wall.enclose_job()
         walled = time.process_time()
-        evaluator.warm(prefault)
+        if prefault:
+            evaluator.warm()
         ready = time.perf_counter()
         prefaulted = time.process_time()
         answered: list[float] = []

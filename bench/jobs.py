@@ -91,7 +91,7 @@ def _life(
         if walls:
             wall.enclose_job()
         marks.append(_usage())
-        evaluator.warm(prefault)
+        Evaluator(evaluator.settings.model_copy(update={"prefault_jobs": prefault})).warm()
         marks.append(_usage())
         sent: list[bytes] = []
 

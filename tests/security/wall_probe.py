@@ -25,7 +25,7 @@ def prepare_probe(_: str) -> "Probe":
 
 
 class Probe:
-    def warm(self, prefault: bool) -> None:
+    def warm(self) -> None:
         pass
 
     def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
