@@ -145,8 +145,11 @@ class Tape:
                 continue
             entry = self.entry(tensor) if not is_leaf(tensor) else None
             if entry is None and not is_leaf(tensor) and tensor.grad_fn is not None:
+                made_by = type(tensor.grad_fn).__name__
                 raise ReplayError(
-                    "part of the computation was not recorded (a method of a module?)"
+                    f"{made_by} was made by a call the check cannot replay: the program's "
+                    "own code run by torch (a custom autograd.Function, a module's hooks) "
+                    "or a module's method called directly"
                 )
             if entry is None:
                 depends[key] = is_leaf(tensor)
