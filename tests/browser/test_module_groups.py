@@ -8,26 +8,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.editor import set_code
 from tests.browser.pages import NARROW, open_page
+from tests.test_module_groups import RNN_CELL, TRANSFORMER
 
-RNN_CELL = """import torch
-import torch.nn as nn
-cell = nn.RNNCell(4, 8)
-x = torch.randn(12, 3, 4)
-h = torch.zeros(3, 8)
-for t in range(12):
-    h = cell(x[t], h)
-loss = h.pow(2).mean()
-loss.backward()
-"""
-TRANSFORMER = """import torch
-import torch.nn as nn
-layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
-                                   batch_first=True)
-model = nn.TransformerEncoder(layer, num_layers=2)
-x = torch.randn(2, 5, 32)
-loss = model(x).pow(2).mean()
-loss.backward()
-"""
 CNN = """import torch
 import torch.nn as nn
 def block(cin, cout):
