@@ -102,12 +102,33 @@ function cropToGraph(svg) {
   const graph = svg.querySelector("g.graph");
   graph?.querySelector(":scope > polygon")?.remove();  // the page-sized background
   if (!graph) return;
-  const extent = graph.getBBox();
+  const extent = drawnExtent(graph);
   const m = graph.transform.baseVal.consolidate()?.matrix ?? { a: 1, d: 1, e: 0, f: 0 };
   const x = m.a * extent.x + m.e - MARGIN_PX;
   const y = m.d * extent.y + m.f - MARGIN_PX;
   const width = m.a * extent.width + 2 * MARGIN_PX;
   svg.setAttribute("viewBox", `${x} ${y} ${width} ${m.d * extent.height + 2 * MARGIN_PX}`);
+}
+
+// What the drawing covers, in its own units: the outlines of its boxes and clusters, and its
+// edge labels. Not the text inside boxes: Chromium lays SVG text out at its size on screen,
+// with a minimum, so in a drawing thousands of boxes tall, just inserted and fitted whole,
+// each title's extent reads dozens of times its size. (Drawings that big carry no edge
+// labels; smaller ones are not scaled down enough to matter.)
+function drawnExtent(graph) {
+  const parts = graph.querySelectorAll(
+    ":scope > :is(g.node, g.cluster) > :is(path, polygon, ellipse), :scope > g.edge > text",
+  );
+  let left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+  for (const part of parts) {
+    const { x, y, width, height } = part.getBBox();
+    left = Math.min(left, x);
+    top = Math.min(top, y);
+    right = Math.max(right, x + width);
+    bottom = Math.max(bottom, y + height);
+  }
+  if (left === Infinity) return graph.getBBox();
+  return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
 // The readable view: the whole graph when its text stays readable so, else wide enough to

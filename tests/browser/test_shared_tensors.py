@@ -43,4 +43,14 @@ def test_a_thousand_step_loop_is_drawn_whole(page: Page, live_server: str, artif
     expect(page.locator("#graph g.node[data-node-id]")).to_have_count(3_003 + 999)
     expect(page.locator("#graph g.node-reference")).to_have_count(999)
     expect(graph_node(page, "W").first).to_be_in_viewport()  # the view opens on the top
+    # at the pane's top and whole across: the crop is the drawing's, not inflated by its text
+    pane = page.locator("#graph").bounding_box()
+    top = graph_node(page, "W").first.bounding_box()
+    spine = graph_node(page, "TBackward0 \N{RIGHTWARDS ARROW} Wt").first.bounding_box()
+    assert pane is not None
+    assert top is not None
+    assert spine is not None
+    assert top["y"] - pane["y"] < 60, (pane, top)
+    assert pane["x"] <= spine["x"]
+    assert spine["x"] + spine["width"] <= pane["x"] + pane["width"]
     page.screenshot(path=str(artifacts / "shared-transpose-1000-1366.png"))
