@@ -41,12 +41,18 @@ SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view 
 # Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
 FOLLOW_UPS: set["asyncio.Task[None]"] = set()
 
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {
+
+def _problem(description: str) -> dict[str, object]:
+    """An answer documented in OpenAPI as problem+json."""
+    return {
         "model": Problem,
         "content": {"application/problem+json": {}},
         "description": description,
     }
+
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: _problem(description)
     for status, description in {
         413: "The request body is too large.",
         429: "This client sent too many requests; retry after the Retry-After header.",
@@ -139,11 +145,7 @@ async def answer(request: GraphRequest, services: Services) -> Answered:
     "/graph/extras/{token}",
     response_model=GraphExtras,
     responses={
-        404: {
-            "model": Problem,
-            "content": {"application/problem+json": {}},
-            "description": "No such token, or its extras expired.",
-        },
+        404: _problem("No such token, or its extras expired."),
         422: PROBLEMS[422] | {"description": "The token is not a token (too long)."},
         503: PROBLEMS[503] | {"description": "The extras are still being computed; retry."},
     },
@@ -188,11 +190,7 @@ async def _keep_extras(
     "/graph/view",
     response_model=GraphDrawing,
     responses={
-        404: {
-            "model": Problem,
-            "content": {"application/problem+json": {}},
-            "description": "The server no longer keeps that graph: POST /api/graph again.",
-        },
+        404: _problem("The server no longer keeps that graph: POST /api/graph again."),
         422: PROBLEMS[422] | {"description": "The request is not a view of a graph."},
     },
 )
