@@ -47,7 +47,7 @@ system-chromium:
 system-haproxy:
 	@[ -x /usr/sbin/haproxy ] || { $(SUDO) apt-get update -qq && $(APT_INSTALL) haproxy; }
 
-# uvicorn with the options of app/http.py (UVICORN_OPTIONS): its HTTP limits, and the app's
+# uvicorn with the options of app/server/http.py (UVICORN_OPTIONS): its HTTP limits, and the app's
 # own access log.
 serve: $(VENV)/.serve system-graphviz
 	$(BIN)/agx serve --host $(HOST) --port $(PORT)

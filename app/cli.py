@@ -17,7 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from app.client import SUFFIXES, Client, GraphError
-from app.http import UVICORN_OPTIONS
+from app.server.http import UVICORN_OPTIONS
 
 DRAWN, NOT_DRAWN, USAGE = 0, 1, 2
 STDIN = "-"
@@ -110,7 +110,8 @@ def draw(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
 
 def serve(host: str, port: int) -> None:
     """Replace this process by uvicorn's command line, so that the server checks where it
-    listens and its HTTP limits exactly as it does for `uvicorn app.main:app` (app.listening)."""
+    listens and its HTTP limits exactly as it does for `uvicorn app.main:app`
+    (app.server.listening)."""
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", host]
     os.execv(sys.executable, [*command, "--port", str(port), *UVICORN_OPTIONS])  # noqa: S606
 

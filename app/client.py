@@ -6,12 +6,13 @@
     result.variables["x"].grad  # the API's answer, typed
     result.save("graph.png")    # .svg, .png, .dot or .json, by the suffix
 
-With `server=None` the program goes through the API's own pipeline (`app.routes.graph.answer`)
-without HTTP, in job processes of this Python process (started on first use, kept until it
-exits) behind the same walls and under the same limits as the server's (`Settings`, from the
-`AGX_` variables). With a URL it is posted to that server's /api/graph. Either way the answer
-is the API's, gradient check included, and a program that is refused or fails raises
-GraphError with the problem's title, detail, line and column.
+With `server=None` the program goes through the API's own pipeline
+(`app.server.routes.graph.answer`) without HTTP, in job processes of this Python process
+(started on first use, kept until it exits) behind the same walls and under the same limits
+as the server's (`Settings`, from the `AGX_` variables). With a URL it is posted to that
+server's /api/graph. Either way the answer is the API's, gradient check included, and a
+program that is refused or fails raises GraphError with the problem's title, detail, line and
+column.
 """
 
 import atexit
@@ -27,15 +28,15 @@ import httpx
 from anyio.from_thread import start_blocking_portal
 from pydantic import ValidationError
 
-from app.png import PngError, render_png
-from app.problems import BUSY, PROBLEM_TYPE, program_problem, validation_problem
-from app.render import format_tensor
-from app.routes.graph import answer
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest, GraphResponse, Problem, VariableInfo
-from app.services import Services, running
-from app.settings import Settings
-from app.workers import SaturatedError
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphRequest, GraphResponse, Problem, VariableInfo
+from app.contract.settings import Settings
+from app.server.png import PngError, render_png
+from app.server.problems import BUSY, PROBLEM_TYPE, program_problem, validation_problem
+from app.server.render import format_tensor
+from app.server.routes.graph import answer
+from app.server.services import Services, running
+from app.server.workers import SaturatedError
 
 log = logging.getLogger(__name__)
 # The client asks for the whole answer at once: the gradient check too.

@@ -8,19 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.listening import (
+from app.contract.settings import Settings
+from app.server.listening import (
     check_http_limits,
     check_listening,
     install_listening_guard,
 )
-from app.metrics import Metrics
-from app.observe import install_observe
-from app.problems import install_problem_handlers
-from app.ratelimit import install_rate_limit
-from app.routes import docs, export, graph, health, metrics, pages
-from app.security import install_security
-from app.services import running
-from app.settings import Settings
+from app.server.metrics import Metrics
+from app.server.observe import install_observe
+from app.server.problems import install_problem_handlers
+from app.server.ratelimit import install_rate_limit
+from app.server.routes import docs, export, graph, health, metrics, pages
+from app.server.security import install_security
+from app.server.services import running
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger(__name__)

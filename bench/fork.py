@@ -12,11 +12,11 @@ import os
 import statistics
 import time
 
-from app import pool, wall
-from app.evaluate import evaluate, evaluate_parts
-from app.schemas import GraphRequest
-from app.settings import Settings
-from app.workers import Evaluator, prepare_evaluator
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Settings
+from app.server import pool, wall
+from app.server.workers import Evaluator, prepare_evaluator
+from app.worker.evaluate import evaluate, evaluate_parts
 from bench.programs import SEED_SIZED
 
 REPEATS = 15

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from app import pool, wall
-from app.settings import Settings
-from app.workers import Evaluator, prepare_evaluator
+from app.contract.settings import Settings
+from app.server import pool, wall
+from app.server.workers import Evaluator, prepare_evaluator
 from bench.classroom import _body
 from bench.report import table
 

@@ -13,10 +13,10 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.metrics import Metrics
-from app.observe import STDOUT, ObserveMiddleware
-from app.ratelimit import RateLimitMiddleware
-from app.settings import Settings
+from app.contract.settings import Settings
+from app.server.metrics import Metrics
+from app.server.observe import STDOUT, ObserveMiddleware
+from app.server.ratelimit import RateLimitMiddleware
 from bench.report import table
 
 REQUESTS = 5_000

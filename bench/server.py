@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from app.http import UVICORN_LIMITS
+from app.server.http import UVICORN_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ export function nodeById(answer, id) {
 
 // A node's title: the op and the names bound to its output, after the module call that made
 // it ("model.fc1 (Linear): AddmmBackward0"), else with the module whose parameters it uses
-// ("AddmmBackward0 (model.0)", as app/render.py's _title draws it).
+// ("AddmmBackward0 (model.0)", as app/server/render.py's _title draws it).
 export function nodeTitle(node, answer) {
   const names = node.variables.join(", ");
   if (node.kind === "leaf") return names || "leaf";
@@ -78,7 +78,7 @@ export function sameInEachCall(answer, id) {
 }
 
 // The answer's view with every call around the node expanded and their rolls unrolled: the
-// view in which the node is drawn (app/views.py's rolls: calls of one module in one group).
+// view in which the node is drawn (app/server/views.py's rolls: calls of one module in one group).
 export function viewOpening(answer, id) {
   const around = groupsAround(answer, id);
   const open = new Set(around.map((group) => group.id));
@@ -154,7 +154,7 @@ export function pathToRoot(answer, id) {
   return { nodes: [...nodes], edges };
 }
 
-// What a node's gradient is, named as the drawing names it (app/render.py's grad_name):
+// What a node's gradient is, named as the drawing names it (app/server/render.py's grad_name):
 // d(root)/d(this node's output), e.g. "dz/dy". Not .grad, which only a leaf keeps.
 export function gradName(answer, node) {
   const root = nodeById(answer, answer.root);

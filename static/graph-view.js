@@ -19,7 +19,7 @@ function placeholder(text) {
   box.replaceChildren(note);
 }
 
-// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/render.py),
+// Every box drawn for a node: one, or one per use of a leaf drawn once per use (app/server/render.py),
 // or the box of the collapsed module call that holds it.
 function nodeElements(id) {
   const own = [...box.querySelectorAll(`[data-node-id="${id}"]`)];

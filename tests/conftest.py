@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.layout import LayoutService
+from app.contract.settings import Settings
 from app.main import create_app
-from app.settings import Settings
+from app.server.layout import LayoutService
 from bench.server import running_server
 
 

@@ -1,6 +1,6 @@
 """Small hand-made graphs for the drawing tests: a weight shared by every step of a loop."""
 
-from app.schemas import EdgeInfo, GraphData, NodeInfo
+from app.contract.schemas import EdgeInfo, GraphData, NodeInfo
 
 
 def node(node_id: int, kind: str, op: str = "TanhBackward0") -> NodeInfo:

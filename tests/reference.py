@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from app.evaluate import DEFAULT_SEED
+from app.worker.evaluate import DEFAULT_SEED
 
 
 @dataclass

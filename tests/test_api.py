@@ -6,11 +6,11 @@ from xml.etree import ElementTree
 import pytest
 from fastapi.testclient import TestClient
 
-from app import capture, gradcheck
-from app.evaluate import evaluate
-from app.schemas import GradCheckInfo, GraphRequest, GraphShape
-from app.settings import Limits
-from app.wall import LAYERS
+from app.contract.schemas import GradCheckInfo, GraphRequest, GraphShape
+from app.contract.settings import Limits
+from app.server.wall import LAYERS
+from app.worker import capture, gradcheck
+from app.worker.evaluate import evaluate
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 

@@ -2,8 +2,8 @@
 
 from fastapi.testclient import TestClient
 
-from app.cache import ResponseCache, cache_key
-from app.schemas import GraphRequest
+from app.contract.schemas import GraphRequest
+from app.server.cache import ResponseCache, cache_key
 
 
 def test_hits_and_misses_are_counted() -> None:

@@ -2,11 +2,11 @@
 
 import pytest
 
-from app.evaluate import evaluate
-from app.sandbox.checker import check_program
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
+from app.worker.sandbox.checker import check_program
 
 
 def refusal(code: str) -> ProgramError:

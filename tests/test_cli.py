@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from app.http import UVICORN_OPTIONS
+from app.server.http import UVICORN_OPTIONS
 from tests.security.live_server import free_port
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON
 
@@ -129,7 +129,7 @@ def test_usage_errors(program: Path, arguments: tuple[str, ...], message: str) -
 
 
 def test_serve_runs_uvicorn_as_make_serve_does(tmp_path: Path) -> None:
-    """`agx serve` becomes uvicorn (same process) with the HTTP limits of app.http."""
+    """`agx serve` becomes uvicorn (same process) with the HTTP limits of app.server.http."""
     port = free_port()
     process = subprocess.Popen(
         [str(AGX), "serve", "--port", str(port)], cwd=tmp_path, stderr=subprocess.DEVNULL

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.extras import ExtrasStore
+from app.contract.settings import Settings
 from app.main import create_app
-from app.settings import Settings
+from app.server.extras import ExtrasStore
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 MLP = """import torch
@@ -146,9 +146,9 @@ def test_store_wakes_a_reader_that_came_first() -> None:
 def test_a_long_loop_is_checked_within_the_default_budget() -> None:
     """A weight shared by 100 steps: 300 calls, whose batched replay the default budget
     pays for; the check must not spend it on a pessimistic charge first."""
-    from app.evaluate import evaluate
-    from app.schemas import GraphRequest
-    from app.settings import Limits
+    from app.contract.schemas import GraphRequest
+    from app.contract.settings import Limits
+    from app.worker.evaluate import evaluate
     from bench.programs import rnn
 
     check = evaluate(GraphRequest(code=rnn(100)), Limits()).gradcheck["W"]

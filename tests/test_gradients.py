@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 import torch
 
-from app.evaluate import evaluate
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
+from app.contract.schemas import GraphData, GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 from tests.programs import PROGRAMS
 from tests.reference import Reference, as_tensor, assert_close, run_reference
 

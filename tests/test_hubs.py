@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.evaluate import evaluate
-from app.layout import LayoutService
-from app.render import build_dot
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.server.layout import LayoutService
+from app.server.render import build_dot
+from app.worker.evaluate import evaluate
 from bench.programs import scaled_weight, shared_transpose
 
 PROGRAMS = [shared_transpose, scaled_weight]

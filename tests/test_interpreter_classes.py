@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphData, GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 from tests.reference import run_reference
 
 # A scalar autograd engine and a small MLP in the style of micrograd: operators and their

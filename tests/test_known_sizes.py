@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from app.sandbox.errors import ProgramError
-from app.sandbox.guard import Budget, Guard, _known_numel, _linear_size
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.settings import Limits
+from app.worker.sandbox.guard import Budget, Guard, _known_numel, _linear_size
 
 shapes = st.lists(st.integers(0, 3), max_size=4).map(tuple)
 

@@ -3,8 +3,8 @@
 from pathlib import Path
 from xml.etree import ElementTree
 
-from app.layout import LayoutService
-from app.render import SPLIT_FAN_OUT, build_dot
+from app.server.layout import LayoutService
+from app.server.render import SPLIT_FAN_OUT, build_dot
 from tests.graphs import shared_weight_chain
 
 # Deep enough that no engine finishes in half a millisecond.

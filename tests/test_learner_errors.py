@@ -3,10 +3,10 @@ attribute answered as Python would, with the nearest name."""
 
 import pytest
 
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 SETUP = "import torch\nW = torch.ones(3, 4, requires_grad=True)\nx = torch.ones(3, 2)\n"
 

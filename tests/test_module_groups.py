@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from app.evaluate import DEFAULT_SEED, evaluate
-from app.render import build_dot
-from app.schemas import GraphData, GraphRequest, GraphView
-from app.settings import Limits
-from app.views import WHOLE_NODES, apply_view, default_view, rolls
+from app.contract.schemas import GraphData, GraphRequest, GraphView
+from app.contract.settings import Limits
+from app.server.render import build_dot
+from app.server.views import WHOLE_NODES, apply_view, default_view, rolls
+from app.worker.evaluate import DEFAULT_SEED, evaluate
 
 RNN_CELL = """import torch
 import torch.nn as nn

@@ -4,7 +4,7 @@ boxes of a rank overlapping, a loop's spine straight, in time linear in the grap
 import itertools
 import time
 
-from app.placement import BOX_GAP, RANK_STEP, place
+from app.server.placement import BOX_GAP, RANK_STEP, place
 
 
 def test_every_box_is_placed_above_what_it_feeds_without_overlaps() -> None:

@@ -7,8 +7,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.clients import ClientResolver, host_key
-from app.ratelimit import TokenBuckets
+from app.server.peers import ClientResolver, host_key
+from app.server.ratelimit import TokenBuckets
 from tests.conftest import OPS_SETTINGS, SCRAPER
 
 

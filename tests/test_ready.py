@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
-from app.pool import JobProcess
-from app.workers import WorkerPool
+from app.server.pool import JobProcess
+from app.server.workers import WorkerPool
 
 
 def test_ready_with_warm_workers(ops_client: TestClient) -> None:

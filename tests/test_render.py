@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from app.elide import fit
-from app.evaluate import evaluate
-from app.render import DOT_MAX_BOXES, MAX_DRAWN_BOXES, SPLIT_FAN_OUT, build_dot, layers
-from app.schemas import EdgeInfo, GraphRequest, GraphShape
-from app.settings import Limits
+from app.contract.schemas import EdgeInfo, GraphRequest, GraphShape
+from app.contract.settings import Limits
+from app.server.render import DOT_MAX_BOXES, MAX_DRAWN_BOXES, SPLIT_FAN_OUT, build_dot, layers
+from app.server.spread_uses import fit
+from app.worker.evaluate import evaluate
 from tests.graphs import node, shared_weight_chain
 
 
@@ -39,7 +39,7 @@ def test_very_large_graph_is_drawn_whole_with_its_boxes_placed() -> None:
     for edge in graph.edges:
         assert dot.count(f'id="edge-{edge.source}-{edge.target}-{edge.input_nr}"') == 1
     assert "elided" not in dot
-    assert 'layout="nop2"' in dot.splitlines()[1]  # beyond dot: placed by app/placement.py
+    assert 'layout="nop2"' in dot.splitlines()[1]  # beyond dot: placed by app/server/placement.py
     boxes, _ = drawn(dot)
     assert len(re.findall(r' pos="-?\d+,-?\d+"', dot)) == boxes + 1  # and the legend
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.evaluate import evaluate
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 from tests.seed_cells import (
     ACCUMULATION,
     BCE_COMMENT,

@@ -1,15 +1,16 @@
-"""docs/settings.md's table is app/settings.py's fields, description and bounds included."""
+"""docs/settings.md's table is app/contract/settings.py's fields, description and bounds
+included."""
 
 import pytest
 
-from app import settings_doc
-from app.settings import Limits, Settings
+from app.contract.settings import Limits, Settings
+from app.server import settings_doc
 
 
 def test_committed_table_is_the_generated_one() -> None:
     committed = settings_doc.DOCUMENT.read_text()
     assert committed == settings_doc.with_table(committed), (
-        "docs/settings.md is out of date: run `.venv/bin/python -m app.settings_doc`"
+        "docs/settings.md is out of date: run `.venv/bin/python -m app.server.settings_doc`"
     )
 
 

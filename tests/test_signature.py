@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from app.sandbox.guard import DRY_RUN_SIZES, Budget, Guard
-from app.sandbox.signature import MAX_ITEMS, MAX_TEXT, SizeMemo, UnsizedError, signature
-from app.settings import Limits
+from app.contract.settings import Limits
+from app.worker.sandbox.guard import DRY_RUN_SIZES, Budget, Guard
+from app.worker.sandbox.signature import MAX_ITEMS, MAX_TEXT, SizeMemo, UnsizedError, signature
 
 
 def test_values_do_not_matter_shapes_and_types_do() -> None:

@@ -1,12 +1,12 @@
-"""Tensor summaries (app/summary.py): the numbers PyTorch holds, in JSON, computed once."""
+"""Tensor summaries (app/worker/summary.py): the numbers PyTorch holds, in JSON, computed once."""
 
 import pytest
 import torch
 
-from app.evaluate import evaluate
-from app.schemas import GraphRequest
-from app.settings import Limits
-from app.summary import FULL_TENSOR_NUMEL, Summaries, summarize
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
+from app.worker.summary import FULL_TENSOR_NUMEL, Summaries, summarize
 
 
 @pytest.mark.parametrize(

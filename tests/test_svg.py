@@ -6,11 +6,11 @@ from xml.etree import ElementTree
 
 import pytest
 
-from app.evaluate import evaluate
-from app.layout import LayoutService
-from app.render import build_dot, format_number, format_tensor
-from app.schemas import EdgeInfo, GraphData, GraphRequest, GraphShape, NodeInfo
-from app.settings import Limits
+from app.contract.schemas import EdgeInfo, GraphData, GraphRequest, GraphShape, NodeInfo
+from app.contract.settings import Limits
+from app.server.layout import LayoutService
+from app.server.render import build_dot, format_number, format_tensor
+from app.worker.evaluate import evaluate
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -9,12 +9,12 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app import gradcheck, tape
-from app.evaluate import evaluate
-from app.render import build_dot
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphData, GraphRequest
+from app.contract.settings import Limits
+from app.server.render import build_dot
+from app.worker import gradcheck, tape
+from app.worker.evaluate import evaluate
 from tests.examples import LESSONS
 from tests.programs import PROGRAMS
 from tests.reference import Reference, as_tensor, assert_close, run_reference

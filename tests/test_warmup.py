@@ -3,10 +3,10 @@ for every job, silently but for a line in the log."""
 
 import pytest
 
-from app.evaluate import evaluate
-from app.schemas import GraphRequest
-from app.settings import Limits
-from app.warmup import TUTORIAL_PROGRAMS
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
+from app.worker.warmup import TUTORIAL_PROGRAMS
 
 
 @pytest.mark.parametrize("code", TUTORIAL_PROGRAMS, ids=range(len(TUTORIAL_PROGRAMS)))

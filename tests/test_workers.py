@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from app.pool import JobProcess
+from app.server.pool import JobProcess
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "uvloop": uvloop.new_event_loop,

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, Request, expect
 
-from app.routes.docs import DOCS_CONTENT_SECURITY_POLICY
+from app.server.routes.docs import DOCS_CONTENT_SECURITY_POLICY
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 

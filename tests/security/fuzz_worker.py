@@ -10,10 +10,10 @@ import sys
 
 import torch
 
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 
 def main() -> None:

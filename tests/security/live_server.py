@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from app.http import UVICORN_OPTIONS  # as `agx serve` runs it
+from app.server.http import UVICORN_OPTIONS  # as `agx serve` runs it
 
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"

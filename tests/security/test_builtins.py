@@ -2,9 +2,9 @@
 
 import time
 
-from app.evaluate import evaluate
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 
 def run_stdout(code: str) -> str:

@@ -8,12 +8,12 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app import capture, chainrule, gradcheck, passes, tape
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
-from app.summary import Summaries, dense_coo, summarize
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphData, GraphRequest
+from app.contract.settings import Limits
+from app.worker import capture, chainrule, gradcheck, passes, tape
+from app.worker.evaluate import evaluate
+from app.worker.summary import Summaries, dense_coo, summarize
 from tests.reference import assert_close, run_reference
 from tests.security.conftest import assert_problem
 
@@ -170,7 +170,7 @@ def test_sparse_gradients_are_checked_dense_and_said_to_be_sparse() -> None:
 
 
 def test_leaf_reshaped_through_data_is_refused() -> None:
-    """The sandbox keeps a tensor's shape (app/sandbox/tensors.py), so the gradient check
+    """The sandbox keeps a tensor's shape (app/worker/sandbox/tensors.py), so the gradient check
     never meets a leaf whose shape changed after backward."""
     with pytest.raises(ProgramError, match="needs a tensor like the one it replaces"):
         run(RESHAPED_THROUGH_DATA)

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphData, GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphData, GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 
 def run(code: str, gradcheck: bool = False) -> GraphData:

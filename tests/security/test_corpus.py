@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.settings import Settings
+from app.contract.settings import Settings
 from tests.security.conftest import assert_problem
 from tests.security.corpus import CORPUS, FILE_MARKER, Hostile
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from app.evaluate import evaluate
-from app.sandbox.errors import ProgramError
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 CHAIN = (
     "import torch\nx = torch.ones(1, requires_grad=True)\ny = x\n"

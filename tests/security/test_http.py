@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
-from app.settings import Settings
+from app.contract.settings import Settings
 from tests.security.conftest import assert_problem
 
 NORMAL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3"

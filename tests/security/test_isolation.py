@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from app.schemas import GraphRequest
-from app.settings import Settings
-from app.workers import SaturatedError, WorkerPool
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Settings
+from app.server.workers import SaturatedError, WorkerPool
 from tests.security.conftest import assert_problem
 
 NORMAL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\ny.backward()"

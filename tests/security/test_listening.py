@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.listening import WeakWallError, check_listening, is_loopback, uvicorn_host
+from app.server.listening import WeakWallError, check_listening, is_loopback, uvicorn_host
 
 FULL = {"seccomp": "present", "landlock": "present"}
 WEAK = {"seccomp": "present", "landlock": "missing: the kernel has no Landlock"}

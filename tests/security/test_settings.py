@@ -4,7 +4,7 @@ tests/test_settings_doc.py's)."""
 import pytest
 from pydantic import ValidationError
 
-from app.settings import Settings
+from app.contract.settings import Settings
 
 
 def test_environment_overrides_server_settings_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:

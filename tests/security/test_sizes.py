@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from app.sandbox.errors import ProgramError
-from app.sandbox.guard import Budget, Guard
-from app.settings import Limits
+from app.contract.errors import ProgramError
+from app.contract.settings import Limits
+from app.worker.sandbox.guard import Budget, Guard
 
 BIG = torch.tensor(10**8)
 CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = [

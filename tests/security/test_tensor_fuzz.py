@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.sandbox.allowlist import F_FUNCTIONS, TENSOR_METHODS, TORCH_FUNCTIONS
+from app.worker.sandbox.allowlist import F_FUNCTIONS, TENSOR_METHODS, TORCH_FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWER_TIMEOUT_S = 30.0

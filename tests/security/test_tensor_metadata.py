@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch._prims_common import is_non_overlapping_and_dense_or_false as reference
 
-from app.sandbox.errors import ProgramError
-from app.sandbox.tensors import assign_data, assign_grad, is_dense, read_data
+from app.contract.errors import ProgramError
+from app.worker.sandbox.tensors import assign_data, assign_grad, is_dense, read_data
 
 
 def test_dense_means_each_element_its_own_memory_in_one_block() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.pool import JobProcess, ProcessPool, Role
+from app.server.pool import JobProcess, ProcessPool, Role
 from tests.security.wall_probe import TARGET
 
 LAYER_LINES = ("Seccomp:\t2", "NoNewPrivs:\t1")

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.evaluate import evaluate
-from app.schemas import GraphRequest
-from app.settings import Limits
+from app.contract.schemas import GraphRequest
+from app.contract.settings import Limits
+from app.worker.evaluate import evaluate
 
 # `x.T` of a 3-d tensor warns once per process in PyTorch (TORCH_WARN_ONCE).
 WARNS_ONCE = (
@@ -33,9 +33,9 @@ def test_warnings_are_those_of_a_fresh_process() -> None:
     warnings_of(WARNS_ONCE)
     script = (
         "import json, sys\n"
-        "from app.evaluate import evaluate\n"
-        "from app.schemas import GraphRequest\n"
-        "from app.settings import Limits\n"
+        "from app.worker.evaluate import evaluate\n"
+        "from app.contract.schemas import GraphRequest\n"
+        "from app.contract.settings import Limits\n"
         "print(json.dumps(evaluate(GraphRequest(code=sys.argv[1]), Limits()).warnings))\n"
     )
     fresh = subprocess.run(

@@ -2,7 +2,7 @@
 
 It is a `Role` of its own, defined here in the tests, so no request and no program can ever
 reach it: the server's pools are built with the evaluation and layout roles only. It runs
-in a real job process, forked by a real zygote and walled by `app.wall`, like every job.
+in a real job process, forked by a real zygote and walled by `app.server.wall`, like every job.
 """
 
 import ctypes

@@ -1,0 +1,54 @@
+"""A bounded LRU of finished answers, so a repeated identical request skips the whole pipeline.
+
+Evaluation is deterministic (every job starts from the same seed and torch state), so the
+same code and output always give the same answer. Entries are the response bytes, bounded
+both in number and in total size, since one answer of a large graph can be megabytes. The
+layout service keeps drawings (SVG by DOT source) in another (app/server/layout.py).
+"""
+
+import hashlib
+from collections import OrderedDict
+
+from app.contract.schemas import GraphRequest
+
+
+def cache_key(request: GraphRequest) -> str:
+    """The program, output and view: what is `include`d makes no difference, as only
+    complete answers are kept."""
+    return hashlib.sha256(request.model_dump_json(exclude={"include"}).encode()).hexdigest()
+
+
+def shape_key(request: GraphRequest) -> str:
+    """The program and output, which make the graph: every view of it shares this key."""
+    fields = {"include", "view"}
+    return hashlib.sha256(request.model_dump_json(exclude=fields).encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> bytes | None:
+        body = self.entries.get(key)
+        if body is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes or self.max_entries == 0:
+            return
+        if key in self.entries:
+            self.size -= len(self.entries.pop(key))
+        self.entries[key] = body
+        self.size += len(body)
+        while len(self.entries) > self.max_entries or self.size > self.max_bytes:
+            _, evicted = self.entries.popitem(last=False)
+            self.size -= len(evicted)

@@ -1,0 +1,270 @@
+"""POST /api/graph: the whole pipeline for one program."""
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
+from fastapi.openapi.models import Example
+
+from app.contract.schemas import (
+    GraphData,
+    GraphDrawing,
+    GraphExtras,
+    GraphRequest,
+    GraphResponse,
+    GraphShape,
+    GraphView,
+    Problem,
+    ViewRequest,
+)
+from app.server.cache import ResponseCache, cache_key, shape_key
+from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
+from app.server.extras import ExtrasStore
+from app.server.layout import LayoutService, Rendered
+from app.server.observe import note_program
+from app.server.render import build_dot, layers
+from app.server.services import Services
+from app.server.views import apply_view, default_view
+from app.server.workers import EXAMPLES, Evaluated
+
+router = APIRouter(prefix="/api", tags=["graph"])
+# A large answer is serialised in a thread, so that other requests do not wait on the event
+# loop; a seed-sized one costs less than the hop to a thread.
+INLINE_ANSWER_NODES = 150
+INLINE_STDOUT_CHARS = 16_000
+EXTRAS_PATH = "/api/graph/extras/"
+EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
+SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view and its `shape`
+# Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
+FOLLOW_UPS: set["asyncio.Task[None]"] = set()
+
+
+def _problem(description: str) -> dict[str, object]:
+    """An answer documented in OpenAPI as problem+json."""
+    return {
+        "model": Problem,
+        "content": {"application/problem+json": {}},
+        "description": description,
+    }
+
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: _problem(description)
+    for status, description in {
+        413: "The request body is too large.",
+        429: "This client sent too many requests; retry after the Retry-After header.",
+        422: "The program was refused or failed; `line` and `column` point into it.",
+        503: "Every worker is busy; retry after the Retry-After header.",
+    }.items()
+}
+
+
+def _request_examples(*ids: str) -> dict[str, Example]:
+    """The page's examples (static/examples.json) by id, as request examples for /docs."""
+    examples = {example["id"]: example for example in json.loads(EXAMPLES.read_text())}
+    return {
+        name: {"summary": examples[name]["title"], "value": {"code": examples[name]["code"]}}
+        for name in ids
+    }
+
+
+# The seed's chain rule first: the example /docs fills in.
+GraphRequestBody = Annotated[
+    GraphRequest,
+    Body(openapi_examples=_request_examples("chain-rule", "classifier-autograd", "mlp-class")),
+]
+
+
+@router.post("/graph", response_model=GraphResponse, responses=PROBLEMS)
+async def graph(
+    request: GraphRequestBody, services: ServicesDep, settings: SettingsDep, http: Request
+) -> Response:
+    """Run the program, walk its autograd graph, backpropagate, and draw it.
+
+    The answer comes as soon as the graph is drawn: the gradient check, whose cost is not
+    bounded by the graph's size, is `pending`, to be fetched from `extras`, unless the
+    request's `include` asks for it in this answer. An answer served from the cache has
+    everything."""
+    note_program(http, request.code, settings.access_log_program)
+    answered = await answer(request, services)
+    return Response(answered.body, media_type="application/json", headers=answered.headers)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The JSON of a GraphResponse, and the headers that name what only this replica keeps
+    (the graph for other views, pending extras): a proxy in front of several sends the
+    fetch of either here by its token."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+async def answer(request: GraphRequest, services: Services) -> Answered:
+    """The whole pipeline for one program: what POST /api/graph answers, and what the local
+    client (app.client) runs without HTTP. Raises ProgramError for the program's faults and
+    SaturatedError when every worker is busy."""
+    key, token = cache_key(request), shape_key(request)
+    shapes, extras, cache = services.shapes, services.extras, services.cache
+    # A kept answer names its graph for other views: it is served only while that holds.
+    body = cache.get(key) if shapes.get(token) is not None else None
+    if body is not None:
+        return Answered(body, {SHAPE_TOKEN: token})
+    layout, timeout_s = services.layout, services.settings.render_timeout_s
+    # The graph is drawn while the job process computes the teaching fields.
+    evaluated = await services.pool.run(
+        request, lambda shape: draw(shape, layout, timeout_s, request.view)
+    )
+    data = evaluated.data
+    shapes.put(
+        token,
+        GraphShape.model_construct(
+            root=data.root, nodes=data.nodes, edges=data.edges, groups=data.groups
+        ),
+    )
+    if "gradcheck" in request.include:
+        done = await evaluated.extras
+        body = await response_body(data.with_extras(done.value), evaluated.made, shape=token)
+        if done.complete:
+            cache.put(key, body)
+        return Answered(body, {SHAPE_TOKEN: token})
+    pending = extras.open()
+    body = await response_body(
+        data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + pending, shape=token
+    )
+    follow_up = asyncio.ensure_future(_keep_extras(evaluated, pending, key, token, extras, cache))
+    FOLLOW_UPS.add(follow_up)
+    follow_up.add_done_callback(FOLLOW_UPS.discard)
+    return Answered(body, {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token})
+
+
+@router.get(
+    "/graph/extras/{token}",
+    response_model=GraphExtras,
+    responses={
+        404: _problem("No such token, or its extras expired."),
+        422: PROBLEMS[422] | {"description": "The token is not a token (too long)."},
+        503: PROBLEMS[503] | {"description": "The extras are still being computed; retry."},
+    },
+)
+async def graph_extras(
+    token: Annotated[str, Path(max_length=100)], extras: ExtrasDep, settings: SettingsDep
+) -> Response:
+    """The fields an answer of POST /api/graph left `pending`, by the token in its `extras`;
+    waits up to the job's time limit for them. They are kept for `extras_ttl_s`."""
+    try:
+        body = await extras.get(token, settings.job_timeout_s)
+    except TimeoutError:
+        raise HTTPException(
+            503, "the gradient check is still being computed", headers={"Retry-After": "1"}
+        ) from None
+    if body is None:
+        raise HTTPException(404, "no such extras: the token is unknown or has expired")
+    return Response(body, media_type="application/json")
+
+
+async def _keep_extras(
+    evaluated: "Evaluated[Drawn]",
+    token: str,
+    key: str,
+    shape: str,
+    extras: ExtrasStore,
+    cache: ResponseCache,
+) -> None:
+    """Once the job's extras come: kept for their token, and the whole answer cached."""
+    try:
+        done = await evaluated.extras
+    except asyncio.CancelledError:
+        extras.close(token)
+        raise
+    extras.fill(token, done.value.model_dump_json().encode())
+    if done.complete:
+        data = evaluated.data.with_extras(done.value)
+        cache.put(key, await response_body(data, evaluated.made, shape=shape))
+
+
+@router.post(
+    "/graph/view",
+    response_model=GraphDrawing,
+    responses={
+        404: _problem("The server no longer keeps that graph: POST /api/graph again."),
+        422: PROBLEMS[422] | {"description": "The request is not a view of a graph."},
+    },
+)
+async def graph_view(
+    request: ViewRequest, shapes: ShapesDep, layout: LayoutDep, settings: SettingsDep
+) -> Response:
+    """Another view of a graph POST /api/graph answered lately (its `shape` token): module
+    calls collapsed, expanded, rolled or unrolled, drawn without running the program again."""
+    shape = shapes.get(request.shape)
+    if shape is None:
+        raise HTTPException(404, "the server no longer keeps this graph: run the program again")
+    body = shapes.drawing(request.shape, request.view)
+    if body is None:
+        body = await anyio.to_thread.run_sync(
+            lambda: _drawing_body(draw(shape, layout, settings.render_timeout_s, request.view))
+        )
+        shapes.keep_drawing(request.shape, request.view, body)
+    return Response(body, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A graph's DOT source for one view and what Graphviz made of it (SVG, or a warning)."""
+
+    dot: str
+    rendered: Rendered
+    view: GraphView
+    shown_in: dict[int, str]
+
+
+def draw(
+    shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
+) -> Drawn:
+    """Stage 4 for one graph, in `view` or the default one; blocks, so it runs in a thread
+    (the job's: see WorkerPool.run)."""
+    chosen = view if view is not None else default_view(shape)
+    viewed = apply_view(shape, chosen)
+    dot = build_dot(shape, viewed)
+    return Drawn(dot, layout.render(dot, timeout_s), chosen, viewed.shown_in)
+
+
+def _drawing_body(drawn: Drawn) -> bytes:
+    drawing = GraphDrawing(
+        view=drawn.view,
+        dot=drawn.dot,
+        svg=drawn.rendered.svg,
+        shown_in=drawn.shown_in,
+        warning=drawn.rendered.warning,
+    )
+    return drawing.model_dump_json().encode()
+
+
+async def response_body(data: GraphData, drawn: Drawn, **fields: object) -> bytes:
+    """The JSON answer, with `fields` of GraphResponse beyond the data (`pending`,
+    `extras`); a large one written in a thread."""
+    if (
+        len(data.nodes) > INLINE_ANSWER_NODES
+        or len(data.variables) > INLINE_ANSWER_NODES
+        or len(data.stdout) > INLINE_STDOUT_CHARS
+    ):
+        return await anyio.to_thread.run_sync(lambda: _body(data, drawn, fields))
+    return _body(data, drawn, fields)
+
+
+def _body(data: GraphData, drawn: Drawn, fields: dict[str, object]) -> bytes:
+    """`data` was validated when it left the worker; it is not again."""
+    warnings = data.warnings + ([drawn.rendered.warning] if drawn.rendered.warning else [])
+    values = {name: getattr(data, name) for name in GraphData.model_fields}
+    response = GraphResponse.model_construct(
+        **{**values, "warnings": warnings, **fields},
+        dot=drawn.dot,
+        svg=drawn.rendered.svg,
+        view=drawn.view,
+        shown_in=drawn.shown_in,
+        layers=layers(data),
+    )
+    return response.model_dump_json().encode()

@@ -1,0 +1,294 @@
+"""The "gradient by hand versus autograd" lesson, done for the learner.
+
+For each leaf of the drawn graph, d(root)/d(leaf) is estimated by central differences,
+(f(x + h) - f(x - h)) / 2h per element, where f recomputes the root from the leaf by
+replaying the program's recorded forward calls in float64 (see app.worker.tape), and compared with
+the gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
+checked as its sum, as the server backpropagates it with ones. The points of all leaves of
+more than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised by
+torch.func.vmap, wherever the calls allow it; the rest one point at a time.
+
+The work is bounded by counting it before it is done, never by a clock: at most
+`gradcheck_max_leaves` leaves of at most MAX_LEAF_NUMEL elements each; at most
+`gradcheck_max_calls` tape entries walked and torch calls replayed (a vectorised call
+counting BATCHED_CALL_COST); at most `gradcheck_max_elements` elements read and written by
+the replayed calls, all points together. Whatever would pass a bound is not started, and
+the leaves it leaves out say so.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from app.contract.schemas import GradCheckInfo
+from app.contract.settings import Limits
+from app.worker.summary import dense_coo, summarize
+from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
+
+MAX_LEAF_NUMEL = 64
+MAX_BATCH_ELEMENTS = 1_000_000  # 8 MB of float64 across a batched replay's intermediates
+BATCHED_CALL_COST = 8  # plain calls one vectorised call is counted as
+POINT_BY_POINT_MAX = 2  # a lesson's scalar leaf: its 3 plain replays cost less than vmap's
+STEP = 1e-6  # float64: the truncation error h^2 and rounding error eps/h are both ~1e-10
+RTOL = 1e-3  # autograd's own value is float32
+ATOL = 1e-4
+
+
+@dataclass
+class LeafGradient:
+    """A leaf of the drawn graph and the gradient autograd gave it in that pass."""
+
+    name: str
+    tensor: torch.Tensor
+    autograd: torch.Tensor | None
+
+
+@dataclass
+class Budget:
+    """The work the check may still do, spent before it is done."""
+
+    calls: int  # tape entries walked and torch calls replayed
+    elements: int  # elements the replayed calls read and write
+
+    def spend(self, calls: int, elements: int = 0) -> None:
+        if calls > self.calls or elements > self.elements:
+            raise ReplayError(
+                "the gradient check's share of the work is used up (it replays the program "
+                "once per element moved up and down)"
+            )
+        self.calls -= calls
+        self.elements -= elements
+
+    def refund(self, calls: int) -> None:
+        self.calls += max(0, calls)
+
+    def replay(self, replay: Replay, points: int = 1) -> None:
+        """One plain replay per point."""
+        self.spend(replay.calls * points, replay.elements * points)
+
+
+def check_gradients(
+    tape: Tape,
+    root: torch.Tensor,
+    leaves: list[LeafGradient],
+    seeded_with_ones: bool,
+    limits: Limits,
+) -> dict[str, GradCheckInfo]:
+    """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
+    budget = Budget(limits.gradcheck_max_calls, limits.gradcheck_max_elements)
+    over = leaves[limits.gradcheck_max_leaves :]
+    leaves = leaves[: limits.gradcheck_max_leaves]
+    skipped = {
+        leaf.name: _skipped(
+            leaf, f"the check covers the first {limits.gradcheck_max_leaves} leaves only"
+        )
+        for leaf in over
+    }
+    return {**_checked(tape, root, leaves, seeded_with_ones, budget), **skipped}
+
+
+def _checked(
+    tape: Tape,
+    root: torch.Tensor,
+    leaves: list[LeafGradient],
+    seeded_with_ones: bool,
+    budget: Budget,
+) -> dict[str, GradCheckInfo]:
+    if not root.is_floating_point():
+        # Complex: the gradient autograd gives is a convention (conjugate Wirtinger), not the
+        # slope that differences of a real function measure.
+        return {
+            leaf.name: _skipped(leaf, "the root is not a real floating-point tensor")
+            for leaf in leaves
+        }
+    vectorised: list[LeafGradient] = []
+    if root.numel() == 1 or seeded_with_ones:  # else _numeric says why nothing is checked
+        vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
+    numerics = _numeric_together(tape, root, vectorised, budget)
+    checks = {}
+    for leaf in leaves:
+        try:
+            numeric = numerics.get(leaf.name)
+            if numeric is None and len(vectorised) > 1 and _vectorised(leaf):
+                # One leaf's calls may be what vmap could not run: the others were lost too.
+                numeric = _numeric_together(tape, root, [leaf], budget).get(leaf.name)
+            if numeric is None:
+                numeric = _numeric(tape, root, leaf, budget, seeded_with_ones)
+            checks[leaf.name] = _compared(leaf, numeric)
+        except ReplayError as error:
+            checks[leaf.name] = _skipped(leaf, str(error))
+        except Exception as error:  # an unusual kind of tensor: a note, never a failed request
+            checks[leaf.name] = _skipped(leaf, f"it could not be compared ({type(error).__name__})")
+    return checks
+
+
+def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
+    """The verdict on one leaf; a gradient that cannot be compared is a note, not a failure."""
+    if leaf.autograd is None:
+        note = "autograd gave this leaf no gradient"
+        return GradCheckInfo(autograd=None, numeric=summarize(numeric), ok=False, note=note)
+    autograd = leaf.autograd
+    if autograd.layout == torch.sparse_coo:  # embedding(sparse=True): the same numbers, dense
+        autograd = dense_coo(autograd)
+    if autograd.shape != numeric.shape:
+        raise ReplayError(
+            f"the leaf's shape changed after backward (from {list(autograd.shape)} to "
+            f"{list(numeric.shape)}, through .data)"
+        )
+    ok = torch.allclose(autograd.double(), numeric, rtol=RTOL, atol=ATOL)
+    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=summarize(numeric), ok=ok)
+
+
+def _skipped(leaf: LeafGradient, why: str) -> GradCheckInfo:
+    note = f"not checked: {why}"
+    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=None, ok=None, note=note)
+
+
+def _vectorised(leaf: LeafGradient) -> bool:
+    """Leaves whose points are replayed together by vmap, rather than one by one."""
+    size = leaf.tensor.numel()
+    return POINT_BY_POINT_MAX < size <= MAX_LEAF_NUMEL and leaf.tensor.is_floating_point()
+
+
+def _numeric_together(
+    tape: Tape, root: torch.Tensor, leaves: list[LeafGradient], budget: Budget
+) -> dict[str, torch.Tensor]:
+    """The numeric gradients of leaves from one vectorised replay (torch.func.vmap) of all
+    their points: vmap's cost is mostly per call, not per point, so an MLP's four leaves cost
+    about what one did. Empty where that replay cannot be made: the leaves are then replayed
+    point by point (`_numeric`), which also says why one cannot be checked."""
+    if not leaves:
+        return {}
+    bases = [leaf.tensor.detach().double() for leaf in leaves]
+    try:
+        replay = _function_of(tape, root, [leaf.tensor for leaf in leaves], budget)
+        if replay.differentiates:
+            return {}  # autograd.grad inside vmap needs the functorch transforms instead
+        budget.replay(replay)
+        again = replay(*bases)
+        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
+            return {}
+        values = _batched(replay, _points(bases), budget)
+    except Exception:  # the program's own calls on new values: see _numeric
+        return {}
+    if values is None or not torch.allclose(values[0], again.sum(), rtol=1e-12, atol=1e-12):
+        return {}
+    return {
+        leaf.name: numeric
+        for leaf, numeric in zip(leaves, _differences(values, bases), strict=True)
+    }
+
+
+def _numeric(
+    tape: Tape, root: torch.Tensor, leaf: LeafGradient, budget: Budget, seeded_with_ones: bool
+) -> torch.Tensor:
+    """One leaf's numeric gradient, replaying its points one by one."""
+    if root.numel() != 1 and not seeded_with_ones:
+        raise ReplayError("backward() started from a gradient the program chose")
+    if leaf.tensor.numel() > MAX_LEAF_NUMEL:
+        raise ReplayError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
+    if not leaf.tensor.is_floating_point():
+        raise ReplayError("the leaf is not a floating-point tensor")
+    replay = _function_of(tape, root, [leaf.tensor], budget)
+    base = leaf.tensor.detach().double()
+    (points,) = _points([base])
+    try:
+        budget.replay(replay)
+        again = replay(base)
+        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
+            raise ReplayError(
+                "replaying the program does not give the root's value again "
+                "(it changed a tensor in place afterwards, or draws random numbers)"
+            )
+        budget.replay(replay, len(points) - 1)
+        values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
+    except ReplayError:
+        raise
+    except Exception as error:
+        # The replay runs the program's own calls on new values (and the sandbox's builtins,
+        # which may hit a limit): any failure means no numeric value, never a failed request.
+        raise ReplayError(f"replaying the program failed: {error}") from error
+    (numeric,) = _differences(values, [base])
+    return numeric
+
+
+def _points(bases: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Where f is evaluated, one column per leaf (row i: that leaf's value at point i). Row 0
+    is every leaf at its own value; then, leaf by leaf, each element moved up by STEP, then
+    each moved down, the other leaves staying at their own values."""
+    rows = 1 + 2 * sum(base.numel() for base in bases)
+    columns, offset = [], 1
+    for base in bases:
+        size = base.numel()
+        shifts = (STEP * torch.eye(size, dtype=torch.float64)).reshape(size, *base.shape)
+        column = base.expand(rows, *base.shape).clone()
+        column[offset : offset + size] += shifts
+        column[offset + size : offset + 2 * size] -= shifts
+        columns.append(column)
+        offset += 2 * size
+    return columns
+
+
+def _differences(values: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.Tensor]:
+    """(f(x + h) - f(x - h)) / 2h per element of each leaf, from f at `_points(bases)`."""
+    numerics, offset = [], 1
+    for base in bases:
+        size = base.numel()
+        upper, lower = values[offset : offset + size], values[offset + size : offset + 2 * size]
+        numerics.append(((upper - lower) / (2 * STEP)).reshape(base.shape))
+        offset += 2 * size
+    return numerics
+
+
+def _function_of(
+    tape: Tape, root: torch.Tensor, leaves: list[torch.Tensor], budget: Budget
+) -> Replay:
+    """The replay of the root from `leaves`, its walk of the tape paid for: a walk stopped
+    at the bound spent all that was left."""
+    try:
+        replay = tape.function_of(root, leaves, max_visits=budget.calls)
+    except WalkTooLongError:
+        budget.calls = 0
+        raise
+    budget.spend(replay.visits)
+    return replay
+
+
+def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> torch.Tensor | None:
+    """f at every point by vectorised replays (torch.func.vmap), in chunks that keep the
+    batched intermediates under MAX_BATCH_ELEMENTS. None where vmap cannot run the calls.
+
+    A vectorised call is counted as BATCHED_CALL_COST plain ones, which holds while vmap has
+    a batching rule for every operation; for one without, vmap runs the points one by one
+    inside the call (and warns). So the first chunk is charged as if it ran point by point:
+    every point when that charge can be paid (one call, the common case), else a single
+    point, which costs no more than a plain replay however vmap runs it. If vmap did not
+    warn, all but BATCHED_CALL_COST calls of the charge are given back, and the later chunks
+    are charged as batched; else every later point is charged as a plain replay before it
+    runs. A single first point keeps a long program's check within the budget whenever its
+    batched cost is, rather than spending the budget on a pessimistic charge."""
+    per_point = max(1, sum(tensor.numel() for tensor in replay.order))
+    chunk = max(1, MAX_BATCH_ELEMENTS // per_point)
+    total = len(columns[0])
+    batched = torch.func.vmap(lambda *point: replay(*point).sum())
+    values: list[torch.Tensor] = []
+    start, point_by_point = 0, True  # until the first chunk shows otherwise
+    while start < total:
+        points = min(chunk, total - start)
+        if start == 0 and points > budget.calls // max(1, replay.calls):
+            points = 1
+        calls = replay.calls * (points if point_by_point else BATCHED_CALL_COST)
+        budget.spend(calls, replay.elements * points)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # recorded here, never shown to the learner
+                values.append(batched(*(column[start : start + points] for column in columns)))
+        except Exception:
+            return None
+        if start == 0:
+            point_by_point = any("batching rule" in str(w.message) for w in caught)
+            if not point_by_point:
+                budget.refund(calls - replay.calls * BATCHED_CALL_COST)
+        start += points
+    return torch.cat(values)

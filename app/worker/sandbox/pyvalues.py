@@ -1,0 +1,511 @@
+"""Python's own values as a program may use them: builtins, container methods, bounded text.
+
+Every function here counts its work against the budget before doing it, so `sum(range(10**12))`
+or `'x' * 10**10` stop at the limit instead of running the server out of time or memory.
+"""
+
+import functools
+import inspect
+import operator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from app.contract.errors import ProgramError, refused
+from app.worker.sandbox.classes import UserObject
+from app.worker.sandbox.guard import Budget, range_length
+
+# Methods of Python values a program may call. Growth (append, join...) is sized first.
+PY_METHODS: dict[type, frozenset[str]] = {
+    list: frozenset(
+        {
+            "append",
+            "extend",
+            "insert",
+            "pop",
+            "remove",
+            "index",
+            "count",
+            "reverse",
+            "sort",
+            "copy",
+            "clear",
+        }
+    ),
+    dict: frozenset(
+        {"keys", "values", "items", "get", "pop", "update", "setdefault", "copy", "clear"}
+    ),
+    str: frozenset(
+        {
+            "lower",
+            "upper",
+            "strip",
+            "lstrip",
+            "rstrip",
+            "split",
+            "join",
+            "startswith",
+            "endswith",
+            "replace",
+            "title",
+            "capitalize",
+            "isdigit",
+            "isalpha",
+            "count",
+            "find",
+            "format",
+            "format_map",
+        }
+    ),
+    set: frozenset(
+        {
+            *("add", "discard", "remove", "pop", "update", "union", "intersection"),
+            *("difference", "symmetric_difference", "issubset", "issuperset", "copy", "clear"),
+        }
+    ),
+    tuple: frozenset({"index", "count"}),
+    torch.Size: frozenset({"numel", "index", "count"}),
+    float: frozenset({"is_integer"}),
+    int: frozenset({"bit_length"}),
+}
+
+
+# str methods that build a new string, or pieces, about as long as the receiver.
+NEW_TEXT = frozenset(
+    {"lower", "upper", "strip", "lstrip", "rstrip", "split", "title", "capitalize"}
+)
+
+
+# Builtins that are classes in Python: type(3) is int, isinstance(x, float).
+TYPE_BUILTINS: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "set": set,
+    "range": range,
+}
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A Python builtin as the sandbox provides it."""
+
+    name: str
+    function: Callable[..., Any]
+
+    def __repr__(self) -> str:
+        if self.name in TYPE_BUILTINS:
+            return f"<class '{self.name}'>"
+        return f"<built-in function {self.name}>"
+
+    def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Wrong arguments are named after the builtin, not after our implementation of it
+        (`print(x, file=...)`, `sorted(xs, key=...)`)."""
+        signature = _signature(self.function)
+        if signature is None:
+            return  # a C builtin without a signature (len, round): it checks its own arguments
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise ProgramError("TypeError", f"{self.name}(): {error}") from None
+
+
+def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature callers must match. A method of the per-job PythonValues is looked up
+    through its function, so that the cache holds no job's objects."""
+    unbound = getattr(function, "__func__", None)
+    return _inspected(unbound, True) if unbound is not None else _inspected(function, False)
+
+
+@functools.cache
+def _inspected(function: Callable[..., Any], method: bool) -> inspect.Signature | None:
+    """Builtins are few and fixed: inspect each once per worker, not on every call."""
+    try:
+        signature = inspect.signature(function)
+    except ValueError:
+        return None
+    parameters = list(signature.parameters.values())
+    return signature.replace(parameters=parameters[1:]) if method else signature
+
+
+@dataclass(frozen=True, eq=False)
+class DictView:
+    """What d.keys(), d.values() and d.items() give: the items, taken at the call, printed
+    as Python prints the view (`odict_keys(['weight', 'bias'])` for a state_dict)."""
+
+    kind: str  # "dict_keys", "odict_values"...
+    items: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.items
+
+    def __repr__(self) -> str:
+        return to_text(self, 10_000, quoted=True)
+
+
+# Set methods that take iterables (their items are hashed) and may make a new set.
+SET_ITERABLE_METHODS = frozenset(
+    {"update", "union", "intersection", "difference", "symmetric_difference"}
+    | {"issubset", "issuperset"}
+)
+
+
+class ListIterator:
+    """What iter(x) gives: the items of x, taken when iter was called, handed out by next()."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._position = 0
+
+    def __repr__(self) -> str:
+        return "<list_iterator object>"
+
+    def exhausted(self) -> bool:
+        return self._position >= len(self._items)
+
+    def next(self) -> Any:
+        if self.exhausted():
+            raise ProgramError("StopIteration", "")
+        self._position += 1
+        return self._items[self._position - 1]
+
+    def rest(self) -> list[Any]:
+        """The items not handed out yet, now handed out (a loop over the iterator)."""
+        items = self._items[self._position :]
+        self._position = len(self._items)
+        return items
+
+
+class TextWriter:
+    """Captures what `print` writes, keeping at most `limit` characters."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def write(self, text: str) -> None:
+        room = self.room()
+        if len(text) > room:
+            text = text[: max(room, 0)]
+            self.truncated = True
+        self.parts.append(text)
+        self.size += len(text)
+
+    def room(self) -> int:
+        return max(self.limit - self.size, 0)
+
+    def getvalue(self) -> str:
+        suffix = "\n[output cut: too long]\n" if self.truncated else ""
+        return "".join(self.parts) + suffix
+
+
+def to_text(value: Any, limit: int, quoted: bool = False) -> str:
+    """`str()`/`repr()` that never builds more than `limit` characters (lists can nest)."""
+    out: list[str] = []
+    _write_text(value, out, [limit], quoted, depth=0)
+    return "".join(out)
+
+
+BRACKETS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    dict: ("{", "}"),
+}
+
+
+def is_container(value: Any) -> bool:
+    """A plain list, tuple, set or dict (not torch.Size or a named tuple: those print as such)."""
+    return type(value) in BRACKETS
+
+
+def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth: int) -> None:
+    if room[0] <= 0:
+        return
+    if is_container(value) and depth < 20:
+        opening, closing = BRACKETS[type(value)]
+        items = list(value.items()) if isinstance(value, dict) else list(value)
+        out.append(opening)
+        for index, item in enumerate(items):
+            if room[0] <= 0:
+                out.append("...")
+                break
+            if index:
+                out.append(", ")
+            if isinstance(value, dict):
+                _write_text(item[0], out, room, True, depth + 1)
+                out.append(": ")
+                _write_text(item[1], out, room, True, depth + 1)
+            else:
+                _write_text(item, out, room, True, depth + 1)
+        if isinstance(value, tuple) and len(value) == 1:
+            out.append(",")
+        out.append(closing)
+        return
+    if isinstance(value, DictView):
+        out.append(f"{value.kind}(")
+        room[0] -= len(value.kind) + 2
+        _write_text(value.items, out, room, True, depth + 1)
+        out.append(")")
+        return
+    if is_container(value):
+        text = "[...]"
+    elif isinstance(value, torch.autograd.graph.Node):
+        text = f"<{type(value).__name__}>"  # as PyTorch names it, without the address
+    elif isinstance(value, str):
+        text = repr(value) if quoted else value
+    else:
+        text = repr(value) if quoted else str(value)
+    text = text[: room[0]]
+    room[0] -= len(text)
+    out.append(text)
+
+
+class PythonValues:
+    """Builtins and container methods bound to one program's budget."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        stdout: TextWriter,
+        binop: Callable[[str, Any, Any], Any],
+        truth: Callable[[Any], bool],
+    ) -> None:
+        self.budget = budget
+        self.stdout = stdout
+        self.binop = binop
+        self.truth = truth
+        self.text_limit = budget.limits.max_sequence_len
+        # Items of an object of the program's classes (its __iter__ or __getitem__): the
+        # interpreter runs those methods.
+        self.iterate_object: Callable[[Any], list[Any]] = _not_iterable
+        functions: dict[str, Callable[..., Any]] = {
+            "print": self.builtin_print,
+            "range": self.builtin_range,
+            "len": len,
+            "abs": self.builtin_abs,
+            "min": self.builtin_min,
+            "max": self.builtin_max,
+            "sum": self.builtin_sum,
+            "round": self.builtin_round,
+            "float": float,
+            "int": int,
+            "bool": self.builtin_bool,
+            "str": self.builtin_str,
+            "repr": self.builtin_repr,
+            "list": self.builtin_list,
+            "tuple": self.builtin_tuple,
+            "set": self.builtin_set,
+            "dict": self.builtin_dict,
+            "enumerate": self.builtin_enumerate,
+            "zip": self.builtin_zip,
+            "sorted": self.builtin_sorted,
+            "reversed": self.builtin_reversed,
+            "any": self.builtin_any,
+            "all": self.builtin_all,
+            "divmod": divmod,
+        }
+        self.builtins = {name: Builtin(name, function) for name, function in functions.items()}
+
+    # Hashing ---------------------------------------------------------------------------
+
+    def key(self, value: Any) -> Any:
+        """`value`, about to be hashed (a dict key, a set item, `in` a dict). Hashing a tuple
+        recurses in C without a depth check: a tuple nested a few hundred thousand levels
+        deep (built one level per loop turn) would overflow the stack and kill the worker."""
+        if isinstance(value, tuple):
+            stack = [(value, 1)]
+            while stack:
+                item, depth = stack.pop()
+                self.budget.nesting(depth, "a dict key or set item")
+                stack.extend((child, depth + 1) for child in item if isinstance(child, tuple))
+        return value
+
+    # Iteration -------------------------------------------------------------------------
+
+    def items(self, value: Any) -> list[Any]:
+        """The items a `for` loop over `value` would see, counted against the budget."""
+        if isinstance(value, range):
+            length = range_length(value)
+        elif isinstance(value, list | tuple | str | dict | set | torch.Size):
+            length = len(value)
+        elif isinstance(value, torch.Tensor):
+            if value.dim() == 0:
+                raise ProgramError("TypeError", "iteration over a 0-d tensor")
+            length = value.shape[0]
+        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict):
+            length = len(value)
+        elif isinstance(value, ListIterator):
+            return value.rest()
+        elif isinstance(value, DictView):
+            length = len(value.items)
+        elif isinstance(value, UserObject):  # its __iter__ or __getitem__
+            return self.iterate_object(value)
+        else:
+            raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
+        self.budget.sequence(length, "a loop")
+        self.budget.step(max(length // 64, 0))
+        return list(value.items if isinstance(value, DictView) else value)
+
+    # Builtins --------------------------------------------------------------------------
+
+    def builtin_print(self, *values: Any, sep: Any = " ", end: Any = "\n") -> None:
+        """Written piece by piece: `print(*range(10**5), sep='a' * 10**5)` must stop at the
+        output limit, not build ten billion characters first."""
+        for name, text in (("sep", sep), ("end", end)):
+            if not isinstance(text, str | None):
+                raise ProgramError("TypeError", f"print(): {name} must be a string or None")
+        for index, value in enumerate(values):
+            if index:
+                self.stdout.write(" " if sep is None else sep)
+            self.stdout.write(to_text(value, self.stdout.room()))
+        self.stdout.write("\n" if end is None else end)
+
+    def builtin_range(self, *args: int) -> range:
+        return range(*args)
+
+    def builtin_round(self, number: Any, ndigits: Any = None) -> Any:
+        """round() without the power of ten it builds for an int: round(1, -10**9) would make
+        10**(10**9) first. Past the number's own digits an int rounds to 0, as in Python."""
+        if ndigits is None:
+            return round(number)
+        places = operator.index(ndigits)
+        if isinstance(number, int) and places < 0 and -places > number.bit_length() + 1:
+            return 0
+        return round(number, places)
+
+    def builtin_abs(self, value: Any) -> Any:
+        return self.binop("abs", value, None)
+
+    def builtin_bool(self, value: Any = False) -> bool:
+        return self.truth(value)
+
+    def builtin_str(self, value: Any = "") -> str:
+        return to_text(value, self.text_limit)
+
+    def builtin_repr(self, value: Any) -> str:
+        return to_text(value, self.text_limit, quoted=True)
+
+    def builtin_list(self, value: Any = ()) -> list[Any]:
+        return self.items(value)
+
+    def builtin_tuple(self, value: Any = ()) -> tuple[Any, ...]:
+        return tuple(self.items(value))
+
+    def builtin_set(self, value: Any = ()) -> set[Any]:
+        return set(map(self.key, self.items(value)))
+
+    def builtin_dict(self, value: Any = (), **kwargs: Any) -> dict[Any, Any]:
+        pairs = value.items() if isinstance(value, dict) else list(map(self.key, self.items(value)))
+        result = dict(pairs, **kwargs)
+        self.budget.sequence(len(result), "a dict")
+        return result
+
+    def builtin_enumerate(self, value: Any, start: int = 0) -> list[tuple[int, Any]]:
+        return list(enumerate(self.items(value), start))
+
+    def builtin_zip(self, *values: Any) -> list[tuple[Any, ...]]:
+        return list(zip(*(self.items(v) for v in values), strict=False))
+
+    def builtin_sorted(self, value: Any, reverse: bool = False) -> list[Any]:
+        return sorted(self.items(value), reverse=reverse)
+
+    def builtin_reversed(self, value: Any) -> list[Any]:
+        return self.items(value)[::-1]
+
+    def builtin_any(self, value: Any) -> bool:
+        return any(self.truth(item) for item in self.items(value))
+
+    def builtin_all(self, value: Any) -> bool:
+        return all(self.truth(item) for item in self.items(value))
+
+    def builtin_sum(self, value: Any, start: Any = 0) -> Any:
+        total = start
+        for item in self.items(value):
+            total = self.binop("+", total, item)
+        return total
+
+    def builtin_min(self, *values: Any) -> Any:
+        return self._extreme(values, "<")
+
+    def builtin_max(self, *values: Any) -> Any:
+        return self._extreme(values, ">")
+
+    def _extreme(self, values: tuple[Any, ...], symbol: str) -> Any:
+        items = self.items(values[0]) if len(values) == 1 else list(values)
+        if not items:
+            raise ProgramError("ValueError", "min()/max() of an empty sequence")
+        best = items[0]
+        for item in items[1:]:
+            if self.truth(self.binop(symbol, item, best)):
+                best = item
+        return best
+
+    # Methods of Python values ----------------------------------------------------------
+
+    def call_method(
+        self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if "key" in kwargs:
+            raise refused(f"{type(receiver).__name__}.{name}: 'key=' is not supported")
+        self._check_growth(receiver, name, args)
+        if isinstance(receiver, dict) and args:
+            if name == "update" and not isinstance(args[0], dict):
+                args = (list(map(self.key, self.items(args[0]))), *args[1:])
+            else:
+                self.key(args[0])
+        if isinstance(receiver, set) and name in SET_ITERABLE_METHODS:
+            args = tuple(set(map(self.key, self.items(arg))) for arg in args)
+            self.budget.create(len(receiver) + sum(map(len, args)), "a set")
+        elif isinstance(receiver, set) and args:
+            self.key(args[0])
+        result = getattr(receiver, name)(*args, **kwargs)
+        if isinstance(receiver, dict) and name in {"keys", "values", "items"}:
+            # Taken now: a live view is not a value the sandbox knows.
+            prefix = "odict" if isinstance(receiver, OrderedDict) else "dict"
+            return DictView(f"{prefix}_{name}", list(result))
+        return result
+
+    def _check_growth(self, receiver: Any, name: str, args: tuple[Any, ...]) -> None:
+        size: Callable[[Any], int] = operator.length_hint
+        if name in {"append", "insert", "setdefault", "add"}:
+            self.budget.sequence(len(receiver) + 1)
+        elif name in {"extend", "update"} and args:
+            self.budget.sequence(len(receiver) + size(args[0]))
+            self.budget.create(size(args[0]))
+        elif name == "join" and args:
+            parts = self.items(args[0])
+            if not all(isinstance(part, str) for part in parts):
+                raise ProgramError("TypeError", "join() needs a list of strings")
+            self.budget.create(sum(map(len, parts)) + len(receiver) * len(parts), "a string")
+        elif name in NEW_TEXT and isinstance(receiver, str):
+            # A new string (or list of pieces) as long as the receiver, at every call.
+            self.budget.create(len(receiver), "a string")
+        elif name == "copy" and isinstance(receiver, list | dict):
+            self.budget.create(len(receiver))
+        elif name == "replace" and len(args) >= 2:
+            old, new = str(args[0]), str(args[1])
+            growth = (receiver.count(old) if old else len(receiver) + 1) * len(new)
+            self.budget.create(len(receiver) + growth, "a string")
+
+
+def _not_iterable(value: Any) -> list[Any]:
+    raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
+
+
+def method_names(value: Any) -> Iterable[str]:
+    """The Python methods a program may call on `value`."""
+    kind = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
+    return PY_METHODS.get(kind, ())
