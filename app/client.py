@@ -29,11 +29,11 @@ from anyio.from_thread import start_blocking_portal
 from pydantic import ValidationError
 
 from app.contract.errors import ProgramError
+from app.contract.numbers import format_tensor
 from app.contract.schemas import GraphRequest, GraphResponse, Problem, VariableInfo
 from app.contract.settings import Settings
 from app.server.png import PngError, render_png
 from app.server.problems import BUSY, PROBLEM_TYPE, program_problem, validation_problem
-from app.server.render import format_tensor
 from app.server.routes.graph import answer
 from app.server.services import Services, running
 from app.server.workers import SaturatedError

@@ -1,5 +1,5 @@
 // Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge, whole
-// numbers without decimals. The drawing's format_number (app/server/render.py) is the same rule.
+// numbers without decimals. The drawing's format_number (app/contract/numbers.py) is the same rule.
 const WHOLE_LIMIT = 1e15;
 
 export function formatNumber(value) {

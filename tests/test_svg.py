@@ -6,10 +6,11 @@ from xml.etree import ElementTree
 
 import pytest
 
+from app.contract.numbers import format_number, format_tensor
 from app.contract.schemas import EdgeInfo, GraphData, GraphRequest, GraphShape, NodeInfo
 from app.contract.settings import Limits
 from app.server.layout import LayoutService
-from app.server.render import build_dot, format_number, format_tensor
+from app.server.render import build_dot
 from app.worker.evaluate import evaluate
 from tests.seed_cells import CHAIN_RULE_LESSON
 

@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from app.contract.derivatives import edge_formulas
+from app.contract.numbers import format_number, format_tensor
 from app.contract.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
 from app.server.placement import label_width, place
 from app.server.spread_uses import Drawing, fit
@@ -45,39 +47,7 @@ CUT_COLOUR = "#9aa1ab"
 # out of them are dashed and grey: the cut is where gradients stop.
 CUT_EDGE_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
 CUT_NODE_STYLE = {**CUT_EDGE_STYLE, "style": "rounded,filled,dashed"}
-# Whole numbers below this print in full; JavaScript cannot tell 1e9 from 1000000000, so the
-# page prints whole numbers from a float and from an int alike, and so does the drawing.
-WHOLE_LIMIT = 1e15
 EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only add clutter
-
-
-def format_number(value: Any) -> str:
-    """Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge,
-    whole numbers without decimals. The page's formatNumber (static/format.js) is the same
-    rule, so the drawing and the panels agree (tests/browser/test_numbers.py)."""
-    if not isinstance(value, float):  # ints print whole; bools and text as they are
-        return str(value)
-    if value.is_integer() and abs(value) < WHOLE_LIMIT:
-        return f"{value:.0f}"  # -0.0 stays "-0", as PyTorch prints it
-    if 1e-4 <= abs(value) < 1e5:
-        return f"{value:.4f}"
-    return f"{value:.4e}"
-
-
-def format_tensor(value: Any, limit: int = 4) -> str:
-    """A short text for a tensor's JSON form: a number, a few items, or a summary."""
-    if isinstance(value, list):
-        flat = _flatten(value, limit + 1)
-        items = ", ".join(format_number(item) for item in flat[:limit])
-        return f"[{items}{', …' if len(flat) > limit else ''}]"
-    if isinstance(value, dict) and "shape" in value:
-        return (
-            f"min {format_number(value['min'])}, max {format_number(value['max'])}, "
-            f"mean {format_number(value['mean'])}"
-        )
-    if value is None:
-        return "—"
-    return format_number(value)
 
 
 def _edge_text(grad: Any) -> str:
@@ -91,18 +61,6 @@ def _edge_text(grad: Any) -> str:
 
 def _shape_text(shape: list[int]) -> str:
     return "scalar" if shape == [] else "×".join(map(str, shape))  # noqa: RUF001 - times sign
-
-
-def _flatten(value: Any, limit: int) -> list[Any]:
-    out: list[Any] = []
-    stack = [value]
-    while stack and len(out) < limit:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        else:
-            out.append(item)
-    return out
 
 
 GRAPH_ATTRS = {
@@ -227,7 +185,7 @@ def _drawn_edges(drawing: Drawing, big: bool, shared_over: int | None) -> list[E
     """Every edge drawn, each from the box (the node's own, a copy or a reference) that
     stands for its source in this use. With `shared_over`, the edges of a node drawn once
     for more uses than that carry no label: its share per use is in Details."""
-    formulas = {} if big else _edge_formulas(drawing)
+    formulas = {} if big else edge_formulas(drawing.nodes, drawing.edges)
     uses = Counter(edge.source for edge in drawing.edges)
     next_copy = dict.fromkeys([*drawing.copies, *drawing.references], 0)
     edges = []
@@ -406,13 +364,6 @@ def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> l
         return out
 
     return [line for gid in children.get(None, []) for line in emit(gid, "\t")]
-
-
-def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
-    # Imported here: app.worker.chainrule formats its numbers with this module's format_number.
-    from app.worker.chainrule import edge_formulas
-
-    return edge_formulas(drawing.nodes, drawing.edges)
 
 
 def _edge_label(edge: EdgeInfo, formula: str | None, bundle: int | None = None) -> str:

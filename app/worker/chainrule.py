@@ -5,56 +5,24 @@ derivative dv/du. Capture computes dv/du by running v's backward function on a g
 (EdgeInfo.local); failing that it is (gradient on the edge) / (gradient of v), exact
 whenever v's gradient is not zero. The factors along one path from the root to a leaf
 multiply to that path's share of the leaf's gradient; where several paths meet, the shares
-add up. A small table gives the symbolic form of the local derivative for common
-operations (cos(y) for sin, 2x for x**2), so that the learner sees the rule, not just numbers.
+add up. A small table (app.contract.derivatives) gives the symbolic form of the local
+derivative for common operations (cos(y) for sin, 2x for x**2), so that the learner sees the
+rule, not just numbers.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from app.contract.derivatives import (
+    FORMULAS,
+    input_names,
+    node_name,
+    number_text,
+    scalar_value,
+)
 from app.contract.schemas import ChainFactor, ChainPath, ChainRuleInfo, EdgeInfo, NodeInfo
-from app.server.render import format_number
 
 MAX_PATHS = 16  # beyond this the sum is still right, but the listing no longer teaches
 MAX_LISTED_FACTORS = 4_096  # factors listed over all leaves: the answer stays small
-
-# op -> (names of its inputs, name of its output, saved values, input_nr) -> formula
-Formula = Callable[[list[str], str, dict[str, Any], int], str | None]
-
-
-def _pow(inputs: list[str], output: str, saved: dict[str, Any], nr: int) -> str | None:
-    exponent = saved.get("exponent")
-    if not isinstance(exponent, int | float) or isinstance(exponent, bool):
-        return None
-    if exponent == 2:
-        return f"2{inputs[0]}"
-    return f"{format_number(exponent)}·{inputs[0]}^{format_number(exponent - 1)}"
-
-
-FORMULAS: dict[str, Formula] = {
-    "PowBackward0": _pow,
-    "SinBackward0": lambda i, o, s, nr: f"cos({i[0]})",
-    "CosBackward0": lambda i, o, s, nr: f"-sin({i[0]})",
-    "ExpBackward0": lambda i, o, s, nr: f"exp({i[0]})",
-    "LogBackward0": lambda i, o, s, nr: f"1/{i[0]}",
-    "SqrtBackward0": lambda i, o, s, nr: f"1/(2·{o})",
-    "SigmoidBackward0": lambda i, o, s, nr: f"{o}·(1-{o})",
-    "TanhBackward0": lambda i, o, s, nr: f"1-{o}²",
-    "ReluBackward0": lambda i, o, s, nr: f"[{i[0]} > 0]",
-    "NegBackward0": lambda i, o, s, nr: "-1",
-    "AddBackward0": lambda i, o, s, nr: "1",
-    "SubBackward0": lambda i, o, s, nr: "1" if nr == 0 else "-1",
-    "MulBackward0": lambda i, o, s, nr: i[1 - nr],
-    "DivBackward0": lambda i, o, s, nr: f"1/{i[1]}" if nr == 0 else f"-{i[0]}/{i[1]}²",
-    # ...1: the other operand is a Python number, saved as `other`.
-    "AddBackward1": lambda i, o, s, nr: "1",
-    "SubBackward1": lambda i, o, s, nr: "1",
-    "RsubBackward1": lambda i, o, s, nr: "-1",
-    "MulBackward1": lambda i, o, s, nr: _number(_scalar(s.get("other"))),
-    "DivBackward1": lambda i, o, s, nr: f"1/{_number(_scalar(s.get('other')))}",
-}
-OPERANDS = ("self", "other")  # saved names of a binary op's inputs, by input_nr
 
 
 def chain_rule(
@@ -70,7 +38,7 @@ def chain_rule(
     listed: the work is linear in the graph, plus what is listed.
     """
     by_id = {node.id: node for node in nodes}
-    if root not in by_id or _scalar(by_id[root].grad) is None:
+    if root not in by_id or scalar_value(by_id[root].grad) is None:
         return {}
     into: dict[int, list[EdgeInfo]] = {}
     out_of: dict[int, list[EdgeInfo]] = {}
@@ -79,7 +47,7 @@ def chain_rule(
             into.setdefault(edge.target, []).append(edge)
             out_of.setdefault(edge.source, []).append(edge)
     sums = _sums(root, by_id, into, out_of)
-    names = {node.id: _name(node) for node in nodes}
+    names = {node.id: node_name(node) for node in nodes}
     listing = Listing(by_id, into, out_of, names)
     result = {}
     for leaf in nodes:
@@ -131,9 +99,9 @@ def _scalar_edge(edge: EdgeInfo, by_id: dict[int, NodeInfo]) -> bool:
     all of whose own paths are scalar (checked before), and it carries a scalar."""
     target, source = by_id[edge.target], by_id[edge.source]
     return (
-        _scalar(target.grad) is not None
-        and _scalar(edge.grad) is not None
-        and _scalar(source.grad) is not None
+        scalar_value(target.grad) is not None
+        and scalar_value(edge.grad) is not None
+        and scalar_value(source.grad) is not None
     )
 
 
@@ -162,7 +130,7 @@ def _factor(edge: EdgeInfo, by_id: dict[int, NodeInfo]) -> float | None:
     of the gradient along the edge to the target's gradient."""
     if edge.local is not None:
         return edge.local
-    grad, edge_grad = _scalar(by_id[edge.target].grad), _scalar(edge.grad)
+    grad, edge_grad = scalar_value(by_id[edge.target].grad), scalar_value(edge.grad)
     return None if grad is None or edge_grad is None else _ratio(edge_grad, grad)
 
 
@@ -205,7 +173,7 @@ class Listing:
         factors = []
         for edge in path:
             target, source = self.by_id[edge.target], self.by_id[edge.source]
-            inputs = _input_names(target, self.into.get(target.id, []), self.names)
+            inputs = input_names(target, self.into.get(target.id, []), self.names)
             formula = FORMULAS.get(target.op)
             factors.append(
                 ChainFactor(
@@ -229,77 +197,22 @@ def _explain(root: str, leaf: str, found: Sum, paths: list[ChainPath] | None) ->
         many = f"more than {MAX_PATHS}" if found.paths > MAX_PATHS else str(found.paths)
         text = (
             f"{many} paths lead from {root} to {leaf}, too many to list; their shares add up "
-            f"to {head} = {_number(total)}, as backward accumulates them"
+            f"to {head} = {number_text(total)}, as backward accumulates them"
         )
         return ChainRuleInfo(factors=[], product=total, paths=[], text=text)
     if len(paths) == 1:
         factors = paths[0].factors
         symbols = " · ".join(f.formula or f.derivative for f in factors)
-        values = " · ".join(_number(f.value) for f in factors)
-        text = f"{head} = {symbols} = {values} = {_number(total)}"
+        values = " · ".join(number_text(f.value) for f in factors)
+        text = f"{head} = {symbols} = {values} = {number_text(total)}"
     else:
-        shares = " + ".join(_number(p.product) for p in paths)
+        shares = " + ".join(number_text(p.product) for p in paths)
         text = (
             f"{len(paths)} paths lead from {root} to {leaf}; their shares add up: "
-            f"{head} = {shares} = {_number(total)}"
+            f"{head} = {shares} = {number_text(total)}"
         )
     return ChainRuleInfo(factors=paths[0].factors, product=total, paths=paths, text=text)
 
 
-def _input_names(target: NodeInfo, edges: list[EdgeInfo], names: dict[int, str]) -> list[str]:
-    """Names of a node's inputs by input_nr; a constant input is named by its saved value."""
-    inputs = []
-    for nr, operand in enumerate(OPERANDS):
-        edge = next((e for e in edges if e.input_nr == nr), None)
-        if edge is not None:
-            inputs.append(names[edge.source])
-        else:
-            inputs.append(_number(_scalar(target.saved.get(operand))))
-    return inputs
-
-
 def _ratio(edge_grad: float, grad: float) -> float | None:
     return edge_grad / grad if grad != 0 else None
-
-
-def _name(node: NodeInfo) -> str:
-    if node.variables:
-        return node.variables[0]
-    return f"{node.op.removesuffix('Backward0').removesuffix('Backward1').lower()}#{node.id}"
-
-
-def _scalar(value: Any) -> float | None:
-    """The number in a one-element tensor's JSON, else None."""
-    while isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _number(value: float | None) -> str:
-    return "?" if value is None else format_number(value + 0.0)  # + 0.0: no "-0" shown
-
-
-def edge_formulas(nodes: list[NodeInfo], edges: list[EdgeInfo]) -> dict[tuple[int, int, int], str]:
-    """The symbolic local derivative of each edge (source, target, input_nr) whose target's
-    operation the table knows, e.g. "2x" on the edge from x into y = x**2: the drawing puts
-    it beside the edge's factor."""
-    by_id = {node.id: node for node in nodes}
-    names = {node.id: _name(node) for node in nodes}
-    into: dict[int, list[EdgeInfo]] = {}
-    for edge in edges:
-        if not edge.cut:
-            into.setdefault(edge.target, []).append(edge)
-    found = {}
-    for target_id, incoming in into.items():
-        target = by_id.get(target_id)
-        formula = FORMULAS.get(target.op) if target else None
-        if target is None or formula is None:
-            continue
-        inputs = _input_names(target, incoming, names)
-        for edge in incoming:
-            text = formula(inputs, names[target_id], target.saved, edge.input_nr)
-            if text is not None:
-                found[(edge.source, edge.target, edge.input_nr)] = text
-    return found

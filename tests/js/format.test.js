@@ -1,5 +1,5 @@
-// static/format.js: numbers as PyTorch prints them (and as app/server/render.py's format_number draws
-// them), tensors as short text, and one chain-rule term.
+// static/format.js: numbers as PyTorch prints them (and as app/contract/numbers.py's
+// format_number draws them), tensors as short text, and one chain-rule term.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
