@@ -15,7 +15,7 @@ import time
 from app.contract.schemas import GraphRequest
 from app.contract.settings import Settings
 from app.server import pool, wall
-from app.server.workers import Evaluator, prepare_evaluator
+from app.worker.entry import Evaluator, prepare_evaluator
 from app.worker.evaluate import evaluate, evaluate_parts
 from bench.programs import SEED_SIZED
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from app.contract.settings import Settings
 from app.server import pool, wall
-from app.server.workers import Evaluator, prepare_evaluator
+from app.worker.entry import Evaluator, prepare_evaluator
 from bench.classroom import _body
 from bench.report import table
 

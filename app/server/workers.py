@@ -4,266 +4,36 @@ Job processes are forked ahead of time by a zygote that imported and warmed torc
 (`app.server.pool`), run one torch thread, live under the kernel's walls (`app.server.wall`) and
 RLIMIT_AS/CPU/FSIZE/NOFILE/CORE, run exactly one job and exit. The server enforces the
 wall-clock limit from outside: a process that does not answer in time is killed. Jobs and
-answers cross the pipe as JSON, never as pickles of the process's choosing; an answer is
-bounded in size by the process that writes it.
+answers cross the pipe as JSON (app.contract.replies), never as pickles of the process's
+choosing; an answer is bounded in size by the process that writes it. What runs inside the
+job process is app.worker.entry, which this module names only in the pool's role.
 """
 
 import asyncio
-import contextlib
-import gc
-import json
 import logging
-import re
-import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Generic, TypeVar
 
 import anyio
-from pydantic import BaseModel
 
 from app.contract.errors import ProgramError
-from app.contract.schemas import GraphData, GraphDetails, GraphExtras, GraphRequest, GraphShape
-from app.contract.settings import Limits, Settings
+from app.contract.replies import WorkerReply
+from app.contract.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
+from app.contract.settings import Settings
 from app.server.pool import JobProcess, ProcessPool, Role
-from app.worker.warmup import TUTORIAL_PROGRAMS
 
 log = logging.getLogger(__name__)
-WARM_UP = """
-import torch
-import torch.nn.functional as F
-from torch import nn
-model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-x = torch.ones(1, 2, requires_grad=True)
-loss = F.mse_loss(model(x), torch.zeros(1, 2)) + (x * 2).sum()
-loss.backward()
-optimizer.step()
-"""
-SURROGATE = re.compile("[\ud800-\udfff]")
-EXAMPLES = Path(__file__).resolve().parents[2] / "static" / "examples.json"
 # Processes kept forked and warm (or warming) for each job that may run at once.
 SPARES_PER_WORKER = 3
 # A reply larger than this is parsed in a thread, not on the event loop.
 INLINE_REPLY_BYTES = 256 * 1024
-# Run in each job process before it is ready: the smallest program that goes through every
-# stage before the answer (check, interpreter, capture, backward, chain rule, JSON) takes
-# nearly all of their copy-on-write faults, for much less CPU than WARM_UP. The gradient
-# check's come after the answer, so they are left to the job.
-PREFAULT = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * x).sum()\n"
-# Container allocations that trigger a collection during a job (CPython's default, 700, would
-# collect about once per seed-sized request, on its path); cyclic garbage still cannot grow
-# without bound within a job.
-GC_FIRST_GENERATION = 20_000
 Shaped = TypeVar("Shaped")  # what the server makes of a graph's shape (its drawing)
 
 
 class SaturatedError(Exception):
     """Every worker is busy and too many requests are already waiting."""
-
-
-class ErrorFields(BaseModel):
-    """A ProgramError as it crosses the pipe."""
-
-    title: str
-    detail: str
-    line: int | None
-    column: int | None
-    kind: str
-
-
-class WorkerReply(BaseModel):
-    """One message of a worker about a job. A job that succeeds gets three: the graph's
-    shape as soon as it is known (the server starts drawing it), the rest of its details
-    (the server can answer), then its extras (the gradient check). A job that fails gets an
-    error in place of the message it could not make."""
-
-    shape: GraphShape | None = None
-    details: GraphDetails | None = None
-    extras: GraphExtras | None = None
-    error: ErrorFields | None = None
-    fault: str | None = None  # an unexpected exception's traceback, for the server's log
-
-    @classmethod
-    def failed(cls, error: ProgramError, fault: str | None = None) -> "WorkerReply":
-        # Field by field: `raised` holds the program's own values, which stay in the worker.
-        fields = {name: getattr(error, name) for name in ErrorFields.model_fields}
-        return cls(error=ErrorFields(**fields), fault=fault)
-
-    def failure(self) -> ProgramError:
-        """The program's error; a failed evaluation when the answer lacks a part."""
-        if self.error is not None:
-            return ProgramError(**self.error.model_dump())
-        return ProgramError(
-            "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
-        )
-
-
-# Inside the job process -------------------------------------------------------------------
-
-
-def prepare_evaluator(settings_json: str) -> "Evaluator":
-    """In the zygote: import and warm torch, once for every job process it will fork."""
-    import torch
-
-    from app.worker.evaluate import evaluate
-
-    settings = Settings.model_validate_json(settings_json)
-    torch.set_num_threads(1)
-    # Lazy imports inside torch probe the temp directory by writing a file; do that now,
-    # before the walls refuse every write.
-    tempfile.tempdir = tempfile.gettempdir()
-    evaluate(GraphRequest(code=WARM_UP), settings.limits)
-    # Trusted programs, never a user's: the page's own examples and the tutorial families
-    # (app.worker.warmup). Their first calls, and the guard's remembered output sizes of their
-    # operations, are inherited by every job.
-    for example in json.loads(EXAMPLES.read_text()):
-        with contextlib.suppress(ProgramError):  # one shows an error on purpose
-            evaluate(GraphRequest(code=example["code"]), settings.limits)
-    for code in TUTORIAL_PROGRAMS:
-        try:
-            evaluate(GraphRequest(code=code), settings.limits)
-        except ProgramError as error:  # a slower first request, not a reason to stop
-            log.error("a warm-up program failed at line %s: %s", error.line, error.detail)
-    return Evaluator(settings)
-
-
-class Evaluator:
-    """Runs one job in a job process; every failure becomes an error reply."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def warm(self) -> None:
-        """The copy-on-write faults of a job's first steps, paid before a request comes."""
-        from app.worker.evaluate import evaluate_parts
-
-        if self.settings.prefault_jobs:
-            graph, _ = evaluate_parts(
-                GraphRequest(code=PREFAULT), self.settings.limits, extras=False
-            )
-            encode_reply(WorkerReply(details=graph.details()), Budget(None))
-        # Collect garbage between jobs, not during them: a job rarely fills the raised first
-        # generation, and the process ends with the job.
-        gc.set_threshold(GC_FIRST_GENERATION)
-
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
-        budget = Budget(self.settings.max_answer_bytes)
-
-        def send_part(reply: WorkerReply) -> None:
-            send(encode_reply(reply, budget))
-            if budget.exceeded:
-                raise AnswerTooLargeError
-
-        def send_shape(shape: GraphShape) -> None:
-            send_part(WorkerReply(shape=shape))
-
-        def send_core(graph: GraphData) -> None:
-            send_part(WorkerReply(details=graph.details()))
-
-        try:
-            return encode_reply(_run_job(job, self.settings.limits, send_shape, send_core), budget)
-        except AnswerTooLargeError:
-            return encode_reply(WorkerReply.failed(budget.failure()), Budget(None))
-
-
-class AnswerTooLargeError(Exception):
-    """The answer passed `max_answer_bytes`; its error reply was already sent."""
-
-
-@dataclass
-class Budget:
-    """Bytes the job's messages may still take; None for no limit."""
-
-    left: int | None
-    limit: int | None = None
-    exceeded: bool = False
-
-    def __post_init__(self) -> None:
-        self.limit = self.left
-
-    def failure(self) -> ProgramError:
-        return ProgramError(
-            "Answer too large",
-            f"the program's graph, values and printed output make an answer larger than "
-            f"{(self.limit or 0) // (1024 * 1024)} MB; draw a smaller graph, or print less",
-            kind="too-large",
-        )
-
-
-def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
-    """The reply as JSON, whatever text the program made: characters JSON cannot carry (a
-    lone surrogate) are replaced, and a reply that still cannot be written, or is over the
-    budget, becomes an error reply. Never raises."""
-    try:
-        message = _dump(reply)
-    except Exception:
-        try:
-            message = _dump(WorkerReply.model_validate(_replace_unencodable(reply.model_dump())))
-        except Exception as error:
-            failure = ProgramError(
-                "Evaluation failed",
-                f"the answer could not be written as JSON ({type(error).__name__})",
-                kind="evaluation-failed",
-            )
-            message = _dump(WorkerReply.failed(failure))
-    if budget.left is not None:
-        budget.left -= len(message)
-        if budget.left < 0:
-            budget.exceeded = True
-            return _dump(WorkerReply.failed(budget.failure()))
-    return message
-
-
-def _dump(reply: WorkerReply) -> bytes:
-    # pydantic writes JSON in one pass in Rust, faster than json.dumps of a model_dump.
-    return reply.model_dump_json().encode()
-
-
-def _replace_unencodable(value: object) -> object:
-    """`value` with every string made encodable as UTF-8 (lone surrogates become U+FFFD)."""
-    if isinstance(value, str):
-        return SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_replace_unencodable(k): _replace_unencodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_replace_unencodable(item) for item in value]
-    return value
-
-
-def _run_job(
-    job: bytes,
-    limits: Limits,
-    send_shape: Callable[[GraphShape], None],
-    send_core: Callable[[GraphData], None],
-) -> WorkerReply:
-    """The last reply: the extras, after the shape and details were sent. Unexpected
-    exceptions come back as an error reply whose detail has the traceback's last line; the
-    whole traceback goes to the server's log with it."""
-    from app.worker.evaluate import evaluate_parts
-
-    try:
-        _, extras = evaluate_parts(
-            GraphRequest.model_validate_json(job), limits, send_shape, send_core
-        )
-        return WorkerReply(extras=extras)
-    except ProgramError as error:
-        return WorkerReply.failed(error)
-    except AnswerTooLargeError:
-        raise
-    except Exception as error:
-        failure = ProgramError(
-            "Evaluation failed",
-            f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
-            kind="evaluation-failed",
-        )
-        return WorkerReply.failed(failure, fault=traceback.format_exc()[-8000:])
-
-
-# In the server ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -289,7 +59,7 @@ def evaluation_role(settings: Settings) -> Role:
     """The job processes that run programs, as the zygote makes them."""
     return Role(
         "evaluation worker",
-        "app.server.workers:prepare_evaluator",
+        "app.worker.entry:prepare_evaluator",
         settings.model_dump_json(),
         settings.worker_memory_mb,
         settings.job_timeout_s,

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.contract.replies import WorkerReply
 from app.contract.settings import Settings
 from app.main import create_app
 from app.server.pool import JobProcess, ProcessPool
-from app.server.workers import Budget, WorkerReply, encode_reply, evaluation_role
+from app.server.workers import evaluation_role
+from app.worker.entry import Budget, encode_reply
 from tests.security.conftest import assert_problem
 
 # A short program whose answer is about 6 MB: 3,000 nodes of 100 values each (15,000 made

@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
 from fastapi.openapi.models import Example
 
+from app.contract.examples import EXAMPLES
 from app.contract.schemas import (
     GraphData,
     GraphDrawing,
@@ -28,7 +29,7 @@ from app.server.observe import note_program
 from app.server.render import build_dot, layers
 from app.server.services import Services
 from app.server.views import apply_view, default_view
-from app.server.workers import EXAMPLES, Evaluated
+from app.server.workers import Evaluated
 
 router = APIRouter(prefix="/api", tags=["graph"])
 # A large answer is serialised in a thread, so that other requests do not wait on the event

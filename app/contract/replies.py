@@ -1,0 +1,44 @@
+"""What a job process sends the server about a job, as JSON over the pipe: never a pickle of
+the process's choosing."""
+
+from pydantic import BaseModel
+
+from app.contract.errors import ProgramError
+from app.contract.schemas import GraphDetails, GraphExtras, GraphShape
+
+
+class ErrorFields(BaseModel):
+    """A ProgramError as it crosses the pipe."""
+
+    title: str
+    detail: str
+    line: int | None
+    column: int | None
+    kind: str
+
+
+class WorkerReply(BaseModel):
+    """One message of a worker about a job. A job that succeeds gets three: the graph's
+    shape as soon as it is known (the server starts drawing it), the rest of its details
+    (the server can answer), then its extras (the gradient check). A job that fails gets an
+    error in place of the message it could not make."""
+
+    shape: GraphShape | None = None
+    details: GraphDetails | None = None
+    extras: GraphExtras | None = None
+    error: ErrorFields | None = None
+    fault: str | None = None  # an unexpected exception's traceback, for the server's log
+
+    @classmethod
+    def failed(cls, error: ProgramError, fault: str | None = None) -> "WorkerReply":
+        # Field by field: `raised` holds the program's own values, which stay in the worker.
+        fields = {name: getattr(error, name) for name in ErrorFields.model_fields}
+        return cls(error=ErrorFields(**fields), fault=fault)
+
+    def failure(self) -> ProgramError:
+        """The program's error; a failed evaluation when the answer lacks a part."""
+        if self.error is not None:
+            return ProgramError(**self.error.model_dump())
+        return ProgramError(
+            "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
+        )
