@@ -182,15 +182,15 @@ class GraphResult:
         )
         rows = []
         for name, info in self.variables.items():
-            kind = info.grad_fn or ("leaf" if info.is_leaf else "")
+            grad_fn = info.grad_fn or ("leaf" if info.is_leaf else "")
             if info.requires_grad and info.is_leaf:
-                kind = "leaf, requires_grad"
+                grad_fn = "leaf, requires_grad"
             cells = (
                 format_tensor(info.value),
                 format_tensor(info.grad),
                 f"[{', '.join(map(str, info.shape))}]",
                 info.dtype,
-                kind,
+                grad_fn,
             )
             rows.append(
                 f'<tr><th scope="row"><code>{escape(name)}</code></th>'

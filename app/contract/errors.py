@@ -13,7 +13,8 @@ class ProgramError(Exception):
     detail: str
     line: int | None = None
     column: int | None = None
-    kind: str = "program-error"
+    # The problem type's last segment (/problems/<slug>): what the API answers with.
+    slug: str = "program-error"
     # The exception a program raised itself (`raise ValueError(...)`), for `except ... as e`.
     raised: Any = field(default=None, repr=False, compare=False)
 
@@ -31,9 +32,9 @@ class ProgramError(Exception):
 
 def refused(detail: str, node: ast.AST | None = None) -> ProgramError:
     """A construct outside what the sandbox allows."""
-    return ProgramError("Not allowed", detail, kind="not-allowed").at(node)
+    return ProgramError("Not allowed", detail, slug="not-allowed").at(node)
 
 
 def too_big(detail: str, node: ast.AST | None = None) -> ProgramError:
     """A resource limit was reached."""
-    return ProgramError("Limit reached", detail, kind="limit").at(node)
+    return ProgramError("Limit reached", detail, slug="limit").at(node)

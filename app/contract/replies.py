@@ -14,7 +14,7 @@ class ErrorFields(BaseModel):
     detail: str
     line: int | None
     column: int | None
-    kind: str
+    slug: str
 
 
 class WorkerReply(BaseModel):
@@ -40,5 +40,5 @@ class WorkerReply(BaseModel):
         if self.error is not None:
             return ProgramError(**self.error.model_dump())
         return ProgramError(
-            "Evaluation failed", "the worker sent no answer", kind="evaluation-failed"
+            "Evaluation failed", "the worker sent no answer", slug="evaluation-failed"
         )

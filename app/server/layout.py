@@ -264,8 +264,8 @@ class LayoutService:
             if reply is None:
                 log.warning("layout with %s ran out of time", engine)
                 continue
-            kind, _, body = reply.partition(b"\n")
-            if kind == b"error":
+            status, _, body = reply.partition(b"\n")
+            if status == b"error":
                 failure = body.decode(errors="replace")
                 break
             svg = body.decode(errors="replace")

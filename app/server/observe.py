@@ -122,11 +122,11 @@ class ObserveMiddleware:
             count, latency = self._instruments(method, route, status)
             count.inc()
             latency.observe(duration)
-            kind = _problem_type(problem) if problem is not None else None
-            if kind is not None:
-                self.metrics.refusals.labels(kind).inc()
+            slug = _problem_slug(problem) if problem is not None else None
+            if slug is not None:
+                self.metrics.refusals.labels(slug).inc()
             if self.log:
-                _write(record, method, route, status, duration, sent, kind)
+                _write(record, method, route, status, duration, sent, slug)
 
     def _instruments(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         key = (method, route, status)
@@ -160,16 +160,16 @@ def _route(scope: Scope, routes: list[BaseRoute]) -> str:
     return UNMATCHED
 
 
-def _problem_type(parts: list[bytes]) -> str:
+def _problem_slug(parts: list[bytes]) -> str:
     """The `type` of a problem answer without its /problems/ prefix; for a plain HTTP
     error (type about:blank), its status, as `http-404`."""
     try:
         problem = json.loads(b"".join(parts))
-        kind = str(problem.get("type", "about:blank"))
+        problem_type = str(problem.get("type", "about:blank"))
         return (
             f"http-{int(problem['status'])}"
-            if kind == "about:blank"
-            else kind.removeprefix("/problems/")
+            if problem_type == "about:blank"
+            else problem_type.removeprefix("/problems/")
         )
     except (ValueError, AttributeError, KeyError, TypeError):
         return "unreadable"

@@ -27,7 +27,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 def program_problem(error: ProgramError) -> Problem:
     return Problem(
-        type=PROBLEM_BASE + error.kind,
+        type=PROBLEM_BASE + error.slug,
         title=error.title,
         status=422,
         detail=error.detail,

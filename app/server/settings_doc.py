@@ -38,8 +38,8 @@ def _bounds(field: FieldInfo) -> str:
     found = [
         f"{sign} {getattr(rule, attribute)}"
         for rule in field.metadata
-        for kind, attribute, sign in _BOUNDS
-        if isinstance(rule, kind)
+        for rule_type, attribute, sign in _BOUNDS
+        if isinstance(rule, rule_type)
     ]
     return ", ".join(found) or "—"
 

@@ -220,7 +220,7 @@ class WorkerPool:
             f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
             if timed_out
             else "the program was stopped: it used more memory or CPU than allowed",
-            kind="limit",
+            slug="limit",
         )
 
     async def _take(self) -> JobProcess:

@@ -65,7 +65,7 @@ class NodeSnapshot:
 class BackwardPass:
     """One backward() (or autograd.grad) call: the graph it walked and what flowed back."""
 
-    kind: str
+    started_by: str  # "backward", "grad" (torch.autograd.grad) or "server"
     roots: list[torch.Tensor]
     nodes: list[Node]
     edges: list[tuple[Node, Node, int]]
@@ -121,14 +121,18 @@ class GraphCapture:
                 self.values.setdefault(item.grad_fn, item)
 
     def run_backward(
-        self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
+        self,
+        started_by: str,
+        roots: list[torch.Tensor],
+        names: dict[str, Any],
+        call: Callable[[], Any],
     ) -> Any:
         # A memo holds only while no program code runs: one per pass, and one for the end.
         self.summaries = Summaries()
         self._safely("the .grad of the leaves", lambda: self.log.before(names, self.summaries))
         handles: list[Any] = []
         try:
-            record = self.walk(kind, roots, names)
+            record = self.walk(started_by, roots, names)
             handles = [handle for node in record.nodes for handle in self._hook(record, node)]
         except ProgramError:
             raise
@@ -137,7 +141,7 @@ class GraphCapture:
             # and this pass is kept without its graph (so the server does not run it again).
             for handle in handles:
                 handle.remove()
-            handles, record = [], BackwardPass(kind, roots, [], [], {})
+            handles, record = [], BackwardPass(started_by, roots, [], [], {})
             self._fault("the graph of a backward pass", error)
         try:
             result = call()
@@ -148,7 +152,8 @@ class GraphCapture:
         self._prune(record, names)
         root = _name_of(roots[0], names)
         self._safely(
-            "the .grad of the leaves", lambda: self.log.after(kind, root, names, self.summaries)
+            "the .grad of the leaves",
+            lambda: self.log.after(started_by, root, names, self.summaries),
         )
         return result
 
@@ -188,7 +193,9 @@ class GraphCapture:
 
     # Walking and hooking ---------------------------------------------------------------
 
-    def walk(self, kind: str, roots: list[torch.Tensor], names: dict[str, Any]) -> BackwardPass:
+    def walk(
+        self, started_by: str, roots: list[torch.Tensor], names: dict[str, Any]
+    ) -> BackwardPass:
         """Visit every node reachable from the roots, with a stack (graphs can be deep)."""
         labels = _names_by_tensor(names)
         stack = [root.grad_fn for root in roots if root.grad_fn is not None]
@@ -216,7 +223,7 @@ class GraphCapture:
                     "(inputs of its operations)"
                 )
         snapshots = {node: self._snapshot(node, labels) for node in nodes}
-        return BackwardPass(kind, roots, nodes, edges, snapshots)
+        return BackwardPass(started_by, roots, nodes, edges, snapshots)
 
     def _snapshot(self, node: Node, labels: dict[int, list[str]]) -> NodeSnapshot:
         op = type(node).__name__  # name() of AccumulateGrad is "torch::autograd::AccumulateGrad"
@@ -237,11 +244,11 @@ class GraphCapture:
         )
 
     def _saved(self, node: Node) -> dict[str, Any]:
-        kind = type(node)
-        if kind not in self.saved_names:
-            self.saved_names[kind] = [a for a in dir(node) if a.startswith("_saved_")]
+        node_type = type(node)
+        if node_type not in self.saved_names:
+            self.saved_names[node_type] = [a for a in dir(node) if a.startswith("_saved_")]
         saved: dict[str, Any] = {}
-        for attribute in self.saved_names[kind]:
+        for attribute in self.saved_names[node_type]:
             try:
                 value = _signed(getattr(node, attribute))
             except Exception:  # already freed by an earlier backward, or not readable
@@ -304,7 +311,7 @@ class GraphCapture:
                 "is drawn without them."
             )
             try:
-                record = self.walk(record.kind, [root], evaluation.names)
+                record = self.walk(record.started_by, [root], evaluation.names)
                 record.pruned = True
             except ProgramError:
                 raise
@@ -385,17 +392,19 @@ class GraphCapture:
                 raise ProgramError(
                     "Unknown output",
                     f"the output '{output}' {what} at the end of the program",
-                    kind="bad-output",
+                    slug="bad-output",
                 )
             if value.grad_fn is None:
                 raise ProgramError(
                     "No graph",
                     f"'{output}' has no grad_fn, so there is no "
                     "graph to draw: it is a leaf or does not require grad",
-                    kind="bad-output",
+                    slug="bad-output",
                 )
             return output, value
-        program_passes = [p for p in self.passes if p.kind != "server" and (p.nodes or p.pruned)]
+        program_passes = [
+            p for p in self.passes if p.started_by != "server" and (p.nodes or p.pruned)
+        ]
         if program_passes:
             root = program_passes[-1].roots[0]
             return _name_of(root, evaluation.names), root
@@ -557,7 +566,7 @@ class GraphCapture:
             for node in record.nodes
             if node in reachable and record.snapshots[node].op == "AccumulateGrad"
         ]
-        return check_gradients(self.tape, root, leaves, record.kind == "server", self.limits)
+        return check_gradients(self.tape, root, leaves, record.started_by == "server", self.limits)
 
 
 def _local_derivatives(node: Node, output: torch.Tensor | None) -> list[float | None]:

@@ -129,7 +129,7 @@ class Budget:
             "Answer too large",
             f"the program's graph, values and printed output make an answer larger than "
             f"{(self.limit or 0) // (1024 * 1024)} MB; draw a smaller graph, or print less",
-            kind="too-large",
+            slug="too-large",
         )
 
 
@@ -146,7 +146,7 @@ def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
             failure = ProgramError(
                 "Evaluation failed",
                 f"the answer could not be written as JSON ({type(error).__name__})",
-                kind="evaluation-failed",
+                slug="evaluation-failed",
             )
             message = _dump(WorkerReply.failed(failure))
     if budget.left is not None:
@@ -195,6 +195,6 @@ def _run_job(
         failure = ProgramError(
             "Evaluation failed",
             f"the program could not be run: {type(error).__name__}: {str(error)[:500]}",
-            kind="evaluation-failed",
+            slug="evaluation-failed",
         )
         return WorkerReply.failed(failure, fault=traceback.format_exc()[-8000:])

@@ -169,9 +169,9 @@ def attribute(
         if key in paths:
             return paths[key]
         if key not in unnamed:
-            kind = type(module).__name__
-            type_counts[kind] = type_counts.get(kind, 0) + 1
-            unnamed[key] = f"{kind}#{type_counts[kind]}"
+            type_name = type(module).__name__
+            type_counts[type_name] = type_counts.get(type_name, 0) + 1
+            unnamed[key] = f"{type_name}#{type_counts[type_name]}"
         return unnamed[key]
 
     members: dict[int, list[int]] = {call.number: [] for call in kept}

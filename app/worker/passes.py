@@ -83,10 +83,10 @@ class PassLog:
         )
 
     def after(
-        self, kind: str, root: str | None, names: dict[str, Any], summarize: Summarize
+        self, started_by: str, root: str | None, names: dict[str, Any], summarize: Summarize
     ) -> None:
         grads, values = _state(names, summarize)
-        self._add(BackwardPassInfo(kind=kind, root=root, grads=grads, values=values))
+        self._add(BackwardPassInfo(kind=started_by, root=root, grads=grads, values=values))
 
 
 def _state(names: dict[str, Any], summarize: Summarize) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -163,14 +163,14 @@ def dense_coo(tensor: torch.Tensor) -> torch.Tensor:
 
 def describe(tensor: torch.Tensor) -> str:
     """What a tensor is, in words, from what can be asked of any tensor."""
-    kind = "nested" if tensor.is_nested else ("quantized" if tensor.is_quantized else "")
+    form = "nested" if tensor.is_nested else ("quantized" if tensor.is_quantized else "")
     if tensor.layout != torch.strided:
-        kind = str(tensor.layout).removeprefix("torch.")
+        form = str(tensor.layout).removeprefix("torch.")
     try:
         shape = f", shape {list(tensor.shape)}"
     except Exception:  # nested tensors have no single shape
         shape = ""
-    return f"<{kind or 'unusual'} tensor{shape}, {dtype_name(tensor.dtype)}: values not shown>"
+    return f"<{form or 'unusual'} tensor{shape}, {dtype_name(tensor.dtype)}: values not shown>"
 
 
 def shape_of(tensor: torch.Tensor) -> list[int] | None:

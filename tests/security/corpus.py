@@ -1,6 +1,6 @@
 """Hostile programs: each must be refused with a clear 4xx, quickly, leaving nothing behind.
 
-`kind` is the end of the problem `type` (/problems/<kind>); `words` must appear in `detail`.
+`slug` is the end of the problem `type` (/problems/<slug>); `words` must appear in `detail`.
 Programs that try to touch files use paths with FILE_MARKER in them, so the test can check
 that no such file appeared.
 """
@@ -27,7 +27,7 @@ NET = NN + (
 class Hostile:
     name: str
     code: str
-    kind: str
+    slug: str
     words: str
 
 

@@ -27,7 +27,7 @@ def main() -> None:
             again = evaluate(GraphRequest(code=code), limits).warnings
             answer = "ok" if first == again else f"warnings differ: {first} then {again}"
         except ProgramError as error:
-            answer = error.kind
+            answer = error.slug
         except Exception as error:  # not a crash: the test reports these separately
             answer = f"exception {type(error).__name__}: {str(error)[:300]}"
         sys.stdout.write(json.dumps(answer) + "\n")

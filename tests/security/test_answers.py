@@ -103,7 +103,7 @@ def test_every_reply_encodes_and_an_oversized_one_is_an_error() -> None:
                 "detail": "x\udfff",
                 "line": None,
                 "column": None,
-                "kind": "k",
+                "slug": "k",
             }
         }
     )
@@ -111,7 +111,7 @@ def test_every_reply_encodes_and_an_oversized_one_is_an_error() -> None:
         reply, Budget(None)
     )
     big = WorkerReply.model_validate(
-        {"error": {"title": "t", "detail": "x" * 5000, "line": None, "column": None, "kind": "k"}}
+        {"error": {"title": "t", "detail": "x" * 5000, "line": None, "column": None, "slug": "k"}}
     )
     budget = Budget(1024)
     assert b"Answer too large" in encode_reply(big, budget)
@@ -137,7 +137,7 @@ def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log(
     assert answer is not None
     reply = WorkerReply.model_validate_json(answer)
     assert reply.error is not None
-    assert reply.error.kind == "evaluation-failed"
+    assert reply.error.slug == "evaluation-failed"
     assert reply.fault is not None
     assert "Traceback" in reply.fault
     assert "ValidationError" in reply.fault

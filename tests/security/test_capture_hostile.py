@@ -180,7 +180,7 @@ def test_integer_output_is_refused_clearly() -> None:
     code = HEAD + "x = torch.ones(3, requires_grad=True)\nn = (x * 2).long()\n"
     with pytest.raises(ProgramError) as raised:
         run(code, output="n")
-    assert raised.value.kind == "bad-output"
+    assert raised.value.slug == "bad-output"
     graph = run(code)
     assert graph.nodes == []  # the last tensor with a graph: none; said in a warning
     assert graph.warnings
@@ -395,7 +395,7 @@ def test_a_leaf_used_thousands_of_times_is_drawn_small_and_answered_whole(
 def test_graph_with_too_many_edges_is_a_clear_refusal() -> None:
     with pytest.raises(ProgramError) as raised:
         evaluate(GraphRequest(code=STACKED.format(uses=2_000)), Limits(max_graph_edges=1_000))
-    assert raised.value.kind == "limit"
+    assert raised.value.slug == "limit"
     assert "1000 edges" in raised.value.detail
 
 

@@ -108,7 +108,7 @@ def test_a_program_module_beside_a_sized_layer_is_still_sized_before_it_runs() -
         "y = net(torch.ones(1, 1, 400, 400))\n"
     )
     error = failure(code)
-    assert error.kind == "limit"
+    assert error.slug == "limit"
     assert error.line == 8
 
 
@@ -124,5 +124,5 @@ def test_a_limit_inside_a_property_is_never_caught() -> None:
         "    print('swallowed')\n"
     )
     error = failure(code)
-    assert error.kind == "limit"
+    assert error.slug == "limit"
     assert error.line == 4

@@ -20,7 +20,7 @@ def marker_files() -> list[Path]:
 
 def test_corpus_is_large_and_varied() -> None:
     assert len(CORPUS) >= 60
-    assert {hostile.kind for hostile in CORPUS} >= {"not-allowed", "limit", "syntax-error"}
+    assert {hostile.slug for hostile in CORPUS} >= {"not-allowed", "limit", "syntax-error"}
 
 
 @pytest.mark.parametrize("hostile", CORPUS, ids=[hostile.name for hostile in CORPUS])
@@ -32,7 +32,7 @@ def test_hostile_program_is_refused(
     response = healthy.post("/api/graph", json={"code": hostile.code})
     elapsed = time.monotonic() - started
     problem = assert_problem(response)
-    assert str(problem["type"]).endswith("/" + hostile.kind), problem
+    assert str(problem["type"]).endswith("/" + hostile.slug), problem
     assert hostile.words.lower() in str(problem["detail"]).lower(), problem
     assert elapsed < settings.job_timeout_s
     assert set(os.listdir()) == before

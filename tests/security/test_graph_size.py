@@ -16,7 +16,7 @@ CHAIN = (
 def test_graph_over_the_node_limit_is_refused() -> None:
     with pytest.raises(ProgramError) as caught:
         evaluate(GraphRequest(code=CHAIN), Limits(max_graph_nodes=50))
-    assert caught.value.kind == "limit"
+    assert caught.value.slug == "limit"
     assert "graph" in caught.value.detail
 
 

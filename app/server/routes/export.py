@@ -46,6 +46,6 @@ async def graph_svg(
         raise ProgramError(
             "Drawing failed",
             "the graph is too large to lay out in time; try a smaller program",
-            kind="render-timeout",
+            slug="render-timeout",
         )
     return Response(drawn.rendered.svg, media_type="image/svg+xml", headers=SVG_HEADERS)

@@ -231,12 +231,12 @@ def _parse(source: str) -> ast.Module:
             error.msg or "invalid syntax",
             error.lineno,
             error.offset,
-            kind="syntax-error",
+            slug="syntax-error",
         ) from None
     except (RecursionError, MemoryError):
         raise too_big("the program is nested too deeply to read") from None
     except ValueError as error:  # e.g. "source code string cannot contain null bytes"
-        raise ProgramError("Syntax error", str(error), kind="syntax-error") from None
+        raise ProgramError("Syntax error", str(error), slug="syntax-error") from None
 
 
 def _check_tree(tree: ast.Module, limits: Limits) -> None:
@@ -290,9 +290,9 @@ def _note_names(node: ast.AST, bound: set[str], forbidden: list[tuple[str, ast.A
 
 
 def _check_node(node: ast.AST, permitted: set[int]) -> None:
-    kind = type(node)
-    if kind not in ALLOWED_NODES:
-        name = CONSTRUCT_NAMES.get(kind, kind.__name__)
+    node_type = type(node)
+    if node_type not in ALLOWED_NODES:
+        name = CONSTRUCT_NAMES.get(node_type, node_type.__name__)
         raise refused(f"{name} is not supported in this sandbox", node)
     if id(node) in permitted:
         return

@@ -47,7 +47,7 @@ class BaseClass:
     """A class the program may inherit from, as its table names it (`nn.Module`)."""
 
     qualname: str
-    kind: str  # "module" or "function"
+    category: str  # "module" or "function"
 
     def __repr__(self) -> str:
         return f"<class '{self.qualname}'>"
@@ -58,14 +58,15 @@ class UserClass:
     """A class the program defined: its name, base and attributes (methods included)."""
 
     name: str
-    kind: str  # "module", "function" or "plain"
+    category: str  # "module", "function", "exception" or "plain"
     parent: "UserClass | None"
     attributes: dict[str, Any] = field(default_factory=dict)
-    module_type: type[nn.Module] | None = None  # for kind "module": the instances' type
-    function_type: "type[ProgramFunction] | None" = None  # for kind "function": what apply calls
-    # For kind "exception": the built-in exception the class derives from (ValueError...).
+    module_type: type[nn.Module] | None = None  # for category "module": the instances' type
+    # For category "function": what apply calls.
+    function_type: "type[ProgramFunction] | None" = None
+    # For category "exception": the built-in exception the class derives from (ValueError...).
     exception_base: ExceptionClass | None = None
-    # For kinds "plain" and "exception": the instances' Python type (see object_type).
+    # For categories "plain" and "exception": the instances' Python type (see object_type).
     object_type: "type[UserObject] | None" = None
     runner: SpecialRunner | None = field(default=None, repr=False)
 
@@ -254,7 +255,7 @@ class UserModule(nn.Module):
             "Not allowed",
             "torch would copy a module of the program here (TransformerEncoder copies its "
             "layer); build the layers in your own module instead",
-            kind="not-allowed",
+            slug="not-allowed",
         )
 
     def extra_repr(self) -> str:

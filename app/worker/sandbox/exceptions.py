@@ -33,7 +33,7 @@ HIERARCHY: dict[str, str | None] = {
     "AttributeError": "Exception",
 }
 # Only errors of the program's own making can be caught.
-CATCHABLE_KINDS = frozenset({"program-error"})
+CATCHABLE_SLUGS = frozenset({"program-error"})
 
 
 @dataclass(frozen=True)

@@ -99,16 +99,16 @@ def percent_format(template: str, values: Any, text: Callable[[Any, bool], str])
     for match in conversions:
         rebuilt.append(template[last : match.start()])
         last = match.end()
-        kind, width, precision = match["type"], match["width"], match["precision"]
-        if kind == "%":
+        conversion, width, precision = match["type"], match["width"], match["precision"]
+        if conversion == "%":
             rebuilt.append("%%")
             continue
         if "*" in (width, precision):
             raise refused("'*' widths in % formatting are not supported; write the number")
         if any(int(n) > MAX_WIDTH for n in (width, precision) if n):
             raise refused(f"'{match.group()}' asks for more than {MAX_WIDTH} characters")
-        if kind not in TEXT_TYPES | NUMBER_TYPES:
-            raise ProgramError("ValueError", f"unsupported format character {kind!r}")
+        if conversion not in TEXT_TYPES | NUMBER_TYPES:
+            raise ProgramError("ValueError", f"unsupported format character {conversion!r}")
         if named:
             if not isinstance(values, dict) or match["key"] is None:
                 raise ProgramError("TypeError", "format requires a mapping")
@@ -120,21 +120,21 @@ def percent_format(template: str, values: Any, text: Callable[[Any, bool], str])
                 raise ProgramError("TypeError", "not enough arguments for format string")
             value = items[position]
             position += 1
-        if kind in TEXT_TYPES:
-            value, kind = text(value, kind != "s"), "s"
+        if conversion in TEXT_TYPES:
+            value, conversion = text(value, conversion != "s"), "s"
         elif isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()  # "%.4f" % loss, as Python reads a one-element tensor
         elif not isinstance(value, int | float):
             raise ProgramError(
                 "TypeError",
-                f"%{kind} format: a real number is required, not {type(value).__name__}",
+                f"%{conversion} format: a real number is required, not {type(value).__name__}",
             )
         key = f"v{len(converted)}"
         mapping[key] = value
         converted.append(value)
         rebuilt.append(f"%({key}){match['flags']}{width or ''}")
         rebuilt.append(f".{precision}" if precision is not None else "")
-        rebuilt.append(kind)
+        rebuilt.append(conversion)
     rebuilt.append(template[last:])
     if not named and position < len(items) and not (isinstance(values, dict) and not conversions):
         raise ProgramError("TypeError", "not all arguments converted during string formatting")

@@ -194,8 +194,8 @@ KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = 
     **{getattr(F, name): _conv_work for name in ("conv1d", "conv2d")},
     **{getattr(F, name): _transposed_work for name in ("conv_transpose1d", "conv_transpose2d")},
     **{
-        getattr(F, f"{kind}_pool{dims}d"): _pool_work(dims)
-        for kind in ("max", "avg")
+        getattr(F, f"{reduction}_pool{dims}d"): _pool_work(dims)
+        for reduction in ("max", "avg")
         for dims in (1, 2)
     },
 }
@@ -723,7 +723,7 @@ class Guard:
             raise ProgramError(
                 "Unsupported value",
                 f"{qualname} returned a {type(value).__name__}, which this sandbox cannot use",
-                kind="not-allowed",
+                slug="not-allowed",
             )
         return value
 
@@ -871,18 +871,18 @@ def _tensor_type(args: tuple[Any, ...]) -> tuple[Any, ...]:
     other type names (CUDA ones) are refused."""
     if not args:
         return args
-    kind = args[0]
-    if isinstance(kind, TypeProxy) and kind.construct is not None:  # x.type(torch.Tensor)
-        kind = kind.construct
-    if isinstance(kind, SafeFunction) and kind.qualname.removeprefix("torch.") in TYPED_TENSORS:
-        return (TYPED_TENSORS[kind.qualname.removeprefix("torch.")], *args[1:])
-    if isinstance(kind, str):
-        if kind not in TENSOR_TYPE_NAMES:
+    wanted = args[0]
+    if isinstance(wanted, TypeProxy) and wanted.construct is not None:  # x.type(torch.Tensor)
+        wanted = wanted.construct
+    if isinstance(wanted, SafeFunction) and wanted.qualname.removeprefix("torch.") in TYPED_TENSORS:
+        return (TYPED_TENSORS[wanted.qualname.removeprefix("torch.")], *args[1:])
+    if isinstance(wanted, str):
+        if wanted not in TENSOR_TYPE_NAMES:
             raise refused(
-                f"Tensor.type: '{kind}' is not available here; use a dtype (torch.float64) "
+                f"Tensor.type: '{wanted}' is not available here; use a dtype (torch.float64) "
                 "or a CPU type name ('torch.DoubleTensor')"
             )
-        return (TENSOR_TYPE_NAMES[kind], *args[1:])
+        return (TENSOR_TYPE_NAMES[wanted], *args[1:])
     return args
 
 

@@ -67,7 +67,7 @@ from app.worker.sandbox.classes import (
     object_type,
 )
 from app.worker.sandbox.exceptions import (
-    CATCHABLE_KINDS,
+    CATCHABLE_SLUGS,
     EXCEPTION_ATTRIBUTES,
     EXCEPTION_CLASSES,
     ExceptionClass,
@@ -176,7 +176,11 @@ class BackwardObserver(Protocol):
     """Runs a backward call with the graph walked and hooked first (see app.worker.capture)."""
 
     def run_backward(
-        self, kind: str, roots: list[torch.Tensor], names: dict[str, Any], call: Callable[[], Any]
+        self,
+        started_by: str,
+        roots: list[torch.Tensor],
+        names: dict[str, Any],
+        call: Callable[[], Any],
     ) -> Any: ...
 
     def produced(self, value: Any, call: "Call | None" = None) -> None: ...
@@ -260,7 +264,7 @@ class UserFunction:
 
 @dataclass(eq=False)
 class BoundMethod:
-    """`receiver.name`, where `name` is on the allowlist for the receiver's kind."""
+    """`receiver.name`, where `name` is on the allowlist for the receiver's type."""
 
     receiver: Any
     name: str
@@ -384,10 +388,10 @@ class Interpreter(ObjectProtocol):
             raise error.at(node) from None
         except RecursionError:
             raise ProgramError(
-                "Limit reached", "the program nests or recurses too deeply", kind="limit"
+                "Limit reached", "the program nests or recurses too deeply", slug="limit"
             ).at(node) from None
         except MemoryError:
-            raise ProgramError("Limit reached", "the program ran out of memory", kind="limit").at(
+            raise ProgramError("Limit reached", "the program ran out of memory", slug="limit").at(
                 node
             ) from None
         except Exception as error:
@@ -481,7 +485,7 @@ class Interpreter(ObjectProtocol):
             else:
                 self.exec_block(orelse, scope)
         except ProgramError as error:
-            if error.kind in {"program-error"}:
+            if error.slug in {"program-error"}:
                 self.exec_block(final, scope)
             raise
         except (BreakSignal, ContinueSignal, ReturnSignal):
@@ -516,7 +520,7 @@ class Interpreter(ObjectProtocol):
         value = self.eval(exception, scope)
         if isinstance(value, ExceptionClass):
             value = ExceptionValue(value.name, (), "")
-        elif isinstance(value, UserClass) and value.kind == "exception":
+        elif isinstance(value, UserClass) and value.category == "exception":
             value = self.instantiate(value, (), {})
         if isinstance(value, UserObject) and value.exception_args is not None:
             # The message is written now, under the program's budgets: its __str__ may fail
@@ -524,7 +528,7 @@ class Interpreter(ObjectProtocol):
             try:
                 message = to_text(value, 1000)
             except ProgramError as error:
-                if error.kind not in CATCHABLE_KINDS:
+                if error.slug not in CATCHABLE_SLUGS:
                     raise
                 message = "<exception str() failed>"
             raise ProgramError(value.cls.name, message or value.cls.name, raised=value)
@@ -535,7 +539,7 @@ class Interpreter(ObjectProtocol):
     def matches(self, error: ProgramError, handler: Any) -> bool:
         """Whether `except handler:` catches `error` (handler: a class or a tuple of them;
         None for a bare except). Limits and refusals are never caught."""
-        if error.kind not in CATCHABLE_KINDS:
+        if error.slug not in CATCHABLE_SLUGS:
             return False
         raised = error.raised
         own_class = raised.cls if isinstance(raised, UserObject) else None
@@ -543,7 +547,7 @@ class Interpreter(ObjectProtocol):
         for cls in handler if isinstance(handler, tuple) else (handler,):
             if cls is None:
                 return True
-            if isinstance(cls, UserClass) and cls.kind == "exception":
+            if isinstance(cls, UserClass) and cls.category == "exception":
                 if own_class is not None and own_class.is_subclass_of(cls):
                     return True
                 continue
@@ -1050,7 +1054,7 @@ class Interpreter(ObjectProtocol):
                 raise refused(f"'{name}' of a Tensor is not available: {reason}")
             if name in TENSOR_METHODS or name == "register_hook":  # the hook: register_hook()
                 return BoundMethod(owner, name)
-        elif isinstance(owner, UserClass) and owner.kind == "function" and name == "apply":
+        elif isinstance(owner, UserClass) and owner.category == "function" and name == "apply":
             return BoundMethod(owner, name)
         elif isinstance(owner, UserObject | UserClass | SuperProxy):
             return self.class_attribute(owner, name)
@@ -1100,14 +1104,14 @@ class Interpreter(ObjectProtocol):
             return getattr(owner, name)
         elif name in method_names(owner):
             return BoundMethod(owner, name)
-        kind = "Tensor" if isinstance(owner, torch.Tensor) else type(owner).__name__
+        type_name = "Tensor" if isinstance(owner, torch.Tensor) else type(owner).__name__
         if isinstance(owner, torch.Tensor) and name not in dir(torch.Tensor):
             # A typo (b.gradd), not something the sandbox withholds: say it as Python would,
             # with the nearest name the sandbox allows. dir() of the class runs no property.
             near = difflib.get_close_matches(name, TENSOR_ATTRIBUTES | TENSOR_METHODS, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
-        raise refused(f"'{name}' of a {kind} is not available in this sandbox")
+        raise refused(f"'{name}' of a {type_name} is not available in this sandbox")
 
     def name_of(self, owner: Any) -> str:
         """`type(self).__name__`: the name of a class or function, nothing else's."""
@@ -1315,20 +1319,20 @@ class Interpreter(ObjectProtocol):
         roots = [root for root in candidates if isinstance(root, torch.Tensor)]
         if len(roots) != len(candidates) or not roots:
             raise ProgramError("TypeError", f"{function.qualname} needs tensors to start from")
-        kind = function.qualname.rsplit(".", 1)[1]
-        result = self.backward(kind, roots, lambda: function.target(*args, **kwargs))
+        started_by = function.qualname.rsplit(".", 1)[1]
+        result = self.backward(started_by, roots, lambda: function.target(*args, **kwargs))
         checked = self.guard.checked_result(function.qualname, result)
         return self._produced(checked, Call(function.target, args, kwargs))
 
-    def backward(self, kind: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
+    def backward(self, started_by: str, roots: list[torch.Tensor], call: Callable[[], Any]) -> Any:
         if self._in_function_backward:
             raise refused(
-                f"{kind}() cannot run inside the backward of an autograd Function, a tensor "
+                f"{started_by}() cannot run inside the backward of an autograd Function, a tensor "
                 "hook or a function given to torch.autograd.functional; compute the "
                 "gradient with tensor operations"
             )
         self.backward_calls += 1
-        return self.observer.run_backward(kind, roots, self.current_names(), call)
+        return self.observer.run_backward(started_by, roots, self.current_names(), call)
 
     def current_names(self) -> dict[str, Any]:
         return self._scope_stack[-1].visible() if self._scope_stack else dict(self.globals.names)
@@ -1344,7 +1348,7 @@ class Interpreter(ObjectProtocol):
             raise ProgramError(
                 "Limit reached",
                 f"calls nest deeper than {self.limits.max_call_depth} levels (endless recursion?)",
-                kind="limit",
+                slug="limit",
             )
         scope = Scope(_bind_arguments(function, args, kwargs), function.scope)
         self.call_depth += 1
@@ -1390,10 +1394,12 @@ class Interpreter(ObjectProtocol):
             return TypeProxy("torch.Tensor")
         if isinstance(value, UserFunction):
             return TypeProxy("function")
-        kind = type(value)
-        module = kind.__module__
+        value_type = type(value)
+        module = value_type.__module__
         return TypeProxy(
-            kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+            value_type.__qualname__
+            if module == "builtins"
+            else f"{module}.{value_type.__qualname__}"
         )
 
     def builtin_isinstance(self, value: Any, classes: Any) -> bool:
@@ -1408,7 +1414,7 @@ class Interpreter(ObjectProtocol):
                 return isinstance(value, torch.Tensor)
             case TypeProxy():
                 return bool(self.builtin_type(value) == option)
-            case BaseClass(kind="module"):
+            case BaseClass(category="module"):
                 return isinstance(value, nn.Module)
             case SafeFunction(target=type() as target) if issubclass(
                 target, nn.Module | torch.Tensor | torch.optim.Optimizer
@@ -1659,15 +1665,15 @@ class Interpreter(ObjectProtocol):
     def define_class(self, node: ast.ClassDef, scope: Scope) -> UserClass:
         """Run a class body: methods close over the defining scope (as in Python, the class
         body is not visible from them); attributes are evaluated like statements."""
-        kind, parent, exception_base = "plain", None, None
+        category, parent, exception_base = "plain", None, None
         if node.bases:
             base = self.eval(node.bases[0], scope)
             if isinstance(base, BaseClass):
-                kind = base.kind
+                category = base.category
             elif isinstance(base, UserClass):
-                kind, parent, exception_base = base.kind, base, base.exception_base
+                category, parent, exception_base = base.category, base, base.exception_base
             elif isinstance(base, ExceptionClass):
-                kind, exception_base = "exception", base
+                category, exception_base = "exception", base
             else:
                 raise refused(
                     "a class may inherit from nn.Module, torch.autograd.Function, an exception "
@@ -1679,11 +1685,11 @@ class Interpreter(ObjectProtocol):
             # Each is a real Python type (module or Function classes): a class statement in a
             # loop would make one per turn.
             raise too_big(f"the program defined more than {MAX_CLASSES} classes", node)
-        cls = UserClass(node.name, kind, parent, exception_base=exception_base, runner=self)
-        if kind == "module":
+        cls = UserClass(node.name, category, parent, exception_base=exception_base, runner=self)
+        if category == "module":
             base_type = parent.module_type if parent and parent.module_type else UserModule
             cls.module_type = module_type(node.name, base_type)
-        elif kind == "function":
+        elif category == "function":
             cls.function_type = function_type(node.name)
         else:
             base_object = parent.object_type if parent and parent.object_type else UserObject
@@ -1694,7 +1700,7 @@ class Interpreter(ObjectProtocol):
                 self.budget.step()
                 if (
                     statement.name.startswith("__")
-                    and kind in {"module", "function"}
+                    and category in {"module", "function"}
                     and statement.name not in MODULE_SPECIAL_METHODS
                 ):
                     raise refused(
@@ -1739,24 +1745,24 @@ class Interpreter(ObjectProtocol):
         return value
 
     def instantiate(self, cls: UserClass, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if cls.kind == "function":
+        if cls.category == "function":
             raise ProgramError(
                 "RuntimeError", f"an autograd Function is used as {cls.name}.apply(...), not called"
             )
         instance: Any = (
             new_module(cls, self.run_forward)
-            if cls.kind == "module"
+            if cls.category == "module"
             else (cls.object_type or UserObject)(cls)
         )
-        if cls.kind == "exception":
+        if cls.category == "exception":
             # BaseException.__new__ keeps the arguments, whatever __init__ then does.
             instance.exception_args = args
         found, init = cls.find("__init__")
         if found:
             self.call(self.bind(init, instance), args, kwargs)
-        elif kwargs and cls.kind == "exception":
+        elif kwargs and cls.category == "exception":
             raise ProgramError("TypeError", f"{cls.name}() takes no keyword arguments")
-        elif (args or kwargs) and cls.kind != "exception":
+        elif (args or kwargs) and cls.category != "exception":
             raise ProgramError("TypeError", f"{cls.name}() takes no arguments")
         elif isinstance(instance, UserModule):
             nn.Module.__init__(instance)

@@ -14,7 +14,7 @@ import torch
 
 from app.contract.errors import ProgramError
 from app.worker.sandbox.classes import UserClass, UserModule, UserObject, checked_length
-from app.worker.sandbox.exceptions import CATCHABLE_KINDS, EXCEPTION_CLASSES
+from app.worker.sandbox.exceptions import CATCHABLE_SLUGS, EXCEPTION_CLASSES
 from app.worker.sandbox.guard import Budget
 from app.worker.sandbox.pyvalues import ListIterator, PythonValues
 
@@ -174,7 +174,7 @@ class ObjectProtocol:
             try:
                 items.append(self.special(source, method, *index)[1])
             except ProgramError as error:
-                if error.kind in CATCHABLE_KINDS and self.matches(error, EXCEPTION_CLASSES[ending]):
+                if error.slug in CATCHABLE_SLUGS and self.matches(error, EXCEPTION_CLASSES[ending]):
                     return items
                 raise
             self.budget.sequence(len(items), "a loop")

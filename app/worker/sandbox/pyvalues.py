@@ -140,7 +140,7 @@ class DictView:
     """What d.keys(), d.values() and d.items() give: the items, taken at the call, printed
     as Python prints the view (`odict_keys(['weight', 'bias'])` for a state_dict)."""
 
-    kind: str  # "dict_keys", "odict_values"...
+    type_name: str  # "dict_keys", "odict_values"...
     items: list[Any]
 
     def __len__(self) -> int:
@@ -255,8 +255,8 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
         out.append(closing)
         return
     if isinstance(value, DictView):
-        out.append(f"{value.kind}(")
-        room[0] -= len(value.kind) + 2
+        out.append(f"{value.type_name}(")
+        room[0] -= len(value.type_name) + 2
         _write_text(value.items, out, room, True, depth + 1)
         out.append(")")
         return
@@ -507,5 +507,5 @@ def _not_iterable(value: Any) -> list[Any]:
 
 def method_names(value: Any) -> Iterable[str]:
     """The Python methods a program may call on `value`."""
-    kind = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
-    return PY_METHODS.get(kind, ())
+    value_type = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
+    return PY_METHODS.get(value_type, ())
