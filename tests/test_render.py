@@ -46,8 +46,8 @@ def test_very_large_graph_is_drawn_whole_with_its_boxes_placed() -> None:
 
 def test_small_graph_is_drawn_whole_by_dot() -> None:
     graph = shared_weight_chain(2)
-    drawing = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
-    assert (drawing.nodes, drawing.edges) == (graph.nodes, graph.edges)
+    spread = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
+    assert (spread.nodes, spread.edges) == (graph.nodes, graph.edges)
     dot = build_dot(graph)
     assert " pos=" not in dot
     assert "layout=" not in dot
@@ -151,10 +151,10 @@ def test_drawing_keeps_every_node_and_edge_with_copies_bounded(leaves: int, ops:
     boxes, edges = drawn(dot)
     assert boxes <= MAX_DRAWN_BOXES
     assert edges == len(graph.edges)
-    drawing = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
-    assert drawing.drawn_nodes() == boxes
-    assert drawing.drawn_edges() == edges
-    assert {n.id for n in drawing.nodes} == {n.id for n in graph.nodes}
+    spread = fit(graph, SPLIT_FAN_OUT, MAX_DRAWN_BOXES)
+    assert spread.drawn_nodes() == boxes
+    assert spread.drawn_edges() == edges
+    assert {n.id for n in spread.nodes} == {n.id for n in graph.nodes}
 
 
 def test_shared_weight_of_a_long_loop_counts_every_copy() -> None:

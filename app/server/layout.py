@@ -45,7 +45,9 @@ DRAWN_FAMILY = b"font-family=\"'Liberation Sans',Arimo,Helvetica,Arial,sans-seri
 
 
 @dataclass(frozen=True)
-class Rendered:
+class LayoutResult:
+    """What Graphviz made of a DOT source: its SVG, or None and why in `warning`."""
+
     svg: str | None
     warning: str | None = None
 
@@ -236,21 +238,21 @@ class LayoutService:
             "slots": self.helpers,
         }
 
-    def render(self, dot: str, timeout_s: float) -> Rendered:
+    def render(self, dot: str, timeout_s: float) -> LayoutResult:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
         started = time.monotonic()
         key = hashlib.sha256(dot.encode()).hexdigest()
         kept = self.drawings.get(key)
         if kept is not None:
             self.on_drawn("cached", time.monotonic() - started)
-            return Rendered(kept.decode())
-        rendered, engine = self._render(dot, timeout_s)
+            return LayoutResult(kept.decode())
+        result, engine = self._render(dot, timeout_s)
         self.on_drawn(engine, time.monotonic() - started)
-        if rendered.svg is not None and rendered.warning is None:
-            self.drawings.put(key, rendered.svg.encode())
-        return rendered
+        if result.svg is not None and result.warning is None:
+            self.drawings.put(key, result.svg.encode())
+        return result
 
-    def _render(self, dot: str, timeout_s: float) -> tuple[Rendered, str]:
+    def _render(self, dot: str, timeout_s: float) -> tuple[LayoutResult, str]:
         """What `render` returns, and the engine that drew it ("none")."""
         source = dot.encode()
         deadline = time.monotonic() + timeout_s
@@ -270,10 +272,10 @@ class LayoutService:
                 break
             svg = body.decode(errors="replace")
             warning = None if engine == engines[0][0] else _fallback_warning(timeout_s)
-            return Rendered(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning), engine
+            return LayoutResult(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning), engine
         if failure is not None:
-            return Rendered(None, f"Graphviz could not draw this graph: {failure}"), "none"
-        return Rendered(
+            return LayoutResult(None, f"Graphviz could not draw this graph: {failure}"), "none"
+        return LayoutResult(
             None,
             f"Graphviz needed more than {timeout_s:g} s to lay out this "
             "graph; the JSON still has every node and gradient.",

@@ -15,7 +15,7 @@ from app.contract.derivatives import edge_formulas
 from app.contract.numbers import format_number, format_tensor
 from app.contract.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
 from app.server.placement import label_width, place
-from app.server.spread_uses import Drawing, fit
+from app.server.spread_uses import SpreadGraph, fit
 from app.server.views import Box, ViewedGraph, apply_view
 
 COLOURS = {
@@ -137,19 +137,19 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
     # once, with an edge into each step's box, as copies would fill the picture's width.
     split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
-    drawing = fit(graph, split, MAX_DRAWN_BOXES)
-    out_of = _edges_out_of(drawing.edges)
+    spread = fit(graph, split, MAX_DRAWN_BOXES)
+    out_of = _edges_out_of(spread.edges)
     layer_of = layers(graph)
     in_cluster: dict[int | None, list[DrawnBox]] = {None: []}
-    for node in drawing.nodes:
+    for node in spread.nodes:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
         if box is None:
-            where.extend(_boxes(node, drawing, big, root_name, out_of.get(node.id, []), layer_of))
+            where.extend(_boxes(node, spread, big, root_name, out_of.get(node.id, []), layer_of))
         else:
             calls = viewed.repeats.get(box.groups[0].module, 1)
             where.append((_name(node.id), _box_attrs(box, calls, root_name, big)))
-    edges = _drawn_edges(drawing, big, shared_over=split if viewed.boxes else None)
+    edges = _drawn_edges(spread, big, shared_over=split if viewed.boxes else None)
     top = in_cluster[None]
     if graph.nodes:
         top.append(_legend(any(node.kind == "const" for node in graph.nodes)))
@@ -181,28 +181,28 @@ DrawnBox = tuple[str, dict[str, str]]
 Edge = tuple[str, str, dict[str, str]]
 
 
-def _drawn_edges(drawing: Drawing, big: bool, shared_over: int | None) -> list[Edge]:
+def _drawn_edges(spread: SpreadGraph, big: bool, shared_over: int | None) -> list[Edge]:
     """Every edge drawn, each from the box (the node's own, a copy or a reference) that
     stands for its source in this use. With `shared_over`, the edges of a node drawn once
     for more uses than that carry no label: its share per use is in Details."""
-    formulas = {} if big else edge_formulas(drawing.nodes, drawing.edges)
-    uses = Counter(edge.source for edge in drawing.edges)
-    next_copy = dict.fromkeys([*drawing.copies, *drawing.references], 0)
+    formulas = {} if big else edge_formulas(spread.nodes, spread.edges)
+    uses = Counter(edge.source for edge in spread.edges)
+    next_copy = dict.fromkeys([*spread.copies, *spread.references], 0)
     edges = []
-    for edge in drawing.edges:
+    for edge in spread.edges:
         copy = 0
-        if edge.source in drawing.copies:
+        if edge.source in spread.copies:
             copy = next_copy[edge.source]
             next_copy[edge.source] += 1
-        elif edge.source in drawing.references and edge is not drawing.kept_use[edge.source]:
+        elif edge.source in spread.references and edge is not spread.kept_use[edge.source]:
             next_copy[edge.source] += 1  # box 0 is the node's own
             copy = next_copy[edge.source]
         attrs = {"id": f"edge-{edge.source}-{edge.target}-{edge.input_nr}", "class": "grad-edge"}
-        if copy or edge.source in drawing.copies:
+        if copy or edge.source in spread.copies:
             attrs.update(SIDE_EDGE)
         if edge.cut:
             attrs.update(CUT_EDGE_STYLE, **{"class": "cut-edge"})
-        bundle = drawing.bundled.get((edge.source, edge.target))
+        bundle = spread.bundled.get((edge.source, edge.target))
         if not big and (shared_over is None or uses[edge.source] <= shared_over):
             formula = formulas.get((edge.source, edge.target, edge.input_nr))
             attrs["label"] = "cut: no grad" if edge.cut else _edge_label(edge, formula, bundle)
@@ -264,7 +264,7 @@ def _text(label: str) -> str:
 
 def _boxes(
     node: NodeInfo,
-    drawing: Drawing,
+    spread: SpreadGraph,
     big: bool,
     root_name: str,
     out: list[EdgeInfo],
@@ -277,11 +277,11 @@ def _boxes(
     if node.kind == "const":
         base.update(CUT_NODE_STYLE)
     layer = layer_of.get(node.id)
-    count = drawing.copies.get(node.id) or drawing.references.get(node.id, 1)
+    count = spread.copies.get(node.id) or spread.references.get(node.id, 1)
     boxes = []
     for copy in range(count):
         use = (copy + 1, count, out) if count > 1 else None
-        if copy and node.id in drawing.references:
+        if copy and node.id in spread.references:
             label = _reference_label(node, copy + 1, count)
             attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
         else:

@@ -16,7 +16,10 @@ from app.contract.schemas import EdgeInfo, GraphShape, NodeInfo
 
 
 @dataclass(frozen=True)
-class Drawing:
+class SpreadGraph:
+    """The boxes and edges `dot` is given: the graph's nodes and edges, the leaves drawn once
+    per use, the other nodes drawn with references, and the edges bundled into one."""
+
     nodes: list[NodeInfo]
     edges: list[EdgeInfo]
     copies: dict[int, int] = field(default_factory=dict)  # leaves drawn once per use
@@ -39,47 +42,47 @@ class Drawing:
 BUNDLE_OVER = 4  # more edges than this between the same two nodes are drawn as one
 
 
-def fit(graph: GraphShape, split_over: int, max_boxes: int) -> Drawing:
+def fit(graph: GraphShape, split_over: int, max_boxes: int) -> SpreadGraph:
     """Every node of `graph`; nodes with more than `split_over` uses drawn apart, per use,
     those with fewest uses first, while the boxes stay within `max_boxes` (a dense graph,
     every operation using every leaf, would otherwise have the square of its nodes)."""
-    return _split(_bundle(Drawing(graph.nodes, graph.edges)), graph, split_over, max_boxes)
+    return _split(_bundle(SpreadGraph(graph.nodes, graph.edges)), graph, split_over, max_boxes)
 
 
-def _bundle(drawing: Drawing) -> Drawing:
+def _bundle(spread: SpreadGraph) -> SpreadGraph:
     """One edge for each pair of nodes joined by more than BUNDLE_OVER edges."""
     pairs: dict[tuple[int, int], int] = {}
-    for edge in drawing.edges:
+    for edge in spread.edges:
         pairs[(edge.source, edge.target)] = pairs.get((edge.source, edge.target), 0) + 1
     bundled = {pair: count for pair, count in pairs.items() if count > BUNDLE_OVER}
     if not bundled:
-        return drawing
+        return spread
     seen: set[tuple[int, int]] = set()
     edges = []
-    for edge in drawing.edges:
+    for edge in spread.edges:
         pair = (edge.source, edge.target)
         if pair in bundled:
             if pair in seen:
                 continue
             seen.add(pair)
         edges.append(edge)
-    return replace(drawing, edges=edges, bundled=bundled)
+    return replace(spread, edges=edges, bundled=bundled)
 
 
-def _split(drawing: Drawing, graph: GraphShape, split_over: int, max_boxes: int) -> Drawing:
+def _split(spread: SpreadGraph, graph: GraphShape, split_over: int, max_boxes: int) -> SpreadGraph:
     """Leaves and other nodes with more than `split_over` uses drawn once per use. The use a
     non-leaf keeps is the one furthest from the root (in a loop, the first step), which is
     the nearest to its inputs: the edge it keeps is short."""
     uses: dict[int, list[EdgeInfo]] = {}
-    for edge in drawing.edges:
+    for edge in spread.edges:
         uses.setdefault(edge.source, []).append(edge)
     many = {source: out for source, out in uses.items() if len(out) > split_over}
     if not many:
-        return drawing
-    kinds = {node.id: node.kind for node in drawing.nodes}
+        return spread
+    kinds = {node.id: node.kind for node in spread.nodes}
     depth = _depths(graph)
     copies, references, kept_use = {}, {}, {}
-    spare = max_boxes - len(drawing.nodes)
+    spare = max_boxes - len(spread.nodes)
     for source, out in sorted(many.items(), key=lambda item: len(item[1])):
         spare -= len(out) - 1
         if spare < 0:
@@ -89,7 +92,7 @@ def _split(drawing: Drawing, graph: GraphShape, split_over: int, max_boxes: int)
         else:
             references[source] = len(out)
             kept_use[source] = max(out, key=lambda edge: depth.get(edge.target, 0))
-    return replace(drawing, copies=copies, references=references, kept_use=kept_use)
+    return replace(spread, copies=copies, references=references, kept_use=kept_use)
 
 
 def _depths(graph: GraphShape) -> dict[int, int]:

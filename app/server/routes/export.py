@@ -42,10 +42,10 @@ async def graph_svg(
         request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
     )
     drawn = evaluated.made  # the job's extras are not waited for: its process ends alone
-    if drawn.rendered.svg is None:
+    if drawn.laid_out.svg is None:
         raise ProgramError(
             "Drawing failed",
             "the graph is too large to lay out in time; try a smaller program",
             slug="render-timeout",
         )
-    return Response(drawn.rendered.svg, media_type="image/svg+xml", headers=SVG_HEADERS)
+    return Response(drawn.laid_out.svg, media_type="image/svg+xml", headers=SVG_HEADERS)

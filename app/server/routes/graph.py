@@ -24,7 +24,7 @@ from app.contract.schemas import (
 from app.server.cache import ResponseCache, cache_key, shape_key
 from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
 from app.server.extras import ExtrasStore
-from app.server.layout import LayoutService, Rendered
+from app.server.layout import LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot, layers
 from app.server.services import Services
@@ -168,7 +168,7 @@ async def graph_extras(
 
 
 async def _keep_extras(
-    evaluated: "Evaluated[Drawn]",
+    evaluated: "Evaluated[ViewDrawing]",
     token: str,
     key: str,
     shape: str,
@@ -213,38 +213,39 @@ async def graph_view(
 
 
 @dataclass(frozen=True)
-class Drawn:
-    """A graph's DOT source for one view and what Graphviz made of it (SVG, or a warning)."""
+class ViewDrawing:
+    """A graph drawn in one view: its DOT source and what Graphviz made of it (SVG, or a
+    warning); the server's form of GraphDrawing."""
 
     dot: str
-    rendered: Rendered
+    laid_out: LayoutResult
     view: GraphView
     shown_in: dict[int, str]
 
 
 def draw(
     shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
-) -> Drawn:
+) -> ViewDrawing:
     """Stage 4 for one graph, in `view` or the default one; blocks, so it runs in a thread
     (the job's: see WorkerPool.run)."""
     chosen = view if view is not None else default_view(shape)
     viewed = apply_view(shape, chosen)
     dot = build_dot(shape, viewed)
-    return Drawn(dot, layout.render(dot, timeout_s), chosen, viewed.shown_in)
+    return ViewDrawing(dot, layout.render(dot, timeout_s), chosen, viewed.shown_in)
 
 
-def _drawing_body(drawn: Drawn) -> bytes:
+def _drawing_body(drawn: ViewDrawing) -> bytes:
     drawing = GraphDrawing(
         view=drawn.view,
         dot=drawn.dot,
-        svg=drawn.rendered.svg,
+        svg=drawn.laid_out.svg,
         shown_in=drawn.shown_in,
-        warning=drawn.rendered.warning,
+        warning=drawn.laid_out.warning,
     )
     return drawing.model_dump_json().encode()
 
 
-async def response_body(data: GraphData, drawn: Drawn, **fields: object) -> bytes:
+async def response_body(data: GraphData, drawn: ViewDrawing, **fields: object) -> bytes:
     """The JSON answer, with `fields` of GraphResponse beyond the data (`pending`,
     `extras`); a large one written in a thread."""
     if (
@@ -256,14 +257,14 @@ async def response_body(data: GraphData, drawn: Drawn, **fields: object) -> byte
     return _body(data, drawn, fields)
 
 
-def _body(data: GraphData, drawn: Drawn, fields: dict[str, object]) -> bytes:
+def _body(data: GraphData, drawn: ViewDrawing, fields: dict[str, object]) -> bytes:
     """`data` was validated when it left the worker; it is not again."""
-    warnings = data.warnings + ([drawn.rendered.warning] if drawn.rendered.warning else [])
+    warnings = data.warnings + ([drawn.laid_out.warning] if drawn.laid_out.warning else [])
     values = {name: getattr(data, name) for name in GraphData.model_fields}
     response = GraphResponse.model_construct(
         **{**values, "warnings": warnings, **fields},
         dot=drawn.dot,
-        svg=drawn.rendered.svg,
+        svg=drawn.laid_out.svg,
         view=drawn.view,
         shown_in=drawn.shown_in,
         layers=layers(data),
