@@ -6,7 +6,7 @@ import torch
 from app.contract.schemas import GraphRequest
 from app.contract.settings import Limits
 from app.worker.evaluate import evaluate
-from app.worker.summary import FULL_TENSOR_NUMEL, Summaries, summarize
+from app.worker.summary import FULL_TENSOR_NUMEL, JsonFormMemo, json_form
 
 
 @pytest.mark.parametrize(
@@ -25,12 +25,12 @@ from app.worker.summary import FULL_TENSOR_NUMEL, Summaries, summarize
     ],
 )
 def test_small_tensors_are_sent_whole(tensor: torch.Tensor, expected: object) -> None:
-    assert summarize(tensor) == expected
+    assert json_form(tensor) == expected
 
 
 def test_large_tensors_are_summarised_in_float64() -> None:
     tensor = torch.arange(FULL_TENSOR_NUMEL + 1, dtype=torch.float32).reshape(-1, 1)
-    summary = summarize(tensor)
+    summary = json_form(tensor)
     assert summary["shape"] == [FULL_TENSOR_NUMEL + 1, 1]
     assert (summary["min"], summary["max"]) == (0.0, float(FULL_TENSOR_NUMEL))
     assert summary["mean"] == pytest.approx(tensor.double().mean().item(), abs=1e-12)
@@ -40,33 +40,33 @@ def test_large_tensors_are_summarised_in_float64() -> None:
 def test_large_tensors_with_nan_say_so() -> None:
     tensor = torch.zeros(FULL_TENSOR_NUMEL + 1)
     tensor[3] = float("nan")
-    assert summarize(tensor)["max"] == "nan"
+    assert json_form(tensor)["max"] == "nan"
 
 
-def test_summaries_are_remembered_for_the_same_content() -> None:
-    summaries = Summaries()
+def test_json_forms_are_remembered_for_the_same_content() -> None:
+    memo = JsonFormMemo()
     tensor = torch.tensor([1.0, 2.0])
-    first = summaries(tensor)
-    assert summaries(tensor.view(2)) is first  # another view of the same memory and shape
+    first = memo(tensor)
+    assert memo(tensor.view(2)) is first  # another view of the same memory and shape
 
 
-def test_a_changed_tensor_is_summarised_again() -> None:
-    summaries = Summaries()
+def test_a_changed_tensor_gets_its_json_form_again() -> None:
+    memo = JsonFormMemo()
     tensor = torch.tensor([1.0, 2.0])
-    assert summaries(tensor) == [1.0, 2.0]
+    assert memo(tensor) == [1.0, 2.0]
     tensor.add_(1)  # in place: same memory, new version
-    assert summaries(tensor) == [2.0, 3.0]
+    assert memo(tensor) == [2.0, 3.0]
 
 
 def test_conjugate_and_negative_views_are_not_confused_with_their_base() -> None:
-    summaries = Summaries()
+    memo = JsonFormMemo()
     base = torch.tensor([1 + 2j])
-    assert summaries(base) == ["(1+2j)"]
-    assert summaries(base.conj()) == ["(1-2j)"]
+    assert memo(base) == ["(1+2j)"]
+    assert memo(base.conj()) == ["(1-2j)"]
     real = torch.tensor([1.0, -2.0])
     negative = torch._neg_view(real)
-    assert summaries(real) == [1.0, -2.0]
-    assert summaries(negative) == [-1.0, 2.0]
+    assert memo(real) == [1.0, -2.0]
+    assert memo(negative) == [-1.0, 2.0]
 
 
 @pytest.mark.parametrize("size", [3, FULL_TENSOR_NUMEL + 1])

@@ -42,7 +42,7 @@ from app.worker.modules import attribute as attribute_nodes
 from app.worker.passes import PassLog, named_tensors
 from app.worker.sandbox.classes import ProgramFunction
 from app.worker.sandbox.interpreter import Call, Evaluation
-from app.worker.summary import Summaries, Summarize, dtype_name, shape_of, summarize
+from app.worker.summary import JsonFormMemo, ToJsonForm, dtype_name, json_form, shape_of
 from app.worker.tape import Tape
 
 UNREADABLE = object()  # a saved value that cannot be read
@@ -103,7 +103,7 @@ class GraphCapture:
         self.saved_names: dict[type, list[str]] = {}
         self.tape = Tape()
         self.log = PassLog()
-        self.summaries = Summaries()
+        self.json_forms = JsonFormMemo()
         self.modules = ModuleCalls()  # which module call made each node
         self.faults: list[str] = []  # parts of the capture that failed, told to the learner
         # The pass and root `finish` drew, which `extras` checks.
@@ -128,8 +128,8 @@ class GraphCapture:
         call: Callable[[], Any],
     ) -> Any:
         # A memo holds only while no program code runs: one per pass, and one for the end.
-        self.summaries = Summaries()
-        self._safely("the .grad of the leaves", lambda: self.log.before(names, self.summaries))
+        self.json_forms = JsonFormMemo()
+        self._safely("the .grad of the leaves", lambda: self.log.before(names, self.json_forms))
         handles: list[Any] = []
         try:
             record = self.walk(started_by, roots, names)
@@ -153,7 +153,7 @@ class GraphCapture:
         root = _name_of(roots[0], names)
         self._safely(
             "the .grad of the leaves",
-            lambda: self.log.after(started_by, root, names, self.summaries),
+            lambda: self.log.after(started_by, root, names, self.json_forms),
         )
         return result
 
@@ -238,7 +238,7 @@ class GraphCapture:
             variables=variables,
             shape=shape_of(tensor) if tensor is not None else None,
             dtype=dtype_name(tensor.dtype) if tensor is not None else None,
-            value=self.summaries(tensor) if tensor is not None else None,
+            value=self.json_forms(tensor) if tensor is not None else None,
             saved=self._saved(node),
             local=_local_derivatives(node, tensor) if op != "AccumulateGrad" else [],
         )
@@ -254,7 +254,7 @@ class GraphCapture:
             except Exception:  # already freed by an earlier backward, or not readable
                 value = UNREADABLE
             if value is not UNREADABLE:
-                saved[attribute.removeprefix("_saved_")] = self.summaries(value)
+                saved[attribute.removeprefix("_saved_")] = self.json_forms(value)
         return saved
 
     def _hook(self, record: BackwardPass, node: Node) -> list[Any]:
@@ -281,10 +281,10 @@ class GraphCapture:
         # The CPU engine runs one node at a time, so the order nodes finish in is the
         # order they ran in: no pre-hook is needed to number them.
         record.steps[node] = len(record.steps) + 1
-        outputs = [self.summaries(g) for g in grad_outputs]
+        outputs = [self.json_forms(g) for g in grad_outputs]
         record.grads[node] = outputs[0] if len(outputs) == 1 else outputs
         for input_nr, grad in enumerate(grad_inputs):
-            record.edge_grads[(node, input_nr)] = self.summaries(grad)
+            record.edge_grads[(node, input_nr)] = self.json_forms(grad)
         if record.snapshots[node].op == "AccumulateGrad" and grad_outputs[0] is not None:
             record.leaf_grads[node] = grad_outputs[0].detach().clone()
         if record.snapshots[node].shape is None:
@@ -340,11 +340,11 @@ class GraphCapture:
         if self.on_shape is not None:
             self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups))
         # The program ran on after the last pass: its memo could show values from before then.
-        self.summaries = Summaries()
+        self.json_forms = JsonFormMemo()
         self._safely(
-            "the .grad of the leaves", lambda: self.log.before(evaluation.names, self.summaries)
+            "the .grad of the leaves", lambda: self.log.before(evaluation.names, self.json_forms)
         )
-        variables = _variables(evaluation.names, self.summaries)
+        variables = _variables(evaluation.names, self.json_forms)
         self.checked = (record, root)
         rules: dict[str, ChainRuleInfo] = {}
         try:
@@ -541,7 +541,7 @@ class GraphCapture:
                     variables=labels.get(id(tensor), []),
                     shape=shape_of(tensor),
                     dtype=dtype_name(tensor.dtype),
-                    value=summarize(tensor),
+                    value=json_form(tensor),
                     grad=None,
                     saved={},
                     backward_step=None,
@@ -653,7 +653,7 @@ def _name_of(tensor: torch.Tensor, names: dict[str, Any]) -> str | None:
     return next((name for name, value in names.items() if value is tensor), None)
 
 
-def _variables(names: dict[str, Any], summarize: Summarize) -> dict[str, VariableInfo]:
+def _variables(names: dict[str, Any], json_form: ToJsonForm) -> dict[str, VariableInfo]:
     variables = {}
     for name, value in names.items():
         if not isinstance(value, torch.Tensor):
@@ -664,8 +664,8 @@ def _variables(names: dict[str, Any], summarize: Summarize) -> dict[str, Variabl
             warnings.simplefilter("ignore")
             grad = value.grad if has_grad else None
         variables[name] = VariableInfo(
-            value=summarize(value),
-            grad=summarize(grad),
+            value=json_form(value),
+            grad=json_form(grad),
             shape=shape_of(value) or [],
             dtype=dtype_name(value.dtype),
             requires_grad=value.requires_grad,

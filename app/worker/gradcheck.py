@@ -23,7 +23,7 @@ import torch
 
 from app.contract.schemas import GradCheckInfo
 from app.contract.settings import Limits
-from app.worker.summary import dense_coo, summarize
+from app.worker.summary import dense_coo, json_form
 from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
 
 MAX_LEAF_NUMEL = 64
@@ -127,7 +127,7 @@ def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
     """The verdict on one leaf; a gradient that cannot be compared is a note, not a failure."""
     if leaf.autograd is None:
         note = "autograd gave this leaf no gradient"
-        return GradCheckInfo(autograd=None, numeric=summarize(numeric), ok=False, note=note)
+        return GradCheckInfo(autograd=None, numeric=json_form(numeric), ok=False, note=note)
     autograd = leaf.autograd
     if autograd.layout == torch.sparse_coo:  # embedding(sparse=True): the same numbers, dense
         autograd = dense_coo(autograd)
@@ -137,12 +137,12 @@ def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
             f"{list(numeric.shape)}, through .data)"
         )
     ok = torch.allclose(autograd.double(), numeric, rtol=RTOL, atol=ATOL)
-    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=summarize(numeric), ok=ok)
+    return GradCheckInfo(autograd=json_form(leaf.autograd), numeric=json_form(numeric), ok=ok)
 
 
 def _skipped(leaf: LeafGradient, why: str) -> GradCheckInfo:
     note = f"not checked: {why}"
-    return GradCheckInfo(autograd=summarize(leaf.autograd), numeric=None, ok=None, note=note)
+    return GradCheckInfo(autograd=json_form(leaf.autograd), numeric=None, ok=None, note=note)
 
 
 def _vectorised(leaf: LeafGradient) -> bool:

@@ -18,7 +18,7 @@ from torch import nn
 
 from app.contract.schemas import BackwardPassInfo
 from app.worker.sandbox.classes import UserObject
-from app.worker.summary import Summarize
+from app.worker.summary import ToJsonForm
 
 MAX_STATES = 4_096  # leaf states kept over all entries (each up to 100 numbers, twice)
 
@@ -66,12 +66,12 @@ class PassLog:
             self.entries.append(entry)
             self.over = True
 
-    def before(self, names: dict[str, Any], summarize: Summarize) -> None:
+    def before(self, names: dict[str, Any], json_form: ToJsonForm) -> None:
         """Call before a pass and at the end: notes any change of .grad since the last entry."""
         if not self.entries:
             return
         last = self.entries[-1].grads
-        grads, values = _state(names, summarize)
+        grads, values = _state(names, json_form)
         changed = {name for name, grad in grads.items() if name in last and last[name] != grad}
         if not changed:
             return
@@ -83,18 +83,18 @@ class PassLog:
         )
 
     def after(
-        self, started_by: str, root: str | None, names: dict[str, Any], summarize: Summarize
+        self, started_by: str, root: str | None, names: dict[str, Any], json_form: ToJsonForm
     ) -> None:
-        grads, values = _state(names, summarize)
+        grads, values = _state(names, json_form)
         self._add(BackwardPassInfo(kind=started_by, root=root, grads=grads, values=values))
 
 
-def _state(names: dict[str, Any], summarize: Summarize) -> tuple[dict[str, Any], dict[str, Any]]:
+def _state(names: dict[str, Any], json_form: ToJsonForm) -> tuple[dict[str, Any], dict[str, Any]]:
     grads, values = {}, {}
     for name, tensor in named_tensors(names):
         if tensor.is_leaf and (tensor.requires_grad or tensor.grad is not None):
-            grads[name] = summarize(tensor.grad)
-            values[name] = summarize(tensor)
+            grads[name] = json_form(tensor.grad)
+            values[name] = json_form(tensor)
     return grads, values
 
 

@@ -15,7 +15,7 @@ HEAD = 8
 DENSE_MAX = 1 << 22
 
 
-def summarize(value: Any) -> Any:
+def json_form(value: Any) -> Any:
     """A JSON-ready picture of `value`; tensors keep their shape when summarised.
 
     Total: a tensor NumPy cannot read (sparse, quantized, nested) is shown through a plain
@@ -23,19 +23,19 @@ def summarize(value: Any) -> Any:
     """
     if isinstance(value, torch.Tensor):
         try:
-            return _summarize_tensor(value)
+            return _tensor_json_form(value)
         except Exception:
             return _unusual(value)
-    return _summarize_other(value)
+    return _other_json_form(value)
 
 
-def _summarize_other(value: Any) -> Any:
+def _other_json_form(value: Any) -> Any:
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float):
         return finite(value)
     if isinstance(value, list | tuple | torch.Size):
-        return [summarize(item) for item in list(value)[:FULL_TENSOR_NUMEL]]
+        return [json_form(item) for item in list(value)[:FULL_TENSOR_NUMEL]]
     try:
         return finite(float(value))  # SymInt, SymFloat, numpy scalars
     except Exception:
@@ -45,11 +45,11 @@ def _summarize_other(value: Any) -> Any:
             return f"<{type(value).__name__}>"
 
 
-Summarize = Callable[[Any], Any]  # summarize, or a Summaries that remembers
+ToJsonForm = Callable[[Any], Any]  # json_form, or a JsonFormMemo that remembers
 
 
-class Summaries:
-    """`summarize`, once per tensor content: a node's output is often what the next node
+class JsonFormMemo:
+    """`json_form`, once per tensor content: a node's output is often what the next node
     saved, and the gradient along an edge what the node it leads to receives.
 
     Tensors are told apart by their memory, view and version (an in-place change bumps the
@@ -63,7 +63,7 @@ class Summaries:
 
     def __call__(self, value: Any) -> Any:
         if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-            return summarize(value)
+            return json_form(value)
         try:
             key = (
                 value.data_ptr(),
@@ -75,10 +75,10 @@ class Summaries:
                 value.is_neg(),
             )
         except Exception:  # no strides or sizes (a nested tensor): not remembered
-            return summarize(value)
+            return json_form(value)
         found = self.memo.get(key)
         if found is None:
-            found = self.memo[key] = (value, summarize(value))
+            found = self.memo[key] = (value, json_form(value))
         return found[1]
 
 
@@ -93,7 +93,7 @@ def finite(value: Any) -> Any:
     return value
 
 
-def _summarize_tensor(tensor: torch.Tensor) -> Any:
+def _tensor_json_form(tensor: torch.Tensor) -> Any:
     if not tensor.is_cpu:
         return None
     if tensor.layout != torch.strided:
@@ -137,7 +137,7 @@ def _unusual(tensor: torch.Tensor) -> Any:
         elif tensor.is_quantized:
             plain = tensor.dequantize()
         if plain is not None and plain.layout == torch.strided and not plain.is_quantized:
-            return _summarize_tensor(plain)
+            return _tensor_json_form(plain)
     return describe(tensor)
 
 

@@ -13,7 +13,7 @@ from app.contract.schemas import GraphData, GraphRequest
 from app.contract.settings import Limits
 from app.worker import capture, chainrule, gradcheck, passes, tape
 from app.worker.evaluate import evaluate
-from app.worker.summary import Summaries, dense_coo, summarize
+from app.worker.summary import JsonFormMemo, dense_coo, json_form
 from tests.reference import assert_close, run_reference
 from tests.security.conftest import assert_problem
 
@@ -186,17 +186,17 @@ def test_integer_output_is_refused_clearly() -> None:
     assert graph.warnings
 
 
-def test_unusual_kinds_of_tensor_summarise_without_raising() -> None:
+def test_unusual_tensors_have_a_json_form_without_raising() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyTorch's warnings about making these kinds
         sparse = torch.sparse_coo_tensor(torch.tensor([[0, 2]]), torch.tensor([1.0, 2.0]), (4,))
         quantized = torch.quantize_per_tensor(torch.tensor([0.5, 1.0]), 0.5, 0, torch.quint8)
         nested = torch.nested.nested_tensor([torch.ones(2), torch.ones(3)])
-    assert summarize(sparse) == [1.0, 0.0, 2.0, 0.0]
-    assert summarize(quantized) == [0.5, 1.0]
-    for summary in (summarize(nested), Summaries()(nested)):
-        assert isinstance(summary, str)
-        assert "nested" in summary
+    assert json_form(sparse) == [1.0, 0.0, 2.0, 0.0]
+    assert json_form(quantized) == [0.5, 1.0]
+    for form in (json_form(nested), JsonFormMemo()(nested)):
+        assert isinstance(form, str)
+        assert "nested" in form
 
 
 def test_a_failure_inside_a_hook_leaves_the_program_as_pytorch_runs_it(
