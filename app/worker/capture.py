@@ -36,13 +36,13 @@ from app.contract.schemas import (
 from app.contract.settings import Limits
 from app.worker.chainrule import chain_rule
 from app.worker.gradcheck import LeafGradient, check_gradients
+from app.worker.json_forms import JsonFormMemo, ToJsonForm, dtype_name, json_form, shape_of
 from app.worker.learner_errors import explain
 from app.worker.modules import ModuleCalls
 from app.worker.modules import attribute as attribute_nodes
 from app.worker.passes import PassLog, named_tensors
 from app.worker.sandbox.classes import ProgramFunction
 from app.worker.sandbox.interpreter import Call, Evaluation
-from app.worker.summary import JsonFormMemo, ToJsonForm, dtype_name, json_form, shape_of
 from app.worker.tape import Tape
 
 UNREADABLE = object()  # a saved value that cannot be read

@@ -23,7 +23,7 @@ import torch
 
 from app.contract.schemas import GradCheckInfo
 from app.contract.settings import Limits
-from app.worker.summary import dense_coo, json_form
+from app.worker.json_forms import dense_coo, json_form
 from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
 
 MAX_LEAF_NUMEL = 64

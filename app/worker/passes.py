@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from app.contract.schemas import BackwardPassInfo
+from app.worker.json_forms import ToJsonForm
 from app.worker.sandbox.classes import UserObject
-from app.worker.summary import ToJsonForm
 
 MAX_STATES = 4_096  # leaf states kept over all entries (each up to 100 numbers, twice)
 

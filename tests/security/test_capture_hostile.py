@@ -13,7 +13,7 @@ from app.contract.schemas import GraphData, GraphRequest
 from app.contract.settings import Limits
 from app.worker import capture, chainrule, gradcheck, passes, tape
 from app.worker.evaluate import evaluate
-from app.worker.summary import JsonFormMemo, dense_coo, json_form
+from app.worker.json_forms import JsonFormMemo, dense_coo, json_form
 from tests.reference import assert_close, run_reference
 from tests.security.conftest import assert_problem
 

@@ -1,4 +1,4 @@
-"""Tensor summaries (app/worker/summary.py): the numbers PyTorch holds, in JSON, computed once."""
+"""JSON forms of tensors (app/worker/json_forms.py): the numbers PyTorch holds, computed once."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch
 from app.contract.schemas import GraphRequest
 from app.contract.settings import Limits
 from app.worker.evaluate import evaluate
-from app.worker.summary import FULL_TENSOR_NUMEL, JsonFormMemo, json_form
+from app.worker.json_forms import FULL_TENSOR_NUMEL, JsonFormMemo, json_form
 
 
 @pytest.mark.parametrize(
