@@ -84,17 +84,17 @@ class Evaluator:
             graph, _ = evaluate_parts(
                 GraphRequest(code=PREFAULT), self.settings.limits, extras=False
             )
-            encode_reply(WorkerReply(details=graph.details()), Budget(None))
+            encode_reply(WorkerReply(details=graph.details()), AnswerAllowance(None))
         # Collect garbage between jobs, not during them: a job rarely fills the raised first
         # generation, and the process ends with the job.
         gc.set_threshold(GC_FIRST_GENERATION)
 
     def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
-        budget = Budget(self.settings.max_answer_bytes)
+        allowance = AnswerAllowance(self.settings.max_answer_bytes)
 
         def send_part(reply: WorkerReply) -> None:
-            send(encode_reply(reply, budget))
-            if budget.exceeded:
+            send(encode_reply(reply, allowance))
+            if allowance.exceeded:
                 raise AnswerTooLargeError
 
         def send_shape(shape: GraphShape) -> None:
@@ -104,9 +104,11 @@ class Evaluator:
             send_part(WorkerReply(details=graph.details()))
 
         try:
-            return encode_reply(_run_job(job, self.settings.limits, send_shape, send_core), budget)
+            return encode_reply(
+                _run_job(job, self.settings.limits, send_shape, send_core), allowance
+            )
         except AnswerTooLargeError:
-            return encode_reply(WorkerReply.failed(budget.failure()), Budget(None))
+            return encode_reply(WorkerReply.failed(allowance.failure()), AnswerAllowance(None))
 
 
 class AnswerTooLargeError(Exception):
@@ -114,7 +116,7 @@ class AnswerTooLargeError(Exception):
 
 
 @dataclass
-class Budget:
+class AnswerAllowance:
     """Bytes the job's messages may still take; None for no limit."""
 
     left: int | None
@@ -133,10 +135,10 @@ class Budget:
         )
 
 
-def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
+def encode_reply(reply: WorkerReply, allowance: AnswerAllowance) -> bytes:
     """The reply as JSON, whatever text the program made: characters JSON cannot carry (a
     lone surrogate) are replaced, and a reply that still cannot be written, or is over the
-    budget, becomes an error reply. Never raises."""
+    allowance, becomes an error reply. Never raises."""
     try:
         message = _dump(reply)
     except Exception:
@@ -149,11 +151,11 @@ def encode_reply(reply: WorkerReply, budget: Budget) -> bytes:
                 slug="evaluation-failed",
             )
             message = _dump(WorkerReply.failed(failure))
-    if budget.left is not None:
-        budget.left -= len(message)
-        if budget.left < 0:
-            budget.exceeded = True
-            return _dump(WorkerReply.failed(budget.failure()))
+    if allowance.left is not None:
+        allowance.left -= len(message)
+        if allowance.left < 0:
+            allowance.exceeded = True
+            return _dump(WorkerReply.failed(allowance.failure()))
     return message
 
 

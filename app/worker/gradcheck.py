@@ -45,7 +45,7 @@ class LeafGradient:
 
 
 @dataclass
-class Budget:
+class GradcheckShare:
     """The work the check may still do, spent before it is done."""
 
     calls: int  # tape entries walked and torch calls replayed
@@ -76,7 +76,7 @@ def check_gradients(
     limits: Limits,
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
-    budget = Budget(limits.gradcheck_max_calls, limits.gradcheck_max_elements)
+    share = GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements)
     over = leaves[limits.gradcheck_max_leaves :]
     leaves = leaves[: limits.gradcheck_max_leaves]
     skipped = {
@@ -85,7 +85,7 @@ def check_gradients(
         )
         for leaf in over
     }
-    return {**_checked(tape, root, leaves, seeded_with_ones, budget), **skipped}
+    return {**_checked(tape, root, leaves, seeded_with_ones, share), **skipped}
 
 
 def _checked(
@@ -93,7 +93,7 @@ def _checked(
     root: torch.Tensor,
     leaves: list[LeafGradient],
     seeded_with_ones: bool,
-    budget: Budget,
+    share: GradcheckShare,
 ) -> dict[str, GradCheckInfo]:
     if not root.is_floating_point():
         # Complex: the gradient autograd gives is a convention (conjugate Wirtinger), not the
@@ -105,16 +105,16 @@ def _checked(
     vectorised: list[LeafGradient] = []
     if root.numel() == 1 or seeded_with_ones:  # else _numeric says why nothing is checked
         vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
-    numerics = _numeric_together(tape, root, vectorised, budget)
+    numerics = _numeric_together(tape, root, vectorised, share)
     checks = {}
     for leaf in leaves:
         try:
             numeric = numerics.get(leaf.name)
             if numeric is None and len(vectorised) > 1 and _vectorised(leaf):
                 # One leaf's calls may be what vmap could not run: the others were lost too.
-                numeric = _numeric_together(tape, root, [leaf], budget).get(leaf.name)
+                numeric = _numeric_together(tape, root, [leaf], share).get(leaf.name)
             if numeric is None:
-                numeric = _numeric(tape, root, leaf, budget, seeded_with_ones)
+                numeric = _numeric(tape, root, leaf, share, seeded_with_ones)
             checks[leaf.name] = _compared(leaf, numeric)
         except ReplayError as error:
             checks[leaf.name] = _skipped(leaf, str(error))
@@ -152,7 +152,7 @@ def _vectorised(leaf: LeafGradient) -> bool:
 
 
 def _numeric_together(
-    tape: Tape, root: torch.Tensor, leaves: list[LeafGradient], budget: Budget
+    tape: Tape, root: torch.Tensor, leaves: list[LeafGradient], share: GradcheckShare
 ) -> dict[str, torch.Tensor]:
     """The numeric gradients of leaves from one vectorised replay (torch.func.vmap) of all
     their points: vmap's cost is mostly per call, not per point, so an MLP's four leaves cost
@@ -162,14 +162,14 @@ def _numeric_together(
         return {}
     bases = [leaf.tensor.detach().double() for leaf in leaves]
     try:
-        replay = _function_of(tape, root, [leaf.tensor for leaf in leaves], budget)
+        replay = _function_of(tape, root, [leaf.tensor for leaf in leaves], share)
         if replay.differentiates:
             return {}  # autograd.grad inside vmap needs the functorch transforms instead
-        budget.replay(replay)
+        share.replay(replay)
         again = replay(*bases)
         if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
             return {}
-        values = _batched(replay, _points(bases), budget)
+        values = _batched(replay, _points(bases), share)
     except Exception:  # the program's own calls on new values: see _numeric
         return {}
     if values is None or not torch.allclose(values[0], again.sum(), rtol=1e-12, atol=1e-12):
@@ -181,7 +181,11 @@ def _numeric_together(
 
 
 def _numeric(
-    tape: Tape, root: torch.Tensor, leaf: LeafGradient, budget: Budget, seeded_with_ones: bool
+    tape: Tape,
+    root: torch.Tensor,
+    leaf: LeafGradient,
+    share: GradcheckShare,
+    seeded_with_ones: bool,
 ) -> torch.Tensor:
     """One leaf's numeric gradient, replaying its points one by one."""
     if root.numel() != 1 and not seeded_with_ones:
@@ -190,18 +194,18 @@ def _numeric(
         raise ReplayError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
     if not leaf.tensor.is_floating_point():
         raise ReplayError("the leaf is not a floating-point tensor")
-    replay = _function_of(tape, root, [leaf.tensor], budget)
+    replay = _function_of(tape, root, [leaf.tensor], share)
     base = leaf.tensor.detach().double()
     (points,) = _points([base])
     try:
-        budget.replay(replay)
+        share.replay(replay)
         again = replay(base)
         if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
             raise ReplayError(
                 "replaying the program does not give the root's value again "
                 "(it changed a tensor in place afterwards, or draws random numbers)"
             )
-        budget.replay(replay, len(points) - 1)
+        share.replay(replay, len(points) - 1)
         values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
     except ReplayError:
         raise
@@ -242,20 +246,22 @@ def _differences(values: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.
 
 
 def _function_of(
-    tape: Tape, root: torch.Tensor, leaves: list[torch.Tensor], budget: Budget
+    tape: Tape, root: torch.Tensor, leaves: list[torch.Tensor], share: GradcheckShare
 ) -> Replay:
     """The replay of the root from `leaves`, its walk of the tape paid for: a walk stopped
     at the bound spent all that was left."""
     try:
-        replay = tape.function_of(root, leaves, max_visits=budget.calls)
+        replay = tape.function_of(root, leaves, max_visits=share.calls)
     except WalkTooLongError:
-        budget.calls = 0
+        share.calls = 0
         raise
-    budget.spend(replay.visits)
+    share.spend(replay.visits)
     return replay
 
 
-def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> torch.Tensor | None:
+def _batched(
+    replay: Replay, columns: list[torch.Tensor], share: GradcheckShare
+) -> torch.Tensor | None:
     """f at every point by vectorised replays (torch.func.vmap), in chunks that keep the
     batched intermediates under MAX_BATCH_ELEMENTS. None where vmap cannot run the calls.
 
@@ -266,8 +272,8 @@ def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> tor
     point, which costs no more than a plain replay however vmap runs it. If vmap did not
     warn, all but BATCHED_CALL_COST calls of the charge are given back, and the later chunks
     are charged as batched; else every later point is charged as a plain replay before it
-    runs. A single first point keeps a long program's check within the budget whenever its
-    batched cost is, rather than spending the budget on a pessimistic charge."""
+    runs. A single first point keeps a long program's check within the share whenever its
+    batched cost is, rather than spending the share on a pessimistic charge."""
     per_point = max(1, sum(tensor.numel() for tensor in replay.order))
     chunk = max(1, MAX_BATCH_ELEMENTS // per_point)
     total = len(columns[0])
@@ -276,10 +282,10 @@ def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> tor
     start, point_by_point = 0, True  # until the first chunk shows otherwise
     while start < total:
         points = min(chunk, total - start)
-        if start == 0 and points > budget.calls // max(1, replay.calls):
+        if start == 0 and points > share.calls // max(1, replay.calls):
             points = 1
         calls = replay.calls * (points if point_by_point else BATCHED_CALL_COST)
-        budget.spend(calls, replay.elements * points)
+        share.spend(calls, replay.elements * points)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")  # recorded here, never shown to the learner
@@ -289,6 +295,6 @@ def _batched(replay: Replay, columns: list[torch.Tensor], budget: Budget) -> tor
         if start == 0:
             point_by_point = any("batching rule" in str(w.message) for w in caught)
             if not point_by_point:
-                budget.refund(calls - replay.calls * BATCHED_CALL_COST)
+                share.refund(calls - replay.calls * BATCHED_CALL_COST)
         start += points
     return torch.cat(values)

@@ -14,7 +14,7 @@ from app.contract.settings import Settings
 from app.main import create_app
 from app.server.pool import JobProcess, ProcessPool
 from app.server.workers import evaluation_role
-from app.worker.entry import Budget, encode_reply
+from app.worker.entry import AnswerAllowance, encode_reply
 from tests.security.conftest import assert_problem
 
 # A short program whose answer is about 6 MB: 3,000 nodes of 100 values each (15,000 made
@@ -107,15 +107,15 @@ def test_every_reply_encodes_and_an_oversized_one_is_an_error() -> None:
             }
         }
     )
-    assert b"\\ufffd" in encode_reply(reply, Budget(None)) or "\ufffd".encode() in encode_reply(
-        reply, Budget(None)
-    )
+    assert b"\\ufffd" in encode_reply(
+        reply, AnswerAllowance(None)
+    ) or "\ufffd".encode() in encode_reply(reply, AnswerAllowance(None))
     big = WorkerReply.model_validate(
         {"error": {"title": "t", "detail": "x" * 5000, "line": None, "column": None, "slug": "k"}}
     )
-    budget = Budget(1024)
-    assert b"Answer too large" in encode_reply(big, budget)
-    assert budget.exceeded
+    allowance = AnswerAllowance(1024)
+    assert b"Answer too large" in encode_reply(big, allowance)
+    assert allowance.exceeded
 
 
 def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log() -> None:

@@ -267,14 +267,14 @@ class Spent:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = self.elements = 0
-        original = gradcheck.Budget.spend
+        original = gradcheck.GradcheckShare.spend
 
-        def spend(budget: gradcheck.Budget, calls: int, elements: int = 0) -> None:
-            original(budget, calls, elements)
+        def spend(share: gradcheck.GradcheckShare, calls: int, elements: int = 0) -> None:
+            original(share, calls, elements)
             self.calls += calls
             self.elements += elements
 
-        monkeypatch.setattr(gradcheck.Budget, "spend", spend)
+        monkeypatch.setattr(gradcheck.GradcheckShare, "spend", spend)
 
 
 @pytest.mark.parametrize("chained", [False, True])
