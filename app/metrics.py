@@ -110,7 +110,7 @@ class PoolCollector(Collector):
                 family.add_metric([pool], state[name])
             yield family
         restarts = CounterMetricFamily(
-            "agx_worker_restarts",
+            "agx_job_process_restarts",
             "Job processes replaced, by pool and cause: completed (each job has a process of "
             "its own), timeout, killed (a memory or CPU limit, or a signal), died_idle, "
             "start_failed, zygote (the process that forks them was restarted).",
