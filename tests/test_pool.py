@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
+from app import pool as pool_module
 from app.layout import LayoutService
 from app.pool import ProcessPool, Role
 
@@ -220,3 +221,31 @@ def test_healthz_answers_while_the_evaluation_zygote_is_replaced(client: TestCli
     assert slowest < 1.0
     code = f"{NORMAL}\n# after {started}"
     assert client.post("/api/graph", json={"code": code}).status_code == 200
+
+
+def test_a_zygote_that_stops_answering_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zygote stopped (SIGSTOP, a debugger, a frozen cgroup) would leave the pool's thread
+    waiting for a fork for ever: past FORK_TIMEOUT_S it is killed and another spawned."""
+    monkeypatch.setattr(pool_module, "FORK_TIMEOUT_S", 0.5)
+    pool = echo_pool(1)
+    pool.start()
+    try:
+        pool.wait_ready(30)
+        stuck = pool.zygote
+        assert stuck is not None
+        os.kill(stuck.pid, signal.SIGSTOP)
+        process = pool.take(5)
+        assert process is not None
+        pool.release(process)  # its successor is asked of the stopped zygote
+        deadline = time.monotonic() + 30
+        while pool.restart_counts().get("zygote", 0) == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for _ in range(pool.size):  # every process comes from the new zygote in time
+            process = pool.take(30)
+            assert process is not None
+            pool.release(process)
+        assert pool.zygote is not stuck
+        assert stuck.poll() is not None  # killed, not left stopped
+    finally:
+        pool.stop()
