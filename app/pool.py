@@ -385,7 +385,7 @@ class JobProcess:
         return message
 
     async def receive_async(self, timeout: float) -> bytes | None:
-        """`receive` on the event loop: each piece read as it arrives, none waited for."""
+        """`receive` on the event loop, woken by the pipe itself: no thread between."""
         frame = Frame()
         try:
             async with asyncio.timeout(max(timeout, 0)):
@@ -424,8 +424,9 @@ class Waiter:
 
 
 class ProcessPool:
-    """The job processes of one role, for `slots` jobs at once: a zygote, `spares` warm
-    processes kept ready per slot, each handed out for one job and replaced after it.
+    """The job processes of one role, for `slots` jobs at once: a zygote, and
+    `SPARES_PER_SLOT` warm processes per slot, each handed out for one job and replaced
+    after it.
 
     The pool's thread does every blocking part (spawning the zygote and waiting until it has
     warmed up, asking it for forks, waiting for each process to warm up, replacing a zygote
@@ -455,7 +456,7 @@ class ProcessPool:
         self.delivered = 0
         self.stopping = False
         self.warming: dict[int, JobProcess] = {}
-        # Processes replaced, by cause (see `release`).
+        # Processes replaced, by cause (see `_ask`).
         self.restarts: collections.Counter[str] = collections.Counter()
         self.wake_reader, self.wake_writer = os.pipe()
         os.set_blocking(self.wake_writer, False)
@@ -484,7 +485,7 @@ class ProcessPool:
 
     def take(self, timeout: float) -> JobProcess | None:
         """A live warm process for one job, from a thread; None if none came in time."""
-        self.refuse_on_loop("taking a process in a thread")
+        self.refuse_on_loop("taking a process (take_async does not)")
         deadline = time.monotonic() + timeout
         waiter = Waiter(None)
         with self.lock:
