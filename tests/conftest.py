@@ -35,9 +35,9 @@ def live_server() -> Iterator[str]:
 def layout() -> Iterator[LayoutService]:
     """One Graphviz layout helper for the tests that draw without the app."""
     service = LayoutService(helpers=1, memory_mb=1_024)
-    service.start()
+    service.processes.start()
     yield service
-    service.stop()
+    service.processes.stop()
 
 
 # The app the operations tests share (metrics, access log, rate limits, readiness): behind a

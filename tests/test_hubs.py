@@ -25,9 +25,9 @@ def dot_only() -> Iterator[LayoutService]:
     """`dot` alone, with no plainer layout to fall back to: a drawing comes only if `dot`
     finished in time."""
     service = LayoutService(helpers=1, memory_mb=1_024, engines=(("dot", 1.0),))
-    service.start()
+    service.processes.start()
     yield service
-    service.stop()
+    service.processes.stop()
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -31,11 +31,11 @@ def test_tiny_time_limit_gives_no_svg_and_says_why(layout: LayoutService) -> Non
 
 def test_fallback_engine_draws_when_the_first_runs_out_of_time() -> None:
     service = LayoutService(helpers=1, memory_mb=1_024, engines=(("dot", 1e-5), ("sfdp", 1.0)))
-    service.start()
+    service.processes.start()
     try:
         rendered = service.render(DOT, timeout_s=30)
     finally:
-        service.stop()
+        service.processes.stop()
     assert rendered.svg is not None
     assert rendered.warning is not None
     assert "quicker, plainer" in rendered.warning

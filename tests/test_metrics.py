@@ -122,19 +122,19 @@ def test_the_server_process_is_described(ops_client: TestClient) -> None:
     assert any(name == "python_info" for name, _ in samples)
 
 
-def test_worker_restarts_are_counted_with_their_cause(ops_client: TestClient) -> None:
+def test_job_process_restarts_are_counted_with_their_cause(ops_client: TestClient) -> None:
     before = scrape(ops_client)
     assert post(ops_client, RUNAWAY, who="203.0.113.3")["title"] == "Limit reached"
     post(ops_client, PROGRAM + "w = y + 1\n", who="203.0.113.3")
     after = scrape(ops_client)
     timeout = {"pool": "evaluation", "cause": "timeout"}
     assert (
-        value(after, "agx_worker_restarts_total", **timeout)
-        == value(before, "agx_worker_restarts_total", **timeout) + 1
+        value(after, "agx_job_process_restarts_total", **timeout)
+        == value(before, "agx_job_process_restarts_total", **timeout) + 1
     )
     completed = {"pool": "evaluation", "cause": "completed"}
-    assert value(after, "agx_worker_restarts_total", **completed) > value(
-        before, "agx_worker_restarts_total", **completed
+    assert value(after, "agx_job_process_restarts_total", **completed) > value(
+        before, "agx_job_process_restarts_total", **completed
     )
     assert value(after, "agx_evaluation_duration_seconds_count", outcome="timeout") >= 1
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from fastapi.testclient import TestClient
 
 from app.server.pool import JobProcess
-from app.server.workers import WorkerPool
+from app.server.workers import EvaluationPool
 
 
 def test_ready_with_warm_workers(ops_client: TestClient) -> None:
@@ -25,21 +25,15 @@ def test_ready_with_warm_workers(ops_client: TestClient) -> None:
 def without_warm_processes(client: TestClient) -> Iterator[None]:
     """Take every warm evaluation process out of the pool's queue (as if the zygote had
     died and they had all been used), and put them back after."""
-    pool: WorkerPool = client.app.state.services.pool  # type: ignore[attr-defined]
-
-    async def take() -> list[JobProcess]:
-        return [pool.idle.get_nowait() for _ in range(pool.idle.qsize())]
-
-    async def give_back(processes: list[JobProcess]) -> None:
-        for process in processes:
-            pool.idle.put_nowait(process)
-
-    assert client.portal is not None
-    taken = client.portal.call(take)
+    processes = client.app.state.services.pool.processes  # type: ignore[attr-defined]
+    with processes.lock:
+        taken: list[JobProcess] = list(processes.idle)
+        processes.idle.clear()
     try:
         yield
     finally:
-        client.portal.call(give_back, taken)
+        with processes.lock:
+            processes.idle.extend(taken)
 
 
 def test_not_ready_without_a_warm_worker_but_alive(ops_client: TestClient) -> None:
@@ -54,7 +48,7 @@ def test_not_ready_without_a_warm_worker_but_alive(ops_client: TestClient) -> No
 
 
 def test_not_ready_while_stopping(ops_client: TestClient) -> None:
-    pool: WorkerPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
+    pool: EvaluationPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
     pool.stopping = True
     try:
         assert ops_client.get("/readyz").status_code == 503
@@ -64,18 +58,19 @@ def test_not_ready_while_stopping(ops_client: TestClient) -> None:
 
 
 def test_not_ready_when_the_queue_is_full(ops_client: TestClient) -> None:
-    pool: WorkerPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
+    pool: EvaluationPool = ops_client.app.state.services.pool  # type: ignore[attr-defined]
+    processes = pool.processes
     with without_warm_processes(ops_client):
-        pool.busy += 1  # a job runs, so warm processes will come back
+        processes.busy += 1  # a job runs, so warm processes will come back
         try:
             assert ops_client.get("/readyz").status_code == 200  # busy is ready: it queues
-            pool.waiting += pool.settings.max_waiting
+            processes.waiting += pool.settings.max_waiting
             try:
                 assert ops_client.get("/readyz").status_code == 503
             finally:
-                pool.waiting -= pool.settings.max_waiting
+                processes.waiting -= pool.settings.max_waiting
         finally:
-            pool.busy -= 1
+            processes.busy -= 1
 
 
 def test_readyz_is_not_rate_limited(ops_client: TestClient) -> None:

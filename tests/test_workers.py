@@ -1,12 +1,13 @@
-"""The server's end of a worker's pipe, on both event loops uvicorn may run.
+"""The server's end of a job process's pipe, on both event loops uvicorn may run.
 
 The app's other tests go through TestClient, which runs asyncio's own loop; uvicorn runs
-uvloop, whose readers change the pipe's mode under the blocking reads of the job's thread.
+uvloop. The same pipe is read on the loop and, for the shape, in the job's thread; every
+read and write waits with a deadline, never on the other end.
 """
 
 import asyncio
-import multiprocessing
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from app.server.pool import JobProcess
+from app.server.pool import Frame, JobProcess
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "uvloop": uvloop.new_event_loop,
@@ -44,14 +45,16 @@ def run(request: pytest.FixtureRequest) -> Run:
 
 @pytest.fixture
 def pipe() -> Iterator[tuple[JobProcess, Connection]]:
-    """A JobProcess around our end of a pipe, and the other end, where a job process would
-    be. The process is never stopped: it is this one."""
-    ours, theirs = multiprocessing.Pipe()
+    """A JobProcess around our end of a pipe, and the other end as a job process has it.
+    The process is never stopped: it is this one."""
+    ours, theirs = socket.socketpair()
     pidfd = os.pidfd_open(os.getpid())
-    yield JobProcess(os.getpid(), pidfd, ours, ready=True), theirs
+    pipe = ours.detach()
+    their_end = Connection(theirs.detach())
+    yield JobProcess(os.getpid(), pidfd, pipe), their_end
     os.close(pidfd)
-    ours.close()
-    theirs.close()
+    os.close(pipe)
+    their_end.close()
 
 
 def _send_later(connection: Connection, message: bytes, delay_s: float) -> threading.Thread:
@@ -76,8 +79,8 @@ def test_a_message_that_comes_later_wakes_the_loop(
 def test_a_large_message_is_read_whole_by_a_thread_after_the_loop_waited(
     run: Run, pipe: tuple[JobProcess, Connection]
 ) -> None:
-    """The next job's shape is read with blocking reads: a message larger than the pipe holds
-    arrives in pieces, and a pipe left non-blocking failed half way through it."""
+    """A shape read in a thread after the loop has waited on the same pipe: a message larger
+    than the pipe holds arrives in pieces, each waited for."""
     worker, theirs = pipe
     sender = _send_later(theirs, b"details", 0.05)
     assert run(worker.receive_async(5)) == b"details"
@@ -99,3 +102,67 @@ def test_a_closed_pipe_is_none(run: Run, pipe: tuple[JobProcess, Connection]) ->
     worker, theirs = pipe
     theirs.close()
     assert run(worker.receive_async(5)) is None
+
+
+def test_two_messages_sent_together_are_read_one_at_a_time(
+    run: Run, pipe: tuple[JobProcess, Connection]
+) -> None:
+    """The shape, then the details, often arrive in one read's worth: the first read stops
+    at its message's end."""
+    worker, theirs = pipe
+    theirs.send_bytes(b"shape")
+    theirs.send_bytes(b"details" * 10_000)
+    assert run(worker.receive_async(5)) == b"shape"
+    assert run(worker.receive_async(5)) == b"details" * 10_000
+
+
+def test_a_message_cut_short_is_none_in_time(run: Run, pipe: tuple[JobProcess, Connection]) -> None:
+    """A process that stops half way through a message (killed, or stopped) holds up
+    neither the loop nor a thread past the deadline."""
+    worker, theirs = pipe
+    os.write(theirs.fileno(), Frame.SHORT.pack(1_000) + b"only the start")
+    started = time.monotonic()
+    assert run(worker.receive_async(0.2)) is None
+    assert worker.receive(0.2) is None
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_a_send_larger_than_the_pipe_waits_on_the_loop_not_in_it(
+    run: Run, pipe: tuple[JobProcess, Connection]
+) -> None:
+    """A message larger than the pipe holds is written as the other end reads; while it
+    waits the loop runs other work; and to a process that does not read, it gives up."""
+    worker, theirs = pipe
+    message = bytes(range(256)) * 16_384  # 4 MB
+    sending = threading.Event()
+    received: list[bytes] = []
+
+    def read_later() -> None:
+        sending.wait(5)
+        time.sleep(0.3)
+        received.append(theirs.recv_bytes())
+
+    async def send_while_ticking() -> bytes | None:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.get_running_loop().create_task(tick())
+        sending.set()
+        sent = await worker.send_async(message, 5)
+        ticker.cancel()
+        assert ticks >= 5  # the loop ran while the reader slept
+        return b"sent" if sent else None
+
+    reader = threading.Thread(target=read_later)
+    reader.start()
+    assert run(send_while_ticking()) == b"sent"
+    reader.join()
+    assert received == [message]
+    started = time.monotonic()
+    assert not worker.send(message, 0.2)  # nobody reads now
+    assert time.monotonic() - started < 2

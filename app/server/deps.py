@@ -16,7 +16,7 @@ from app.server.extras import ExtrasStore
 from app.server.layout import LayoutService
 from app.server.services import Services
 from app.server.shapes import ShapeStore
-from app.server.workers import WorkerPool
+from app.server.workers import EvaluationPool
 
 
 def _service(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
@@ -38,7 +38,7 @@ async def _settings(request: Request) -> Settings:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ServicesDep = Annotated[Services, Depends(_service(""))]
-PoolDep = Annotated[WorkerPool, Depends(_service("pool"))]
+PoolDep = Annotated[EvaluationPool, Depends(_service("pool"))]
 LayoutDep = Annotated[LayoutService, Depends(_service("layout"))]
 CacheDep = Annotated[ResponseCache, Depends(_service("cache"))]
 ExtrasDep = Annotated[ExtrasStore, Depends(_service("extras"))]

@@ -13,14 +13,12 @@ import ctypes
 import hashlib
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.server.cache import ResponseCache
-from app.server.pool import JobProcess, ProcessPool, Role
+from app.server.pool import ProcessPool, Role
 
 log = logging.getLogger(__name__)
 # Engines tried in turn, with the share of the time limit each may use. `sfdp` is
@@ -33,7 +31,6 @@ PLACED_ONLY = (("nop2", 1.0),)
 # `core` renders SVG, `dot_layout` is `dot`, `neato_layout` has `sfdp` and `nop2`; demand loading of
 # every installed plugin (pango's among them) is off.
 PLUGINS = ("core", "dot_layout", "neato_layout")
-SPARES_PER_HELPER = 3
 WARM_UP = b"digraph { a [label=<<B>a</B>>]; a -> b [label=x] }"
 # Graphviz writes the family its metrics come from; the drawing names Liberation Sans, the
 # metric twin of Helvetica that the page serves (static/vendor/fonts/), then the same metrics
@@ -188,7 +185,8 @@ class Helper:
 
 
 class LayoutService:
-    """Helper processes shared by all requests; `render` blocks, so call it from a thread."""
+    """Drawings, each laid out in a layout process of its own (`app.server.pool.ProcessPool`), the
+    first engine that finishes in time. `render` blocks, so call it from a thread."""
 
     def __init__(
         self,
@@ -203,43 +201,16 @@ class LayoutService:
         # are kept by the request), and only when the first engine drew it, as a fallback's
         # drawing depends on how busy the machine was.
         self.drawings = drawings or ResponseCache(0, 0)
-        self.idle: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
-        role = Role("layout helper", "app.server.layout:prepare_helper", "", memory_mb, timeout_s)
-        # As for evaluations (app.server.workers): spares cover the time a successor takes to warm.
-        self.processes = ProcessPool(role, SPARES_PER_HELPER * helpers, self.idle.put)
-        self.helpers = helpers
-        self.busy = 0  # layouts running
-        self.waiting = 0  # layouts waiting for a helper
-        self.counts = threading.Lock()  # renders run in many threads
+        role = Role("layout", "app.server.layout:prepare_helper", "", memory_mb, timeout_s)
+        # `helpers` sizes the spares; a layout never waits for another to end, only for a
+        # warm process: a runaway layout holds its process until its time is up, not the rest.
+        self.processes = ProcessPool(role, helpers, limit=False)
         # Told each drawing's engine ("none" when there is no SVG) and time (the app's metrics).
         self.on_drawn: Callable[[str, float], None] = lambda engine, seconds: None
 
-    @property
-    def layers(self) -> dict[str, str]:
-        return self.processes.layers
-
-    def start(self) -> None:
-        self.processes.start()
-
-    def wait_ready(self) -> None:
-        self.processes.wait_ready()
-
-    def stop(self) -> None:
-        self.processes.stop()
-        while not self.idle.empty():
-            self.idle.get().stop()
-
-    def state(self) -> dict[str, int]:
-        """Layouts running, helpers ready, layouts waiting, and helpers (for /metrics)."""
-        return {
-            "busy": self.busy,
-            "idle": self.idle.qsize(),
-            "waiting": self.waiting,
-            "slots": self.helpers,
-        }
-
     def render(self, dot: str, timeout_s: float) -> LayoutResult:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
+        self.processes.refuse_on_loop("drawing")
         started = time.monotonic()
         key = hashlib.sha256(dot.encode()).hexdigest()
         kept = self.drawings.get(key)
@@ -290,43 +261,21 @@ class LayoutService:
         return PLACED_ENGINES if ' pos="' in dot else self.engines
 
     def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
-        """One layout in a helper of its own; None if it ran out of time or died."""
-        helper = self._take(timeout)
-        if helper is None:
-            return None  # no helper in time: as if the layout had run out of it
+        """One layout in a process of its own; None if it ran out of time or died."""
+        process = self.processes.take(timeout)
+        if process is None:
+            return None  # no process in time: as if the layout had run out of it
         deadline = time.monotonic() + timeout
         reply = None
         try:
-            if helper.send(engine.encode() + b"\n" + source):
-                reply = helper.receive(timeout)
+            message = engine.encode() + b"\n" + source
+            if process.send(message, deadline - time.monotonic()):
+                reply = process.receive(deadline - time.monotonic())
             return reply
         finally:
-            helper.stop()
-            with self.counts:
-                self.busy -= 1
-            timed_out = time.monotonic() >= deadline
-            cause = "completed" if reply is not None else "timeout" if timed_out else "killed"
-            self.processes.refill(cause)  # after the layout, so its successor does not compete
-
-    def _take(self, timeout: float) -> JobProcess | None:
-        """A live helper, counted busy; None if none came within `timeout`."""
-        with self.counts:
-            self.waiting += 1
-        try:
-            while True:
-                try:
-                    helper = self.idle.get(timeout=max(timeout, 0.001))
-                except queue.Empty:
-                    return None
-                if helper.alive():
-                    with self.counts:
-                        self.busy += 1
-                    return helper
-                helper.stop()
-                self.processes.refill("died_idle")
-        finally:
-            with self.counts:
-                self.waiting -= 1
+            if reply is None:
+                process.ended = "timeout" if time.monotonic() >= deadline else "killed"
+            self.processes.release(process)  # after the layout, so its successor does not compete
 
 
 def _fallback_warning(timeout_s: float) -> str:

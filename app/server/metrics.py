@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from app.server.cache import ResponseCache
     from app.server.layout import LayoutService
-    from app.server.workers import WorkerPool
+    from app.server.workers import EvaluationPool
 
 # A `_created` series beside every counter doubles what a scrape reads, for a time the
 # process's start already gives.
@@ -78,7 +78,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, pool: "WorkerPool", layout: "LayoutService", cache: "ResponseCache") -> None:
+    def watch(
+        self, pool: "EvaluationPool", layout: "LayoutService", cache: "ResponseCache"
+    ) -> None:
         """Read the pools' and the cache's own counts at every scrape."""
         self.registry.register(PoolCollector(pool, layout, cache))
 
@@ -86,7 +88,9 @@ class Metrics:
 class PoolCollector(Collector):
     """Gauges and counters the pools keep as plain numbers, read when scraped."""
 
-    def __init__(self, pool: "WorkerPool", layout: "LayoutService", cache: "ResponseCache") -> None:
+    def __init__(
+        self, pool: "EvaluationPool", layout: "LayoutService", cache: "ResponseCache"
+    ) -> None:
         self.pool = pool
         self.layout = layout
         self.cache = cache
@@ -98,25 +102,23 @@ class PoolCollector(Collector):
             "waiting": "Requests waiting for a job process.",
             "slots": "Jobs that may run at once.",
         }
-        states = {"evaluation": self.pool.state(), "layout": self.layout.state()}
+        pools = (self.pool.processes, self.layout.processes)
+        states = {processes.role.name: processes.state() for processes in pools}
         for name, help_text in gauges.items():
             family = GaugeMetricFamily(f"agx_pool_{name}", help_text, labels=["pool"])
             for pool, state in states.items():
                 family.add_metric([pool], state[name])
             yield family
         restarts = CounterMetricFamily(
-            "agx_worker_restarts",
+            "agx_job_process_restarts",
             "Job processes replaced, by pool and cause: completed (each job has a process of "
             "its own), timeout, killed (a memory or CPU limit, or a signal), died_idle, "
             "start_failed, zygote (the process that forks them was restarted).",
             labels=["pool", "cause"],
         )
-        for pool, processes in (
-            ("evaluation", self.pool.processes),
-            ("layout", self.layout.processes),
-        ):
+        for processes in pools:
             for cause, count in sorted(processes.restart_counts().items()):
-                restarts.add_metric([pool, cause], count)
+                restarts.add_metric([processes.role.name, cause], count)
         yield restarts
         for name, help_text, count in (
             ("hits", "Requests answered from the cache of answers.", self.cache.hits),

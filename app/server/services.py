@@ -7,6 +7,7 @@ The server's lifespan (`app.main`) and the local client (`app.client`) both run 
 the same limits, as one posted to the API.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from app.server.extras import ExtrasStore
 from app.server.layout import LayoutService
 from app.server.shapes import ShapeStore
 from app.server.wall import LAYERS
-from app.server.workers import WorkerPool
+from app.server.workers import EvaluationPool
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Services:
     wall around the job processes, "present" or why not."""
 
     settings: Settings
-    pool: WorkerPool
+    pool: EvaluationPool
     layout: LayoutService
     cache: ResponseCache
     extras: ExtrasStore
@@ -36,15 +37,16 @@ class Services:
     wall: dict[str, str]
 
 
-def wall_layers(pool: WorkerPool, layout: LayoutService) -> dict[str, str]:
+def wall_layers(pool: EvaluationPool, layout: LayoutService) -> dict[str, str]:
     """Each layer of the kernel's wall: "present" when every kind of job process has it,
     else why one has not."""
     states = {}
+    pools = (pool.processes, layout.processes)
     for layer in LAYERS:
         missing = [
-            f"{name}: {found.get(layer, 'missing: not reported')}"
-            for name, found in (("evaluation", pool.layers), ("layout", layout.layers))
-            if found.get(layer) != "present"
+            f"{processes.role.name}: {processes.layers.get(layer, 'missing: not reported')}"
+            for processes in pools
+            if processes.layers.get(layer) != "present"
         ]
         states[layer] = "; ".join(missing) if missing else "present"
     return states
@@ -54,7 +56,7 @@ def wall_layers(pool: WorkerPool, layout: LayoutService) -> dict[str, str]:
 async def running(settings: Settings) -> AsyncIterator[Services]:
     """The services, ready once the first job processes have warmed up; stopped on exit,
     whether the body raised or not."""
-    pool = WorkerPool(settings)
+    pool = EvaluationPool(settings)
     layout = LayoutService(
         settings.layout_helpers,
         settings.layout_memory_mb,
@@ -63,11 +65,14 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             settings.drawing_cache_entries, settings.drawing_cache_mb * 1024 * 1024
         ),
     )
-    layout.start()
-    await pool.start()
+    pools = (pool.processes, layout.processes)
+    # Each pool's thread spawns its zygote and waits for it to warm up (seconds, for torch);
+    # the event loop awaits threads that wait, and is never blocked by a pool.
+    for processes in pools:
+        processes.start(asyncio.get_running_loop())
     try:
-        await pool.wait_ready()
-        await anyio.to_thread.run_sync(layout.wait_ready)
+        for processes in pools:
+            await anyio.to_thread.run_sync(processes.wait_ready)
         yield Services(
             settings,
             pool,
@@ -85,4 +90,4 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
         )
     finally:
         await pool.stop()
-        await anyio.to_thread.run_sync(layout.stop)
+        await anyio.to_thread.run_sync(layout.processes.stop)

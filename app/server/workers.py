@@ -25,8 +25,6 @@ from app.contract.settings import Settings
 from app.server.pool import JobProcess, ProcessPool, Role
 
 log = logging.getLogger(__name__)
-# Processes kept forked and warm (or warming) for each job that may run at once.
-SPARES_PER_WORKER = 3
 # A reply larger than this is parsed in a thread, not on the event loop.
 INLINE_REPLY_BYTES = 256 * 1024
 Shaped = TypeVar("Shaped")  # what the server makes of a graph's shape (its drawing)
@@ -58,7 +56,7 @@ class Evaluated(Generic[Shaped]):
 def evaluation_role(settings: Settings) -> Role:
     """The job processes that run programs, as the zygote makes them."""
     return Role(
-        "evaluation worker",
+        "evaluation",
         "app.worker.entry:prepare_evaluator",
         settings.model_dump_json(),
         settings.worker_memory_mb,
@@ -66,50 +64,24 @@ def evaluation_role(settings: Settings) -> Role:
     )
 
 
-class WorkerPool:
-    """Evaluation job processes; requests wait for one, up to a limit, then get 503."""
+class EvaluationPool:
+    """Evaluation job processes (`app.server.pool.ProcessPool`): at most `workers` jobs at once;
+    requests wait for one in turn, up to a limit, then get 503."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.idle: asyncio.Queue[JobProcess] = asyncio.Queue()
-        # Jobs that may run at once; as many more processes wait warm for the next ones.
-        self.slots = asyncio.Semaphore(settings.workers)
-        self.waiting = 0
-        self.busy = 0  # jobs holding a slot
         self.stopping = False
         # Told each job's time to its answer and outcome (the app's metrics).
         self.on_evaluated: Callable[[str, float], None] = lambda outcome, seconds: None
-        role = evaluation_role(settings)
-        # Under load every ready process is taken as soon as it is warm: the processes being
-        # forked and warmed meanwhile are what keeps the next jobs from waiting.
-        self.processes = ProcessPool(role, SPARES_PER_WORKER * settings.workers, self._deliver)
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.processes = ProcessPool(evaluation_role(settings), settings.workers)
         self.finishing: set[asyncio.Task[Extras]] = set()  # jobs that answered, still running
 
-    @property
-    def layers(self) -> dict[str, str]:
-        return self.processes.layers
-
-    def _deliver(self, process: JobProcess) -> None:
-        """From the pool's thread: a warmed process joins the idle queue on the loop."""
-        assert self.loop is not None
-        self.loop.call_soon_threadsafe(self.idle.put_nowait, process)
-
-    async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.processes.start()
-
     async def stop(self) -> None:
+        """Refuse new work (/readyz), end the jobs still running, then stop the pool."""
         self.stopping = True
         for task in list(self.finishing):
             task.cancel()
         await anyio.to_thread.run_sync(self.processes.stop)
-        while not self.idle.empty():
-            self.idle.get_nowait().stop()
-
-    async def wait_ready(self) -> None:
-        """Block until the first processes are warm (used at start, by tests and the bench)."""
-        await anyio.to_thread.run_sync(self.processes.wait_ready)
 
     async def run(
         self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
@@ -127,7 +99,7 @@ class WorkerPool:
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
             # while the process computes rather than before it starts.
-            if not process.send(job):
+            if not await process.send_async(job, deadline - time.monotonic()):
                 raise self._stopped(process, deadline)
             reply, shaped = await anyio.to_thread.run_sync(
                 self._shape_and_draw, process, deadline, on_shape
@@ -145,7 +117,7 @@ class WorkerPool:
             outcome = process.ended or ("ok" if handed_over else "program_error")
             self.on_evaluated(outcome, time.monotonic() - started)
             if not handed_over:
-                self._release(process)
+                self.processes.release(process)
         self.finishing.add(extras)
         extras.add_done_callback(self.finishing.discard)
         shape, made = shaped
@@ -170,7 +142,9 @@ class WorkerPool:
             )
             reply = WorkerReply.failed(failure)
         finally:
-            self._release(process)
+            # Its successor is forked now, off this request's path and CPU; the spares cover
+            # the requests that come meanwhile.
+            self.processes.release(process)
         if reply.fault is not None:
             log.error("a job's extras failed unexpectedly:\n%s", reply.fault)
         if reply.extras is None:
@@ -178,23 +152,6 @@ class WorkerPool:
             note = f"The gradient check could not be made: {failure.detail}."
             return Extras(GraphExtras(warnings=[note]), complete=False)
         return Extras(reply.extras, complete=True)
-
-    def _release(self, process: JobProcess) -> None:
-        process.stop()  # it has exited after its answer, or is killed now
-        self.busy -= 1
-        self.slots.release()
-        # Its successor is forked now, off this request's path and CPU; the spares cover the
-        # requests that come meanwhile.
-        self.processes.refill(process.ended or "completed")
-
-    def state(self) -> dict[str, int]:
-        """Jobs running, processes ready, requests waiting, and slots (for /metrics)."""
-        return {
-            "busy": self.busy,
-            "idle": self.idle.qsize(),
-            "waiting": self.waiting,
-            "slots": self.settings.workers,
-        }
 
     def _shape_and_draw(
         self, process: JobProcess, deadline: float, on_shape: Callable[[GraphShape], Shaped]
@@ -224,31 +181,12 @@ class WorkerPool:
         )
 
     async def _take(self) -> JobProcess:
-        """A free slot and a live warm process, waiting at most max_wait_s, or SaturatedError
-        (the slot is released by `run`). The process's successor is forked at once, while
-        this one runs."""
-        if self.slots.locked() and self.waiting >= self.settings.max_waiting:
+        """A live warm process once fewer than `workers` jobs run, waiting at most
+        max_wait_s, or SaturatedError (`run` releases it)."""
+        processes = self.processes
+        if processes.busy >= processes.slots and processes.waiting >= self.settings.max_waiting:
             raise SaturatedError
-        self.waiting += 1
-        slot = False
-        try:
-            async with asyncio.timeout(self.settings.max_wait_s):
-                await self.slots.acquire()
-                slot = True
-                while True:
-                    process = await self.idle.get()
-                    if process.alive():
-                        self.busy += 1
-                        return process
-                    # Killed while idle (the OOM killer, an operator): not this program's fault.
-                    log.warning("an idle job process had died; replacing it")
-                    process.stop()
-                    self.processes.refill("died_idle")
-        except BaseException as error:
-            if slot:
-                self.slots.release()
-            if isinstance(error, TimeoutError):
-                raise SaturatedError from None
-            raise
-        finally:
-            self.waiting -= 1
+        process = await processes.take_async(self.settings.max_wait_s)
+        if process is None:
+            raise SaturatedError
+        return process

@@ -1,7 +1,6 @@
 """Answers a program can make that the server must survive: huge ones, and text JSON cannot
 carry. None is a 5xx, none kills a process, and /healthz never stalls while they run."""
 
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.contract.replies import WorkerReply
 from app.contract.settings import Settings
 from app.main import create_app
-from app.server.pool import JobProcess, ProcessPool
+from app.server.pool import ProcessPool
 from app.server.workers import evaluation_role
 from app.worker.entry import AnswerAllowance, encode_reply
 from tests.security.conftest import assert_problem
@@ -122,16 +121,16 @@ def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log(
     """A job process's stderr is no place for a traceback (RLIMIT_FSIZE=0 and no writes):
     an exception the evaluation did not expect comes back in the reply, for the server's
     log, and the process answers before it exits."""
-    ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
     settings = Settings(workers=1)
-    processes = ProcessPool(evaluation_role(settings), 1, ready.put)
+    processes = ProcessPool(evaluation_role(settings), 1)
     processes.start()
     try:
         processes.wait_ready()
-        job = ready.get(timeout=60)
-        assert job.send(b"this is not a job")
+        job = processes.take(60)
+        assert job is not None
+        assert job.send(b"this is not a job", 30)
         answer = job.receive(30)
-        job.stop()
+        processes.release(job)
     finally:
         processes.stop()
     assert answer is not None

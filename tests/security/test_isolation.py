@@ -15,7 +15,7 @@ from httpx import Response
 
 from app.contract.schemas import GraphRequest
 from app.contract.settings import Settings
-from app.server.workers import SaturatedError, WorkerPool
+from app.server.workers import EvaluationPool, SaturatedError
 from tests.security.conftest import assert_problem
 
 NORMAL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\ny.backward()"
@@ -46,7 +46,7 @@ def pool_of_two(client: TestClient, settings: Settings) -> Iterator[TestClient]:
     yield client
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if client.app.state.services.pool.idle.qsize() >= 2:  # type: ignore[attr-defined]
+        if client.app.state.services.pool.processes.state()["idle"] >= 2:  # type: ignore[attr-defined]
             return
         time.sleep(0.2)
 
@@ -101,13 +101,13 @@ def test_changed_seed_and_grad_mode_do_not_reach_the_next_request(pool_of_two: T
 
 def test_a_process_that_died_while_idle_is_replaced_not_blamed(pool_of_two: TestClient) -> None:
     pool = pool_of_two.app.state.services.pool  # type: ignore[attr-defined]
-    victim = pool.idle._queue[0]  # the next process a request would get
+    victim = pool.processes.idle[0]  # the next process a request would get
     signal.pidfd_send_signal(victim.pidfd, signal.SIGKILL)
     select.select([victim.pidfd], [], [], 5)  # readable once it has died
     for turn in range(3):  # each program differs, so the answer cache cannot answer for a worker
         code = f"{NORMAL}\n# turn {turn}"
         assert pool_of_two.post("/api/graph", json={"code": code}).status_code == 200
-    assert victim not in pool.idle._queue
+    assert victim not in pool.processes.idle
 
 
 def test_largest_allowed_program_fits_in_the_worker_memory_limit(pool_of_two: TestClient) -> None:
@@ -125,7 +125,7 @@ def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     state = client.app.state  # type: ignore[attr-defined]
     real = state.services
     # no workers: every request would wait
-    state.services = dataclasses.replace(real, pool=WorkerPool(Settings(max_waiting=0)))
+    state.services = dataclasses.replace(real, pool=EvaluationPool(Settings(max_waiting=0)))
     try:
         response = client.post("/api/graph", json={"code": f"{NORMAL}\n# not cached"})
     finally:
@@ -135,10 +135,10 @@ def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
 
 
 def test_waiting_for_a_worker_is_bounded() -> None:
-    pool = WorkerPool(Settings(max_waiting=5, max_wait_s=0.2))
+    pool = EvaluationPool(Settings(max_waiting=5, max_wait_s=0.2))
     started = time.monotonic()
     # In a thread of its own: other tests (the browser's) may keep an event loop running here.
     with ThreadPoolExecutor(1) as executor, pytest.raises(SaturatedError):
         executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL), lambda _: None)).result()
     assert time.monotonic() - started < 2
-    assert pool.waiting == 0
+    assert pool.processes.waiting == 0

@@ -2,7 +2,6 @@
 
 import json
 import os
-import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,56 +36,54 @@ def walled(pid: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def probes() -> Iterator[tuple[ProcessPool, "queue.SimpleQueue[JobProcess]"]]:
-    ready: queue.SimpleQueue[JobProcess] = queue.SimpleQueue()
+def probes() -> Iterator[ProcessPool]:
     pool = ProcessPool(
-        Role("wall probe", "tests.security.wall_probe:prepare_probe", "", 512, 5.0), 2, ready.put
+        Role("wall probe", "tests.security.wall_probe:prepare_probe", "", 512, 5.0), 1, limit=False
     )
     pool.start()
     pool.wait_ready(60)
-    yield pool, ready
+    yield pool
     pool.stop()
-    while not ready.empty():
-        ready.get().stop()
 
 
-def test_a_job_process_is_walled_from_inside(
-    probes: tuple[ProcessPool, "queue.SimpleQueue[JobProcess]"],
-) -> None:
-    pool, ready = probes
+def take(pool: ProcessPool) -> JobProcess:
+    process = pool.take(30)
+    assert process is not None
+    return process
+
+
+def test_a_job_process_is_walled_from_inside(probes: ProcessPool) -> None:
+    pool = probes
     assert pool.zygote is not None
     assert pool.zygote.pid is not None
     assert all(state == "present" for state in pool.layers.values()), pool.layers
-    job, sibling = ready.get(timeout=30), ready.get(timeout=30)
-    pool.refill()
-    pool.refill()
+    job, sibling = take(pool), take(pool)
     try:
         for pid in (job.pid, sibling.pid, pool.zygote.pid):
             assert walled(pid) == [], pid
         targets = {"sibling": sibling.pid, "zygote": pool.zygote.pid}
-        assert job.send(json.dumps(targets).encode())
+        assert job.send(json.dumps(targets).encode(), 30)
         answer = job.receive(30)
         assert answer is not None
         results = json.loads(answer)
     finally:
-        job.stop()
-        sibling.stop()
+        pool.release(job)
+        pool.release(sibling)
     allowed = results.pop("read a file of the repository")
     assert allowed == "ALLOWED"  # the wall refuses writes, not a job's own reading
     assert {name: r for name, r in results.items() if not r.startswith("denied")} == {}
     assert not TARGET.exists()
 
 
-def test_a_job_process_ends_with_its_job(
-    probes: tuple[ProcessPool, "queue.SimpleQueue[JobProcess]"],
-) -> None:
-    pool, ready = probes
-    job = ready.get(timeout=30)
-    pool.refill()
-    assert job.send(json.dumps({"sibling": job.pid, "zygote": job.pid}).encode())
-    assert job.receive(30) is not None
-    deadline = time.monotonic() + 5
-    while job.alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not job.alive()
-    job.stop()
+def test_a_job_process_ends_with_its_job(probes: ProcessPool) -> None:
+    pool = probes
+    job = take(pool)
+    try:
+        assert job.send(json.dumps({"sibling": job.pid, "zygote": job.pid}).encode(), 30)
+        assert job.receive(30) is not None
+        deadline = time.monotonic() + 5
+        while job.alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not job.alive()
+    finally:
+        pool.release(job)

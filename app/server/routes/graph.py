@@ -227,7 +227,7 @@ def draw(
     shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
 ) -> ViewDrawing:
     """Stage 4 for one graph, in `view` or the default one; blocks, so it runs in a thread
-    (the job's: see WorkerPool.run)."""
+    (the job's: see EvaluationPool.run)."""
     chosen = view if view is not None else default_view(shape)
     viewed = apply_view(shape, chosen)
     dot = build_dot(shape, viewed)

@@ -16,7 +16,7 @@ async def healthz(pool: PoolDep, request: Request) -> dict[str, object]:
     return {
         "status": "ok",
         "workers": pool.settings.workers,
-        "ready": pool.idle.qsize(),
+        "ready": pool.processes.state()["idle"],
         "wall": wall,
         "sandbox": "full" if all(state == "present" for state in wall.values()) else "weakened",
     }
@@ -30,7 +30,7 @@ async def readyz(pool: PoolDep, layout: LayoutDep) -> Response:
     """Ready when a request would be taken now: an evaluation process and a layout helper
     are warm (or one is free to wait for), and the queue for them has room. Busy is ready:
     a request then waits its turn here as well as anywhere."""
-    evaluation, drawing = pool.state(), layout.state()
+    evaluation, drawing = pool.processes.state(), layout.processes.state()
     room = evaluation["waiting"] < pool.settings.max_waiting or evaluation["idle"] > 0
     warm = evaluation["idle"] + evaluation["busy"] > 0 and drawing["idle"] + drawing["busy"] > 0
     ready = room and warm and not pool.stopping
