@@ -13,7 +13,8 @@ from typing import Any
 from app.sandbox.allowlist import Namespace
 from app.sandbox.errors import ProgramError
 from app.sandbox.guard import Budget
-from app.sandbox.pyvalues import Builtin, PythonValues
+from app.sandbox.pyvalues import PythonValues
+from app.sandbox.values import Builtin
 
 # The seed of an unseeded program (torch's generator is seeded likewise, see app.evaluate).
 INITIAL_SEED = 0
