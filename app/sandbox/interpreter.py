@@ -26,7 +26,6 @@ from app.sandbox.allowlist import (
     REFUSED_NAMES,
     REFUSED_TENSOR_METHODS,
     TENSOR_METHODS_WITHOUT_DRY_RUN,
-    TENSOR_SETTABLE,
     Namespace,
     SafeFunction,
 )
@@ -43,7 +42,6 @@ from app.sandbox.classes import (
     HookHandle,
     ProgramContext,
     PropertyValue,
-    SuperBuiltin,
     SuperProxy,
     TypeProxy,
     UserClass,
@@ -66,7 +64,15 @@ from app.sandbox.exceptions import (
 )
 from app.sandbox.formatting import check_spec, format_text, percent_format
 from app.sandbox.guard import Budget, Guard, check_packed
-from app.sandbox.kinds import Access, Indexing, Operators, Structure, kind_of
+from app.sandbox.kinds import (
+    FUNCTIONS,
+    Access,
+    Calling,
+    Indexing,
+    Operators,
+    Structure,
+    kind_of,
+)
 from app.sandbox.objects import ObjectProtocol, class_of, type_name
 from app.sandbox.pyrandom import ProgramRandom
 from app.sandbox.pyvalues import PythonValues, TextWriter, is_container, to_text
@@ -144,6 +150,8 @@ MODULE_SPECIAL_METHODS = frozenset({"__init__"})
 FORMAT_NUMBER = re.compile(r"\d+")
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
+# Torch functions the interpreter runs itself: backward walks and hooks the graph first.
+AUTOGRAD_CALLS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
 # Class statements one program may run (each module or Function class is a real type).
 MAX_CLASSES = 1000
 # Methods a module of the program has for registering tensors under a name.
@@ -638,25 +646,26 @@ class Interpreter(ObjectProtocol):
             )
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
-        if isinstance(owner, UserModule):
+        kind = kind_of(owner)
+        if kind.access is Access.PROGRAM_MODULE:
             self.set_module_attribute(owner, name, value)
             return
-        if isinstance(owner, ProgramContext):
+        if kind.access is Access.CONTEXT:
             if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS or name.startswith("_"):
                 raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
-        if isinstance(owner, UserClass):  # Counter.count += 1
+        if kind.access is Access.CLASS:  # Counter.count += 1
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "a class's attributes")
             return
-        if isinstance(owner, UserObject):
+        if kind.access is Access.OBJECT:
             if not self.set_property(owner, owner.cls, name, value):
                 owner.attributes[name] = value
                 self.budget.sequence(len(owner.attributes), "an object's attributes")
             return
-        if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
+        if name not in kind.settable:
             raise refused(
                 f"cannot set attribute '{name}' of a {type(owner).__name__}; only "
                 "a tensor's .data, .grad and .requires_grad can be set"
@@ -677,10 +686,11 @@ class Interpreter(ObjectProtocol):
                 del scope.names[name]
             case ast.Subscript(value=container, slice=index):
                 owner = self.eval(container, scope)
-                if isinstance(owner, UserObject) and owner.cls.find("__delitem__")[0]:
+                indexing = kind_of(owner).indexing
+                if indexing is Indexing.OBJECT and owner.cls.find("__delitem__")[0]:
                     self.special(owner, "__delitem__", self.eval(index, scope))
                     return
-                if not isinstance(owner, list | dict):
+                if indexing not in {Indexing.LIST, Indexing.KEY}:
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
                 del owner[self.python.key(self.eval(index, scope))]
             case _:
@@ -1063,10 +1073,10 @@ class Interpreter(ObjectProtocol):
         return self.call(function, args, kwargs)
 
     def call(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        match function:
-            case UserFunction():
+        match kind_of(function).calling:
+            case Calling.FUNCTION:
                 return self.call_user(function, args, kwargs)
-            case Builtin():
+            case Calling.BUILTIN:
                 function.check_call(args, kwargs)
                 result = function.function(*args, **kwargs)
                 if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
@@ -1076,26 +1086,26 @@ class Interpreter(ObjectProtocol):
                     # were recorded one by one, and a replay must not run the program again.
                     return self._produced(result)
                 return self._produced(result, Call(function.function, args, kwargs))
-            case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
+            case Calling.TORCH_FUNCTION if function.qualname in AUTOGRAD_CALLS:
                 return self.autograd_call(function, args, kwargs)
-            case SafeFunction(qualname=qualname) if qualname.startswith(
+            case Calling.TORCH_FUNCTION if function.qualname.startswith(
                 "torch.autograd.functional."
             ):
                 return self.functional_call(function, args, kwargs)
-            case SafeFunction(qualname=qualname) if (
-                qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
+            case Calling.TORCH_FUNCTION if (
+                function.qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
             ):
                 return self.lambda_scheduler(function, args, kwargs)
-            case SafeFunction():
+            case Calling.TORCH_FUNCTION:
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
-            case BoundMethod(receiver=receiver, name=name):
-                return self.call_method(receiver, name, args, kwargs)
-            case UserClass():
+            case Calling.METHOD:
+                return self.call_method(function.receiver, function.name, args, kwargs)
+            case Calling.CLASS:
                 return self.instantiate(function, args, kwargs)
-            case BoundUserMethod(function=method, receiver=receiver):
-                return self.call_bound(method, receiver, args, kwargs)
-            case UserObject():
+            case Calling.BOUND:
+                return self.call_bound(function.function, function.receiver, args, kwargs)
+            case Calling.OBJECT:
                 found, method = function.cls.find("__call__")
                 if not found or method is None:
                     raise ProgramError(
@@ -1103,21 +1113,22 @@ class Interpreter(ObjectProtocol):
                     )
                 self.budget.step()
                 return self.call_bound(method, function, args, kwargs)
-            case SuperBuiltin():
+            case Calling.SUPER:
                 return self.make_super(args)
-            case ExceptionClass(name=name):
+            case Calling.EXCEPTION_CLASS:
                 if kwargs:
-                    raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
-                return ExceptionValue(name, args, exception_message(name, args))
-            case BaseClass(qualname=qualname):
+                    raise ProgramError("TypeError", f"{function.name}() takes no keyword arguments")
+                return ExceptionValue(function.name, args, exception_message(function.name, args))
+            case Calling.BASE_CLASS:
+                qualname = function.qualname
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
-            case TypeProxy(construct=SafeFunction() as construct):  # torch.Tensor([1.0])
-                return self.call(construct, args, kwargs)
-            case UserModule():
+            case Calling.TYPE if isinstance(function.construct, SafeFunction):
+                return self.call(function.construct, args, kwargs)  # torch.Tensor([1.0])
+            case Calling.PROGRAM_MODULE:
                 # nn.Module.__call__ runs the program's forward through UserModule.forward;
                 # the operations inside are reported one by one, so no Call is kept here.
                 return function(*args, **kwargs)
-            case nn.Module():
+            case Calling.MODULE:
                 result = self.guard.call_module(function, args, kwargs)
                 return self.module_ran(function, args, kwargs, result)
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
@@ -1356,7 +1367,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", "register_hook takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+        if kind_of(function).calling not in FUNCTIONS:
             raise ProgramError("TypeError", "register_hook takes a function of the program")
         shape, dtype = tuple(tensor.shape), tensor.dtype
 
@@ -1379,7 +1390,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", f"{name} takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+        if kind_of(function).calling not in FUNCTIONS:
             raise ProgramError("TypeError", f"{name} takes a function of the program")
 
         def hook(*values: Any) -> Any:
@@ -1432,7 +1443,7 @@ class Interpreter(ObjectProtocol):
         functions = given if isinstance(given, list | tuple) else [given]
         self.budget.sequence(len(functions), f"{name}'s functions")
         for candidate in functions:
-            if not isinstance(candidate, UserFunction | BoundUserMethod | Builtin | UserObject):
+            if kind_of(candidate).calling not in FUNCTIONS | {Calling.OBJECT}:
                 raise ProgramError("TypeError", f"{name}: lr_lambda must be a function")
 
         def wrapped(candidate: Any) -> Callable[[int], float]:
@@ -1461,7 +1472,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", "apply takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin | UserObject):
+        if kind_of(function).calling not in FUNCTIONS | {Calling.OBJECT}:
             raise ProgramError("TypeError", "apply takes a function of the program")
         self.budget.step(sum(1 for _ in module.modules()))
 

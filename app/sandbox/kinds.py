@@ -35,6 +35,7 @@ from app.sandbox.allowlist import (
     SCHEDULER_METHODS,
     TENSOR_ATTRIBUTES,
     TENSOR_METHODS,
+    TENSOR_SETTABLE,
     Namespace,
     SafeFunction,
 )
@@ -82,6 +83,30 @@ class Access(enum.Enum):
     CONTEXT = enum.auto()  # an autograd Function's ctx
     FIELDS = enum.auto()  # a named tuple torch returns: its fields as they are
     PYTHON = enum.auto()  # a Python value: `methods` run by PythonValues, growth sized
+
+
+class Calling(enum.Enum):
+    """What `value(...)` does."""
+
+    NONE = enum.auto()  # a TypeError
+    FUNCTION = enum.auto()  # the program's function, interpreted
+    BOUND = enum.auto()  # the program's method with its receiver, interpreted
+    BUILTIN = enum.auto()  # a Python builtin of the sandbox's, its arguments checked
+    TORCH_FUNCTION = enum.auto()  # a torch function from the allowlist, through the guard
+    METHOD = enum.auto()  # an allowlisted method bound by `get_attribute`
+    CLASS = enum.auto()  # the program's class: a new object, module or Function
+    OBJECT = enum.auto()  # the program's object: its __call__
+    SUPER = enum.auto()  # super()
+    EXCEPTION_CLASS = enum.auto()  # a builtin exception: a new exception value
+    BASE_CLASS = enum.auto()  # nn.Module, autograd.Function: refused, they are bases only
+    TYPE = enum.auto()  # a type stand-in: torch.Tensor(...) constructs, others refuse
+    PROGRAM_MODULE = enum.auto()  # the program's module: torch calls its forward back
+    MODULE = enum.auto()  # a torch module, through the guard
+
+
+# What the program may hand torch to call back (a hook, a function given to apply): the
+# program's functions and builtins, run by the interpreter inside a wrapper of ours.
+FUNCTIONS = frozenset({Calling.FUNCTION, Calling.BOUND, Calling.BUILTIN})
 
 
 class Iteration(enum.Enum):
@@ -143,6 +168,8 @@ class Kind:
     access: Access = Access.NONE
     attributes: frozenset[str] = frozenset()  # readable `value.name`s
     methods: frozenset[str] = frozenset()  # callable `value.name(...)`s
+    settable: frozenset[str] = frozenset()  # `value.name = x` of torch's values
+    calling: Calling = Calling.NONE
     iteration: Iteration = Iteration.NONE
     indexing: Indexing = Indexing.NONE
     operators: Operators = Operators.PYTHON
@@ -228,6 +255,7 @@ TENSOR = Kind(
     Access.TENSOR,
     attributes=TENSOR_ATTRIBUTES,
     methods=TENSOR_METHODS | {"register_hook"},
+    settable=TENSOR_SETTABLE,
     iteration=Iteration.TENSOR,
     indexing=Indexing.TENSOR,
     operators=Operators.TENSOR,
@@ -238,7 +266,12 @@ TENSOR = Kind(
 # A torch object: `attributes` read and `methods` run through the guard; crosses as it is.
 TORCH_OBJECT = Kind("torch object", (), Access.TORCH_OBJECT, passing=Passing.LEAF)
 MODULE = _like(
-    TORCH_OBJECT, "Module", access=Access.MODULE, attributes=MODULE_ATTRIBUTES, methods=MODULE_CALLS
+    TORCH_OBJECT,
+    "Module",
+    access=Access.MODULE,
+    attributes=MODULE_ATTRIBUTES,
+    methods=MODULE_CALLS,
+    calling=Calling.MODULE,
 )
 
 # In order: a more specific kind before one covering a base of its type (bool before int,
@@ -345,6 +378,7 @@ KINDS: tuple[Kind, ...] = (
         "module of the program",
         UserModule,
         access=Access.PROGRAM_MODULE,
+        calling=Calling.PROGRAM_MODULE,
         methods=MODULE_CALLS | {"register_buffer", "register_parameter"},
     ),
     *(
@@ -353,7 +387,13 @@ KINDS: tuple[Kind, ...] = (
     ),
     _like(MODULE, "Module", nn.Module),
     Kind("namespace", (Namespace,), Access.NAMESPACE),
-    Kind("class of the program", (UserClass,), Access.CLASS, program_code=True),
+    Kind(
+        "class of the program",
+        (UserClass,),
+        Access.CLASS,
+        calling=Calling.CLASS,
+        program_code=True,
+    ),
     Kind(
         "object of the program",
         (UserObject,),
@@ -361,11 +401,12 @@ KINDS: tuple[Kind, ...] = (
         iteration=Iteration.OBJECT,
         indexing=Indexing.OBJECT,
         operators=Operators.PROGRAM,
+        calling=Calling.OBJECT,
         truth=True,
         program_code=True,
     ),
     Kind("super()", (SuperProxy,), Access.SUPER),
-    Kind("method of the program", (BoundUserMethod,), program_code=True),
+    Kind("method of the program", (BoundUserMethod,), calling=Calling.BOUND, program_code=True),
     Kind("hook handle", (HookHandle,), Access.HANDLE, methods=frozenset({"remove"})),
     Kind("exception", (ExceptionValue,), Access.EXCEPTION, attributes=EXCEPTION_ATTRIBUTES),
     Kind(
@@ -375,20 +416,29 @@ KINDS: tuple[Kind, ...] = (
         attributes=CONTEXT_ATTRIBUTES,
         methods=CONTEXT_METHODS,
     ),
-    Kind("function of the program", (UserFunction,), program_code=True, shown_type="function"),
-    Kind("method", (BoundMethod,)),
-    Kind("builtin", (Builtin,)),
+    Kind(
+        "function of the program",
+        (UserFunction,),
+        calling=Calling.FUNCTION,
+        program_code=True,
+        shown_type="function",
+    ),
+    Kind("method", (BoundMethod,), calling=Calling.METHOD),
+    Kind("builtin", (Builtin,), calling=Calling.BUILTIN),
     Kind("iterator", (ListIterator,), iteration=Iteration.ITERATOR, shown_type="list_iterator"),
     Kind("dict view", (DictView,), iteration=Iteration.VIEW),
-    Kind("torch function", (SafeFunction,)),
-    Kind("base class", (BaseClass,)),
-    Kind("exception class", (ExceptionClass,)),
-    Kind("type", (TypeProxy,)),
+    Kind("torch function", (SafeFunction,), calling=Calling.TORCH_FUNCTION),
+    Kind("base class", (BaseClass,), calling=Calling.BASE_CLASS),
+    Kind("exception class", (ExceptionClass,), calling=Calling.EXCEPTION_CLASS),
+    Kind("type", (TypeProxy,), calling=Calling.TYPE),
     Kind("property", (PropertyValue,)),
-    Kind("super", (SuperBuiltin,)),
+    Kind("super", (SuperBuiltin,), calling=Calling.SUPER),
 )
 # Refused everything: a type no kind covers.
 OTHER = Kind("other", ())
+# Types met so far, with their kinds. Bounded: each class statement of a program makes a
+# type, and a process that runs many programs (the tests) would otherwise keep them all.
+MAX_CACHED_TYPES = 4096
 _BY_TYPE: dict[type, Kind] = {kind_type: kind for kind in KINDS for kind_type in kind.types}
 
 
@@ -404,10 +454,13 @@ def kind_of(value: object) -> Kind:
 def _first_kind(value_type: type) -> Kind:
     for kind in KINDS:
         if issubclass(value_type, kind.types):
-            if kind.exact:
-                kind = dataclasses.replace(kind, methods=frozenset(), brackets=None, exact=False)
+            if kind.exact:  # a subclass of a Python builtin: not that builtin
+                kind = dataclasses.replace(
+                    kind, methods=frozenset(), builtin=False, brackets=None, exact=False
+                )
             break
     else:
         kind = OTHER
-    _BY_TYPE[value_type] = kind
+    if len(_BY_TYPE) < MAX_CACHED_TYPES:
+        _BY_TYPE[value_type] = kind
     return kind
