@@ -210,8 +210,9 @@ def _python(
 
 def _return_types() -> tuple[type, ...]:
     """The named tuples torch's functions return (torch.max's values and indices...)."""
-    found = vars(torch.return_types).values()
-    return tuple(t for t in found if isinstance(t, type) and t.__module__ == "torch.return_types")
+    found = vars(torch.return_types).values()  # some under two names: listed once
+    named = (t for t in found if isinstance(t, type) and t.__module__ == "torch.return_types")
+    return tuple(dict.fromkeys(named))
 
 
 # Fields of the named tuples torch returns that a program may read (`torch.max(x, 0).values`).
@@ -230,25 +231,20 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 
 # Templates: what kinds of one family allow alike.
 PYTHON = Kind("Python value", (), Access.PYTHON, passing=Passing.LEAF, truth=True, exact=True)
-TUPLE = _like(
-    PYTHON,
-    "tuple",
-    iteration=Iteration.SIZED,
-    indexing=Indexing.DIRECT,
-    passing=Passing.SEQUENCE,
-    structure=Structure.SEQUENCE,
-    hashed_items=True,
-    repeats=True,
+
+
+def _container(
+    name: str, indexing: Indexing, passing: Passing, structure: Structure, **more: Any
+) -> Kind:
+    """A Python container: looped over by its length, true when it holds anything."""
+    changes = {"indexing": indexing, "passing": passing, "structure": structure, **more}
+    return _like(PYTHON, name, iteration=Iteration.SIZED, **changes)
+
+
+TUPLE = _container(
+    "tuple", Indexing.DIRECT, Passing.SEQUENCE, Structure.SEQUENCE, hashed_items=True, repeats=True
 )
-MAPPING = _like(
-    PYTHON,
-    "dict",
-    iteration=Iteration.SIZED,
-    indexing=Indexing.KEY,
-    passing=Passing.MAPPING,
-    structure=Structure.MAPPING,
-    keyed=True,
-)
+MAPPING = _container("dict", Indexing.KEY, Passing.MAPPING, Structure.MAPPING, keyed=True)
 TENSOR = Kind(
     "Tensor",
     (),
