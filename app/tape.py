@@ -294,10 +294,10 @@ def _substitute(value: Any, replace: Callable[[torch.Tensor], torch.Tensor], dep
     if depth <= 0:
         return value
     structure = kind_of(value).structure
-    if structure is Structure.SEQUENCE:
+    if structure == Structure.SEQUENCE:
         items = [_substitute(item, replace, depth - 1) for item in value]
         return items if isinstance(value, list) else tuple(items)
-    if structure is Structure.MAPPING:
+    if structure == Structure.MAPPING:
         return {key: _substitute(item, replace, depth - 1) for key, item in value.items()}
     return value
 
@@ -307,8 +307,8 @@ def _tensors(value: Any, depth: int) -> Iterator[torch.Tensor]:
         yield value
     elif depth > 0:
         structure = kind_of(value).structure
-        if structure is not Structure.NONE:
-            items = value.values() if structure is Structure.MAPPING else value
+        if structure != Structure.NONE:
+            items = value.values() if structure == Structure.MAPPING else value
             for item in items:
                 yield from _tensors(item, depth - 1)
 

@@ -83,7 +83,7 @@ def test_every_value_met_running_a_program_has_a_kind(
 
 def test_every_named_tuple_torch_returns_reads_as_one() -> None:
     named = kind_of(torch.max(torch.ones(2, 2), 0))
-    assert named.access is Access.FIELDS
+    assert named.access == Access.FIELDS
     for value_type in vars(torch.return_types).values():
         if isinstance(value_type, type) and value_type.__module__ == "torch.return_types":
             assert kinds._first_kind(value_type) is named
@@ -97,9 +97,9 @@ def test_listed_methods_exist_on_the_kind_s_types(kind: Kind) -> None:
         return
     family = [t for other in KINDS if other.access is kind.access for t in other.types]
     for value_type in kind.types:
-        owners = family if kind.access is Access.MODULE else [value_type]
+        owners = family if kind.access == Access.MODULE else [value_type]
         absent = {name for name in kind.methods if not any(hasattr(t, name) for t in owners)}
-        if kind.access is Access.TENSOR:
+        if kind.access == Access.TENSOR:
             absent -= {"register_hook"}  # the interpreter's own (torch's, wrapped)
         assert not absent, (kind.name, value_type)
 
@@ -126,8 +126,8 @@ def test_each_type_has_one_kind() -> None:
 
 
 def test_subclasses_take_their_base_s_kind() -> None:
-    assert kind_of(torch.nn.Linear(2, 2)).access is Access.MODULE
-    assert kind_of(torch.nn.Sequential()).iteration is Iteration.SIZED
+    assert kind_of(torch.nn.Linear(2, 2)).access == Access.MODULE
+    assert kind_of(torch.nn.Sequential()).iteration == Iteration.SIZED
     assert kind_of(torch.optim.SGD([torch.zeros(1, requires_grad=True)])).name == "Optimizer"
 
     class Flag(int):
@@ -149,7 +149,7 @@ def test_the_cache_of_types_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     class Made(UserModule):
         pass
 
-    assert kind_of(Made.__new__(Made)).access is Access.PROGRAM_MODULE
+    assert kind_of(Made.__new__(Made)).access == Access.PROGRAM_MODULE
     assert Made not in kinds._BY_TYPE
 
 

@@ -978,7 +978,7 @@ def _numel_of(value: Any) -> int:
 
 def _nested(value: Any) -> bool:
     """A list or tuple (torch.Size and the named tuples torch returns too): data torch walks."""
-    return kind_of(value).structure is Structure.SEQUENCE
+    return kind_of(value).structure == Structure.SEQUENCE
 
 
 def _bounded(items: Iterator[Any], budget: Budget) -> Iterator[Any]:

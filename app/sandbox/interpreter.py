@@ -72,6 +72,7 @@ from app.sandbox.kinds import (
     Operators,
     Structure,
     kind_of,
+    kind_of_type,
 )
 from app.sandbox.objects import ObjectProtocol, class_of, type_name
 from app.sandbox.pyrandom import ProgramRandom
@@ -623,22 +624,22 @@ class Interpreter(ObjectProtocol):
 
     def set_item(self, container: Any, index: Any, value: Any) -> None:
         indexing = kind_of(container).indexing
-        if indexing is Indexing.TENSOR:
+        if indexing == Indexing.TENSOR:
             self.guard.check_arguments("Tensor item assignment", (index, value), {})
             container[index] = value
-        elif indexing is Indexing.LIST and isinstance(index, slice):
+        elif indexing == Indexing.LIST and isinstance(index, slice):
             # `a[:] = range(10**9)` materialises its right-hand side: sized like list(...).
             items = self.python.items(value)
             replaced = len(range(*index.indices(len(container))))
             self.budget.sequence(len(container) - replaced + len(items), "a list")
             self.budget.create(len(items))
             container[index] = items
-        elif indexing is Indexing.LIST:
+        elif indexing == Indexing.LIST:
             container[index] = value
-        elif indexing is Indexing.KEY:
+        elif indexing == Indexing.KEY:
             self.budget.sequence(len(container) + 1, "a dict")
             container[self.python.key(index)] = value
-        elif indexing is Indexing.OBJECT and container.cls.find("__setitem__")[0]:
+        elif indexing == Indexing.OBJECT and container.cls.find("__setitem__")[0]:
             self.special(container, "__setitem__", index, value)
         else:
             raise ProgramError(
@@ -647,20 +648,20 @@ class Interpreter(ObjectProtocol):
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
         kind = kind_of(owner)
-        if kind.access is Access.PROGRAM_MODULE:
+        if kind.access == Access.PROGRAM_MODULE:
             self.set_module_attribute(owner, name, value)
             return
-        if kind.access is Access.CONTEXT:
+        if kind.access == Access.CONTEXT:
             if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS or name.startswith("_"):
                 raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
-        if kind.access is Access.CLASS:  # Counter.count += 1
+        if kind.access == Access.CLASS:  # Counter.count += 1
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "a class's attributes")
             return
-        if kind.access is Access.OBJECT:
+        if kind.access == Access.OBJECT:
             if not self.set_property(owner, owner.cls, name, value):
                 owner.attributes[name] = value
                 self.budget.sequence(len(owner.attributes), "an object's attributes")
@@ -687,7 +688,7 @@ class Interpreter(ObjectProtocol):
             case ast.Subscript(value=container, slice=index):
                 owner = self.eval(container, scope)
                 indexing = kind_of(owner).indexing
-                if indexing is Indexing.OBJECT and owner.cls.find("__delitem__")[0]:
+                if indexing == Indexing.OBJECT and owner.cls.find("__delitem__")[0]:
                     self.special(owner, "__delitem__", self.eval(index, scope))
                     return
                 if indexing not in {Indexing.LIST, Indexing.KEY}:
@@ -901,7 +902,8 @@ class Interpreter(ObjectProtocol):
             if right is None and symbol in {"abs", "neg", "pos", "invert"}
             else (left, right)
         )
-        applied = {kind_of(operand).operators for operand in operands}
+        # Who applies it: a unary operator's `right` is None, whose operators are Python's.
+        applied = (kind_of(left).operators, kind_of(right).operators)
         if Operators.PROGRAM in applied:
             return self.object_operator(symbol, function, operands, inplace)
         if Operators.TENSOR in applied:
@@ -987,7 +989,7 @@ class Interpreter(ObjectProtocol):
                 members = {**owner._parameters, **owner._buffers, **owner._modules}
                 if name in members:
                     return members[name]
-                if kind.access is Access.PROGRAM_MODULE:
+                if kind.access == Access.PROGRAM_MODULE:
                     if name in owner._agx_names:
                         return owner.__dict__[name]
                     found, value = owner._agx_class.find(name)
@@ -1275,7 +1277,7 @@ class Interpreter(ObjectProtocol):
         own = class_of(value)
         if own is not None:
             return own
-        if kind_of_value.access is Access.EXCEPTION:
+        if kind_of_value.access == Access.EXCEPTION:
             return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
         if kind_of_value.shown_type is not None:
             return TypeProxy(kind_of_value.shown_type)
@@ -1960,10 +1962,10 @@ def _holds_program_code(values: tuple[Any, ...]) -> bool:
         kind = kind_of(value)
         if kind.program_code:
             return True
-        items = list(value.values()) if kind.structure is Structure.MAPPING else value
-        if kind_of(items).structure is Structure.SEQUENCE and any(
-            kind_of(item).program_code for item in items
-        ):
+        items = list(value.values()) if kind.structure == Structure.MAPPING else value
+        if kind_of(items).structure == Structure.SEQUENCE and any(
+            kind_of_type(item_type).program_code for item_type in set(map(type, items))
+        ):  # the kinds of the types among the items: a list of numbers is one type
             return True
     return False
 

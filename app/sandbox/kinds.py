@@ -15,7 +15,6 @@ the ones tied to the exact type: its methods, its brackets and its name as a bui
 """
 
 import dataclasses
-import enum
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -65,43 +64,48 @@ from app.sandbox.values import (
 )
 
 
-class Access(enum.Enum):
+# The policies are names in plain classes, not enum members: they are compared on every
+# operation a program makes, and CPython 3.11 reads an enum member from its class several
+# times slower than a plain class attribute.
+
+
+class Access:
     """Which reader answers `value.name` and `value.name(...)`; each reads the kind's
     `attributes` and `methods`."""
 
-    NONE = enum.auto()  # nothing: the refusal names the value's type
-    NAMESPACE = enum.auto()  # a module as a table of names
-    TENSOR = enum.auto()  # the tensor allowlists; computed attributes are reported as calls
-    CLASS = enum.auto()  # a class of the program: its own table (`Function.apply` bound)
-    OBJECT = enum.auto()  # an object of the program's class: its class's table
-    SUPER = enum.auto()  # super(): the parent's table; `__init__` calls
-    MODULE = enum.auto()  # a torch module: parameters, buffers, submodules, then the lists
-    PROGRAM_MODULE = enum.auto()  # a module of the program: its names and class table first
-    TORCH_OBJECT = enum.auto()  # `attributes` read through the guard, `methods` run by it
-    HANDLE = enum.auto()  # a hook's handle: `remove()`
-    EXCEPTION = enum.auto()  # a caught exception: its `args`
-    CONTEXT = enum.auto()  # an autograd Function's ctx
-    FIELDS = enum.auto()  # a named tuple torch returns: its fields as they are
-    PYTHON = enum.auto()  # a Python value: `methods` run by PythonValues, growth sized
+    NONE = "none"  # nothing: the refusal names the value's type
+    NAMESPACE = "namespace"  # a module as a table of names
+    TENSOR = "tensor"  # the tensor allowlists; computed attributes are reported as calls
+    CLASS = "class"  # a class of the program: its own table (`Function.apply` bound)
+    OBJECT = "object"  # an object of the program's class: its class's table
+    SUPER = "super"  # super(): the parent's table; `__init__` calls
+    MODULE = "module"  # a torch module: parameters, buffers, submodules, then the lists
+    PROGRAM_MODULE = "program module"  # a module of the program: its names and class table first
+    TORCH_OBJECT = "torch object"  # `attributes` read through the guard, `methods` run by it
+    HANDLE = "handle"  # a hook's handle: `remove()`
+    EXCEPTION = "exception"  # a caught exception: its `args`
+    CONTEXT = "context"  # an autograd Function's ctx
+    FIELDS = "fields"  # a named tuple torch returns: its fields as they are
+    PYTHON = "python"  # a Python value: `methods` run by PythonValues, growth sized
 
 
-class Calling(enum.Enum):
+class Calling:
     """What `value(...)` does."""
 
-    NONE = enum.auto()  # a TypeError
-    FUNCTION = enum.auto()  # the program's function, interpreted
-    BOUND = enum.auto()  # the program's method with its receiver, interpreted
-    BUILTIN = enum.auto()  # a Python builtin of the sandbox's, its arguments checked
-    TORCH_FUNCTION = enum.auto()  # a torch function from the allowlist, through the guard
-    METHOD = enum.auto()  # an allowlisted method bound by `get_attribute`
-    CLASS = enum.auto()  # the program's class: a new object, module or Function
-    OBJECT = enum.auto()  # the program's object: its __call__
-    SUPER = enum.auto()  # super()
-    EXCEPTION_CLASS = enum.auto()  # a builtin exception: a new exception value
-    BASE_CLASS = enum.auto()  # nn.Module, autograd.Function: refused, they are bases only
-    TYPE = enum.auto()  # a type stand-in: torch.Tensor(...) constructs, others refuse
-    PROGRAM_MODULE = enum.auto()  # the program's module: torch calls its forward back
-    MODULE = enum.auto()  # a torch module, through the guard
+    NONE = "none"  # a TypeError
+    FUNCTION = "function"  # the program's function, interpreted
+    BOUND = "bound"  # the program's method with its receiver, interpreted
+    BUILTIN = "builtin"  # a Python builtin of the sandbox's, its arguments checked
+    TORCH_FUNCTION = "torch function"  # a torch function from the allowlist, through the guard
+    METHOD = "method"  # an allowlisted method bound by `get_attribute`
+    CLASS = "class"  # the program's class: a new object, module or Function
+    OBJECT = "object"  # the program's object: its __call__
+    SUPER = "super"  # super()
+    EXCEPTION_CLASS = "exception class"  # a builtin exception: a new exception value
+    BASE_CLASS = "base class"  # nn.Module, autograd.Function: refused, they are bases only
+    TYPE = "type"  # a type stand-in: torch.Tensor(...) constructs, others refuse
+    PROGRAM_MODULE = "program module"  # the program's module: torch calls its forward back
+    MODULE = "module"  # a torch module, through the guard
 
 
 # What the program may hand torch to call back (a hook, a function given to apply): the
@@ -109,54 +113,54 @@ class Calling(enum.Enum):
 FUNCTIONS = frozenset({Calling.FUNCTION, Calling.BOUND, Calling.BUILTIN})
 
 
-class Iteration(enum.Enum):
+class Iteration:
     """What a `for` loop (and list(), sorted(), unpacking...) over the value does."""
 
-    NONE = enum.auto()  # a TypeError
-    SIZED = enum.auto()  # len() items, counted first
-    RANGE = enum.auto()  # a range's length, computed without listing it
-    TENSOR = enum.auto()  # its rows (a 0-d tensor refuses)
-    ITERATOR = enum.auto()  # what iter() took and next() has not handed out yet
-    VIEW = enum.auto()  # the items d.keys()/values()/items() took
-    OBJECT = enum.auto()  # the program's __iter__ or __getitem__
+    NONE = "none"  # a TypeError
+    SIZED = "sized"  # len() items, counted first
+    RANGE = "range"  # a range's length, computed without listing it
+    TENSOR = "tensor"  # its rows (a 0-d tensor refuses)
+    ITERATOR = "iterator"  # what iter() took and next() has not handed out yet
+    VIEW = "view"  # the items d.keys()/values()/items() took
+    OBJECT = "object"  # the program's __iter__ or __getitem__
 
 
-class Indexing(enum.Enum):
+class Indexing:
     """What `value[index]` and `value[index] = item` do."""
 
-    NONE = enum.auto()  # a TypeError
-    TENSOR = enum.auto()  # through the guard, sized by a dry run, recorded
-    KEY = enum.auto()  # the index is hashed (its nesting bounded) first; assignable
-    OBJECT = enum.auto()  # the program's __getitem__ and __setitem__
-    DIRECT = enum.auto()  # Python's own indexing: bounded by the value's own size
-    LIST = enum.auto()  # as DIRECT, and assignable (a slice is sized as list(...) is)
+    NONE = "none"  # a TypeError
+    TENSOR = "tensor"  # through the guard, sized by a dry run, recorded
+    KEY = "key"  # the index is hashed (its nesting bounded) first; assignable
+    OBJECT = "object"  # the program's __getitem__ and __setitem__
+    DIRECT = "direct"  # Python's own indexing: bounded by the value's own size
+    LIST = "list"  # as DIRECT, and assignable (a slice is sized as list(...) is)
 
 
-class Operators(enum.Enum):
+class Operators:
     """Who applies `+`, `*`, `==`... when the value is an operand."""
 
-    PYTHON = enum.auto()  # Python, with big integers and repetition sized first
-    TENSOR = enum.auto()  # torch, through the guard (sized by a dry run, recorded)
-    PROGRAM = enum.auto()  # the program's special methods (__add__, __radd__...)
+    PYTHON = "python"  # Python, with big integers and repetition sized first
+    TENSOR = "tensor"  # torch, through the guard (sized by a dry run, recorded)
+    PROGRAM = "program"  # the program's special methods (__add__, __radd__...)
 
 
-class Passing(enum.Enum):
+class Passing:
     """What the guard does with the value given to or returned by torch."""
 
-    REFUSED = enum.auto()  # never crosses (functions, classes, namespaces of the program)
-    LEAF = enum.auto()  # crosses as it is
-    RANGE = enum.auto()  # crosses, its length charged (torch walks every number)
-    TENSOR = enum.auto()  # crosses when dense and on the cpu
-    SEQUENCE = enum.auto()  # its items are checked, one nesting level deeper
-    MAPPING = enum.auto()  # its keys and values are checked, one nesting level deeper
+    REFUSED = "refused"  # never crosses (functions, classes, namespaces of the program)
+    LEAF = "leaf"  # crosses as it is
+    RANGE = "range"  # crosses, its length charged (torch walks every number)
+    TENSOR = "tensor"  # crosses when dense and on the cpu
+    SEQUENCE = "sequence"  # its items are checked, one nesting level deeper
+    MAPPING = "mapping"  # its keys and values are checked, one nesting level deeper
 
 
-class Structure(enum.Enum):
+class Structure:
     """The items a walk for tensors (the tape, sizes of nested data) looks into."""
 
-    NONE = enum.auto()
-    SEQUENCE = enum.auto()  # its items
-    MAPPING = enum.auto()  # its values
+    NONE = "none"
+    SEQUENCE = "sequence"  # its items
+    MAPPING = "mapping"  # its values
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,16 +169,16 @@ class Kind:
 
     name: str
     types: tuple[type, ...]
-    access: Access = Access.NONE
+    access: str = Access.NONE
     attributes: frozenset[str] = frozenset()  # readable `value.name`s
     methods: frozenset[str] = frozenset()  # callable `value.name(...)`s
     settable: frozenset[str] = frozenset()  # `value.name = x` of torch's values
-    calling: Calling = Calling.NONE
-    iteration: Iteration = Iteration.NONE
-    indexing: Indexing = Indexing.NONE
-    operators: Operators = Operators.PYTHON
-    passing: Passing = Passing.REFUSED
-    structure: Structure = Structure.NONE
+    calling: str = Calling.NONE
+    iteration: str = Iteration.NONE
+    indexing: str = Indexing.NONE
+    operators: str = Operators.PYTHON
+    passing: str = Passing.REFUSED
+    structure: str = Structure.NONE
     truth: bool = False  # bool(value) asks the value (else a value is simply true)
     hashed_items: bool = False  # hashing it hashes its items: their nesting is bounded first
     keyed: bool = False  # `x in value` hashes x
@@ -233,9 +237,7 @@ GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.in
 PYTHON = Kind("Python value", (), Access.PYTHON, passing=Passing.LEAF, truth=True, exact=True)
 
 
-def _container(
-    name: str, indexing: Indexing, passing: Passing, structure: Structure, **more: Any
-) -> Kind:
+def _container(name: str, indexing: str, passing: str, structure: str, **more: Any) -> Kind:
     """A Python container: looped over by its length, true when it holds anything."""
     changes = {"indexing": indexing, "passing": passing, "structure": structure, **more}
     return _like(PYTHON, name, iteration=Iteration.SIZED, **changes)
@@ -445,6 +447,14 @@ def kind_of(value: object) -> Kind:
         return _BY_TYPE[type(value)]
     except KeyError:
         return _first_kind(type(value))
+
+
+def kind_of_type(value_type: type) -> Kind:
+    """The kind of a value of `value_type`."""
+    try:
+        return _BY_TYPE[value_type]
+    except KeyError:
+        return _first_kind(value_type)
 
 
 def _first_kind(value_type: type) -> Kind:

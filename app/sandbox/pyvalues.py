@@ -70,7 +70,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
     kind = kind_of(value)
     if kind.brackets is not None and depth < 20:
         opening, closing = kind.brackets
-        mapping = kind.structure is Structure.MAPPING
+        mapping = kind.structure == Structure.MAPPING
         items = list(value.items()) if mapping else list(value)
         out.append(opening)
         for index, item in enumerate(items):
@@ -89,7 +89,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
             out.append(",")
         out.append(closing)
         return
-    if kind.iteration is Iteration.VIEW:
+    if kind.iteration == Iteration.VIEW:
         out.append(f"{value.kind}(")
         room[0] -= len(value.kind) + 2
         _write_text(value.items, out, room, True, depth + 1)
