@@ -63,7 +63,6 @@ from app.sandbox.values import (
     UserFunction,
 )
 
-
 # The policies are names in plain classes, not enum members: they are compared on every
 # operation a program makes, and CPython 3.11 reads an enum member from its class several
 # times slower than a plain class attribute.
@@ -163,6 +162,19 @@ class Structure:
     MAPPING = "mapping"  # its values
 
 
+class DryRunKey:
+    """What of the value, given to torch, keys the guard's remembered dry-run sizes."""
+
+    NONE = "none"  # nothing: a call given it is dry-run every time
+    TENSOR = "tensor"  # its shape and dtype, not its numbers
+    VALUE = "value"  # itself, with its type (1, 1.0 and True size apart)
+    SLICE = "slice"  # its start, stop and step
+    GENERATOR = "generator"  # any generator alike: which one does not change sizes
+    SIZE = "size"  # its numbers
+    SEQUENCE = "sequence"  # its items' keys, with its type
+    MAPPING = "mapping"  # its keys' and values' keys
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     """One kind of value a program may hold, with what it allows."""
@@ -179,6 +191,7 @@ class Kind:
     operators: str = Operators.PYTHON
     passing: str = Passing.REFUSED
     structure: str = Structure.NONE
+    dry_run_key: str = DryRunKey.NONE
     truth: bool = False  # bool(value) asks the value (else a value is simply true)
     hashed_items: bool = False  # hashing it hashes its items: their nesting is bounded first
     keyed: bool = False  # `x in value` hashes x
@@ -234,7 +247,15 @@ MODULE_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 
 # Templates: what kinds of one family allow alike.
-PYTHON = Kind("Python value", (), Access.PYTHON, passing=Passing.LEAF, truth=True, exact=True)
+PYTHON = Kind(
+    "Python value",
+    (),
+    Access.PYTHON,
+    passing=Passing.LEAF,
+    dry_run_key=DryRunKey.VALUE,
+    truth=True,
+    exact=True,
+)
 
 
 def _container(name: str, indexing: str, passing: str, structure: str, **more: Any) -> Kind:
@@ -244,9 +265,22 @@ def _container(name: str, indexing: str, passing: str, structure: str, **more: A
 
 
 TUPLE = _container(
-    "tuple", Indexing.DIRECT, Passing.SEQUENCE, Structure.SEQUENCE, hashed_items=True, repeats=True
+    "tuple",
+    Indexing.DIRECT,
+    Passing.SEQUENCE,
+    Structure.SEQUENCE,
+    dry_run_key=DryRunKey.SEQUENCE,
+    hashed_items=True,
+    repeats=True,
 )
-MAPPING = _container("dict", Indexing.KEY, Passing.MAPPING, Structure.MAPPING, keyed=True)
+MAPPING = _container(
+    "dict",
+    Indexing.KEY,
+    Passing.MAPPING,
+    Structure.MAPPING,
+    dry_run_key=DryRunKey.MAPPING,
+    keyed=True,
+)
 TENSOR = Kind(
     "Tensor",
     (),
@@ -258,6 +292,7 @@ TENSOR = Kind(
     indexing=Indexing.TENSOR,
     operators=Operators.TENSOR,
     passing=Passing.TENSOR,
+    dry_run_key=DryRunKey.TENSOR,
     truth=True,
     shown_name="Tensor",
 )
@@ -291,7 +326,7 @@ KINDS: tuple[Kind, ...] = (
         repeats=True,
     ),
     _python("ellipsis", type(Ellipsis), "", truth=False),
-    _python("slice", slice, "", truth=False),
+    _python("slice", slice, "", truth=False, dry_run_key=DryRunKey.SLICE),
     _python(
         "range",
         range,
@@ -299,9 +334,17 @@ KINDS: tuple[Kind, ...] = (
         iteration=Iteration.RANGE,
         indexing=Indexing.DIRECT,
         passing=Passing.RANGE,
+        dry_run_key=DryRunKey.NONE,
     ),
     # torch.Size is a tuple that crosses torch as it is; named tuples before tuple.
-    _python("Size", torch.Size, "numel index count", TUPLE, passing=Passing.LEAF),
+    _python(
+        "Size",
+        torch.Size,
+        "numel index count",
+        TUPLE,
+        passing=Passing.LEAF,
+        dry_run_key=DryRunKey.SIZE,
+    ),
     _like(
         TUPLE,
         "PackedSequence",
@@ -338,15 +381,22 @@ KINDS: tuple[Kind, ...] = (
         "issubset issuperset copy clear",
         iteration=Iteration.SIZED,
         passing=Passing.REFUSED,
+        dry_run_key=DryRunKey.NONE,
         keyed=True,
         brackets=("{", "}"),
     ),
     _like(TENSOR, "Parameter", nn.Parameter, shown_type="torch.nn.parameter.Parameter"),
     _like(TENSOR, "Tensor", torch.Tensor, shown_type="torch.Tensor"),
-    _like(TORCH_OBJECT, "dtype", torch.dtype),
+    _like(TORCH_OBJECT, "dtype", torch.dtype, dry_run_key=DryRunKey.VALUE),
     _like(TORCH_OBJECT, "device", torch.device),
     # The program's own generator: the shared one never comes back (Guard.checked_result).
-    _like(TORCH_OBJECT, "Generator", torch.Generator, methods=GENERATOR_METHODS),
+    _like(
+        TORCH_OBJECT,
+        "Generator",
+        torch.Generator,
+        methods=GENERATOR_METHODS,
+        dry_run_key=DryRunKey.GENERATOR,
+    ),
     _like(
         TORCH_OBJECT,
         "Optimizer",
