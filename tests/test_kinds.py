@@ -104,6 +104,26 @@ def test_listed_methods_exist_on_the_kind_s_types(kind: Kind) -> None:
         assert not absent, (kind.name, value_type)
 
 
+POLICIES = {
+    "access": kinds.Access,
+    "calling": kinds.Calling,
+    "iteration": kinds.Iteration,
+    "indexing": kinds.Indexing,
+    "operators": kinds.Operators,
+    "passing": kinds.Passing,
+    "structure": kinds.Structure,
+    "dry_run_key": kinds.DryRunKey,
+}
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+def test_each_policy_is_one_its_readers_know(kind: Kind) -> None:
+    """Policies are plain names: one misspelt in the table would match no reader's case."""
+    for field, policy in POLICIES.items():
+        known = {value for name, value in vars(policy).items() if name.isupper()}
+        assert getattr(kind, field) in known, (kind.name, field)
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
 def test_a_name_is_an_attribute_or_a_method_never_both(kind: Kind) -> None:
     """get_attribute looks at methods before attributes: the two lists must not meet, so

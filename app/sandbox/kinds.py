@@ -181,17 +181,17 @@ class Kind:
 
     name: str
     types: tuple[type, ...]
-    access: str = Access.NONE
+    access: str = Access.NONE  # one of Access's
     attributes: frozenset[str] = frozenset()  # readable `value.name`s
     methods: frozenset[str] = frozenset()  # callable `value.name(...)`s
     settable: frozenset[str] = frozenset()  # `value.name = x` of torch's values
-    calling: str = Calling.NONE
-    iteration: str = Iteration.NONE
-    indexing: str = Indexing.NONE
-    operators: str = Operators.PYTHON
-    passing: str = Passing.REFUSED
-    structure: str = Structure.NONE
-    dry_run_key: str = DryRunKey.NONE
+    calling: str = Calling.NONE  # one of Calling's
+    iteration: str = Iteration.NONE  # one of Iteration's
+    indexing: str = Indexing.NONE  # one of Indexing's
+    operators: str = Operators.PYTHON  # one of Operators's
+    passing: str = Passing.REFUSED  # one of Passing's
+    structure: str = Structure.NONE  # one of Structure's
+    dry_run_key: str = DryRunKey.NONE  # one of DryRunKey's
     truth: bool = False  # bool(value) asks the value (else a value is simply true)
     hashed_items: bool = False  # hashing it hashes its items: their nesting is bounded first
     keyed: bool = False  # `x in value` hashes x
