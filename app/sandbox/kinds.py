@@ -258,29 +258,21 @@ PYTHON = Kind(
 )
 
 
-def _container(name: str, indexing: str, passing: str, structure: str, **more: Any) -> Kind:
-    """A Python container: looped over by its length, true when it holds anything."""
-    changes = {"indexing": indexing, "passing": passing, "structure": structure, **more}
-    return _like(PYTHON, name, iteration=Iteration.SIZED, **changes)
+def _container(name: str, indexing: str, mapping: bool, **more: Any) -> Kind:
+    """A Python container: looped over by its length, true when it holds anything; torch,
+    the tape and the dry-run memo walk its items, or a mapping's keys and values."""
+    if mapping:
+        walks = {"passing": Passing.MAPPING, "structure": Structure.MAPPING}
+        key = DryRunKey.MAPPING
+    else:
+        walks = {"passing": Passing.SEQUENCE, "structure": Structure.SEQUENCE}
+        key = DryRunKey.SEQUENCE
+    changes = {"iteration": Iteration.SIZED, "indexing": indexing, **walks, **more}
+    return _like(PYTHON, name, dry_run_key=key, **changes)
 
 
-TUPLE = _container(
-    "tuple",
-    Indexing.DIRECT,
-    Passing.SEQUENCE,
-    Structure.SEQUENCE,
-    dry_run_key=DryRunKey.SEQUENCE,
-    hashed_items=True,
-    repeats=True,
-)
-MAPPING = _container(
-    "dict",
-    Indexing.KEY,
-    Passing.MAPPING,
-    Structure.MAPPING,
-    dry_run_key=DryRunKey.MAPPING,
-    keyed=True,
-)
+TUPLE = _container("tuple", Indexing.DIRECT, mapping=False, hashed_items=True, repeats=True)
+MAPPING = _container("dict", Indexing.KEY, mapping=True, keyed=True)
 TENSOR = Kind(
     "Tensor",
     (),
