@@ -358,7 +358,11 @@ class Guard:
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
     ) -> Any:
-        """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
+        """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone.
+
+        Which receivers may be called, with which names, is their kind's (app.sandbox.kinds);
+        the checks below are the particular methods' own (a tensor's sizes, a module's
+        forward, an optimizer's parameters), by the torch class that has the method."""
         qualname = f"{type(receiver).__name__}.{name}"
         if isinstance(receiver, torch.Tensor) and name == "type":
             args = _tensor_type(args)
