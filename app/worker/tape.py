@@ -22,6 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from app.worker.sandbox.interpreter import Call
+from app.worker.sandbox.kinds import Structure, kind_of
 
 MAX_ENTRIES = 20_000  # a longer program is not replayed: the tape would hold too much
 MAX_NESTING = 3  # tensors are looked for this deep in lists, tuples and dicts of arguments
@@ -292,10 +293,11 @@ def _substitute(value: Any, replace: Callable[[torch.Tensor], torch.Tensor], dep
         return replace(value)
     if depth <= 0:
         return value
-    if isinstance(value, list | tuple):
+    structure = kind_of(value).structure
+    if structure == Structure.SEQUENCE:
         items = [_substitute(item, replace, depth - 1) for item in value]
         return items if isinstance(value, list) else tuple(items)
-    if isinstance(value, dict):
+    if structure == Structure.MAPPING:
         return {key: _substitute(item, replace, depth - 1) for key, item in value.items()}
     return value
 
@@ -303,12 +305,12 @@ def _substitute(value: Any, replace: Callable[[torch.Tensor], torch.Tensor], dep
 def _tensors(value: Any, depth: int) -> Iterator[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
-    elif depth > 0 and isinstance(value, list | tuple):
-        for item in value:
-            yield from _tensors(item, depth - 1)
-    elif depth > 0 and isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item, depth - 1)
+    elif depth > 0:
+        structure = kind_of(value).structure
+        if structure != Structure.NONE:
+            items = value.values() if structure == Structure.MAPPING else value
+            for item in items:
+                yield from _tensors(item, depth - 1)
 
 
 def _module_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:

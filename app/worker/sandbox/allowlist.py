@@ -201,9 +201,10 @@ LAMBDA_SCHEDULERS = frozenset({"LambdaLR", "MultiplicativeLR"})
 SCHEDULER_ATTRIBUTES = frozenset({"last_epoch", "base_lrs"})
 SCHEDULER_METHODS = frozenset({"step", "get_last_lr"})
 
-# Methods a tensor exposes; the guard checks their arguments like any torch function.
+# Methods a tensor exposes; the guard checks their arguments like any torch function. Of
+# torch's functions, those a tensor has as methods (torch.cdist, not x.cdist).
 TENSOR_METHODS = frozenset(
-    set(TORCH_FUNCTIONS)
+    (set(TORCH_FUNCTIONS) & set(dir(torch.Tensor)))
     - set(
         """
     tensor as_tensor zeros ones full rand randn randint randperm arange linspace logspace

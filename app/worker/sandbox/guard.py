@@ -23,6 +23,7 @@ from app.contract.errors import ProgramError, refused, too_big
 from app.contract.settings import Limits
 from app.worker.sandbox.allowlist import DTYPES, TENSOR_TYPE_NAMES, TYPED_TENSORS, SafeFunction
 from app.worker.sandbox.classes import TypeProxy, UserModule
+from app.worker.sandbox.kinds import Passing, Structure, kind_of
 from app.worker.sandbox.signature import SizeMemo, UnsizedError, signature
 from app.worker.sandbox.tensors import (
     MODULE_CONVERSIONS,
@@ -38,22 +39,6 @@ ALLOWED_DTYPES = frozenset(DTYPES.values())
 FORBIDDEN_KEYWORDS = frozenset(
     {"out", "layout", "pin_memory", "memory_format", "names", "non_blocking", "copy"}
 )
-SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), slice, range)
-SAFE_TORCH_OBJECTS = (
-    torch.dtype,
-    torch.Generator,  # the program's own: the shared one never comes back (checked_result)
-    torch.optim.lr_scheduler.LRScheduler,
-    torch.Size,
-    torch.device,
-    nn.Module,
-    torch.optim.Optimizer,
-    torch.autograd.graph.Node,
-    torch.no_grad,
-    torch.enable_grad,
-    torch.set_grad_enabled,
-    torch.inference_mode,
-)
-SAFE_LEAVES = (*SCALARS, *SAFE_TORCH_OBJECTS)
 # Distinct (operation, argument signature) pairs a worker remembers; each entry is small.
 DRY_RUN_SIZES = SizeMemo(max_entries=8_192)
 # Most multiply-adds (or comparisons) one convolution or pooling may do: its output can be
@@ -373,7 +358,11 @@ class Guard:
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], dry_run: bool
     ) -> Any:
-        """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone."""
+        """Call `receiver.name(...)`; `name` comes from an allowlist, never from user text alone.
+
+        Which receivers may be called, with which names, is their kind's (app.worker.sandbox.kinds);
+        the checks below are the particular methods' own (a tensor's sizes, a module's
+        forward, an optimizer's parameters), by the torch class that has the method."""
         qualname = f"{type(receiver).__name__}.{name}"
         if isinstance(receiver, torch.Tensor) and name == "type":
             args = _tensor_type(args)
@@ -476,16 +465,16 @@ class Guard:
                 f"{qualname}: a {type(value).__name__} cannot be passed here; pass "
                 "tensors, numbers, strings or lists of them"
             )
-        if isinstance(value, PackedSequence):
+        if isinstance(value, PackedSequence):  # a tuple, checked against its data
             check_packed(value, qualname)
-        elif isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+        elif _nested(value) and value and _nested(value[0]):
             self._check_nested_size(value)
 
     def _check_nested_size(self, data: list[Any] | tuple[Any, ...]) -> None:
         """`[[0]*1000]*1000` is small as Python objects but huge as a tensor."""
         numel = 1
         item: Any = data
-        while isinstance(item, list | tuple) and item:
+        while _nested(item) and item:
             numel *= len(item)
             item = item[0]
         if isinstance(item, torch.Tensor):
@@ -986,9 +975,14 @@ def _to_number_or_meta(value: Any) -> Any:
 def _numel_of(value: Any) -> int:
     if isinstance(value, torch.Tensor):
         return value.numel()
-    if isinstance(value, list | tuple):
+    if _nested(value):
         return sum(_numel_of(item) for item in value)
     return 0
+
+
+def _nested(value: Any) -> bool:
+    """A list or tuple (torch.Size and the named tuples torch returns too): data torch walks."""
+    return kind_of(value).structure == Structure.SEQUENCE
 
 
 def _bounded(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
@@ -1012,20 +1006,20 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
         seen += 1
         budget.sequence(seen, "a nested value")
         budget.nesting(depth, "a value given to torch")
-        if isinstance(item, range):
-            # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
-            budget.sequence(range_length(item), "a range")
-            continue
-        if isinstance(item, SAFE_LEAVES):
-            continue
-        if isinstance(item, torch.Tensor):
-            if item.device.type != "cpu" or item.layout != torch.strided:
+        match kind_of(item).passing:
+            case Passing.LEAF:
+                pass
+            case Passing.RANGE:
+                # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
+                budget.sequence(range_length(item), "a range")
+            case Passing.TENSOR:
+                if item.device.type != "cpu" or item.layout != torch.strided:
+                    return False
+            case Passing.SEQUENCE:
+                stack.extend((child, depth + 1) for child in item)
+            case Passing.MAPPING:
+                stack.extend((child, depth + 1) for child in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            case Passing.REFUSED:
                 return False
-        elif isinstance(item, list | tuple):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        else:
-            return False
     return True

@@ -23,22 +23,11 @@ from torch.nn.utils.rnn import PackedSequence
 from app.contract.errors import ProgramError, refused, too_big
 from app.contract.settings import Limits
 from app.worker.sandbox.allowlist import (
-    GENERATOR_METHODS,
     LAMBDA_SCHEDULERS,
-    MODULE_ATTRIBUTES,
-    MODULE_METHODS,
     NAMESPACES,
-    NODE_ATTRIBUTES,
-    OPTIMIZER_ATTRIBUTES,
-    OPTIMIZER_METHODS,
     REFUSED_NAMES,
     REFUSED_TENSOR_METHODS,
-    SCHEDULER_ATTRIBUTES,
-    SCHEDULER_METHODS,
-    TENSOR_ATTRIBUTES,
-    TENSOR_METHODS,
     TENSOR_METHODS_WITHOUT_DRY_RUN,
-    TENSOR_SETTABLE,
     Namespace,
     SafeFunction,
 )
@@ -55,7 +44,6 @@ from app.worker.sandbox.classes import (
     HookHandle,
     ProgramContext,
     PropertyValue,
-    SuperBuiltin,
     SuperProxy,
     TypeProxy,
     UserClass,
@@ -77,24 +65,32 @@ from app.worker.sandbox.exceptions import (
 )
 from app.worker.sandbox.formatting import check_spec, format_text, percent_format
 from app.worker.sandbox.guard import Budget, Guard, check_packed
+from app.worker.sandbox.kinds import (
+    FUNCTIONS,
+    Access,
+    Calling,
+    Indexing,
+    Operators,
+    Structure,
+    kind_of,
+    kind_of_type,
+)
 from app.worker.sandbox.objects import ObjectProtocol, class_of, type_name
 from app.worker.sandbox.pyrandom import ProgramRandom
-from app.worker.sandbox.pyvalues import (
-    TYPE_BUILTINS,
-    Builtin,
-    ListIterator,
-    PythonValues,
-    TextWriter,
-    is_container,
-    method_names,
-    to_text,
-)
+from app.worker.sandbox.pyvalues import PythonValues, TextWriter, is_container, to_text
 from app.worker.sandbox.tensors import (
     SHAPE_CHANGING_METHODS,
     assign_data,
     assign_grad,
     check_dense,
     read_data,
+)
+from app.worker.sandbox.values import (
+    TYPE_BUILTINS,
+    BoundMethod,
+    Builtin,
+    Scope,
+    UserFunction,
 )
 
 BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
@@ -151,18 +147,12 @@ UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Inv
 # Special methods a class deriving from nn.Module or autograd.Function may not define:
 # torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
 MODULE_SPECIAL_METHODS = frozenset({"__init__"})
-GRAD_MODES = (torch.no_grad, torch.enable_grad, torch.set_grad_enabled, torch.inference_mode)
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
 FORMAT_NUMBER = re.compile(r"\d+")
-SIZED = (str, list, tuple)
-RETURN_TYPE_FIELDS = frozenset(
-    {
-        *("values", "indices", "mean", "std", "var", "sign", "logabsdet", "U", "S", "Vh"),
-        *("eigenvalues", "eigenvectors", "Q", "R", "solution", "residuals", "rank"),
-    }
-)
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
+# Torch functions the interpreter runs itself: backward walks and hooks the graph first.
+AUTOGRAD_CALLS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
 # Class statements one program may run (each module or Function class is a real type).
 MAX_CLASSES = 1000
 # Methods a module of the program has for registering tensors under a name.
@@ -212,65 +202,6 @@ class ReturnSignal(BaseException):
     """`return value`."""
 
     value: Any
-
-
-@dataclass(eq=False)
-class Scope:
-    """Names of one function call (or the module), looked up through enclosing scopes."""
-
-    names: dict[str, Any]
-    parent: "Scope | None" = None
-
-    def lookup(self, name: str) -> tuple[bool, Any]:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.names:
-                return True, scope.names[name]
-            scope = scope.parent
-        return False, None
-
-    def visible(self) -> dict[str, Any]:
-        chain: list[Scope] = []
-        scope: Scope | None = self
-        while scope is not None:
-            chain.append(scope)
-            scope = scope.parent
-        merged: dict[str, Any] = {}
-        for outer in reversed(chain):
-            merged.update(outer.names)
-        return merged
-
-
-@dataclass(eq=False)
-class UserFunction:
-    """A function the program defined; its body is interpreted when called."""
-
-    node: ast.FunctionDef | ast.Lambda
-    defaults: list[Any]
-    scope: Scope
-    owner: UserClass | None = None  # the class whose body defined it (for super())
-    static: bool = False  # @staticmethod: called without the instance
-    grad_mode: type | None = None  # @torch.no_grad() or @torch.enable_grad()
-    keyword_defaults: dict[str, Any] | None = None  # of keyword-only parameters
-    receives_class: bool = False  # @classmethod: called with the class
-
-    @property
-    def name(self) -> str:
-        return self.node.name if isinstance(self.node, ast.FunctionDef) else "<lambda>"
-
-    def __repr__(self) -> str:
-        return f"<function {self.name}>"
-
-
-@dataclass(eq=False)
-class BoundMethod:
-    """`receiver.name`, where `name` is on the allowlist for the receiver's type."""
-
-    receiver: Any
-    name: str
-
-    def __repr__(self) -> str:
-        return f"<method {type(self.receiver).__name__}.{self.name}>"
 
 
 @dataclass
@@ -626,7 +557,7 @@ class Interpreter(ObjectProtocol):
             return
         first, rest = items[0], items[1:]
         manager = self.eval(first.context_expr, scope)
-        if not isinstance(manager, GRAD_MODES):
+        if not kind_of(manager).grad_mode:
             raise refused(
                 "'with' works with torch.no_grad(), torch.enable_grad() and "
                 "torch.set_grad_enabled(...) only",
@@ -696,22 +627,23 @@ class Interpreter(ObjectProtocol):
                 raise refused(f"cannot assign to {type(target).__name__}", target)
 
     def set_item(self, container: Any, index: Any, value: Any) -> None:
-        if isinstance(container, torch.Tensor):
+        indexing = kind_of(container).indexing
+        if indexing == Indexing.TENSOR:
             self.guard.check_arguments("Tensor item assignment", (index, value), {})
             container[index] = value
-        elif isinstance(container, list) and isinstance(index, slice):
+        elif indexing == Indexing.LIST and isinstance(index, slice):
             # `a[:] = range(10**9)` materialises its right-hand side: sized like list(...).
             items = self.python.items(value)
             replaced = len(range(*index.indices(len(container))))
             self.budget.sequence(len(container) - replaced + len(items), "a list")
             self.budget.create(len(items))
             container[index] = items
-        elif isinstance(container, list):
+        elif indexing == Indexing.LIST:
             container[index] = value
-        elif isinstance(container, dict):
+        elif indexing == Indexing.KEY:
             self.budget.sequence(len(container) + 1, "a dict")
             container[self.python.key(index)] = value
-        elif isinstance(container, UserObject) and container.cls.find("__setitem__")[0]:
+        elif indexing == Indexing.OBJECT and container.cls.find("__setitem__")[0]:
             self.special(container, "__setitem__", index, value)
         else:
             raise ProgramError(
@@ -719,25 +651,26 @@ class Interpreter(ObjectProtocol):
             )
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
-        if isinstance(owner, UserModule):
+        kind = kind_of(owner)
+        if kind.access == Access.PROGRAM_MODULE:
             self.set_module_attribute(owner, name, value)
             return
-        if isinstance(owner, ProgramContext):
+        if kind.access == Access.CONTEXT:
             if name in CONTEXT_ATTRIBUTES | CONTEXT_METHODS or name.startswith("_"):
                 raise refused(f"ctx.{name} is torch's and cannot be set; use another name")
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "ctx's attributes")
             return
-        if isinstance(owner, UserClass):  # Counter.count += 1
+        if kind.access == Access.CLASS:  # Counter.count += 1
             owner.attributes[name] = value
             self.budget.sequence(len(owner.attributes), "a class's attributes")
             return
-        if isinstance(owner, UserObject):
+        if kind.access == Access.OBJECT:
             if not self.set_property(owner, owner.cls, name, value):
                 owner.attributes[name] = value
                 self.budget.sequence(len(owner.attributes), "an object's attributes")
             return
-        if not (isinstance(owner, torch.Tensor) and name in TENSOR_SETTABLE):
+        if name not in kind.settable:
             raise refused(
                 f"cannot set attribute '{name}' of a {type(owner).__name__}; only "
                 "a tensor's .data, .grad and .requires_grad can be set"
@@ -758,10 +691,11 @@ class Interpreter(ObjectProtocol):
                 del scope.names[name]
             case ast.Subscript(value=container, slice=index):
                 owner = self.eval(container, scope)
-                if isinstance(owner, UserObject) and owner.cls.find("__delitem__")[0]:
+                indexing = kind_of(owner).indexing
+                if indexing == Indexing.OBJECT and owner.cls.find("__delitem__")[0]:
                     self.special(owner, "__delitem__", self.eval(index, scope))
                     return
-                if not isinstance(owner, list | dict):
+                if indexing not in {Indexing.LIST, Indexing.KEY}:
                     raise ProgramError("TypeError", "only list and dict items can be deleted")
                 del owner[self.python.key(self.eval(index, scope))]
             case _:
@@ -972,10 +906,12 @@ class Interpreter(ObjectProtocol):
             if right is None and symbol in {"abs", "neg", "pos", "invert"}
             else (left, right)
         )
-        if any(isinstance(operand, UserObject) for operand in operands):
+        # Who applies it: a unary operator's `right` is None, whose operators are Python's.
+        applied = (kind_of(left).operators, kind_of(right).operators)
+        if Operators.PROGRAM in applied:
             return self.object_operator(symbol, function, operands, inplace)
-        if any(isinstance(operand, torch.Tensor) for operand in operands):
-            if symbol == "*" and any(isinstance(operand, SIZED) for operand in operands):
+        if Operators.TENSOR in applied:
+            if symbol == "*" and any(kind_of(operand).repeats for operand in operands):
                 # `'a' * torch.tensor(10**9)` would repeat the string through Tensor.__index__,
                 # past every size check.
                 raise refused(
@@ -991,127 +927,93 @@ class Interpreter(ObjectProtocol):
         return result
 
     def _check_python_operator(self, symbol: str, left: Any, right: Any) -> None:
-        sized = SIZED
         if symbol == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
             self.budget.integer(left.bit_length() * right)
         elif symbol == "*" and _is_int(left) and _is_int(right):
             self.budget.integer(left.bit_length() + right.bit_length())
-        elif symbol == "*" and isinstance(left, sized) and _is_int(right):
+        elif symbol == "*" and kind_of(left).repeats and _is_int(right):
             self.budget.create(len(left) * max(right, 0))
-        elif symbol == "*" and _is_int(left) and isinstance(right, sized):
+        elif symbol == "*" and _is_int(left) and kind_of(right).repeats:
             self.budget.create(len(right) * max(left, 0))
         elif symbol == "<<" and _is_int(left) and _is_int(right) and right > 0:
             self.budget.integer(left.bit_length() + right)
-        elif symbol == "+" and isinstance(left, sized) and isinstance(right, sized):
+        elif symbol == "+" and kind_of(left).repeats and kind_of(right).repeats:
             self.budget.create(len(left) + len(right))
-        elif symbol in {"in", "not in"} and isinstance(right, dict | set):
+        elif symbol in {"in", "not in"} and kind_of(right).keyed:
             self.python.key(left)
 
     def truth(self, value: Any) -> bool:
-        if isinstance(
-            value,
-            torch.Tensor
-            | bool
-            | int
-            | float
-            | str
-            | list
-            | tuple
-            | dict
-            | set
-            | range
-            | torch.Size
-            | type(None),
-        ):
-            return bool(value)
-        if isinstance(value, UserObject):
-            return bool(value)  # its __bool__, else __len__ (see UserObject)
-        return True
+        # A program's object answers by its __bool__, else __len__ (see UserObject).
+        return bool(value) if kind_of(value).truth else True
 
     # Attributes and items --------------------------------------------------------------
 
     def get_attribute(self, owner: Any, name: str) -> Any:
         if name == "__name__":
             return self.name_of(owner)
-        if isinstance(owner, Namespace):
-            if name in owner.members:
-                return owner.members[name]
-            reason = REFUSED_NAMES.get(f"{owner.qualname}.{name}")
-            raise refused(
-                f"{owner.qualname}.{name} is not available"
-                + (f": {reason}" if reason else " in this sandbox")
-            )
-        if isinstance(owner, torch.Tensor):
-            if name in COMPUTED_ATTRIBUTES:
-                value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
-                return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
-            if name == "data":
-                return read_data(owner)
-            if name in TENSOR_ATTRIBUTES:
-                return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
-            reason = SHAPE_CHANGING_METHODS.get(name) or REFUSED_TENSOR_METHODS.get(name)
-            if reason:
-                raise refused(f"'{name}' of a Tensor is not available: {reason}")
-            if name in TENSOR_METHODS or name == "register_hook":  # the hook: register_hook()
-                return BoundMethod(owner, name)
-        elif isinstance(owner, UserClass) and owner.category == "function" and name == "apply":
-            return BoundMethod(owner, name)
-        elif isinstance(owner, UserObject | UserClass | SuperProxy):
-            return self.class_attribute(owner, name)
-        elif isinstance(owner, HookHandle) and name == "remove":
-            return BoundMethod(owner, name)
-        elif isinstance(owner, ExceptionValue) and name in EXCEPTION_ATTRIBUTES:
-            return owner.args
-        elif isinstance(owner, ProgramContext) and not name.startswith("_"):
-            return BoundMethod(owner, name) if name in CONTEXT_METHODS else owner.read(name)
-        elif isinstance(owner, nn.Module):
-            members = {**owner._parameters, **owner._buffers, **owner._modules}
-            if name in members:
-                return members[name]
-            if isinstance(owner, UserModule):
-                if name in owner._agx_names:
-                    return owner.__dict__[name]
-                found, value = owner._agx_class.find(name)
-                if found:
-                    return self.bind(value, owner)
-                if name in MODULE_REGISTRATION:
+        kind = kind_of(owner)
+        match kind.access:
+            case Access.NAMESPACE:
+                if name in owner.members:
+                    return owner.members[name]
+                reason = REFUSED_NAMES.get(f"{owner.qualname}.{name}")
+                raise refused(
+                    f"{owner.qualname}.{name} is not available"
+                    + (f": {reason}" if reason else " in this sandbox")
+                )
+            case Access.TENSOR:
+                if name in COMPUTED_ATTRIBUTES:
+                    value = self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+                    return self._produced(value, Call(operator.attrgetter(name), (owner,), {}))
+                if name == "data":
+                    return read_data(owner)
+                if name in kind.attributes:
+                    return self.guard.checked_result(f"Tensor.{name}", getattr(owner, name))
+                reason = SHAPE_CHANGING_METHODS.get(name) or REFUSED_TENSOR_METHODS.get(name)
+                if reason:
+                    raise refused(f"'{name}' of a Tensor is not available: {reason}")
+                if name in kind.methods:  # the hook: register_hook()
                     return BoundMethod(owner, name)
-            if name in MODULE_HOOKS or name == "apply":
+                if name not in dir(torch.Tensor):
+                    # A typo (b.gradd), not something the sandbox withholds: say it as Python
+                    # would, with the nearest name the sandbox allows. dir() of the class runs
+                    # no property.
+                    near = difflib.get_close_matches(name, kind.attributes | kind.methods, n=1)
+                    hint = f"; did you mean '{near[0]}'?" if near else ""
+                    raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
+            case Access.CLASS if owner.category == "function" and name == "apply":
                 return BoundMethod(owner, name)
-            if name in MODULE_ATTRIBUTES and hasattr(owner, name):
-                return self.guard.checked_result(name, getattr(owner, name))
-            if name in MODULE_METHODS:
+            case Access.CLASS | Access.OBJECT | Access.SUPER:
+                return self.class_attribute(owner, name)
+            case Access.EXCEPTION if name in kind.attributes:
+                return owner.args
+            case Access.CONTEXT if not name.startswith("_"):
+                return BoundMethod(owner, name) if name in kind.methods else owner.read(name)
+            case Access.MODULE | Access.PROGRAM_MODULE:
+                members = {**owner._parameters, **owner._buffers, **owner._modules}
+                if name in members:
+                    return members[name]
+                if kind.access == Access.PROGRAM_MODULE:
+                    if name in owner._agx_names:
+                        return owner.__dict__[name]
+                    found, value = owner._agx_class.find(name)
+                    if found:
+                        return self.bind(value, owner)
+                if name in kind.methods:
+                    return BoundMethod(owner, name)
+                if name in kind.attributes and hasattr(owner, name):
+                    return self.guard.checked_result(name, getattr(owner, name))
+            case Access.TORCH_OBJECT | Access.HANDLE:
+                if name in kind.methods:
+                    return BoundMethod(owner, name)
+                if name in kind.attributes:
+                    return self.guard.checked_result(name, getattr(owner, name))
+            case Access.FIELDS if name in kind.attributes:
+                return getattr(owner, name)
+            case Access.PYTHON if name in kind.methods:
                 return BoundMethod(owner, name)
-        elif isinstance(owner, torch.optim.Optimizer):
-            if name in OPTIMIZER_ATTRIBUTES:
-                return self.guard.checked_result(name, getattr(owner, name))
-            if name in OPTIMIZER_METHODS:
-                return BoundMethod(owner, name)
-        elif isinstance(owner, torch.Generator):
-            if name in GENERATOR_METHODS:
-                return BoundMethod(owner, name)
-        elif isinstance(owner, torch.optim.lr_scheduler.LRScheduler):
-            if name in SCHEDULER_ATTRIBUTES:
-                return self.guard.checked_result(name, getattr(owner, name))
-            if name in SCHEDULER_METHODS:
-                return BoundMethod(owner, name)
-        elif isinstance(owner, torch.autograd.graph.Node):
-            if name == "name":
-                return BoundMethod(owner, name)
-            if name in NODE_ATTRIBUTES:
-                return self.guard.checked_result(name, getattr(owner, name))
-        elif _is_named_result(owner, name):
-            return getattr(owner, name)
-        elif name in method_names(owner):
-            return BoundMethod(owner, name)
-        type_name = "Tensor" if isinstance(owner, torch.Tensor) else type(owner).__name__
-        if isinstance(owner, torch.Tensor) and name not in dir(torch.Tensor):
-            # A typo (b.gradd), not something the sandbox withholds: say it as Python would,
-            # with the nearest name the sandbox allows. dir() of the class runs no property.
-            near = difflib.get_close_matches(name, TENSOR_ATTRIBUTES | TENSOR_METHODS, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise ProgramError("AttributeError", f"Tensor has no attribute '{name}'{hint}")
-        raise refused(f"'{name}' of a {type_name} is not available in this sandbox")
+        shown = kind.shown_name or type(owner).__name__
+        raise refused(f"'{name}' of a {shown} is not available in this sandbox")
 
     def name_of(self, owner: Any) -> str:
         """`type(self).__name__`: the name of a class or function, nothing else's."""
@@ -1130,23 +1032,22 @@ class Interpreter(ObjectProtocol):
         )
 
     def get_item(self, container: Any, index: Any) -> Any:
-        if isinstance(container, torch.Tensor):
-            self.guard.check_arguments("Tensor indexing", (index,), {})
-            result = self.guard.operator("[]", operator.getitem, container, index)
-            return self._produced(result, Call(operator.getitem, (container, index), {}))
-        if isinstance(container, dict):
-            return container[self.python.key(index)]
-        if isinstance(container, UserObject):
-            found, result = self.special(container, "__getitem__", index)
-            if found:
-                return result
-            raise ProgramError("TypeError", f"'{type_name(container)}' object is not subscriptable")
-        if isinstance(container, list | tuple | str | range | torch.Size):
-            return container[index]
-        if isinstance(container, nn.Sequential | nn.ModuleList | nn.ModuleDict):
-            return container[index]
-        if type(container).__module__ == "torch.return_types":
-            return container[index]
+        match kind_of(container).indexing:
+            case Indexing.TENSOR:
+                self.guard.check_arguments("Tensor indexing", (index,), {})
+                result = self.guard.operator("[]", operator.getitem, container, index)
+                return self._produced(result, Call(operator.getitem, (container, index), {}))
+            case Indexing.KEY:
+                return container[self.python.key(index)]
+            case Indexing.OBJECT:
+                found, result = self.special(container, "__getitem__", index)
+                if found:
+                    return result
+                raise ProgramError(
+                    "TypeError", f"'{type_name(container)}' object is not subscriptable"
+                )
+            case Indexing.DIRECT | Indexing.LIST:
+                return container[index]
         raise ProgramError("TypeError", f"a {type(container).__name__} cannot be indexed here")
 
     # Calls -----------------------------------------------------------------------------
@@ -1178,10 +1079,10 @@ class Interpreter(ObjectProtocol):
         return self.call(function, args, kwargs)
 
     def call(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        match function:
-            case UserFunction():
+        match kind_of(function).calling:
+            case Calling.FUNCTION:
                 return self.call_user(function, args, kwargs)
-            case Builtin():
+            case Calling.BUILTIN:
                 function.check_call(args, kwargs)
                 result = function.function(*args, **kwargs)
                 if _is_int(result):  # int('9' * 4000) is a 13,000-bit number
@@ -1191,26 +1092,26 @@ class Interpreter(ObjectProtocol):
                     # were recorded one by one, and a replay must not run the program again.
                     return self._produced(result)
                 return self._produced(result, Call(function.function, args, kwargs))
-            case SafeFunction(qualname="torch.autograd.backward" | "torch.autograd.grad"):
+            case Calling.TORCH_FUNCTION if function.qualname in AUTOGRAD_CALLS:
                 return self.autograd_call(function, args, kwargs)
-            case SafeFunction(qualname=qualname) if qualname.startswith(
+            case Calling.TORCH_FUNCTION if function.qualname.startswith(
                 "torch.autograd.functional."
             ):
                 return self.functional_call(function, args, kwargs)
-            case SafeFunction(qualname=qualname) if (
-                qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
+            case Calling.TORCH_FUNCTION if (
+                function.qualname.rsplit(".", 1)[-1] in LAMBDA_SCHEDULERS
             ):
                 return self.lambda_scheduler(function, args, kwargs)
-            case SafeFunction():
+            case Calling.TORCH_FUNCTION:
                 result = self.guard.call(function, args, kwargs)
                 return self._produced(result, Call(function.target, args, kwargs))
-            case BoundMethod(receiver=receiver, name=name):
-                return self.call_method(receiver, name, args, kwargs)
-            case UserClass():
+            case Calling.METHOD:
+                return self.call_method(function.receiver, function.name, args, kwargs)
+            case Calling.CLASS:
                 return self.instantiate(function, args, kwargs)
-            case BoundUserMethod(function=method, receiver=receiver):
-                return self.call_bound(method, receiver, args, kwargs)
-            case UserObject():
+            case Calling.BOUND:
+                return self.call_bound(function.function, function.receiver, args, kwargs)
+            case Calling.OBJECT:
                 found, method = function.cls.find("__call__")
                 if not found or method is None:
                     raise ProgramError(
@@ -1218,21 +1119,22 @@ class Interpreter(ObjectProtocol):
                     )
                 self.budget.step()
                 return self.call_bound(method, function, args, kwargs)
-            case SuperBuiltin():
+            case Calling.SUPER:
                 return self.make_super(args)
-            case ExceptionClass(name=name):
+            case Calling.EXCEPTION_CLASS:
                 if kwargs:
-                    raise ProgramError("TypeError", f"{name}() takes no keyword arguments")
-                return ExceptionValue(name, args, exception_message(name, args))
-            case BaseClass(qualname=qualname):
+                    raise ProgramError("TypeError", f"{function.name}() takes no keyword arguments")
+                return ExceptionValue(function.name, args, exception_message(function.name, args))
+            case Calling.BASE_CLASS:
+                qualname = function.qualname
                 raise refused(f"{qualname} is a base class: write class Name({qualname}):")
-            case TypeProxy(construct=SafeFunction() as construct):  # torch.Tensor([1.0])
-                return self.call(construct, args, kwargs)
-            case UserModule():
+            case Calling.TYPE if isinstance(function.construct, SafeFunction):
+                return self.call(function.construct, args, kwargs)  # torch.Tensor([1.0])
+            case Calling.PROGRAM_MODULE:
                 # nn.Module.__call__ runs the program's forward through UserModule.forward;
                 # the operations inside are reported one by one, so no Call is kept here.
                 return function(*args, **kwargs)
-            case nn.Module():
+            case Calling.MODULE:
                 result = self.guard.call_module(function, args, kwargs)
                 return self.module_ran(function, args, kwargs, result)
         raise ProgramError("TypeError", f"a {type(function).__name__} is not callable")
@@ -1253,49 +1155,45 @@ class Interpreter(ObjectProtocol):
     def call_method(
         self, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if isinstance(receiver, HookHandle) and name == "remove":
-            receiver.handle.remove()
-            return None
-        if isinstance(receiver, torch.Tensor) and name == "register_hook":
-            return self.register_hook(receiver, args, kwargs)
-        if isinstance(receiver, torch.Tensor):
-            if name == "backward":
+        """`receiver.name(...)`, where get_attribute bound `name` from the receiver's kind."""
+        match kind_of(receiver).access:
+            case Access.HANDLE if name == "remove":
+                receiver.handle.remove()
+                return None
+            case Access.TENSOR if name == "register_hook":
+                return self.register_hook(receiver, args, kwargs)
+            case Access.TENSOR if name == "backward":
                 self.guard.check_arguments("Tensor.backward", args, kwargs)
                 return self.backward(
                     "backward",
                     [receiver],
-                    lambda: receiver.backward(*args, **kwargs),  # type: ignore[no-untyped-call]
+                    lambda: receiver.backward(*args, **kwargs),
                 )
-            dry_run = name not in TENSOR_METHODS_WITHOUT_DRY_RUN
-            result = self.guard.call_method(receiver, name, args, kwargs, dry_run)
-            unbound = getattr(torch.Tensor, name, None)
-            call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
-            return self._produced(result, call)
-        if isinstance(receiver, SuperProxy):
-            return self.call_super_init(receiver, args, kwargs)
-        if isinstance(receiver, UserClass):  # Function.apply
-            return self.apply_function(receiver, args, kwargs)
-        if isinstance(receiver, ProgramContext):  # ctx.save_for_backward
-            if kwargs:
-                raise ProgramError("TypeError", "save_for_backward takes tensors only")
-            return receiver.save_for_backward(*args)
-        if isinstance(receiver, nn.Module) and name in MODULE_HOOKS:
-            return self.register_module_hook(receiver, name, args, kwargs)
-        if isinstance(receiver, nn.Module) and name == "apply":
-            return self.module_apply(receiver, args, kwargs)
-        if isinstance(receiver, nn.Module):
-            self._check_module_method(receiver, name, args, kwargs)
-        if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
-            return list(getattr(receiver, name)())
-        if isinstance(
-            receiver,
-            nn.Module
-            | torch.optim.Optimizer
-            | torch.optim.lr_scheduler.LRScheduler
-            | torch.Generator
-            | torch.autograd.graph.Node,
-        ):
-            return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
+            case Access.TENSOR:
+                dry_run = name not in TENSOR_METHODS_WITHOUT_DRY_RUN
+                result = self.guard.call_method(receiver, name, args, kwargs, dry_run)
+                unbound = getattr(torch.Tensor, name, None)
+                call = Call(unbound, (receiver, *args), kwargs) if unbound is not None else None
+                return self._produced(result, call)
+            case Access.SUPER:
+                return self.call_super_init(receiver, args, kwargs)
+            case Access.CLASS:  # Function.apply
+                return self.apply_function(receiver, args, kwargs)
+            case Access.CONTEXT:  # ctx.save_for_backward
+                if kwargs:
+                    raise ProgramError("TypeError", "save_for_backward takes tensors only")
+                return receiver.save_for_backward(*args)
+            case Access.MODULE | Access.PROGRAM_MODULE if name in MODULE_HOOKS:
+                return self.register_module_hook(receiver, name, args, kwargs)
+            case Access.MODULE | Access.PROGRAM_MODULE if name == "apply":
+                return self.module_apply(receiver, args, kwargs)
+            case Access.MODULE | Access.PROGRAM_MODULE:
+                self._check_module_method(receiver, name, args, kwargs)
+                if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
+                    return list(getattr(receiver, name)())  # its items, not a live view
+                return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
+            case Access.TORCH_OBJECT:
+                return self._produced(self.guard.call_method(receiver, name, args, kwargs, False))
         if isinstance(receiver, str) and name in {"format", "format_map"}:
             if name == "format_map":
                 mapping = args[0] if len(args) == 1 and not kwargs else None
@@ -1377,23 +1275,16 @@ class Interpreter(ObjectProtocol):
 
     def builtin_type(self, value: Any) -> Any:
         """type(x): a builtin (int, list...), a class of the program, or a printable proxy."""
-        if type(value).__name__ in TYPE_BUILTINS and type(value) is TYPE_BUILTINS.get(
-            type(value).__name__
-        ):
-            return self.python.builtins[type(value).__name__]
+        kind_of_value = kind_of(value)
+        if kind_of_value.builtin:
+            return self.python.builtins[kind_of_value.name]
         own = class_of(value)
         if own is not None:
             return own
-        if isinstance(value, ExceptionValue):
+        if kind_of_value.access == Access.EXCEPTION:
             return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
-        if isinstance(value, ListIterator):
-            return TypeProxy("list_iterator")
-        if isinstance(value, nn.Parameter):
-            return TypeProxy("torch.nn.parameter.Parameter")
-        if isinstance(value, torch.Tensor):
-            return TypeProxy("torch.Tensor")
-        if isinstance(value, UserFunction):
-            return TypeProxy("function")
+        if kind_of_value.shown_type is not None:
+            return TypeProxy(kind_of_value.shown_type)
         value_type = type(value)
         module = value_type.__module__
         return TypeProxy(
@@ -1484,7 +1375,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", "register_hook takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+        if kind_of(function).calling not in FUNCTIONS:
             raise ProgramError("TypeError", "register_hook takes a function of the program")
         shape, dtype = tuple(tensor.shape), tensor.dtype
 
@@ -1507,7 +1398,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", f"{name} takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin):
+        if kind_of(function).calling not in FUNCTIONS:
             raise ProgramError("TypeError", f"{name} takes a function of the program")
 
         def hook(*values: Any) -> Any:
@@ -1560,7 +1451,7 @@ class Interpreter(ObjectProtocol):
         functions = given if isinstance(given, list | tuple) else [given]
         self.budget.sequence(len(functions), f"{name}'s functions")
         for candidate in functions:
-            if not isinstance(candidate, UserFunction | BoundUserMethod | Builtin | UserObject):
+            if kind_of(candidate).calling not in FUNCTIONS | {Calling.OBJECT}:
                 raise ProgramError("TypeError", f"{name}: lr_lambda must be a function")
 
         def wrapped(candidate: Any) -> Callable[[int], float]:
@@ -1589,7 +1480,7 @@ class Interpreter(ObjectProtocol):
         if len(args) != 1 or kwargs:
             raise ProgramError("TypeError", "apply takes one function")
         function = args[0]
-        if not isinstance(function, UserFunction | BoundUserMethod | Builtin | UserObject):
+        if kind_of(function).calling not in FUNCTIONS | {Calling.OBJECT}:
             raise ProgramError("TypeError", "apply takes a function of the program")
         self.budget.step(sum(1 for _ in module.modules()))
 
@@ -2073,12 +1964,14 @@ def _checked_gradient(
 def _holds_program_code(values: tuple[Any, ...]) -> bool:
     """Whether these arguments (or the items of a list, tuple or dict among them) are the
     program's objects or functions, whose methods a builtin may have run."""
-    program = UserObject | UserFunction | BoundUserMethod | UserClass
     for value in values:
-        if isinstance(value, program):
+        kind = kind_of(value)
+        if kind.program_code:
             return True
-        items = list(value.values()) if isinstance(value, dict) else value
-        if isinstance(items, list | tuple) and any(isinstance(item, program) for item in items):
+        items = list(value.values()) if kind.structure == Structure.MAPPING else value
+        if kind_of(items).structure == Structure.SEQUENCE and any(
+            kind_of_type(item_type).program_code for item_type in set(map(type, items))
+        ):  # the kinds of the types among the items: a list of numbers is one type
             return True
     return False
 
@@ -2102,13 +1995,6 @@ def _check_replacement(hook: str, replaced: Any, items: tuple[Any, ...]) -> None
             "module's call was checked with what it was given. Compute on the output after "
             "the call instead"
         )
-
-
-def _is_named_result(owner: Any, name: str) -> bool:
-    """A field of a tuple torch returns (values/indices, U/S/Vh, a PackedSequence's data)."""
-    if isinstance(owner, PackedSequence):
-        return name in PackedSequence._fields
-    return type(owner).__module__ == "torch.return_types" and name in RETURN_TYPE_FIELDS
 
 
 def _is_int(value: Any) -> bool:

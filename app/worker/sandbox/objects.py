@@ -10,13 +10,13 @@ UserObject, which hands them back here through `run_special`.
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from app.contract.errors import ProgramError
-from app.worker.sandbox.classes import UserClass, UserModule, UserObject, checked_length
+from app.worker.sandbox.classes import UserClass, UserObject, checked_length
 from app.worker.sandbox.exceptions import CATCHABLE_SLUGS, EXCEPTION_CLASSES
 from app.worker.sandbox.guard import Budget
-from app.worker.sandbox.pyvalues import ListIterator, PythonValues
+from app.worker.sandbox.kinds import Access, kind_of
+from app.worker.sandbox.pyvalues import PythonValues
+from app.worker.sandbox.values import ListIterator
 
 # The special method behind each operator, for the program's own classes.
 OPERATOR_METHODS: dict[str, str] = {
@@ -245,12 +245,14 @@ def type_name(value: Any) -> str:
     own = class_of(value)
     if own is not None:
         return own.name
-    return "Tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+    return kind_of(value).shown_name or type(value).__name__
 
 
 def class_of(value: Any) -> UserClass | None:
-    if isinstance(value, UserObject):
-        return value.cls
-    if isinstance(value, UserModule):
-        return value._agx_class
+    """The program's class of an object or a module of the program's."""
+    match kind_of(value).access:
+        case Access.OBJECT:
+            return value.cls  # type: ignore[no-any-return]
+        case Access.PROGRAM_MODULE:
+            return value._agx_class  # type: ignore[no-any-return]
     return None

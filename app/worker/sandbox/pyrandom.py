@@ -13,7 +13,8 @@ from typing import Any
 from app.contract.errors import ProgramError
 from app.worker.sandbox.allowlist import Namespace
 from app.worker.sandbox.guard import Budget
-from app.worker.sandbox.pyvalues import Builtin, PythonValues
+from app.worker.sandbox.pyvalues import PythonValues
+from app.worker.sandbox.values import Builtin
 
 # The seed of an unseeded program (torch's generator is seeded likewise, see app.worker.evaluate).
 INITIAL_SEED = 0

@@ -4,74 +4,15 @@ Every function here counts its work against the budget before doing it, so `sum(
 or `'x' * 10**10` stop at the limit instead of running the server out of time or memory.
 """
 
-import functools
-import inspect
 import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from app.contract.errors import ProgramError, refused
-from app.worker.sandbox.classes import UserObject
 from app.worker.sandbox.guard import Budget, range_length
-
-# Methods of Python values a program may call. Growth (append, join...) is sized first.
-PY_METHODS: dict[type, frozenset[str]] = {
-    list: frozenset(
-        {
-            "append",
-            "extend",
-            "insert",
-            "pop",
-            "remove",
-            "index",
-            "count",
-            "reverse",
-            "sort",
-            "copy",
-            "clear",
-        }
-    ),
-    dict: frozenset(
-        {"keys", "values", "items", "get", "pop", "update", "setdefault", "copy", "clear"}
-    ),
-    str: frozenset(
-        {
-            "lower",
-            "upper",
-            "strip",
-            "lstrip",
-            "rstrip",
-            "split",
-            "join",
-            "startswith",
-            "endswith",
-            "replace",
-            "title",
-            "capitalize",
-            "isdigit",
-            "isalpha",
-            "count",
-            "find",
-            "format",
-            "format_map",
-        }
-    ),
-    set: frozenset(
-        {
-            *("add", "discard", "remove", "pop", "update", "union", "intersection"),
-            *("difference", "symmetric_difference", "issubset", "issuperset", "copy", "clear"),
-        }
-    ),
-    tuple: frozenset({"index", "count"}),
-    torch.Size: frozenset({"numel", "index", "count"}),
-    float: frozenset({"is_integer"}),
-    int: frozenset({"bit_length"}),
-}
-
+from app.worker.sandbox.kinds import Iteration, Structure, kind_of
+from app.worker.sandbox.values import Builtin, DictView
 
 # str methods that build a new string, or pieces, about as long as the receiver.
 NEW_TEXT = frozenset(
@@ -79,111 +20,11 @@ NEW_TEXT = frozenset(
 )
 
 
-# Builtins that are classes in Python: type(3) is int, isinstance(x, float).
-TYPE_BUILTINS: dict[str, type] = {
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "str": str,
-    "list": list,
-    "tuple": tuple,
-    "dict": dict,
-    "set": set,
-    "range": range,
-}
-
-
-@dataclass(frozen=True)
-class Builtin:
-    """A Python builtin as the sandbox provides it."""
-
-    name: str
-    function: Callable[..., Any]
-
-    def __repr__(self) -> str:
-        if self.name in TYPE_BUILTINS:
-            return f"<class '{self.name}'>"
-        return f"<built-in function {self.name}>"
-
-    def check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Wrong arguments are named after the builtin, not after our implementation of it
-        (`print(x, file=...)`, `sorted(xs, key=...)`)."""
-        signature = _signature(self.function)
-        if signature is None:
-            return  # a C builtin without a signature (len, round): it checks its own arguments
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as error:
-            raise ProgramError("TypeError", f"{self.name}(): {error}") from None
-
-
-def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
-    """The signature callers must match. A method of the per-job PythonValues is looked up
-    through its function, so that the cache holds no job's objects."""
-    unbound = getattr(function, "__func__", None)
-    return _inspected(unbound, True) if unbound is not None else _inspected(function, False)
-
-
-@functools.cache
-def _inspected(function: Callable[..., Any], method: bool) -> inspect.Signature | None:
-    """Builtins are few and fixed: inspect each once per worker, not on every call."""
-    try:
-        signature = inspect.signature(function)
-    except ValueError:
-        return None
-    parameters = list(signature.parameters.values())
-    return signature.replace(parameters=parameters[1:]) if method else signature
-
-
-@dataclass(frozen=True, eq=False)
-class DictView:
-    """What d.keys(), d.values() and d.items() give: the items, taken at the call, printed
-    as Python prints the view (`odict_keys(['weight', 'bias'])` for a state_dict)."""
-
-    type_name: str  # "dict_keys", "odict_values"...
-    items: list[Any]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.items
-
-    def __repr__(self) -> str:
-        return to_text(self, 10_000, quoted=True)
-
-
 # Set methods that take iterables (their items are hashed) and may make a new set.
 SET_ITERABLE_METHODS = frozenset(
     {"update", "union", "intersection", "difference", "symmetric_difference"}
     | {"issubset", "issuperset"}
 )
-
-
-class ListIterator:
-    """What iter(x) gives: the items of x, taken when iter was called, handed out by next()."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self._items = items
-        self._position = 0
-
-    def __repr__(self) -> str:
-        return "<list_iterator object>"
-
-    def exhausted(self) -> bool:
-        return self._position >= len(self._items)
-
-    def next(self) -> Any:
-        if self.exhausted():
-            raise ProgramError("StopIteration", "")
-        self._position += 1
-        return self._items[self._position - 1]
-
-    def rest(self) -> list[Any]:
-        """The items not handed out yet, now handed out (a loop over the iterator)."""
-        items = self._items[self._position :]
-        self._position = len(self._items)
-        return items
 
 
 class TextWriter:
@@ -218,25 +59,19 @@ def to_text(value: Any, limit: int, quoted: bool = False) -> str:
     return "".join(out)
 
 
-BRACKETS: dict[type, tuple[str, str]] = {
-    list: ("[", "]"),
-    tuple: ("(", ")"),
-    set: ("{", "}"),
-    dict: ("{", "}"),
-}
-
-
 def is_container(value: Any) -> bool:
     """A plain list, tuple, set or dict (not torch.Size or a named tuple: those print as such)."""
-    return type(value) in BRACKETS
+    return kind_of(value).brackets is not None
 
 
 def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth: int) -> None:
     if room[0] <= 0:
         return
-    if is_container(value) and depth < 20:
-        opening, closing = BRACKETS[type(value)]
-        items = list(value.items()) if isinstance(value, dict) else list(value)
+    kind = kind_of(value)
+    if kind.brackets is not None and depth < 20:
+        opening, closing = kind.brackets
+        mapping = kind.structure == Structure.MAPPING
+        items = list(value.items()) if mapping else list(value)
         out.append(opening)
         for index, item in enumerate(items):
             if room[0] <= 0:
@@ -244,7 +79,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
                 break
             if index:
                 out.append(", ")
-            if isinstance(value, dict):
+            if mapping:
                 _write_text(item[0], out, room, True, depth + 1)
                 out.append(": ")
                 _write_text(item[1], out, room, True, depth + 1)
@@ -254,15 +89,15 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
             out.append(",")
         out.append(closing)
         return
-    if isinstance(value, DictView):
+    if kind.iteration == Iteration.VIEW:
         out.append(f"{value.type_name}(")
         room[0] -= len(value.type_name) + 2
         _write_text(value.items, out, room, True, depth + 1)
         out.append(")")
         return
-    if is_container(value):
+    if kind.brackets is not None:
         text = "[...]"
-    elif isinstance(value, torch.autograd.graph.Node):
+    elif kind.printed_as_type:
         text = f"<{type(value).__name__}>"  # as PyTorch names it, without the address
     elif isinstance(value, str):
         text = repr(value) if quoted else value
@@ -325,39 +160,40 @@ class PythonValues:
         """`value`, about to be hashed (a dict key, a set item, `in` a dict). Hashing a tuple
         recurses in C without a depth check: a tuple nested a few hundred thousand levels
         deep (built one level per loop turn) would overflow the stack and kill the worker."""
-        if isinstance(value, tuple):
+        if kind_of(value).hashed_items:
             stack = [(value, 1)]
             while stack:
                 item, depth = stack.pop()
                 self.budget.nesting(depth, "a dict key or set item")
-                stack.extend((child, depth + 1) for child in item if isinstance(child, tuple))
+                stack.extend((child, depth + 1) for child in item if kind_of(child).hashed_items)
         return value
 
     # Iteration -------------------------------------------------------------------------
 
     def items(self, value: Any) -> list[Any]:
         """The items a `for` loop over `value` would see, counted against the budget."""
-        if isinstance(value, range):
-            length = range_length(value)
-        elif isinstance(value, list | tuple | str | dict | set | torch.Size):
-            length = len(value)
-        elif isinstance(value, torch.Tensor):
-            if value.dim() == 0:
-                raise ProgramError("TypeError", "iteration over a 0-d tensor")
-            length = value.shape[0]
-        elif isinstance(value, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict):
-            length = len(value)
-        elif isinstance(value, ListIterator):
-            return value.rest()
-        elif isinstance(value, DictView):
-            length = len(value.items)
-        elif isinstance(value, UserObject):  # its __iter__ or __getitem__
-            return self.iterate_object(value)
-        else:
-            raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
+        match kind_of(value).iteration:
+            case Iteration.SIZED:
+                length = len(value)
+            case Iteration.RANGE:
+                length = range_length(value)
+            case Iteration.TENSOR:
+                if value.dim() == 0:
+                    raise ProgramError("TypeError", "iteration over a 0-d tensor")
+                length = value.shape[0]
+            case Iteration.ITERATOR:
+                rest: list[Any] = value.rest()
+                return rest
+            case Iteration.VIEW:
+                length = len(value.items)
+                value = value.items
+            case Iteration.OBJECT:  # its __iter__ or __getitem__
+                return self.iterate_object(value)
+            case Iteration.NONE:
+                raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
         self.budget.sequence(length, "a loop")
         self.budget.step(max(length // 64, 0))
-        return list(value.items if isinstance(value, DictView) else value)
+        return list(value)
 
     # Builtins --------------------------------------------------------------------------
 
@@ -507,5 +343,4 @@ def _not_iterable(value: Any) -> list[Any]:
 
 def method_names(value: Any) -> Iterable[str]:
     """The Python methods a program may call on `value`."""
-    value_type = dict if type(value) is OrderedDict else type(value)  # state_dict() is ordered
-    return PY_METHODS.get(value_type, ())
+    return kind_of(value).methods

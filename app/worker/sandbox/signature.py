@@ -10,9 +10,8 @@ many items or long strings get none, and are dry-run every time.
 from collections.abc import Hashable
 from typing import Any
 
-import torch
+from app.worker.sandbox.kinds import DryRunKey, kind_of
 
-HASHABLE_SCALARS = (bool, int, float, complex, str, type(None), type(Ellipsis), torch.dtype)
 MAX_ITEMS = 64  # values in one signature
 MAX_TEXT = 64  # characters of one string in it
 
@@ -30,22 +29,23 @@ def _signature(value: Any, count: list[int]) -> Hashable:
     count[0] += 1
     if count[0] > MAX_ITEMS or (isinstance(value, str) and len(value) > MAX_TEXT):
         raise UnsizedError("too large to remember")
-    if isinstance(value, torch.Tensor):
-        return ("tensor", tuple(value.shape), value.dtype)
-    if isinstance(value, HASHABLE_SCALARS):
-        return (type(value), value)  # the type keeps 1, 1.0 and True apart
-    if isinstance(value, slice):
-        parts = (value.start, value.stop, value.step)
-        return ("slice", *(_signature(part, count) for part in parts))
-    if isinstance(value, torch.Generator):
-        return "generator"  # which one does not change sizes
-    if isinstance(value, torch.Size):
-        return ("size", tuple(value))
-    if isinstance(value, list | tuple):
-        return (type(value), tuple(_signature(item, count) for item in value))
-    if isinstance(value, dict):
-        items = value.items()
-        return ("dict", tuple((_signature(k, count), _signature(v, count)) for k, v in items))
+    match kind_of(value).dry_run_key:
+        case DryRunKey.TENSOR:
+            return ("tensor", tuple(value.shape), value.dtype)
+        case DryRunKey.VALUE:
+            return (type(value), value)  # the type keeps 1, 1.0 and True apart
+        case DryRunKey.SLICE:
+            parts = (value.start, value.stop, value.step)
+            return ("slice", *(_signature(part, count) for part in parts))
+        case DryRunKey.GENERATOR:
+            return "generator"
+        case DryRunKey.SIZE:
+            return ("size", tuple(value))
+        case DryRunKey.SEQUENCE:
+            return (type(value), tuple(_signature(item, count) for item in value))
+        case DryRunKey.MAPPING:
+            items = value.items()
+            return ("dict", tuple((_signature(k, count), _signature(v, count)) for k, v in items))
     raise UnsizedError(type(value).__name__)
 
 
