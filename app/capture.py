@@ -22,6 +22,7 @@ from torch.autograd.graph import Node
 
 from app.chainrule import chain_rule
 from app.gradcheck import LeafGradient, check_gradients
+from app.graphs import distances_to, layers
 from app.learner_errors import explain
 from app.modules import ModuleCalls
 from app.modules import attribute as attribute_nodes
@@ -43,6 +44,7 @@ from app.schemas import (
 from app.settings import Limits
 from app.summary import Summaries, Summarize, dtype_name, shape_of, summarize
 from app.tape import Tape
+from app.text import write_texts
 
 UNREADABLE = object()  # a saved value that cannot be read
 
@@ -329,8 +331,10 @@ class GraphCapture:
                 self._fault("which module made each node", error)
         root_node = root.grad_fn if root is not None else None
         root_id = self.ids.get(root_node) if root_node is not None else None
+        shape = GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups)
+        write_texts(shape, layers(shape))
         if self.on_shape is not None:
-            self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups))
+            self.on_shape(shape)
         # The program ran on after the last pass: its memo could show values from before then.
         self.summaries = Summaries()
         self._safely(
@@ -447,7 +451,7 @@ class GraphCapture:
         if record is None or root is None or root.grad_fn is None:
             return [], []
         root_node = root.grad_fn
-        reachable = _reachable(root_node, record.edges)
+        reachable = _reaching(root_node, record.edges)
         nodes = [
             NodeInfo(
                 id=self.ids[node],
@@ -546,7 +550,7 @@ class GraphCapture:
     ) -> dict[str, GradCheckInfo]:
         if record is None or record.pruned or root is None or root.grad_fn is None:
             return {}
-        reachable = _reachable(root.grad_fn, record.edges)
+        reachable = _reaching(root.grad_fn, record.edges)
         leaves = [
             LeafGradient(
                 name=(record.snapshots[node].variables or [f"leaf#{self.ids[node]}"])[0],
@@ -614,18 +618,9 @@ def _at(items: list[float | None], index: int) -> float | None:
     return items[index] if index < len(items) else None
 
 
-def _reachable(root: Node, edges: list[tuple[Node, Node, int]]) -> set[Node]:
-    inputs: dict[Node, list[Node]] = {}
-    for source, target, _ in edges:
-        inputs.setdefault(target, []).append(source)
-    seen = {root}
-    stack = [root]
-    while stack:
-        for child in inputs.get(stack.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen
+def _reaching(root: Node, edges: list[tuple[Node, Node, int]]) -> set[Node]:
+    """The nodes of a pass that reach `root`: those backward from it goes through."""
+    return set(distances_to(root, ((source, target) for source, target, _ in edges)))
 
 
 def _names_by_tensor(names: dict[str, Any]) -> dict[int, list[str]]:

@@ -29,12 +29,12 @@ from pydantic import ValidationError
 
 from app.png import PngError, render_png
 from app.problems import BUSY, PROBLEM_TYPE, program_problem, validation_problem
-from app.render import format_tensor
 from app.routes.graph import answer
 from app.sandbox.errors import ProgramError
 from app.schemas import GraphRequest, GraphResponse, Problem, VariableInfo
 from app.services import Services, running
 from app.settings import Settings
+from app.text import format_tensor
 from app.workers import SaturatedError
 
 log = logging.getLogger(__name__)

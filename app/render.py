@@ -11,9 +11,11 @@ import re
 from collections import Counter
 from typing import Any
 
+from app.chainrule import edge_formulas
 from app.elide import Drawing, fit
 from app.placement import label_width, place
-from app.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
+from app.schemas import EdgeInfo, GraphShape, GraphView, NodeInfo
+from app.text import format_number, format_tensor, shape_text
 from app.views import Box, ViewedGraph, apply_view
 
 COLOURS = {
@@ -45,39 +47,7 @@ CUT_COLOUR = "#9aa1ab"
 # out of them are dashed and grey: the cut is where gradients stop.
 CUT_EDGE_STYLE = {"style": "dashed", "color": CUT_COLOUR, "fontcolor": CUT_COLOUR}
 CUT_NODE_STYLE = {**CUT_EDGE_STYLE, "style": "rounded,filled,dashed"}
-# Whole numbers below this print in full; JavaScript cannot tell 1e9 from 1000000000, so the
-# page prints whole numbers from a float and from an int alike, and so does the drawing.
-WHOLE_LIMIT = 1e15
 EDGE_LABEL_LIMIT = 150  # beyond this many nodes, gradient labels on edges only add clutter
-
-
-def format_number(value: Any) -> str:
-    """Numbers as PyTorch prints them: 4 decimals (-5.4668), scientific when tiny or huge,
-    whole numbers without decimals. The page's formatNumber (static/format.js) is the same
-    rule, so the drawing and the panels agree (tests/browser/test_numbers.py)."""
-    if not isinstance(value, float):  # ints print whole; bools and text as they are
-        return str(value)
-    if value.is_integer() and abs(value) < WHOLE_LIMIT:
-        return f"{value:.0f}"  # -0.0 stays "-0", as PyTorch prints it
-    if 1e-4 <= abs(value) < 1e5:
-        return f"{value:.4f}"
-    return f"{value:.4e}"
-
-
-def format_tensor(value: Any, limit: int = 4) -> str:
-    """A short text for a tensor's JSON form: a number, a few items, or a summary."""
-    if isinstance(value, list):
-        flat = _flatten(value, limit + 1)
-        items = ", ".join(format_number(item) for item in flat[:limit])
-        return f"[{items}{', …' if len(flat) > limit else ''}]"
-    if isinstance(value, dict) and "shape" in value:
-        return (
-            f"min {format_number(value['min'])}, max {format_number(value['max'])}, "
-            f"mean {format_number(value['mean'])}"
-        )
-    if value is None:
-        return "—"
-    return format_number(value)
 
 
 def _edge_text(grad: Any) -> str:
@@ -85,24 +55,8 @@ def _edge_text(grad: Any) -> str:
     node it reaches and the Details panel have the rest): every label is text Graphviz must
     measure, and a drawing's layout time grows with it."""
     if isinstance(grad, dict) and "shape" in grad:
-        return f"{_shape_text(grad['shape'])}, mean {format_number(grad['mean'])}"
+        return f"{shape_text(grad['shape'])}, mean {format_number(grad['mean'])}"
     return format_tensor(grad, 2)
-
-
-def _shape_text(shape: list[int]) -> str:
-    return "scalar" if shape == [] else "×".join(map(str, shape))  # noqa: RUF001 - times sign
-
-
-def _flatten(value: Any, limit: int) -> list[Any]:
-    out: list[Any] = []
-    stack = [value]
-    while stack and len(out) < limit:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        else:
-            out.append(item)
-    return out
 
 
 GRAPH_ATTRS = {
@@ -157,7 +111,6 @@ DOT_MAX_BOXES = 5_000
 # Copies and references are made only while the boxes stay within this many (app/elide.py).
 MAX_DRAWN_BOXES = 30_000
 LEGEND_WIDTH = 200.0  # points: the legend's widest row
-MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has every one
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
 
@@ -179,16 +132,14 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
     drawing = fit(graph, split, MAX_DRAWN_BOXES)
     out_of = _edges_out_of(drawing.edges)
-    layer_of = layers(graph)
     in_cluster: dict[int | None, list[DrawnBox]] = {None: []}
     for node in drawing.nodes:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
         if box is None:
-            where.extend(_boxes(node, drawing, big, root_name, out_of.get(node.id, []), layer_of))
+            where.extend(_boxes(node, drawing, big, root_name, out_of.get(node.id, [])))
         else:
-            calls = viewed.repeats.get(box.groups[0].module, 1)
-            where.append((_name(node.id), _box_attrs(box, calls, root_name, big)))
+            where.append((_name(node.id), _box_attrs(box, root_name, big)))
     edges = _drawn_edges(drawing, big, shared_over=split if viewed.boxes else None)
     top = in_cluster[None]
     if graph.nodes:
@@ -308,7 +259,6 @@ def _boxes(
     big: bool,
     root_name: str,
     out: list[EdgeInfo],
-    layer_of: dict[int, str],
 ) -> list[DrawnBox]:
     """The node's box, and its copies or references when it is drawn once per use. Every
     box's id starts `node-N` (`node-N-copyK` beyond the first), so the page treats each as
@@ -316,7 +266,6 @@ def _boxes(
     base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
     if node.kind == "const":
         base.update(CUT_NODE_STYLE)
-    layer = layer_of.get(node.id)
     count = drawing.copies.get(node.id) or drawing.references.get(node.id, 1)
     boxes = []
     for copy in range(count):
@@ -325,42 +274,33 @@ def _boxes(
             label = _reference_label(node, copy + 1, count)
             attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
         else:
-            label = (
-                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
-            )
+            label = _short_label(node, use) if big else _node_label(node, root_name, use)
             attrs = base
         element = f"node-{node.id}-copy{copy}" if copy else f"node-{node.id}"
         boxes.append((_name(node.id, copy), {"label": label, **attrs, "id": element}))
     return boxes
 
 
-def group_title(box: Box, calls: int) -> str:
-    """ "model.layers.0 (TransformerEncoderLayer)", "cell (RNNCell) x12" for a roll, "cell
-    (RNNCell), call 4 of 12" for one of `calls` calls."""
+def _box_title(box: Box) -> str:
+    """A collapsed call's title (GroupInfo.title), or a roll's: "cell (RNNCell) x12"."""
     if len(box.groups) > 1:
         first = box.groups[0]
         return f"{first.module} ({first.type}) \N{MULTIPLICATION SIGN}{len(box.groups)}"
-    return _cluster_title(box.groups[0], calls)
+    return box.groups[0].title
 
 
-def _cluster_title(group: GroupInfo, calls: int) -> str:
-    """The page's groupName (static/graph-model.js) says the same."""
-    title = f"{group.module} ({group.type})"
-    return f"{title}, call {group.call + 1} of {calls}" if calls > 1 else title
-
-
-def _box_attrs(box: Box, calls: int, root_name: str, big: bool) -> dict[str, str]:
-    """A collapsed group or a roll (of the module's `calls` calls): its title, its output's
-    shape and gradient, and the gradients of the parameters inside."""
-    rows = [_bold(group_title(box, calls))]
+def _box_attrs(box: Box, root_name: str, big: bool) -> dict[str, str]:
+    """A collapsed group or a roll: its title, its output's shape and gradient, and the
+    gradients of the parameters inside."""
+    rows = [_bold(_box_title(box))]
     rolled = box.groups
     if len(rolled) > 1:
         rows.append(html.escape(f"calls {rolled[0].call + 1} to {rolled[-1].call + 1}, rolled"))
     output = box.output
     if output is not None and not big:
         if output.shape is not None:
-            rows.append(html.escape(f"out {_shape_text(output.shape)} {output.dtype or ''}"))
-        rows.append(html.escape(f"{grad_name(output, root_name)} = {format_tensor(output.grad)}"))
+            rows.append(html.escape(f"out {shape_text(output.shape)} {output.dtype or ''}"))
+        rows.append(html.escape(f"{grad_name(output, root_name)} = {output.grad_text}"))
     if not big:
         prefix = rolled[0].module + "."
         for leaf in box.parameters[:MAX_BOX_PARAMETERS]:
@@ -389,12 +329,11 @@ def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> l
 
     def emit(gid: int, indent: str) -> list[str]:
         group = viewed.clusters[gid]
-        title = _cluster_title(group, viewed.repeats.get(group.module, 1))
         attrs = {
             **CLUSTER_ATTRS,
             "id": f"group-{gid}",
             "class": "group-cluster",
-            "label": f"<{_bold(title)}>",
+            "label": f"<{_bold(group.title)}>",
         }
         out = [f"{indent}subgraph cluster_g{gid} {{", f"{indent}\tgraph {_attrs(attrs)}"]
         out.extend(indent + line for line in in_cluster.get(gid, []))
@@ -407,9 +346,6 @@ def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> l
 
 
 def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
-    # Imported here: app.chainrule formats its numbers with this module's format_number.
-    from app.chainrule import edge_formulas
-
     return edge_formulas(drawing.nodes, drawing.edges)
 
 
@@ -446,40 +382,6 @@ def _edges_out_of(edges: list[EdgeInfo]) -> dict[int, list[EdgeInfo]]:
     for edge in edges:
         out.setdefault(edge.source, []).append(edge)
     return out
-
-
-# Operations that only rearrange a tensor: a layer's weight reaches its product through them.
-REARRANGING = frozenset(
-    {"TBackward0", "TransposeBackward0", "PermuteBackward0", "ViewBackward0", "ExpandBackward0"}
-)
-
-
-def layers(graph: GraphShape) -> dict[int, str]:
-    """The module a node belongs to, where its inputs say so: an operation fed by the
-    parameters of one module (model.0.weight and model.0.bias, directly or through a
-    transpose) is that module's ("model.0"). Parameters are the leaves named by a path."""
-    by_id = {node.id: node for node in graph.nodes}
-    into: dict[int, list[int]] = {}
-    for edge in graph.edges:
-        into.setdefault(edge.target, []).append(edge.source)
-
-    def modules(node_id: int, depth: int) -> set[str]:
-        node = by_id.get(node_id)
-        if node is None:
-            return set()
-        if node.kind == "leaf":
-            return {name.rsplit(".", 1)[0] for name in node.variables if "." in name}
-        if depth and node.op in REARRANGING:
-            return {m for source in into.get(node_id, []) for m in modules(source, depth - 1)}
-        return set()
-
-    found = {}
-    for node in graph.nodes:
-        if node.kind in {"op", "root"}:
-            owners = {m for source in into.get(node.id, []) for m in modules(source, 2)}
-            if len(owners) == 1:
-                found[node.id] = owners.pop()
-    return found
 
 
 def _name(node_id: int, copy: int = 0) -> str:
@@ -523,23 +425,11 @@ def _bold(text: str) -> str:
 Use = tuple[int, int, list[EdgeInfo]]
 
 
-def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
-    """One bold run: a regular run after a bold one would start where Graphviz thinks the
-    bold text ends, over its last letters."""
-    names = ", ".join(node.variables[:MAX_TITLE_NAMES])
-    if len(node.variables) > MAX_TITLE_NAMES:
-        names += f" and {len(node.variables) - MAX_TITLE_NAMES:,} more"
-    if node.kind == "leaf":
-        title = names or "leaf"
-    elif node.kind == "const":
-        title = f"{names or 'constant'} (cut, no grad)"
-    else:
-        title = f"{node.op} → {names}" if names else node.op
-    if use:
-        title += f" (use {use[0]} of {use[1]})"
-    if layer:
-        title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
-    return _bold(title)
+def _title(node: NodeInfo, use: Use | None = None) -> str:
+    """The node's title (NodeInfo.title), and which use a copy stands for. One bold run: a
+    regular run after a bold one would start where Graphviz thinks the bold text ends, over
+    its last letters."""
+    return _bold(f"{node.title} (use {use[0]} of {use[1]})" if use else node.title)
 
 
 def _reference_label(node: NodeInfo, use: int, count: int) -> str:
@@ -549,14 +439,14 @@ def _reference_label(node: NodeInfo, use: int, count: int) -> str:
     return _html(f"= {name}: {node.op} (use {use} of {count})")
 
 
-def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
-    return f"<{_title(node, use, layer)}>"
+def _short_label(node: NodeInfo, use: Use | None = None) -> str:
+    return f"<{_title(node, use)}>"
 
 
 def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
     """ "dz/dx = -5.4668"; on each copy of a leaf drawn once per use, the uses' shares adding
     up to it ("10 + 8 + 3 + 4 = 25") when they are single numbers."""
-    total = format_tensor(node.grad)
+    total = node.grad_text
     if use:
         shares = [edge.grad for edge in use[2]]
         if all(isinstance(share, int | float) and not isinstance(share, bool) for share in shares):
@@ -564,18 +454,16 @@ def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
     return f"{grad_name(node, root_name)} = {total}"
 
 
-def _node_label(
-    node: NodeInfo, root_name: str, use: Use | None = None, layer: str | None = None
-) -> str:
+def _node_label(node: NodeInfo, root_name: str, use: Use | None = None) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
     and an edge more for `dot` to place, a sizeable share of a small graph's layout."""
     saved = _saved_rows(node)
-    rows = [_title(node, use, layer)]
+    rows = [_title(node, use)]
     if node.shape is not None:
-        rows.append(html.escape(f"{_shape_text(node.shape)} {node.dtype or ''}".strip()))
+        rows.append(html.escape(f"{shape_text(node.shape)} {node.dtype or ''}".strip()))
     if node.value is not None:
-        rows.append(html.escape(f"value {format_tensor(node.value)}"))
+        rows.append(html.escape(f"value {node.value_text}"))
     if node.kind != "const":
         rows.append(html.escape(_grad_row(node, root_name, use)))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)

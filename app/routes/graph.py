@@ -12,9 +12,10 @@ from fastapi.openapi.models import Example
 from app.cache import ResponseCache, cache_key, shape_key
 from app.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
 from app.extras import ExtrasStore
+from app.graphs import layers
 from app.layout import LayoutService, Rendered
 from app.observe import note_program
-from app.render import build_dot, layers
+from app.render import build_dot
 from app.schemas import (
     GraphData,
     GraphDrawing,

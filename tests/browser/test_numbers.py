@@ -3,7 +3,7 @@ languages, compared value by value in Chromium."""
 
 from playwright.sync_api import Page
 
-from app.render import format_number
+from app.text import format_number
 
 VALUES = [
     -5.466781,
