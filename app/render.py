@@ -124,7 +124,6 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     time; the JSON still has all of it.
     """
     viewed = viewed or apply_view(graph, GraphView())
-    root_name = _root_name(graph)
     graph = viewed.shape
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
     # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
@@ -137,9 +136,9 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
         if box is None:
-            where.extend(_boxes(node, drawing, big, root_name, out_of.get(node.id, [])))
+            where.extend(_boxes(node, drawing, big, out_of.get(node.id, [])))
         else:
-            where.append((_name(node.id), _box_attrs(box, root_name, big)))
+            where.append((_name(node.id), _box_attrs(box, big)))
     edges = _drawn_edges(drawing, big, shared_over=split if viewed.boxes else None)
     top = in_cluster[None]
     if graph.nodes:
@@ -257,7 +256,6 @@ def _boxes(
     node: NodeInfo,
     drawing: Drawing,
     big: bool,
-    root_name: str,
     out: list[EdgeInfo],
 ) -> list[DrawnBox]:
     """The node's box, and its copies or references when it is drawn once per use. Every
@@ -274,7 +272,7 @@ def _boxes(
             label = _reference_label(node, copy + 1, count)
             attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
         else:
-            label = _short_label(node, use) if big else _node_label(node, root_name, use)
+            label = _short_label(node, use) if big else _node_label(node, use)
             attrs = base
         element = f"node-{node.id}-copy{copy}" if copy else f"node-{node.id}"
         boxes.append((_name(node.id, copy), {"label": label, **attrs, "id": element}))
@@ -289,7 +287,7 @@ def _box_title(box: Box) -> str:
     return box.groups[0].title
 
 
-def _box_attrs(box: Box, root_name: str, big: bool) -> dict[str, str]:
+def _box_attrs(box: Box, big: bool) -> dict[str, str]:
     """A collapsed group or a roll: its title, its output's shape and gradient, and the
     gradients of the parameters inside."""
     rows = [_bold(_box_title(box))]
@@ -300,7 +298,7 @@ def _box_attrs(box: Box, root_name: str, big: bool) -> dict[str, str]:
     if output is not None and not big:
         if output.shape is not None:
             rows.append(html.escape(f"out {shape_text(output.shape)} {output.dtype or ''}"))
-        rows.append(html.escape(f"{grad_name(output, root_name)} = {output.grad_text}"))
+        rows.append(html.escape(f"{output.grad_name} = {output.grad_text}"))
     if not big:
         prefix = rolled[0].module + "."
         for leaf in box.parameters[:MAX_BOX_PARAMETERS]:
@@ -363,18 +361,6 @@ def _edge_label(edge: EdgeInfo, formula: str | None, bundle: int | None = None) 
     if formula and "#" not in formula and formula != format_number(edge.local + 0.0):
         factor += f" = {formula}"
     return f"<{html.escape(factor)}<BR/>{html.escape(grad)}>"
-
-
-def _root_name(graph: GraphShape) -> str:
-    root = next((node for node in graph.nodes if node.id == graph.root), None)
-    return root.variables[0] if root and root.variables else "(root)"
-
-
-def grad_name(node: NodeInfo, root_name: str) -> str:
-    """What a node's gradient is: d(root)/d(its output), e.g. "dz/dy". A leaf's .grad is
-    another thing (it adds up over backward passes; a non-leaf's stays None), so the drawing
-    never calls this "grad"."""
-    return f"d{root_name}/d{node.variables[0] if node.variables else '(this)'}"
 
 
 def _edges_out_of(edges: list[EdgeInfo]) -> dict[int, list[EdgeInfo]]:
@@ -443,7 +429,7 @@ def _short_label(node: NodeInfo, use: Use | None = None) -> str:
     return f"<{_title(node, use)}>"
 
 
-def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
+def _grad_row(node: NodeInfo, use: Use | None) -> str:
     """ "dz/dx = -5.4668"; on each copy of a leaf drawn once per use, the uses' shares adding
     up to it ("10 + 8 + 3 + 4 = 25") when they are single numbers."""
     total = node.grad_text
@@ -451,10 +437,10 @@ def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
         shares = [edge.grad for edge in use[2]]
         if all(isinstance(share, int | float) and not isinstance(share, bool) for share in shares):
             total = " + ".join(format_number(float(share)) for share in shares) + f" = {total}"
-    return f"{grad_name(node, root_name)} = {total}"
+    return f"{node.grad_name} = {total}"
 
 
-def _node_label(node: NodeInfo, root_name: str, use: Use | None = None) -> str:
+def _node_label(node: NodeInfo, use: Use | None = None) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
     and an edge more for `dot` to place, a sizeable share of a small graph's layout."""
@@ -465,7 +451,7 @@ def _node_label(node: NodeInfo, root_name: str, use: Use | None = None) -> str:
     if node.value is not None:
         rows.append(html.escape(f"value {node.value_text}"))
     if node.kind != "const":
-        rows.append(html.escape(_grad_row(node, root_name, use)))
+        rows.append(html.escape(_grad_row(node, use)))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     if saved:
         lines = "<BR/>".join(saved)

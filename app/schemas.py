@@ -131,6 +131,12 @@ class NodeInfo(BaseModel):
     grad_text: str = Field(
         "", description="`grad` in a few words, as `value_text`; None when no gradient came."
     )
+    grad_name: str = Field(
+        "",
+        description="What `grad` is, as the drawing and the page name it: d(root)/d(this "
+        "node's output), e.g. 'dz/dy'; 'd(this)' for an output without a name. Not .grad, "
+        "which only a leaf keeps.",
+    )
 
 
 class EdgeInfo(BaseModel):

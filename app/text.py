@@ -1,9 +1,11 @@
 """The words and numbers the answer shows: a number, a tensor's value, a node's title, a
 module call's title, each written here once.
 
-Capture puts the texts in the answer (NodeInfo.title, value_text, grad_text, EdgeInfo's
-grad_text, GroupInfo.title); the drawing (app/render.py) and the page (static/) show them as
-they are, and the chain rule (app/chainrule.py) writes its numbers with `format_number`.
+Capture puts the texts in the answer (NodeInfo.title, value_text, grad_text, grad_name,
+EdgeInfo's grad_text, GroupInfo.title); the drawing (app/render.py) and the page (static/)
+show them as they are, and the chain rule (app/chainrule.py) writes its numbers with
+`format_number`.
+
 Pure functions of the answer's own data: this module imports nothing of the application but
 its schemas, so the worker and the server can both use it.
 """
@@ -88,6 +90,13 @@ def node_title(node: NodeInfo, layer: str | None = None) -> str:
     return f"{title} ({layer})" if layer else title
 
 
+def grad_name(node: NodeInfo, root: str) -> str:
+    """What a node's gradient is: d(root)/d(its output), e.g. "dz/dy". A leaf's .grad is
+    another thing (it adds up over backward passes; a non-leaf's stays None), so neither the
+    drawing nor the page calls this "grad"."""
+    return f"d{root}/d{node.variables[0] if node.variables else '(this)'}"
+
+
 def group_title(group: GroupInfo, calls: int) -> str:
     """ "model.layers.0 (TransformerEncoderLayer)"; "cell (RNNCell), call 4 of 12" for one of
     `calls` calls of the same module."""
@@ -97,8 +106,10 @@ def group_title(group: GroupInfo, calls: int) -> str:
 
 def write_texts(graph: GraphShape, layer_of: dict[int, str]) -> None:
     """Give a newly captured graph its texts, in place: every node's title (with its layer
-    from `layer_of`, app/graphs.py's `layers`), value and gradient, every edge's gradient
-    and every module call's title."""
+    from `layer_of`, app/graphs.py's `layers`), value, gradient and the gradient's name,
+    every edge's gradient and every module call's title."""
+    root = next((node for node in graph.nodes if node.id == graph.root), None)
+    root_name = root.variables[0] if root and root.variables else "(root)"
     calls = Counter(group.module for group in graph.groups)
     for group in graph.groups:
         group.title = group_title(group, calls[group.module])
@@ -106,5 +117,6 @@ def write_texts(graph: GraphShape, layer_of: dict[int, str]) -> None:
         node.title = node_title(node, layer_of.get(node.id))
         node.value_text = format_tensor(node.value)
         node.grad_text = format_tensor(node.grad)
+        node.grad_name = grad_name(node, root_name)
     for edge in graph.edges:
         edge.grad_text = format_tensor(edge.grad)

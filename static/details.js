@@ -1,6 +1,6 @@
 // The Details panel: everything about the selected node, with links to its neighbours.
 import { formatTensor, formatTerm } from "./format.js";
-import { gradName, gradientTerms, groupsAround, inputsOf, nodeById, sameInEachCall } from "./graph-model.js";
+import { gradientTerms, groupsAround, inputsOf, nodeById, sameInEachCall } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
 import { tensorView } from "./tensor-view.js";
@@ -129,7 +129,7 @@ function render(id) {
   const list = element("dl", undefined, "facts");
   // What the learner came for first: the gradient, how it was made, and .grad.
   if (node.kind !== "const") {
-    row(list, gradName(answer, node), tensorView(node.grad, node.grad_text), gradientStory(answer, node));
+    row(list, node.grad_name, tensorView(node.grad, node.grad_text), gradientStory(answer, node));
   }
   const rule = node.kind === "leaf" ? answer.chain_rule?.[node.variables[0]] : undefined;
   if (rule) row(list, "Chain rule", element("code", rule.text));

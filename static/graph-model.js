@@ -127,14 +127,6 @@ export function pathToRoot(answer, id) {
   return { nodes, edges: nodes.flatMap(towardsRoot) };
 }
 
-// What a node's gradient is, named as the drawing names it (app/render.py's grad_name):
-// d(root)/d(this node's output), e.g. "dz/dy". Not .grad, which only a leaf keeps.
-export function gradName(answer, node) {
-  const root = nodeById(answer, answer.root);
-  const of = root?.variables[0] ?? "(root)";
-  return `d${of}/d${node.variables[0] ?? "(this)"}`;
-}
-
 // How backward made a node's gradient: along each edge out of it (towards the root), the
 // gradient at the edge's target times the edge's local derivative (null between tensors).
 // Several terms add up. `text`: the gradient the edge carried, as the answer writes it.

@@ -171,6 +171,19 @@ def test_operations_are_titled_with_their_layer() -> None:
     assert titles == ["AddmmBackward0 (model.0)", "AddmmBackward0 (model.2)"]
 
 
+def test_a_gradient_is_named_d_root_d_node() -> None:
+    """Not .grad, which only a leaf keeps: the gradient of the root with respect to it."""
+    graph, _ = run(PROGRAMS["seed_chain_rule"])
+    assert sorted(info.grad_name for info in graph.nodes) == ["dz/dx", "dz/dy", "dz/dz"]
+    unnamed = "import torch\nx = torch.tensor(2.0, requires_grad=True)\n(x.exp() * 2).backward()\n"
+    names = {info.op: info.grad_name for info in run(unnamed)[0].nodes}
+    assert names == {
+        "MulBackward0": "d(root)/d(this)",
+        "ExpBackward0": "d(root)/d(this)",
+        "AccumulateGrad": "d(root)/dx",
+    }
+
+
 def test_the_drawing_shows_the_answers_texts() -> None:
     graph, _ = run(PROGRAMS["seed_chain_rule"])
     dot = html.unescape(build_dot(graph))
@@ -178,4 +191,4 @@ def test_the_drawing_shows_the_answers_texts() -> None:
         assert info.title in dot
         if info.value is not None:
             assert f"value {info.value_text}" in dot
-        assert f"= {info.grad_text}" in dot
+        assert f"{info.grad_name} = {info.grad_text}" in dot

@@ -5,7 +5,6 @@ import { test } from "node:test";
 import {
   edgeElementId,
   findNodes,
-  gradName,
   gradientTerms,
   hasDrawing,
   inputsOf,
@@ -102,13 +101,6 @@ test("the path to the root holds every node and edge a gradient came along", () 
   assert.equal(path.edges.length, 5);
   const fromRoot = pathToRoot(answer, 4);
   assert.deepEqual(fromRoot, { nodes: [4], edges: [] });
-});
-
-test("a gradient is named d(root)/d(node)", () => {
-  const answer = chainRule();
-  assert.equal(gradName(answer, nodeById(answer, 1)), "dz/dx");
-  const unnamed = node(7, "MulBackward0", "op", [], 1);
-  assert.equal(gradName(answer, unnamed), "dz/d(this)");
 });
 
 test("each use sends back its term: upstream gradient times local derivative", () => {
