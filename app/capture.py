@@ -22,7 +22,7 @@ from torch.autograd.graph import Node
 
 from app.chainrule import chain_rule
 from app.gradcheck import LeafGradient, check_gradients
-from app.graphs import distances_to, layers
+from app.graphs import distances_to, layers, reached_from
 from app.learner_errors import explain
 from app.modules import ModuleCalls
 from app.modules import attribute as attribute_nodes
@@ -190,32 +190,32 @@ class GraphCapture:
     # Walking and hooking ---------------------------------------------------------------
 
     def walk(self, kind: str, roots: list[torch.Tensor], names: dict[str, Any]) -> BackwardPass:
-        """Visit every node reachable from the roots, with a stack (graphs can be deep)."""
+        """Visit every node reachable from the roots, numbering each and noting its edges."""
         labels = _names_by_tensor(names)
-        stack = [root.grad_fn for root in roots if root.grad_fn is not None]
-        seen: set[Node] = set()
         nodes: list[Node] = []
         edges: list[tuple[Node, Node, int]] = []
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            nodes.append(node)
-            if len(nodes) > self.limits.max_graph_nodes:
-                raise too_big(f"the graph has more than {self.limits.max_graph_nodes} nodes")
-            if node not in self.ids:
-                self.ids[node] = next(self.counter)
+
+        def inputs(node: Node) -> list[Node]:
+            found = []
             for input_nr, (child, _) in enumerate(node.next_functions):
                 if child is not None:
                     edges.append((child, node, input_nr))
-                    stack.append(child)
+                    found.append(child)
             # One tensor stacked thousands of times is one node with thousands of edges.
             if len(edges) > self.limits.max_graph_edges:
                 raise too_big(
                     f"the graph has more than {self.limits.max_graph_edges} edges "
                     "(inputs of its operations)"
                 )
+            return found
+
+        starts = [root.grad_fn for root in roots if root.grad_fn is not None]
+        for node in reached_from(starts, inputs):
+            nodes.append(node)
+            if len(nodes) > self.limits.max_graph_nodes:
+                raise too_big(f"the graph has more than {self.limits.max_graph_nodes} nodes")
+            if node not in self.ids:
+                self.ids[node] = next(self.counter)
         snapshots = {node: self._snapshot(node, labels) for node in nodes}
         return BackwardPass(kind, roots, nodes, edges, snapshots)
 

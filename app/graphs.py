@@ -1,5 +1,6 @@
-"""Walks over a graph's edges, written once: which nodes reach a node (and how far they are),
-the order backward can take them in, and which module's parameters each operation uses.
+"""Walks over a graph's edges, written once: which nodes are reached from a node, which reach
+it (and how far they are), the order backward can take them in, and which module's
+parameters each operation uses.
 
 Edges are (source, target) pairs, data flowing from source to target in the forward pass and
 gradients back. The walks are iterative (graphs can be tens of thousands of nodes deep) and
@@ -8,7 +9,7 @@ answer's ids. Pure functions of the answer's own data, like app/text.py: nothing
 application but its schemas is imported, so the worker and the server can both use them.
 """
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeVar
 
 from app.schemas import EdgeInfo, GraphShape
@@ -19,6 +20,24 @@ Node = TypeVar("Node", bound=Hashable)
 def pairs(edges: Iterable[EdgeInfo]) -> Iterator[tuple[int, int]]:
     """(source, target) of each of the answer's edges."""
     return ((edge.source, edge.target) for edge in edges)
+
+
+def reached_from(
+    starts: Iterable[Node], inputs: Callable[[Node], Iterable[Node]]
+) -> Iterator[Node]:
+    """Every node reached from `starts` by following `inputs` (a node -> the nodes it leads
+    to), each once, depth first: the last of a node's inputs is taken first. Lazy: a node's
+    `inputs` are asked for only once the caller has taken the node, so a caller that finds
+    the graph too big stops the walk there, and `inputs` may note the edges as it goes."""
+    stack = list(starts)
+    seen: set[Node] = set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(inputs(node))
 
 
 def distances_to(root: Node, edges: Iterable[tuple[Node, Node]]) -> dict[Node, int]:

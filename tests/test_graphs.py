@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from torch.autograd.graph import Node
 
 from app.evaluate import evaluate
-from app.graphs import backward_order, distances_to
+from app.graphs import backward_order, distances_to, reached_from
 from app.schemas import GraphRequest
 from app.settings import Limits
 
@@ -41,6 +41,34 @@ def test_backward_order_takes_a_node_once_every_node_it_feeds_is_done(
     for source, target in edges:  # of what it feeds, what reaches the root is done first
         if target in position:
             assert position[target] < position[source]
+
+
+@given(dags)
+def test_a_walk_reaches_each_node_once(edges: list[tuple[int, int]]) -> None:
+    """Walking inputs from the root reaches exactly what reaches the root."""
+    inputs: dict[int, list[int]] = {}
+    for source, target in edges:
+        inputs.setdefault(target, []).append(source)
+    walked = list(reached_from([11], lambda node: inputs.get(node, [])))
+    assert len(walked) == len(set(walked))
+    assert set(walked) == set(distances_to(11, edges))
+
+
+def test_a_walk_is_depth_first_and_lazy() -> None:
+    """The last input first, as capture has always numbered the nodes; a node's inputs are
+    asked for only once it is taken, so a walk stopped early asks no more."""
+    inputs = {0: [1, 2], 1: [3], 2: [3, 4], 3: [], 4: []}
+    asked: list[int] = []
+
+    def ask(node: int) -> list[int]:
+        asked.append(node)
+        return inputs[node]
+
+    assert list(reached_from([0], ask)) == [0, 2, 4, 3, 1]
+    walk = reached_from([0], ask)
+    asked.clear()
+    assert [next(walk), next(walk)] == [0, 2]
+    assert asked == [0]
 
 
 def test_nodes_that_do_not_reach_the_root_are_left_out() -> None:
