@@ -175,7 +175,7 @@ def _drawn_edges(drawing: Drawing, big: bool, shared_over: int | None) -> list[E
     """Every edge drawn, each from the box (the node's own, a copy or a reference) that
     stands for its source in this use. With `shared_over`, the edges of a node drawn once
     for more uses than that carry no label: its share per use is in Details."""
-    formulas = {} if big else _edge_formulas(drawing)
+    formulas = {} if big else edge_formulas(drawing.nodes, drawing.edges)
     uses = Counter(edge.source for edge in drawing.edges)
     next_copy = dict.fromkeys([*drawing.copies, *drawing.references], 0)
     edges = []
@@ -341,10 +341,6 @@ def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> l
         return out
 
     return [line for gid in children.get(None, []) for line in emit(gid, "\t")]
-
-
-def _edge_formulas(drawing: Drawing) -> dict[tuple[int, int, int], str]:
-    return edge_formulas(drawing.nodes, drawing.edges)
 
 
 def _edge_label(edge: EdgeInfo, formula: str | None, bundle: int | None = None) -> str:
