@@ -43,9 +43,11 @@ def format_tensor(value: Any, limit: int = TENSOR_ITEMS) -> str:
     items, or a large tensor's summary ("min -1, max 2, mean 0.5000": its shape is shown
     beside it wherever it is shown)."""
     if isinstance(value, list):
-        flat = _flatten(value, limit + 1)
-        items = ", ".join(format_tensor(item) for item in flat[:limit])
-        return f"[{items}{', …' if len(flat) > limit else ''}]"
+        flat = value[: limit + 1]
+        if any(isinstance(item, list) for item in flat):
+            flat = _flatten(value, limit + 1)
+        items = ", ".join([_item(item) for item in flat[:limit]])
+        return f"[{items}, …]" if len(flat) > limit else f"[{items}]"
     if isinstance(value, dict) and "shape" in value:
         return (
             f"min {format_number(value['min'])}, max {format_number(value['max'])}, "
@@ -54,6 +56,10 @@ def format_tensor(value: Any, limit: int = TENSOR_ITEMS) -> str:
     if value is None:
         return NO_VALUE
     return format_number(value)
+
+
+def _item(item: Any) -> str:
+    return format_number(item) if isinstance(item, float | int) else format_tensor(item)
 
 
 def _flatten(value: list[Any], limit: int) -> list[Any]:
@@ -113,10 +119,23 @@ def write_texts(graph: GraphShape, layer_of: dict[int, str]) -> None:
     calls = Counter(group.module for group in graph.groups)
     for group in graph.groups:
         group.title = group_title(group, calls[group.module])
+    # Capture's summaries are one object per tensor content (a node's gradient is the one
+    # its incoming edges carried, its value what the next node saved): each written once.
+    # The graph holds every one of them meanwhile, so no id is reused.
+    written: dict[int, str] = {}
+
+    def text(value: Any) -> str:
+        if not isinstance(value, list | dict):
+            return format_tensor(value)
+        found = written.get(id(value))
+        if found is None:
+            found = written[id(value)] = format_tensor(value)
+        return found
+
     for node in graph.nodes:
         node.title = node_title(node, layer_of.get(node.id))
-        node.value_text = format_tensor(node.value)
-        node.grad_text = format_tensor(node.grad)
+        node.value_text = text(node.value)
+        node.grad_text = text(node.grad)
         node.grad_name = grad_name(node, root_name)
     for edge in graph.edges:
-        edge.grad_text = format_tensor(edge.grad)
+        edge.grad_text = text(edge.grad)
