@@ -29,9 +29,9 @@ from anyio.from_thread import start_blocking_portal
 from pydantic import ValidationError
 
 from app.contract.errors import ProgramError
-from app.contract.numbers import format_tensor
 from app.contract.schemas import GraphRequest, GraphResponse, Problem, VariableInfo
 from app.contract.settings import Settings
+from app.contract.text import format_tensor
 from app.server.png import PngError, render_png
 from app.server.problems import BUSY, PROBLEM_TYPE, program_problem, validation_problem
 from app.server.routes.graph import answer

@@ -1,8 +1,6 @@
 // The Details panel: everything about the selected node, with links to its neighbours.
 import { formatTensor, formatTerm } from "./format.js";
-import {
-  gradName, gradientTerms, groupName, groupsAround, inputsOf, nodeById, nodeTitle, sameInEachCall,
-} from "./graph-model.js";
+import { gradientTerms, groupsAround, inputsOf, nodeById, sameInEachCall } from "./graph-model.js";
 import { getAnswer, on, select } from "./state.js";
 import { element } from "./dom.js";
 import { tensorView } from "./tensor-view.js";
@@ -26,7 +24,7 @@ function shapeText(shape) {
 }
 
 function nodeLink(node) {
-  const link = element("a", nodeTitle(node, getAnswer()));
+  const link = element("a", node.title);
   link.href = `#node-${node.id}`;
   link.dataset.select = String(node.id);
   return link;
@@ -45,7 +43,7 @@ function edgeList(answer, edges, neighbourOf, empty) {
   const list = element("ul", undefined, "edge-list");
   for (const edge of edges) {
     const item = element("li");
-    item.append(nodeLink(nodeById(answer, neighbourOf(edge))), ` — grad ${formatTensor(edge.grad)}`);
+    item.append(nodeLink(nodeById(answer, neighbourOf(edge))), ` — grad ${edge.grad_text}`);
     list.append(item);
   }
   return list;
@@ -64,7 +62,7 @@ function stepList(answer, steps, shownId) {
       link.dataset.select = String(id);
       item.append(link);
     }
-    item.append(` — grad ${formatTensor(nodeById(answer, id)?.grad)}`);
+    item.append(` — grad ${nodeById(answer, id)?.grad_text}`);
     list.append(item);
   }
   return list;
@@ -90,13 +88,13 @@ function gradientStory(answer, node) {
     const item = element("li", "from ");
     const told = formatTerm(term);
     // A lone gradient that is no product is the one shown above: not again.
-    const again = terms.length === 1 && told === formatTensor(term.grad);
+    const again = terms.length === 1 && told === term.text;
     item.append(nodeLink(term.target), again ? "" : `: ${told}`);
     list.append(item);
   }
-  const shares = terms.map((term) => formatTensor(term.grad));
+  const shares = terms.map((term) => term.text);
   const why = terms.length > 1
-    ? `Each use sends back its share; they add up: ${shares.join(" + ")} = ${formatTensor(node.grad)}.`
+    ? `Each use sends back its share; they add up: ${shares.join(" + ")} = ${node.grad_text}.`
     : "The gradient at the next box times the local derivative along the edge (the chain rule).";
   story.append(list, element("p", why));
   if (node.kind === "leaf") story.append(element("p", "Backward adds it into .grad."));
@@ -131,20 +129,20 @@ function render(id) {
   const list = element("dl", undefined, "facts");
   // What the learner came for first: the gradient, how it was made, and .grad.
   if (node.kind !== "const") {
-    row(list, gradName(answer, node), tensorView(node.grad), gradientStory(answer, node));
+    row(list, node.grad_name, tensorView(node.grad, node.grad_text), gradientStory(answer, node));
   }
   const rule = node.kind === "leaf" ? answer.chain_rule?.[node.variables[0]] : undefined;
   if (rule) row(list, "Chain rule", element("code", rule.text));
   const kept = dotGrad(answer, node);
   if (kept) row(list, ".grad", kept);
-  row(list, "Value", tensorView(node.value));
+  row(list, "Value", tensorView(node.value, node.value_text));
   row(list, "Shape", `${shapeText(node.shape)}${node.dtype ? `, ${node.dtype}` : ""}`);
   row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
   if (node.note) row(list, "Cut", node.note);
   row(list, "Operation", element("code", node.op));
   const around = groupsAround(answer, node.id);
   if (around.length) {
-    row(list, "Module call", around.map((group) => groupName(answer, group)).join(", inside "));
+    row(list, "Module call", around.map((group) => group.title).join(", inside "));
   }
   const steps = sameInEachCall(answer, node.id);
   if (steps.length) row(list, "In each call", stepList(answer, steps, node.id));
@@ -152,7 +150,7 @@ function render(id) {
   row(list, "Saved tensors", savedList(node.saved));
   row(list, "Inputs", edgeList(answer, inputs, (edge) => edge.source, "none: a leaf has no inputs"));
   if (node.backward_step !== null) row(list, "Backward step", String(node.backward_step));
-  const heading = element("h3", nodeTitle(node, answer));
+  const heading = element("h3", node.title);
   heading.tabIndex = -1;
   body.replaceChildren(heading, list);
 }

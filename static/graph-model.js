@@ -9,26 +9,6 @@ export function nodeById(answer, id) {
   return answer?.nodes.find((node) => node.id === id) ?? null;
 }
 
-// A node's title: the op and the names bound to its output, after the module call that made
-// it ("model.fc1 (Linear): AddmmBackward0"), else with the module whose parameters it uses
-// ("AddmmBackward0 (model.0)", as app/server/render.py's _title draws it).
-export function nodeTitle(node, answer) {
-  const names = node.variables.join(", ");
-  if (node.kind === "leaf") return names || "leaf";
-  const title = names ? `${node.op} → ${names}` : node.op;
-  const group = groupOf(answer, node.id);
-  if (group) return `${groupName(answer, group)}: ${title}`;
-  const layer = answer?.layers?.[node.id];
-  return layer ? `${title} (${layer})` : title;
-}
-
-// "model.layers.0 (TransformerEncoderLayer)", with "call 3 of 12" when it ran several times.
-export function groupName(answer, group) {
-  const calls = groupIndex(answer).calls.get(group.module) ?? 1;
-  const name = `${group.module} (${group.type})`;
-  return calls > 1 ? `${name}, call ${group.call + 1} of ${calls}` : name;
-}
-
 const groupIndexes = new WeakMap();
 
 function groupIndex(answer) {
@@ -36,13 +16,11 @@ function groupIndex(answer) {
   if (index) return index;
   const byId = new Map();
   const ofNode = new Map();
-  const calls = new Map();
   for (const group of answer?.groups ?? []) {
     byId.set(group.id, group);
     for (const id of group.nodes) ofNode.set(id, group);
-    calls.set(group.module, (calls.get(group.module) ?? 0) + 1);
   }
-  index = { byId, ofNode, calls };
+  index = { byId, ofNode };
   if (answer) groupIndexes.set(answer, index);
   return index;
 }
@@ -94,6 +72,22 @@ export function viewOpening(answer, id) {
   };
 }
 
+// Every node reached from `start` by following `next` (a node's id -> the ids it leads to),
+// `start` included: the page's one walk over the graph (app/contract/graphs.py has the server's).
+export function reachedFrom(start, next) {
+  const seen = new Set([start]);
+  const pending = [start];
+  while (pending.length) {
+    for (const other of next(pending.pop())) {
+      if (!seen.has(other)) {
+        seen.add(other);
+        pending.push(other);
+      }
+    }
+  }
+  return seen;
+}
+
 // Edges by the node they feed and by the node they leave, and the nodes from which the root
 // can be reached: worked out once per answer, not on every selection (a graph can have
 // thousands of edges). The lists are shared: read them, do not change them.
@@ -110,16 +104,7 @@ function indexOf(answer) {
     if (!outputs.has(edge.source)) outputs.set(edge.source, []);
     outputs.get(edge.source).push(edge);
   }
-  const reachesRoot = new Set([answer.root]);
-  const pending = [answer.root];
-  while (pending.length) {
-    for (const edge of inputs.get(pending.pop()) ?? []) {
-      if (!reachesRoot.has(edge.source)) {
-        reachesRoot.add(edge.source);
-        pending.push(edge.source);
-      }
-    }
-  }
+  const reachesRoot = reachedFrom(answer.root, (id) => (inputs.get(id) ?? []).map((edge) => edge.source));
   index = { inputs, outputs, reachesRoot };
   indexes.set(answer, index);
   return index;
@@ -137,38 +122,18 @@ export function outputsOf(answer, id) {
 // Every node and edge on a forward path from `id` to the root: where its gradient came from.
 export function pathToRoot(answer, id) {
   const { reachesRoot } = indexOf(answer);
-  const nodes = new Set([id]);
-  const edges = [];
-  const forward = [id];
-  while (forward.length) {
-    const current = forward.pop();
-    for (const edge of outputsOf(answer, current)) {
-      if (!reachesRoot.has(edge.target)) continue;
-      edges.push(edge);
-      if (!nodes.has(edge.target)) {
-        nodes.add(edge.target);
-        forward.push(edge.target);
-      }
-    }
-  }
-  return { nodes: [...nodes], edges };
-}
-
-// What a node's gradient is, named as the drawing names it (app/server/render.py's grad_name):
-// d(root)/d(this node's output), e.g. "dz/dy". Not .grad, which only a leaf keeps.
-export function gradName(answer, node) {
-  const root = nodeById(answer, answer.root);
-  const of = root?.variables[0] ?? "(root)";
-  return `d${of}/d${node.variables[0] ?? "(this)"}`;
+  const towardsRoot = (node) => outputsOf(answer, node).filter((edge) => reachesRoot.has(edge.target));
+  const nodes = [...reachedFrom(id, (node) => towardsRoot(node).map((edge) => edge.target))];
+  return { nodes, edges: nodes.flatMap(towardsRoot) };
 }
 
 // How backward made a node's gradient: along each edge out of it (towards the root), the
 // gradient at the edge's target times the edge's local derivative (null between tensors).
-// Several terms add up.
+// Several terms add up. `text`: the gradient the edge carried, as the answer writes it.
 export function gradientTerms(answer, id) {
   return outputsOf(answer, id).filter((edge) => !edge.cut).map((edge) => {
     const target = nodeById(answer, edge.target);
-    return { edge, target, upstream: target?.grad ?? null, local: edge.local ?? null, grad: edge.grad };
+    return { edge, target, upstream: target?.grad ?? null, local: edge.local ?? null, text: edge.grad_text };
   });
 }
 

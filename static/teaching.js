@@ -26,11 +26,6 @@ function section(title, id) {
   return box;
 }
 
-function nodeLabel(node) {
-  if (node.variables.length) return `${node.variables.join(", ")} (${node.op})`;
-  return node.op;
-}
-
 function table(headers, rows, label) {
   const grid = element("table", null, "teaching-table");
   grid.setAttribute("aria-label", label);
@@ -60,15 +55,15 @@ function table(headers, rows, label) {
 // the local derivative)", or the shares of several uses adding up.
 function arrival(answer, node) {
   const terms = gradientTerms(answer, node.id);
-  if (node.kind === "root" || terms.length === 0) return formatTensor(node.grad);
+  if (node.kind === "root" || terms.length === 0) return node.grad_text;
   if (terms.length === 1) {
     const [term] = terms;
-    const at = term.target ? nodeLabel(term.target) : "the next node";
+    const at = term.target?.title ?? "the next node";
     const told = formatTerm(term);
-    return told === formatTensor(term.grad) ? told : `${told} (the gradient at ${at} times the local derivative)`;
+    return told === term.text ? told : `${told} (the gradient at ${at} times the local derivative)`;
   }
-  const shares = terms.map((term) => formatTensor(term.grad));
-  return `${formatTensor(node.grad)}, the sum of its ${terms.length} uses: ${shares.join(" + ")}`;
+  const shares = terms.map((term) => term.text);
+  return `${node.grad_text}, the sum of its ${terms.length} uses: ${shares.join(" + ")}`;
 }
 
 function stepper(answer, options) {
@@ -123,7 +118,7 @@ function stepper(answer, options) {
     const node = order[position];
     position += 1;
     highlight(node.id, position);
-    const text = `Step ${position} of ${order.length}: ${nodeLabel(node)} receives the gradient ` +
+    const text = `Step ${position} of ${order.length}: ${node.title} receives the gradient ` +
       `${arrival(answer, node)}${node.kind === "leaf" ? ", which is added to its .grad." : "."}`;
     status.textContent = text;
     trail.append(element("li", text));

@@ -1,6 +1,7 @@
 // Tensors as a learner reads them: a number as text; a vector or a matrix as a small grid with
 // its shape, each cell shaded by its sign and size (a heatmap), folded away behind a one-line
-// summary when it has more than a few numbers; anything else as format.js's text.
+// summary when it has more than a few numbers; anything else as its text (the answer's, e.g.
+// a node's value_text, else format.js's).
 import { element } from "./dom.js";
 import { formatNumber, formatTensor } from "./format.js";
 
@@ -30,10 +31,10 @@ function grid(rows, largest) {
   return table;
 }
 
-export function tensorView(value) {
+export function tensorView(value, text = formatTensor(value)) {
   const shape = shapeOf(value);
   if (shape.length === 0 || shape.length > 2 || shape.includes(0)) {
-    return element("code", formatTensor(value));
+    return element("code", text);
   }
   const rows = shape.length === 1 ? [value] : value;
   const numbers = rows.flat().filter((item) => typeof item === "number");
@@ -47,6 +48,6 @@ export function tensorView(value) {
     return box;
   }
   const folded = element("details", null, "tensor");
-  folded.append(element("summary", `${size}: ${formatTensor(value, 4)}`), table);
+  folded.append(element("summary", `${size}: ${text}`), table);
   return folded;
 }

@@ -15,7 +15,7 @@ import pytest
 
 from app import client
 from app.client import Client, GraphError, GraphResult, LocalPipeline, graph
-from app.contract.numbers import format_number
+from app.contract.text import format_number
 from tests.jupyter_view import variables_rows
 from tests.reference import assert_close, run_reference
 from tests.seed_cells import CHAIN_RULE_LESSON, CLASSIFIER_AUTOGRAD_LESSON, WHOLE_NOTEBOOK_STDOUT

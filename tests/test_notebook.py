@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from app.contract.numbers import format_number, format_tensor
+from app.contract.text import format_number, format_tensor
 from tests.examples import EXAMPLES
 from tests.jupyter_view import variables_rows
 from tests.reference import run_reference

@@ -4,12 +4,13 @@ import re
 
 import pytest
 
+from app.contract.graphs import layers
 from app.contract.schemas import EdgeInfo, GraphRequest, GraphShape
 from app.contract.settings import Limits
-from app.server.render import DOT_MAX_BOXES, MAX_DRAWN_BOXES, SPLIT_FAN_OUT, build_dot, layers
+from app.server.render import DOT_MAX_BOXES, MAX_DRAWN_BOXES, SPLIT_FAN_OUT, build_dot
 from app.server.spread_uses import fit
 from app.worker.evaluate import evaluate
-from tests.graphs import node, shared_weight_chain
+from tests.graphs import described, node, shared_weight_chain
 
 
 def test_shared_leaf_is_drawn_once_per_use_and_keeps_every_edge() -> None:
@@ -63,7 +64,7 @@ def hub_chain(steps: int) -> GraphShape:
     edges = [EdgeInfo(source=i + 1, target=i, input_nr=0, grad=1.0) for i in range(steps)]
     edges += [EdgeInfo(source=hub, target=i, input_nr=1, grad=2.0) for i in range(1, steps + 1)]
     edges.append(EdgeInfo(source=leaf, target=hub, input_nr=0, grad=1.0))
-    return GraphShape(root=0, nodes=nodes, edges=edges)
+    return described(GraphShape(root=0, nodes=nodes, edges=edges))
 
 
 def test_shared_operation_keeps_its_box_and_first_use_and_the_rest_get_references() -> None:
@@ -92,7 +93,7 @@ def test_shared_operation_keeps_its_box_and_first_use_and_the_rest_get_reference
 def test_labels_are_quoted() -> None:
     graph = shared_weight_chain(1)
     graph.nodes[0].variables = ['a"b\\c<d>']
-    dot = build_dot(graph)
+    dot = build_dot(described(graph))
     assert "a&quot;b\\c&lt;d&gt;" in dot
 
 
@@ -132,7 +133,7 @@ def fan(leaves: int, ops: int, uses: int = 1) -> GraphShape:
         for j in range(leaves)
         for k in range(uses)
     ]
-    return GraphShape(root=0, nodes=nodes, edges=edges)
+    return described(GraphShape(root=0, nodes=nodes, edges=edges))
 
 
 def test_one_leaf_used_sixty_thousand_times_is_one_edge_in_the_drawing() -> None:
@@ -169,6 +170,6 @@ def test_shared_weight_of_a_long_loop_counts_every_copy() -> None:
 def test_a_tensor_with_many_names_shows_a_few() -> None:
     graph = shared_weight_chain(1)
     graph.nodes[-1].variables = [f"w{i}" for i in range(5_000)]
-    dot = build_dot(graph)
+    dot = build_dot(described(graph))
     assert "w0, w1, w2 and 4,997 more" in dot
     assert "w3," not in dot

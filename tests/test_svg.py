@@ -6,12 +6,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from app.contract.numbers import format_number, format_tensor
 from app.contract.schemas import EdgeInfo, GraphData, GraphRequest, GraphShape, NodeInfo
 from app.contract.settings import Limits
+from app.contract.text import format_number, format_tensor
 from app.server.layout import LayoutService
 from app.server.render import build_dot
 from app.worker.evaluate import evaluate
+from tests.graphs import described
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -67,7 +68,7 @@ def test_no_links_are_ever_built(chain_rule: GraphData, layout: LayoutService) -
 def test_labels_are_escaped(chain_rule: GraphData, layout: LayoutService) -> None:
     hostile = chain_rule.model_copy(deep=True)
     hostile.nodes[0].op = '<B>x</B>"]; evil [URL="javascript:alert(1)'
-    dot = build_dot(hostile)
+    dot = build_dot(described(hostile))
     assert "&lt;B&gt;" in dot
     assert "<a " not in render(layout, dot)
 
@@ -99,7 +100,7 @@ def test_numbers_print_as_pytorch_does(value: float | str | bool, text: str) -> 
 
 def test_tensor_summaries() -> None:
     assert format_tensor([[1.0, 2.5], [3.0, 4.0], [5.0, 6.0]]) == "[1, 2.5000, 3, 4, …]"
-    assert format_tensor(None) == "—"
+    assert format_tensor(None) == "None"
     summary = {"shape": [200], "numel": 200, "min": -1.0, "max": 2.0, "mean": 0.5, "head": []}
     assert format_tensor(summary) == "min -1, max 2, mean 0.5000"
 
@@ -135,7 +136,7 @@ def test_edge_labels_are_short(layout: LayoutService) -> None:
         EdgeInfo(source=1, target=0, input_nr=0, grad=summary),
         EdgeInfo(source=2, target=1, input_nr=0, grad=[1.0, 2.0, 3.0]),
     ]
-    dot = build_dot(GraphShape(root=0, nodes=nodes, edges=edges))
+    dot = build_dot(described(GraphShape(root=0, nodes=nodes, edges=edges)))
     assert 'label="grad 32×16, mean 0.5000"' in dot  # noqa: RUF001 - the times sign
     assert 'label="grad [1, 2, …]"' in dot
     assert layout.render(dot, 5.0).svg is not None

@@ -5,8 +5,8 @@ drawing's edge labels (app.server.render) read the same table."""
 from collections.abc import Callable
 from typing import Any
 
-from app.contract.numbers import format_number
 from app.contract.schemas import EdgeInfo, NodeInfo
+from app.contract.text import format_number
 
 # op -> (names of its inputs, name of its output, saved values, input_nr) -> formula
 Formula = Callable[[list[str], str, dict[str, Any], int], str | None]

@@ -114,6 +114,29 @@ class NodeInfo(BaseModel):
     call: int | None = Field(
         None, description="Which call of that module made it, 0-based; null with `module`."
     )
+    title: str = Field(
+        "",
+        description="What the drawing and the page call it: the names bound to a leaf's "
+        "tensor ('x', 'leaf' when none), an operation and the names of its output "
+        "('PowBackward0 → y'), then the module whose parameters it uses ('AddmmBackward0 "
+        "(model.0)', as in `layers`); a constant's names and '(cut, no grad)'. At most three "
+        "names, and how many more.",
+    )
+    value_text: str = Field(
+        "",
+        description="`value` in a few words, as the drawing shows it: a number as PyTorch "
+        "prints it (-5.4668), the first 4 items of a tensor, or a large tensor's min, max "
+        "and mean; None when the value is not known.",
+    )
+    grad_text: str = Field(
+        "", description="`grad` in a few words, as `value_text`; None when no gradient came."
+    )
+    grad_name: str = Field(
+        "",
+        description="What `grad` is, as the drawing and the page name it: d(root)/d(this "
+        "node's output), e.g. 'dz/dy'; 'd(this)' for an output without a name. Not .grad, "
+        "which only a leaf keeps.",
+    )
 
 
 class EdgeInfo(BaseModel):
@@ -126,6 +149,9 @@ class EdgeInfo(BaseModel):
     cut: bool = Field(False, description="The source was cut from the graph: no gradient.")
     local: float | None = Field(
         None, description="d(target)/d(source), the local derivative, when both are scalars."
+    )
+    grad_text: str = Field(
+        "", description="`grad` in a few words, as a node's `grad_text`; None for a cut edge."
     )
 
 
@@ -188,6 +214,12 @@ class GroupInfo(BaseModel):
     call: int = Field(description="Which call of the module, 0-based: a loop makes several.")
     parent: int | None = Field(description="The group of the call around it; null: top level.")
     nodes: list[int] = Field(description="Ids of the nodes directly inside (not in subgroups).")
+    title: str = Field(
+        "",
+        description="What the drawing and the page call it: 'model.layers.0 "
+        "(TransformerEncoderLayer)'; 'cell (RNNCell), call 4 of 12' when the module was called "
+        "more than once.",
+    )
 
 
 class GraphShape(BaseModel):

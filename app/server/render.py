@@ -12,8 +12,8 @@ from collections import Counter
 from typing import Any
 
 from app.contract.derivatives import edge_formulas
-from app.contract.numbers import format_number, format_tensor
-from app.contract.schemas import EdgeInfo, GraphShape, GraphView, GroupInfo, NodeInfo
+from app.contract.schemas import EdgeInfo, GraphShape, GraphView, NodeInfo
+from app.contract.text import format_number, format_tensor, shape_text
 from app.server.placement import label_width, place
 from app.server.spread_uses import SpreadGraph, fit
 from app.server.views import Box, ViewedGraph, apply_view
@@ -55,12 +55,8 @@ def _edge_text(grad: Any) -> str:
     node it reaches and the Details panel have the rest): every label is text Graphviz must
     measure, and a drawing's layout time grows with it."""
     if isinstance(grad, dict) and "shape" in grad:
-        return f"{_shape_text(grad['shape'])}, mean {format_number(grad['mean'])}"
+        return f"{shape_text(grad['shape'])}, mean {format_number(grad['mean'])}"
     return format_tensor(grad, 2)
-
-
-def _shape_text(shape: list[int]) -> str:
-    return "scalar" if shape == [] else "×".join(map(str, shape))  # noqa: RUF001 - times sign
 
 
 GRAPH_ATTRS = {
@@ -117,7 +113,6 @@ DOT_MAX_BOXES = 5_000
 # (app/server/spread_uses.py).
 MAX_DRAWN_BOXES = 30_000
 LEGEND_WIDTH = 200.0  # points: the legend's widest row
-MAX_TITLE_NAMES = 3  # names shown in a node's title; the Details panel has every one
 SHAPE_BOOKKEEPING = ("_sym_sizes", "_sym_strides")  # saved values not drawn (_saved_rows)
 
 
@@ -131,7 +126,6 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     time; the JSON still has all of it.
     """
     viewed = viewed or apply_view(graph, GraphView())
-    root_name = _root_name(graph)
     graph = viewed.shape
     big = len(graph.nodes) > EDGE_LABEL_LIMIT
     # Collapsed calls leave few boxes: a parameter feeding every step of a loop is drawn
@@ -139,16 +133,14 @@ def build_dot(graph: GraphShape, viewed: ViewedGraph | None = None) -> str:
     split = SPLIT_FAN_OUT if big or not viewed.boxes else len(graph.edges) + 1
     spread = fit(graph, split, MAX_DRAWN_BOXES)
     out_of = _edges_out_of(spread.edges)
-    layer_of = layers(graph)
     in_cluster: dict[int | None, list[DrawnBox]] = {None: []}
     for node in spread.nodes:
         where = in_cluster.setdefault(viewed.cluster_of.get(node.id), [])
         box = viewed.boxes.get(node.id)
         if box is None:
-            where.extend(_boxes(node, spread, big, root_name, out_of.get(node.id, []), layer_of))
+            where.extend(_boxes(node, spread, big, out_of.get(node.id, [])))
         else:
-            calls = viewed.repeats.get(box.groups[0].module, 1)
-            where.append((_name(node.id), _box_attrs(box, calls, root_name, big)))
+            where.append((_name(node.id), _box_attrs(box, big)))
     edges = _drawn_edges(spread, big, shared_over=split if viewed.boxes else None)
     top = in_cluster[None]
     if graph.nodes:
@@ -266,9 +258,7 @@ def _boxes(
     node: NodeInfo,
     spread: SpreadGraph,
     big: bool,
-    root_name: str,
     out: list[EdgeInfo],
-    layer_of: dict[int, str],
 ) -> list[DrawnBox]:
     """The node's box, and its copies or references when it is drawn once per use. Every
     box's id starts `node-N` (`node-N-copyK` beyond the first), so the page treats each as
@@ -276,7 +266,6 @@ def _boxes(
     base = {"class": f"node-{node.kind}", "fillcolor": COLOURS[node.kind]}
     if node.kind == "const":
         base.update(CUT_NODE_STYLE)
-    layer = layer_of.get(node.id)
     count = spread.copies.get(node.id) or spread.references.get(node.id, 1)
     boxes = []
     for copy in range(count):
@@ -285,42 +274,33 @@ def _boxes(
             label = _reference_label(node, copy + 1, count)
             attrs = {**base, **REFERENCE_STYLE, "class": f"{base['class']} node-reference"}
         else:
-            label = (
-                _short_label(node, use, layer) if big else _node_label(node, root_name, use, layer)
-            )
+            label = _short_label(node, use) if big else _node_label(node, use)
             attrs = base
         element = f"node-{node.id}-copy{copy}" if copy else f"node-{node.id}"
         boxes.append((_name(node.id, copy), {"label": label, **attrs, "id": element}))
     return boxes
 
 
-def group_title(box: Box, calls: int) -> str:
-    """ "model.layers.0 (TransformerEncoderLayer)", "cell (RNNCell) x12" for a roll, "cell
-    (RNNCell), call 4 of 12" for one of `calls` calls."""
+def _box_title(box: Box) -> str:
+    """A collapsed call's title (GroupInfo.title), or a roll's: "cell (RNNCell) x12"."""
     if len(box.groups) > 1:
         first = box.groups[0]
         return f"{first.module} ({first.type}) \N{MULTIPLICATION SIGN}{len(box.groups)}"
-    return _cluster_title(box.groups[0], calls)
+    return box.groups[0].title
 
 
-def _cluster_title(group: GroupInfo, calls: int) -> str:
-    """The page's groupName (static/graph-model.js) says the same."""
-    title = f"{group.module} ({group.type})"
-    return f"{title}, call {group.call + 1} of {calls}" if calls > 1 else title
-
-
-def _box_attrs(box: Box, calls: int, root_name: str, big: bool) -> dict[str, str]:
-    """A collapsed group or a roll (of the module's `calls` calls): its title, its output's
-    shape and gradient, and the gradients of the parameters inside."""
-    rows = [_bold(group_title(box, calls))]
+def _box_attrs(box: Box, big: bool) -> dict[str, str]:
+    """A collapsed group or a roll: its title, its output's shape and gradient, and the
+    gradients of the parameters inside."""
+    rows = [_bold(_box_title(box))]
     rolled = box.groups
     if len(rolled) > 1:
         rows.append(html.escape(f"calls {rolled[0].call + 1} to {rolled[-1].call + 1}, rolled"))
     output = box.output
     if output is not None and not big:
         if output.shape is not None:
-            rows.append(html.escape(f"out {_shape_text(output.shape)} {output.dtype or ''}"))
-        rows.append(html.escape(f"{grad_name(output, root_name)} = {format_tensor(output.grad)}"))
+            rows.append(html.escape(f"out {shape_text(output.shape)} {output.dtype or ''}"))
+        rows.append(html.escape(f"{output.grad_name} = {output.grad_text}"))
     if not big:
         prefix = rolled[0].module + "."
         for leaf in box.parameters[:MAX_BOX_PARAMETERS]:
@@ -349,12 +329,11 @@ def _clusters(viewed: ViewedGraph, in_cluster: dict[int | None, list[str]]) -> l
 
     def emit(gid: int, indent: str) -> list[str]:
         group = viewed.clusters[gid]
-        title = _cluster_title(group, viewed.repeats.get(group.module, 1))
         attrs = {
             **CLUSTER_ATTRS,
             "id": f"group-{gid}",
             "class": "group-cluster",
-            "label": f"<{_bold(title)}>",
+            "label": f"<{_bold(group.title)}>",
         }
         out = [f"{indent}subgraph cluster_g{gid} {{", f"{indent}\tgraph {_attrs(attrs)}"]
         out.extend(indent + line for line in in_cluster.get(gid, []))
@@ -382,57 +361,11 @@ def _edge_label(edge: EdgeInfo, formula: str | None, bundle: int | None = None) 
     return f"<{html.escape(factor)}<BR/>{html.escape(grad)}>"
 
 
-def _root_name(graph: GraphShape) -> str:
-    root = next((node for node in graph.nodes if node.id == graph.root), None)
-    return root.variables[0] if root and root.variables else "(root)"
-
-
-def grad_name(node: NodeInfo, root_name: str) -> str:
-    """What a node's gradient is: d(root)/d(its output), e.g. "dz/dy". A leaf's .grad is
-    another thing (it adds up over backward passes; a non-leaf's stays None), so the drawing
-    never calls this "grad"."""
-    return f"d{root_name}/d{node.variables[0] if node.variables else '(this)'}"
-
-
 def _edges_out_of(edges: list[EdgeInfo]) -> dict[int, list[EdgeInfo]]:
     out: dict[int, list[EdgeInfo]] = {}
     for edge in edges:
         out.setdefault(edge.source, []).append(edge)
     return out
-
-
-# Operations that only rearrange a tensor: a layer's weight reaches its product through them.
-REARRANGING = frozenset(
-    {"TBackward0", "TransposeBackward0", "PermuteBackward0", "ViewBackward0", "ExpandBackward0"}
-)
-
-
-def layers(graph: GraphShape) -> dict[int, str]:
-    """The module a node belongs to, where its inputs say so: an operation fed by the
-    parameters of one module (model.0.weight and model.0.bias, directly or through a
-    transpose) is that module's ("model.0"). Parameters are the leaves named by a path."""
-    by_id = {node.id: node for node in graph.nodes}
-    into: dict[int, list[int]] = {}
-    for edge in graph.edges:
-        into.setdefault(edge.target, []).append(edge.source)
-
-    def modules(node_id: int, depth: int) -> set[str]:
-        node = by_id.get(node_id)
-        if node is None:
-            return set()
-        if node.kind == "leaf":
-            return {name.rsplit(".", 1)[0] for name in node.variables if "." in name}
-        if depth and node.op in REARRANGING:
-            return {m for source in into.get(node_id, []) for m in modules(source, depth - 1)}
-        return set()
-
-    found = {}
-    for node in graph.nodes:
-        if node.kind in {"op", "root"}:
-            owners = {m for source in into.get(node.id, []) for m in modules(source, 2)}
-            if len(owners) == 1:
-                found[node.id] = owners.pop()
-    return found
 
 
 def _name(node_id: int, copy: int = 0) -> str:
@@ -476,23 +409,11 @@ def _bold(text: str) -> str:
 Use = tuple[int, int, list[EdgeInfo]]
 
 
-def _title(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
-    """One bold run: a regular run after a bold one would start where Graphviz thinks the
-    bold text ends, over its last letters."""
-    names = ", ".join(node.variables[:MAX_TITLE_NAMES])
-    if len(node.variables) > MAX_TITLE_NAMES:
-        names += f" and {len(node.variables) - MAX_TITLE_NAMES:,} more"
-    if node.kind == "leaf":
-        title = names or "leaf"
-    elif node.kind == "const":
-        title = f"{names or 'constant'} (cut, no grad)"
-    else:
-        title = f"{node.op} → {names}" if names else node.op
-    if use:
-        title += f" (use {use[0]} of {use[1]})"
-    if layer:
-        title += f" ({layer})"  # the page's nodeTitle (static/graph-model.js) says the same
-    return _bold(title)
+def _title(node: NodeInfo, use: Use | None = None) -> str:
+    """The node's title (NodeInfo.title), and which use a copy stands for. One bold run: a
+    regular run after a bold one would start where Graphviz thinks the bold text ends, over
+    its last letters."""
+    return _bold(f"{node.title} (use {use[0]} of {use[1]})" if use else node.title)
 
 
 def _reference_label(node: NodeInfo, use: int, count: int) -> str:
@@ -502,35 +423,33 @@ def _reference_label(node: NodeInfo, use: int, count: int) -> str:
     return _html(f"= {name}: {node.op} (use {use} of {count})")
 
 
-def _short_label(node: NodeInfo, use: Use | None = None, layer: str | None = None) -> str:
-    return f"<{_title(node, use, layer)}>"
+def _short_label(node: NodeInfo, use: Use | None = None) -> str:
+    return f"<{_title(node, use)}>"
 
 
-def _grad_row(node: NodeInfo, root_name: str, use: Use | None) -> str:
+def _grad_row(node: NodeInfo, use: Use | None) -> str:
     """ "dz/dx = -5.4668"; on each copy of a leaf drawn once per use, the uses' shares adding
     up to it ("10 + 8 + 3 + 4 = 25") when they are single numbers."""
-    total = format_tensor(node.grad)
+    total = node.grad_text
     if use:
         shares = [edge.grad for edge in use[2]]
         if all(isinstance(share, int | float) and not isinstance(share, bool) for share in shares):
             total = " + ".join(format_number(float(share)) for share in shares) + f" = {total}"
-    return f"{grad_name(node, root_name)} = {total}"
+    return f"{node.grad_name} = {total}"
 
 
-def _node_label(
-    node: NodeInfo, root_name: str, use: Use | None = None, layer: str | None = None
-) -> str:
+def _node_label(node: NodeInfo, use: Use | None = None) -> str:
     """A table: title, shape, value and gradient, then what was saved for backward in a
     coloured cell of its own. Inside the node rather than a note beside it: a note is a node
     and an edge more for `dot` to place, a sizeable share of a small graph's layout."""
     saved = _saved_rows(node)
-    rows = [_title(node, use, layer)]
+    rows = [_title(node, use)]
     if node.shape is not None:
-        rows.append(html.escape(f"{_shape_text(node.shape)} {node.dtype or ''}".strip()))
+        rows.append(html.escape(f"{shape_text(node.shape)} {node.dtype or ''}".strip()))
     if node.value is not None:
-        rows.append(html.escape(f"value {format_tensor(node.value)}"))
+        rows.append(html.escape(f"value {node.value_text}"))
     if node.kind != "const":
-        rows.append(html.escape(_grad_row(node, root_name, use)))
+        rows.append(html.escape(_grad_row(node, use)))
     cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
     if saved:
         lines = "<BR/>".join(saved)

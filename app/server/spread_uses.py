@@ -12,6 +12,7 @@ JSON keeps every node and gradient too.
 
 from dataclasses import dataclass, field, replace
 
+from app.contract.graphs import distances_to, pairs
 from app.contract.schemas import EdgeInfo, GraphShape, NodeInfo
 
 
@@ -80,7 +81,8 @@ def _split(spread: SpreadGraph, graph: GraphShape, split_over: int, max_boxes: i
     if not many:
         return spread
     kinds = {node.id: node.kind for node in spread.nodes}
-    depth = _depths(graph)
+    # Edges from the root, each node's fewest.
+    depth = {} if graph.root is None else distances_to(graph.root, pairs(graph.edges))
     copies, references, kept_use = {}, {}, {}
     spare = max_boxes - len(spread.nodes)
     for source, out in sorted(many.items(), key=lambda item: len(item[1])):
@@ -93,23 +95,3 @@ def _split(spread: SpreadGraph, graph: GraphShape, split_over: int, max_boxes: i
             references[source] = len(out)
             kept_use[source] = max(out, key=lambda edge: depth.get(edge.target, 0))
     return replace(spread, copies=copies, references=references, kept_use=kept_use)
-
-
-def _depths(graph: GraphShape) -> dict[int, int]:
-    """Edges from the root, walking backward (breadth first, so each node's shortest)."""
-    inputs: dict[int, list[int]] = {}
-    for edge in graph.edges:
-        inputs.setdefault(edge.target, []).append(edge.source)
-    if graph.root is None:
-        return {}
-    depth = {graph.root: 0}
-    frontier = [graph.root]
-    while frontier:
-        following = []
-        for node in frontier:
-            for source in inputs.get(node, []):
-                if source not in depth:
-                    depth[source] = depth[node] + 1
-                    following.append(source)
-        frontier = following
-    return depth

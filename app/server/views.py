@@ -44,7 +44,6 @@ class ViewedGraph:
     cluster_of: dict[int, int | None] = field(default_factory=dict)  # drawn node -> cluster
     clusters: dict[int, GroupInfo] = field(default_factory=dict)  # expanded, with content
     shown_in: dict[int, str] = field(default_factory=dict)  # hidden node -> box element id
-    repeats: dict[str, int] = field(default_factory=dict)  # module path -> calls made
 
 
 def element_id(group: int) -> str:
@@ -145,7 +144,7 @@ def apply_view(shape: GraphShape, view: GraphView) -> ViewedGraph:
     group_of = {node_id: group.id for group in shape.groups for node_id in group.nodes}
     members: dict[int, list[NodeInfo]] = defaultdict(list)  # box node id -> nodes inside
     drawn_as: dict[int, int] = {}
-    viewed = ViewedGraph(shape=shape, clusters={}, repeats=_repeats(shape.groups))
+    viewed = ViewedGraph(shape=shape, clusters={})
     shown: list[NodeInfo] = []
     for node in shape.nodes:
         gid = group_of.get(node.id)
@@ -246,10 +245,3 @@ def _outputs(shape: GraphShape, drawn_as: dict[int, int], boxes: set[int]) -> di
         if node.kind != "leaf" and (box not in found or order(node) < order(found[box])):
             found[box] = node
     return found
-
-
-def _repeats(groups: list[GroupInfo]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for group in groups:
-        counts[group.module] += 1
-    return dict(counts)

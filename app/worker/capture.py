@@ -22,6 +22,7 @@ import torch
 from torch.autograd.graph import Node
 
 from app.contract.errors import ProgramError, too_big
+from app.contract.graphs import distances_to, layers, reached_from
 from app.contract.schemas import (
     ChainRuleInfo,
     EdgeInfo,
@@ -34,6 +35,7 @@ from app.contract.schemas import (
     VariableInfo,
 )
 from app.contract.settings import Limits
+from app.contract.text import write_texts
 from app.worker.chainrule import chain_rule
 from app.worker.gradcheck import LeafGradient, check_gradients
 from app.worker.json_forms import JsonFormMemo, ToJsonForm, dtype_name, json_form, shape_of
@@ -196,32 +198,32 @@ class GraphCapture:
     def walk(
         self, started_by: str, roots: list[torch.Tensor], names: dict[str, Any]
     ) -> BackwardPass:
-        """Visit every node reachable from the roots, with a stack (graphs can be deep)."""
+        """Visit every node reachable from the roots, numbering each and noting its edges."""
         labels = _names_by_tensor(names)
-        stack = [root.grad_fn for root in roots if root.grad_fn is not None]
-        seen: set[Node] = set()
         nodes: list[Node] = []
         edges: list[tuple[Node, Node, int]] = []
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            nodes.append(node)
-            if len(nodes) > self.limits.max_graph_nodes:
-                raise too_big(f"the graph has more than {self.limits.max_graph_nodes} nodes")
-            if node not in self.ids:
-                self.ids[node] = next(self.counter)
+
+        def inputs(node: Node) -> list[Node]:
+            found = []
             for input_nr, (child, _) in enumerate(node.next_functions):
                 if child is not None:
                     edges.append((child, node, input_nr))
-                    stack.append(child)
+                    found.append(child)
             # One tensor stacked thousands of times is one node with thousands of edges.
             if len(edges) > self.limits.max_graph_edges:
                 raise too_big(
                     f"the graph has more than {self.limits.max_graph_edges} edges "
                     "(inputs of its operations)"
                 )
+            return found
+
+        starts = [root.grad_fn for root in roots if root.grad_fn is not None]
+        for node in reached_from(starts, inputs):
+            nodes.append(node)
+            if len(nodes) > self.limits.max_graph_nodes:
+                raise too_big(f"the graph has more than {self.limits.max_graph_nodes} nodes")
+            if node not in self.ids:
+                self.ids[node] = next(self.counter)
         snapshots = {node: self._snapshot(node, labels) for node in nodes}
         return BackwardPass(started_by, roots, nodes, edges, snapshots)
 
@@ -337,8 +339,10 @@ class GraphCapture:
                 self._fault("which module made each node", error)
         root_node = root.grad_fn if root is not None else None
         root_id = self.ids.get(root_node) if root_node is not None else None
+        shape = GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups)
+        write_texts(shape, layers(shape))
         if self.on_shape is not None:
-            self.on_shape(GraphShape(root=root_id, nodes=nodes, edges=edges, groups=groups))
+            self.on_shape(shape)
         # The program ran on after the last pass: its memo could show values from before then.
         self.json_forms = JsonFormMemo()
         self._safely(
@@ -457,7 +461,7 @@ class GraphCapture:
         if record is None or root is None or root.grad_fn is None:
             return [], []
         root_node = root.grad_fn
-        reachable = _reachable(root_node, record.edges)
+        reachable = _reaching(root_node, record.edges)
         nodes = [
             NodeInfo(
                 id=self.ids[node],
@@ -556,7 +560,7 @@ class GraphCapture:
     ) -> dict[str, GradCheckInfo]:
         if record is None or record.pruned or root is None or root.grad_fn is None:
             return {}
-        reachable = _reachable(root.grad_fn, record.edges)
+        reachable = _reaching(root.grad_fn, record.edges)
         leaves = [
             LeafGradient(
                 name=(record.snapshots[node].variables or [f"leaf#{self.ids[node]}"])[0],
@@ -624,18 +628,9 @@ def _at(items: list[float | None], index: int) -> float | None:
     return items[index] if index < len(items) else None
 
 
-def _reachable(root: Node, edges: list[tuple[Node, Node, int]]) -> set[Node]:
-    inputs: dict[Node, list[Node]] = {}
-    for source, target, _ in edges:
-        inputs.setdefault(target, []).append(source)
-    seen = {root}
-    stack = [root]
-    while stack:
-        for child in inputs.get(stack.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen
+def _reaching(root: Node, edges: list[tuple[Node, Node, int]]) -> set[Node]:
+    """The nodes of a pass that reach `root`: those backward from it goes through."""
+    return set(distances_to(root, ((source, target) for source, target, _ in edges)))
 
 
 def _names_by_tensor(names: dict[str, Any]) -> dict[int, list[str]]:

@@ -19,6 +19,7 @@ from app.contract.derivatives import (
     number_text,
     scalar_value,
 )
+from app.contract.graphs import backward_order, pairs
 from app.contract.schemas import ChainFactor, ChainPath, ChainRuleInfo, EdgeInfo, NodeInfo
 
 MAX_PATHS = 16  # beyond this the sum is still right, but the listing no longer teaches
@@ -74,23 +75,15 @@ def _sums(
     into: dict[int, list[EdgeInfo]],
     out_of: dict[int, list[EdgeInfo]],
 ) -> dict[int, Sum]:
-    """A Sum for every node whose paths from the root are all scalar, in one topological
-    pass from the root down (a node once every node it feeds is done)."""
-    waiting = {node: len(feeds) for node, feeds in out_of.items()}
+    """A Sum for every node whose paths from the root are all scalar, in one pass from the
+    root down in the order backward takes them (a node once every node it feeds is done)."""
+    edges = pairs(edge for incoming in into.values() for edge in incoming)
     sums: dict[int, Sum] = {root: Sum(1, 0, 1.0)}
-    scalar: dict[int, bool] = {root: True}
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        for edge in into.get(node, []):
-            source = edge.source
-            waiting[source] -= 1
-            scalar[source] = scalar.get(source, True) and _scalar_edge(edge, by_id)
-            if waiting[source] == 0:
-                ready.append(source)
-                found = _sum_into(source, by_id, out_of, sums) if scalar[source] else None
-                if found is not None:
-                    sums[source] = found
+    for node in backward_order(root, edges)[1:]:
+        if all(_scalar_edge(edge, by_id) for edge in out_of[node]):
+            found = _sum_into(node, by_id, out_of, sums)
+            if found is not None:
+                sums[node] = found
     return sums
 
 

@@ -1,9 +1,9 @@
-"""The page's numbers (static/format.js) read as the drawing's (app/contract/numbers.py): one
+"""The page's numbers (static/format.js) read as the drawing's (app/contract/text.py): one
 rule in two languages, compared value by value in Chromium."""
 
 from playwright.sync_api import Page
 
-from app.contract.numbers import format_number
+from app.contract.text import format_number
 
 VALUES = [
     -5.466781,

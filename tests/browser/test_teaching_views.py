@@ -71,10 +71,10 @@ def test_chain_rule_lesson(
     step = player.get_by_role("button", name="Step")
     status = player.locator(".teaching-status")
     texts = [
-        "Step 1 of 3: z (SinBackward0) receives the gradient 1",
-        "Step 2 of 3: y (PowBackward0) receives the gradient -0.9111 = 1 × -0.9111",  # noqa: RUF001 - the times sign
-        "Step 3 of 3: x (AccumulateGrad) receives the gradient -5.4668 = -0.9111 × 6 "  # noqa: RUF001 - the times sign
-        "(the gradient at y (PowBackward0) times the local derivative)",
+        "Step 1 of 3: SinBackward0 → z receives the gradient 1",
+        "Step 2 of 3: PowBackward0 → y receives the gradient -0.9111 = 1 × -0.9111",  # noqa: RUF001 - the times sign
+        "Step 3 of 3: x receives the gradient -5.4668 = -0.9111 × 6 "  # noqa: RUF001 - the times sign
+        "(the gradient at PowBackward0 → y times the local derivative)",
     ]
     for index, (node_id, text) in enumerate(zip(order, texts, strict=True)):
         step.click()

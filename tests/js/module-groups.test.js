@@ -4,10 +4,8 @@ import { test } from "node:test";
 
 import {
   findNodes,
-  groupName,
   groupOf,
   groupsAround,
-  nodeTitle,
   sameInEachCall,
   viewOpening,
 } from "../../static/graph-model.js";
@@ -30,13 +28,6 @@ function loop() {
   nodes.push(node(9, "AccumulateGrad", "leaf", ["model.cell.weight"], [1, 1], "model", 0));
   return { root: 0, nodes, edges: [], groups, layers: {}, view: { collapsed: [1, 2, 3], rolled: [1] } };
 }
-
-test("a node is titled by the module call that made it", () => {
-  const answer = loop();
-  assert.equal(nodeTitle(answer.nodes[3], answer), "model.cell (Linear), call 2 of 3: AddmmBackward0");
-  assert.equal(nodeTitle(answer.nodes[0], answer), "model (Net): SumBackward0 → loss");
-  assert.equal(groupName(answer, answer.groups[0]), "model (Net)");
-});
 
 test("the calls around a node, innermost first", () => {
   const answer = loop();

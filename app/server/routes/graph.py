@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
 from fastapi.openapi.models import Example
 
 from app.contract.examples import EXAMPLES
+from app.contract.graphs import layers
 from app.contract.schemas import (
     GraphData,
     GraphDrawing,
@@ -26,7 +27,7 @@ from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, Shap
 from app.server.extras import ExtrasStore
 from app.server.layout import LayoutResult, LayoutService
 from app.server.observe import note_program
-from app.server.render import build_dot, layers
+from app.server.render import build_dot
 from app.server.services import Services
 from app.server.views import apply_view, default_view
 from app.server.workers import Evaluated
