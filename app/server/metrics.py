@@ -112,7 +112,8 @@ class PoolCollector(Collector):
         restarts = CounterMetricFamily(
             "agx_job_process_restarts",
             "Job processes replaced, by pool and cause: completed (each job has a process of "
-            "its own), timeout, killed (a memory or CPU limit, or a signal), died_idle, "
+            "its own), unasked (it answered, and its gradient check was not asked for in "
+            "time), timeout, killed (a memory or CPU limit, or a signal), died_idle, "
             "start_failed, zygote (the process that forks them was restarted).",
             labels=["pool", "cause"],
         )
