@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.contract.settings import Settings
 from app.main import create_app
 from app.server.extras import ExtrasStore
+from app.server.workers import EvaluationPool
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 MLP = """import torch
@@ -75,8 +76,8 @@ def impatient() -> Iterator[TestClient]:
 
 
 def _unasked(client: TestClient) -> int:
-    pool: WorkerPool = client.app.state.services.pool  # type: ignore[attr-defined]
-    return pool.processes.restart_counts().get("unasked", 0)
+    pool: EvaluationPool = client.app.state.services.pool  # type: ignore[attr-defined]
+    return pool.answered_ends["unasked"]
 
 
 def test_extras_nobody_asks_for_are_never_made(impatient: TestClient) -> None:
@@ -125,6 +126,24 @@ def test_a_kept_answer_without_its_extras_gets_a_token_of_its_own(impatient: Tes
     whole = impatient.post("/api/graph", json={"code": code}).json()
     assert whole["pending"] == []  # made again for the repeat's token, and kept whole
     assert whole["gradcheck"] == second["gradcheck"]
+
+
+def test_a_process_holding_much_memory_does_not_wait() -> None:
+    """Waiting processes are bounded in the memory they hold beyond what they were given,
+    as the server reads it from /proc: one over the bound is let go of at once, and its
+    check, asked for, runs the program again."""
+    settings = Settings(workers=1, extras_waiting_mb=16)
+    big = "import torch\nkept = [torch.ones(4_000_000) for _ in range(4)]\n" + CHAIN_RULE_LESSON
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        small = client.post("/api/graph", json={"code": CHAIN_RULE_LESSON}).json()
+        assert _unasked(client) == 0
+        answer = client.post("/api/graph", json={"code": big}).json()
+        assert _unasked(client) == 1  # 64 MB of tensors: let go of at once
+        pool: EvaluationPool = client.app.state.services.pool  # type: ignore[attr-defined]
+        assert len(pool.waiting_answered) == 1  # the small one still waits
+        for done in (answer, small):
+            assert client.get(done["extras"]).json()["gradcheck"]["x"]["ok"] is True
+        assert pool.answered_ends["asked"] == 2  # the small one's, and the big one's again
 
 
 def test_unknown_token_is_problem_404(uncached: TestClient) -> None:

@@ -172,6 +172,12 @@ class Settings(BaseSettings):
         "for, at most; beyond it the oldest is let go of (its check then runs the program "
         "again).",
     )
+    extras_waiting_mb: int = Field(
+        1024,
+        ge=0,
+        description="Memory the job processes waiting for their gradient check may hold in all, "
+        "beyond what each had when its job came, in MB; beyond it the oldest are let go of.",
+    )
     extras_ttl_s: float = Field(
         60.0,
         gt=0,
