@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.contract.replies import MAKE_EXTRAS
 from app.contract.settings import Settings
 from app.server import pool, wall
 from app.worker.entry import Evaluator, prepare_evaluator
@@ -103,7 +104,7 @@ def _life(
         profiler = cProfile.Profile(time.process_time) if profile else None
         if profiler:
             profiler.enable()
-        last = evaluator.run(job, send)
+        last = evaluator.run(job, send, lambda: MAKE_EXTRAS)  # its extras asked for at once
         if profiler:
             profiler.disable()
             profiler.create_stats()

@@ -19,5 +19,7 @@ class Echo:
     def warm(self) -> None:
         pass
 
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+    def run(
+        self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]
+    ) -> bytes:
         return job

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.contract.settings import Settings
 from app.main import create_app
 from app.server.extras import ExtrasStore
+from app.server.workers import EvaluationPool
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 MLP = """import torch
@@ -65,6 +66,86 @@ def test_inline_answer_is_the_two_steps_joined(uncached: TestClient, code: str) 
     assert two_steps(uncached, code) == inline
 
 
+@pytest.fixture(scope="module")
+def impatient() -> Iterator[TestClient]:
+    """An app whose job processes wait half a second for their extras to be asked for, and
+    keep answers (the cache)."""
+    settings = Settings(workers=1, extras_wait_s=0.5, extras_waiting_jobs=2)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _unasked(client: TestClient) -> int:
+    pool: EvaluationPool = client.app.state.services.pool  # type: ignore[attr-defined]
+    return pool.answered_ends["unasked"]
+
+
+def test_extras_nobody_asks_for_are_never_made(impatient: TestClient) -> None:
+    """The process that answered waits for its extras to be asked for, then is let go of;
+    asked later, they are made by running the program again, and are the same."""
+    inline = impatient.post(
+        "/api/graph", json={"code": MLP + "# inline\n", "include": ["gradcheck"]}
+    ).json()
+    before = _unasked(impatient)
+    answer = impatient.post("/api/graph", json={"code": MLP + "# later\n"}).json()
+    assert answer["pending"] == ["gradcheck"]
+    time.sleep(1.0)
+    assert _unasked(impatient) == before + 1
+    extras = impatient.get(answer["extras"]).json()
+    assert extras["gradcheck"] == inline["gradcheck"]
+    assert all(check["ok"] for check in extras["gradcheck"].values())
+
+
+def test_only_the_newest_answers_wait(impatient: TestClient) -> None:
+    """Three answers nobody asked about: beyond `extras_waiting_jobs` (2) the oldest
+    process is let go of at once; each check is still there when asked for."""
+    before = _unasked(impatient)
+    answers = [
+        impatient.post("/api/graph", json={"code": CHAIN_RULE_LESSON + f"# {n}\n"}).json()
+        for n in range(3)
+    ]
+    assert _unasked(impatient) == before + 1
+    for answer in answers:
+        extras = impatient.get(answer["extras"]).json()
+        assert extras["gradcheck"]["x"]["ok"] is True
+
+
+def test_a_kept_answer_without_its_extras_gets_a_token_of_its_own(impatient: TestClient) -> None:
+    """Nobody fetched the first answer's extras: the repeat comes from the cache, with its
+    own token, whose extras are made when asked for."""
+    code = MLP + "# repeated, never fetched\n"
+    cache = impatient.app.state.services.cache  # type: ignore[attr-defined]
+    first = impatient.post("/api/graph", json={"code": code}).json()
+    hits = cache.hits
+    repeat = impatient.post("/api/graph", json={"code": code}).json()
+    assert cache.hits == hits + 1
+    assert repeat["pending"] == ["gradcheck"]
+    assert repeat["extras"] != first["extras"]
+    assert {**repeat, "extras": None} == {**first, "extras": None}
+    second = impatient.get(repeat["extras"]).json()
+    whole = impatient.post("/api/graph", json={"code": code}).json()
+    assert whole["pending"] == []  # made again for the repeat's token, and kept whole
+    assert whole["gradcheck"] == second["gradcheck"]
+
+
+def test_a_process_holding_much_memory_does_not_wait() -> None:
+    """Waiting processes are bounded in the memory they hold beyond what they were given,
+    as the server reads it from /proc: one over the bound is let go of at once, and its
+    check, asked for, runs the program again."""
+    settings = Settings(workers=1, extras_waiting_mb=16)
+    big = "import torch\nkept = [torch.ones(4_000_000) for _ in range(4)]\n" + CHAIN_RULE_LESSON
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        small = client.post("/api/graph", json={"code": CHAIN_RULE_LESSON}).json()
+        assert _unasked(client) == 0
+        answer = client.post("/api/graph", json={"code": big}).json()
+        assert _unasked(client) == 1  # 64 MB of tensors: let go of at once
+        pool: EvaluationPool = client.app.state.services.pool  # type: ignore[attr-defined]
+        assert len(pool.waiting_answered) == 1  # the small one still waits
+        for done in (answer, small):
+            assert client.get(done["extras"]).json()["gradcheck"]["x"]["ok"] is True
+        assert pool.answered_ends["asked"] == 2  # the small one's, and the big one's again
+
+
 def test_unknown_token_is_problem_404(uncached: TestClient) -> None:
     response = uncached.get("/api/graph/extras/not-a-token")
     assert response.status_code == 404
@@ -105,40 +186,60 @@ def test_openapi_documents_include_and_extras(client: TestClient) -> None:
     assert "/api/graph/extras/{token}" in schema["paths"]
 
 
+async def _never() -> None:
+    """Makes nothing: the tests fill the entry themselves."""
+    await asyncio.sleep(60)
+
+
 def test_store_is_bounded_in_entries_and_bytes() -> None:
     async def scenario() -> None:
         store = ExtrasStore(max_entries=2, max_bytes=10, ttl_s=60)
-        first, second = store.open(), store.open()
+        first, second = store.open(_never), store.open(_never)
         store.fill(first, b"12345")
         store.fill(second, b"123456")  # 11 bytes in all: the oldest goes
         assert await store.get(first, 0.1) is None
         assert await store.get(second, 0.1) == b"123456"
-        third, fourth = store.open(), store.open()  # two entries at most
+        third, fourth = store.open(_never), store.open(_never)  # two entries at most
         assert len(store.entries) == 2
         assert await store.get(second, 0.1) is None
         store.fill(third, b"x" * 11)  # alone larger than the store: never kept
         assert await store.get(third, 0.1) is None
         with pytest.raises(TimeoutError):
-            await store.get(fourth, 0.05)  # not filled yet
+            await store.get(fourth, 0.05)  # not made yet
         store.fill(fourth, b"{}")
         assert await store.get(fourth, 0.1) == b"{}"
         assert store.size == 2
-        store.close(third)  # already gone: nothing to do
-        store.close(fourth)
+        store.close()  # and cancels the making that the reader of `fourth` started
         assert await store.get(fourth, 0.1) is None
-        assert (len(store.entries), store.size) == (0, 0)
+        await asyncio.sleep(0.01)  # the cancelled making ends
+        assert (len(store.entries), store.size, len(store.making)) == (0, 0, 0)
 
     run(scenario())
 
 
-def test_store_wakes_a_reader_that_came_first() -> None:
+def test_store_makes_extras_once_when_first_asked() -> None:
+    """Made by the first reader, not before; a second reader waits for the same making; a
+    making that fails tells its reader, and the next reader makes them again."""
+
     async def scenario() -> None:
-        store = ExtrasStore(max_entries=2, max_bytes=100, ttl_s=60)
-        token = store.open()
-        reader = asyncio.ensure_future(store.get(token, 5))
-        await asyncio.sleep(0.01)
-        store.fill(token, b"{}")
-        assert await reader == b"{}"
+        store = ExtrasStore(max_entries=4, max_bytes=100, ttl_s=60)
+        calls: list[str] = []
+
+        async def make() -> None:
+            calls.append(token)
+            await asyncio.sleep(0.05)
+            if len(calls) == 1:
+                raise RuntimeError("no worker free")
+            store.fill(token, b"{}")
+
+        token = store.open(make)
+        await asyncio.sleep(0.05)
+        assert calls == []  # nobody asked yet
+        with pytest.raises(RuntimeError):
+            await store.get(token, 1)
+        readers = [asyncio.ensure_future(store.get(token, 1)) for _ in range(2)]
+        assert await asyncio.gather(*readers) == [b"{}", b"{}"]
+        assert len(calls) == 2
 
     run(scenario())
 

@@ -125,8 +125,14 @@ def test_the_server_process_is_described(ops_client: TestClient) -> None:
 def test_job_process_restarts_are_counted_with_their_cause(ops_client: TestClient) -> None:
     before = scrape(ops_client)
     assert post(ops_client, RUNAWAY, who="203.0.113.3")["title"] == "Limit reached"
-    post(ops_client, PROGRAM + "w = y + 1\n", who="203.0.113.3")
+    answer = post(ops_client, PROGRAM + "w = y + 1\n", who="203.0.113.3")
+    # Its process is replaced once it answered; it waits for its gradient check to be asked.
+    waiting = scrape(ops_client)
+    assert value(waiting, "agx_answered_waiting") >= 1
+    ops_client.get(str(answer["extras"]), headers={"X-Forwarded-For": "203.0.113.3"})
     after = scrape(ops_client)
+    asked = value(after, "agx_answered_total", end="asked")
+    assert asked == value(before, "agx_answered_total", end="asked") + 1
     timeout = {"pool": "evaluation", "cause": "timeout"}
     assert (
         value(after, "agx_job_process_restarts_total", **timeout)

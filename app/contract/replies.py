@@ -6,6 +6,9 @@ from pydantic import BaseModel
 from app.contract.errors import ProgramError
 from app.contract.schemas import GraphDetails, GraphExtras, GraphShape
 
+# The server's word to a job process that has answered: make the extras now.
+MAKE_EXTRAS = b"extras"
+
 
 class ErrorFields(BaseModel):
     """A ProgramError as it crosses the pipe."""
@@ -20,8 +23,9 @@ class ErrorFields(BaseModel):
 class WorkerReply(BaseModel):
     """One message of a worker about a job. A job that succeeds gets three: the graph's
     shape as soon as it is known (the server starts drawing it), the rest of its details
-    (the server can answer), then its extras (the gradient check). A job that fails gets an
-    error in place of the message it could not make."""
+    (the server can answer), then, once the server asks for them (`MAKE_EXTRAS`), its
+    extras (the gradient check). A job that fails gets an error in place of the message it
+    could not make."""
 
     shape: GraphShape | None = None
     details: GraphDetails | None = None

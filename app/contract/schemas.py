@@ -48,8 +48,8 @@ class GraphRequest(BaseModel):
     include: list[Literal["gradcheck"]] = Field(
         default_factory=list,
         description="Teaching extras to put in this answer, waiting for them. Left out "
-        "(the default), the answer comes as soon as the graph is drawn: `pending` lists what "
-        "is still being computed and `extras` is where to GET it (GraphExtras).",
+        "(the default), the answer comes as soon as the graph is drawn: `pending` lists them, "
+        "and `extras` is where to GET them (GraphExtras), made when asked for.",
         examples=[[], ["gradcheck"]],
         max_length=1,
     )
@@ -313,8 +313,8 @@ class GraphResponse(GraphData):
 
     pending: list[Literal["gradcheck"]] = Field(
         default_factory=list,
-        description="Fields this answer leaves out (empty) because they were still being "
-        "computed: `gradcheck` unless the request included it. Fetch them from `extras`.",
+        description="Fields this answer leaves out (empty), made only when fetched from "
+        "`extras`: `gradcheck` unless the request included it.",
     )
     extras: str | None = Field(
         None,

@@ -156,6 +156,28 @@ class Settings(BaseSettings):
         "`GET /api/graph/extras/{token}`; the oldest go first.",
     )
     extras_mb: int = Field(16, ge=0, description="Total size of the kept gradient checks, in MB.")
+    # The gradient check is made when asked for: the page asks at once, an API client that
+    # never fetches `extras` costs none of it.
+    extras_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long a job process that answered waits for its gradient check to be "
+        "asked for (GET its `extras`); asked later, the program runs again to make it.",
+    )
+    extras_waiting_jobs: int = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="Job processes that answered and wait for their gradient check to be asked "
+        "for, at most; beyond it the oldest is let go of (its check then runs the program "
+        "again).",
+    )
+    extras_waiting_mb: int = Field(
+        1024,
+        ge=0,
+        description="Memory the job processes waiting for their gradient check may hold in all, "
+        "beyond what each had when its job came, in MB; beyond it the oldest are let go of.",
+    )
     extras_ttl_s: float = Field(
         60.0,
         gt=0,

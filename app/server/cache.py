@@ -33,14 +33,21 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, count: bool = True) -> bytes | None:
+        """The body kept for `key`; counted as a hit or miss unless not `count` (a caller
+        that looks under several keys for one answer tallies it itself)."""
         body = self.entries.get(key)
-        if body is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self.entries.move_to_end(key)
+        if count:
+            self.tally(hit=body is not None)
+        if body is not None:
+            self.entries.move_to_end(key)
         return body
+
+    def tally(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def put(self, key: str, body: bytes) -> None:
         if len(body) > self.max_bytes or self.max_entries == 0:

@@ -168,7 +168,7 @@ class Helper:
         """Nothing: a layout touches little of the zygote's memory, and less CPU in all
         counts more than the copy-on-write faults of a millisecond's layout."""
 
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+    def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
         engine, _, dot = job.partition(b"\n")
         if self.graphviz is None:
             return b"error\nGraphviz (libgvc) is not installed on the server."

@@ -120,6 +120,22 @@ class PoolCollector(Collector):
             for cause, count in sorted(processes.restart_counts().items()):
                 restarts.add_metric([processes.role.name, cause], count)
         yield restarts
+        waiting = GaugeMetricFamily(
+            "agx_answered_waiting",
+            "Job processes that answered and wait for their gradient check to be asked for.",
+        )
+        waiting.add_metric([], len(self.pool.waiting_answered))
+        yield waiting
+        ends = CounterMetricFamily(
+            "agx_answered",
+            "Job processes that answered, by how they ended: asked (their gradient check was "
+            "asked for and made) or unasked (let go of: nobody asked in time, or room was "
+            "needed).",
+            labels=["end"],
+        )
+        for end in ("asked", "unasked"):
+            ends.add_metric([end], self.pool.answered_ends[end])
+        yield ends
         for name, help_text, count in (
             ("hits", "Requests answered from the cache of answers.", self.cache.hits),
             ("misses", "Requests the cache of answers did not have.", self.cache.misses),

@@ -64,6 +64,7 @@ SPARES_PER_SLOT = 3
 # Processes being forked or warmed at once: bounds a burst of refills.
 MAX_WARMING = 8
 FORK = b"f"
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 PID = struct.Struct("i")
 
 
@@ -73,8 +74,9 @@ class Runner(Protocol):
     def warm(self) -> None:
         """Trusted work run in a fresh job process, after its walls, before it is ready."""
 
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
-        """The job's last message; `send` sends any before it. Must not raise."""
+    def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
+        """The job's last message; `send` sends any before it, and `receive` waits for the
+        server's next word. Must not raise."""
         ...
 
 
@@ -200,7 +202,7 @@ def _job_main(descriptor: int, runner: Runner, role: Role) -> None:
         spent = int(used.ru_utime + used.ru_stime)
         limit = spent + int(role.cpu_s) + 2
         resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))
-        connection.send_bytes(runner.run(job, connection.send_bytes))
+        connection.send_bytes(runner.run(job, connection.send_bytes, connection.recv_bytes))
     except BaseException:  # noqa: S110 - the server sees the closed pipe and says so
         pass
     os._exit(0)
@@ -347,6 +349,15 @@ class JobProcess:
             return not _wait_for(self.pidfd, select.POLLIN, 0)
         except (OSError, ValueError):
             return False
+
+    def resident(self) -> int:
+        """Bytes of memory the process has resident, read by the server from /proc (what
+        the process would say of itself is not to be trusted); 0 once it has exited."""
+        try:
+            with open(f"/proc/{self.pid}/statm", encoding="ascii") as statm:
+                return int(statm.read().split()[1]) * PAGE_BYTES
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def send(self, message: bytes, timeout: float) -> bool:
         """Send from a thread; False if the process died or did not read it in time."""
@@ -526,10 +537,12 @@ class ProcessPool:
         finally:
             self._leave(waiter)
 
-    def release(self, process: JobProcess) -> None:
+    def release(self, process: JobProcess, end: bool = True) -> None:
         """Let go of a process taken for a job (it has exited after its answer, or is killed
-        now) and ask for its successor: forked now, after the job, so it does not compete."""
-        process.stop()
+        now) and ask for its successor: forked now, after the job, so it does not compete.
+        Not `end`: the process lives on, outside the pool's count, its caller's to stop."""
+        if end:
+            process.stop()
         with self.lock:
             self.busy -= 1
             self._ask(process.ended or "completed")

@@ -65,6 +65,9 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             settings.drawing_cache_entries, settings.drawing_cache_mb * 1024 * 1024
         ),
     )
+    extras = ExtrasStore(
+        settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
+    )
     pools = (pool.processes, layout.processes)
     # Each pool's thread spawns its zygote and waits for it to warm up (seconds, for torch);
     # the event loop awaits threads that wait, and is never blocked by a pool.
@@ -78,9 +81,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             pool,
             layout,
             ResponseCache(settings.cache_entries, settings.cache_mb * 1024 * 1024),
-            ExtrasStore(
-                settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
-            ),
+            extras,
             ShapeStore(
                 settings.shape_entries,
                 settings.shape_items,
@@ -89,5 +90,6 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             wall_layers(pool, layout),
         )
     finally:
+        extras.close()
         await pool.stop()
         await anyio.to_thread.run_sync(layout.processes.stop)

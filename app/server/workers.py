@@ -10,6 +10,7 @@ job process is app.worker.entry, which this module names only in the pool's role
 """
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Generic, TypeVar
 import anyio
 
 from app.contract.errors import ProgramError
-from app.contract.replies import WorkerReply
+from app.contract.replies import MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
 from app.contract.settings import Settings
 from app.server.pool import JobProcess, ProcessPool, Role
@@ -45,12 +46,46 @@ class Extras:
 
 @dataclass(frozen=True)
 class Evaluated(Generic[Shaped]):
-    """A job's answer without its extras, what the server made of its shape, and the task
-    that brings the extras (it holds the job's process and slot until then)."""
+    """A job's answer without its extras, what the server made of its shape, and the job
+    process that answered, waiting for its extras to be asked for."""
 
     data: GraphData
     made: Shaped
-    extras: "asyncio.Task[Extras]"
+    extras: "Answered"
+
+
+class Answered:
+    """A job process that has answered and waits, holding no slot, until its extras are
+    asked for or `extras_wait_s` has passed; then it is let go of (killed)."""
+
+    def __init__(self, pool: "EvaluationPool", process: JobProcess, grown: int) -> None:
+        self.pool = pool
+        self.process: JobProcess | None = process
+        self.grown = grown  # bytes resident beyond what the process had when its job came
+        self.expiry: asyncio.TimerHandle | None = None
+
+    async def made(self) -> Extras | None:
+        """The extras, made now; None when the process was let go of before they were
+        asked for (the program must run again to make them)."""
+        process = self.process
+        if process is None:
+            return None
+        self.pool.waiting_answered.pop(id(self), None)
+        self.process = None
+        if self.expiry is not None:
+            self.expiry.cancel()
+        return await self.pool.make_extras(process)
+
+    def let_go(self) -> None:
+        """Nobody asked in time, room is needed for another, or its caller needs no extras:
+        the process ends."""
+        self.pool.waiting_answered.pop(id(self), None)
+        process, self.process = self.process, None
+        if self.expiry is not None:
+            self.expiry.cancel()
+        if process is not None:
+            process.stop()
+            self.pool.answered_ends["unasked"] += 1
 
 
 def evaluation_role(settings: Settings) -> Role:
@@ -74,28 +109,33 @@ class EvaluationPool:
         # Told each job's time to its answer and outcome (the app's metrics).
         self.on_evaluated: Callable[[str, float], None] = lambda outcome, seconds: None
         self.processes = ProcessPool(evaluation_role(settings), settings.workers)
-        self.finishing: set[asyncio.Task[Extras]] = set()  # jobs that answered, still running
+        # Job processes that answered, by id, oldest first, waiting for their extras to be
+        # asked for.
+        self.waiting_answered: dict[int, Answered] = {}
+        # How the processes that answered ended: "asked" (they made their extras) or
+        # "unasked" (let go of, nobody asked in time): read by /metrics.
+        self.answered_ends: collections.Counter[str] = collections.Counter()
 
     async def stop(self) -> None:
         """Refuse new work (/readyz), end the jobs still running, then stop the pool."""
         self.stopping = True
-        for task in list(self.finishing):
-            task.cancel()
+        for answered in list(self.waiting_answered.values()):
+            answered.let_go()
         await anyio.to_thread.run_sync(self.processes.stop)
 
     async def run(
         self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
     ) -> "Evaluated[Shaped]":
         """Evaluate in a job process of its own: the graph, what `on_shape` made of its shape
-        while the process computed the rest, and a task that brings the extras. The process,
-        and its slot, are held until the extras came (or the job's time ran out). Raises
-        ProgramError for the program's faults, and SaturatedError when too many requests
-        wait for a process."""
+        while the process computed the rest, and the process, which waits for its extras to
+        be asked for. Its slot is let go of with the answer. Raises ProgramError for the
+        program's faults, and SaturatedError when too many requests wait for a process."""
         job = request.model_dump_json().encode()
         process = await self._take()
+        given = process.resident()
         started = time.monotonic()
         deadline = started + self.settings.job_timeout_s
-        handed_over = False
+        done = False
         try:
             # Sent from the event loop, so that the thread which waits for the shape wakes up
             # while the process computes rather than before it starts.
@@ -111,17 +151,36 @@ class EvaluationPool:
                 log.error("a job failed unexpectedly:\n%s", reply.fault)
             if shaped is None or reply.details is None:
                 raise reply.failure()
-            extras = asyncio.ensure_future(self._extras(process, deadline))
-            handed_over = True
+            done = True
         finally:
-            outcome = process.ended or ("ok" if handed_over else "program_error")
+            outcome = process.ended or ("ok" if done else "program_error")
             self.on_evaluated(outcome, time.monotonic() - started)
-            if not handed_over:
-                self.processes.release(process)
-        self.finishing.add(extras)
-        extras.add_done_callback(self.finishing.discard)
+            # The slot goes to the next job, and the process's successor is forked now, off
+            # this request's path, even if this one stays to make the extras.
+            self.processes.release(process, end=not done)
         shape, made = shaped
-        return Evaluated(GraphData.of(shape, reply.details), made, extras)
+        answered = Answered(self, process, max(process.resident() - given, 0))
+        if "gradcheck" not in request.include:  # else the caller asks for them at once
+            self._wait_for_asking(answered)
+        return Evaluated(GraphData.of(shape, reply.details), made, answered)
+
+    def _wait_for_asking(self, answered: Answered) -> None:
+        """`answered` kept for its extras to be asked for, a while; the oldest waiting are
+        let go of first when more than `extras_waiting_jobs` would wait, or they would hold
+        more than `extras_waiting_mb` beyond what they were given."""
+        room = self.settings.extras_waiting_mb * 1024 * 1024
+        if self.stopping or self.settings.extras_waiting_jobs == 0 or answered.grown > room:
+            answered.let_go()
+            return
+        waiting = self.waiting_answered
+        while waiting and (
+            len(waiting) >= self.settings.extras_waiting_jobs
+            or sum(other.grown for other in waiting.values()) + answered.grown > room
+        ):
+            next(iter(waiting.values())).let_go()
+        waiting[id(answered)] = answered
+        loop = asyncio.get_running_loop()
+        answered.expiry = loop.call_later(self.settings.extras_wait_s, answered.let_go)
 
     async def _receive(self, process: JobProcess, deadline: float) -> WorkerReply:
         answer = await process.receive_async(deadline - time.monotonic())
@@ -129,22 +188,25 @@ class EvaluationPool:
             return await anyio.to_thread.run_sync(self._reply, process, answer, deadline)
         return self._reply(process, answer, deadline)
 
-    async def _extras(self, process: JobProcess, deadline: float) -> "Extras":
-        """The job's last message, after which the process is let go of."""
+    async def make_extras(self, process: JobProcess) -> "Extras":
+        """The extras of a job process that answered: asked for, then its last message,
+        after which the process is let go of."""
+        deadline = time.monotonic() + self.settings.job_timeout_s
         try:
+            if not await process.send_async(MAKE_EXTRAS, deadline - time.monotonic()):
+                raise self._stopped(process, deadline)
             reply = await self._receive(process, deadline)
         except ProgramError as error:
             reply = WorkerReply.failed(error)
-        except Exception as error:  # a reply that is not one: nobody awaits this task's error
+        except Exception as error:  # a reply that is not one
             log.exception("a job's extras could not be read")
             failure = ProgramError(
                 "Evaluation failed", f"its reply could not be read ({type(error).__name__})"
             )
             reply = WorkerReply.failed(failure)
         finally:
-            # Its successor is forked now, off this request's path and CPU; the spares cover
-            # the requests that come meanwhile.
-            self.processes.release(process)
+            process.stop()  # it has exited after its last message, or is killed now
+            self.answered_ends["asked"] += 1
         if reply.fault is not None:
             log.error("a job's extras failed unexpectedly:\n%s", reply.fault)
         if reply.extras is None:

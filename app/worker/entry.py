@@ -20,7 +20,7 @@ import torch
 
 from app.contract.errors import ProgramError
 from app.contract.examples import EXAMPLES
-from app.contract.replies import WorkerReply
+from app.contract.replies import MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphRequest, GraphShape
 from app.contract.settings import Limits, Settings
 from app.worker.evaluate import evaluate, evaluate_parts
@@ -89,7 +89,7 @@ class Evaluator:
         # generation, and the process ends with the job.
         gc.set_threshold(GC_FIRST_GENERATION)
 
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+    def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
         allowance = AnswerAllowance(self.settings.max_answer_bytes)
 
         def send_part(reply: WorkerReply) -> None:
@@ -102,6 +102,10 @@ class Evaluator:
 
         def send_core(graph: GraphData) -> None:
             send_part(WorkerReply(details=graph.details()))
+            # The extras are made only when someone asks for them: until the server says so
+            # the process waits, and a process nobody asked is killed.
+            if receive() != MAKE_EXTRAS:
+                raise NotAskedError
 
         try:
             return encode_reply(
@@ -109,6 +113,13 @@ class Evaluator:
             )
         except AnswerTooLargeError:
             return encode_reply(WorkerReply.failed(allowance.failure()), AnswerAllowance(None))
+        except NotAskedError:
+            return b""
+
+
+class NotAskedError(BaseException):
+    """The server let the job end without its extras. A BaseException, so that no handler
+    of the program's errors turns it into an error reply."""
 
 
 class AnswerTooLargeError(Exception):

@@ -41,7 +41,8 @@ async def graph_svg(
     evaluated = await pool.run(
         request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
     )
-    drawn = evaluated.made  # the job's extras are not waited for: its process ends alone
+    evaluated.extras.let_go()  # a drawing has no gradient check
+    drawn = evaluated.made
     if drawn.laid_out.svg is None:
         raise ProgramError(
             "Drawing failed",

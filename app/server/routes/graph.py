@@ -1,6 +1,5 @@
 """POST /api/graph: the whole pipeline for one program."""
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,15 +21,14 @@ from app.contract.schemas import (
     Problem,
     ViewRequest,
 )
-from app.server.cache import ResponseCache, cache_key, shape_key
+from app.server.cache import cache_key, shape_key
 from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
-from app.server.extras import ExtrasStore
 from app.server.layout import LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot
 from app.server.services import Services
 from app.server.views import apply_view, default_view
-from app.server.workers import Evaluated
+from app.server.workers import Evaluated, Extras, SaturatedError
 
 router = APIRouter(prefix="/api", tags=["graph"])
 # A large answer is serialised in a thread, so that other requests do not wait on the event
@@ -40,8 +38,9 @@ INLINE_STDOUT_CHARS = 16_000
 EXTRAS_PATH = "/api/graph/extras/"
 EXTRAS_TOKEN = "X-Extras-Token"  # noqa: S105 - a header name; deploy/haproxy.cfg routes the fetch of extras by it
 SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view and its `shape`
-# Answers whose extras are still to come, each waiting to keep them (see _keep_extras).
-FOLLOW_UPS: set["asyncio.Task[None]"] = set()
+# An answer whose extras are still to come is kept under its key with this added, until
+# the whole answer is.
+PENDING_KEY = "+pending"
 
 
 def _problem(description: str) -> dict[str, object]:
@@ -109,38 +108,102 @@ async def answer(request: GraphRequest, services: Services) -> Answered:
     """The whole pipeline for one program: what POST /api/graph answers, and what the local
     client (app.client) runs without HTTP. Raises ProgramError for the program's faults and
     SaturatedError when every worker is busy."""
-    key, token = cache_key(request), shape_key(request)
-    shapes, extras, cache = services.shapes, services.extras, services.cache
+    token = shape_key(request)
     # A kept answer names its graph for other views: it is served only while that holds.
-    body = cache.get(key) if shapes.get(token) is not None else None
-    if body is not None:
+    if services.shapes.get(token) is not None:
+        kept = _kept(request, token, services)
+        if kept is not None:
+            return kept
+    evaluated = await _evaluate(request, services)
+    if "gradcheck" in request.include:
+        body, _ = await _completed(request, evaluated, services)
         return Answered(body, {SHAPE_TOKEN: token})
+    pending = _pending(request, evaluated, services)
+    body = await response_body(
+        evaluated.data,
+        evaluated.made,
+        pending=["gradcheck"],
+        extras=EXTRAS_PATH + pending,
+        shape=token,
+    )
+    # Until the whole answer is kept, this one is, with its token, which a repeat replaces
+    # by a token of its own (`_kept`).
+    services.cache.put(cache_key(request) + PENDING_KEY, pending.encode() + b"\n" + body)
+    return Answered(body, {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token})
+
+
+async def _evaluate(request: GraphRequest, services: Services) -> "Evaluated[ViewDrawing]":
+    """Run the program; its graph is drawn while the job process computes the teaching
+    fields, and kept for other views."""
     layout, timeout_s = services.layout, services.settings.render_timeout_s
-    # The graph is drawn while the job process computes the teaching fields.
     evaluated = await services.pool.run(
         request, lambda shape: draw(shape, layout, timeout_s, request.view)
     )
     data = evaluated.data
-    shapes.put(
-        token,
+    services.shapes.put(
+        shape_key(request),
         GraphShape.model_construct(
             root=data.root, nodes=data.nodes, edges=data.edges, groups=data.groups
         ),
     )
-    if "gradcheck" in request.include:
-        done = await evaluated.extras
-        body = await response_body(data.with_extras(done.value), evaluated.made, shape=token)
-        if done.complete:
-            cache.put(key, body)
-        return Answered(body, {SHAPE_TOKEN: token})
-    pending = extras.open()
-    body = await response_body(
-        data, evaluated.made, pending=["gradcheck"], extras=EXTRAS_PATH + pending, shape=token
-    )
-    follow_up = asyncio.ensure_future(_keep_extras(evaluated, pending, key, token, extras, cache))
-    FOLLOW_UPS.add(follow_up)
-    follow_up.add_done_callback(FOLLOW_UPS.discard)
-    return Answered(body, {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token})
+    return evaluated
+
+
+async def _completed(
+    request: GraphRequest, evaluated: "Evaluated[ViewDrawing]", services: Services
+) -> tuple[bytes, Extras]:
+    """The whole answer, its extras made now (by running the program again if its job
+    process was let go of), kept in the cache when complete."""
+    done = await evaluated.extras.made()
+    if done is None:
+        asked = request.model_copy(update={"include": ["gradcheck"]})
+        evaluated = await _evaluate(asked, services)
+        done = await evaluated.extras.made()
+    if done is None:  # the server is stopping
+        raise SaturatedError
+    data = evaluated.data.with_extras(done.value)
+    body = await response_body(data, evaluated.made, shape=shape_key(request))
+    if done.complete:
+        services.cache.put(cache_key(request), body)
+    return body, done
+
+
+def _kept(request: GraphRequest, shape: str, services: Services) -> Answered | None:
+    """The kept answer to `request`: whole, or without its extras, then under a token of
+    its own, whose extras are made by running the program again when asked for."""
+    cache, key = services.cache, cache_key(request)
+    body = cache.get(key, count=False)
+    kept = cache.get(key + PENDING_KEY, count=False) if body is None else None
+    cache.tally(hit=body is not None or kept is not None)
+    if body is not None:
+        return Answered(body, {SHAPE_TOKEN: shape})
+    if kept is None:
+        return None
+    told, _, body = kept.partition(b"\n")
+    pending = _pending(request, None, services)
+    # The token is unguessable and was made after the program was written: only the
+    # `extras` field can hold it.
+    old, new = (f'"{EXTRAS_PATH}{token}"'.encode() for token in (told.decode(), pending))
+    return Answered(body.replace(old, new, 1), {EXTRAS_TOKEN: pending, SHAPE_TOKEN: shape})
+
+
+def _pending(
+    request: GraphRequest, evaluated: "Evaluated[ViewDrawing] | None", services: Services
+) -> str:
+    """A token for the extras of `request`'s answer, made when first asked for: by the job
+    process that answered if it still waits, else by running the program again."""
+    store = services.extras
+
+    async def make() -> None:
+        if evaluated is None:
+            asked = request.model_copy(update={"include": ["gradcheck"]})
+            _, done = await _completed(asked, await _evaluate(asked, services), services)
+        else:
+            _, done = await _completed(request, evaluated, services)
+        store.fill(pending, done.value.model_dump_json().encode())
+
+    pending = store.open(make)
+    return pending
 
 
 @router.get(
@@ -166,26 +229,6 @@ async def graph_extras(
     if body is None:
         raise HTTPException(404, "no such extras: the token is unknown or has expired")
     return Response(body, media_type="application/json")
-
-
-async def _keep_extras(
-    evaluated: "Evaluated[ViewDrawing]",
-    token: str,
-    key: str,
-    shape: str,
-    extras: ExtrasStore,
-    cache: ResponseCache,
-) -> None:
-    """Once the job's extras come: kept for their token, and the whole answer cached."""
-    try:
-        done = await evaluated.extras
-    except asyncio.CancelledError:
-        extras.close(token)
-        raise
-    extras.fill(token, done.value.model_dump_json().encode())
-    if done.complete:
-        data = evaluated.data.with_extras(done.value)
-        cache.put(key, await response_body(data, evaluated.made, shape=shape))
 
 
 @router.post(
