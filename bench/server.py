@@ -38,7 +38,8 @@ def running_server(root: Path = ROOT) -> Iterator[Server]:
     port = _free_port()
     uvicorn = shutil.which("uvicorn", path=str(Path(sys.executable).parent)) or "uvicorn"
     command = [uvicorn, "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    if (root / "app" / "http.py").exists():  # as `make serve` runs it (bench.compare: if any)
+    # As `make serve` runs it (bench.compare: if the checkout has the limits, where it has).
+    if any((root / "app" / where / "http.py").exists() for where in ("server", "")):
         command += list(UVICORN_LIMITS)
     # Its access log (a JSON line a request, on stdout) is written, as a server's is, and
     # dropped: the benchmark's own output is its table.
