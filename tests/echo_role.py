@@ -19,7 +19,5 @@ class Echo:
     def warm(self) -> None:
         pass
 
-    def run(
-        self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]
-    ) -> bytes:
+    def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
         return job
