@@ -128,6 +128,16 @@ def test_a_kept_answer_without_its_extras_gets_a_token_of_its_own(impatient: Tes
     assert whole["gradcheck"] == second["gradcheck"]
 
 
+def test_a_request_that_includes_the_check_never_gets_it_pending(impatient: TestClient) -> None:
+    """An answer kept without its check (nobody fetched it) is not what a request that
+    includes the check gets: it waits for the check."""
+    code = CHAIN_RULE_LESSON + "# kept pending, then included\n"
+    assert impatient.post("/api/graph", json={"code": code}).json()["pending"] == ["gradcheck"]
+    whole = impatient.post("/api/graph", json={"code": code, "include": ["gradcheck"]}).json()
+    assert whole["pending"] == []
+    assert whole["gradcheck"]["x"]["ok"] is True
+
+
 def test_a_process_holding_much_memory_does_not_wait() -> None:
     """Waiting processes are bounded in the memory they hold beyond what they were given,
     as the server reads it from /proc: one over the bound is let go of at once, and its

@@ -44,15 +44,19 @@ def test_every_process_of_the_server_is_walled_and_a_job_ends_with_its_request(
     prefix: tuple[str, ...],
 ) -> None:
     python = interpreter_for_all() if prefix else None
-    with live_server(prefix=prefix, python=python) as server:
+    # A job process that answered waits this long for its gradient check to be asked for.
+    waits = {"AGX_EXTRAS_WAIT_S": "1.5"}
+    with live_server(prefix=prefix, env=waits, python=python) as server:
         health = httpx.get(f"{server.url}/healthz").json()
         assert health["sandbox"] == "full", health["wall"]
         before = job_processes(server.pid)
         assert len(before) >= 4  # two for evaluation and two for layout, forked ahead
+        # As the page runs a program: the answer, then its gradient check.
         response = httpx.post(
             f"{server.url}/api/graph", json={"code": PROGRAM.format(time.time())}, timeout=30
         )
         assert response.status_code == 200
+        assert httpx.get(server.url + response.json()["extras"], timeout=30).status_code == 200
         time.sleep(0.5)  # the successors are forked and warmed
         processes = [pid for pid in descendants(server.pid) if running(pid)]
         assert len(processes) >= 6
@@ -62,6 +66,19 @@ def test_every_process_of_the_server_is_walled_and_a_job_ends_with_its_request(
         gone = before - after
         assert len(gone) == 2  # the evaluation and the layout of that request
         assert len(after) == len(before)
+        # An answer whose check nobody asks for: its process waits, walled, then ends. (Another
+        # graph: the same one's drawing would come from the cache, with no layout process.)
+        other = PROGRAM.replace("x * x", "x * 3").format(time.time())
+        response = httpx.post(f"{server.url}/api/graph", json={"code": other}, timeout=30)
+        assert response.status_code == 200
+        time.sleep(0.5)
+        now = job_processes(server.pid)
+        assert len(now & after) == len(after) - 1  # the layout's is gone, the answer's waits
+        assert len(now - after) == 2  # and both have their successors
+        for pid in now:
+            assert walled(pid) == [], (pid, server.output()[-2000:])
+        time.sleep(1.5)
+        assert len(job_processes(server.pid) & after) == len(after) - 2
 
 
 def test_a_weakened_wall_listens_on_loopback_only_and_says_so() -> None:

@@ -28,7 +28,7 @@ class Probe:
     def warm(self) -> None:
         pass
 
-    def run(self, job: bytes, send: Callable[[bytes], None]) -> bytes:
+    def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
         """Each attempt, "denied: <reason>" or "ALLOWED"."""
         targets = json.loads(job)
         attempts: dict[str, Callable[[], object]] = {

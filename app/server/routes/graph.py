@@ -169,11 +169,13 @@ async def _completed(
 
 
 def _kept(request: GraphRequest, shape: str, services: Services) -> Answered | None:
-    """The kept answer to `request`: whole, or without its extras, then under a token of
-    its own, whose extras are made by running the program again when asked for."""
+    """The kept answer to `request`: whole, or without its extras (unless the request
+    includes them), then under a token of its own, whose extras are made by running the
+    program again when asked for."""
     cache, key = services.cache, cache_key(request)
     body = cache.get(key, count=False)
-    kept = cache.get(key + PENDING_KEY, count=False) if body is None else None
+    unwhole = body is None and "gradcheck" not in request.include
+    kept = cache.get(key + PENDING_KEY, count=False) if unwhole else None
     cache.tally(hit=body is not None or kept is not None)
     if body is not None:
         return Answered(body, {SHAPE_TOKEN: shape})
