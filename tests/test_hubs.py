@@ -2,6 +2,7 @@
 before the loop) is drawn by `dot` in time, because the tensor's uses are drawn apart; without
 that, `dot` ran out of time at 60 steps and the drawing fell back to a plainer layout."""
 
+import asyncio
 import html
 import re
 import time
@@ -58,7 +59,7 @@ def test_hub_loop_of_1000_steps_is_laid_out_by_dot_in_time(
     dot = build_dot(evaluate(GraphRequest(code=program(1_000)), Limits()))
     assert 'layout="nop2"' not in dot
     start = time.perf_counter()
-    rendered = dot_only.render(dot, timeout_s=8.0)
+    rendered = asyncio.run(dot_only.render(dot, timeout_s=8.0))
     assert rendered.warning is None
     assert rendered.svg is not None
     assert time.perf_counter() - start < 8.0

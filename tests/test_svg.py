@@ -1,6 +1,7 @@
 """The seed's graph as SVG: ids and classes come through, labels read as PyTorch prints
 numbers, and nothing links anywhere, whatever the labels hold."""
 
+import asyncio
 from typing import Any
 from xml.etree import ElementTree
 
@@ -24,7 +25,7 @@ def chain_rule() -> GraphData:
 
 
 def render(layout: LayoutService, dot: str) -> str:
-    svg = layout.render(dot, timeout_s=30).svg
+    svg = asyncio.run(layout.render(dot, timeout_s=30)).svg
     assert svg is not None
     return svg
 
@@ -139,4 +140,4 @@ def test_edge_labels_are_short(layout: LayoutService) -> None:
     dot = build_dot(described(GraphShape(root=0, nodes=nodes, edges=edges)))
     assert 'label="grad 32×16, mean 0.5000"' in dot  # noqa: RUF001 - the times sign
     assert 'label="grad [1, 2, …]"' in dot
-    assert layout.render(dot, 5.0).svg is not None
+    assert asyncio.run(layout.render(dot, 5.0)).svg is not None

@@ -10,12 +10,16 @@ cheaper engine in another; when every engine ran out of time there is no SVG.
 """
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
 
 from app.server.cache import ResponseCache
 from app.server.pool import ProcessPool, Role
@@ -28,6 +32,9 @@ log = logging.getLogger(__name__)
 ENGINES = (("dot", 0.7), ("sfdp", 1.0))
 PLACED_ENGINES = (("dot", 0.7), ("nop2", 1.0))
 PLACED_ONLY = (("nop2", 1.0),)
+# A DOT or an SVG larger than this is hashed or decoded in a thread, off the event loop.
+LARGE_BYTES = 256 * 1024
+T = TypeVar("T")
 # `core` renders SVG, `dot_layout` is `dot`, `neato_layout` has `sfdp` and `nop2`; demand loading of
 # every installed plugin (pango's among them) is off.
 PLUGINS = ("core", "dot_layout", "neato_layout")
@@ -185,8 +192,9 @@ class Helper:
 
 
 class LayoutService:
-    """Drawings, each laid out in a layout process of its own (`app.server.pool.ProcessPool`), the
-    first engine that finishes in time. `render` blocks, so call it from a thread."""
+    """Drawings, each laid out in a layout process of its own (`app.server.pool.ProcessPool`),
+    by the first engine that finishes in time; `render` waits on the event loop without
+    blocking it."""
 
     def __init__(
         self,
@@ -208,24 +216,23 @@ class LayoutService:
         # Told each drawing's engine ("none" when there is no SVG) and time (the app's metrics).
         self.on_drawn: Callable[[str, float], None] = lambda engine, seconds: None
 
-    def render(self, dot: str, timeout_s: float) -> LayoutResult:
+    async def render(self, dot: str, timeout_s: float) -> LayoutResult:
         """SVG from the first engine that finishes within its share of `timeout_s`."""
-        self.processes.refuse_on_loop("drawing")
         started = time.monotonic()
-        key = hashlib.sha256(dot.encode()).hexdigest()
+        source = dot.encode()
+        key = await _off_loop_if_large(len(source), lambda: hashlib.sha256(source).hexdigest())
         kept = self.drawings.get(key)
         if kept is not None:
             self.on_drawn("cached", time.monotonic() - started)
             return LayoutResult(kept.decode())
-        result, engine = self._render(dot, timeout_s)
+        result, engine = await self._render(dot, source, timeout_s)
         self.on_drawn(engine, time.monotonic() - started)
         if result.svg is not None and result.warning is None:
             self.drawings.put(key, result.svg.encode())
         return result
 
-    def _render(self, dot: str, timeout_s: float) -> tuple[LayoutResult, str]:
+    async def _render(self, dot: str, source: bytes, timeout_s: float) -> tuple[LayoutResult, str]:
         """What `render` returns, and the engine that drew it ("none")."""
-        source = dot.encode()
         deadline = time.monotonic() + timeout_s
         failure = None
         engines = self._engines(dot)
@@ -233,7 +240,7 @@ class LayoutService:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            reply = self._layout(source, engine, min(remaining, timeout_s * share))
+            reply = await self._layout(source, engine, min(remaining, timeout_s * share))
             if reply is None:
                 log.warning("layout with %s ran out of time", engine)
                 continue
@@ -241,9 +248,9 @@ class LayoutService:
             if status == b"error":
                 failure = body.decode(errors="replace")
                 break
-            svg = body.decode(errors="replace")
+            svg = await _off_loop_if_large(len(body), functools.partial(_svg_text, body))
             warning = None if engine == engines[0][0] else _fallback_warning(timeout_s)
-            return LayoutResult(svg[svg.index("<svg") :] if "<svg" in svg else svg, warning), engine
+            return LayoutResult(svg, warning), engine
         if failure is not None:
             return LayoutResult(None, f"Graphviz could not draw this graph: {failure}"), "none"
         return LayoutResult(
@@ -260,22 +267,37 @@ class LayoutService:
             return PLACED_ONLY
         return PLACED_ENGINES if ' pos="' in dot else self.engines
 
-    def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
+    async def _layout(self, source: bytes, engine: str, timeout: float) -> bytes | None:
         """One layout in a process of its own; None if it ran out of time or died."""
-        process = self.processes.take(timeout)
+        process = await self.processes.take_async(timeout)
         if process is None:
             return None  # no process in time: as if the layout had run out of it
         deadline = time.monotonic() + timeout
         reply = None
         try:
             message = engine.encode() + b"\n" + source
-            if process.send(message, deadline - time.monotonic()):
-                reply = process.receive(deadline - time.monotonic())
+            if await process.send_async(message, deadline - time.monotonic()):
+                reply = await process.receive_async(deadline - time.monotonic())
             return reply
         finally:
             if reply is None:
                 process.ended = "timeout" if time.monotonic() >= deadline else "killed"
             self.processes.release(process)  # after the layout, so its successor does not compete
+
+
+def _svg_text(body: bytes) -> str:
+    """The SVG from `<svg` on: Graphviz writes an XML declaration and comments before it."""
+    svg = body.decode(errors="replace")
+    return svg[svg.index("<svg") :] if "<svg" in svg else svg
+
+
+async def _off_loop_if_large(size: int, work: Callable[[], T]) -> T:
+    """`work` on bytes of `size`: in a thread when they are many, so that hashing or decoding
+    a huge drawing does not hold up the event loop; at once when few (the hop would cost
+    more)."""
+    if size > LARGE_BYTES:
+        return await anyio.to_thread.run_sync(work)
+    return work()
 
 
 def _fallback_warning(timeout_s: float) -> str:

@@ -13,7 +13,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -124,7 +124,7 @@ class EvaluationPool:
         await anyio.to_thread.run_sync(self.processes.stop)
 
     async def run(
-        self, request: GraphRequest, on_shape: Callable[[GraphShape], Shaped]
+        self, request: GraphRequest, on_shape: Callable[[GraphShape], Awaitable[Shaped]]
     ) -> "Evaluated[Shaped]":
         """Evaluate in a job process of its own: the graph, what `on_shape` made of its shape
         while the process computed the rest, and the process, which waits for its extras to
@@ -137,19 +137,18 @@ class EvaluationPool:
         deadline = started + self.settings.job_timeout_s
         done = False
         try:
-            # Sent from the event loop, so that the thread which waits for the shape wakes up
-            # while the process computes rather than before it starts.
             if not await process.send_async(job, deadline - time.monotonic()):
                 raise self._stopped(process, deadline)
-            reply, shaped = await anyio.to_thread.run_sync(
-                self._shape_and_draw, process, deadline, on_shape
-            )
-            if shaped is not None:
-                # The rest arrives on the event loop: no thread to wake and hand it back.
+            # Every message is awaited on the event loop, woken by the pipe: the graph is
+            # drawn while the process computes the rest, with no thread between.
+            reply = await self._receive(process, deadline)
+            shape = reply.shape
+            if shape is not None:
+                made = await on_shape(shape)
                 reply = await self._receive(process, deadline)
             if reply.fault is not None:
                 log.error("a job failed unexpectedly:\n%s", reply.fault)
-            if shaped is None or reply.details is None:
+            if shape is None or reply.details is None:
                 raise reply.failure()
             done = True
         finally:
@@ -158,7 +157,6 @@ class EvaluationPool:
             # The slot goes to the next job, and the process's successor is forked now, off
             # this request's path, even if this one stays to make the extras.
             self.processes.release(process, end=not done)
-        shape, made = shaped
         answered = Answered(self, process, max(process.resident() - given, 0))
         if "gradcheck" not in request.include:  # else the caller asks for them at once
             self._wait_for_asking(answered)
@@ -214,16 +212,6 @@ class EvaluationPool:
             note = f"The gradient check could not be made: {failure.detail}."
             return Extras(GraphExtras(warnings=[note]), complete=False)
         return Extras(reply.extras, complete=True)
-
-    def _shape_and_draw(
-        self, process: JobProcess, deadline: float, on_shape: Callable[[GraphShape], Shaped]
-    ) -> tuple[WorkerReply, tuple[GraphShape, Shaped] | None]:
-        """In a thread: the shape, and `on_shape` run on it while the process computes the
-        rest (or the failed job's only reply)."""
-        reply = self._reply(process, process.receive(deadline - time.monotonic()), deadline)
-        if reply.shape is None:
-            return reply, None
-        return reply, (reply.shape, on_shape(reply.shape))
 
     def _reply(self, process: JobProcess, answer: bytes | None, deadline: float) -> WorkerReply:
         if answer is None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from app.contract.schemas import GraphRequest
+from app.contract.schemas import GraphRequest, GraphShape
 from app.contract.settings import Settings
 from app.server.workers import EvaluationPool, SaturatedError
 from tests.security.conftest import assert_problem
@@ -134,11 +134,15 @@ def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     assert response.headers["retry-after"].isdigit()
 
 
+async def _ignore(shape: GraphShape) -> None:
+    """No drawing: these tests look at the job processes only."""
+
+
 def test_waiting_for_a_worker_is_bounded() -> None:
     pool = EvaluationPool(Settings(max_waiting=5, max_wait_s=0.2))
     started = time.monotonic()
     # In a thread of its own: other tests (the browser's) may keep an event loop running here.
     with ThreadPoolExecutor(1) as executor, pytest.raises(SaturatedError):
-        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL), lambda _: None)).result()
+        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL), _ignore)).result()
     assert time.monotonic() - started < 2
     assert pool.processes.waiting == 0

@@ -251,9 +251,8 @@ async def graph_view(
         raise HTTPException(404, "the server no longer keeps this graph: run the program again")
     body = shapes.drawing(request.shape, request.view)
     if body is None:
-        body = await anyio.to_thread.run_sync(
-            lambda: _drawing_body(draw(shape, layout, settings.render_timeout_s, request.view))
-        )
+        drawn = await draw(shape, layout, settings.render_timeout_s, request.view)
+        body = await anyio.to_thread.run_sync(_drawing_body, drawn)
         shapes.keep_drawing(request.shape, request.view, body)
     return Response(body, media_type="application/json")
 
@@ -269,15 +268,23 @@ class ViewDrawing:
     shown_in: dict[int, str]
 
 
-def draw(
+async def draw(
     shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
 ) -> ViewDrawing:
-    """Stage 4 for one graph, in `view` or the default one; blocks, so it runs in a thread
-    (the job's: see EvaluationPool.run)."""
+    """Stage 4 for one graph, in `view` or the default one, while its job process computes
+    the rest: the DOT on the event loop for a graph of up to INLINE_ANSWER_NODES nodes (a
+    thread's hop would cost more), in a thread for a larger one; the layout is awaited."""
     chosen = view if view is not None else default_view(shape)
-    viewed = apply_view(shape, chosen)
-    dot = build_dot(shape, viewed)
-    return ViewDrawing(dot, layout.render(dot, timeout_s), chosen, viewed.shown_in)
+
+    def dot_source() -> tuple[str, dict[int, str]]:
+        viewed = apply_view(shape, chosen)
+        return build_dot(shape, viewed), viewed.shown_in
+
+    if len(shape.nodes) > INLINE_ANSWER_NODES:
+        dot, shown_in = await anyio.to_thread.run_sync(dot_source)
+    else:
+        dot, shown_in = dot_source()
+    return ViewDrawing(dot, await layout.render(dot, timeout_s), chosen, shown_in)
 
 
 def _drawing_body(drawn: ViewDrawing) -> bytes:
