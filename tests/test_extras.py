@@ -3,8 +3,7 @@
 import asyncio
 import re
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from app.contract.settings import Settings
 from app.main import create_app
 from app.server.extras import ExtrasStore
 from app.server.workers import EvaluationPool
+from tests.loops import on_a_loop
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 MLP = """import torch
@@ -24,12 +24,6 @@ W = torch.randn(3, 4, requires_grad=True)
 b = torch.zeros(4, requires_grad=True)
 loss = F.cross_entropy(x @ W + b, torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
 """
-
-
-def run(scenario: Coroutine[Any, Any, None]) -> None:
-    """In a thread of its own: the browser tests' driver may hold this one's event loop."""
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, scenario).result()
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +218,7 @@ def test_store_is_bounded_in_entries_and_bytes() -> None:
         await asyncio.sleep(0.01)  # the cancelled making ends
         assert (len(store.entries), store.size, len(store.making)) == (0, 0, 0)
 
-    run(scenario())
+    on_a_loop(scenario())
 
 
 def test_store_makes_extras_once_when_first_asked() -> None:
@@ -251,7 +245,7 @@ def test_store_makes_extras_once_when_first_asked() -> None:
         assert await asyncio.gather(*readers) == [b"{}", b"{}"]
         assert len(calls) == 2
 
-    run(scenario())
+    on_a_loop(scenario())
 
 
 def test_a_long_loop_is_checked_within_the_default_budget() -> None:

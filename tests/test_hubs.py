@@ -2,7 +2,6 @@
 before the loop) is drawn by `dot` in time, because the tensor's uses are drawn apart; without
 that, `dot` ran out of time at 60 steps and the drawing fell back to a plainer layout."""
 
-import asyncio
 import html
 import re
 import time
@@ -17,6 +16,7 @@ from app.server.layout import LayoutService
 from app.server.render import build_dot
 from app.worker.evaluate import evaluate
 from bench.programs import scaled_weight, shared_transpose
+from tests.loops import on_a_loop
 
 PROGRAMS = [shared_transpose, scaled_weight]
 
@@ -59,7 +59,7 @@ def test_hub_loop_of_1000_steps_is_laid_out_by_dot_in_time(
     dot = build_dot(evaluate(GraphRequest(code=program(1_000)), Limits()))
     assert 'layout="nop2"' not in dot
     start = time.perf_counter()
-    rendered = asyncio.run(dot_only.render(dot, timeout_s=8.0))
+    rendered = on_a_loop(dot_only.render(dot, timeout_s=8.0))
     assert rendered.warning is None
     assert rendered.svg is not None
     assert time.perf_counter() - start < 8.0

@@ -1,19 +1,19 @@
 """Layout helpers: SVG with ids, the fallback engine, and no answer past the time limit."""
 
-import asyncio
 from pathlib import Path
 from xml.etree import ElementTree
 
 from app.server.layout import LayoutService
 from app.server.render import SPLIT_FAN_OUT, build_dot
 from tests.graphs import shared_weight_chain
+from tests.loops import on_a_loop
 
 # Deep enough that no engine finishes in half a millisecond.
 DOT = build_dot(shared_weight_chain(140))  # small enough to carry no positions
 
 
 def test_svg_keeps_node_ids(layout: LayoutService) -> None:
-    rendered = asyncio.run(
+    rendered = on_a_loop(
         layout.render(build_dot(shared_weight_chain(SPLIT_FAN_OUT + 1)), timeout_s=30)
     )
     assert rendered.warning is None
@@ -24,19 +24,19 @@ def test_svg_keeps_node_ids(layout: LayoutService) -> None:
 
 
 def test_tiny_time_limit_gives_no_svg_and_says_why(layout: LayoutService) -> None:
-    rendered = asyncio.run(layout.render(DOT, timeout_s=0.0005))
+    rendered = on_a_loop(layout.render(DOT, timeout_s=0.0005))
     assert rendered.svg is None
     assert rendered.warning is not None
     assert "needed more than" in rendered.warning
     # the helper that ran out of time was replaced: the next drawing works
-    assert asyncio.run(layout.render(DOT, timeout_s=30)).svg is not None
+    assert on_a_loop(layout.render(DOT, timeout_s=30)).svg is not None
 
 
 def test_fallback_engine_draws_when_the_first_runs_out_of_time() -> None:
     service = LayoutService(helpers=1, memory_mb=1_024, engines=(("dot", 1e-5), ("sfdp", 1.0)))
     service.processes.start()
     try:
-        rendered = asyncio.run(service.render(DOT, timeout_s=30))
+        rendered = on_a_loop(service.render(DOT, timeout_s=30))
     finally:
         service.processes.stop()
     assert rendered.svg is not None
@@ -45,7 +45,7 @@ def test_fallback_engine_draws_when_the_first_runs_out_of_time() -> None:
 
 
 def test_unreadable_dot_is_reported(layout: LayoutService) -> None:
-    rendered = asyncio.run(layout.render("digraph { a -> }", timeout_s=30))
+    rendered = on_a_loop(layout.render("digraph { a -> }", timeout_s=30))
     assert rendered.svg is None
     assert rendered.warning is not None
     assert "could not" in rendered.warning
@@ -54,7 +54,7 @@ def test_unreadable_dot_is_reported(layout: LayoutService) -> None:
 def test_helpers_size_text_without_pango(layout: LayoutService) -> None:
     """Text is measured with Graphviz's built-in metrics: pango (and the server's fonts) are
     never loaded, so a layout costs half as much and is the same on every server."""
-    assert asyncio.run(layout.render(DOT, timeout_s=30)).svg is not None
+    assert on_a_loop(layout.render(DOT, timeout_s=30)).svg is not None
     zygote = layout.processes.zygote
     assert zygote is not None
     assert zygote.pid is not None
@@ -77,7 +77,7 @@ def test_helpers_size_text_without_pango(layout: LayoutService) -> None:
 def test_text_names_the_served_metric_twin(layout: LayoutService) -> None:
     """Graphviz sized the text for Helvetica; the drawing asks for Liberation Sans, which the
     page serves, then the other names of the same metrics."""
-    svg = asyncio.run(layout.render(build_dot(shared_weight_chain(2)), timeout_s=30)).svg
+    svg = on_a_loop(layout.render(build_dot(shared_weight_chain(2)), timeout_s=30)).svg
     assert svg is not None
     namespace = "{http://www.w3.org/2000/svg}"
     families = {

@@ -6,9 +6,8 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.server import pool as pool_module
 from app.server.layout import LayoutService
 from app.server.pool import ProcessPool, Role
+from tests.loops import on_a_loop
 
 T = TypeVar("T")
 # A zygote that takes this long to prepare, as the evaluation zygote takes to warm torch.
@@ -30,13 +30,6 @@ def echo_pool(slots: int, limit: bool = True, start_s: float = 0.0) -> ProcessPo
     return ProcessPool(
         Role("echo", "tests.echo_role:prepare_echo", str(start_s), 256, 5.0), slots, limit
     )
-
-
-def on_a_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on a new loop in a thread of its own: Playwright's loop may be
-    running in this one."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, make()).result()
 
 
 class Stalls:
@@ -83,7 +76,7 @@ def test_starting_taking_and_stopping_never_stall_the_loop() -> None:
             await asyncio.to_thread(pool.stop)
         return stalls.longest, waited, answer
 
-    longest, waited, answer = on_a_loop(life)
+    longest, waited, answer = on_a_loop(life())
     assert answer == b"hello"
     assert waited >= SLOW_START_S  # the loop did wait that long for a process...
     assert longest < STALL_S  # ...and ran all the while
@@ -116,7 +109,7 @@ def test_blocking_calls_refuse_the_loop_the_pool_serves() -> None:
         await asyncio.to_thread(layout.processes.stop)
         return refused
 
-    refused = on_a_loop(on_the_loop)
+    refused = on_a_loop(on_the_loop())
     assert len(refused) == 3
     assert all("blocks" in reason for reason in refused)
 
@@ -158,7 +151,7 @@ def test_jobs_beyond_the_slots_wait_their_turn(pool_of_one: ProcessPool) -> None
         await asyncio.gather(second, third)
         return order
 
-    assert on_a_loop(turns) == ["first", "second", "third"]
+    assert on_a_loop(turns()) == ["first", "second", "third"]
     assert pool.state()["waiting"] == 0
     assert pool.state()["busy"] == 0
 

@@ -1,7 +1,6 @@
 """The seed's graph as SVG: ids and classes come through, labels read as PyTorch prints
 numbers, and nothing links anywhere, whatever the labels hold."""
 
-import asyncio
 from typing import Any
 from xml.etree import ElementTree
 
@@ -14,6 +13,7 @@ from app.server.layout import LayoutService
 from app.server.render import build_dot
 from app.worker.evaluate import evaluate
 from tests.graphs import described
+from tests.loops import on_a_loop
 from tests.seed_cells import CHAIN_RULE_LESSON
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -25,7 +25,7 @@ def chain_rule() -> GraphData:
 
 
 def render(layout: LayoutService, dot: str) -> str:
-    svg = asyncio.run(layout.render(dot, timeout_s=30)).svg
+    svg = on_a_loop(layout.render(dot, timeout_s=30)).svg
     assert svg is not None
     return svg
 
@@ -140,4 +140,4 @@ def test_edge_labels_are_short(layout: LayoutService) -> None:
     dot = build_dot(described(GraphShape(root=0, nodes=nodes, edges=edges)))
     assert 'label="grad 32×16, mean 0.5000"' in dot  # noqa: RUF001 - the times sign
     assert 'label="grad [1, 2, …]"' in dot
-    assert asyncio.run(layout.render(dot, 5.0)).svg is not None
+    assert on_a_loop(layout.render(dot, 5.0)).svg is not None

@@ -1,7 +1,6 @@
 """Isolation between requests: a runaway does not hold up others, state does not carry over,
 and a crowd gets 503 with Retry-After instead of an endless queue."""
 
-import asyncio
 import dataclasses
 import select
 import signal
@@ -16,6 +15,7 @@ from httpx import Response
 from app.contract.schemas import GraphRequest, GraphShape
 from app.contract.settings import Settings
 from app.server.workers import EvaluationPool, SaturatedError
+from tests.loops import on_a_loop
 from tests.security.conftest import assert_problem
 
 NORMAL = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * 3\ny.backward()"
@@ -142,7 +142,7 @@ def test_waiting_for_a_worker_is_bounded() -> None:
     pool = EvaluationPool(Settings(max_waiting=5, max_wait_s=0.2))
     started = time.monotonic()
     # In a thread of its own: other tests (the browser's) may keep an event loop running here.
-    with ThreadPoolExecutor(1) as executor, pytest.raises(SaturatedError):
-        executor.submit(asyncio.run, pool.run(GraphRequest(code=NORMAL), _ignore)).result()
+    with pytest.raises(SaturatedError):
+        on_a_loop(pool.run(GraphRequest(code=NORMAL), _ignore))
     assert time.monotonic() - started < 2
     assert pool.processes.waiting == 0
