@@ -18,11 +18,6 @@ const KIND_TEXT = {
   const: "constant: cut from the graph, so no gradient flows back into it",
 };
 
-function shapeText(shape) {
-  if (shape === null || shape === undefined) return "unknown";
-  return shape.length === 0 ? "scalar" : shape.join("×");
-}
-
 function nodeLink(node) {
   const link = element("a", node.title);
   link.href = `#node-${node.id}`;
@@ -136,7 +131,7 @@ function render(id) {
   const kept = dotGrad(answer, node);
   if (kept) row(list, ".grad", kept);
   row(list, "Value", tensorView(node.value, node.value_text));
-  row(list, "Shape", `${shapeText(node.shape)}${node.dtype ? `, ${node.dtype}` : ""}`);
+  row(list, "Shape", `${node.shape_text}${node.dtype ? `, ${node.dtype}` : ""}`);
   row(list, "Kind", KIND_TEXT[node.kind] ?? node.kind);
   if (node.note) row(list, "Cut", node.note);
   row(list, "Operation", element("code", node.op));

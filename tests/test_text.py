@@ -13,7 +13,7 @@ import torch
 
 from app.contract.schemas import GraphData, GraphRequest, NodeInfo
 from app.contract.settings import Limits
-from app.contract.text import format_number, format_tensor, node_title
+from app.contract.text import format_number, format_tensor, node_title, shape_text
 from app.server.render import build_dot
 from app.worker.evaluate import evaluate
 from tests.programs import PROGRAMS
@@ -184,6 +184,17 @@ def test_a_gradient_is_named_d_root_d_node() -> None:
     }
 
 
+def test_a_shape_is_written_as_pytorch_sizes_read() -> None:
+    """torch.Size, as the drawing and the Details panel show it."""
+    code = "import torch\nW = torch.ones(3, 4, requires_grad=True)\nloss = (W * 2).sum()\n"
+    graph = evaluate(GraphRequest(code=code), Limits())
+    shapes = {info.op: info.shape_text for info in graph.nodes}
+    reference = torch.ones(3, 4)
+    assert shapes["AccumulateGrad"] == "×".join(map(str, reference.shape))  # noqa: RUF001
+    assert shapes["SumBackward0"] == "scalar"
+    assert shape_text(None) == "unknown"
+
+
 def test_the_drawing_shows_the_answers_texts() -> None:
     graph, _ = run(PROGRAMS["seed_chain_rule"])
     dot = html.unescape(build_dot(graph))
@@ -192,3 +203,4 @@ def test_the_drawing_shows_the_answers_texts() -> None:
         if info.value is not None:
             assert f"value {info.value_text}" in dot
         assert f"{info.grad_name} = {info.grad_text}" in dot
+        assert info.shape_text in dot

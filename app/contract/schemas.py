@@ -131,6 +131,11 @@ class NodeInfo(BaseModel):
     grad_text: str = Field(
         "", description="`grad` in a few words, as `value_text`; None when no gradient came."
     )
+    shape_text: str = Field(
+        "",
+        description="`shape` as the drawing shows it: 'scalar', or the sizes joined by a "
+        "times sign ('32×16'); 'unknown' when the shape is not known.",  # noqa: RUF001
+    )
     grad_name: str = Field(
         "",
         description="What `grad` is, as the drawing and the page name it: d(root)/d(this "

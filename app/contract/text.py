@@ -75,8 +75,10 @@ def _flatten(value: list[Any], limit: int) -> list[Any]:
     return out
 
 
-def shape_text(shape: list[int]) -> str:
-    """ "scalar", or the sizes joined by a times sign: "32×16"."""  # noqa: RUF002
+def shape_text(shape: list[int] | None) -> str:
+    """ "scalar", or the sizes joined by a times sign: "32×16"; "unknown" for None."""  # noqa: RUF002
+    if shape is None:
+        return "unknown"
     return "scalar" if shape == [] else "\N{MULTIPLICATION SIGN}".join(map(str, shape))
 
 
@@ -112,7 +114,8 @@ def group_title(group: GroupInfo, calls: int) -> str:
 
 def write_texts(graph: GraphShape, layer_of: dict[int, str]) -> None:
     """Give a newly captured graph its texts, in place: every node's title (with its layer
-    from `layer_of`, app/contract/graphs.py's `layers`), value, gradient and the gradient's name,
+    from `layer_of`, app/contract/graphs.py's `layers`), value, gradient, the gradient's name
+    and shape,
     every edge's gradient and every module call's title."""
     root = next((node for node in graph.nodes if node.id == graph.root), None)
     root_name = root.variables[0] if root and root.variables else "(root)"
@@ -137,5 +140,6 @@ def write_texts(graph: GraphShape, layer_of: dict[int, str]) -> None:
         node.value_text = text(node.value)
         node.grad_text = text(node.grad)
         node.grad_name = grad_name(node, root_name)
+        node.shape_text = shape_text(node.shape)
     for edge in graph.edges:
         edge.grad_text = text(edge.grad)

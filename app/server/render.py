@@ -445,7 +445,7 @@ def _node_label(node: NodeInfo, use: Use | None = None) -> str:
     saved = _saved_rows(node)
     rows = [_title(node, use)]
     if node.shape is not None:
-        rows.append(html.escape(f"{shape_text(node.shape)} {node.dtype or ''}".strip()))
+        rows.append(html.escape(f"{node.shape_text} {node.dtype or ''}".strip()))
     if node.value is not None:
         rows.append(html.escape(f"value {node.value_text}"))
     if node.kind != "const":
