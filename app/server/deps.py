@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from app.contract.settings import Settings
-from app.server.cache import ResponseCache
 from app.server.extras import ExtrasStore
 from app.server.layout import LayoutService
 from app.server.services import Services
@@ -40,6 +39,5 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 ServicesDep = Annotated[Services, Depends(_service(""))]
 PoolDep = Annotated[EvaluationPool, Depends(_service("pool"))]
 LayoutDep = Annotated[LayoutService, Depends(_service("layout"))]
-CacheDep = Annotated[ResponseCache, Depends(_service("cache"))]
 ExtrasDep = Annotated[ExtrasStore, Depends(_service("extras"))]
 ShapesDep = Annotated[ShapeStore, Depends(_service("shapes"))]

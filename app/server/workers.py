@@ -67,25 +67,24 @@ class Answered:
     async def made(self) -> Extras | None:
         """The extras, made now; None when the process was let go of before they were
         asked for (the program must run again to make them)."""
-        process = self.process
-        if process is None:
-            return None
-        self.pool.waiting_answered.pop(id(self), None)
-        self.process = None
-        if self.expiry is not None:
-            self.expiry.cancel()
-        return await self.pool.make_extras(process)
+        process = self._detach()
+        return None if process is None else await self.pool.make_extras(process)
 
     def let_go(self) -> None:
         """Nobody asked in time, room is needed for another, or its caller needs no extras:
         the process ends."""
-        self.pool.waiting_answered.pop(id(self), None)
-        process, self.process = self.process, None
-        if self.expiry is not None:
-            self.expiry.cancel()
+        process = self._detach()
         if process is not None:
             process.stop()
             self.pool.answered_ends["unasked"] += 1
+
+    def _detach(self) -> JobProcess | None:
+        """The process, no longer waiting (None if it was already taken or let go of)."""
+        self.pool.waiting_answered.pop(id(self), None)
+        if self.expiry is not None:
+            self.expiry.cancel()
+        process, self.process = self.process, None
+        return process
 
 
 def evaluation_role(settings: Settings) -> Role:

@@ -150,12 +150,12 @@ async def _evaluate(request: GraphRequest, services: Services) -> "Evaluated[Vie
 
 
 async def _completed(
-    request: GraphRequest, evaluated: "Evaluated[ViewDrawing]", services: Services
+    request: GraphRequest, evaluated: "Evaluated[ViewDrawing] | None", services: Services
 ) -> tuple[bytes, Extras]:
-    """The whole answer, its extras made now (by running the program again if its job
-    process was let go of), kept in the cache when complete."""
-    done = await evaluated.extras.made()
-    if done is None:
+    """The whole answer, its extras made now (by running the program again when there is
+    no job process that answered, or it was let go of), kept in the cache when complete."""
+    done = None if evaluated is None else await evaluated.extras.made()
+    if evaluated is None or done is None:
         asked = request.model_copy(update={"include": ["gradcheck"]})
         evaluated = await _evaluate(asked, services)
         done = await evaluated.extras.made()
@@ -197,11 +197,7 @@ def _pending(
     store = services.extras
 
     async def make() -> None:
-        if evaluated is None:
-            asked = request.model_copy(update={"include": ["gradcheck"]})
-            _, done = await _completed(asked, await _evaluate(asked, services), services)
-        else:
-            _, done = await _completed(request, evaluated, services)
+        _, done = await _completed(request, evaluated, services)
         store.fill(pending, done.value.model_dump_json().encode())
 
     pending = store.open(make)

@@ -6,7 +6,7 @@ or `'x' * 10**10` stop at the limit instead of running the server out of time or
 
 import operator
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from app.contract.errors import ProgramError, refused
@@ -339,8 +339,3 @@ class PythonValues:
 
 def _not_iterable(value: Any) -> list[Any]:
     raise ProgramError("TypeError", f"cannot loop over a {type(value).__name__}")
-
-
-def method_names(value: Any) -> Iterable[str]:
-    """The Python methods a program may call on `value`."""
-    return kind_of(value).methods
