@@ -482,11 +482,7 @@ class ProcessPool:
 
     def refuse_on_loop(self, what: str) -> None:
         """Raise if called on the event loop this pool serves: `what` can block for seconds."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if running is self.loop:
+        if self._on_loop():
             raise RuntimeError(f"{what} blocks: call it in a thread, not on the event loop")
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
@@ -543,10 +539,18 @@ class ProcessPool:
         Not `end`: the process lives on, outside the pool's count, its caller's to stop."""
         if end:
             process.stop()
+        cause = process.ended or "completed"
         with self.lock:
             self.busy -= 1
-            self._ask(process.ended or "completed")
             self._wake_first()
+        # On the loop, the successor is asked for when the caller's task next yields to it,
+        # which for an answer is once it is written: the fork, walls and warm-up would
+        # otherwise take the CPU from the server while it writes the answer.
+        if self._on_loop():
+            assert self.loop is not None
+            self.loop.call_soon(self._ask_for, cause)
+        else:
+            self._ask_for(cause)
 
     def state(self) -> dict[str, int]:
         """Jobs running, processes warm, takers in line, and slots."""
@@ -617,6 +621,16 @@ class ProcessPool:
     def _wake_first(self) -> None:
         if self.waiters and self._can_hand_out():
             self.waiters[0].wake()
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def _ask_for(self, cause: str) -> None:
+        with self.lock:
+            self._ask(cause)
 
     def _ask(self, cause: str) -> None:
         """One more process, in place of one let go of for `cause`: "completed" (its job is
