@@ -8,6 +8,9 @@ from app.contract.schemas import GraphDetails, GraphExtras, GraphShape
 
 # The server's word to a job process that has answered: make the extras now.
 MAKE_EXTRAS = b"extras"
+# Or, before that, lay out the drawing of its graph: this, then `engine` newline DOT; the
+# reply is a layout's (`svg` newline the SVG, or `error` newline why), not JSON.
+LAY_OUT = b"lay out\n"
 
 
 class ErrorFields(BaseModel):
@@ -24,7 +27,8 @@ class WorkerReply(BaseModel):
     """One message of a worker about a job. A job that succeeds gets three: the graph's
     shape as soon as it is known (the server starts drawing it), the rest of its details
     (the server can answer), then, once the server asks for them (`MAKE_EXTRAS`), its
-    extras (the gradient check). A job that fails gets an error in place of the message it
+    extras (the gradient check); before the extras, the server may have it lay out the
+    drawing (`LAY_OUT`). A job that fails gets an error in place of the message it
     could not make."""
 
     shape: GraphShape | None = None

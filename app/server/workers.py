@@ -20,9 +20,10 @@ from typing import Generic, TypeVar
 import anyio
 
 from app.contract.errors import ProgramError
-from app.contract.replies import MAKE_EXTRAS, WorkerReply
+from app.contract.replies import LAY_OUT, MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
 from app.contract.settings import Settings
+from app.server.layout import LayOut
 from app.server.pool import JobProcess, ProcessPool, Role
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Answered:
     """A job process that has answered and waits, holding no slot, until its extras are
     asked for or `extras_wait_s` has passed; then it is let go of (killed)."""
 
-    def __init__(self, pool: "EvaluationPool", process: JobProcess, grown: int) -> None:
+    def __init__(self, pool: "EvaluationPool", process: JobProcess | None, grown: int) -> None:
         self.pool = pool
         self.process: JobProcess | None = process
         self.grown = grown  # bytes resident beyond what the process had when its job came
@@ -85,6 +86,31 @@ class Answered:
             self.expiry.cancel()
         process, self.process = self.process, None
         return process
+
+
+class JobLayout:
+    """Has a job process that sent its graph's shape lay out the drawing (`LayOut`), as a
+    layout process would: it is walled the same way and ends with the job, and laying out
+    there saves a process. The process sends its details first, kept in `details`; one
+    whose layout runs out of time is killed."""
+
+    def __init__(self, pool: "EvaluationPool", process: JobProcess, deadline: float) -> None:
+        self.pool = pool
+        self.process = process
+        self.deadline = deadline
+        self.details: WorkerReply | None = None
+
+    async def lay_out(self, job: bytes, timeout: float) -> bytes | None:
+        process = self.process
+        if not await process.send_async(LAY_OUT + job, self.deadline - time.monotonic()):
+            return None
+        self.details = await self.pool.receive(process, self.deadline)
+        if self.details.details is None:
+            return None  # the job failed, and its process has ended
+        reply = await process.receive_async(timeout)
+        if reply is None:
+            process.stop()
+        return reply
 
 
 def evaluation_role(settings: Settings) -> Role:
@@ -123,12 +149,15 @@ class EvaluationPool:
         await anyio.to_thread.run_sync(self.processes.stop)
 
     async def run(
-        self, request: GraphRequest, on_shape: Callable[[GraphShape], Awaitable[Shaped]]
+        self,
+        request: GraphRequest,
+        on_shape: Callable[[GraphShape, LayOut], Awaitable[Shaped]],
     ) -> "Evaluated[Shaped]":
         """Evaluate in a job process of its own: the graph, what `on_shape` made of its shape
-        while the process computed the rest, and the process, which waits for its extras to
-        be asked for. Its slot is let go of with the answer. Raises ProgramError for the
-        program's faults, and SaturatedError when too many requests wait for a process."""
+        while the process computed the rest (given a way to have the process lay out a
+        drawing), and the process, which waits for its extras to be asked for. Its slot is
+        let go of with the answer. Raises ProgramError for the program's faults, and
+        SaturatedError when too many requests wait for a process."""
         job = request.model_dump_json().encode()
         process = await self._take()
         given = process.resident()
@@ -140,11 +169,15 @@ class EvaluationPool:
                 raise self._stopped(process, deadline)
             # Every message is awaited on the event loop, woken by the pipe: the graph is
             # drawn while the process computes the rest, with no thread between.
-            reply = await self._receive(process, deadline)
+            reply = await self.receive(process, deadline)
             shape = reply.shape
             if shape is not None:
-                made = await on_shape(shape)
-                reply = await self._receive(process, deadline)
+                drawing = JobLayout(self, process, deadline)
+                made = await on_shape(shape, drawing.lay_out)
+                if drawing.details is None:
+                    reply = await self.receive(process, deadline)
+                else:
+                    reply = drawing.details
             if reply.fault is not None:
                 log.error("a job failed unexpectedly:\n%s", reply.fault)
             if shape is None or reply.details is None:
@@ -156,9 +189,11 @@ class EvaluationPool:
             # The slot goes to the next job, and the process's successor is forked now, off
             # this request's path, even if this one stays to make the extras.
             self.processes.release(process, end=not done)
-        answered = Answered(self, process, max(process.resident() - given, 0))
-        if "gradcheck" not in request.include:  # else the caller asks for them at once
-            self._wait_for_asking(answered)
+        # A process whose layout ran out of time was killed: its extras need another run.
+        kept = process if process.alive() else None
+        answered = Answered(self, kept, max(process.resident() - given, 0))
+        if kept is not None and "gradcheck" not in request.include:
+            self._wait_for_asking(answered)  # else the caller asks for them at once
         return Evaluated(GraphData.of(shape, reply.details), made, answered)
 
     def _wait_for_asking(self, answered: Answered) -> None:
@@ -179,7 +214,8 @@ class EvaluationPool:
         loop = asyncio.get_running_loop()
         answered.expiry = loop.call_later(self.settings.extras_wait_s, answered.let_go)
 
-    async def _receive(self, process: JobProcess, deadline: float) -> WorkerReply:
+    async def receive(self, process: JobProcess, deadline: float) -> WorkerReply:
+        """The process's next message, parsed (a large one in a thread)."""
         answer = await process.receive_async(deadline - time.monotonic())
         if answer is not None and len(answer) > INLINE_REPLY_BYTES:
             return await anyio.to_thread.run_sync(self._reply, process, answer, deadline)
@@ -192,7 +228,7 @@ class EvaluationPool:
         try:
             if not await process.send_async(MAKE_EXTRAS, deadline - time.monotonic()):
                 raise self._stopped(process, deadline)
-            reply = await self._receive(process, deadline)
+            reply = await self.receive(process, deadline)
         except ProgramError as error:
             reply = WorkerReply.failed(error)
         except Exception as error:  # a reply that is not one

@@ -1,9 +1,10 @@
 """What the job processes run: the server's one way into app.worker.
 
 The evaluation pool's zygote calls `prepare_evaluator` once (import and warm torch on trusted
-programs), then each job process it forks calls `Evaluator.warm` and runs exactly one job with
-`Evaluator.run`; the server names this module only in its role (app.server.workers), and
-reads the answers as app.contract.replies.
+programs, load libgvc), then each job process it forks calls `Evaluator.warm` and runs exactly
+one job with `Evaluator.run`, laying out its drawing when the server asks; the layout pool's
+zygote calls `prepare_layout`. The server names this module only in its roles
+(app.server.workers, app.server.layout), and reads the answers as app.contract.replies.
 """
 
 import contextlib
@@ -20,10 +21,11 @@ import torch
 
 from app.contract.errors import ProgramError
 from app.contract.examples import EXAMPLES
-from app.contract.replies import MAKE_EXTRAS, WorkerReply
+from app.contract.replies import LAY_OUT, MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphRequest, GraphShape
 from app.contract.settings import Limits, Settings
 from app.worker.evaluate import evaluate, evaluate_parts
+from app.worker.graphviz import Graphviz, LayoutRunner, lay_out, load_graphviz
 from app.worker.warmup import TUTORIAL_PROGRAMS
 
 log = logging.getLogger(__name__)
@@ -69,14 +71,21 @@ def prepare_evaluator(settings_json: str) -> "Evaluator":
             evaluate(GraphRequest(code=code), settings.limits)
         except ProgramError as error:  # a slower first request, not a reason to stop
             log.error("a warm-up program failed at line %s: %s", error.line, error.detail)
-    return Evaluator(settings)
+    return Evaluator(settings, load_graphviz())
+
+
+def prepare_layout(_: str) -> LayoutRunner:
+    """In the layout pool's zygote: load libgvc and lay out a graph, once for every layout
+    process it forks."""
+    return LayoutRunner(load_graphviz())
 
 
 class Evaluator:
     """Runs one job in a job process; every failure becomes an error reply."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, graphviz: Graphviz | None = None) -> None:
         self.settings = settings
+        self.graphviz = graphviz
 
     def warm(self) -> None:
         """The copy-on-write faults of a job's first steps, paid before a request comes."""
@@ -102,9 +111,13 @@ class Evaluator:
 
         def send_core(graph: GraphData) -> None:
             send_part(WorkerReply(details=graph.details()))
-            # The extras are made only when someone asks for them: until the server says so
-            # the process waits, and a process nobody asked is killed.
-            if receive() != MAKE_EXTRAS:
+            # The drawing is laid out here if the server asks (this process has the graph's
+            # data already; a layout process would be one more fork). The extras are made
+            # only when someone asks for them: until the server says so the process waits,
+            # and a process nobody asked is killed.
+            while (message := receive()).startswith(LAY_OUT):
+                send(lay_out(self.graphviz, message[len(LAY_OUT) :]))
+            if message != MAKE_EXTRAS:
                 raise NotAskedError
 
         try:

@@ -14,6 +14,7 @@ from httpx import Response
 
 from app.contract.schemas import GraphRequest, GraphShape
 from app.contract.settings import Settings
+from app.server.layout import LayOut
 from app.server.workers import EvaluationPool, SaturatedError
 from tests.loops import on_a_loop
 from tests.security.conftest import assert_problem
@@ -134,7 +135,7 @@ def test_a_crowd_gets_503_with_retry_after(client: TestClient) -> None:
     assert response.headers["retry-after"].isdigit()
 
 
-async def _ignore(shape: GraphShape) -> None:
+async def _ignore(shape: GraphShape, lay_out: LayOut) -> None:
     """No drawing: these tests look at the job processes only."""
 
 

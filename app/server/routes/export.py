@@ -39,7 +39,10 @@ async def graph_svg(
     """Run the program like POST /api/graph and answer with its SVG drawing only."""
     note_program(http, request.code, settings.access_log_program)
     evaluated = await pool.run(
-        request, lambda shape: draw(shape, layout, settings.render_timeout_s, request.view)
+        request,
+        lambda shape, lay_out: draw(
+            shape, layout, settings.render_timeout_s, request.view, lay_out
+        ),
     )
     evaluated.extras.let_go()  # a drawing has no gradient check
     drawn = evaluated.made

@@ -23,7 +23,7 @@ from app.contract.schemas import (
 )
 from app.server.cache import cache_key, shape_key
 from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
-from app.server.layout import LayoutResult, LayoutService
+from app.server.layout import LayOut, LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot
 from app.server.services import Services
@@ -137,7 +137,7 @@ async def _evaluate(request: GraphRequest, services: Services) -> "Evaluated[Vie
     fields, and kept for other views."""
     layout, timeout_s = services.layout, services.settings.render_timeout_s
     evaluated = await services.pool.run(
-        request, lambda shape: draw(shape, layout, timeout_s, request.view)
+        request, lambda shape, lay_out: draw(shape, layout, timeout_s, request.view, lay_out)
     )
     data = evaluated.data
     services.shapes.put(
@@ -265,11 +265,17 @@ class ViewDrawing:
 
 
 async def draw(
-    shape: GraphShape, layout: LayoutService, timeout_s: float, view: GraphView | None = None
+    shape: GraphShape,
+    layout: LayoutService,
+    timeout_s: float,
+    view: GraphView | None = None,
+    lay_out: LayOut | None = None,
 ) -> ViewDrawing:
     """Stage 4 for one graph, in `view` or the default one, while its job process computes
     the rest: the DOT on the event loop for a graph of up to INLINE_ANSWER_NODES nodes (a
-    thread's hop would cost more), in a thread for a larger one; the layout is awaited."""
+    thread's hop would cost more), in a thread for a larger one; the layout is awaited. A
+    graph of that size is laid out by `lay_out` (its job process) when given: in
+    milliseconds, well within that process's limits; a larger one by layout processes."""
     chosen = view if view is not None else default_view(shape)
 
     def dot_source() -> tuple[str, dict[int, str]]:
@@ -278,9 +284,10 @@ async def draw(
 
     if len(shape.nodes) > INLINE_ANSWER_NODES:
         dot, shown_in = await anyio.to_thread.run_sync(dot_source)
+        lay_out = None
     else:
         dot, shown_in = dot_source()
-    return ViewDrawing(dot, await layout.render(dot, timeout_s), chosen, shown_in)
+    return ViewDrawing(dot, await layout.render(dot, timeout_s, lay_out), chosen, shown_in)
 
 
 def _drawing_body(drawn: ViewDrawing) -> bytes:
