@@ -132,12 +132,19 @@ async def answer(request: GraphRequest, services: Services) -> Answered:
     return Answered(body, {EXTRAS_TOKEN: pending, SHAPE_TOKEN: token})
 
 
-async def _evaluate(request: GraphRequest, services: Services) -> "Evaluated[ViewDrawing]":
+async def _evaluate(
+    request: GraphRequest, services: Services, in_job: bool = True
+) -> "Evaluated[ViewDrawing]":
     """Run the program; its graph is drawn while the job process computes the teaching
-    fields, and kept for other views."""
+    fields, and kept for other views. Not `in_job`: the drawing is laid out by layout
+    processes, so that the job process, which a layout out of time would end, stays to
+    make the extras."""
     layout, timeout_s = services.layout, services.settings.render_timeout_s
     evaluated = await services.pool.run(
-        request, lambda shape, lay_out: draw(shape, layout, timeout_s, request.view, lay_out)
+        request,
+        lambda shape, lay_out: draw(
+            shape, layout, timeout_s, request.view, lay_out if in_job else None
+        ),
     )
     data = evaluated.data
     services.shapes.put(
@@ -157,7 +164,7 @@ async def _completed(
     done = None if evaluated is None else await evaluated.extras.made()
     if evaluated is None or done is None:
         asked = request.model_copy(update={"include": ["gradcheck"]})
-        evaluated = await _evaluate(asked, services)
+        evaluated = await _evaluate(asked, services, in_job=False)
         done = await evaluated.extras.made()
     if done is None:  # the server is stopping
         raise SaturatedError
