@@ -160,13 +160,14 @@ class EvaluationPool:
         SaturatedError when too many requests wait for a process."""
         job = request.model_dump_json().encode()
         process = await self._take()
-        given = process.resident()
         started = time.monotonic()
         deadline = started + self.settings.job_timeout_s
         done = False
         try:
             if not await process.send_async(job, deadline - time.monotonic()):
                 raise self._stopped(process, deadline)
+            # Read while the job starts, not before it: /proc is slow to read.
+            given = process.resident()
             # Every message is awaited on the event loop, woken by the pipe: the graph is
             # drawn while the process computes the rest, with no thread between.
             reply = await self.receive(process, deadline)
