@@ -3,8 +3,9 @@
 app/worker/ runs in the walled job process with a user's program and data, app/server/ (with
 the entry modules app/main.py, app/client.py and app/cli.py) in the server, and app/contract/
 is what both agree on. So: the contract imports neither side; the worker imports only itself
-and the contract; the server reaches the worker only through app.worker.entry, by import or
-by a "module:function" name it hands the process pool.
+and the contract; the server reaches the worker only through its entries, app.worker.entry
+(evaluations) and app.worker.graphviz (layouts), by import or by a "module:function" name it
+hands a process pool.
 """
 
 import ast
@@ -17,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 ENTRY = "app.worker.entry"
+LAYOUT_ENTRY = "app.worker.graphviz"  # the layout pool's: libgvc without torch
+ENTRIES = (ENTRY, LAYOUT_ENTRY)
 TARGET = re.compile(r"(app(?:\.\w+)+):\w+")  # a pool role's "module:function"
 
 
@@ -74,14 +77,14 @@ def allowed(importer: str, imported: str) -> bool:
         return theirs == "contract"
     if mine == "worker":
         return theirs in ("worker", "contract")
-    return theirs != "worker" or imported == ENTRY
+    return theirs != "worker" or imported in ENTRIES
 
 
 MODULES = {module_name(path): path for path in sorted(APP.rglob("*.py"))}
 RULES = {
     "contract": "app.contract imports nothing from app.server or app.worker",
     "worker": "app.worker imports only app.worker and app.contract",
-    "server": f"the server imports nothing from app.worker but {ENTRY}",
+    "server": f"the server imports nothing from app.worker but {' and '.join(ENTRIES)}",
 }
 
 
@@ -91,7 +94,7 @@ def test_every_side_is_present() -> None:
     assert sides.count("contract") >= 5
     assert sides.count("worker") >= 20
     assert sides.count("server") >= 20
-    assert ENTRY in MODULES
+    assert set(ENTRIES) <= set(MODULES)
     assert {"app.main", "app.client", "app.cli"} <= set(MODULES)
 
 
@@ -123,6 +126,17 @@ def test_the_server_starts_jobs_through_the_entry() -> None:
     assert callable(entry.prepare_evaluator)
 
 
+def test_the_server_starts_layouts_through_their_entry() -> None:
+    """The layout pool's role names the layout entry's function, and that module imports
+    nothing of the worker (a layout zygote holds libgvc, not torch)."""
+    targets = [use for use in uses(MODULES["app.server.layout"]) if "pool role" in use.how]
+    assert [use.module for use in targets] == [LAYOUT_ENTRY]
+    assert not [use for use in uses(MODULES[LAYOUT_ENTRY]) if side(use.module) == "worker"]
+    from app.worker import graphviz
+
+    assert callable(graphviz.prepare_layout)
+
+
 @pytest.mark.parametrize(
     ("importer", "imported", "ok"),
     [
@@ -136,6 +150,7 @@ def test_the_server_starts_jobs_through_the_entry() -> None:
         ("app.server.workers", "app.worker", False),
         ("app.client", "app.worker.sandbox.errors", False),
         ("app.server.workers", ENTRY, True),
+        ("app.server.layout", LAYOUT_ENTRY, True),
         ("app.main", "app.server.services", True),
     ],
 )

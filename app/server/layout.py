@@ -67,7 +67,7 @@ class LayoutService:
         # are kept by the request), and only when the first engine drew it, as a fallback's
         # drawing depends on how busy the machine was.
         self.drawings = drawings or ResponseCache(0, 0)
-        role = Role("layout", "app.worker.entry:prepare_layout", "", memory_mb, timeout_s)
+        role = Role("layout", "app.worker.graphviz:prepare_layout", "", memory_mb, timeout_s)
         # `helpers` sizes the spares; a layout never waits for another to end, only for a
         # warm process: a runaway layout holds its process until its time is up, not the rest.
         self.processes = ProcessPool(role, helpers, limit=False)

@@ -2,9 +2,10 @@
 
 The evaluation pool's zygote calls `prepare_evaluator` once (import and warm torch on trusted
 programs, load libgvc), then each job process it forks calls `Evaluator.warm` and runs exactly
-one job with `Evaluator.run`, laying out its drawing when the server asks; the layout pool's
-zygote calls `prepare_layout`. The server names this module only in its roles
-(app.server.workers, app.server.layout), and reads the answers as app.contract.replies.
+one job with `Evaluator.run`, laying out its drawing when the server asks. The server names
+this module only in its role (app.server.workers), and reads the answers as
+app.contract.replies; the layout pool's role names app.worker.graphviz, which does not import
+torch.
 """
 
 import contextlib
@@ -25,7 +26,7 @@ from app.contract.replies import LAY_OUT, MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphRequest, GraphShape
 from app.contract.settings import Limits, Settings
 from app.worker.evaluate import evaluate, evaluate_parts
-from app.worker.graphviz import Graphviz, LayoutRunner, lay_out, load_graphviz
+from app.worker.graphviz import Graphviz, lay_out, load_graphviz
 from app.worker.warmup import TUTORIAL_PROGRAMS
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,6 @@ def prepare_evaluator(settings_json: str) -> "Evaluator":
         except ProgramError as error:  # a slower first request, not a reason to stop
             log.error("a warm-up program failed at line %s: %s", error.line, error.detail)
     return Evaluator(settings, load_graphviz())
-
-
-def prepare_layout(_: str) -> LayoutRunner:
-    """In the layout pool's zygote: load libgvc and lay out a graph, once for every layout
-    process it forks."""
-    return LayoutRunner(load_graphviz())
 
 
 class Evaluator:

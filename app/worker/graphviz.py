@@ -4,7 +4,9 @@ The DOT comes from a user's program and Graphviz's parser and layouts are C, so 
 only in a walled process that ends with its job (`app.server.wall`): the job process that
 evaluated the program lays out its drawing (`app.worker.entry`), and layout processes
 (`app.server.layout`) draw the other views and the fallbacks. Each loads libgvc once, in its
-zygote, with only the plugins a layout needs.
+zygote, with only the plugins a layout needs. The layout pool's role names `prepare_layout`
+here, and this module imports neither torch nor the rest of the worker, so a layout zygote
+holds libgvc alone.
 """
 
 import ctypes
@@ -141,6 +143,12 @@ def lay_out(graphviz: Graphviz | None, job: bytes) -> bytes:
         return b"error\n" + str(error).encode()
     except Exception as error:
         return f"error\nGraphviz failed ({type(error).__name__})".encode()
+
+
+def prepare_layout(_: str) -> "LayoutRunner":
+    """In the layout pool's zygote: load libgvc and lay out a graph, once for every layout
+    process it forks."""
+    return LayoutRunner(load_graphviz())
 
 
 class LayoutRunner:
