@@ -129,8 +129,10 @@ class Settings(BaseSettings):
     layout_helpers: int = Field(
         2,
         ge=1,
-        description="Graphviz layouts that run at once; three warm processes wait for each, "
-        "and each process lays out one graph and exits.",
+        description="Graphviz layouts that run at once in layout processes (other views, "
+        "fallbacks, drawings of more than 150 nodes: an answer's smaller drawing is laid out "
+        "by its own job process); three warm processes wait for each, and each lays out one "
+        "graph and exits.",
     )
     layout_memory_mb: int = Field(
         1_024, ge=1, description="Address-space limit of a layout process (RLIMIT_AS)."
