@@ -47,10 +47,14 @@ def test_key_depends_on_code_and_output() -> None:
 
 
 def test_a_drawing_is_kept_by_its_dot_apart_from_the_answer(client: TestClient) -> None:
-    """Two programs that differ only by a comment: two answers, each complete, one layout."""
+    """Two programs that differ only by a comment: two answers, each complete; the drawing
+    a layout process made for the first (a view of it) serves the second. A job process's
+    own layout is never kept for others (tests/test_job_layout.py)."""
     code = "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nloss = (w * w).sum()\n"
     layout = client.app.state.services.layout  # type: ignore[attr-defined]
     first = client.post("/api/graph", json={"code": code + "# first"}).json()
+    view = {"shape": first["shape"], "view": first["view"]}
+    assert client.post("/api/graph/view", json=view).json()["svg"] == first["svg"]
     hits = layout.drawings.hits
     second = client.post("/api/graph", json={"code": code + "# second"}).json()
     assert layout.drawings.hits == hits + 1

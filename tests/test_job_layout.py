@@ -2,6 +2,7 @@
 that runs out of time there is killed with its process, the next engine is tried in a layout
 process, and the gradient check still comes (by running the program again)."""
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,16 @@ def test_an_answer_is_laid_out_by_its_job_process(client: TestClient) -> None:
     assert answer["svg"].startswith("<svg")
     assert "Liberation Sans" in answer["svg"]  # as a layout process writes it
     assert dict(layouts.restarts) == before  # no layout process was used
+    # Nor is its drawing kept for other requests with the same DOT: a job process that a
+    # program took over could answer a common graph's DOT with an SVG of its choosing.
+    drawings = _services(client).layout.drawings
+    assert drawings.max_entries > 0
+    key = hashlib.sha256(answer["dot"].encode()).hexdigest()
+    assert drawings.get(key, count=False) is None
+    # The same view drawn again comes from a layout process, and is kept.
+    view = {"shape": answer["shape"], "view": answer["view"]}
+    assert client.post("/api/graph/view", json=view).json()["dot"] == answer["dot"]
+    assert drawings.get(key, count=False) is not None
 
 
 def test_the_evaluation_zygote_loads_graphviz_without_pango(client: TestClient) -> None:

@@ -65,7 +65,7 @@ class LayoutService:
         self.engines = engines
         # A drawing is a function of its DOT alone: kept by it, apart from the answers (which
         # are kept by the request), and only when the first engine drew it, as a fallback's
-        # drawing depends on how busy the machine was.
+        # drawing depends on how busy the machine was, in a layout process (see `render`).
         self.drawings = drawings or ResponseCache(0, 0)
         role = Role("layout", "app.worker.graphviz:prepare_layout", "", memory_mb, timeout_s)
         # `helpers` sizes the spares; a layout never waits for another to end, only for a
@@ -86,7 +86,10 @@ class LayoutService:
             return LayoutResult(kept.decode())
         result, engine = await self._render(dot, source, timeout_s, first)
         self.on_drawn(engine, time.monotonic() - started)
-        if result.svg is not None and result.warning is None:
+        # Kept for every request with this DOT only when a layout process drew it: a job
+        # process ran a user's program, and one that the program took over could answer any
+        # DOT, its own program's included, with an SVG of its choosing.
+        if first is None and result.svg is not None and result.warning is None:
             self.drawings.put(key, result.svg.encode())
         return result
 
