@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_any, tree_map
 
 from app.contract.errors import ProgramError, refused, too_big
 from app.contract.settings import Limits
@@ -954,15 +954,7 @@ def _is_scalar_tensor(value: Any) -> bool:
 
 
 def _holds_scalar_tensor(value: Any) -> bool:
-    found = False
-
-    def look(item: Any) -> Any:
-        nonlocal found
-        found = found or _is_scalar_tensor(item)
-        return item
-
-    tree_map(look, value)
-    return found
+    return tree_any(_is_scalar_tensor, value)
 
 
 def _to_number_or_meta(value: Any) -> Any:
