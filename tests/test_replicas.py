@@ -191,9 +191,10 @@ def test_two_replicas_answer_every_request_while_one_is_killed() -> None:
             client.start()
         time.sleep(SECONDS_BEFORE_KILL)
         before = (served(first), served(second))
-        # The whole replica at once, its job processes too, with requests in flight.
-        os.killpg(first.pid, signal.SIGKILL)
+        # The whole replica at once, its job processes too, with requests in flight. Flagged
+        # first: a request cut by the kill can fail before the line after the kill runs.
         killed.set()
+        os.killpg(first.pid, signal.SIGKILL)
         time.sleep(SECONDS_AFTER_KILL)
         stop.set()
         for client in clients:
