@@ -1,6 +1,7 @@
 """Output sizes the guard computes from arguments alone (elementwise calls, whole reductions,
-matrix products, factories, nn.Linear) agree with what torch makes, and fall back to a meta
-run (None) for anything they do not model: hostile shapes, subclasses, odd arguments."""
+matrix products, factories, nn.Linear, convolutions) agree with what torch makes, and fall
+back to a meta run (None) for anything they do not model: hostile shapes, subclasses, odd
+arguments."""
 
 import operator
 
@@ -13,7 +14,14 @@ from torch import nn
 
 from app.contract.errors import ProgramError
 from app.contract.settings import Limits
-from app.worker.sandbox.guard import Budget, Guard, _known_numel, _linear_size
+from app.worker.sandbox.guard import (
+    CONVOLUTIONS,
+    Budget,
+    Guard,
+    _conv_size,
+    _known_numel,
+    _linear_size,
+)
 
 shapes = st.lists(st.integers(0, 3), max_size=4).map(tuple)
 
@@ -113,3 +121,75 @@ def test_odd_linear_arguments_are_left_to_the_probe(
 ) -> None:
     assert _linear_size(nn.Linear, args, kwargs) is None
     assert _linear_size(nn.Bilinear, (3, 4), {}) is None
+
+
+kernels = st.one_of(st.integers(0, 3), st.lists(st.integers(0, 3), min_size=1, max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([nn.Conv1d, nn.Conv2d, nn.Conv3d]),
+    st.integers(0, 6),
+    st.integers(0, 6),
+    kernels,
+    st.integers(0, 3),
+    st.booleans(),
+    st.booleans(),
+)
+def test_convolution_sizes_match_their_parameters(
+    cls: type[nn.Module],
+    inputs: int,
+    outputs: int,
+    kernel: int | list[int],
+    groups: int,
+    bias: bool,
+    as_keywords: bool,
+) -> None:
+    """The size from the arguments is the parameters' own wherever torch makes the layer,
+    and is left to the probe (None) wherever torch refuses it."""
+    options: dict[str, object] = {"groups": groups, "bias": bias, "padding": 1}
+    if as_keywords:
+        args: tuple[object, ...] = ()
+        kwargs = {"in_channels": inputs, "out_channels": outputs, "kernel_size": kernel, **options}
+    else:
+        args, kwargs = (inputs, outputs, kernel), options
+    try:
+        with torch.device("meta"):
+            layer = cls(*args, **kwargs)
+    except (RuntimeError, TypeError, ValueError, ZeroDivisionError):
+        assert _conv_size(cls, args, kwargs) is None
+        return
+    made = sum(p.numel() for p in layer.parameters())
+    sized = _conv_size(cls, args, kwargs)
+    assert sized in (made, None)
+    dimensions = CONVOLUTIONS[cls]
+    sizes = [kernel] * dimensions if isinstance(kernel, int) else kernel
+    if len(sizes) == dimensions and 0 not in sizes:  # else left to the probe
+        assert sized == made
+
+
+@pytest.mark.parametrize(
+    ("cls", "args", "kwargs"),
+    [
+        (nn.Conv2d, (3, 4, 3), {"device": "meta"}),
+        (nn.Conv2d, (3, 4, 3, 1, 0, 1, 1), {}),
+        (nn.Conv2d, (3, 4, 3.0), {}),
+        (nn.Conv2d, (torch.tensor(3), 4, 3), {}),
+        (nn.ConvTranspose2d, (3, 4, 3), {}),
+        (nn.Conv2d, (3, 4, (3, 3, 3)), {}),
+    ],
+)
+def test_odd_convolution_arguments_are_left_to_the_probe(
+    cls: type[nn.Module], args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    assert _conv_size(cls, args, kwargs) is None
+
+
+def test_containers_charge_nothing_more() -> None:
+    """nn.Sequential(...) holds layers made (and charged) already: a program of many
+    Sequentials of one big layer is not charged for the layer again and again."""
+    guard = Guard(Budget(Limits(max_total_numel=1_000)))
+    layer = nn.Linear(10, 10)
+    guard._check_module_size("Sequential", nn.Sequential, (layer,) * 50, {})
+    guard._check_module_size("ModuleList", nn.ModuleList, ([layer] * 50,), {})
+    assert guard.budget.elements == 0

@@ -591,10 +591,14 @@ class Guard:
             # (a probe on the meta device would still copy the real layer's tensors).
             self.budget.allocate(_stack_size(args, kwargs), qualname)
             return
+        if cls in CONTAINERS:
+            return  # they hold modules and parameters made already, and charged then
         # The probe is built from the real arguments, so a size given as a tensor is read
         # from its value, which the signature does not hold.
         tensors = _holds_scalar_tensor((args, kwargs))
         numel = _linear_size(cls, args, kwargs)
+        if numel is None:
+            numel = _conv_size(cls, args, kwargs)
         if numel is None:
             numel = measure() if tensors else _remembered(cls, args, kwargs, measure)
         if numel is not None:
@@ -797,6 +801,50 @@ def _linear_size(cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, 
         return None
     inputs, outputs = int(sizes[0]), int(sizes[1])
     return outputs * inputs + (outputs if bias else 0)
+
+
+# Module classes that only hold modules or parameters given to them.
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+CONVOLUTIONS: dict[type[nn.Module], int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
+# A convolution's keywords: those that size its parameters, and the rest.
+CONVOLUTION_KEYWORDS = {"in_channels", "out_channels", "kernel_size", "groups", "bias"} | {
+    "stride",
+    "padding",
+    "dilation",
+    "padding_mode",
+    "dtype",
+}
+
+
+def _conv_size(cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """Elements of nn.Conv1d/2d/3d(in, out, kernel_size, ..., groups, bias)'s weight and
+    bias, from its arguments: a CNN's every layer, whose probe on the meta device costs more
+    than the layer's forward. Anything unusual (a size that is not an int, channels that
+    groups do not divide) is left to the probe, which raises what torch raises."""
+    dimensions = CONVOLUTIONS.get(cls)
+    if dimensions is None or len(args) > 3 or not CONVOLUTION_KEYWORDS.issuperset(kwargs):
+        return None
+    names = ("in_channels", "out_channels", "kernel_size")
+    given = dict(zip(names, args, strict=False)) | kwargs
+    sized: list[Any] = [given.get(name) for name in names]
+    inputs, outputs, kernel = sized
+    groups, bias = given.get("groups", 1), given.get("bias", True)
+    if type(kernel) is int:
+        kernel = (kernel,) * dimensions
+    sizes = (inputs, outputs, groups)
+    if (
+        not all(type(size) is int and size >= 0 for size in sizes)
+        or not isinstance(kernel, tuple | list)
+        or len(kernel) != dimensions
+        or not all(type(size) is int and size > 0 for size in kernel)
+        or type(bias) is not bool
+        or groups == 0
+        or inputs % groups
+        or outputs % groups
+    ):
+        return None
+    weight: int = outputs * (inputs // groups) * math.prod(kernel)
+    return weight + (outputs if bias else 0)
 
 
 def _plain_tensor(value: Any) -> bool:
