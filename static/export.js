@@ -14,7 +14,7 @@ function download(blob, filename) {
 }
 
 // The SVG download names its fonts (Liberation Sans, then Arimo, Helvetica, Arial: see
-// app/server/layout.py) rather than embedding them, so it stays small, editable text.
+// app/worker/graphviz.py) rather than embedding them, so it stays small, editable text.
 function svgBlob(answer) {
   return new Blob([answer.svg], { type: "image/svg+xml" });
 }

@@ -400,8 +400,8 @@ def _saved_rows(node: NodeInfo) -> list[str]:
 
 def _bold(text: str) -> str:
     """Escaped bold text, padded for Graphviz: it sizes text with regular-weight Helvetica
-    metrics (see app/server/layout.py), and bold runs about 0.04 em per character wider, a sixth of
-    a space, so that much trailing space keeps the text inside its box."""
+    metrics (see app/worker/graphviz.py), and bold runs about 0.04 em per character wider, a
+    sixth of a space, so that much trailing space keeps the text inside its box."""
     return f"<B>{html.escape(text)}{' ' * (len(text) // 6 + 1)}</B>"
 
 
