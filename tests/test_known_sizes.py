@@ -18,6 +18,7 @@ from app.worker.sandbox.guard import (
     CONVOLUTIONS,
     Budget,
     Guard,
+    _conv_call_sizes,
     _conv_size,
     _known_numel,
     _linear_size,
@@ -193,3 +194,66 @@ def test_containers_charge_nothing_more() -> None:
     guard._check_module_size("Sequential", nn.Sequential, (layer,) * 50, {})
     guard._check_module_size("ModuleList", nn.ModuleList, ([layer] * 50,), {})
     assert guard.budget.elements == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([nn.Conv1d, nn.Conv2d, nn.Conv3d]),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.integers(1, 2),
+    st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    st.sampled_from([None, 1, 2]),
+    st.lists(st.integers(1, 6), min_size=3, max_size=3),
+    st.booleans(),
+)
+def test_a_convolution_call_is_sized_as_torch_makes_it(
+    cls: type[nn.Module],
+    inputs: int,
+    outputs: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    mode: str,
+    batch: int | None,
+    lengths: list[int],
+    channels_match: bool,
+) -> None:
+    """Wherever the size comes from the shapes, it is the output torch makes; with zero
+    padding, every call torch refuses is left to the dry run (None)."""
+    layer = cls(inputs, outputs, kernel, stride, padding, dilation, padding_mode=mode)
+    dimensions = CONVOLUTIONS[cls]
+    channels = inputs if channels_match else inputs + 1
+    shape = ([] if batch is None else [batch]) + [channels, *lengths[:dimensions]]
+    x = torch.zeros(shape)
+    sized = _conv_call_sizes(layer, (x,), {})
+    try:
+        made: int | None = layer(x).numel()
+    except RuntimeError:
+        made = None
+    if sized is not None and made is not None:
+        assert sized == (made, made)
+    if mode == "zeros":  # other modes pad first, which can fail where the sizes do not
+        assert sized == (None if made is None else (made, made))
+
+
+def test_a_convolution_call_left_to_its_dry_run() -> None:
+    layer = nn.Conv2d(2, 3, 3, padding="same")
+    assert _conv_call_sizes(layer, (torch.zeros(1, 2, 5, 5),), {}) is None
+    plain = nn.Conv2d(2, 3, 3)
+    assert _conv_call_sizes(plain, (torch.zeros(1, 2, 5, 5),), {"x": 1}) is None
+    assert _conv_call_sizes(plain, (torch.zeros(1, 2, 5, 5), 1), {}) is None
+    assert _conv_call_sizes(nn.ConvTranspose2d(2, 3, 3), (torch.zeros(1, 2, 5, 5),), {}) is None
+
+
+def test_a_convolution_call_too_much_work_is_refused_before_it_runs() -> None:
+    """As its dry run does: the multiply-adds of the call, from the shapes alone."""
+    guard = Guard(Budget(Limits()))
+    layer = nn.Conv2d(64, 64, 7)
+    huge = torch.empty(1, 64, 2_000, 2_000, device="meta")
+    with pytest.raises(ProgramError, match="multiply-adds"):
+        guard._check_module_call(layer, (huge,), {})

@@ -615,7 +615,9 @@ class Guard:
             # whole would hand the program meta tensors, which the guard refuses.
             return False
         if any(isinstance(sub, DRY_RUN_MODULES) for sub in module.modules()):
-            sizes = self._dry_run_module(module, args, kwargs)
+            sizes = _conv_call_sizes(module, args, kwargs) or self._dry_run_module(
+                module, args, kwargs
+            )
             if sizes is None:
                 return False  # the real call raises the learner-facing error, or is charged
             largest, total = sizes
@@ -845,6 +847,49 @@ def _conv_size(cls: type[nn.Module], args: tuple[Any, ...], kwargs: dict[str, An
         return None
     weight: int = outputs * (inputs // groups) * math.prod(kernel)
     return weight + (outputs if bias else 0)
+
+
+def _conv_call_sizes(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[int, int] | None:
+    """(largest, total) elements a plain nn.Conv1d/2d/3d's call makes, from its input's shape
+    and its settings, with its work checked as its dry run would: a CNN's every layer, whose
+    meta run in a fresh job process costs more than the layer. Anything else (another
+    input, padding by name, a subclass, channels that do not match) is left to the dry run,
+    and the real call raises what torch raises."""
+    dimensions = CONVOLUTIONS.get(type(module))
+    conv: Any = module
+    if dimensions is None or kwargs or len(args) != 1 or not _plain_tensor(args[0]):
+        return None
+    shape = tuple(args[0].shape)
+    channels = (conv.in_channels, conv.out_channels)
+    if (
+        not all(type(count) is int for count in channels)
+        or len(shape) not in (dimensions + 1, dimensions + 2)
+        or shape[-dimensions - 1] != conv.in_channels
+    ):
+        return None
+    settings = (conv.kernel_size, conv.stride, conv.padding, conv.dilation)
+    if not all(
+        isinstance(setting, tuple)
+        and len(setting) == dimensions
+        and all(type(value) is int for value in setting)
+        for setting in settings
+    ):
+        return None  # padding by name ("same"), or settings changed after construction
+    sizes = []
+    for length, kernel, stride, padding, dilation in zip(
+        shape[-dimensions:], *settings, strict=True
+    ):
+        if min(kernel, stride, dilation) < 1 or padding < 0:
+            return None
+        size = (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+        if size < 1:
+            return None
+        sizes.append(size)
+    output = math.prod(shape[: -dimensions - 1]) * conv.out_channels * math.prod(sizes)
+    check_work(output * int(conv.weight[0].numel()), type(module).__name__)
+    return output, output
 
 
 def _plain_tensor(value: Any) -> bool:
