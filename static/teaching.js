@@ -11,7 +11,7 @@
 // playerContainer: where the step-through goes instead (the page puts it under the graph).
 // highlightNode(id, step): lights up the node backward has reached, the step-th (id null:
 //   clear the marks); the page does it through graph-view.js (see teaching-panel.js).
-import { formatTensor, formatTerm } from "./format.js";
+import { formatNumber, formatTensor, formatTerm } from "./format.js";
 import { gradientTerms } from "./graph-model.js";
 import { element } from "./dom.js";
 
@@ -183,9 +183,23 @@ function timeline(answer) {
 // Gradient check and chain rule ------------------------------------------------------------
 
 function verdict(check) {
-  if (check.ok === true) return element("span", "✓ agrees", "teaching-ok");
-  if (check.ok === false) return element("span", "✗ differs", "teaching-bad");
-  return element("span", check.note ?? "not checked", "teaching-skipped");
+  if (check.ok === null || check.ok === undefined) {
+    return element("span", check.note ?? "not checked", "teaching-skipped");
+  }
+  const box = element("span");
+  box.append(check.ok ? element("span", "✓ agrees", "teaching-ok") : element("span", "✗ differs", "teaching-bad"));
+  // Checked along one direction only: the note says why, under the verdict.
+  if (check.direction && check.numeric === null) box.append(element("span", check.note, "teaching-note"));
+  return box;
+}
+
+// Element by element: the numeric gradient. Along one direction v: its slope, beside
+// autograd's gradient · v (what the two must agree on).
+function numeric(check) {
+  const along = check.direction;
+  if (check.numeric !== null || !along) return formatTensor(check.numeric);
+  const autograd = along.autograd === null ? "none" : formatNumber(along.autograd);
+  return `slope along v: ${formatNumber(along.numeric)} (autograd's gradient · v: ${autograd})`;
 }
 
 function gradcheck(answer) {
@@ -210,10 +224,20 @@ function gradcheck(answer) {
         "(f(x + h) − f(x − h)) / 2h should equal autograd's gradient.",
     ),
   );
+  if (entries.some(([, check]) => check.direction && check.numeric === null)) {
+    box.append(
+      element(
+        "p",
+        "A leaf too large to nudge one element at a time is nudged along one random " +
+          "direction v instead (every element up or down by the same tiny step): the " +
+          "slope (f(x + hv) − f(x − hv)) / 2h should equal autograd's gradient · v.",
+      ),
+    );
+  }
   const rows = entries.map(([name, check]) => [
     name,
     formatTensor(check.autograd),
-    formatTensor(check.numeric),
+    numeric(check),
     verdict(check),
   ]);
   box.append(table(["leaf", "autograd", "numeric", "result"], rows, "Gradient check per leaf"));

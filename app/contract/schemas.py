@@ -177,13 +177,38 @@ class BackwardPassInfo(BaseModel):
     )
 
 
+class DirectionCheck(BaseModel):
+    """d(root)/d(leaf) along one direction v of length 1 (every element of the leaf moved
+    up or down by the same tiny step, the signs at random): autograd's gradient · v against
+    (f(x + hv) - f(x - hv)) / 2h in float64. Two replays of the program, whatever the leaf's
+    size."""
+
+    autograd: float | None = Field(
+        description="The gradient autograd delivered, times v, summed; null when it gave none."
+    )
+    numeric: float = Field(description="Central differences along v.")
+    ok: bool = Field(description="Whether they agree within 1e-4 + 1e-3 · |autograd's gradient|.")
+
+
 class GradCheckInfo(BaseModel):
     """d(root)/d(leaf) by autograd and by central finite differences in float64."""
 
     autograd: TensorJSON = Field(description="What autograd delivered to the leaf.")
-    numeric: TensorJSON = Field(description="Central differences; null when not computed.")
-    ok: bool | None = Field(description="Whether they agree; null when not checked.")
-    note: str | None = Field(None, description="Why the check was skipped.")
+    numeric: TensorJSON = Field(
+        description="Central differences element by element; null when not computed."
+    )
+    ok: bool | None = Field(
+        description="Whether they agree: element by element when `numeric` was computed, "
+        "else along `direction`; null when not checked."
+    )
+    note: str | None = Field(
+        None, description="Why the check was skipped, or why it was made along one direction."
+    )
+    direction: DirectionCheck | None = Field(
+        None,
+        description="The check along one random direction, made for every leaf the check "
+        "covers; the only one for a leaf of more than 64 elements.",
+    )
 
 
 class ChainFactor(BaseModel):

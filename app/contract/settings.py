@@ -67,13 +67,15 @@ class Limits(BaseSettings):
         5_000,
         ge=0,
         description="Torch calls the gradient check may replay, all points together, and "
-        "recorded calls it may walk to find them.",
+        "recorded calls it may walk to find them; as many again for the leaves it checks "
+        "along one direction.",
     )
     gradcheck_max_elements: int = Field(
-        4_000_000,
+        500_000_000,
         ge=0,
-        description="Elements the gradient check's replayed calls may read and write, all "
-        "points together.",
+        description="Elements the gradient check's replayed calls may read, write and "
+        "multiply, all points together; as many again for the leaves it checks along one "
+        "direction.",
     )
 
 

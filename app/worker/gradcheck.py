@@ -1,11 +1,15 @@
 """The "gradient by hand versus autograd" lesson, done for the learner.
 
 For each leaf of the drawn graph, d(root)/d(leaf) is estimated by central differences,
-(f(x + h) - f(x - h)) / 2h per element, where f recomputes the root from the leaf by
-replaying the program's recorded forward calls in float64 (see app.worker.tape), and compared with
-the gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
-checked as its sum, as the server backpropagates it with ones. The points of all leaves of
-more than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised by
+(f(x + h) - f(x - h)) / 2h, where f recomputes the root from the leaf by replaying the
+program's recorded forward calls in float64 (see app.worker.tape), and compared with the
+gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
+checked as its sum, as the server backpropagates it with ones.
+
+Every leaf is first moved along one random direction (two replays, whatever its size), so
+that a real model's weights are checked too; then each leaf of up to MAX_LEAF_NUMEL elements
+element by element, which gives its whole numeric gradient. The points of all leaves of more
+than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised by
 torch.func.vmap, wherever the calls allow it; the rest one point at a time.
 
 The work is bounded by counting it before it is done, never by a clock: at most
@@ -16,17 +20,20 @@ the replayed calls, all points together. Whatever would pass a bound is not star
 the leaves it leaves out say so.
 """
 
+import math
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import torch
 
-from app.contract.schemas import GradCheckInfo
+from app.contract.schemas import DirectionCheck, GradCheckInfo
 from app.contract.settings import Limits
 from app.worker.json_forms import dense_coo, json_form
 from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
 
-MAX_LEAF_NUMEL = 64
+MAX_LEAF_NUMEL = 64  # moved element by element
+MAX_DIRECTION_NUMEL = 4_000_000  # moved along a direction: 32 MB of float64 a point
 MAX_BATCH_ELEMENTS = 1_000_000  # 8 MB of float64 across a batched replay's intermediates
 BATCHED_CALL_COST = 8  # plain calls one vectorised call is counted as
 POINT_BY_POINT_MAX = 2  # a lesson's scalar leaf: its 3 plain replays cost less than vmap's
@@ -44,6 +51,14 @@ class LeafGradient:
     autograd: torch.Tensor | None
 
 
+class OutOfShareError(ReplayError):
+    """The work would pass the share: a leaf's elements are then checked along a direction."""
+
+
+class TooManyElementsError(ReplayError):
+    """A leaf too large to move element by element: it is checked along a direction."""
+
+
 @dataclass
 class GradcheckShare:
     """The work the check may still do, spent before it is done."""
@@ -53,7 +68,7 @@ class GradcheckShare:
 
     def spend(self, calls: int, elements: int = 0) -> None:
         if calls > self.calls or elements > self.elements:
-            raise ReplayError(
+            raise OutOfShareError(
                 "the gradient check's share of the work is used up (it replays the program "
                 "once per element moved up and down)"
             )
@@ -76,7 +91,8 @@ def check_gradients(
     limits: Limits,
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
-    share = GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements)
+    shares = [GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements)]
+    shares.append(GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements))
     over = leaves[limits.gradcheck_max_leaves :]
     leaves = leaves[: limits.gradcheck_max_leaves]
     skipped = {
@@ -85,7 +101,7 @@ def check_gradients(
         )
         for leaf in over
     }
-    return {**_checked(tape, root, leaves, seeded_with_ones, share), **skipped}
+    return {**_checked(tape, root, leaves, seeded_with_ones, *shares), **skipped}
 
 
 def _checked(
@@ -94,17 +110,20 @@ def _checked(
     leaves: list[LeafGradient],
     seeded_with_ones: bool,
     share: GradcheckShare,
+    directions_share: GradcheckShare,
 ) -> dict[str, GradCheckInfo]:
+    """Each leaf element by element, within `share`; a leaf too large for that, or past
+    `share`, along one direction, within a share of its own (two replays a leaf, whatever its
+    size: what a real model's weights are checked by)."""
     if not root.is_floating_point():
         # Complex: the gradient autograd gives is a convention (conjugate Wirtinger), not the
         # slope that differences of a real function measure.
-        return {
-            leaf.name: _skipped(leaf, "the root is not a real floating-point tensor")
-            for leaf in leaves
-        }
-    vectorised: list[LeafGradient] = []
-    if root.numel() == 1 or seeded_with_ones:  # else _numeric says why nothing is checked
-        vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
+        why = "the root is not a real floating-point tensor"
+        return {leaf.name: _skipped(leaf, why) for leaf in leaves}
+    if root.numel() != 1 and not seeded_with_ones:
+        why = "backward() started from a gradient the program chose"
+        return {leaf.name: _skipped(leaf, why) for leaf in leaves}
+    vectorised = [leaf for leaf in leaves if _vectorised(leaf)]
     numerics = _numeric_together(tape, root, vectorised, share)
     checks = {}
     for leaf in leaves:
@@ -114,8 +133,11 @@ def _checked(
                 # One leaf's calls may be what vmap could not run: the others were lost too.
                 numeric = _numeric_together(tape, root, [leaf], share).get(leaf.name)
             if numeric is None:
-                numeric = _numeric(tape, root, leaf, share, seeded_with_ones)
+                numeric = _numeric(tape, root, leaf, share)
             checks[leaf.name] = _compared(leaf, numeric)
+        except (TooManyElementsError, OutOfShareError) as error:
+            along = _direction(tape, root, leaf, directions_share)
+            checks[leaf.name] = _along_only(leaf, along, error)
         except ReplayError as error:
             checks[leaf.name] = _skipped(leaf, str(error))
         except Exception as error:  # an unusual kind of tensor: a note, never a failed request
@@ -128,21 +150,97 @@ def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
     if leaf.autograd is None:
         note = "autograd gave this leaf no gradient"
         return GradCheckInfo(autograd=None, numeric=json_form(numeric), ok=False, note=note)
-    autograd = leaf.autograd
-    if autograd.layout == torch.sparse_coo:  # embedding(sparse=True): the same numbers, dense
-        autograd = dense_coo(autograd)
-    if autograd.shape != numeric.shape:
-        raise ReplayError(
-            f"the leaf's shape changed after backward (from {list(autograd.shape)} to "
-            f"{list(numeric.shape)}, through .data)"
-        )
+    autograd = _autograd(leaf, numeric.shape)
     ok = torch.allclose(autograd.double(), numeric, rtol=RTOL, atol=ATOL)
     return GradCheckInfo(autograd=json_form(leaf.autograd), numeric=json_form(numeric), ok=ok)
+
+
+def _autograd(leaf: LeafGradient, shape: torch.Size) -> torch.Tensor:
+    """The gradient autograd delivered, dense, of the leaf's shape now."""
+    autograd = leaf.autograd
+    assert autograd is not None
+    if autograd.layout == torch.sparse_coo:  # embedding(sparse=True): the same numbers, dense
+        autograd = dense_coo(autograd)
+    if autograd.shape != shape:
+        raise ReplayError(
+            f"the leaf's shape changed after backward (from {list(autograd.shape)} to "
+            f"{list(shape)}, through .data)"
+        )
+    return autograd
+
+
+def _along_only(
+    leaf: LeafGradient, along: DirectionCheck | str, why: TooManyElementsError | OutOfShareError
+) -> GradCheckInfo:
+    """A leaf not checked element by element (`why`): its verdict along its direction."""
+    if not isinstance(along, DirectionCheck):
+        return _skipped(leaf, along)
+    if leaf.autograd is None:
+        note = "autograd gave this leaf no gradient"
+    elif isinstance(why, TooManyElementsError):
+        note = (
+            f"checked along one random direction: its {leaf.tensor.numel():,} elements are "
+            f"too many to move one at a time (up to {MAX_LEAF_NUMEL})"
+        )
+    else:
+        note = (
+            "checked along one random direction: moving its elements one at a time would "
+            "pass the check's share of the work"
+        )
+    return GradCheckInfo(
+        autograd=json_form(leaf.autograd), numeric=None, ok=along.ok, note=note, direction=along
+    )
 
 
 def _skipped(leaf: LeafGradient, why: str) -> GradCheckInfo:
     note = f"not checked: {why}"
     return GradCheckInfo(autograd=json_form(leaf.autograd), numeric=None, ok=None, note=note)
+
+
+def direction(name: str, shape: torch.Size) -> torch.Tensor:
+    """The direction leaf `name` is moved along: every element up or down by the same step,
+    the signs drawn from a generator seeded by the name (so a program always gets the same
+    answer, and no global random state is touched), of length 1."""
+    generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    signs = torch.randint(0, 2, shape, generator=generator).double() * 2 - 1
+    return signs / math.sqrt(max(1, signs.numel()))
+
+
+def _direction(
+    tape: Tape, root: torch.Tensor, leaf: LeafGradient, share: GradcheckShare
+) -> DirectionCheck | str:
+    """The leaf's check along its direction, or why it has none; the replay is of the calls
+    that depend on the leaf only (a model's last layer costs little)."""
+    if leaf.tensor.numel() > MAX_DIRECTION_NUMEL:
+        return f"the leaf has more than {MAX_DIRECTION_NUMEL:,} elements"
+    try:
+        replay = _function_of(tape, root, [leaf.tensor], share)
+        base = leaf.tensor.detach().double()
+        _replayed_again(replay, [base], root, share)
+    except ReplayError as error:
+        return str(error)
+    return _slope(replay, base, leaf, share)
+
+
+def _slope(
+    replay: Replay, base: torch.Tensor, leaf: LeafGradient, share: GradcheckShare
+) -> DirectionCheck | str:
+    """The leaf moved up and down along its direction from `base`, its value."""
+    along = direction(leaf.name, base.shape)
+    try:
+        share.replay(replay, 2)
+        upper, lower = (replay(base + sign * STEP * along).sum() for sign in (1.0, -1.0))
+        numeric = float((upper - lower) / (2 * STEP))
+        if leaf.autograd is None:
+            return DirectionCheck(autograd=None, numeric=numeric, ok=False)
+        autograd = _autograd(leaf, base.shape).double()
+    except ReplayError as error:
+        return str(error)
+    except Exception as error:  # the program's own calls on new values: see _numeric
+        return f"replaying the program failed: {error}"
+    slope = float((autograd * along).sum())
+    ok = math.isfinite(numeric) and abs(slope - numeric) <= ATOL + RTOL * float(autograd.norm())
+    return DirectionCheck(autograd=slope, numeric=numeric, ok=ok)
 
 
 def _vectorised(leaf: LeafGradient) -> bool:
@@ -165,10 +263,7 @@ def _numeric_together(
         replay = _function_of(tape, root, [leaf.tensor for leaf in leaves], share)
         if replay.differentiates:
             return {}  # autograd.grad inside vmap needs the functorch transforms instead
-        share.replay(replay)
-        again = replay(*bases)
-        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
-            return {}
+        again = _replayed_again(replay, bases, root, share)
         values = _batched(replay, _points(bases), share)
     except Exception:  # the program's own calls on new values: see _numeric
         return {}
@@ -181,30 +276,18 @@ def _numeric_together(
 
 
 def _numeric(
-    tape: Tape,
-    root: torch.Tensor,
-    leaf: LeafGradient,
-    share: GradcheckShare,
-    seeded_with_ones: bool,
+    tape: Tape, root: torch.Tensor, leaf: LeafGradient, share: GradcheckShare
 ) -> torch.Tensor:
     """One leaf's numeric gradient, replaying its points one by one."""
-    if root.numel() != 1 and not seeded_with_ones:
-        raise ReplayError("backward() started from a gradient the program chose")
     if leaf.tensor.numel() > MAX_LEAF_NUMEL:
-        raise ReplayError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
+        raise TooManyElementsError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
     if not leaf.tensor.is_floating_point():
         raise ReplayError("the leaf is not a floating-point tensor")
     replay = _function_of(tape, root, [leaf.tensor], share)
     base = leaf.tensor.detach().double()
     (points,) = _points([base])
+    again = _replayed_again(replay, [base], root, share)
     try:
-        share.replay(replay)
-        again = replay(base)
-        if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
-            raise ReplayError(
-                "replaying the program does not give the root's value again "
-                "(it changed a tensor in place afterwards, or draws random numbers)"
-            )
         share.replay(replay, len(points) - 1)
         values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
     except ReplayError:
@@ -215,6 +298,26 @@ def _numeric(
         raise ReplayError(f"replaying the program failed: {error}") from error
     (numeric,) = _differences(values, [base])
     return numeric
+
+
+def _replayed_again(
+    replay: Replay, bases: list[torch.Tensor], root: torch.Tensor, share: GradcheckShare
+) -> torch.Tensor:
+    """The root replayed from the leaves' own values, paid for, which must be the root the
+    program computed: else no difference of replays says anything of its gradient."""
+    share.replay(replay)
+    try:
+        again = replay(*bases)
+    except ReplayError:
+        raise
+    except Exception as error:
+        raise ReplayError(f"replaying the program failed: {error}") from error
+    if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
+        raise ReplayError(
+            "replaying the program does not give the root's value again "
+            "(it changed a tensor in place afterwards, or draws random numbers)"
+        )
+    return again
 
 
 def _points(bases: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -257,14 +257,41 @@ CONTRACTIONS: frozenset[Any] = frozenset(
 )
 
 
+# Convolutions: each element of the output (of the input, for a transposed one) is a sum of
+# products over one slice of the weight, `weight[0]`.
+CONVOLUTIONS: frozenset[Any] = frozenset(
+    {
+        F.conv1d,
+        F.conv2d,
+        F.conv3d,
+        F.conv_transpose1d,
+        F.conv_transpose2d,
+        F.conv_transpose3d,
+    }
+)
+
+CONVOLUTION_LAYERS = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+
+
 def _elements(entry: Entry, output: torch.Tensor) -> int:
     """An upper estimate of the elements one replay of `entry` reads, writes and multiplies:
     what it reads and writes; for a product, the output times the longest dimension of an
-    input (the contracted one is at most that); for a module, whose inner calls the tape
-    does not see, every parameter once per row of its input (a linear layer's or a recurrent
-    cell's multiplications)."""
+    input (the contracted one is at most that); for a convolution, the larger of its input
+    and output times a slice of its weight; for a module, whose inner calls the tape does
+    not see, every parameter once per row of its input (a linear layer's or a recurrent
+    cell's multiplications), or a convolution's count."""
     function = entry.call.function
     moved = output.numel() + sum(source.numel() for source in entry.sources)
+    convolved = _convolution_products(function, entry.sources, output)
+    if convolved is not None:
+        return moved + convolved
     if isinstance(function, nn.Module):
         parameters = {id(p) for _, p in _module_tensors(function)}
         weights = sum(s.numel() for s in entry.sources if id(s) in parameters)
@@ -281,6 +308,24 @@ def _elements(entry: Entry, output: torch.Tensor) -> int:
         longest = max((max(s.shape, default=1) for s in entry.sources), default=1)
         return moved + output.numel() * longest
     return moved
+
+
+def _convolution_products(
+    function: Any, sources: tuple[torch.Tensor, ...], output: torch.Tensor
+) -> int | None:
+    """The multiplications of a convolution, by layer or by function; None for any other
+    call. Every element of the larger of input and output is counted as a product with a
+    whole slice of the weight: exact for a plain or transposed convolution, more for others."""
+    if isinstance(function, CONVOLUTION_LAYERS):
+        weight: Any = function.weight
+    elif function in CONVOLUTIONS and len(sources) >= 2:
+        weight = sources[1]
+    else:
+        return None
+    if not isinstance(weight, torch.Tensor) or weight.dim() == 0:
+        return None
+    larger = max((source.numel() for source in sources[:1]), default=0)
+    return max(larger, output.numel()) * weight[0].numel()
 
 
 def _float64(tensor: torch.Tensor) -> torch.Tensor:

@@ -181,3 +181,25 @@ def test_gradient_check_fills_after_the_drawing(page: Page, live_server: str) ->
     exported = json.loads(Path(info.value.path()).read_text())
     assert exported["gradcheck"]["w"]["ok"] is True
     assert exported["pending"] == []
+
+
+def test_a_models_weights_are_checked_along_a_direction(page: Page, live_server: str) -> None:
+    """A layer's weight has too many elements to move one at a time: the check says it was
+    moved along one random direction, with the two slopes, and agrees."""
+    open_page(page, live_server, NARROW)
+    program = (
+        "import torch\nfrom torch import nn\nlayer = nn.Linear(20, 5)\n"
+        "loss = layer(torch.randn(4, 20)).tanh().pow(2).mean()\nloss.backward()\n"
+    )
+    set_code(page, program)
+    page.get_by_role("button", name="Run").click()
+    check = lessons(page).get_by_role("table", name="Gradient check per leaf")
+    weight = check.get_by_role("row", name=re.compile("^layer.weight"))
+    expect(weight).to_contain_text("✓ agrees")
+    expect(weight).to_contain_text("slope along v")
+    expect(weight).to_contain_text("its 100 elements are too many to move one at a time")
+    # The bias is small enough: element by element, its numeric gradient in full.
+    bias = check.get_by_role("row", name=re.compile("^layer.bias"))
+    expect(bias).to_contain_text("✓ agrees")
+    expect(bias).not_to_contain_text("slope along v")
+    expect(lessons(page)).to_contain_text("nudged along one random direction v")

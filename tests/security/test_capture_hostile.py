@@ -292,8 +292,9 @@ def test_many_scalar_leaves_are_checked_up_to_the_bounds(
     over = [c for c in checks.values() if c.note and "first 16 leaves" in c.note]
     assert len(over) == 300 - limits.gradcheck_max_leaves
     assert all(c.note for c in checks.values() if c.ok is None)
-    # Charged no more than the bounds, refunds aside (which only lower what was charged).
-    assert spent.elements <= limits.gradcheck_max_elements
+    # Charged no more than the bounds (element by element, and as much again along
+    # directions), refunds aside (which only lower what was charged).
+    assert spent.elements <= 2 * limits.gradcheck_max_elements
 
 
 def test_the_gradient_check_refuses_work_over_its_bounds_before_doing_it(
@@ -317,16 +318,35 @@ def test_the_gradient_check_refuses_work_over_its_bounds_before_doing_it(
     assert off.ok is None
 
 
-def test_gradient_check_counts_the_multiplications_of_products() -> None:
+@pytest.mark.parametrize(
+    ("call", "size", "along"),
+    [
+        # 17 points of two 400 x 400 x 400 products: 2 billion multiplications, over the
+        # bound; along a direction, 3 points: 0.4 billion, within it.
+        ("(A * w.sum()) @ A @ A", 400, True),
+        # One point of two 800 x 800 x 800 products is over the bound already.
+        ("(A * w.sum()) @ A @ A", 800, False),
+        # A convolution's: 4 x 64 x 64 x 64 outputs of 64 x 3 x 3 products, 0.6 billion.
+        ("F.conv2d((A * w.sum()).reshape(4, 64, 64, 64), K, padding=1)", 1024, False),
+    ],
+)
+def test_gradient_check_counts_the_multiplications_of_products(
+    call: str, size: int, along: bool
+) -> None:
     code = (
-        HEAD + "w = torch.ones(8, requires_grad=True)\nA = torch.ones(400, 400)\n"
-        "y = ((A * w.sum()) @ A @ A).sum()\n"
+        HEAD + "import torch.nn.functional as F\n"
+        f"w = torch.ones(8, requires_grad=True)\nA = torch.ones({size}, {size})\n"
+        f"K = torch.ones(64, 64, 3, 3)\ny = ({call}).sum()\n"
     )
     check = evaluate(GraphRequest(code=code), Limits()).gradcheck["w"]
-    # 17 points of two 400 x 400 x 400 products: 2 billion multiplications, over the bound.
-    assert check.ok is None
     assert check.note is not None
     assert "share of the work" in check.note
+    if along:
+        assert check.ok is True
+        assert check.numeric is None
+        assert check.direction is not None
+    else:
+        assert check.ok is None
 
 
 @pytest.mark.parametrize(("cell", "steps"), [("GRUCell", 50), ("LSTMCell", 50), ("GRUCell", 7)])
