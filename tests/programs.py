@@ -818,4 +818,42 @@ print(net, layer.size)
 loss = out.pow(2).sum()
 loss.backward()
 """,
+    # d2l's init_weights: by the class's identity, as the book writes it (not isinstance).
+    "init_weights_by_type": """
+import torch
+from torch import nn
+
+net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+
+def init_weights(m):
+    if type(m) == nn.Linear:
+        nn.init.normal_(m.weight, std=0.01)
+        nn.init.zeros_(m.bias)
+
+def init_constant(m):
+    if type(m) in (nn.Conv2d, nn.Linear) and type(m) is not nn.Conv2d:
+        nn.init.constant_(m.weight, 0.1)
+
+torch.manual_seed(0)
+net.apply(init_weights)
+net[2].apply(init_constant)
+print([type(layer).__name__ for layer in net], type(net[1]) == nn.ReLU, type(net[0]))
+X = torch.randn(5, 4)
+loss = net(X).pow(2).mean()
+loss.backward()
+""",
+    # Random numbers drawn with an explicit device: each call draws once, as in PyTorch.
+    "random_draws_with_a_device": """
+import torch
+
+torch.manual_seed(0)
+W = torch.randn(size=(3, 4), device="cpu", requires_grad=True)
+b = torch.rand(4, device="cpu").requires_grad_()
+order = torch.randperm(5, device="cpu")
+labels = torch.randint(0, 4, (5,), device="cpu")
+noise = torch.rand_like(torch.zeros(5, 3), device="cpu")
+X = torch.randn(5, 3)[order] + noise
+loss = torch.nn.functional.cross_entropy(X @ W + b, labels)
+loss.backward()
+""",
 }

@@ -19,7 +19,7 @@ from app.worker.sandbox.classes import BaseClass, TypeProxy
 from app.worker.sandbox.tensors import clip_grad_norm_, clip_grad_value_
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SafeFunction:
     """A real callable that user code may call, with its arguments checked by the guard.
 
@@ -30,6 +30,12 @@ class SafeFunction:
     qualname: str
     target: Callable[..., Any]
     dry_run: bool = True
+
+    def __repr__(self) -> str:
+        """As Python shows the class or function, never this stand-in."""
+        if isinstance(self.target, type):
+            return f"<class '{self.target.__module__}.{self.target.__qualname__}'>"
+        return f"<function {self.qualname}>"
 
 
 @dataclass(frozen=True)
@@ -394,6 +400,20 @@ def _build_namespaces() -> dict[str, Namespace]:
 
 
 NAMESPACES: dict[str, Namespace] = _build_namespaces()
+
+
+def _classes(namespaces: Iterable[Namespace]) -> dict[type, SafeFunction]:
+    """Each class the namespaces hold (nn.Linear, optim.SGD...), by its real class: what
+    type(x) gives for one of its objects, so that `type(m) == nn.Linear` holds as in Python."""
+    found: dict[type, SafeFunction] = {}
+    for namespace in namespaces:
+        for member in namespace.members.values():
+            if isinstance(member, SafeFunction) and isinstance(member.target, type):
+                found.setdefault(member.target, member)
+    return found
+
+
+CLASSES: dict[type, SafeFunction] = _classes(NAMESPACES.values())
 
 # Names that people try, with the reason they are refused (the rest: "not available").
 REFUSED_NAMES: dict[str, str] = {}

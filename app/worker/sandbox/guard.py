@@ -510,6 +510,10 @@ class Guard:
 
         def on_meta(arguments: tuple[Any, ...]) -> int | None:
             meta_args, meta_kwargs = arguments
+            if "device" in meta_kwargs:
+                # torch.randn(3, device="cpu") would compute on the CPU inside the meta
+                # context, and draw the program's random numbers once more than it asked.
+                meta_kwargs = {**meta_kwargs, "device": "meta"}
             try:
                 with torch.no_grad(), torch.device("meta"):
                     output = function(*meta_args, **meta_kwargs)

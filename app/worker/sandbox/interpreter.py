@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import PackedSequence
 from app.contract.errors import ProgramError, refused, too_big
 from app.contract.settings import Limits
 from app.worker.sandbox.allowlist import (
+    CLASSES,
     LAMBDA_SCHEDULERS,
     NAMESPACES,
     REFUSED_NAMES,
@@ -1012,8 +1013,11 @@ class Interpreter(ObjectProtocol):
                 return getattr(owner, name)
             case Access.PYTHON if name in kind.methods:
                 return BoundMethod(owner, name)
+        if isinstance(owner, SafeFunction):  # a class or function of torch's, as Python shows it
+            raise refused(f"'{name}' of {owner!r} is not available in this sandbox")
         shown = kind.shown_name or type(owner).__name__
-        raise refused(f"'{name}' of a {shown} is not available in this sandbox")
+        article = "an" if shown[:1].lower() in "aeiou" else "a"
+        raise refused(f"'{name}' of {article} {shown} is not available in this sandbox")
 
     def name_of(self, owner: Any) -> str:
         """`type(self).__name__`: the name of a class or function, nothing else's."""
@@ -1024,6 +1028,8 @@ class Interpreter(ObjectProtocol):
                 return name
             case TypeProxy(qualname=qualname):
                 return qualname.rsplit(".", 1)[-1]
+            case SafeFunction(target=type() as target):
+                return target.__name__
             case UserFunction():
                 return owner.name
         raise refused(
@@ -1283,9 +1289,11 @@ class Interpreter(ObjectProtocol):
             return own
         if kind_of_value.access == Access.EXCEPTION:
             return EXCEPTION_CLASSES.get(value.name, EXCEPTION_CLASSES["Exception"])
+        value_type = type(value)
+        if value_type in CLASSES:  # the very object the program names it by: nn.Linear
+            return CLASSES[value_type]
         if kind_of_value.shown_type is not None:
             return TypeProxy(kind_of_value.shown_type)
-        value_type = type(value)
         module = value_type.__module__
         return TypeProxy(
             value_type.__qualname__
