@@ -52,9 +52,10 @@ class Limits(BaseSettings):
         20_000, ge=1, description="Most autograd nodes drawn from one root."
     )
     max_graph_edges: int = Field(
-        100_000,
+        40_000,
         ge=1,
-        description="Most edges (inputs of autograd nodes) in the graph drawn from one root.",
+        description="Most edges (inputs of autograd nodes) in the graph drawn from one root: "
+        "each carries its gradient in the answer.",
     )
     max_stdout_chars: int = Field(64_000, ge=0, description="Printed output kept; the rest is cut.")
     # Counted before the work is done, so the check gives the same answer on a busy machine.

@@ -23,6 +23,7 @@ from app.contract.errors import ProgramError
 from app.contract.replies import LAY_OUT, MAKE_EXTRAS, WorkerReply
 from app.contract.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
 from app.contract.settings import Settings
+from app.server.large_json import in_turn
 from app.server.layout import LayOut
 from app.server.pool import JobProcess, ProcessPool, Role
 
@@ -219,12 +220,19 @@ class EvaluationPool:
         """The process's next message, parsed (a large one in a thread)."""
         answer = await process.receive_async(deadline - time.monotonic())
         if answer is not None and len(answer) > INLINE_REPLY_BYTES:
-            return await anyio.to_thread.run_sync(self._reply, process, answer, deadline)
+            return await in_turn(lambda: self._reply(process, answer, deadline))
         return self._reply(process, answer, deadline)
 
     async def make_extras(self, process: JobProcess) -> "Extras":
         """The extras of a job process that answered: asked for, then its last message,
-        after which the process is let go of."""
+        after which the process is let go of. They are computed in one of the `workers`
+        slots, as a job is: else every process waiting to be asked could compute at once.
+        SaturatedError when no slot comes in time (the process is let go of: asked again,
+        the program runs again)."""
+        if not await self.processes.hold_slot_async(self.settings.max_wait_s):
+            process.stop()
+            self.answered_ends["asked"] += 1
+            raise SaturatedError
         deadline = time.monotonic() + self.settings.job_timeout_s
         try:
             if not await process.send_async(MAKE_EXTRAS, deadline - time.monotonic()):
@@ -240,6 +248,7 @@ class EvaluationPool:
             reply = WorkerReply.failed(failure)
         finally:
             process.stop()  # it has exited after its last message, or is killed now
+            self.processes.free_slot()
             self.answered_ends["asked"] += 1
         if reply.fault is not None:
             log.error("a job's extras failed unexpectedly:\n%s", reply.fault)

@@ -37,6 +37,7 @@ class Entry:
     call: Call
     index: int
     sources: tuple[torch.Tensor, ...]
+    versions: tuple[int, ...] = ()  # each source's version counter when the call was made
 
     def inputs(self) -> list[torch.Tensor]:
         return list(self.sources)
@@ -80,6 +81,7 @@ class Tape:
     def record(self, value: Any, call: Call) -> None:
         outputs = list(enumerate(value)) if isinstance(value, tuple | list) else [(-1, value)]
         inputs = None
+        frozen: Call | None = None
         for index, output in outputs[:16]:
             if not isinstance(output, torch.Tensor):
                 continue
@@ -90,7 +92,11 @@ class Tape:
                 if len(self.entries) >= MAX_ENTRIES:
                     self.overflowed = True
                     return
-                self.entries[id(output)] = (output, Entry(call, index, inputs))
+                if frozen is None:
+                    frozen = _frozen_call(call)
+                if frozen is not None:  # else not replayable: the walk says so
+                    versions = tuple(tensor._version for tensor in inputs)
+                    self.entries[id(output)] = (output, Entry(frozen, index, inputs, versions))
             elif len(self.cuts) < MAX_ENTRIES and (cut := self._cut(call, inputs)):
                 self.cuts[id(output)] = (output, cut)
         switched_off = call.function is torch.Tensor.requires_grad_ and not value.requires_grad
@@ -163,6 +169,7 @@ class Tape:
             visits += len(entry.sources)
             depends[key] = any(depends.get(id(i), False) for i in entry.sources)
             if depends[key]:
+                _unchanged_since(entry)
                 order.append(tensor)
                 elements += _elements(entry, tensor)
         differentiates = any(
@@ -326,6 +333,53 @@ def _convolution_products(
         return None
     larger = max((source.numel() for source in sources[:1]), default=0)
     return max(larger, output.numel()) * weight[0].numel()
+
+
+def _unchanged_since(entry: Entry) -> None:
+    """Refuse to replay a call whose tensors the program changed in place after it: the
+    replay would hand torch values the guard never saw with that call."""
+    for tensor, version in zip(entry.sources, entry.versions, strict=True):
+        if tensor._version != version:
+            raise ReplayError(
+                "the program changed a tensor in place after using it (an optimiser step, "
+                "an in-place operation or a .data write): the forward pass cannot be "
+                "computed again as it was"
+            )
+
+
+def _frozen_call(call: Call) -> Call | None:
+    """The call with its lists, tuples and dicts copied as they are now (tensors and other
+    values kept), so that a program changing a list after the call (F.pad(x, p); p[0] =
+    10**9) does not change what a replay passes; None when they nest deeper than a replay
+    looks for tensors."""
+    try:
+        return Call(
+            call.function,
+            _frozen(call.args, MAX_NESTING + 1),
+            _frozen(call.kwargs, MAX_NESTING + 1),
+        )
+    except _TooDeepError:
+        return None
+
+
+class _TooDeepError(Exception):
+    pass
+
+
+def _frozen(value: Any, depth: int) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value
+    structure = kind_of(value).structure
+    if structure == Structure.NONE:
+        return value
+    if depth <= 0:
+        raise _TooDeepError
+    if structure == Structure.SEQUENCE:
+        items = [_frozen(item, depth - 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if structure == Structure.MAPPING:
+        return {key: _frozen(item, depth - 1) for key, item in value.items()}
+    return value
 
 
 def _float64(tensor: torch.Tensor) -> torch.Tensor:

@@ -2715,4 +2715,50 @@ CLASSES: tuple[Hostile, ...] = (
         "random.getstate",
     ),
 )
-CORPUS = CORPUS + CLASSES
+# vmap inside the program: torch would hand the program's hooks (and functions) batched
+# tensors whose sizes are not their memory's, and make batch x inputs gradients unsized.
+BATCHED = (
+    Hostile(
+        "grads_batched",
+        LEAF + "y = (x * 2).sum()\ng = torch.ones(1).expand(400)\n"
+        "r = torch.autograd.grad(y, x, grad_outputs=g, is_grads_batched=True)",
+        "not-allowed",
+        "is_grads_batched",
+    ),
+    Hostile(
+        "grads_batched_by_position",
+        LEAF + "y = (x * 2).sum()\n"
+        "r = torch.autograd.grad(y, x, torch.ones(5), None, False, True, None, True)",
+        "not-allowed",
+        "is_grads_batched",
+    ),
+    Hostile(
+        "grads_batched_into_a_hook",
+        LEAF + "keep = []\nm = x * 2\nm.register_hook(lambda g: keep.append(g) or g)\n"
+        "r = torch.autograd.grad(m.sum(), x, grad_outputs=torch.ones(5), "
+        "is_grads_batched=True)",
+        "not-allowed",
+        "is_grads_batched",
+    ),
+    Hostile(
+        "jacobian_vectorized_by_position",
+        LEAF + "J = torch.autograd.functional.jacobian(lambda v: v * 2, x, False, False, True)",
+        "not-allowed",
+        "only create_graph= and strict=",
+    ),
+)
+# A module's size remembered from another of the same parameters but other settings
+# (extra_repr leaves num_heads out): each is sized by all its settings.
+REMEMBERED = (
+    Hostile(
+        "module_size_remembered_across_num_heads",
+        NN + "q = torch.ones(1800, 1, 256)\n"
+        "a = nn.MultiheadAttention(256, 1)\nb = nn.MultiheadAttention(256, 64)\n"
+        "with torch.no_grad():\n"
+        "    y1 = a(q, q, q, average_attn_weights=False)\n"
+        "    y2 = b(q, q, q, average_attn_weights=False)",
+        "limit",
+        "attention scores",
+    ),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED

@@ -140,3 +140,34 @@ def test_an_unexpected_failure_is_an_error_reply_with_its_traceback_for_the_log(
     assert reply.fault is not None
     assert "Traceback" in reply.fault
     assert "ValidationError" in reply.fault
+
+
+def uses(count: int) -> str:
+    """One leaf, `count` uses: an edge each, each with its gradient in the answer."""
+    return (
+        "import torch\nx = torch.ones(1, requires_grad=True)\n"
+        f"y = (torch.cat([x] * {count}) * torch.rand({count})).sum()\n"
+    )
+
+
+def test_answers_of_many_edges_are_parsed_in_turn_and_bounded(
+    client: TestClient, watched: list[float]
+) -> None:
+    """Two answers of about 3.5 MB (30,000 edges) at once: their parses hold the GIL, so they
+    are made one at a time, and /healthz waits for one at most; 99,900 edges are refused
+    before any answer is made."""
+    statuses: list[int] = []
+
+    def post(turn: int) -> None:
+        response = client.post("/api/graph", json={"code": uses(30_000) + f"# {turn}"})
+        statuses.append(response.status_code)
+
+    posts = [threading.Thread(target=post, args=(turn,)) for turn in range(2)]
+    for thread in posts:
+        thread.start()
+    for thread in posts:
+        thread.join()
+    assert statuses == [200, 200]
+    problem = assert_problem(client.post("/api/graph", json={"code": uses(99_900)}))
+    assert "edges" in str(problem["detail"])
+    assert max(watched) < 1.0

@@ -498,3 +498,35 @@ def test_the_timeline_of_passes_is_bounded_and_ends_where_the_program_ends(
     assert_close(entries[-1].grads["b"], last["b"][0], "b.grad at the end")
     first = reference.passes[1]
     assert_close(entries[1].grads["a"], first["a"][0], "a.grad after the second pass")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import torch.nn.functional as F\nx = torch.ones(4, requires_grad=True)\n"
+        "p = [1, 1]\ny = F.pad(x, p).sum()\np[0] = 200000000\n",
+        "x = torch.ones(1, requires_grad=True)\ns = [3]\ny = x.expand(s).sum()\ns[0] = 10**15\n",
+        "x = torch.ones(2, requires_grad=True)\nd = {'dim': 0}\ny = x.sum(**d)\nd['dim'] = 5\n",
+    ],
+)
+def test_the_gradient_check_replays_arguments_as_they_were(
+    code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list the program changes after the call is replayed as the call saw it: the check
+    is made with what the guard sized, never with sizes it never saw."""
+    spent = Spent(monkeypatch)
+    check = evaluate(GraphRequest(code=HEAD + code), Limits()).gradcheck["x"]
+    assert check.ok is True, check
+    assert spent.elements < 1_000
+
+
+def test_the_gradient_check_refuses_tensors_changed_after_their_call() -> None:
+    """An index tensor changed in place after the call would reach its kernel unchecked."""
+    code = HEAD + (
+        "x = torch.ones(3, requires_grad=True)\ni = torch.tensor([0, 1])\n"
+        "y = x[i].sum()\ni[0] = 2 ** 40\n"
+    )
+    check = evaluate(GraphRequest(code=code), Limits()).gradcheck["x"]
+    assert check.ok is None
+    assert check.note is not None
+    assert "changed a tensor in place after using it" in check.note

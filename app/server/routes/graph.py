@@ -23,6 +23,7 @@ from app.contract.schemas import (
 )
 from app.server.cache import cache_key, shape_key
 from app.server.deps import ExtrasDep, LayoutDep, ServicesDep, SettingsDep, ShapesDep
+from app.server.large_json import in_turn
 from app.server.layout import LayOut, LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot
@@ -313,10 +314,11 @@ async def response_body(data: GraphData, drawn: ViewDrawing, **fields: object) -
     `extras`); a large one written in a thread."""
     if (
         len(data.nodes) > INLINE_ANSWER_NODES
+        or len(data.edges) > INLINE_ANSWER_NODES
         or len(data.variables) > INLINE_ANSWER_NODES
         or len(data.stdout) > INLINE_STDOUT_CHARS
     ):
-        return await anyio.to_thread.run_sync(lambda: _body(data, drawn, fields))
+        return await in_turn(lambda: _body(data, drawn, fields))
     return _body(data, drawn, fields)
 
 

@@ -649,7 +649,8 @@ class Guard:
     ) -> tuple[int, int] | None:
         """(largest, total) elements of the outputs of every module inside `module`, from a
         run on meta tensors in place of its parameters, buffers and arguments; remembered
-        by the modules' settings, the tensors' shapes and the arguments' signature."""
+        by the modules' settings (every plain attribute: extra_repr leaves some out, such as
+        MultiheadAttention's num_heads), the tensors' shapes and the arguments' signature."""
         state = dict(
             itertools.chain(
                 module.named_parameters(remove_duplicate=False),
@@ -658,7 +659,7 @@ class Guard:
         )
         try:
             key: Hashable = (
-                tuple((type(s), s.extra_repr(), s.training) for s in module.modules()),
+                tuple((type(s), s.extra_repr(), _settings(s)) for s in module.modules()),
                 tuple((n, tuple(t.shape), t.dtype) for n, t in state.items()),
                 signature(args),
                 signature(kwargs),
@@ -1048,6 +1049,28 @@ def _to_meta(value: Any) -> Any:
 
 def _is_scalar_tensor(value: Any) -> bool:
     return isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() <= 1
+
+
+PLAIN_SETTINGS = (int, float, bool, str, type(None))
+
+
+def _settings(module: nn.Module) -> tuple[Any, ...]:
+    """A module's plain attributes (numbers, strings, flags and tuples or lists of them),
+    whatever they are named: what its output's size may depend on beyond its tensors."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, PLAIN_SETTINGS):
+            return value
+        if isinstance(value, tuple | list):
+            items = tuple(plain(item) for item in value)
+            return items if all(item is not UNSET for item in items) else UNSET
+        return UNSET
+
+    found = ((name, plain(value)) for name, value in vars(module).items())
+    return tuple(sorted((name, value) for name, value in found if value is not UNSET))
+
+
+UNSET = object()
 
 
 def _holds_scalar_tensor(value: Any) -> bool:

@@ -1218,6 +1218,13 @@ class Interpreter(ObjectProtocol):
         self, function: SafeFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         self.guard.check_arguments(function.qualname, args, kwargs)
+        if kwargs.get("is_grads_batched") or (
+            function.target is torch.autograd.grad and len(args) > 7 and args[7]
+        ):
+            # torch vmaps the backward: a tensor hook of the program's would be handed a
+            # batched tensor whose sizes are not its memory's, and the result is batch x
+            # inputs, past what the guard sized.
+            raise refused(f"{function.qualname}: is_grads_batched is not available here")
         outputs = args[0] if args else kwargs.get("outputs", kwargs.get("tensors"))
         candidates = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
         roots = [root for root in candidates if isinstance(root, torch.Tensor)]
@@ -1225,6 +1232,10 @@ class Interpreter(ObjectProtocol):
             raise ProgramError("TypeError", f"{function.qualname} needs tensors to start from")
         started_by = function.qualname.rsplit(".", 1)[1]
         result = self.backward(started_by, roots, lambda: function.target(*args, **kwargs))
+        # Gradients are as large as the inputs they are for: charged as any new tensor.
+        for made in result if isinstance(result, tuple) else ():
+            if isinstance(made, torch.Tensor):
+                self.budget.allocate(made.numel(), function.qualname)
         checked = self.guard.checked_result(function.qualname, result)
         return self._produced(checked, Call(function.target, args, kwargs))
 
@@ -1512,7 +1523,9 @@ class Interpreter(ObjectProtocol):
             )
         if not args:
             raise ProgramError("TypeError", f"{name}() needs a function and its inputs")
-        if set(kwargs) - {"create_graph", "strict"}:
+        # Positionally too: jacobian(f, x, False, False, True) would vectorise (vmap) f.
+        positional = 4 if name in {"jacobian", "hessian"} else 5
+        if set(kwargs) - {"create_graph", "strict"} or len(args) > positional:
             raise refused(f"{name}: only create_graph= and strict= are available here")
         program_function, rest = args[0], args[1:]
         self.guard.check_arguments(function.qualname, rest, kwargs)
