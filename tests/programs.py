@@ -856,4 +856,36 @@ X = torch.randn(5, 3)[order] + noise
 loss = torch.nn.functional.cross_entropy(X @ W + b, labels)
 loss.backward()
 """,
+    # The PyTorch Quickstart's first lines, and code written for any device.
+    "quickstart_device": """
+import torch
+from torch import nn
+
+device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+other = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+mps = "mps" if torch.backends.mps.is_available() else "cpu"
+torch.manual_seed(0)
+torch.cuda.manual_seed_all(0)
+print(f"Using {device} device", other, mps, torch.cuda.device_count())
+
+
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(nn.Linear(9, 6), nn.ReLU(), nn.Linear(6, 3))
+
+    def forward(self, x):
+        return self.linear_relu_stack(self.flatten(x))
+
+
+model = NeuralNetwork().to(device)
+model = model.to(torch.float32).cpu()
+X = torch.rand(2, 3, 3, device=device)
+y = torch.tensor([0, 2]).to(other)
+names = [layer.__class__.__name__ for layer in model.linear_relu_stack]
+print(names, hasattr(model, "flatten"), hasattr(model, "weight"), hasattr(X, "grad"))
+loss = nn.functional.cross_entropy(model(X.cpu()), y)
+loss.backward()
+""",
 }

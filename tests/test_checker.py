@@ -30,7 +30,8 @@ def test_from_import_points_at_the_module_name() -> None:
 @pytest.mark.parametrize(
     ("code", "words"),
     [
-        ("x = ().__class__", "'__class__'"),
+        ("x = ().__class__.__bases__", "'__bases__'"),
+        ("().__class__ = int", "'__class__'"),
         ("def f(a, /):\n    return a", "positional-only"),
         ("class A:\n    def __del__(self):\n        pass", "__del__"),
         ("try:\n    pass\nexcept* Exception:\n    pass", "try/except*"),

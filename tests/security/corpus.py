@@ -72,9 +72,9 @@ CORPUS: tuple[Hostile, ...] = (
     # only forward, which hands the call back to the interpreter under the same budgets.
     Hostile(
         "class_dunder_class",
-        NET + ("c = m.__class__"),
+        NET + ("c = m.__class__.__dict__"),
         "not-allowed",
-        "'__class__'",
+        "'__dict__'",
     ),
     Hostile(
         "class_mro",
@@ -215,9 +215,9 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "class_super_dunder",
-        NET + ("s = super().__class__"),
+        NET + ("s = super().__class__.__mro__"),
         "not-allowed",
-        "'__class__'",
+        "'__mro__'",
     ),
     Hostile(
         "class_super_outside_method",
@@ -815,9 +815,9 @@ CORPUS: tuple[Hostile, ...] = (
     ),
     Hostile(
         "except_args_class",
-        ("try:\n    1 / 0\nexcept Exception as e:\n    c = e.args[0].__class__"),
+        ("try:\n    1 / 0\nexcept Exception as e:\n    c = e.args[0].__class__.__base__"),
         "not-allowed",
-        "'__class__'",
+        "'__base__'",
     ),
     Hostile(
         "except_catches_non_class",
@@ -1429,7 +1429,12 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("torch_jit", IMPORT_TORCH + "f = torch.jit.script", "not-allowed", "torch.jit"),
     Hostile("torch_compile", IMPORT_TORCH + "f = torch.compile", "not-allowed", "torch.compile"),
     Hostile("torch_utils", IMPORT_TORCH + "u = torch.utils", "not-allowed", "torch.utils"),
-    Hostile("torch_backends", IMPORT_TORCH + "b = torch.backends", "not-allowed", "torch.backends"),
+    Hostile(
+        "torch_backends",
+        IMPORT_TORCH + "b = torch.backends.cudnn",
+        "not-allowed",
+        "torch.backends.cudnn",
+    ),
     Hostile(
         "torch_distributed", IMPORT_TORCH + "d = torch.distributed", "not-allowed", "distributed"
     ),
@@ -2761,4 +2766,56 @@ REMEMBERED = (
         "attention scores",
     ),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED
+# Devices: the cpu is the only one; a module moves to nothing else, nor to another dtype
+# than float32 and float64 (complex parameters would reach kernels written for reals).
+DEVICES = (
+    Hostile("device_cuda", IMPORT_TORCH + "d = torch.device('cuda')", "not-allowed", "cpu"),
+    Hostile("device_cpu_one", IMPORT_TORCH + "d = torch.device('cpu', 1)", "not-allowed", "cpu"),
+    Hostile("device_meta", IMPORT_TORCH + "x = torch.ones(2, device='meta')", "not-allowed", "cpu"),
+    Hostile("module_to_cuda", MODEL + "m.to('cuda')", "not-allowed", ".to('cpu')"),
+    Hostile("module_to_complex", MODEL + "m.to(torch.complex64)", "not-allowed", ".to('cpu')"),
+    Hostile("module_to_half", MODEL + "m.to(torch.float16)", "not-allowed", ".to('cpu')"),
+    Hostile("module_to_a_tensor", MODEL + "m.to(torch.ones(1))", "not-allowed", ".to('cpu')"),
+    Hostile(
+        "module_to_non_blocking", MODEL + "m.to('cpu', non_blocking=True)", "not-allowed", "cpu"
+    ),
+    Hostile("module_cpu_arguments", MODEL + "m.cpu(0)", "not-allowed", ".cpu()"),
+    Hostile(
+        "cuda_seed_is_all_there_is",
+        IMPORT_TORCH + "torch.cuda.set_device(0)",
+        "not-allowed",
+        "torch.cuda.set_device",
+    ),
+    Hostile(
+        "backends_cudnn",
+        IMPORT_TORCH + "torch.backends.cudnn.benchmark = True",
+        "not-allowed",
+        "cudnn",
+    ),
+    # x.__class__ reads what type(x) gives; it is never written, nor a way to other dunders.
+    Hostile("class_assigned", LEAF + "x.__class__ = int", "not-allowed", "'__class__'"),
+    Hostile("class_bases", LEAF + "b = x.__class__.__bases__", "not-allowed", "'__bases__'"),
+    Hostile("class_mro", MODEL + "b = m.__class__.__mro__", "not-allowed", "'__mro__'"),
+    Hostile(
+        "class_subclasses",
+        LEAF + "b = x.__class__.__subclasses__()",
+        "not-allowed",
+        "'__subclasses__'",
+    ),
+    Hostile(
+        "class_called",
+        LEAF + "y = x.__class__([1.0])\nz = type(x).__init__",
+        "not-allowed",
+        "'__init__'",
+    ),
+    # hasattr reads as the sandbox reads: what it withholds is missing, dunders are refused.
+    Hostile("hasattr_dict", LEAF + "print(hasattr(x, '__dict__'))", "not-allowed", "'__dict__'"),
+    Hostile(
+        "hasattr_globals",
+        IMPORT_TORCH + "def f():\n    pass\nprint(hasattr(f, '__globals__'))",
+        "not-allowed",
+        "'__globals__'",
+    ),
+    Hostile("hasattr_name_not_a_string", LEAF + "print(hasattr(x, 3))", "program-error", "string"),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES

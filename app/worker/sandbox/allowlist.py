@@ -156,6 +156,61 @@ def manual_seed(seed: int) -> torch.Generator:
 
 TORCH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
+
+def is_cpu(value: Any) -> bool:
+    """'cpu', 'cpu:0' or torch.device('cpu'): the one device there is here."""
+    if isinstance(value, torch.device):
+        return value.type == "cpu"
+    return isinstance(value, str) and value in {"cpu", "cpu:0"}
+
+
+def cpu_device(type: Any = "cpu", index: Any = None) -> torch.device:
+    """torch.device(...) of the cpu; any other is refused as the learner's code asks for it
+    (`torch.device("cuda" if torch.cuda.is_available() else "cpu")` asks for the cpu)."""
+    if not is_cpu(type) or index not in (None, 0):
+        raise refused(f"torch.device({type!r}): only the cpu is available here")
+    return torch.device("cpu")
+
+
+def _no_accelerator(*args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+def _no_devices(*args: Any, **kwargs: Any) -> int:
+    return 0
+
+
+def _nothing_to_seed(seed: Any = None) -> None:
+    """torch.cuda.manual_seed(_all): there is no other device's generator to seed."""
+
+
+def _accelerators() -> dict[str, Any]:
+    """What a program asks before choosing a device: no accelerator, the cpu only."""
+    cuda = Namespace(
+        "torch.cuda",
+        {
+            "is_available": SafeFunction("torch.cuda.is_available", _no_accelerator, False),
+            "device_count": SafeFunction("torch.cuda.device_count", _no_devices, False),
+            "manual_seed": SafeFunction("torch.cuda.manual_seed", _nothing_to_seed, False),
+            "manual_seed_all": SafeFunction("torch.cuda.manual_seed_all", _nothing_to_seed, False),
+        },
+    )
+    mps = Namespace(
+        "torch.backends.mps",
+        {"is_available": SafeFunction("torch.backends.mps.is_available", _no_accelerator, False)},
+    )
+    accelerator = Namespace(
+        "torch.accelerator",
+        {"is_available": SafeFunction("torch.accelerator.is_available", _no_accelerator, False)},
+    )
+    return {
+        "device": SafeFunction("torch.device", cpu_device, dry_run=False),
+        "cuda": cuda,
+        "backends": Namespace("torch.backends", {"mps": mps}),
+        "accelerator": accelerator,
+    }
+
+
 NN_MODULES = tuple(
     """
     Linear Bilinear Sequential ModuleList Identity Flatten Unflatten ReLU Sigmoid Tanh
@@ -226,7 +281,7 @@ TENSOR_METHODS = frozenset(
     neg_ exp_ log_ sigmoid_ tanh_ relu_ sqrt_ requires_grad_ retain_grad detach_ item tolist
     size dim ndimension nelement element_size is_contiguous stride unfold sum_to_size
     backward square_ index_fill scatter scatter_add narrow split chunk unbind masked_select
-    type
+    type cpu
 """.split()
     )
 )
@@ -237,7 +292,7 @@ TENSOR_METHODS_WITHOUT_DRY_RUN = frozenset(
         """
     item tolist size dim ndimension nelement numel element_size is_contiguous stride
     backward retain_grad requires_grad_ detach detach_ zero_ fill_ normal_ uniform_
-    is_floating_point equal allclose
+    is_floating_point equal allclose cpu
 """.split()
     )
 )
@@ -268,7 +323,7 @@ MODULE_METHODS = frozenset(
     set(
         """
     parameters named_parameters children named_children modules zero_grad train eval
-    requires_grad_ state_dict float double forward append
+    requires_grad_ state_dict float double forward append to cpu
 """.split()
     )
 )
@@ -378,6 +433,7 @@ def _build_namespaces() -> dict[str, Namespace]:
             "nn": nn_ns,
             "optim": optim_ns,
             "autograd": autograd,
+            **_accelerators(),
         },
     )
     math_ns = Namespace(

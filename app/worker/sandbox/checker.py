@@ -124,7 +124,6 @@ FORBIDDEN_NAMES = frozenset(
         "getattr",
         "setattr",
         "delattr",
-        "hasattr",
         "vars",
         "globals",
         "locals",
@@ -303,9 +302,11 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
             _check_class(node, permitted)
         case ast.Attribute(attr="__init__", value=ast.Call(func=ast.Name(id="super"))):
             pass  # super().__init__(...): the one dunder a class needs to reach
+        case ast.Attribute(attr="__class__", ctx=ast.Load()):
+            pass  # x.__class__.__name__ (d2l, DCGAN's weights_init): type(x), read only
         case ast.Attribute(attr=attr):
             # `self._prev` is the program's own (micrograd's Value): allowed, and read at run
-            # time from the program's objects only. Dunders (`x.__class__`) never are.
+            # time from the program's objects only. Other dunders (`x.__dict__`) never are.
             if attr.startswith("__") and attr != "__name__":  # type(self).__name__ in a repr
                 raise refused(
                     f"attribute '{attr}' is not allowed: names starting with '__' are internal",

@@ -31,6 +31,7 @@ from app.worker.sandbox.allowlist import (
     TENSOR_METHODS_WITHOUT_DRY_RUN,
     Namespace,
     SafeFunction,
+    is_cpu,
 )
 from app.worker.sandbox.checker import CheckedProgram
 from app.worker.sandbox.classes import (
@@ -257,6 +258,7 @@ class Interpreter(ObjectProtocol):
         for name, function in (
             ("type", self.builtin_type),
             ("isinstance", self.builtin_isinstance),
+            ("hasattr", self.builtin_hasattr),
             ("map", self.builtin_map),
             ("filter", self.builtin_filter),
             ("sorted", self.builtin_sorted),
@@ -952,6 +954,8 @@ class Interpreter(ObjectProtocol):
     def get_attribute(self, owner: Any, name: str) -> Any:
         if name == "__name__":
             return self.name_of(owner)
+        if name == "__class__":  # x.__class__.__name__: what type(x) gives
+            return self.builtin_type(owner)
         kind = kind_of(owner)
         match kind.access:
             case Access.NAMESPACE:
@@ -1193,6 +1197,8 @@ class Interpreter(ObjectProtocol):
                 return self.register_module_hook(receiver, name, args, kwargs)
             case Access.MODULE | Access.PROGRAM_MODULE if name == "apply":
                 return self.module_apply(receiver, args, kwargs)
+            case Access.MODULE | Access.PROGRAM_MODULE if name in {"to", "cpu"}:
+                return self.module_to(receiver, name, args, kwargs)
             case Access.MODULE | Access.PROGRAM_MODULE:
                 self._check_module_method(receiver, name, args, kwargs)
                 if isinstance(receiver, nn.ModuleDict) and name in {"keys", "values", "items"}:
@@ -1305,12 +1311,42 @@ class Interpreter(ObjectProtocol):
             return CLASSES[value_type]
         if kind_of_value.shown_type is not None:
             return TypeProxy(kind_of_value.shown_type)
+        # The sandbox's stand-ins are shown as what they stand for, never by their own names.
+        match value:
+            case Namespace():
+                return TypeProxy("module")
+            case SuperProxy():
+                return TypeProxy("super")
+            case UserClass() | ExceptionClass() | BaseClass() | TypeProxy():
+                return self.python.builtins["type"]
+            case SafeFunction(target=type()):
+                return self.python.builtins["type"]
+            case SafeFunction() | Builtin():
+                return TypeProxy("builtin_function_or_method")
         module = value_type.__module__
         return TypeProxy(
             value_type.__qualname__
             if module == "builtins"
             else f"{module}.{value_type.__qualname__}"
         )
+
+    def builtin_hasattr(self, value: Any, name: Any) -> bool:
+        """hasattr(x, name): whether reading `x.name` here would give a value. What the
+        sandbox withholds is missing, as a typo is; a name starting with '__' is refused as
+        it is written out (`x.__dict__`)."""
+        if not isinstance(name, str):
+            raise ProgramError("TypeError", "hasattr(): attribute name must be string")
+        if name.startswith("__") and name not in {"__name__", "__class__"}:
+            raise refused(
+                f"hasattr: attribute '{name}' is not allowed: names starting with '__' are internal"
+            )
+        try:
+            self.get_attribute(value, name)
+        except ProgramError as error:
+            if error.title == "AttributeError" or error.slug == "not-allowed":
+                return False
+            raise
+        return True
 
     def builtin_isinstance(self, value: Any, classes: Any) -> bool:
         options = classes if isinstance(classes, tuple) else (classes,)
@@ -1825,6 +1861,26 @@ class Interpreter(ObjectProtocol):
         """A module inside itself makes print, state_dict and train recurse forever."""
         if isinstance(value, nn.Module) and any(sub is owner for sub in value.modules()):
             raise refused("a module cannot contain itself")
+
+    def module_to(
+        self, receiver: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """model.to(device) and model.cpu(): the cpu is the only device, so the model itself;
+        model.to(torch.float32 or torch.float64), as .float() and .double()."""
+        given = [*args, *kwargs.values()]
+        keyword = next(iter(kwargs), None)
+        if name == "cpu" and not given:
+            return receiver
+        if name == "to" and len(given) == 1:
+            if keyword in (None, "device") and is_cpu(given[0]):
+                return receiver
+            if keyword in (None, "dtype") and given[0] in (torch.float32, torch.float64):
+                converted = "float" if given[0] is torch.float32 else "double"
+                return self.call_method(receiver, converted, (), {})
+        raise refused(
+            f"{name}: only .to('cpu') (or a torch.device of the cpu), .cpu(), .to(torch.float32) "
+            "and .to(torch.float64) are available for a module here"
+        )
 
     def _check_module_method(
         self, receiver: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
