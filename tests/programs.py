@@ -888,4 +888,76 @@ print(names, hasattr(model, "flatten"), hasattr(model, "weight"), hasattr(X, "gr
 loss = nn.functional.cross_entropy(model(X.cpu()), y)
 loss.backward()
 """,
+    # Every way to draw random numbers draws once: the guard's dry runs draw nothing.
+    "random_creations_draw_once": """
+import torch
+
+torch.manual_seed(0)
+g = torch.Generator().manual_seed(1)
+base = torch.zeros(2, 3)
+draws = [
+    torch.rand(2), torch.randn(2, 3), torch.randint(0, 9, (4,)), torch.randperm(5),
+    torch.normal(0.0, 1.0, (2, 2)), torch.normal(0, 1, size=(3,)), torch.normal(base, 1.0),
+    torch.normal(base, torch.ones(2, 3)), torch.rand_like(base), torch.randn_like(base),
+    torch.randint_like(base, 5), torch.multinomial(torch.ones(4), 2),
+    torch.normal(0.0, 1.0, (2,), generator=g), torch.rand(2, generator=g), base.normal_(),
+    base.uniform_(-1, 1), torch.nn.functional.dropout(torch.ones(6), 0.5),
+]
+w = torch.normal(0, 0.01, size=(3, 1), requires_grad=True)
+after = torch.rand(3)
+loss = (base @ w).sum() + sum(d.float().sum() for d in draws) * 0 + after.sum()
+loss.backward()
+""",
+    # d2l 3.4 (linear regression from scratch) and 5.6 (dropout from scratch), as the book
+    # writes them but for its data iterator's `yield`.
+    "d2l_linear_regression_and_dropout": """
+import torch
+from torch import nn
+from typing import List, Tuple
+
+
+def synthetic_data(w, b, num_examples):
+    X = torch.normal(0, 1, (num_examples, len(w)))
+    y = torch.matmul(X, w) + b
+    y += torch.normal(0, 0.01, y.shape)
+    return X, y.reshape((-1, 1))
+
+
+true_w = torch.tensor([2, -3.4])
+true_b = 4.2
+torch.manual_seed(0)
+features, labels = synthetic_data(true_w, true_b, 20)
+w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+
+
+def dropout_layer(X, dropout):
+    assert 0 <= dropout <= 1
+    if dropout == 1:
+        return torch.zeros_like(X)
+    mask = (torch.rand(X.shape) > dropout).float()
+    return mask * X / (1.0 - dropout)
+
+
+class Net(nn.Module):
+    def __init__(self, num_inputs, num_hiddens, is_training=True):
+        super().__init__()
+        self.training = is_training
+        self.lin1 = nn.Linear(num_inputs, num_hiddens)
+        self.lin2 = nn.Linear(num_hiddens, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        H = self.relu(self.lin1(X))
+        if self.training:
+            H = dropout_layer(H, 0.2)
+        return self.lin2(H)
+
+
+net = Net(2, 4)
+print([name for name, _ in net.named_modules()], net.training)
+pred = torch.matmul(features, w) + b + net(features) * 0.1
+loss = ((pred - labels) ** 2 / 2).mean()
+loss.backward()
+""",
 }

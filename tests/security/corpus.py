@@ -2818,4 +2818,54 @@ DEVICES = (
     ),
     Hostile("hasattr_name_not_a_string", LEAF + "print(hasattr(x, 3))", "program-error", "string"),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES
+# torch.normal makes its tensor on the default device whatever the meta context says: its
+# size is known before anything is drawn or allocated.
+NORMAL = (
+    Hostile("normal_huge", IMPORT_TORCH + "x = torch.normal(0, 1, (10**9,))", "limit", "normal"),
+    Hostile(
+        "normal_huge_size_keyword",
+        IMPORT_TORCH + "x = torch.normal(0.0, 1.0, size=(10**5, 10**5))",
+        "limit",
+        "normal",
+    ),
+    Hostile(
+        "normal_size_as_tensor",
+        IMPORT_TORCH + "x = torch.normal(0.0, 1.0, (torch.tensor(10**9),))",
+        "limit",
+        "normal",
+    ),
+    Hostile(
+        "normal_broadcast_huge",
+        IMPORT_TORCH + "x = torch.normal(torch.zeros(5000, 1), torch.ones(1, 5000))",
+        "limit",
+        "normal",
+    ),
+    Hostile(
+        "normal_out",
+        IMPORT_TORCH + "y = torch.zeros(3)\nx = torch.normal(0.0, 1.0, (3,), out=y)",
+        "not-allowed",
+        "out=",
+    ),
+    Hostile(
+        "clamp_min_out",
+        LEAF + "y = torch.zeros(3)\nz = torch.clamp_min(x, 0, out=y)",
+        "not-allowed",
+        "out=",
+    ),
+    Hostile("typing_cast", "from typing import cast", "not-allowed", "cast"),
+    Hostile(
+        "typing_get_type_hints",
+        "import typing\nh = typing.get_type_hints",
+        "not-allowed",
+        "get_type_hints",
+    ),
+    Hostile(
+        "module_training_not_a_flag",
+        NET.replace(
+            "self.fc = nn.Linear(2, 2)", "self.fc = nn.Linear(2, 2)\n        self.training = 'yes'"
+        ),
+        "not-allowed",
+        "True or False",
+    ),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL

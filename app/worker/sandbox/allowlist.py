@@ -82,7 +82,8 @@ TORCH_FUNCTIONS = tuple(
     true_divide remainder fmod allclose isclose equal eq ne lt le gt ge all any isnan isinf
     isfinite nan_to_num numel sort argsort topk flip roll clone detach broadcast_to meshgrid
     cross kron cdist count_nonzero nonzero unique bincount histc is_tensor is_floating_point
-    heaviside inverse det logdet slogdet cummax cummin logcumsumexp multinomial
+    heaviside inverse det logdet slogdet cummax cummin logcumsumexp multinomial normal
+    clamp_min clamp_max
 """.split()
 )
 
@@ -316,14 +317,19 @@ MODULE_ATTRIBUTES = frozenset(
     embedding_dim normalized_shape eps negative_slope p dim reduction in_channels
     out_channels kernel_size stride padding dilation groups num_features momentum affine
     track_running_stats num_groups num_channels output_size embed_dim num_heads batch_first
+    bidirectional proj_size nonlinearity padding_idx max_norm elementwise_affine ceil_mode
+    return_indices inplace approximate head_dim kdim vdim padding_mode output_padding
+    transposed scale_factor mode align_corners start_dim end_dim unflattened_size
+    label_smoothing ignore_index beta delta margin log_target
 """.split()
     )
 )
 MODULE_METHODS = frozenset(
     set(
         """
-    parameters named_parameters children named_children modules zero_grad train eval
-    requires_grad_ state_dict float double forward append to cpu
+    parameters named_parameters children named_children modules named_modules buffers
+    named_buffers zero_grad train eval requires_grad_ state_dict float double forward append
+    to cpu
 """.split()
     )
 )
@@ -336,6 +342,12 @@ MATH_FUNCTIONS = tuple(
     sin cos tan asin acos atan atan2 sinh cosh tanh exp log log2 log10 log1p expm1 sqrt fabs
     floor ceil trunc isclose isfinite isinf isnan hypot degrees radians erf copysign fsum
     gcd comb perm factorial prod
+""".split()
+)
+TYPING_NAMES = tuple(
+    """
+    Any Callable Dict FrozenSet Iterable Iterator List Literal Mapping Optional Sequence Set
+    Tuple Type Union
 """.split()
 )
 MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
@@ -439,6 +451,8 @@ def _build_namespaces() -> dict[str, Namespace]:
     math_ns = Namespace(
         "math", {**_functions(math, "math", MATH_FUNCTIONS, dry_run=False), **MATH_CONSTANTS}
     )
+    # For annotations, which are never evaluated: the names only, printable.
+    typing_ns = Namespace("typing", {name: TypeProxy(f"typing.{name}") for name in TYPING_NAMES})
     return {
         "torch": torch_ns,
         "torch.nn": nn_ns,
@@ -452,6 +466,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.autograd": autograd,
         "torch.autograd.functional": autograd_functional,
         "math": math_ns,
+        "typing": typing_ns,
     }
 
 

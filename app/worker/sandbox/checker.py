@@ -166,6 +166,7 @@ IMPORTABLE = frozenset(
         "torch.linalg",
         "math",
         "random",
+        "typing",
     }
 )
 

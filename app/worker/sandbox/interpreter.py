@@ -1842,10 +1842,13 @@ class Interpreter(ObjectProtocol):
         submodules; torch's own attributes stay torch's."""
         if self.set_property(owner, owner._agx_class, name, value):
             return
+        if name == "training" and isinstance(value, bool):
+            owner.training = value  # what .train(value) sets, for this module only, as in torch
+            return
         if name in RESERVED_MODULE_NAMES or name.startswith(SANDBOX_PREFIX):
             raise refused(
                 f"'{name}' is an nn.Module attribute torch relies on; choose another name"
-                + (" (use .train() or .eval())" if name == "training" else "")
+                + (" (it takes True or False)" if name == "training" else "")
             )
         self._check_no_cycle(owner, value)
         if isinstance(value, nn.Parameter):
