@@ -960,4 +960,40 @@ pred = torch.matmul(features, w) + b + net(features) * 0.1
 loss = ((pred - labels) ** 2 / 2).mean()
 loss.backward()
 """,
+    # d2l 11.3: masked softmax for attention, with repeat_interleave over valid lengths.
+    "d2l_masked_softmax": """
+import math
+import torch
+from torch import nn
+
+
+def sequence_mask(X, valid_len, value=0):
+    maxlen = X.size(1)
+    mask = torch.arange((maxlen), dtype=torch.float32)[None, :] < valid_len[:, None]
+    X[~mask] = value
+    return X
+
+
+def masked_softmax(X, valid_lens):
+    if valid_lens is None:
+        return nn.functional.softmax(X, dim=-1)
+    shape = X.shape
+    if valid_lens.dim() == 1:
+        valid_lens = torch.repeat_interleave(valid_lens, shape[1])
+    else:
+        valid_lens = valid_lens.reshape(-1)
+    X = sequence_mask(X.reshape(-1, shape[-1]), valid_lens, value=-1e6)
+    return nn.functional.softmax(X.reshape(shape), dim=-1)
+
+
+torch.manual_seed(0)
+queries = torch.randn(2, 1, 4, requires_grad=True)
+keys = torch.randn(2, 5, 4)
+values = torch.randn(2, 5, 3)
+scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(4)
+weights = masked_softmax(scores, torch.tensor([2, 4]))
+out = torch.bmm(weights, values)
+loss = out.pow(2).sum()
+loss.backward()
+""",
 }

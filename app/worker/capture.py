@@ -665,6 +665,6 @@ def _variables(names: dict[str, Any], json_form: ToJsonForm) -> dict[str, Variab
             dtype=dtype_name(value.dtype),
             requires_grad=value.requires_grad,
             is_leaf=value.is_leaf,
-            grad_fn=value.grad_fn.name() if value.grad_fn is not None else None,
+            grad_fn=type(value.grad_fn).__name__ if value.grad_fn is not None else None,
         )
     return variables

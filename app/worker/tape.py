@@ -169,7 +169,7 @@ class Tape:
             visits += len(entry.sources)
             depends[key] = any(depends.get(id(i), False) for i in entry.sources)
             if depends[key]:
-                _unchanged_since(entry)
+                _unchanged_since(entry, depends)
                 order.append(tensor)
                 elements += _elements(entry, tensor)
         differentiates = any(
@@ -335,11 +335,12 @@ def _convolution_products(
     return max(larger, output.numel()) * weight[0].numel()
 
 
-def _unchanged_since(entry: Entry) -> None:
+def _unchanged_since(entry: Entry, depends: dict[int, bool]) -> None:
     """Refuse to replay a call whose tensors the program changed in place after it: the
-    replay would hand torch values the guard never saw with that call."""
+    replay would hand torch values the guard never saw with that call. Those the replay
+    computes again from the leaves are its own, whatever became of the program's."""
     for tensor, version in zip(entry.sources, entry.versions, strict=True):
-        if tensor._version != version:
+        if not depends.get(id(tensor), False) and tensor._version != version:
             raise ReplayError(
                 "the program changed a tensor in place after using it (an optimiser step, "
                 "an in-place operation or a .data write): the forward pass cannot be "

@@ -2868,4 +2868,49 @@ NORMAL = (
         "True or False",
     ),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL
+# repeat_interleave's size is its counts' sum: read before the call, never wrapped.
+REPEATED = (
+    Hostile(
+        "repeat_interleave_huge",
+        LEAF + "y = x.repeat_interleave(10**9)",
+        "limit",
+        "repeat_interleave",
+    ),
+    Hostile(
+        "repeat_interleave_huge_counts",
+        LEAF + "y = x.repeat_interleave(torch.tensor([2**40, 1, 1]))",
+        "limit",
+        "repeat_interleave",
+    ),
+    Hostile(
+        "repeat_interleave_counts_that_wrap",
+        IMPORT_TORCH + "y = torch.repeat_interleave(torch.tensor([2**62, 2**62]))",
+        "limit",
+        "repeat_interleave",
+    ),
+    Hostile(
+        "repeat_interleave_output_size_huge",
+        LEAF + "y = x.repeat_interleave(torch.tensor([1, 1, 1]), dim=0, output_size=10**9)",
+        "limit",
+        "repeat_interleave",
+    ),
+    Hostile(
+        "repeat_interleave_output_size_small",
+        LEAF + "y = x.repeat_interleave(torch.tensor([2, 2, 2]), dim=0, output_size=1)",
+        "program-error",
+        "size",
+    ),
+    Hostile(
+        "repeat_interleave_negative",
+        LEAF + "y = x.repeat_interleave(torch.tensor([-9, 1, 1]))",
+        "program-error",
+        "negative",
+    ),
+    Hostile(
+        "repeat_interleave_counts_of_another_length",
+        LEAF + "y = x.repeat_interleave(torch.tensor([1, 2]))",
+        "program-error",
+        "same size",
+    ),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED

@@ -83,7 +83,7 @@ TORCH_FUNCTIONS = tuple(
     isfinite nan_to_num numel sort argsort topk flip roll clone detach broadcast_to meshgrid
     cross kron cdist count_nonzero nonzero unique bincount histc is_tensor is_floating_point
     heaviside inverse det logdet slogdet cummax cummin logcumsumexp multinomial normal
-    clamp_min clamp_max
+    clamp_min clamp_max repeat_interleave
 """.split()
 )
 

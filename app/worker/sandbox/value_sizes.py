@@ -71,7 +71,36 @@ def pad_packed_sequence(
     return steps * batch * int(data[0].numel() if data.dim() else 1), False
 
 
+def _count(values: torch.Tensor) -> int:
+    """The sum of counts, read so that no int64 sum can wrap: a count past what any tensor
+    may hold says so alone."""
+    if not values.numel() or values.is_floating_point() or values.is_complex():
+        return 0  # torch refuses float counts itself
+    largest = int(values.max())
+    return largest * values.numel() if largest > 2**31 else max(int(values.sum()), 0)
+
+
+def repeat_interleave(
+    input: Any,
+    repeats: Any = None,
+    dim: Any = None,
+    output_size: Any = None,
+) -> Estimate:
+    """Elements repeat_interleave makes: each element (or slice along `dim`) as many times
+    as its count; torch.repeat_interleave(counts) alone makes the indices, count times each."""
+    if repeats is None:
+        return _count(input), False
+    numel = input.numel() if isinstance(input, torch.Tensor) else 1
+    if isinstance(repeats, torch.Tensor) and repeats.numel() != 1:
+        along = numel if dim is None else _dim_size(input, dim)
+        return _count(repeats) * (numel // max(along, 1)), False
+    times = int(repeats) if isinstance(repeats, torch.Tensor) else operator.index(repeats)
+    return numel * max(times, 0), False
+
+
 VALUE_SIZED: dict[str, Callable[..., Estimate]] = {
+    "torch.repeat_interleave": repeat_interleave,
+    "Tensor.repeat_interleave": repeat_interleave,
     "torch.nn.utils.rnn.pad_packed_sequence": pad_packed_sequence,
     "torch.bincount": bincount,
     "Tensor.bincount": bincount,
