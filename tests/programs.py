@@ -996,4 +996,54 @@ out = torch.bmm(weights, values)
 loss = out.pow(2).sum()
 loss.backward()
 """,
+    # "What is torch.nn really?": TensorDataset and DataLoader, shuffled and not, a Dataset
+    # of the program's own, random_split; every draw from the shared generator as PyTorch's.
+    "nn_tutorial_data_loader": """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+
+torch.manual_seed(0)
+x_train = torch.randn(10, 3)
+y_train = torch.randint(0, 2, (10,))
+train_ds = TensorDataset(x_train, y_train)
+train_dl = DataLoader(train_ds, batch_size=4, shuffle=True)
+valid_dl = DataLoader(train_ds, batch_size=8)
+model = nn.Linear(3, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(2):
+    model.train()
+    for xb, yb in train_dl:
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        valid_loss = sum(nn.functional.cross_entropy(model(xb), yb) for xb, yb in valid_dl)
+    print(epoch, valid_loss / len(valid_dl))
+
+
+class Squares(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return {"x": torch.tensor([float(i)]), "y": i * i}
+
+
+for batch in DataLoader(Squares(5), batch_size=2, drop_last=True):
+    print(batch["x"].shape, batch["y"])
+first, second = random_split(train_ds, [0.7, 0.3])
+g = torch.Generator().manual_seed(3)
+order = [yb.tolist() for _, yb in DataLoader(first, batch_size=5, shuffle=True, generator=g)]
+print(len(first), len(second), order)
+xb, yb = next(iter(train_dl))
+w = torch.rand(2, requires_grad=True)
+final = (model(xb) * w).sum()
+final.backward()
+""",
 }

@@ -281,4 +281,18 @@ loss = loss + torch.bmm(q, k.transpose(1, 2)).mean()
 loss.backward()
 print(attention.shape, loss)
 """,
+    # Data as the nn tutorial loads it: TensorDataset, a shuffled DataLoader, random_split.
+    """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+torch.manual_seed(0)
+data = TensorDataset(torch.randn(12, 4), torch.randint(0, 3, (12,)))
+train, valid = random_split(data, [0.75, 0.25])
+model = nn.Linear(4, 3)
+for xb, yb in DataLoader(train, batch_size=4, shuffle=True):
+    loss = nn.functional.cross_entropy(model(xb), yb)
+loss.backward()
+print(len(valid), [batch[1].shape for batch in DataLoader(valid, batch_size=2)])
+""",
 )

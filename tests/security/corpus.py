@@ -37,7 +37,12 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("import_subprocess_alias", "import subprocess as torch", "not-allowed", "subprocess"),
     Hostile("from_os_system", "from os import system", "not-allowed", "'os'"),
     Hostile("import_importlib", "import importlib", "not-allowed", "importlib"),
-    Hostile("import_torch_utils", "import torch.utils", "not-allowed", "torch.utils"),
+    Hostile(
+        "import_torch_utils_checkpoint",
+        "import torch.utils.checkpoint",
+        "not-allowed",
+        "torch.utils.checkpoint",
+    ),
     Hostile("import_torch_jit", "import torch.jit", "not-allowed", "torch.jit"),
     Hostile("from_torch_private", "from torch import _C", "not-allowed", "'_C'"),
     Hostile("relative_import", "from . import app", "not-allowed", "relative"),
@@ -1428,7 +1433,12 @@ CORPUS: tuple[Hostile, ...] = (
     Hostile("torch_ops", IMPORT_TORCH + "f = torch.ops.aten.add", "not-allowed", "torch.ops"),
     Hostile("torch_jit", IMPORT_TORCH + "f = torch.jit.script", "not-allowed", "torch.jit"),
     Hostile("torch_compile", IMPORT_TORCH + "f = torch.compile", "not-allowed", "torch.compile"),
-    Hostile("torch_utils", IMPORT_TORCH + "u = torch.utils", "not-allowed", "torch.utils"),
+    Hostile(
+        "torch_utils_beyond_data",
+        IMPORT_TORCH + "u = torch.utils.cpp_extension",
+        "not-allowed",
+        "torch.utils.cpp_extension",
+    ),
     Hostile(
         "torch_backends",
         IMPORT_TORCH + "b = torch.backends.cudnn",
@@ -2913,4 +2923,81 @@ REPEATED = (
         "same size",
     ),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED
+# torch.utils.data is sandbox Python of ours: it runs under the program's budgets, its
+# helpers are not the program's to call, and what it draws and makes is sized as the
+# program's own would be.
+DATA = (
+    Hostile(
+        "data_seed_helper", "from torch.utils.data import _draw_seed", "not-allowed", "_draw_seed"
+    ),
+    Hostile(
+        "data_iterator_class",
+        "from torch.utils.data import _LoaderIterator",
+        "not-allowed",
+        "_LoaderIterator",
+    ),
+    Hostile(
+        "data_namespace_dict",
+        "import torch.utils.data as d\nx = d.__dict__",
+        "not-allowed",
+        "'__dict__'",
+    ),
+    Hostile(
+        "data_sampler", "from torch.utils.data import RandomSampler", "not-allowed", "RandomSampler"
+    ),
+    Hostile(
+        "data_real_module",
+        IMPORT_TORCH + "from torch.utils.data import dataloader",
+        "not-allowed",
+        "dataloader",
+    ),
+    Hostile(
+        "data_huge_length_shuffled",
+        IMPORT_TORCH + "from torch.utils.data import Dataset, DataLoader\n"
+        "class D(Dataset):\n    def __len__(self):\n        return 10**12\n"
+        "    def __getitem__(self, i):\n        return i\n"
+        "for b in DataLoader(D(), batch_size=2, shuffle=True):\n    pass",
+        "limit",
+        "randperm",
+    ),
+    Hostile(
+        "data_huge_length",
+        IMPORT_TORCH + "from torch.utils.data import Dataset, DataLoader\n"
+        "class D(Dataset):\n    def __len__(self):\n        return 10**12\n"
+        "    def __getitem__(self, i):\n        return i\n"
+        "for b in DataLoader(D(), batch_size=2):\n    pass",
+        "limit",
+        "items",
+    ),
+    Hostile(
+        "data_endless_collate",
+        IMPORT_TORCH + "from torch.utils.data import TensorDataset, DataLoader\n"
+        "def collate(batch):\n    while True:\n        pass\n"
+        "for b in DataLoader(TensorDataset(torch.ones(4)), collate_fn=collate):\n    pass",
+        "limit",
+        "steps",
+    ),
+    Hostile(
+        "data_foreign_generator",
+        IMPORT_TORCH + "from torch.utils.data import TensorDataset, DataLoader\n"
+        "for b in DataLoader(TensorDataset(torch.ones(4)), generator=torch.default_generator):\n"
+        "    pass",
+        "not-allowed",
+        "default_generator",
+    ),
+    Hostile(
+        "data_generator_not_one",
+        IMPORT_TORCH + "from torch.utils.data import TensorDataset, DataLoader\n"
+        "for b in DataLoader(TensorDataset(torch.ones(4)), generator=[1]):\n    pass",
+        "not-allowed",
+        "generator",
+    ),
+    Hostile(
+        "data_mismatched_tensors",
+        IMPORT_TORCH + "from torch.utils.data import TensorDataset\n"
+        "d = TensorDataset(torch.ones(4), torch.ones(5))",
+        "program-error",
+        "Size mismatch",
+    ),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA

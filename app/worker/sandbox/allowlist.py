@@ -49,6 +49,14 @@ class Namespace:
         return f"<module '{self.qualname}'>"
 
 
+@dataclass(frozen=True)
+class Defined:
+    """A namespace the interpreter makes for each program, by running sandbox Python of ours
+    (torch.utils.data: app/worker/sandbox/prelude_data.py), in place of torch's."""
+
+    qualname: str
+
+
 def _functions(
     module: Any, prefix: str, names: Iterable[str], dry_run: bool = True
 ) -> dict[str, SafeFunction]:
@@ -426,6 +434,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         },
     )
     linalg = Namespace("torch.linalg", _functions(torch.linalg, "torch.linalg", LINALG_FUNCTIONS))
+    torch_utils = Namespace("torch.utils", {"data": Defined("torch.utils.data")})
     torch_ns = Namespace(
         "torch",
         {
@@ -445,6 +454,7 @@ def _build_namespaces() -> dict[str, Namespace]:
             "nn": nn_ns,
             "optim": optim_ns,
             "autograd": autograd,
+            "utils": torch_utils,
             **_accelerators(),
         },
     )
@@ -467,6 +477,7 @@ def _build_namespaces() -> dict[str, Namespace]:
         "torch.autograd.functional": autograd_functional,
         "math": math_ns,
         "typing": typing_ns,
+        "torch.utils": torch_utils,
     }
 
 

@@ -167,6 +167,8 @@ IMPORTABLE = frozenset(
         "math",
         "random",
         "typing",
+        "torch.utils",
+        "torch.utils.data",
     }
 )
 

@@ -29,6 +29,7 @@ from app.worker.sandbox.allowlist import (
     REFUSED_NAMES,
     REFUSED_TENSOR_METHODS,
     TENSOR_METHODS_WITHOUT_DRY_RUN,
+    Defined,
     Namespace,
     SafeFunction,
     is_cpu,
@@ -78,6 +79,7 @@ from app.worker.sandbox.kinds import (
     kind_of_type,
 )
 from app.worker.sandbox.objects import ObjectProtocol, class_of, type_name
+from app.worker.sandbox.preludes import DATA_EXPORTED, data_prelude
 from app.worker.sandbox.pyrandom import ProgramRandom
 from app.worker.sandbox.pyvalues import PythonValues, TextWriter, is_container, to_text
 from app.worker.sandbox.tensors import (
@@ -274,6 +276,7 @@ class Interpreter(ObjectProtocol):
             self.python.builtins[name] = Builtin(name, function)
         self.python.iterate_object = self.object_items
         self.random_namespace = ProgramRandom(self.budget, self.python).namespace()
+        self._data: Namespace | None = None  # torch.utils.data, once imported
 
     def run(self) -> Evaluation:
         self.running = True
@@ -497,7 +500,30 @@ class Interpreter(ObjectProtocol):
         return False
 
     def namespace(self, name: str) -> Namespace:
-        return self.random_namespace if name == "random" else NAMESPACES[name]
+        if name == "random":
+            return self.random_namespace
+        if name == "torch.utils.data":
+            return self.data_namespace()
+        return NAMESPACES[name]
+
+    def data_namespace(self) -> Namespace:
+        """torch.utils.data: what app/worker/sandbox/prelude_data.py defines, run the first
+        time the program asks for it, under its rules and budgets (a dataset's __getitem__
+        and a collate_fn are the program's code, called by code like its own)."""
+        if self._data is None:
+            scope = Scope({})
+            self.exec_block(data_prelude().tree.body, scope)
+            scope.names["_draw_seed"] = Builtin("_draw_seed", self.draw_seed)
+            members = {name: scope.names[name] for name in DATA_EXPORTED}
+            self._data = Namespace("torch.utils.data", members)
+        return self._data
+
+    def draw_seed(self, generator: Any = None) -> int:
+        """What DataLoader draws from the program's numbers: one int64, as
+        torch.empty((), dtype=torch.int64).random_(generator=generator) draws it."""
+        self.guard.check_arguments("torch.utils.data.DataLoader", (), {"generator": generator})
+        seed = torch.zeros((), dtype=torch.int64).random_(generator=generator)
+        return int(seed.item())
 
     def make_function(
         self, node: ast.FunctionDef | ast.Lambda, scope: Scope, owner: UserClass | None = None
@@ -960,7 +986,10 @@ class Interpreter(ObjectProtocol):
         match kind.access:
             case Access.NAMESPACE:
                 if name in owner.members:
-                    return owner.members[name]
+                    member = owner.members[name]
+                    if isinstance(member, Defined):
+                        return self.namespace(member.qualname)
+                    return member
                 reason = REFUSED_NAMES.get(f"{owner.qualname}.{name}")
                 raise refused(
                     f"{owner.qualname}.{name} is not available"
