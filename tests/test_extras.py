@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.contract.replies import WorkerReply
+from app.contract.schemas import GraphExtras
 from app.contract.settings import Settings
 from app.main import create_app
 from app.server.extras import ExtrasStore
-from app.server.workers import EvaluationPool
+from app.server.workers import EvaluationPool, SaturatedError
 from tests.loops import on_a_loop
 from tests.seed_cells import CHAIN_RULE_LESSON
 
@@ -258,3 +260,52 @@ def test_a_long_loop_is_checked_within_the_default_budget() -> None:
 
     check = evaluate(GraphRequest(code=rnn(100)), Limits()).gradcheck["W"]
     assert check.ok is True, check.note
+
+
+class AnsweredProcess:
+    """A job process that answered and makes its extras when asked (the pool's side only)."""
+
+    ended: str | None = None
+
+    async def send_async(self, message: bytes, timeout: float) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def test_at_most_workers_processes_make_extras_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process that answered may be asked for its extras: at most `workers` make them
+    at once, the others wait their turn, and one that waits past max_wait_s is a 503."""
+    pool = EvaluationPool(Settings(workers=2, max_wait_s=0.45))
+    making, most = 0, 0
+
+    async def receive(process: Any, deadline: float) -> WorkerReply:
+        nonlocal making, most
+        making += 1
+        most = max(most, making)
+        await asyncio.sleep(0.1)
+        making -= 1
+        return WorkerReply(extras=GraphExtras())
+
+    monkeypatch.setattr(pool, "receive", receive)
+
+    async def ask(count: int) -> list[Any]:
+        asked = (pool.make_extras(AnsweredProcess()) for _ in range(count))  # type: ignore[arg-type]
+        return await asyncio.gather(*asked, return_exceptions=True)
+
+    async def both() -> tuple[list[Any], list[Any]]:
+        made = await ask(6)
+        # 12 at 0.1 s, two at a time, take 0.6 s: the last two wait 0.5 s for their turn.
+        return made, await ask(12)
+
+    made, late = on_a_loop(both())
+    assert most == 2
+    assert all(not isinstance(extras, BaseException) and extras.complete for extras in made)
+    turned_away = [outcome for outcome in late if isinstance(outcome, SaturatedError)]
+    assert turned_away
+    assert all(
+        not isinstance(o, BaseException) and o.complete for o in late if o not in turned_away
+    )
+    assert pool.answered_ends["asked"] == 18
+    assert pool.checking._value == 2  # every one let go of its turn

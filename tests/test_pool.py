@@ -156,49 +156,6 @@ def test_jobs_beyond_the_slots_wait_their_turn(pool_of_one: ProcessPool) -> None
     assert pool.state()["busy"] == 0
 
 
-def test_a_slot_without_a_process_waits_its_turn_with_the_takers(
-    pool_of_one: ProcessPool,
-) -> None:
-    """A job process out of the pool that computes again (its gradient check) holds one of
-    the slots: with one slot, it waits for the running job, and a taker after it waits for
-    it; in time or not, the line moves on."""
-    pool = pool_of_one
-
-    async def turns() -> list[str]:
-        order: list[str] = []
-        first = await pool.take_async(5)
-        assert first is not None
-        assert not await pool.hold_slot_async(0.1)  # the slot is the job's
-        assert pool.state()["waiting"] == 0
-
-        async def hold() -> None:
-            assert await pool.hold_slot_async(5)
-            order.append("slot")
-            await asyncio.sleep(0.05)
-            pool.free_slot()
-
-        async def take() -> None:
-            process = await pool.take_async(5)
-            assert process is not None
-            order.append("taker")
-            pool.release(process)
-
-        holder = asyncio.create_task(hold())
-        await asyncio.sleep(0.05)
-        taker = asyncio.create_task(take())
-        await asyncio.sleep(0.2)
-        assert order == []
-        assert pool.state()["waiting"] == 2
-        order.append("first")
-        pool.release(first)
-        await asyncio.gather(holder, taker)
-        return order
-
-    assert on_a_loop(turns()) == ["first", "slot", "taker"]
-    assert pool.state()["busy"] == 0
-    assert pool.state()["waiting"] == 0
-
-
 def test_a_taker_that_runs_out_of_time_leaves_the_line(pool_of_one: ProcessPool) -> None:
     pool = pool_of_one
     held = pool.take(5)

@@ -72,11 +72,17 @@ class Limits(BaseSettings):
         "along one direction.",
     )
     gradcheck_max_elements: int = Field(
-        500_000_000,
+        4_000_000,
         ge=0,
         description="Elements the gradient check's replayed calls may read, write and "
-        "multiply, all points together; as many again for the leaves it checks along one "
-        "direction.",
+        "multiply, all points together, to check leaves element by element.",
+    )
+    gradcheck_max_direction_elements: int = Field(
+        100_000_000,
+        ge=0,
+        description="Elements the gradient check's replayed calls may read, write and "
+        "multiply to check, along one direction each, the leaves it could not check element "
+        "by element (a model's weights): three replays a leaf, whatever its size.",
     )
 
 

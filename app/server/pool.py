@@ -419,12 +419,10 @@ class JobProcess:
 
 
 class Waiter:
-    """A thread or a coroutine in line for a job process (or, `slot_only`, for a slot
-    alone); woken from any thread."""
+    """A thread or a coroutine in line for a job process; woken from any thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None, slot_only: bool = False) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.loop = loop
-        self.slot_only = slot_only
         self.in_thread = threading.Event()
         self.on_loop = asyncio.Event() if loop is not None else None
 
@@ -535,35 +533,6 @@ class ProcessPool:
         finally:
             self._leave(waiter)
 
-    async def hold_slot_async(self, timeout: float) -> bool:
-        """One of the `slots` without a process, in line with the takers, on the event loop:
-        for a process already out of the pool that works again (a job process making its
-        gradient check), so that no more than `slots` jobs compute at once. False if none
-        came in time; `free_slot` gives it back."""
-        waiter = Waiter(asyncio.get_running_loop(), slot_only=True)
-        with self.lock:
-            if self._hand_slot(waiter, queue=True):
-                return True
-        assert waiter.on_loop is not None
-        try:
-            async with asyncio.timeout(max(timeout, 0)):
-                while True:
-                    await waiter.on_loop.wait()
-                    waiter.on_loop.clear()
-                    with self.lock:
-                        if self._hand_slot(waiter):
-                            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._leave(waiter)
-
-    def free_slot(self) -> None:
-        """Give back a slot `hold_slot_async` gave."""
-        with self.lock:
-            self.busy -= 1
-            self._wake_first()
-
     def release(self, process: JobProcess, end: bool = True) -> None:
         """Let go of a process taken for a job (it has exited after its answer, or is killed
         now) and ask for its successor: forked now, after the job, so it does not compete.
@@ -637,21 +606,6 @@ class ProcessPool:
             self.waiting += 1
         return None
 
-    def _hand_slot(self, waiter: Waiter, queue: bool = False) -> bool:
-        """A slot for `waiter` when it is first in line (or, with `queue`, when nobody is);
-        with `queue`, it else joins the line."""
-        first = self.waiters[0] if self.waiters else None
-        if (first is waiter or (queue and first is None)) and self._slot_free():
-            self.busy += 1
-            if first is waiter:
-                self.waiters.popleft()
-                self._wake_first()
-            return True
-        if queue:
-            self.waiters.append(waiter)
-            self.waiting += 1
-        return False
-
     def _leave(self, waiter: Waiter) -> None:
         """`waiter` leaves the line, served or not; if it was woken for a process it did not
         take, the next in line is."""
@@ -661,18 +615,12 @@ class ProcessPool:
                 self.waiters.remove(waiter)
                 self._wake_first()
 
-    def _slot_free(self) -> bool:
-        return not self.limit or self.busy < self.slots
-
     def _can_hand_out(self) -> bool:
-        return bool(self.idle) and self._slot_free()
+        return bool(self.idle) and (not self.limit or self.busy < self.slots)
 
     def _wake_first(self) -> None:
-        if not self.waiters:
-            return
-        first = self.waiters[0]
-        if self._slot_free() if first.slot_only else self._can_hand_out():
-            first.wake()
+        if self.waiters and self._can_hand_out():
+            self.waiters[0].wake()
 
     def _on_loop(self) -> bool:
         try:

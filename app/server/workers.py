@@ -135,6 +135,8 @@ class EvaluationPool:
         # Told each job's time to its answer and outcome (the app's metrics).
         self.on_evaluated: Callable[[str, float], None] = lambda outcome, seconds: None
         self.processes = ProcessPool(evaluation_role(settings), settings.workers)
+        # Processes that answered, making their extras now: at most `workers` at once.
+        self.checking = asyncio.Semaphore(settings.workers)
         # Job processes that answered, by id, oldest first, waiting for their extras to be
         # asked for.
         self.waiting_answered: dict[int, Answered] = {}
@@ -225,14 +227,18 @@ class EvaluationPool:
 
     async def make_extras(self, process: JobProcess) -> "Extras":
         """The extras of a job process that answered: asked for, then its last message,
-        after which the process is let go of. They are computed in one of the `workers`
-        slots, as a job is: else every process waiting to be asked could compute at once.
-        SaturatedError when no slot comes in time (the process is let go of: asked again,
-        the program runs again)."""
-        if not await self.processes.hold_slot_async(self.settings.max_wait_s):
+        after which the process is let go of. At most `workers` processes make extras at
+        once, beside the jobs (else every process waiting to be asked could compute at
+        once; in the jobs' slots, answers would wait behind checks). SaturatedError when
+        none is free in time (the process is let go of: asked again, the program runs
+        again)."""
+        try:
+            async with asyncio.timeout(self.settings.max_wait_s):
+                await self.checking.acquire()
+        except TimeoutError:
             process.stop()
             self.answered_ends["asked"] += 1
-            raise SaturatedError
+            raise SaturatedError from None
         deadline = time.monotonic() + self.settings.job_timeout_s
         try:
             if not await process.send_async(MAKE_EXTRAS, deadline - time.monotonic()):
@@ -248,7 +254,7 @@ class EvaluationPool:
             reply = WorkerReply.failed(failure)
         finally:
             process.stop()  # it has exited after its last message, or is killed now
-            self.processes.free_slot()
+            self.checking.release()
             self.answered_ends["asked"] += 1
         if reply.fault is not None:
             log.error("a job's extras failed unexpectedly:\n%s", reply.fault)

@@ -13,11 +13,12 @@ than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised b
 torch.func.vmap, wherever the calls allow it; the rest one point at a time.
 
 The work is bounded by counting it before it is done, never by a clock: at most
-`gradcheck_max_leaves` leaves of at most MAX_LEAF_NUMEL elements each; at most
-`gradcheck_max_calls` tape entries walked and torch calls replayed (a vectorised call
-counting BATCHED_CALL_COST); at most `gradcheck_max_elements` elements read and written by
-the replayed calls, all points together. Whatever would pass a bound is not started, and
-the leaves it leaves out say so.
+`gradcheck_max_leaves` leaves; element by element, leaves of at most MAX_LEAF_NUMEL
+elements, at most `gradcheck_max_calls` tape entries walked and torch calls replayed (a
+vectorised call counting BATCHED_CALL_COST) and `gradcheck_max_elements` elements read,
+written and multiplied by the replayed calls, all points together; along directions, as many
+calls and `gradcheck_max_direction_elements` elements. Whatever would pass a bound is not
+started, and the leaves it leaves out say so.
 """
 
 import math
@@ -91,8 +92,10 @@ def check_gradients(
     limits: Limits,
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
-    shares = [GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements)]
-    shares.append(GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements))
+    shares = [
+        GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements),
+        GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_direction_elements),
+    ]
     over = leaves[limits.gradcheck_max_leaves :]
     leaves = leaves[: limits.gradcheck_max_leaves]
     skipped = {
