@@ -1046,4 +1046,19 @@ w = torch.rand(2, requires_grad=True)
 final = (model(xb) * w).sum()
 final.backward()
 """,
+    # Batch norm in training mode: its forward counts batches in a buffer; the gradient
+    # check replays it leaf after leaf without counting in the program's.
+    "conv_batch_norm_training": """
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+net = nn.Sequential(
+    nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)
+)
+x = torch.randn(2, 2, 5, 5)
+loss = net(x).pow(2).mean()
+loss.backward()
+print(net[1].num_batches_tracked)
+""",
 }

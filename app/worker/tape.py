@@ -226,7 +226,9 @@ def _run(entry: Entry, value_of: Callable[[torch.Tensor], torch.Tensor]) -> torc
     kwargs = _substitute(call.kwargs, value_of, MAX_NESTING)
     if isinstance(call.function, nn.Module):
         # The module's own parameters may be the leaf: pass them in explicitly.
-        state = {name: value_of(t) for name, t in _module_tensors(call.function)}
+        # A module's forward may write its buffers (batch norm's num_batches_tracked): the
+        # replay's are copies, never the program's (floating ones are float64 copies).
+        state = {name: _own(value_of(t)) for name, t in _module_tensors(call.function)}
         result = torch.func.functional_call(call.function, state, args, kwargs)
     else:
         result = call.function(*args, **kwargs)
@@ -381,6 +383,12 @@ def _frozen(value: Any, depth: int) -> Any:
     if structure == Structure.MAPPING:
         return {key: _frozen(item, depth - 1) for key, item in value.items()}
     return value
+
+
+def _own(value: torch.Tensor) -> torch.Tensor:
+    """`value`, not sharing memory with a tensor of the program's: floating tensors are
+    float64 copies or the replay's own already; others (counters, indices) are copied."""
+    return value if value.is_floating_point() else value.clone()
 
 
 def _float64(tensor: torch.Tensor) -> torch.Tensor:
