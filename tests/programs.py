@@ -1061,4 +1061,30 @@ loss = net(x).pow(2).mean()
 loss.backward()
 print(net[1].num_batches_tracked)
 """,
+    # d2l 6.1: a Sequential of its own, with add_module, and its children run in turn.
+    "d2l_my_sequential": """
+import torch
+from torch import nn
+
+
+class MySequential(nn.Module):
+    def __init__(self, *args):
+        super().__init__()
+        for idx, module in enumerate(args):
+            self.add_module(str(idx), module)
+
+    def forward(self, X):
+        for module in self.children():
+            X = module(X)
+        return X
+
+
+torch.manual_seed(0)
+net = MySequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+net.register_module("head", nn.Tanh())
+print(net)
+X = torch.rand(3, 5)
+loss = net(X).pow(2).sum()
+loss.backward()
+""",
 }

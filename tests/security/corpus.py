@@ -3000,4 +3000,41 @@ DATA = (
         "Size mismatch",
     ),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA
+# add_module registers what self.name = module would, under the same rules.
+ADDED = (
+    Hostile(
+        "add_module_itself",
+        NN + "class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.add_module('me', self)\nA()",
+        "not-allowed",
+        "contain itself",
+    ),
+    Hostile(
+        "add_module_loop_through_another",
+        NN + "class A(nn.Module):\n    def __init__(self, inner):\n        super().__init__()\n"
+        "        self.add_module('inner', inner)\n"
+        "outer = A(nn.ReLU())\nouter.add_module('loop', A(outer))",
+        "not-allowed",
+        "contain itself",
+    ),
+    Hostile(
+        "add_module_internal_name",
+        NET + "m.add_module('_parameters', nn.ReLU())",
+        "not-allowed",
+        "leading '_'",
+    ),
+    Hostile(
+        "add_module_reserved_name",
+        NET + "m.add_module('forward', nn.ReLU())",
+        "not-allowed",
+        "relies on",
+    ),
+    Hostile("add_module_dotted_name", NET + "m.add_module('a.b', nn.ReLU())", "not-allowed", "'.'"),
+    Hostile(
+        "add_module_of_torchs_container",
+        NN + "s = nn.Sequential()\ns.add_module('x', nn.ReLU())",
+        "not-allowed",
+        "add_module",
+    ),
+)
+CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA + ADDED

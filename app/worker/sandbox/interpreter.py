@@ -160,7 +160,9 @@ AUTOGRAD_CALLS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
 # Class statements one program may run (each module or Function class is a real type).
 MAX_CLASSES = 1000
 # Methods a module of the program has for registering tensors under a name.
-MODULE_REGISTRATION = frozenset({"register_buffer", "register_parameter"})
+MODULE_REGISTRATION = frozenset(
+    {"register_buffer", "register_parameter", "add_module", "register_module"}
+)
 # Hooks a program may put on a module: its function runs as the module does (see
 # Interpreter.register_module_hook).
 MODULE_HOOKS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
@@ -1928,6 +1930,7 @@ class Interpreter(ObjectProtocol):
             for value in (*args[1:], *kwargs.values()):
                 if isinstance(value, torch.Tensor):
                     check_dense(value, f"a tensor given to {name}")
+                self._check_no_cycle(receiver, value)  # add_module(name, module)
             if isinstance(receiver, UserModule):
                 receiver._agx_names.discard(key)
 

@@ -419,7 +419,8 @@ KINDS: tuple[Kind, ...] = (
         UserModule,
         access=Access.PROGRAM_MODULE,
         calling=Calling.PROGRAM_MODULE,
-        methods=MODULE_CALLS | {"register_buffer", "register_parameter"},
+        methods=MODULE_CALLS
+        | {"register_buffer", "register_parameter", "add_module", "register_module"},
     ),
     *(
         _like(MODULE, kind.__name__, kind, iteration=Iteration.SIZED, indexing=Indexing.DIRECT)
