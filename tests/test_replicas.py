@@ -98,9 +98,19 @@ def haproxy(servers: list[Live]) -> Iterator[str]:
 
 
 def page_like(client: httpx.Client, method: str, path: str, **options: object) -> httpx.Response:
-    """A request as the page makes it: a 503 is tried again after its Retry-After."""
+    """A request as the page makes it: a 503 is tried again after its Retry-After. As a
+    browser does (Chromium resends on a reused connection that closes before any byte of an
+    answer), a request whose connection closed without an answer is sent once more; httpx
+    would not. The proxy may close a kept-alive connection whose replica it lost."""
+    resent = False
     for _ in range(PAGE_RETRIES):
-        response = client.request(method, path, **options)  # type: ignore[arg-type]
+        try:
+            response = client.request(method, path, **options)  # type: ignore[arg-type]
+        except httpx.RemoteProtocolError as error:
+            if resent or "without sending a response" not in str(error):
+                raise
+            resent = True
+            response = client.request(method, path, **options)  # type: ignore[arg-type]
         if response.status_code != 503 or "retry-after" not in response.headers:
             return response
         time.sleep(float(response.headers["retry-after"]))
