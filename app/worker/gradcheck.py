@@ -6,11 +6,12 @@ program's recorded forward calls in float64 (see app.worker.tape), and compared 
 gradient autograd delivered to the leaf in the same backward pass. A non-scalar root is
 checked as its sum, as the server backpropagates it with ones.
 
-Every leaf is first moved along one random direction (two replays, whatever its size), so
-that a real model's weights are checked too; then each leaf of up to MAX_LEAF_NUMEL elements
-element by element, which gives its whole numeric gradient. The points of all leaves of more
-than POINT_BY_POINT_MAX elements are replayed together, in one call vectorised by
-torch.func.vmap, wherever the calls allow it; the rest one point at a time.
+Each leaf of up to MAX_LEAF_NUMEL elements is moved element by element, which gives its
+whole numeric gradient: the points of all leaves of more than POINT_BY_POINT_MAX elements
+are replayed together, in one call vectorised by torch.func.vmap, wherever the calls allow
+it; the rest one point at a time. A leaf larger than that, or whose points would pass the
+share of the work, is moved along one random direction instead (three replays, whatever its
+size), so that a real model's weights are checked too.
 
 The work is bounded by counting it before it is done, never by a clock: at most
 `gradcheck_max_leaves` leaves; element by element, leaves of at most MAX_LEAF_NUMEL
@@ -21,9 +22,11 @@ calls and `gradcheck_max_direction_elements` elements. Whatever would pass a bou
 started, and the leaves it leaves out say so.
 """
 
+import contextlib
 import math
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +44,7 @@ POINT_BY_POINT_MAX = 2  # a lesson's scalar leaf: its 3 plain replays cost less 
 STEP = 1e-6  # float64: the truncation error h^2 and rounding error eps/h are both ~1e-10
 RTOL = 1e-3  # autograd's own value is float32
 ATOL = 1e-4
+NO_GRADIENT = "autograd gave this leaf no gradient"
 
 
 @dataclass
@@ -92,10 +96,10 @@ def check_gradients(
     limits: Limits,
 ) -> dict[str, GradCheckInfo]:
     """A GradCheckInfo per leaf; `ok` is None when no numeric value could be computed."""
-    shares = [
-        GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements),
-        GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_direction_elements),
-    ]
+    share = GradcheckShare(limits.gradcheck_max_calls, limits.gradcheck_max_elements)
+    directions_share = GradcheckShare(
+        limits.gradcheck_max_calls, limits.gradcheck_max_direction_elements
+    )
     over = leaves[limits.gradcheck_max_leaves :]
     leaves = leaves[: limits.gradcheck_max_leaves]
     skipped = {
@@ -104,7 +108,8 @@ def check_gradients(
         )
         for leaf in over
     }
-    return {**_checked(tape, root, leaves, seeded_with_ones, *shares), **skipped}
+    checked = _checked(tape, root, leaves, seeded_with_ones, share, directions_share)
+    return {**checked, **skipped}
 
 
 def _checked(
@@ -151,8 +156,7 @@ def _checked(
 def _compared(leaf: LeafGradient, numeric: torch.Tensor) -> GradCheckInfo:
     """The verdict on one leaf; a gradient that cannot be compared is a note, not a failure."""
     if leaf.autograd is None:
-        note = "autograd gave this leaf no gradient"
-        return GradCheckInfo(autograd=None, numeric=json_form(numeric), ok=False, note=note)
+        return GradCheckInfo(autograd=None, numeric=json_form(numeric), ok=False, note=NO_GRADIENT)
     autograd = _autograd(leaf, numeric.shape)
     ok = torch.allclose(autograd.double(), numeric, rtol=RTOL, atol=ATOL)
     return GradCheckInfo(autograd=json_form(leaf.autograd), numeric=json_form(numeric), ok=ok)
@@ -179,7 +183,7 @@ def _along_only(
     if not isinstance(along, DirectionCheck):
         return _skipped(leaf, along)
     if leaf.autograd is None:
-        note = "autograd gave this leaf no gradient"
+        note = NO_GRADIENT
     elif isinstance(why, TooManyElementsError):
         note = (
             f"checked along one random direction: its {leaf.tensor.numel():,} elements are "
@@ -232,15 +236,14 @@ def _slope(
     along = direction(leaf.name, base.shape)
     try:
         share.replay(replay, 2)
-        upper, lower = (replay(base + sign * STEP * along).sum() for sign in (1.0, -1.0))
-        numeric = float((upper - lower) / (2 * STEP))
-        if leaf.autograd is None:
-            return DirectionCheck(autograd=None, numeric=numeric, ok=False)
-        autograd = _autograd(leaf, base.shape).double()
+        with _replaying():
+            upper, lower = (replay(base + sign * STEP * along).sum() for sign in (1.0, -1.0))
+            numeric = float((upper - lower) / (2 * STEP))
+            if leaf.autograd is None:
+                return DirectionCheck(autograd=None, numeric=numeric, ok=False)
+            autograd = _autograd(leaf, base.shape).double()
     except ReplayError as error:
         return str(error)
-    except Exception as error:  # the program's own calls on new values: see _numeric
-        return f"replaying the program failed: {error}"
     slope = float((autograd * along).sum())
     ok = math.isfinite(numeric) and abs(slope - numeric) <= ATOL + RTOL * float(autograd.norm())
     return DirectionCheck(autograd=slope, numeric=numeric, ok=ok)
@@ -290,17 +293,23 @@ def _numeric(
     base = leaf.tensor.detach().double()
     (points,) = _points([base])
     again = _replayed_again(replay, [base], root, share)
-    try:
-        share.replay(replay, len(points) - 1)
+    share.replay(replay, len(points) - 1)
+    with _replaying():
         values = torch.stack([again.sum(), *(replay(point).sum() for point in points[1:])])
+    (numeric,) = _differences(values, [base])
+    return numeric
+
+
+@contextlib.contextmanager
+def _replaying() -> Iterator[None]:
+    """The replay runs the program's own calls on new values (and the sandbox's builtins,
+    which may hit a limit): any failure means no numeric value, never a failed request."""
+    try:
+        yield
     except ReplayError:
         raise
     except Exception as error:
-        # The replay runs the program's own calls on new values (and the sandbox's builtins,
-        # which may hit a limit): any failure means no numeric value, never a failed request.
         raise ReplayError(f"replaying the program failed: {error}") from error
-    (numeric,) = _differences(values, [base])
-    return numeric
 
 
 def _replayed_again(
@@ -309,12 +318,8 @@ def _replayed_again(
     """The root replayed from the leaves' own values, paid for, which must be the root the
     program computed: else no difference of replays says anything of its gradient."""
     share.replay(replay)
-    try:
+    with _replaying():
         again = replay(*bases)
-    except ReplayError:
-        raise
-    except Exception as error:
-        raise ReplayError(f"replaying the program failed: {error}") from error
     if not torch.allclose(again, root.detach().double(), rtol=1e-4, atol=1e-5):
         raise ReplayError(
             "replaying the program does not give the root's value again "

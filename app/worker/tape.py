@@ -268,7 +268,7 @@ CONTRACTIONS: frozenset[Any] = frozenset(
 
 # Convolutions: each element of the output (of the input, for a transposed one) is a sum of
 # products over one slice of the weight, `weight[0]`.
-CONVOLUTIONS: frozenset[Any] = frozenset(
+CONVOLUTION_FUNCTIONS: frozenset[Any] = frozenset(
     {
         F.conv1d,
         F.conv2d,
@@ -327,7 +327,7 @@ def _convolution_products(
     whole slice of the weight: exact for a plain or transposed convolution, more for others."""
     if isinstance(function, CONVOLUTION_LAYERS):
         weight: Any = function.weight
-    elif function in CONVOLUTIONS and len(sources) >= 2:
+    elif function in CONVOLUTION_FUNCTIONS and len(sources) >= 2:
         weight = sources[1]
     else:
         return None
@@ -356,33 +356,23 @@ def _frozen_call(call: Call) -> Call | None:
     10**9) does not change what a replay passes; None when they nest deeper than a replay
     looks for tensors."""
     try:
-        return Call(
-            call.function,
-            _frozen(call.args, MAX_NESTING + 1),
-            _frozen(call.kwargs, MAX_NESTING + 1),
-        )
+        args = _substitute(call.args, _kept, MAX_NESTING + 1, _too_deep)
+        kwargs = _substitute(call.kwargs, _kept, MAX_NESTING + 1, _too_deep)
     except _TooDeepError:
         return None
+    return Call(call.function, args, kwargs)
 
 
 class _TooDeepError(Exception):
     pass
 
 
-def _frozen(value: Any, depth: int) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value
-    structure = kind_of(value).structure
-    if structure == Structure.NONE:
-        return value
-    if depth <= 0:
-        raise _TooDeepError
-    if structure == Structure.SEQUENCE:
-        items = [_frozen(item, depth - 1) for item in value]
-        return items if isinstance(value, list) else tuple(items)
-    if structure == Structure.MAPPING:
-        return {key: _frozen(item, depth - 1) for key, item in value.items()}
-    return value
+def _kept(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+def _too_deep(value: Any) -> Any:
+    raise _TooDeepError
 
 
 def _own(value: torch.Tensor) -> torch.Tensor:
@@ -396,17 +386,26 @@ def _float64(tensor: torch.Tensor) -> torch.Tensor:
     return value.double() if value.is_floating_point() else value
 
 
-def _substitute(value: Any, replace: Callable[[torch.Tensor], torch.Tensor], depth: int) -> Any:
+def _substitute(
+    value: Any,
+    replace: Callable[[torch.Tensor], torch.Tensor],
+    depth: int,
+    too_deep: Callable[[Any], Any] | None = None,
+) -> Any:
+    """`value` with each tensor replaced, its lists, tuples and dicts rebuilt `depth` levels
+    down; a list, tuple or dict deeper is kept as it is, or handed to `too_deep`."""
     if isinstance(value, torch.Tensor):
         return replace(value)
-    if depth <= 0:
-        return value
     structure = kind_of(value).structure
+    if structure == Structure.NONE:
+        return value
+    if depth <= 0:
+        return value if too_deep is None else too_deep(value)
     if structure == Structure.SEQUENCE:
-        items = [_substitute(item, replace, depth - 1) for item in value]
+        items = [_substitute(item, replace, depth - 1, too_deep) for item in value]
         return items if isinstance(value, list) else tuple(items)
     if structure == Structure.MAPPING:
-        return {key: _substitute(item, replace, depth - 1) for key, item in value.items()}
+        return {key: _substitute(item, replace, depth - 1, too_deep) for key, item in value.items()}
     return value
 
 

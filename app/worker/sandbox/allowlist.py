@@ -341,6 +341,10 @@ MODULE_METHODS = frozenset(
 """.split()
     )
 )
+# Methods a module of the program has for registering tensors and modules under a name.
+MODULE_REGISTRATION = frozenset(
+    {"register_buffer", "register_parameter", "add_module", "register_module"}
+)
 OPTIMIZER_ATTRIBUTES = frozenset({"param_groups", "defaults"})
 OPTIMIZER_METHODS = frozenset({"step", "zero_grad"})
 NODE_ATTRIBUTES = frozenset({"next_functions", "name", "variable"})

@@ -151,6 +151,9 @@ FORBIDDEN_NAMES = frozenset(
 )
 
 # Modules a program may import, and the namespace each binds.
+# Dunders a program may read: type(self).__name__ in a repr, x.__class__.__name__ (d2l,
+# DCGAN's weights_init; the same as type(x), and never written).
+READABLE_DUNDERS = frozenset({"__name__", "__class__"})
 IMPORTABLE = frozenset(
     {
         "torch",
@@ -305,12 +308,12 @@ def _check_node(node: ast.AST, permitted: set[int]) -> None:
             _check_class(node, permitted)
         case ast.Attribute(attr="__init__", value=ast.Call(func=ast.Name(id="super"))):
             pass  # super().__init__(...): the one dunder a class needs to reach
-        case ast.Attribute(attr="__class__", ctx=ast.Load()):
-            pass  # x.__class__.__name__ (d2l, DCGAN's weights_init): type(x), read only
-        case ast.Attribute(attr=attr):
+        case ast.Attribute(attr=attr, ctx=context):
             # `self._prev` is the program's own (micrograd's Value): allowed, and read at run
-            # time from the program's objects only. Other dunders (`x.__dict__`) never are.
-            if attr.startswith("__") and attr != "__name__":  # type(self).__name__ in a repr
+            # time from the program's objects only. Other dunders (`x.__dict__`) never are,
+            # and `__class__` is only read.
+            written = attr == "__class__" and not isinstance(context, ast.Load)
+            if attr.startswith("__") and (attr not in READABLE_DUNDERS or written):
                 raise refused(
                     f"attribute '{attr}' is not allowed: names starting with '__' are internal",
                     node,

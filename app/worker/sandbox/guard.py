@@ -1061,6 +1061,7 @@ def _ignores_the_device_context(function: Callable[..., Any], args: tuple[Any, .
 
 
 PLAIN_SETTINGS = (int, float, bool, str, type(None))
+UNSET = object()  # a setting that is not plain: left out of the key
 
 
 def _settings(module: nn.Module) -> tuple[Any, ...]:
@@ -1077,9 +1078,6 @@ def _settings(module: nn.Module) -> tuple[Any, ...]:
 
     found = ((name, plain(value)) for name, value in vars(module).items())
     return tuple(sorted((name, value) for name, value in found if value is not UNSET))
-
-
-UNSET = object()
 
 
 def _holds_scalar_tensor(value: Any) -> bool:

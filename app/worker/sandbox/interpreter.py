@@ -25,6 +25,7 @@ from app.contract.settings import Limits
 from app.worker.sandbox.allowlist import (
     CLASSES,
     LAMBDA_SCHEDULERS,
+    MODULE_REGISTRATION,
     NAMESPACES,
     REFUSED_NAMES,
     REFUSED_TENSOR_METHODS,
@@ -34,7 +35,7 @@ from app.worker.sandbox.allowlist import (
     SafeFunction,
     is_cpu,
 )
-from app.worker.sandbox.checker import CheckedProgram
+from app.worker.sandbox.checker import READABLE_DUNDERS, CheckedProgram
 from app.worker.sandbox.classes import (
     CONTEXT_ATTRIBUTES,
     CONTEXT_METHODS,
@@ -159,10 +160,6 @@ COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 AUTOGRAD_CALLS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
 # Class statements one program may run (each module or Function class is a real type).
 MAX_CLASSES = 1000
-# Methods a module of the program has for registering tensors under a name.
-MODULE_REGISTRATION = frozenset(
-    {"register_buffer", "register_parameter", "add_module", "register_module"}
-)
 # Hooks a program may put on a module: its function runs as the module does (see
 # Interpreter.register_module_hook).
 MODULE_HOOKS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
@@ -1349,9 +1346,9 @@ class Interpreter(ObjectProtocol):
             case SuperProxy():
                 return TypeProxy("super")
             case UserClass() | ExceptionClass() | BaseClass() | TypeProxy():
-                return self.python.builtins["type"]
+                return self.python.builtins["type"]  # a class
             case SafeFunction(target=type()):
-                return self.python.builtins["type"]
+                return self.python.builtins["type"]  # torch's class
             case SafeFunction() | Builtin():
                 return TypeProxy("builtin_function_or_method")
         module = value_type.__module__
@@ -1367,7 +1364,7 @@ class Interpreter(ObjectProtocol):
         it is written out (`x.__dict__`)."""
         if not isinstance(name, str):
             raise ProgramError("TypeError", "hasattr(): attribute name must be string")
-        if name.startswith("__") and name not in {"__name__", "__class__"}:
+        if name.startswith("__") and name not in READABLE_DUNDERS:
             raise refused(
                 f"hasattr: attribute '{name}' is not allowed: names starting with '__' are internal"
             )

@@ -27,6 +27,7 @@ from app.worker.sandbox.allowlist import (
     GENERATOR_METHODS,
     MODULE_ATTRIBUTES,
     MODULE_METHODS,
+    MODULE_REGISTRATION,
     NODE_ATTRIBUTES,
     OPTIMIZER_ATTRIBUTES,
     OPTIMIZER_METHODS,
@@ -419,8 +420,7 @@ KINDS: tuple[Kind, ...] = (
         UserModule,
         access=Access.PROGRAM_MODULE,
         calling=Calling.PROGRAM_MODULE,
-        methods=MODULE_CALLS
-        | {"register_buffer", "register_parameter", "add_module", "register_module"},
+        methods=MODULE_CALLS | MODULE_REGISTRATION,
     ),
     *(
         _like(MODULE, kind.__name__, kind, iteration=Iteration.SIZED, indexing=Indexing.DIRECT)
