@@ -285,10 +285,10 @@ def _numeric(
     tape: Tape, root: torch.Tensor, leaf: LeafGradient, share: GradcheckShare
 ) -> torch.Tensor:
     """One leaf's numeric gradient, replaying its points one by one."""
+    if not leaf.tensor.is_floating_point():  # first: no direction checks a complex leaf
+        raise ReplayError("the leaf is not a floating-point tensor")
     if leaf.tensor.numel() > MAX_LEAF_NUMEL:
         raise TooManyElementsError(f"the leaf has more than {MAX_LEAF_NUMEL} elements")
-    if not leaf.tensor.is_floating_point():
-        raise ReplayError("the leaf is not a floating-point tensor")
     replay = _function_of(tape, root, [leaf.tensor], share)
     base = leaf.tensor.detach().double()
     (points,) = _points([base])

@@ -530,3 +530,17 @@ def test_the_gradient_check_refuses_tensors_changed_after_their_call() -> None:
     assert check.ok is None
     assert check.note is not None
     assert "changed a tensor in place after using it" in check.note
+
+
+@pytest.mark.parametrize("size", [10, 100])
+def test_a_complex_leaf_is_not_checked_whatever_its_size(size: int) -> None:
+    """Differences of a real function do not measure autograd's convention for a complex
+    leaf (conjugate Wirtinger): small or large, it says so, and no direction is tried."""
+    code = HEAD + (
+        f"z = torch.randn({size}, dtype=torch.complex64, requires_grad=True)\n"
+        "loss = z.abs().sum()\n"
+    )
+    check = evaluate(GraphRequest(code=code), Limits()).gradcheck["z"]
+    assert check.ok is None
+    assert check.direction is None
+    assert check.note == "not checked: the leaf is not a floating-point tensor"
