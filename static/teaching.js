@@ -182,6 +182,11 @@ function timeline(answer) {
 
 // Gradient check and chain rule ------------------------------------------------------------
 
+// A leaf checked along one random direction only (too large to move element by element).
+function alongOnly(check) {
+  return Boolean(check.direction) && check.numeric === null;
+}
+
 function verdict(check) {
   if (check.ok === null || check.ok === undefined) {
     return element("span", check.note ?? "not checked", "teaching-skipped");
@@ -189,15 +194,15 @@ function verdict(check) {
   const box = element("span");
   box.append(check.ok ? element("span", "✓ agrees", "teaching-ok") : element("span", "✗ differs", "teaching-bad"));
   // Checked along one direction only: the note says why, under the verdict.
-  if (check.direction && check.numeric === null) box.append(element("span", check.note, "teaching-note"));
+  if (alongOnly(check)) box.append(element("span", check.note, "teaching-note"));
   return box;
 }
 
 // Element by element: the numeric gradient. Along one direction v: its slope, beside
 // autograd's gradient · v (what the two must agree on).
 function numeric(check) {
+  if (!alongOnly(check)) return formatTensor(check.numeric);
   const along = check.direction;
-  if (check.numeric !== null || !along) return formatTensor(check.numeric);
   const autograd = along.autograd === null ? "none" : formatNumber(along.autograd);
   return `slope along v: ${formatNumber(along.numeric)} (autograd's gradient · v: ${autograd})`;
 }
@@ -224,7 +229,7 @@ function gradcheck(answer) {
         "(f(x + h) − f(x − h)) / 2h should equal autograd's gradient.",
     ),
   );
-  if (entries.some(([, check]) => check.direction && check.numeric === null)) {
+  if (entries.some(([, check]) => alongOnly(check))) {
     box.append(
       element(
         "p",
