@@ -65,19 +65,22 @@ def _life(request: GraphRequest, evaluator: Evaluator, prefault: bool) -> dict[s
         began = time.process_time()
         wall.enclose_job()
         walled = time.process_time()
-        if prefault:
-            evaluator.warm()
-        ready = time.perf_counter()
-        prefaulted = time.process_time()
-        answered: list[float] = []
-        evaluate_parts(
-            request, settings.limits, on_core=lambda _: answered.append(time.process_time())
-        )
-        done = time.process_time()
+        marks: list[float] = []
+
+        def warm_then_run() -> None:  # as the pool runs them, in the job's thread
+            Evaluator(settings.model_copy(update={"prefault_jobs": prefault})).warm()
+            marks.extend((time.perf_counter(), time.process_time()))
+            evaluate_parts(
+                request, settings.limits, on_core=lambda _: marks.append(time.process_time())
+            )
+            marks.append(time.process_time())
+
+        pool.in_own_arena(warm_then_run)
+        ready, prefaulted, answered, done = marks
         times = (
             walled - began,
             prefaulted - walled,
-            answered[0] - prefaulted,
+            answered - prefaulted,
             done - prefaulted,
             ready - started_wall,
         )

@@ -92,26 +92,29 @@ def _life(
         if walls:
             wall.enclose_job()
         marks.append(_usage())
-        Evaluator(evaluator.settings.model_copy(update={"prefault_jobs": prefault})).warm()
-        marks.append(_usage())
         sent: list[bytes] = []
+        profiler = cProfile.Profile(time.process_time) if profile else None
 
         def send(message: bytes) -> None:
             sent.append(message)
             if len(sent) == 2:  # the details, after the shape: the answer can go out
                 marks.append(_usage())
 
-        profiler = cProfile.Profile(time.process_time) if profile else None
-        if profiler:
-            profiler.enable()
-        last = evaluator.run(job, send, lambda: MAKE_EXTRAS)  # its extras asked for at once
-        if profiler:
-            profiler.disable()
-            profiler.create_stats()
-        marks.append(_usage())
+        def warm_then_run() -> None:  # as the pool runs them, in the job's thread
+            Evaluator(evaluator.settings.model_copy(update={"prefault_jobs": prefault})).warm()
+            marks.append(_usage())
+            if profiler:
+                profiler.enable()
+            sent.append(evaluator.run(job, send, lambda: MAKE_EXTRAS))  # extras asked at once
+            if profiler:
+                profiler.disable()
+                profiler.create_stats()
+            marks.append(_usage())
+
+        pool.in_own_arena(warm_then_run)
         if len(marks) == 4:  # a failed job: one reply, no separate answer
             marks.insert(3, marks[3])
-        head = json.dumps({"marks": marks, "bytes": sum(map(len, sent)) + len(last)}).encode()
+        head = json.dumps({"marks": marks, "bytes": sum(map(len, sent))}).encode()
         data = head + b"\0" + (marshal.dumps(profiler.stats) if profiler else b"")
         view = memoryview(data)
         while view:

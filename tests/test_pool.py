@@ -12,9 +12,12 @@ from typing import TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
+from app.contract.settings import Settings
+from app.main import create_app
 from app.server import pool as pool_module
 from app.server.layout import LayoutService
 from app.server.pool import ProcessPool, Role
+from app.server.workers import EvaluationPool
 from tests.loops import on_a_loop
 
 T = TypeVar("T")
@@ -242,3 +245,27 @@ def test_a_zygote_that_stops_answering_is_replaced(monkeypatch: pytest.MonkeyPat
         assert stuck.poll() is not None  # killed, not left stopped
     finally:
         pool.stop()
+
+
+MATRIX_PRODUCTS = """import torch
+a = torch.randn(512, 512, requires_grad=True)
+b = a @ a
+for _ in range(4):
+    b = b @ a
+loss = b.mean()
+"""
+
+
+def test_a_job_computes_on_one_thread() -> None:
+    """A job process is its main thread, waiting, and the thread that runs the job
+    (`app.server.pool.in_own_arena`); OpenMP's thread count is each thread's own, so the
+    job's thread must be told one thread too, or a matrix product would start a team of
+    OpenMP threads beside the other jobs' processes."""
+    settings = Settings(workers=1, cache_entries=0, extras_wait_s=30)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        answer = client.post("/api/graph", json={"code": MATRIX_PRODUCTS})
+        assert answer.status_code == 200
+        pool: EvaluationPool = client.app.state.services.pool  # type: ignore[attr-defined]
+        (waiting,) = pool.waiting_answered.values()  # it waits for its extras to be asked
+        assert waiting.process is not None
+        assert len(os.listdir(f"/proc/{waiting.process.pid}/task")) == 2

@@ -3,10 +3,10 @@
 A zygote is spawned by the server (not forked, so it shares no state with it), imports and
 warms what its role needs (torch, or libgvc), takes the walls it can take once for itself and
 every child (`app.server.wall.enclose_zygote`), and then only forks: it never runs a job. Each
-forked job process takes its own walls and limits (`app.server.wall.enclose_job`), runs a
-trusted warm-up so
-that the copy-on-write faults of a job's first steps are paid before a request arrives, says
-it is ready, runs exactly one job, answers and exits. So a job never sees another request's
+forked job process takes its own walls and limits (`app.server.wall.enclose_job`), then, in a
+thread with a malloc arena of its own (`in_own_arena`), runs a trusted warm-up so that the
+copy-on-write faults of a job's first steps are paid before a request arrives, says it is
+ready, runs exactly one job, answers and exits. So a job never sees another request's
 data, and whatever a job did to its process ends with it.
 
 `ProcessPool` is that machinery for one role, whatever the role: the evaluation pool
@@ -183,19 +183,37 @@ def _collapse_into_huge_pages() -> None:
 
 
 def _job_main(descriptor: int, runner: Runner, role: Role) -> None:
-    """A job process: walls, limits, warm-up, one job, exit. Never returns."""
+    """A job process: walls, limits, then its warm-up and one job in a thread of its own
+    (`in_own_arena`), exit. Never returns."""
     connection = Connection(descriptor)
     try:
         wall.enclose_job()
         memory = role.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        in_own_arena(lambda: _warm_then_run(connection, runner, role))
+    except BaseException:
+        _fault(connection)
+    os._exit(0)
+
+
+def in_own_arena(work: Callable[[], None]) -> None:
+    """`work` in a new thread, waited for. glibc gives a new thread a malloc arena of its own,
+    so a job's C allocations (torch's tensors, Graphviz's layouts) fill fresh pages densely;
+    in the main thread they would take the free chunks scattered over the heap the zygote
+    left, each on a page shared with the zygote that the first write copies (a copy-on-write
+    fault). The thread is made before the job comes, with the warm-up."""
+    thread = threading.Thread(target=work, name="job")
+    thread.start()
+    thread.join()
+
+
+def _warm_then_run(connection: Connection, runner: Runner, role: Role) -> None:
+    try:
         runner.warm()
         connection.send_bytes(READY)
     except BaseException:
-        with contextlib.suppress(BaseException):
-            connection.send_bytes(FAULT + traceback.format_exc()[-4000:].encode())
-        os._exit(1)
+        _fault(connection)
     try:
         job = connection.recv_bytes()
         used = resource.getrusage(resource.RUSAGE_SELF)
@@ -205,7 +223,13 @@ def _job_main(descriptor: int, runner: Runner, role: Role) -> None:
         connection.send_bytes(runner.run(job, connection.send_bytes, connection.recv_bytes))
     except BaseException:  # noqa: S110 - the server sees the closed pipe and says so
         pass
-    os._exit(0)
+
+
+def _fault(connection: Connection) -> None:
+    """Why a job process could not start, to the server, then its exit. Never returns."""
+    with contextlib.suppress(BaseException):
+        connection.send_bytes(FAULT + traceback.format_exc()[-4000:].encode())
+    os._exit(1)
 
 
 # In the server -----------------------------------------------------------------------------

@@ -83,7 +83,10 @@ class Evaluator:
         self.graphviz = graphviz
 
     def warm(self) -> None:
-        """The copy-on-write faults of a job's first steps, paid before a request comes."""
+        """The copy-on-write faults of a job's first steps, paid before a request comes. Runs
+        in the thread that runs the job (`app.server.pool.in_own_arena`)."""
+        # OpenMP's thread count is a thread's own: the zygote's setting is not this thread's.
+        torch.set_num_threads(1)
         if self.settings.prefault_jobs:
             graph, _ = evaluate_parts(
                 GraphRequest(code=PREFAULT), self.settings.limits, extras=False

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,7 +52,20 @@ class Probe:
         results["read a file of the repository"] = _attempt(
             lambda: (ROOT / "pyproject.toml").read_bytes()
         )
-        return json.dumps(results).encode()
+        return json.dumps({"attempts": results, "thread": _this_thread()}).encode()
+
+
+def _this_thread() -> dict[str, str]:
+    """The wall as the kernel holds it for the thread running the job (seccomp filters and
+    no_new_privs are each thread's own), and whether that is the process's main thread."""
+    lines = Path("/proc/thread-self/status").read_text().splitlines()
+    fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+    main = threading.current_thread() is threading.main_thread()
+    return {
+        "Seccomp": fields["Seccomp"],
+        "NoNewPrivs": fields["NoNewPrivs"],
+        "main": str(main),
+    }
 
 
 def _attempt(action: Callable[[], object]) -> str:
