@@ -28,8 +28,10 @@ from bench.load import Client, timed_post, uncached
 from bench.programs import SEED_SIZED, Program
 from bench.report import table
 from bench.server import Server, running_server
+from bench.tutorials import FIRST_SEEN
 
-PROGRAMS = SEED_SIZED[:3]  # the RNN's 30 steps would take most of the run for little news
+# The RNN's 30 steps would take most of the run for little news.
+PROGRAMS = {"seed": SEED_SIZED[:3], "tutorials": FIRST_SEEN}
 
 
 def main() -> None:
@@ -37,6 +39,12 @@ def main() -> None:
     parser.add_argument("old", type=Path, help="checkout measured first")
     parser.add_argument("new", type=Path, help="checkout compared with it")
     parser.add_argument("--repeats", type=int, default=25, help="requests per side and program")
+    parser.add_argument(
+        "--programs",
+        choices=sorted(PROGRAMS),
+        default="seed",
+        help="the seed-sized programs, or one member of each tutorial family",
+    )
     parser.add_argument("--classroom", type=int, help="learners per side, both at once")
     parser.add_argument("--seconds", type=float, default=40.0, help="of the classrooms")
     arguments = parser.parse_args()
@@ -51,7 +59,7 @@ def main() -> None:
             return
         rows = [
             _compare(Client(old.url), Client(new.url), program, arguments.repeats)
-            for program in PROGRAMS
+            for program in PROGRAMS[arguments.programs]
         ]
     print(table(["program", "old ms", "new ms", "new / old", "torchviz ms"], rows))
 
