@@ -64,6 +64,7 @@ SPARES_PER_SLOT = 3
 # Processes being forked or warmed at once: bounds a burst of refills.
 MAX_WARMING = 8
 FORK = b"f"
+JOB_STACK_BYTES = 8 * 1024 * 1024  # the job thread's stack, as a main thread's usually is
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 PID = struct.Struct("i")
 
@@ -203,6 +204,9 @@ def in_own_arena(work: Callable[[], None]) -> None:
     in the main thread they would take the free chunks scattered over the heap the zygote
     left, each on a page shared with the zygote that the first write copies (a copy-on-write
     fault). The thread is made before the job comes, with the warm-up."""
+    # A thread's stack is glibc's default otherwise: the soft RLIMIT_STACK, or 2 MB when that
+    # is unlimited. The sandbox's nesting limits are tested with this much.
+    threading.stack_size(JOB_STACK_BYTES)
     thread = threading.Thread(target=work, name="job")
     thread.start()
     thread.join()
