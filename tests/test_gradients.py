@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 import torch
+from fastapi.testclient import TestClient
 
 from app.contract.schemas import GraphData, GraphRequest
 from app.contract.settings import Limits
@@ -34,6 +35,26 @@ def test_variables_match_pytorch(name: str) -> None:
         assert info.is_leaf == tensor.is_leaf
         assert info.grad_fn == (type(tensor.grad_fn).__name__ if tensor.grad_fn else None)
     assert graph.stdout == reference.stdout
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_the_job_processes_answer_as_pytorch_does(client: TestClient, name: str) -> None:
+    """The same numbers through the server: a job process forked from the warmed zygote, in
+    its own thread, with the torch settings the zygote and the job thread make (one OpenMP
+    thread, the warm-up's first calls and remembered sizes), which a test running `evaluate`
+    in its own process does not have."""
+    code = PROGRAMS[name]
+    response = client.post("/api/graph", json={"code": f"{code}\n# {name} through a job"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    reference = run_reference(code)
+    tensors = {k: v for k, v in reference.names.items() if isinstance(v, torch.Tensor)}
+    assert set(answer["variables"]) == set(tensors)
+    for var, tensor in tensors.items():
+        info = answer["variables"][var]
+        assert_close(info["value"], tensor, f"{name}: {var}.value")
+        assert_close(info["grad"], reference.grads[var], f"{name}: {var}.grad")
+    assert answer["stdout"] == reference.stdout
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
