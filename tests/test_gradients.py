@@ -21,20 +21,8 @@ def run(code: str, output: str | None = None) -> GraphData:
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_variables_match_pytorch(name: str) -> None:
-    code = PROGRAMS[name]
-    graph = run(code)
-    reference = run_reference(code)
-    tensors = {k: v for k, v in reference.names.items() if isinstance(v, torch.Tensor)}
-    assert set(graph.variables) == set(tensors)
-    for var, tensor in tensors.items():
-        info = graph.variables[var]
-        assert_close(info.value, tensor, f"{name}: {var}.value")
-        assert_close(info.grad, reference.grads[var], f"{name}: {var}.grad")
-        assert info.shape == list(tensor.shape)
-        assert info.requires_grad == tensor.requires_grad
-        assert info.is_leaf == tensor.is_leaf
-        assert info.grad_fn == (type(tensor.grad_fn).__name__ if tensor.grad_fn else None)
-    assert graph.stdout == reference.stdout
+    graph = run(PROGRAMS[name])
+    _check_variables(name, graph.model_dump(mode="json"))
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
@@ -43,17 +31,25 @@ def test_the_job_processes_answer_as_pytorch_does(client: TestClient, name: str)
     its own thread, with the torch settings the zygote and the job thread make (one OpenMP
     thread, the warm-up's first calls and remembered sizes), which a test running `evaluate`
     in its own process does not have."""
-    code = PROGRAMS[name]
-    response = client.post("/api/graph", json={"code": f"{code}\n# {name} through a job"})
+    code = f"{PROGRAMS[name]}\n# {name} through a job"
+    response = client.post("/api/graph", json={"code": code})
     assert response.status_code == 200, response.text
-    answer = response.json()
-    reference = run_reference(code)
+    _check_variables(name, response.json())
+
+
+def _check_variables(name: str, answer: dict[str, Any]) -> None:
+    """Every named tensor of the answer (as JSON) against plain PyTorch's, and the output."""
+    reference = run_reference(PROGRAMS[name])
     tensors = {k: v for k, v in reference.names.items() if isinstance(v, torch.Tensor)}
     assert set(answer["variables"]) == set(tensors)
     for var, tensor in tensors.items():
         info = answer["variables"][var]
         assert_close(info["value"], tensor, f"{name}: {var}.value")
         assert_close(info["grad"], reference.grads[var], f"{name}: {var}.grad")
+        assert info["shape"] == list(tensor.shape)
+        assert info["requires_grad"] == tensor.requires_grad
+        assert info["is_leaf"] == tensor.is_leaf
+        assert info["grad_fn"] == (type(tensor.grad_fn).__name__ if tensor.grad_fn else None)
     assert answer["stdout"] == reference.stdout
 
 
