@@ -132,7 +132,8 @@ def apply_view(shape: GraphShape, view: GraphView) -> ViewedGraph:
         )
     all_rolls = rolls(shape.groups)
     roll_of: dict[int, int] = {}
-    for first in view.rolled:
+    # Each roll once, however often the view names it: the work stays within the groups'.
+    for first in set(view.rolled):
         calls = all_rolls.get(first)
         if calls and all(stands_for[call.id] == call.id for call in calls):
             roll_of.update({call.id: first for call in calls})
