@@ -14,7 +14,8 @@ write anywhere in the process. These layers bound what such a process can then d
   the zygote that forked it.
 - `seccomp`: a libseccomp filter (`DENIED` below) refuses program execution, new sockets,
   opening files for writing, changing the file system, ptrace and reading other processes'
-  memory, namespaces and mounts, and kernel facilities a job has no use for.
+  memory, System V IPC, changing another process's limits, priority or CPUs, namespaces and
+  mounts, and kernel facilities a job has no use for.
 
 The filter is a careful denylist, not an allowlist: a job runs CPython, PyTorch (oneDNN,
 OpenMP) and libgvc, whose system calls change from one version to the next; an allowlist
@@ -68,7 +69,12 @@ DENIED = (
     "open_by_handle_at", "name_to_handle_at", "memfd_create", "memfd_secret",
     # other processes' memory and state
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
-    "process_madvise",
+    "process_madvise", "move_pages", "migrate_pages", "get_robust_list",
+    # System V IPC: memory and messages that outlive the job, shared by every process of the
+    # machine's IPC namespace (POSIX queues and shared memory need files, which Landlock and
+    # the open rules refuse)
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl",
     # namespaces, mounts, identity
     "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount",
     "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
@@ -82,6 +88,18 @@ DENIED = (
     "sethostname", "setdomainname", "settimeofday", "clock_settime", "clock_adjtime",
     "adjtimex", "vhangup", "iopl", "ioperm", "lookup_dcookie", "uselib", "ustat", "sysfs",
 )  # fmt: skip
+# Calls that act on a process named by an argument (its position here): allowed only on the
+# caller itself (0). Every job and the zygote share one unprivileged uid, so the kernel would
+# let a job lower the zygote's or another job's limits, priority or CPUs.
+ON_SELF_ONLY = {
+    "prlimit64": 0,
+    "setpriority": 1,
+    "sched_setaffinity": 0,
+    "sched_setattr": 0,
+    "sched_setscheduler": 0,
+    "sched_setparam": 0,
+    "ioprio_set": 1,
+}
 # Only a job process's own filter: the zygote needs these to make each job's process.
 # (`clone` without CLONE_THREAD, a new process, is refused by its flags below.)
 DENIED_TO_JOBS = ("socketpair", "fork", "vfork")
@@ -272,6 +290,8 @@ def _rules(denied: Iterable[str], threads_only: bool) -> "seccomp.SyscallFilter"
             rules.add_rule(refuse, name)
         except (OSError, RuntimeError, ValueError):  # a name this kernel's arch lacks
             continue
+    for name, target in ON_SELF_ONLY.items():
+        rules.add_rule(refuse, name, seccomp.Arg(target, seccomp.NE, 0))
     for name, flags_argument in (("open", 1), ("openat", 2)):
         for flag in WRITE_FLAGS:
             rules.add_rule(

@@ -8,6 +8,7 @@ in a real job process, forked by a real zygote and walled by `app.server.wall`, 
 import ctypes
 import json
 import os
+import resource
 import socket
 import sys
 import threading
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # was left.
 TARGET = ROOT / "test-results" / "wall-probe-written"
 PTRACE_ATTACH = 16
+IPC_KEY = 0x41475831  # any key: IPC_CREAT (0o1000) would make it, and it would outlive the job
 
 
 def prepare_probe(_: str) -> "Probe":
@@ -47,6 +49,17 @@ class Probe:
             "unshare": lambda: _libc_call("unshare", 0x10000000),
             "setuid 0": lambda: os.setuid(0),
             "signal the zygote": lambda: os.kill(targets["zygote"], 0),
+            # The zygote and every job share one uid: the kernel alone would allow these.
+            "lower the zygote's limits": lambda: resource.prlimit(
+                targets["zygote"], resource.RLIMIT_NOFILE, (3, 3)
+            ),
+            "lower the sibling's priority": lambda: os.setpriority(
+                os.PRIO_PROCESS, targets["sibling"], 19
+            ),
+            "move the sibling to one CPU": lambda: os.sched_setaffinity(targets["sibling"], {0}),
+            "System V shared memory": lambda: _libc_call("shmget", IPC_KEY, 1 << 20, 0o1666),
+            "System V message queue": lambda: _libc_call("msgget", IPC_KEY, 0o1666),
+            "System V semaphores": lambda: _libc_call("semget", IPC_KEY, 1, 0o1666),
         }
         results = {name: _attempt(action) for name, action in attempts.items()}
         results["read a file of the repository"] = _attempt(
