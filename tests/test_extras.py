@@ -309,3 +309,18 @@ def test_at_most_workers_processes_make_extras_at_once(monkeypatch: pytest.Monke
     )
     assert pool.answered_ends["asked"] == 18
     assert pool.checking._value == 2  # every one let go of its turn
+
+
+def test_a_direction_check_that_is_not_a_number_comes_back_as_one(client: TestClient) -> None:
+    """sqrt(x - 1) at x = 1: autograd's gradient is infinite, and the slope along a direction
+    not a number. JSON has no NaN: both come as text, as a tensor's values do, and the check
+    of every leaf still comes (a null there failed the reply's validation, and the whole
+    check with it)."""
+    code = "import torch\nx = torch.ones(100, requires_grad=True)\ny = torch.sqrt(x - 1).sum()\n"
+    answer = client.post("/api/graph", json={"code": code, "include": ["gradcheck"]}).json()
+    assert answer["gradcheck"]["x"]["direction"] == {
+        "autograd": "nan",
+        "numeric": "nan",
+        "ok": False,
+    }
+    assert not any("could not be made" in warning for warning in answer["warnings"])

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TensorJSON = Any  # number | bool | str | nested list | {"shape", "numel", "min", ...} | null
+# A number JSON cannot hold, as the answer writes it wherever a number may be one.
+NonFinite = Literal["nan", "inf", "-inf"]
 
 
 class GraphView(BaseModel):
@@ -183,10 +185,10 @@ class DirectionCheck(BaseModel):
     (f(x + hv) - f(x - hv)) / 2h in float64. Two replays of the program, whatever the leaf's
     size."""
 
-    autograd: float | None = Field(
+    autograd: "float | NonFinite | None" = Field(
         description="The gradient autograd delivered, times v, summed; null when it gave none."
     )
-    numeric: float = Field(description="Central differences along v.")
+    numeric: "float | NonFinite" = Field(description="Central differences along v.")
     ok: bool = Field(description="Whether they agree within 1e-4 + 1e-3 · |autograd's gradient|.")
 
 

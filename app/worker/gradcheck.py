@@ -33,7 +33,7 @@ import torch
 
 from app.contract.schemas import DirectionCheck, GradCheckInfo
 from app.contract.settings import Limits
-from app.worker.json_forms import dense_coo, json_form
+from app.worker.json_forms import dense_coo, finite, json_form
 from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
 
 MAX_LEAF_NUMEL = 64  # moved element by element
@@ -240,13 +240,13 @@ def _slope(
             upper, lower = (replay(base + sign * STEP * along).sum() for sign in (1.0, -1.0))
             numeric = float((upper - lower) / (2 * STEP))
             if leaf.autograd is None:
-                return DirectionCheck(autograd=None, numeric=numeric, ok=False)
+                return DirectionCheck(autograd=None, numeric=finite(numeric), ok=False)
             autograd = _autograd(leaf, base.shape).double()
     except ReplayError as error:
         return str(error)
     slope = float((autograd * along).sum())
     ok = math.isfinite(numeric) and abs(slope - numeric) <= ATOL + RTOL * float(autograd.norm())
-    return DirectionCheck(autograd=slope, numeric=numeric, ok=ok)
+    return DirectionCheck(autograd=finite(slope), numeric=finite(numeric), ok=ok)
 
 
 def _vectorised(leaf: LeafGradient) -> bool:
