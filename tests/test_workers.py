@@ -25,6 +25,7 @@ LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
 }
 Run = Callable[[Coroutine[Any, Any, bytes | None]], bytes | None]
+MESSAGE_LIMIT = 4 << 20  # the largest message the tests' end reads
 
 
 @pytest.fixture(params=sorted(LOOPS))
@@ -51,7 +52,7 @@ def pipe() -> Iterator[tuple[JobProcess, Connection]]:
     pidfd = os.pidfd_open(os.getpid())
     pipe = ours.detach()
     their_end = Connection(theirs.detach())
-    yield JobProcess(os.getpid(), pidfd, pipe), their_end
+    yield JobProcess(os.getpid(), pidfd, pipe, MESSAGE_LIMIT), their_end
     os.close(pidfd)
     os.close(pipe)
     their_end.close()
@@ -125,6 +126,25 @@ def test_a_message_cut_short_is_none_in_time(run: Run, pipe: tuple[JobProcess, C
     assert run(worker.receive_async(0.2)) is None
     assert worker.receive(0.2) is None
     assert 0.2 <= time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    "header",
+    [Frame.SHORT.pack(MESSAGE_LIMIT + 1), Frame.SHORT.pack(-1) + Frame.LONG.pack(1 << 40)],
+    ids=["over the limit", "a terabyte"],
+)
+def test_a_message_larger_than_a_process_may_send_is_refused_at_its_header(
+    run: Run, pipe: tuple[JobProcess, Connection], header: bytes
+) -> None:
+    """A process a program took over could claim a terabyte and send until its time ran
+    out, the server holding every byte: a header over the role's limit ends the reading at
+    once (the process is then let go of). Up to the limit, a message is read whole (above)."""
+    worker, theirs = pipe
+    os.write(theirs.fileno(), header + b"x" * 1000)
+    started = time.monotonic()
+    assert run(worker.receive_async(5)) is None
+    assert worker.receive(5) is None
+    assert time.monotonic() - started < 1  # not at the deadline
 
 
 def test_a_send_larger_than_the_pipe_waits_on_the_loop_not_in_it(

@@ -92,6 +92,14 @@ class Role:
     config: str
     memory_mb: int
     cpu_s: float
+    # The largest message the server reads from one of its processes: a process that a
+    # program took over could claim any size in a header and send for as long as its time
+    # lasts. By default what the process's memory could hold.
+    max_message_bytes: int | None = None
+
+    @property
+    def message_limit(self) -> int:
+        return self.max_message_bytes or self.memory_mb * 1024 * 1024
 
     def runner(self) -> Runner:
         module, _, function = self.prepare.partition(":")
@@ -252,7 +260,8 @@ class Frame:
     SHORT = struct.Struct("!i")
     LONG = struct.Struct("!Q")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.header = bytearray()
         self.size: int | None = None
         self.pieces: list[bytes] = []
@@ -295,8 +304,8 @@ class Frame:
         (size,) = self.SHORT.unpack_from(self.header)
         if size == -1:
             (size,) = self.LONG.unpack_from(self.header, self.SHORT.size)
-        if size < 0:
-            raise EOFError  # not a message: the pipe is unusable
+        if size < 0 or size > self.limit:
+            raise EOFError  # not a message, or more than any the process may send: unusable
         return int(size)
 
     @staticmethod
@@ -365,6 +374,7 @@ class JobProcess:
     pid: int
     pidfd: int
     pipe: int
+    message_limit: int  # the largest message read from it (Role.message_limit)
     # Why it is let go of when it did not end its job itself: "timeout" or "killed".
     ended: str | None = None
 
@@ -415,7 +425,7 @@ class JobProcess:
         """The process's next message, read in a thread; None if it did not come whole in
         time or the process died."""
         deadline = time.monotonic() + timeout
-        frame = Frame()
+        frame = Frame(self.message_limit)
         try:
             while (message := frame.read(self.pipe)) is None:
                 if not _wait_for(self.pipe, select.POLLIN, deadline - time.monotonic()):
@@ -426,7 +436,7 @@ class JobProcess:
 
     async def receive_async(self, timeout: float) -> bytes | None:
         """`receive` on the event loop, woken by the pipe itself: no thread between."""
-        frame = Frame()
+        frame = Frame(self.message_limit)
         try:
             async with asyncio.timeout(max(timeout, 0)):
                 while (message := frame.read(self.pipe)) is None:
@@ -712,7 +722,7 @@ class ProcessPool:
                 raise OSError("the zygote did not answer")
             (pid,) = PID.unpack(data)
             pipe, pidfd = descriptors
-            process = JobProcess(pid, pidfd, pipe)
+            process = JobProcess(pid, pidfd, pipe, self.role.message_limit)
             with self.lock:
                 self.wanted -= 1
             self.warming[pipe] = process

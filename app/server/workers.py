@@ -122,6 +122,9 @@ def evaluation_role(settings: Settings) -> Role:
         settings.model_dump_json(),
         settings.worker_memory_mb,
         settings.job_timeout_s,
+        # The job process holds its messages to max_answer_bytes in all; its error reply
+        # after the answer's last message passed it is small.
+        settings.max_answer_bytes + 1024 * 1024,
     )
 
 
