@@ -3037,4 +3037,72 @@ ADDED = (
         "add_module",
     ),
 )
-CORPUS = CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA + ADDED
+# Calls whose tensors inside are larger than their result, or that meta tensors cannot size:
+# refused from their arguments before they run (they allocated gigabytes, then were refused).
+BROADCAST_INPUTS = "a = torch.ones(1, 1000000)\nb = torch.ones(50, 1)\n"
+INSIDE = (
+    Hostile(
+        "masked_select_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "y = torch.masked_select(a, b > 0)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "masked_select_method_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "y = a.masked_select(b > 0)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "allclose_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "print(torch.allclose(a, b))",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "allclose_method_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "print(a.allclose(b))",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "dist_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "a.requires_grad_()\ny = torch.dist(a, b)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "dist_method_broadcast",
+        IMPORT_TORCH + BROADCAST_INPUTS + "y = a.dist(b)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "mse_loss_broadcast",
+        NN + BROADCAST_INPUTS + "y = F.mse_loss(a, b)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "mse_loss_module_broadcast",
+        NN + BROADCAST_INPUTS + "y = nn.MSELoss()(a, b)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "cosine_similarity_broadcast",
+        NN + BROADCAST_INPUTS + "y = F.cosine_similarity(a, b, dim=0)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
+        "lstsq_wide_solution",
+        IMPORT_TORCH + "A = torch.ones(1, 500000)\nB = torch.ones(1, 1000)\n"
+        "r = torch.linalg.lstsq(A, B)",
+        "limit",
+        "a solution of",
+    ),
+)
+CORPUS = (
+    CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA + ADDED + INSIDE
+)

@@ -143,9 +143,29 @@ def _attention_scores(query: Any, key: Any, heads: int = 1, batch_first: bool = 
     return query[..., 0].numel() * int(key.shape[sequence]) * heads
 
 
-def _sdpa_scores(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+def _sdpa_scores(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     query, key = _first(args, kwargs, 0, "query"), _first(args, kwargs, 1, "key")
     return _attention_scores(query, key)
+
+
+def _broadcast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Elements of the tensor arguments broadcast together: what a comparison or a loss
+    computes elementwise before it reduces, however small its result (0 if they do not
+    broadcast: the call raises what torch raises)."""
+    shapes = [value.shape for value in (*args, *kwargs.values()) if isinstance(value, torch.Tensor)]
+    return _broadcast_numel(shapes) or 0
+
+
+def _solution(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """lstsq's solution: (..., n, k) for A (..., m, n) and B (..., m, k), whose size meta
+    tensors cannot tell (the driver decides on the real matrices)."""
+    matrix, right = _first(args, kwargs, 0, "A"), _first(args, kwargs, 1, "B")
+    if not (isinstance(matrix, torch.Tensor) and isinstance(right, torch.Tensor)):
+        return 0
+    if matrix.dim() < 2 or right.dim() < 1:
+        return 0
+    columns = int(right.shape[-1]) if right.dim() >= 2 else 1
+    return math.prod(matrix.shape[:-2]) * int(matrix.shape[-1]) * columns
 
 
 def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], int]:
@@ -165,10 +185,37 @@ def _matrix_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return matrix.numel() * min(int(matrix.shape[-1]), int(matrix.shape[-2]))
 
 
-# Tensors a function makes inside, larger than its output: each within the tensor limit.
-HIDDEN_SIZES: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
-    F.scaled_dot_product_attention: _sdpa_scores,
+# Tensors a function makes inside, larger than its output (or unsized before it runs): each
+# within the tensor limit, checked before the call from its arguments. What each is, in
+# the refusal's words.
+Hidden = tuple[Callable[[tuple[Any, ...], dict[str, Any]], int], str]
+ATTENTION_SCORES = (
+    "attention scores of {numel:,} elements inside (one per query and key position and head)"
+)
+BROADCAST = "a tensor of {numel:,} elements inside (its inputs broadcast together)"
+HIDDEN_SIZES: dict[Any, Hidden] = {
+    F.scaled_dot_product_attention: (_sdpa_scores, ATTENTION_SCORES),
+    torch.linalg.lstsq: (_solution, "a solution of {numel:,} elements"),
+    **{
+        function: (_broadcast, BROADCAST)
+        for function in (
+            torch.allclose,
+            torch.dist,
+            torch.masked_select,
+            torch.Tensor.allclose,
+            torch.Tensor.dist,
+            torch.Tensor.masked_select,
+            F.mse_loss,
+            F.l1_loss,
+            F.smooth_l1_loss,
+            F.huber_loss,
+            F.soft_margin_loss,
+            F.cosine_similarity,
+            F.pairwise_distance,
+        )
+    },
 }
+BROADCASTING_LOSSES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.SoftMarginLoss)
 KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
     **{
         getattr(torch.linalg, name): _matrix_work
@@ -207,12 +254,17 @@ def module_work(
     return 0
 
 
-def module_hidden_size(module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-    """The attention scores a MultiheadAttention makes inside, as for the functions above."""
+def module_hidden_size(
+    module: nn.Module, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[int, str]:
+    """What a module makes inside, as for the functions above: a MultiheadAttention's
+    scores, a loss's broadcast inputs."""
+    if isinstance(module, BROADCASTING_LOSSES):
+        return _broadcast(inputs, kwargs), BROADCAST
     if not isinstance(module, nn.MultiheadAttention):
-        return 0
+        return 0, ""
     query, key = _first(inputs, kwargs, 0, "query"), _first(inputs, kwargs, 1, "key")
-    return _attention_scores(query, key, module.num_heads, module.batch_first)
+    return _attention_scores(query, key, module.num_heads, module.batch_first), ATTENTION_SCORES
 
 
 def check_work(work: int, qualname: str) -> None:
@@ -330,6 +382,7 @@ class Guard:
         self.check_arguments(function.qualname, args, kwargs)
         self.check_pieces(function.qualname, args, kwargs)
         target = function.target
+        self.check_inside(target, function.qualname, args, kwargs)
         sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
             self._check_module_size(function.qualname, target, args, kwargs)
@@ -376,6 +429,9 @@ class Guard:
             ):
                 check_dense(receiver, "a tensor that requires grad")
             self.check_pieces(qualname, (receiver, *args), kwargs)
+            self.check_inside(
+                getattr(torch.Tensor, name, None), qualname, (receiver, *args), kwargs
+            )
             if dry_run:
                 unbound = getattr(torch.Tensor, name)
                 sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
@@ -506,7 +562,6 @@ class Guard:
             self.budget.allocate(known, qualname)
             return True
         work = KERNEL_WORK.get(function)
-        hidden = HIDDEN_SIZES.get(function)
 
         def on_meta(arguments: tuple[Any, ...]) -> int | None:
             meta_args, meta_kwargs = arguments
@@ -523,8 +578,6 @@ class Guard:
                 return None
             if work is not None:
                 check_work(work(output, meta_args, meta_kwargs), qualname)
-            if hidden is not None:
-                self.check_hidden(hidden(output, meta_args, meta_kwargs), qualname)
             return _numel_of(output)
 
         numel = _remembered(
@@ -542,24 +595,31 @@ class Guard:
             if numel is None:
                 numel = on_meta(tree_map(_to_number_or_meta, (args, kwargs)))
         if numel is None:
-            # The estimates that need only the arguments (attention scores, a matrix's
-            # work) still hold when meta tensors cannot run the call.
+            # The estimates that need only the arguments (a matrix's work) still hold when
+            # meta tensors cannot run the call.
             if work is not None:
                 check_work(work(None, args, kwargs), qualname)
-            if hidden is not None:
-                self.check_hidden(hidden(None, args, kwargs), qualname)
             return False
         self.budget.allocate(numel, qualname)
         return True
 
-    def check_hidden(self, numel: int, qualname: str) -> None:
-        """A tensor made inside a call (attention scores) is within the tensor limit."""
+    def check_hidden(self, numel: int, qualname: str, what: str) -> None:
+        """A tensor made inside a call (`what`: attention scores, broadcast inputs) is within
+        the tensor limit."""
         if numel > self.budget.limits.max_tensor_numel:
             raise too_big(
-                f"{qualname} would make attention scores of {numel:,} elements inside (one "
-                f"per query and key position and head); the limit is "
-                f"{self.budget.limits.max_tensor_numel:,}. Use shorter sequences"
+                f"{qualname} would make {what.format(numel=numel)}; the limit is "
+                f"{self.budget.limits.max_tensor_numel:,}. Use smaller tensors"
             )
+
+    def check_inside(
+        self, function: Any, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """The tensors `function` would make inside (HIDDEN_SIZES), before it runs."""
+        hidden = HIDDEN_SIZES.get(function)
+        if hidden is not None:
+            estimate, what = hidden
+            self.check_hidden(estimate(args, kwargs), qualname, what)
 
     def check_pieces(self, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Calls returning one object per piece (unbind, split, tolist), before any run."""
@@ -615,6 +675,8 @@ class Guard:
     ) -> bool:
         """Charge a module call's output before it runs; False if it must be charged after."""
         name = type(module).__name__
+        numel, what = module_hidden_size(module, args, kwargs)  # a loss's, before any dry run
+        self.check_hidden(numel, name, what)
         if any(isinstance(sub, UserModule) for sub in module.modules()):
             # A Sequential of the program's own modules: their forward runs in the interpreter,
             # which hands every call inside to this guard, sized one by one. A dry run of the
@@ -679,7 +741,8 @@ class Guard:
         ) -> None:
             outputs.append(_numel_of(output))
             check_work(module_work(sub, inputs, keywords, output), type(sub).__name__)
-            self.check_hidden(module_hidden_size(sub, inputs, keywords), type(sub).__name__)
+            numel, what = module_hidden_size(sub, inputs, keywords)
+            self.check_hidden(numel, type(sub).__name__, what)
 
         handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
         meta_state = {n: _to_meta(t) for n, t in state.items()}
