@@ -1,9 +1,11 @@
 """The answer cache: hits, misses, LRU order and both bounds; drawings kept by their DOT."""
 
+import hashlib
+
 from fastapi.testclient import TestClient
 
 from app.contract.schemas import GraphRequest
-from app.server.cache import ResponseCache, cache_key
+from app.server.cache import ResponseCache, cache_key, shape_key
 
 
 def test_hits_and_misses_are_counted() -> None:
@@ -62,3 +64,13 @@ def test_a_drawing_is_kept_by_its_dot_apart_from_the_answer(client: TestClient) 
     assert second["dot"] == first["dot"]
     assert second["nodes"] == first["nodes"]  # the JSON is the program's own, complete
     assert all(node["grad"] is not None for node in second["nodes"])
+
+
+def test_a_shape_token_is_not_a_hash_anyone_can_make() -> None:
+    """The token names a kept graph to POST /api/graph/view: were it the program's plain
+    hash, anyone who guessed a program could tell whether it ran lately, and draw it."""
+    request = GraphRequest(code="secret = 4.2")
+    plain = request.model_dump_json(exclude={"include", "view"}).encode()
+    assert shape_key(request) != hashlib.sha256(plain).hexdigest()
+    assert shape_key(request) == shape_key(GraphRequest(code="secret = 4.2"))
+    assert shape_key(request) != shape_key(GraphRequest(code="secret = 4.3"))

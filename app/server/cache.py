@@ -7,6 +7,8 @@ layout service keeps drawings (SVG by DOT source) in another (app/server/layout.
 """
 
 import hashlib
+import hmac
+import secrets
 from collections import OrderedDict
 
 from app.contract.schemas import GraphRequest
@@ -18,10 +20,18 @@ def cache_key(request: GraphRequest) -> str:
     return hashlib.sha256(request.model_dump_json(exclude={"include"}).encode()).hexdigest()
 
 
+# This server's own: the shape token is handed to clients, and a plain hash of the program
+# would let anyone who guesses a program tell whether someone ran it lately, and draw it
+# (POST /api/graph/view), without running it.
+SHAPE_SECRET = secrets.token_bytes(32)
+
+
 def shape_key(request: GraphRequest) -> str:
-    """The program and output, which make the graph: every view of it shares this key."""
+    """The program and output, which make the graph: every view of it shares this key, which
+    only a server that drew the graph can make."""
     fields = {"include", "view"}
-    return hashlib.sha256(request.model_dump_json(exclude=fields).encode()).hexdigest()
+    made = request.model_dump_json(exclude=fields).encode()
+    return hmac.new(SHAPE_SECRET, made, hashlib.sha256).hexdigest()
 
 
 class ResponseCache:
