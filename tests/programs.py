@@ -998,6 +998,16 @@ loss.backward()
 """,
     # "What is torch.nn really?": TensorDataset and DataLoader, shuffled and not, a Dataset
     # of the program's own, random_split; every draw from the shared generator as PyTorch's.
+    # A field of an f-string and of str.format, written alike, as Python writes them: a 0-d
+    # tensor formats as its number in both.
+    "format_fields_as_python": """import torch
+w = torch.tensor(2.5, requires_grad=True)
+loss = (w * 3) ** 2
+loss.backward()
+print(f"loss {loss} w.grad {w.grad:.3f} {[w.grad]!s}")
+print("loss {} w.grad {:.3f} {}".format(loss, w.grad, [w.grad]))
+print("{0!r} {1}".format(w.grad, (1, 2)))
+""",
     "nn_tutorial_data_loader": """
 import torch
 from torch import nn

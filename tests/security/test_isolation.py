@@ -2,6 +2,7 @@
 and a crowd gets 503 with Retry-After instead of an endless queue."""
 
 import dataclasses
+import re
 import select
 import signal
 import time
@@ -13,9 +14,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.contract.schemas import GraphRequest, GraphShape
-from app.contract.settings import Settings
+from app.contract.settings import Limits, Settings
 from app.server.layout import LayOut
 from app.server.workers import EvaluationPool, SaturatedError
+from app.worker.evaluate import evaluate
 from tests.loops import on_a_loop
 from tests.security.conftest import assert_problem
 
@@ -147,3 +149,19 @@ def test_waiting_for_a_worker_is_bounded() -> None:
         on_a_loop(pool.run(GraphRequest(code=NORMAL), _ignore))
     assert time.monotonic() - started < 2
     assert pool.processes.waiting == 0
+
+
+def test_printed_objects_do_not_say_where_they_are_in_memory() -> None:
+    """Objects without a text of their own print their address: the same in every job that
+    one zygote forks, which tells a native exploit the memory layout they all share. The
+    program's own text is its own."""
+    code = (
+        "import torch\n"
+        "g = torch.Generator()\n"
+        "print(g)\n"
+        "print(repr(torch.no_grad()), str(g), f'{g!r} {g}', [g])\n"
+        "print('at 0x7f1a220c36f0 is mine')\n"
+    )
+    stdout = evaluate(GraphRequest(code=code), Limits()).stdout
+    assert "<torch._C.Generator object>" in stdout
+    assert re.findall(r"0x[0-9a-f]+", stdout) == ["0x7f1a220c36f0"]

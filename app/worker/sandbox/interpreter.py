@@ -11,7 +11,6 @@ import ast
 import contextlib
 import difflib
 import operator
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,7 +81,7 @@ from app.worker.sandbox.kinds import (
 from app.worker.sandbox.objects import ObjectProtocol, class_of, type_name
 from app.worker.sandbox.preludes import DATA_EXPORTED, data_prelude
 from app.worker.sandbox.pyrandom import ProgramRandom
-from app.worker.sandbox.pyvalues import PythonValues, TextWriter, is_container, to_text
+from app.worker.sandbox.pyvalues import PythonValues, TextWriter, formatted, to_text
 from app.worker.sandbox.tensors import (
     SHAPE_CHANGING_METHODS,
     assign_data,
@@ -153,7 +152,6 @@ UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Inv
 # torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
 MODULE_SPECIAL_METHODS = frozenset({"__init__"})
 # Format specs may not ask for huge widths or precisions ("{x:999999999}").
-FORMAT_NUMBER = re.compile(r"\d+")
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 # Torch functions the interpreter runs itself: backward walks and hooks the graph first.
@@ -861,31 +859,21 @@ class Interpreter(ObjectProtocol):
                 continue
             assert isinstance(part, ast.FormattedValue)
             value = self.eval(part.value, scope)
-            limit = self.limits.max_sequence_len
-            if part.conversion in (ord("r"), ord("a")):
-                value = to_text(value, limit, quoted=True)
-            elif part.conversion == ord("s"):
-                value = to_text(value, limit)
             spec = "" if part.format_spec is None else self.eval(part.format_spec, scope)
-            if any(int(number) > 100 for number in FORMAT_NUMBER.findall(spec)):
-                raise refused(f"format spec '{spec}' asks for more than 100 characters", part)
-            # format() as Python does (a 0-d tensor formats as its float), but containers are
-            # written with a bound on their size.
-            pieces.append(
-                to_text(value, limit) if is_container(value) and not spec else format(value, spec)
-            )
+            conversion = None if part.conversion == -1 else chr(part.conversion)
+            pieces.append(self.format_value(value, spec, conversion))
             self.budget.sequence(sum(map(len, pieces)), "a string")
         return "".join(pieces)
 
     def format_value(self, value: Any, spec: str, conversion: str | None) -> str:
-        """One field of str.format, written as an f-string writes it."""
+        """One field of an f-string or of str.format, as Python writes it."""
         limit = self.limits.max_sequence_len
         if conversion in ("r", "a"):
             value = to_text(value, limit, quoted=True)
         elif conversion == "s":
             value = to_text(value, limit)
         check_spec(spec)
-        return to_text(value, limit) if is_container(value) or not spec else format(value, spec)
+        return formatted(value, spec, limit)
 
     def comprehend(
         self,

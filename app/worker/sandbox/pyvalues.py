@@ -5,6 +5,7 @@ or `'x' * 10**10` stop at the limit instead of running the server out of time or
 """
 
 import operator
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -52,11 +53,24 @@ class TextWriter:
         return "".join(self.parts) + suffix
 
 
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def to_text(value: Any, limit: int, quoted: bool = False) -> str:
     """`str()`/`repr()` that never builds more than `limit` characters (lists can nest)."""
     out: list[str] = []
     _write_text(value, out, [limit], quoted, depth=0)
     return "".join(out)
+
+
+def formatted(value: Any, spec: str, limit: int) -> str:
+    """format(value, spec), as a field of an f-string or str.format (a 0-d tensor formats as
+    its number), but a container is written within `limit` characters, and an object without
+    a text of its own without its address (`to_text`)."""
+    if is_container(value) and not spec:
+        return to_text(value, limit)
+    text = format(value, spec)
+    return text if isinstance(value, str) else ADDRESS.sub("", text)
 
 
 def is_container(value: Any) -> bool:
@@ -102,7 +116,9 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
     elif isinstance(value, str):
         text = repr(value) if quoted else value
     else:
-        text = repr(value) if quoted else str(value)
+        # An object without a text of its own prints where it is in memory: the same address
+        # in every job a zygote forks, which would tell a native exploit the layout they share.
+        text = ADDRESS.sub("", repr(value) if quoted else str(value))
     text = text[: room[0]]
     room[0] -= len(text)
     out.append(text)
