@@ -1,11 +1,13 @@
 """The answer cache: hits, misses, LRU order and both bounds; drawings kept by their DOT."""
 
 import hashlib
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.contract.schemas import GraphRequest
+from app.contract.schemas import GraphRequest, GraphShape, NodeInfo
 from app.server.cache import ResponseCache, cache_key, shape_key
+from app.server.shapes import ShapeStore, items
 
 
 def test_hits_and_misses_are_counted() -> None:
@@ -74,3 +76,27 @@ def test_a_shape_token_is_not_a_hash_anyone_can_make() -> None:
     assert shape_key(request) != hashlib.sha256(plain).hexdigest()
     assert shape_key(request) == shape_key(GraphRequest(code="secret = 4.2"))
     assert shape_key(request) != shape_key(GraphRequest(code="secret = 4.3"))
+
+
+def test_kept_graphs_are_bounded_by_the_numbers_they_hold() -> None:
+    """A kept graph costs the server its nodes and edges and every number of their values
+    and gradients: 10 nodes of 100-element tensors count far more than 10."""
+    small = _shape([1.0], nodes=10)
+    wide = _shape([0.5] * 100, nodes=10)
+    assert items(small.nodes, small.edges) == 10 * 3
+    assert items(wide.nodes, wide.edges) == 10 * 201
+    store = ShapeStore(max_entries=8, max_items=1_000, drawings=ResponseCache(1, 1))
+    store.put("small", small)
+    store.put("wide", wide)  # 2,010 items: more than the store holds, so not kept
+    assert store.get("small") is small
+    assert store.get("wide") is None
+
+
+def _shape(values: list[float], nodes: int) -> GraphShape:
+    node: dict[str, Any] = {"op": "MulBackward0", "kind": "op", "variables": [], "saved": {}}
+    node |= {"shape": [len(values)], "dtype": "float32", "value": values, "grad": values}
+    return GraphShape(
+        root=0,
+        nodes=[NodeInfo(id=n, backward_step=None, **node) for n in range(nodes)],
+        edges=[],
+    )

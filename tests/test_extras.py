@@ -324,3 +324,26 @@ def test_a_direction_check_that_is_not_a_number_comes_back_as_one(client: TestCl
         "ok": False,
     }
     assert not any("could not be made" in warning for warning in answer["warnings"])
+
+
+def test_a_big_answers_pending_check_keeps_no_graph(uncached: TestClient) -> None:
+    """An answer's extras may wait a minute for their reader: a big graph's values, as the
+    server holds them, take many times its JSON, and 256 of them would take gigabytes. Its
+    pending entry holds the process that answered, which makes the check when asked, and not
+    the graph; a small answer's entry keeps it, so that the whole answer is kept once the
+    check comes."""
+    code = (
+        "import torch\nx = torch.ones(100, requires_grad=True)\ny = x\n"
+        "for _ in range(150):\n    y = y * 1.001\nloss = y.sum()\n"
+    )
+    store: ExtrasStore = uncached.app.state.services.extras  # type: ignore[attr-defined]
+    held = {}
+    for name, program in (("big", code), ("small", MLP)):
+        answer = uncached.post("/api/graph", json={"code": program}).json()
+        token = answer["extras"].rsplit("/", 1)[1]
+        make = store.entries[token].make
+        held[name] = [type(cell.cell_contents).__name__ for cell in make.__closure__ or ()]
+        extras = uncached.get(answer["extras"]).json()
+        assert extras["gradcheck"], name  # made by the process that answered, both times
+    assert "Evaluated" not in held["big"]
+    assert "Evaluated" in held["small"]

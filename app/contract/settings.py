@@ -236,7 +236,10 @@ class Settings(BaseSettings):
         64, ge=0, description="Graphs kept for drawing other views of them (POST /api/graph/view)."
     )
     shape_items: int = Field(
-        2_000_000, ge=0, description="Nodes, edges and groups of the kept graphs, together."
+        2_000_000,
+        ge=0,
+        description="Nodes, edges and groups of the kept graphs, and the numbers their values "
+        "and gradients hold, together.",
     )
     view_entries: int = Field(
         512,

@@ -2,14 +2,16 @@
 the program again (POST /api/graph/view), and the drawings of those views.
 
 Shapes are kept apart from drawings: one graph has many views. Both are bounded LRUs, the
-shapes by count and by their nodes and edges together, the drawings by count and bytes
-(app.server.cache.ResponseCache). A shape is keyed by its request's program and output, a hash
-that tells nothing of the program to whoever does not have it.
+shapes by count and by their items together (nodes, edges, groups and every number their
+values, gradients and saved tensors hold: what a kept graph costs the server's memory), the
+drawings by count and bytes (app.server.cache.ResponseCache). A shape is keyed by its
+request's program and output, a token only this server can make (app.server.cache).
 """
 
 from collections import OrderedDict
+from typing import Any
 
-from app.contract.schemas import GraphShape, GraphView
+from app.contract.schemas import EdgeInfo, GraphShape, GraphView, NodeInfo
 from app.server.cache import ResponseCache
 
 
@@ -47,7 +49,24 @@ class ShapeStore:
 
 
 def _size(shape: GraphShape) -> int:
-    return len(shape.nodes) + len(shape.edges) + len(shape.groups)
+    return items(shape.nodes, shape.edges) + len(shape.groups)
+
+
+def items(nodes: list[NodeInfo], edges: list[EdgeInfo]) -> int:
+    """Nodes and edges, and the numbers they hold: a node of 100-element tensors holds a few
+    hundred Python floats, the memory a kept graph takes."""
+    held = len(nodes) + len(edges)
+    for node in nodes:
+        held += _numbers(node.value) + _numbers(node.grad)
+        held += sum(_numbers(value) for value in node.saved.values())
+    return held + sum(_numbers(edge.grad) for edge in edges)
+
+
+def _numbers(value: Any) -> int:
+    """Numbers in a tensor's JSON form: a nested list's items, 1 for a number or a summary."""
+    if isinstance(value, list):
+        return sum(_numbers(item) for item in value)
+    return 1
 
 
 def _drawing_key(token: str, view: GraphView) -> str:

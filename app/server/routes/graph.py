@@ -28,6 +28,7 @@ from app.server.layout import LayOut, LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot
 from app.server.services import Services
+from app.server.shapes import items
 from app.server.views import apply_view, default_view
 from app.server.workers import Evaluated, Extras, SaturatedError
 
@@ -42,6 +43,9 @@ SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view 
 # An answer whose extras are still to come is kept under its key with this added, until
 # the whole answer is.
 PENDING_KEY = "+pending"
+# Items (nodes, edges and the numbers they hold, app.server.shapes.items) of an answer whose
+# graph waits with its pending extras: every seed and tutorial graph, a few hundred kB.
+HELD_ITEMS = 20_000
 
 
 def _problem(description: str) -> dict[str, object]:
@@ -201,15 +205,28 @@ def _pending(
     request: GraphRequest, evaluated: "Evaluated[ViewDrawing] | None", services: Services
 ) -> str:
     """A token for the extras of `request`'s answer, made when first asked for: by the job
-    process that answered if it still waits, else by running the program again."""
+    process that answered if it still waits, else by running the program again. Only a
+    small answer's graph waits with it, for the whole answer to be kept once its extras come
+    (an entry may wait a minute, and a graph of thousands of values takes the server's memory
+    many times its JSON)."""
     store = services.extras
+    answered = evaluated.extras if evaluated is not None else None
+    whole = evaluated if evaluated is not None and _small(evaluated.data) else None
 
     async def make() -> None:
-        _, done = await _completed(request, evaluated, services)
+        if whole is not None:
+            _, done = await _completed(request, whole, services)
+        else:
+            made = await answered.made() if answered is not None else None
+            done = made or (await _completed(request, None, services))[1]
         store.fill(pending, done.value.model_dump_json().encode())
 
     pending = store.open(make)
     return pending
+
+
+def _small(data: GraphData) -> bool:
+    return items(data.nodes, data.edges) <= HELD_ITEMS
 
 
 @router.get(
