@@ -85,3 +85,22 @@ def test_text_names_the_served_metric_twin(layout: LayoutService) -> None:
         text.get("font-family") for text in ElementTree.fromstring(svg).iter(f"{namespace}text")
     }
     assert families == {"'Liberation Sans',Arimo,Helvetica,Arial,sans-serif"}
+
+
+def test_a_drawing_larger_than_an_answer_may_carry_is_not_sent(layout: LayoutService) -> None:
+    """The job holds its graph and values to max_answer_bytes; the SVG beside them, which
+    the server adds, is held to it too: a short loop can draw megabytes."""
+    whole = on_a_loop(layout.render(DOT, timeout_s=30)).svg  # no limit: the SVG is larger
+    assert whole is not None
+    limit = len(whole) - 1
+    service = LayoutService(helpers=1, memory_mb=1_024, max_svg_bytes=limit)
+    service.processes.start()
+    try:
+        large = on_a_loop(service.render(DOT, timeout_s=30))
+        small = on_a_loop(service.render(build_dot(shared_weight_chain(2)), timeout_s=30))
+    finally:
+        service.processes.stop()
+    assert large.svg is None
+    assert large.warning is not None
+    assert "more than an answer may carry" in large.warning
+    assert small.svg is not None

@@ -61,8 +61,13 @@ class LayoutService:
         engines: tuple[tuple[str, float], ...] = ENGINES,
         timeout_s: float = 5.0,
         drawings: ResponseCache | None = None,
+        max_svg_bytes: int | None = None,
     ) -> None:
         self.engines = engines
+        # An SVG goes into an answer beside the graph the job made, which the job holds to
+        # max_answer_bytes: a drawing larger than that is not sent (a 100-character loop
+        # draws megabytes), and the answer says so.
+        self.max_svg_bytes = max_svg_bytes
         # A drawing is a function of its DOT alone: kept by it, apart from the answers (which
         # are kept by the request), and only when the first engine drew it, as a fallback's
         # drawing depends on how busy the machine was, in a layout process (see `render`).
@@ -86,6 +91,14 @@ class LayoutService:
             return LayoutResult(kept.decode())
         result, engine = await self._render(dot, source, timeout_s, first)
         self.on_drawn(engine, time.monotonic() - started)
+        if self.max_svg_bytes is not None and len(result.svg or "") > self.max_svg_bytes:
+            megabytes = len(result.svg or "") / (1024 * 1024)
+            return LayoutResult(
+                None,
+                f"The drawing is {megabytes:.0f} MB of SVG, more than an answer may carry "
+                f"({self.max_svg_bytes / (1024 * 1024):.0f} MB): collapse module calls, or "
+                "draw fewer steps; the graph and its gradients are all in the answer.",
+            )
         # Kept for every request with this DOT only when a layout process drew it: a job
         # process ran a user's program, and one that the program took over could answer any
         # DOT, its own program's included, with an SVG of its choosing.

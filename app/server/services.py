@@ -64,6 +64,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
         drawings=ResponseCache(
             settings.drawing_cache_entries, settings.drawing_cache_mb * 1024 * 1024
         ),
+        max_svg_bytes=settings.max_answer_bytes,
     )
     extras = ExtrasStore(
         settings.extras_entries, settings.extras_mb * 1024 * 1024, settings.extras_ttl_s
