@@ -63,10 +63,13 @@ def items(nodes: list[NodeInfo], edges: list[EdgeInfo]) -> int:
 
 
 def _numbers(value: Any) -> int:
-    """Numbers in a tensor's JSON form: a nested list's items, 1 for a number or a summary."""
-    if isinstance(value, list):
-        return sum(_numbers(item) for item in value)
-    return 1
+    """Numbers in a tensor's JSON form: a nested list's items (a row of numbers counted by
+    its length: a tensor's rows are all alike), 1 for a number or a summary."""
+    if not isinstance(value, list):
+        return 1
+    if not value or not isinstance(value[0], list):
+        return len(value)
+    return sum(_numbers(item) for item in value)
 
 
 def _drawing_key(token: str, view: GraphView) -> str:
