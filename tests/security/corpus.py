@@ -3090,6 +3090,12 @@ INSIDE = (
         "broadcast together",
     ),
     Hostile(
+        "kl_div_module_broadcast",
+        NN + BROADCAST_INPUTS + "y = nn.KLDivLoss(reduction='sum')(a, b)",
+        "limit",
+        "broadcast together",
+    ),
+    Hostile(
         "cosine_similarity_broadcast",
         NN + BROADCAST_INPUTS + "y = F.cosine_similarity(a, b, dim=0)",
         "limit",

@@ -210,12 +210,20 @@ HIDDEN_SIZES: dict[Any, Hidden] = {
             F.smooth_l1_loss,
             F.huber_loss,
             F.soft_margin_loss,
+            F.kl_div,
             F.cosine_similarity,
             F.pairwise_distance,
         )
     },
 }
-BROADCASTING_LOSSES = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.SoftMarginLoss)
+BROADCASTING_LOSSES = (
+    nn.MSELoss,
+    nn.L1Loss,
+    nn.SmoothL1Loss,
+    nn.HuberLoss,
+    nn.SoftMarginLoss,
+    nn.KLDivLoss,
+)
 KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = {
     **{
         getattr(torch.linalg, name): _matrix_work
