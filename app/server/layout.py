@@ -91,8 +91,9 @@ class LayoutService:
             return LayoutResult(kept.decode())
         result, engine = await self._render(dot, source, timeout_s, first)
         self.on_drawn(engine, time.monotonic() - started)
-        if self.max_svg_bytes is not None and len(result.svg or "") > self.max_svg_bytes:
-            megabytes = len(result.svg or "") / (1024 * 1024)
+        size = len(result.svg or "")
+        if self.max_svg_bytes is not None and size > self.max_svg_bytes:
+            megabytes = size / (1024 * 1024)
             return LayoutResult(
                 None,
                 f"The drawing is {megabytes:.0f} MB of SVG, more than an answer may carry "

@@ -18,28 +18,30 @@ from app.server.cache import ResponseCache
 class ShapeStore:
     def __init__(self, max_entries: int, max_items: int, drawings: ResponseCache) -> None:
         self.max_entries = max_entries
-        self.max_items = max_items  # nodes and edges over every kept shape
-        self.entries: OrderedDict[str, GraphShape] = OrderedDict()
+        self.max_items = max_items  # items (`items`) over every kept shape
+        # Each kept shape and its items, counted once: counting walks every number it holds.
+        self.entries: OrderedDict[str, tuple[GraphShape, int]] = OrderedDict()
         self.items = 0
         self.drawings = drawings
 
     def get(self, token: str) -> GraphShape | None:
-        shape = self.entries.get(token)
-        if shape is not None:
-            self.entries.move_to_end(token)
-        return shape
+        kept = self.entries.get(token)
+        if kept is None:
+            return None
+        self.entries.move_to_end(token)
+        return kept[0]
 
     def put(self, token: str, shape: GraphShape) -> None:
         size = _size(shape)
         if size > self.max_items or self.max_entries == 0:
             return
         if token in self.entries:
-            self.items -= _size(self.entries.pop(token))
-        self.entries[token] = shape
+            self.items -= self.entries.pop(token)[1]
+        self.entries[token] = (shape, size)
         self.items += size
         while len(self.entries) > self.max_entries or self.items > self.max_items:
-            _, evicted = self.entries.popitem(last=False)
-            self.items -= _size(evicted)
+            _, (_, evicted) = self.entries.popitem(last=False)
+            self.items -= evicted
 
     def drawing(self, token: str, view: GraphView) -> bytes | None:
         return self.drawings.get(_drawing_key(token, view))

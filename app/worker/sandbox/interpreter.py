@@ -151,7 +151,6 @@ UNARY: dict[type[ast.unaryop], str] = {ast.USub: "neg", ast.UAdd: "pos", ast.Inv
 # Special methods a class deriving from nn.Module or autograd.Function may not define:
 # torch calls its own (`__call__` runs forward, `__repr__` prints the layers).
 MODULE_SPECIAL_METHODS = frozenset({"__init__"})
-# Format specs may not ask for huge widths or precisions ("{x:999999999}").
 # Tensor attributes that compute a new tensor in the graph (w.T): reported like calls.
 COMPUTED_ATTRIBUTES = frozenset({"T", "mT", "real", "imag"})
 # Torch functions the interpreter runs itself: backward walks and hooks the graph first.
