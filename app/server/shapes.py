@@ -31,10 +31,11 @@ class ShapeStore:
         self.entries.move_to_end(token)
         return kept[0]
 
-    def put(self, token: str, shape: GraphShape) -> None:
+    def put(self, token: str, shape: GraphShape) -> int:
+        """Keep `shape`, if it fits; returns its items, counted once for every use."""
         size = _size(shape)
         if size > self.max_items or self.max_entries == 0:
-            return
+            return size
         if token in self.entries:
             self.items -= self.entries.pop(token)[1]
         self.entries[token] = (shape, size)
@@ -42,6 +43,7 @@ class ShapeStore:
         while len(self.entries) > self.max_entries or self.items > self.max_items:
             _, (_, evicted) = self.entries.popitem(last=False)
             self.items -= evicted
+        return size
 
     def drawing(self, token: str, view: GraphView) -> bytes | None:
         return self.drawings.get(_drawing_key(token, view))

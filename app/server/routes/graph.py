@@ -28,7 +28,6 @@ from app.server.layout import LayOut, LayoutResult, LayoutService
 from app.server.observe import note_program
 from app.server.render import build_dot
 from app.server.services import Services
-from app.server.shapes import items
 from app.server.views import apply_view, default_view
 from app.server.workers import Evaluated, Extras, SaturatedError
 
@@ -43,8 +42,9 @@ SHAPE_TOKEN = "X-Shape-Token"  # noqa: S105 - the same for POST /api/graph/view 
 # An answer whose extras are still to come is kept under its key with this added, until
 # the whole answer is.
 PENDING_KEY = "+pending"
-# Items (nodes, edges and the numbers they hold, app.server.shapes.items) of an answer whose
-# graph waits with its pending extras: every seed and tutorial graph, a few hundred kB.
+# Items (nodes, edges, groups and the numbers they hold: what app.server.shapes counts) of an
+# answer whose graph waits with its pending extras: every seed and tutorial graph, a few
+# hundred kB.
 HELD_ITEMS = 20_000
 
 
@@ -119,11 +119,11 @@ async def answer(request: GraphRequest, services: Services) -> Answered:
         kept = _kept(request, token, services)
         if kept is not None:
             return kept
-    evaluated = await _evaluate(request, services)
+    evaluated, held = await _evaluate(request, services)
     if "gradcheck" in request.include:
         body, _ = await _completed(request, evaluated, services)
         return Answered(body, {SHAPE_TOKEN: token})
-    pending = _pending(request, evaluated, services)
+    pending = _pending(request, evaluated, services, held)
     body = await response_body(
         evaluated.data,
         evaluated.made,
@@ -139,9 +139,10 @@ async def answer(request: GraphRequest, services: Services) -> Answered:
 
 async def _evaluate(
     request: GraphRequest, services: Services, in_job: bool = True
-) -> "Evaluated[ViewDrawing]":
+) -> "tuple[Evaluated[ViewDrawing], int]":
     """Run the program; its graph is drawn while the job process computes the teaching
-    fields, and kept for other views. Not `in_job`: the drawing is laid out by layout
+    fields, and kept for other views; with the graph's items (app.server.shapes.items). Not
+    `in_job`: the drawing is laid out by layout
     processes, so that the job process, which a layout out of time would end, stays to
     make the extras."""
     layout, timeout_s = services.layout, services.settings.render_timeout_s
@@ -152,13 +153,13 @@ async def _evaluate(
         ),
     )
     data = evaluated.data
-    services.shapes.put(
+    held = services.shapes.put(
         shape_key(request),
         GraphShape.model_construct(
             root=data.root, nodes=data.nodes, edges=data.edges, groups=data.groups
         ),
     )
-    return evaluated
+    return evaluated, held
 
 
 async def _completed(
@@ -169,7 +170,7 @@ async def _completed(
     done = None if evaluated is None else await evaluated.extras.made()
     if evaluated is None or done is None:
         asked = request.model_copy(update={"include": ["gradcheck"]})
-        evaluated = await _evaluate(asked, services, in_job=False)
+        evaluated, _ = await _evaluate(asked, services, in_job=False)
         done = await evaluated.extras.made()
     if done is None:  # the server is stopping
         raise SaturatedError
@@ -202,16 +203,20 @@ def _kept(request: GraphRequest, shape: str, services: Services) -> Answered | N
 
 
 def _pending(
-    request: GraphRequest, evaluated: "Evaluated[ViewDrawing] | None", services: Services
+    request: GraphRequest,
+    evaluated: "Evaluated[ViewDrawing] | None",
+    services: Services,
+    held: int | None = None,
 ) -> str:
     """A token for the extras of `request`'s answer, made when first asked for: by the job
     process that answered if it still waits, else by running the program again. Only a
-    small answer's graph waits with it, for the whole answer to be kept once its extras come
-    (an entry may wait a minute, and a graph of thousands of values takes the server's memory
-    many times its JSON)."""
+    small answer's graph (`held`, its items, up to HELD_ITEMS) waits with it, for the whole
+    answer to be kept once its extras come (an entry may wait a minute, and a graph of
+    thousands of values takes the server's memory many times its JSON)."""
     store = services.extras
     answered = evaluated.extras if evaluated is not None else None
-    whole = evaluated if evaluated is not None and _small(evaluated.data) else None
+    small = held is not None and held <= HELD_ITEMS
+    whole = evaluated if evaluated is not None and small else None
 
     async def make() -> None:
         if whole is not None:
@@ -223,10 +228,6 @@ def _pending(
 
     pending = store.open(make)
     return pending
-
-
-def _small(data: GraphData) -> bool:
-    return items(data.nodes, data.edges) <= HELD_ITEMS
 
 
 @router.get(
