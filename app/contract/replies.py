@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from app.contract.errors import ProgramError
 from app.contract.schemas import GraphDetails, GraphExtras, GraphShape
+from app.contract.text import without_addresses
 
 # The server's word to a job process that has answered: make the extras now.
 MAKE_EXTRAS = b"extras"
@@ -40,7 +41,12 @@ class WorkerReply(BaseModel):
     @classmethod
     def failed(cls, error: ProgramError, fault: str | None = None) -> "WorkerReply":
         # Field by field: `raised` holds the program's own values, which stay in the worker.
+        # Its texts may quote what Python or PyTorch wrote of an object: without addresses.
         fields = {name: getattr(error, name) for name in ErrorFields.model_fields}
+        fields = {
+            name: without_addresses(value) if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
         return cls(error=ErrorFields(**fields), fault=fault)
 
     def failure(self) -> ProgramError:

@@ -10,6 +10,7 @@ Pure functions of the answer's own data: this module imports nothing of the appl
 its schemas, so the worker and the server can both use it.
 """
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -23,6 +24,19 @@ WHOLE_LIMIT = 1e15
 TENSOR_ITEMS = 4
 NO_VALUE = "None"  # what PyTorch prints for a gradient that never came: `print(x.grad)`
 MAX_TITLE_NAMES = 3  # names in a node's title; the Details panel lists every one
+# Where an object is in memory, as Python writes it in an object's text (`<torch._C.Generator
+# object at 0x7f...>`), and a pointer as a C++ message writes it: every job process is forked
+# from one zygote, so an address that one job showed would tell a native exploit in every
+# later job where things are.
+OBJECT_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+POINTER = re.compile(r"\b0x[0-9a-fA-F]{8,}\b")
+
+
+def without_addresses(text: str) -> str:
+    """`text` without the memory addresses in it: an object's text as `<X object>`, a
+    pointer as `0x…`. For what Python and PyTorch write (an object's text, an error, a
+    warning), never a string the program made."""
+    return POINTER.sub("0x…", OBJECT_ADDRESS.sub("", text))
 
 
 def format_number(value: Any) -> str:

@@ -9,6 +9,7 @@ import torch
 from app.contract.errors import ProgramError
 from app.contract.schemas import GraphData, GraphExtras, GraphRequest, GraphShape
 from app.contract.settings import Limits
+from app.contract.text import without_addresses
 from app.worker.capture import GraphCapture
 from app.worker.learner_errors import explained
 from app.worker.sandbox.checker import check_program
@@ -82,6 +83,6 @@ def evaluate_parts(
 
 
 def _joined(caught: list[warnings.WarningMessage], ours: list[str]) -> list[str]:
-    """Python's warnings, then ours, each once."""
+    """Python's warnings, then ours, each once, without the addresses they may quote."""
     python_warnings = [TRIGGERED.sub("", str(w.message)) for w in caught]
-    return list(dict.fromkeys(python_warnings + ours))
+    return list(dict.fromkeys(without_addresses(text) for text in python_warnings + ours))

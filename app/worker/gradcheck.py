@@ -33,6 +33,7 @@ import torch
 
 from app.contract.schemas import DirectionCheck, GradCheckInfo
 from app.contract.settings import Limits
+from app.contract.text import without_addresses
 from app.worker.json_forms import dense_coo, finite, json_form
 from app.worker.tape import Replay, ReplayError, Tape, WalkTooLongError
 
@@ -309,7 +310,8 @@ def _replaying() -> Iterator[None]:
     except ReplayError:
         raise
     except Exception as error:
-        raise ReplayError(f"replaying the program failed: {error}") from error
+        why = without_addresses(str(error))
+        raise ReplayError(f"replaying the program failed: {why}") from error
 
 
 def _replayed_again(

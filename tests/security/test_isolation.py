@@ -6,6 +6,7 @@ import re
 import select
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,7 +18,7 @@ from app.contract.schemas import GraphRequest, GraphShape
 from app.contract.settings import Limits, Settings
 from app.server.layout import LayOut
 from app.server.workers import EvaluationPool, SaturatedError
-from app.worker.evaluate import evaluate
+from app.worker.evaluate import _joined, evaluate
 from tests.loops import on_a_loop
 from tests.security.conftest import assert_problem
 
@@ -165,3 +166,26 @@ def test_printed_objects_do_not_say_where_they_are_in_memory() -> None:
     stdout = evaluate(GraphRequest(code=code), Limits()).stdout
     assert "<torch._C.Generator object>" in stdout
     assert re.findall(r"0x[0-9a-f]+", stdout) == ["0x7f1a220c36f0"]
+
+
+def test_errors_do_not_say_where_objects_are_in_memory(client: TestClient) -> None:
+    """Python writes a key it did not find as the key's text, address and all: the error
+    leaves the job without it, as a printed object does."""
+    code = "import torch\ng = torch.Generator()\nfound = {}[g]\n"
+    response = client.post("/api/graph", json={"code": code})
+    problem = assert_problem(response, range(422, 423))
+    assert "<torch._C.Generator object>" in str(problem["detail"])
+    assert "0x" not in response.text
+
+
+def test_warnings_do_not_say_where_objects_are_in_memory() -> None:
+    caught = warnings.WarningMessage(
+        UserWarning("hook <function f at 0x7f3a1c2b9d80> on storage 0x55d0c0ffee00"),
+        UserWarning,
+        "program.py",
+        1,
+    )
+    assert _joined([caught], ["made from 0x10 and 0xff"]) == [
+        "hook <function f> on storage 0x…",
+        "made from 0x10 and 0xff",
+    ]

@@ -5,12 +5,12 @@ or `'x' * 10**10` stop at the limit instead of running the server out of time or
 """
 
 import operator
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from app.contract.errors import ProgramError, refused
+from app.contract.text import without_addresses
 from app.worker.sandbox.guard import Budget, range_length
 from app.worker.sandbox.kinds import Iteration, Structure, kind_of
 from app.worker.sandbox.values import Builtin, DictView
@@ -53,9 +53,6 @@ class TextWriter:
         return "".join(self.parts) + suffix
 
 
-ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
 def to_text(value: Any, limit: int, quoted: bool = False) -> str:
     """`str()`/`repr()` that never builds more than `limit` characters (lists can nest)."""
     out: list[str] = []
@@ -70,7 +67,7 @@ def formatted(value: Any, spec: str, limit: int) -> str:
     if is_container(value) and not spec:
         return to_text(value, limit)
     text = format(value, spec)
-    return text if isinstance(value, str) else ADDRESS.sub("", text)
+    return text if isinstance(value, str) else without_addresses(text)
 
 
 def is_container(value: Any) -> bool:
@@ -118,7 +115,7 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
     else:
         # An object without a text of its own prints where it is in memory: the same address
         # in every job a zygote forks, which would tell a native exploit the layout they share.
-        text = ADDRESS.sub("", repr(value) if quoted else str(value))
+        text = without_addresses(repr(value) if quoted else str(value))
     text = text[: room[0]]
     room[0] -= len(text)
     out.append(text)
