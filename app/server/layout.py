@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import anyio
-
 from app.server.cache import ResponseCache
+from app.server.large_json import in_turn
 from app.server.pool import ProcessPool, Role
 
 log = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ async def _off_loop_if_large(size: int, work: Callable[[], T]) -> T:
     a huge drawing does not hold up the event loop; at once when few (the hop would cost
     more)."""
     if size > LARGE_BYTES:
-        return await anyio.to_thread.run_sync(work)
+        return await in_turn(work)
     return work()
 
 

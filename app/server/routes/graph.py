@@ -4,7 +4,6 @@ import json
 from dataclasses import dataclass
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response
 from fastapi.openapi.models import Example
 
@@ -274,7 +273,7 @@ async def graph_view(
     body = shapes.drawing(request.shape, request.view)
     if body is None:
         drawn = await draw(shape, layout, settings.render_timeout_s, request.view)
-        body = await anyio.to_thread.run_sync(_drawing_body, drawn)
+        body = await in_turn(lambda: _drawing_body(drawn))
         shapes.keep_drawing(request.shape, request.view, body)
     return Response(body, media_type="application/json")
 
@@ -309,7 +308,7 @@ async def draw(
         return build_dot(shape, viewed), viewed.shown_in
 
     if len(shape.nodes) > INLINE_ANSWER_NODES:
-        dot, shown_in = await anyio.to_thread.run_sync(dot_source)
+        dot, shown_in = await in_turn(dot_source)
         lay_out = None
     else:
         dot, shown_in = dot_source()
