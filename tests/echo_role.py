@@ -6,8 +6,11 @@ server does while a zygote starts, cheaply. As with `tests/security/wall_probe.p
 request can reach it: the server's pools are built with the evaluation and layout roles only.
 """
 
+import ctypes
 import time
 from collections.abc import Callable
+
+CRASH = b"crash"  # a job that ends its process as a fault in native code would
 
 
 def prepare_echo(delay_s: str) -> "Echo":
@@ -20,4 +23,6 @@ class Echo:
         pass
 
     def run(self, job: bytes, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
+        if job == CRASH:
+            ctypes.string_at(0)  # a read of address 0: SIGSEGV
         return job

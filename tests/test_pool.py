@@ -18,6 +18,7 @@ from app.server import pool as pool_module
 from app.server.layout import LayoutService
 from app.server.pool import ProcessPool, Role
 from app.server.workers import EvaluationPool
+from tests.echo_role import CRASH
 from tests.loops import on_a_loop
 
 T = TypeVar("T")
@@ -269,3 +270,33 @@ def test_a_job_computes_on_one_thread() -> None:
         (waiting,) = pool.waiting_answered.values()  # it waits for its extras to be asked
         assert waiting.process is not None
         assert len(os.listdir(f"/proc/{waiting.process.pid}/task")) == 2
+
+
+def test_a_job_process_that_crashes_is_reported_to_the_log(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A job process killed by its own fault (a segfault in a native kernel, a division the
+    processor refuses) is named in the server's log by its pid, by the zygote that reaps it;
+    the server sees only a pipe that closed."""
+    pool = echo_pool(1)
+    pool.start()  # the zygote's standard error is this test's, as a server's is its log's
+    try:
+        pool.wait_ready(30)
+
+        async def crash() -> tuple[int, bytes | None]:
+            process = await pool.take_async(5)
+            assert process is not None
+            assert await process.send_async(CRASH, 5)
+            answer = await process.receive_async(5)
+            pool.release(process)
+            return process.pid, answer
+
+        pid, answer = on_a_loop(crash())
+        assert answer is None
+        deadline, said = time.monotonic() + 5, ""
+        while f"job process {pid} crashed (SIGSEGV)" not in said:
+            assert time.monotonic() < deadline, f"the crash was not reported: {said!r}"
+            time.sleep(0.05)
+            said += capfd.readouterr().err
+    finally:
+        pool.stop()

@@ -128,7 +128,7 @@ def zygote_main(control: Connection, role: Role) -> None:
     _collapse_into_huge_pages()
     # Reaped as soon as they exit (the handler runs between the loop's calls), so no
     # finished job lingers as a zombie.
-    signal.signal(signal.SIGCHLD, lambda *_: _reap())
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(role.name))
     control.send_bytes(READY + json.dumps(layers).encode())
     server = socket.socket(fileno=os.dup(control.fileno()))
     while True:
@@ -158,13 +158,37 @@ def zygote_main(control: Connection, role: Role) -> None:
             os.close(pidfd)
 
 
-def _reap() -> None:
+# Signals a process gets from its own fault: a native kernel's bad read or write, a division
+# the processor refuses, an abort. (The server's kills on a job's time limit are SIGKILL.)
+CRASHES = frozenset(
+    {
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGFPE,
+        signal.SIGILL,
+        signal.SIGABRT,
+        signal.SIGSYS,
+        signal.SIGTRAP,
+    }
+)
+
+
+def _reap(role: str) -> None:
     """Wait for every job process that has exited: their CPU time is then counted as the
     zygote's children's (what the benchmark reads). The server kills through pidfds, which
-    never reach another process that reuses the pid."""
+    never reach another process that reuses the pid. One that crashed is reported to the
+    server's log (the zygote's standard error is the server's), by the pid the server logs
+    with the job it gave it: a program that reached a fault in native code is what the
+    walls are for, and an operator should hear of it."""
     with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) in CRASHES:
+                name = signal.Signals(os.WTERMSIG(status)).name
+                with contextlib.suppress(OSError):
+                    os.write(2, f"agx: {role} job process {pid} crashed ({name})\n".encode())
 
 
 MADV_HUGEPAGE = 14

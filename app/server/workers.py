@@ -273,14 +273,18 @@ class EvaluationPool:
         return WorkerReply.model_validate_json(answer)
 
     def _stopped(self, process: JobProcess, deadline: float) -> ProgramError:
-        """Why a process gave no answer: out of time, or killed by a limit (or dead)."""
+        """Why a process gave no answer: out of time, or ended by a limit or a crash (its
+        zygote reports a crash to the log by this pid)."""
         timed_out = time.monotonic() >= deadline
         process.ended = "timeout" if timed_out else "killed"
+        if not timed_out:
+            log.warning("job process %d ended without its answer", process.pid)
         return ProgramError(
             "Limit reached",
             f"the program ran longer than {self.settings.job_timeout_s:g} s and was stopped"
             if timed_out
-            else "the program was stopped: it used more memory or CPU than allowed",
+            else "the program was stopped: it used more memory or CPU than allowed, or one of "
+            "PyTorch's calls crashed on its arguments",
             slug="limit",
         )
 

@@ -3109,6 +3109,80 @@ INSIDE = (
         "a solution of",
     ),
 )
+# The smallest integer divided by -1: the processor's division traps (SIGFPE) in the kernels
+# that divide integers themselves; each is refused before it runs.
+TRAPS = (
+    Hostile(
+        "div_trunc_smallest_by_minus_one",
+        IMPORT_TORCH + "b = torch.div(torch.tensor([-2**63]), -1, rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "div_trunc_number_by_tensor",
+        IMPORT_TORCH + "b = torch.div(-2**63, torch.tensor(-1), rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "div_trunc_int32_in_place",
+        IMPORT_TORCH + "a = torch.tensor([-2**31], dtype=torch.int32)\n"
+        "a.div_(-1, rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "divide_trunc_elementwise",
+        IMPORT_TORCH + "b = torch.tensor([5, -2**63]).divide(torch.tensor([-1, 2]), "
+        "rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "avg_pool2d_divisor_minus_one",
+        NN + "b = F.avg_pool2d(torch.tensor([[[[-2**63]]]]), 1, divisor_override=-1)",
+        "not-allowed",
+        "divisor_override=-1",
+    ),
+    Hostile(
+        "avg_pool2d_divisor_minus_one_positional",
+        NN + "b = F.avg_pool2d(torch.tensor([[[[-2**63]]]]), 1, 1, 0, False, True, -1)",
+        "not-allowed",
+        "divisor_override=-1",
+    ),
+    Hostile(
+        "avg_pool2d_module_divisor_minus_one",
+        NN + "b = nn.AvgPool2d(1, divisor_override=-1)(torch.tensor([[[[-2**63]]]]))",
+        "not-allowed",
+        "divisor_override=-1",
+    ),
+)
+# Dtypes no argument names: made by type promotion, never held by the program.
+PROMOTED = (
+    Hostile(
+        "complex32_by_promotion",
+        IMPORT_TORCH + "x = torch.ones(3, dtype=torch.half) * 1j",
+        "not-allowed",
+        "torch.complex32",
+    ),
+    Hostile(
+        "complex32_by_function",
+        IMPORT_TORCH + "x = torch.mul(torch.ones(3, dtype=torch.half), 1j)",
+        "not-allowed",
+        "torch.complex32",
+    ),
+)
 CORPUS = (
-    CORPUS + CLASSES + BATCHED + REMEMBERED + DEVICES + NORMAL + REPEATED + DATA + ADDED + INSIDE
+    CORPUS
+    + CLASSES
+    + BATCHED
+    + REMEMBERED
+    + DEVICES
+    + NORMAL
+    + REPEATED
+    + DATA
+    + ADDED
+    + INSIDE
+    + TRAPS
+    + PROMOTED
 )

@@ -241,6 +241,92 @@ KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = 
 }
 
 
+def _integral_overflow(dtype: torch.dtype, dividend: Any, divisor: Any) -> bool:
+    """Whether integer division of `dividend` by `divisor` in `dtype` meets the one quotient
+    that does not fit: the smallest integer divided by -1 (any element of each)."""
+    if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+        return False
+    smallest = torch.iinfo(dtype).min
+    if smallest == 0:
+        return False
+    return _holds(dividend, smallest) and _holds(divisor, -1)
+
+
+def _holds(value: Any, wanted: int) -> bool:
+    if isinstance(value, torch.Tensor):
+        return not value.is_meta and bool((value == wanted).any())
+    return isinstance(value, int) and value == wanted
+
+
+def _truncated_division(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """torch.div and its aliases with rounding_mode="trunc": the kernel divides integers with
+    the processor's own division, which stops the process for the smallest integer over -1."""
+    if kwargs.get("rounding_mode") != "trunc":
+        return False
+    dividend, divisor = _first(args, kwargs, 0, "input"), _first(args, kwargs, 1, "other")
+    try:
+        dtype = torch.result_type(dividend, divisor)
+    except (TypeError, RuntimeError):
+        return False  # the call raises what torch raises
+    return _integral_overflow(dtype, dividend, divisor)
+
+
+def _pooled_division(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """avg_pool2d/3d of integers with divisor_override=-1: a window's sum (which may wrap
+    round to the smallest integer) is divided by -1."""
+    return _pooled_overflow(
+        _first(args, kwargs, 0, "input"), _first(args, kwargs, 6, "divisor_override")
+    )
+
+
+def _pooled_overflow(tensor: Any, divisor: Any) -> bool:
+    return (
+        isinstance(tensor, torch.Tensor)
+        and not tensor.is_floating_point()
+        and not tensor.is_complex()
+        and isinstance(divisor, int)
+        and divisor == -1
+    )
+
+
+# Calls whose native kernel would stop the process with a processor trap (SIGFPE) on these
+# values, where it should raise: refused before they run, for the function and the tensor
+# method alike.
+TRAP = (
+    "{qualname}: dividing the smallest integer of its type by -1 overflows, and PyTorch's "
+    "kernel would crash instead of raising an error. Divide floating-point tensors, or use "
+    "rounding_mode='floor'"
+)
+POOL_TRAP = (
+    "{qualname}: divisor_override=-1 on integers can divide the smallest integer by -1, which "
+    "crashes PyTorch's kernel. Pool floating-point tensors"
+)
+TRAPS: dict[Any, tuple[Callable[[tuple[Any, ...], dict[str, Any]], bool], str]] = {
+    **{
+        function: (_truncated_division, TRAP)
+        for function in (
+            torch.div,
+            torch.divide,
+            torch.Tensor.div,
+            torch.Tensor.div_,
+            torch.Tensor.divide,
+            torch.Tensor.divide_,
+        )
+    },
+    F.avg_pool2d: (_pooled_division, POOL_TRAP),
+    F.avg_pool3d: (_pooled_division, POOL_TRAP),
+}
+
+
+def check_traps(
+    function: Any, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """Refuse a call that TRAPS says its kernel would crash on, before it runs."""
+    trap = TRAPS.get(function)
+    if trap is not None and trap[0](args, kwargs):
+        raise refused(trap[1].format(qualname=qualname))
+
+
 # Functions that write into tensors they are given (running statistics): those must be dense.
 WRITTEN_ARGUMENTS: dict[Any, tuple[tuple[int, str], ...]] = {
     F.batch_norm: ((1, "running_mean"), (2, "running_var")),
@@ -391,6 +477,7 @@ class Guard:
         self.check_pieces(function.qualname, args, kwargs)
         target = function.target
         self.check_inside(target, function.qualname, args, kwargs)
+        check_traps(target, function.qualname, args, kwargs)
         sized = True
         if isinstance(target, type) and issubclass(target, nn.Module):
             self._check_module_size(function.qualname, target, args, kwargs)
@@ -437,12 +524,12 @@ class Guard:
             ):
                 check_dense(receiver, "a tensor that requires grad")
             self.check_pieces(qualname, (receiver, *args), kwargs)
-            self.check_inside(
-                getattr(torch.Tensor, name, None), qualname, (receiver, *args), kwargs
-            )
+            unbound = getattr(torch.Tensor, name, None)
+            self.check_inside(unbound, qualname, (receiver, *args), kwargs)
+            check_traps(unbound, qualname, (receiver, *args), kwargs)
             if dry_run:
-                unbound = getattr(torch.Tensor, name)
-                sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
+                method = getattr(torch.Tensor, name)
+                sized = self.dry_run(qualname, method, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             return self.run_module(receiver, receiver.forward, args, kwargs)
@@ -685,6 +772,11 @@ class Guard:
         name = type(module).__name__
         numel, what = module_hidden_size(module, args, kwargs)  # a loss's, before any dry run
         self.check_hidden(numel, name, what)
+        divisor = getattr(module, "divisor_override", None)
+        if isinstance(module, nn.AvgPool2d | nn.AvgPool3d) and _pooled_overflow(
+            _first(args, kwargs, 0, "input"), divisor
+        ):
+            raise refused(POOL_TRAP.format(qualname=name))
         if any(isinstance(sub, UserModule) for sub in module.modules()):
             # A Sequential of the program's own modules: their forward runs in the interpreter,
             # which hands every call inside to this guard, sized one by one. A dry run of the
@@ -792,6 +884,11 @@ class Guard:
             value = list(_bounded(value, self.budget))
         if isinstance(value, torch.Generator) and not _own_generator(value):
             return None  # torch.manual_seed returns the shared generator: a program never holds it
+        if isinstance(value, torch.Tensor) and value.dtype not in ALLOWED_DTYPES:
+            # A dtype named in no argument: by type promotion (half times a complex number is
+            # complex32) or a dtype read from another tensor. The program never holds it, so
+            # no further kernel of that dtype runs.
+            raise refused(f"{qualname} made a tensor of {value.dtype}, which is not available here")
         if not _is_safe_value(value, self.budget):
             raise ProgramError(
                 "Unsupported value",
@@ -1203,7 +1300,11 @@ def _is_safe_value(value: Any, budget: Budget) -> bool:
                 # torch.tensor(range(10**12)) or math.fsum(range(10**12)) walk every number.
                 budget.sequence(range_length(item), "a range")
             case Passing.TENSOR:
-                if item.device.type != "cpu" or item.layout != torch.strided:
+                if (
+                    item.device.type != "cpu"
+                    or item.layout != torch.strided
+                    or item.dtype not in ALLOWED_DTYPES
+                ):
                     return False
             case Passing.SEQUENCE:
                 stack.extend((child, depth + 1) for child in item)
