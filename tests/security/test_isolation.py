@@ -189,3 +189,29 @@ def test_warnings_do_not_say_where_objects_are_in_memory() -> None:
         "hook <function f> on storage 0x…",
         "made from 0x10 and 0xff",
     ]
+
+
+def test_caught_errors_do_not_say_where_objects_are_in_memory() -> None:
+    """A caught error's `args` are strings the program can read and parse: written without
+    the address Python puts in an object's text, as its message is."""
+    code = (
+        "import torch\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "y = (x * 2).sum()\n"
+        "for key in (y.grad_fn, torch.Generator()):\n"
+        "    try:\n"
+        "        {}[key]\n"
+        "    except KeyError as e:\n"
+        "        print(e.args[0])\n"
+        "    try:\n"
+        "        [1].index(key)\n"
+        "    except ValueError as e:\n"
+        "        print(e.args[0])\n"
+    )
+    stdout = evaluate(GraphRequest(code=code), Limits()).stdout
+    assert stdout.splitlines() == [
+        "<SumBackward0 object>",
+        "<SumBackward0 object> is not in list",
+        "<torch._C.Generator object>",
+        "<torch._C.Generator object> is not in list",
+    ]

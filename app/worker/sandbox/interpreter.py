@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from app.contract.errors import ProgramError, refused, too_big
 from app.contract.settings import Limits
+from app.contract.text import without_addresses
 from app.worker.sandbox.allowlist import (
     CLASSES,
     LAMBDA_SCHEDULERS,
@@ -2098,8 +2099,9 @@ def _is_int(value: Any) -> bool:
 
 
 def _program_error(error: Exception) -> ProgramError:
-    """An exception raised while running user code, as a learner would read it."""
-    message = str(error).strip().splitlines()
+    """An exception raised while running user code, as a learner would read it (and as the
+    program reads it, caught): without the addresses Python writes in an object's text."""
+    message = without_addresses(str(error)).strip().splitlines()
     detail = message[0] if message else type(error).__name__
     if len(message) > 1:
         detail = " ".join(line.strip() for line in message[:6])
