@@ -3172,6 +3172,28 @@ PROMOTED = (
         "torch.complex32",
     ),
 )
+# A pooling window larger than the whole input: the meta kernel refuses the sizes, but the
+# CPU kernel's size arithmetic overflows into a loop over the window (minutes).
+HUGE_WINDOWS = (
+    Hostile(
+        "max_pool1d_window_of_2_62",
+        NN + "x = torch.randn(1, 2, 3)\ny = F.max_pool1d(x, 2**62)",
+        "limit",
+        "multiply-adds or comparisons",
+    ),
+    Hostile(
+        "max_pool1d_module_window_of_2_40",
+        NN + "x = torch.randn(1, 2, 3)\ny = nn.MaxPool1d(2**40)(x)",
+        "limit",
+        "multiply-adds or comparisons",
+    ),
+    Hostile(
+        "max_pool_in_sequential_window_of_2_40",
+        NN + "x = torch.randn(1, 2, 3)\ny = nn.Sequential(nn.ReLU(), nn.MaxPool1d(2**40))(x)",
+        "limit",
+        "multiply-adds or comparisons",
+    ),
+)
 CORPUS = (
     CORPUS
     + CLASSES
@@ -3185,4 +3207,5 @@ CORPUS = (
     + INSIDE
     + TRAPS
     + PROMOTED
+    + HUGE_WINDOWS
 )

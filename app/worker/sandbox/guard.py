@@ -170,9 +170,18 @@ def _solution(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
 
 def _pool_work(dims: int) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], int]:
     def work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-        return _numel_of(output) * _count(_first(args, kwargs, 1, "kernel_size"), dims)
+        kernel = _count(_first(args, kwargs, 1, "kernel_size"), dims)
+        return _pooled(output, _first(args, kwargs, 0, "input")) * kernel
 
     return work
+
+
+def _pooled(output: Any, inputs: Any) -> int:
+    """Windows a pooling call computes: its output's elements, or, when meta tensors could
+    not size the call, its input's (as many as a stride of 1 makes). A kernel far larger than
+    the input is refused by the meta kernel but overflows the CPU kernel's size arithmetic
+    into a long loop (max_pool1d with a kernel of 2**40 ran for minutes)."""
+    return _numel_of(output) if output is not None else _numel_of(inputs)
 
 
 def _matrix_work(output: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
@@ -344,7 +353,7 @@ def module_work(
         return _numel_of(output) * int(sub.weight[0].numel())
     if isinstance(module, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd):
         dims = 1 if type(module).__name__.endswith("1d") else 2
-        return _numel_of(output) * _count(sub.kernel_size, dims)
+        return _pooled(output, inputs) * _count(sub.kernel_size, dims)
     return 0
 
 
@@ -844,7 +853,20 @@ class Guard:
             numel, what = module_hidden_size(sub, inputs, keywords)
             self.check_hidden(numel, type(sub).__name__, what)
 
+        def before(sub: nn.Module, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> None:
+            # A pooling window larger than the whole input: its meta kernel refuses the sizes
+            # (so the hook above never runs), but the CPU kernel's size arithmetic may
+            # overflow into a loop over the window. Charged from the input, before it runs.
+            dims = 1 if type(sub).__name__.endswith("1d") else 2
+            if _count(getattr(sub, "kernel_size", 1), dims) > _numel_of(inputs):
+                check_work(module_work(sub, inputs, keywords, None), type(sub).__name__)
+
         handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
+        handles += [
+            sub.register_forward_pre_hook(before, with_kwargs=True)
+            for sub in module.modules()
+            if isinstance(sub, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd)
+        ]
         meta_state = {n: _to_meta(t) for n, t in state.items()}
         meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))
         self.dry_running += 1
