@@ -218,7 +218,8 @@ def test_a_burst_of_views_of_a_large_graph_leaves_the_server_responsive(
     def view(turn: int) -> int:
         asked = {"collapsed": groups[turn::BURST], "rolled": []}
         response = client.post("/api/graph/view", json={"shape": body["shape"], "view": asked})
-        return response.status_code
+        status: int = response.status_code
+        return status
 
     watched = _watch(client)
     latencies = next(watched)
