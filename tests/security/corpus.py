@@ -3194,6 +3194,26 @@ HUGE_WINDOWS = (
         "multiply-adds or comparisons",
     ),
 )
+# Lists and tuples that hold one value twice at every level: 40 levels make 2**40 paths
+# that C would walk comparing or hashing them, from a program of five lines.
+SHARED_LEVELS = "a = [1]\nb = [1]\nfor i in range(40):\n    a = [a, a]\n    b = [b, b]\n"
+SHARED_TUPLES = "a = (1,)\nfor i in range(40):\n    a = (a, a)\n"
+WALKS = (
+    Hostile("compare_shared_levels", SHARED_LEVELS + "print(a == b)", "limit", "comparing"),
+    Hostile("order_shared_levels", SHARED_LEVELS + "print(a < b)", "limit", "comparing"),
+    Hostile("max_shared_levels", SHARED_LEVELS + "print(max(a, b))", "limit", "comparing"),
+    Hostile("in_list_shared_levels", SHARED_LEVELS + "print(a in [b])", "limit", "searching"),
+    Hostile("index_shared_levels", SHARED_LEVELS + "print([b].index(a))", "limit", "searching"),
+    Hostile("sort_shared_levels", SHARED_LEVELS + "c = sorted([a, b])", "limit", "sorting"),
+    Hostile("dict_key_shared_tuples", SHARED_TUPLES + "d = {a: 1}", "limit", "hashing"),
+    Hostile("set_item_shared_tuples", SHARED_TUPLES + "s = {a}", "limit", "hashing"),
+    Hostile(
+        "compare_lists_holding_themselves",
+        "a = []\na.append(a)\nb = []\nb.append(b)\nprint(a == b)",
+        "limit",
+        "deeply",
+    ),
+)
 CORPUS = (
     CORPUS
     + CLASSES
@@ -3208,4 +3228,5 @@ CORPUS = (
     + TRAPS
     + PROMOTED
     + HUGE_WINDOWS
+    + WALKS
 )

@@ -451,6 +451,17 @@ class Budget:
                 "characters and list items in all"
             )
 
+    def walk(self, count: int, what: str) -> None:
+        """Items that C code walks through nested values at once (comparing, hashing or
+        sorting them): a value's size bounds its making, but not a walk of every path
+        through it, which may be exponentially longer."""
+        if count > self.limits.max_total_items:
+            raise too_big(
+                f"{what} would walk through more than {self.limits.max_total_items:,} items "
+                "of lists, tuples and dicts (a list held twice is walked twice); keep data "
+                "flat"
+            )
+
     def nesting(self, depth: int, what: str) -> None:
         if depth > self.limits.max_nesting:
             raise too_big(

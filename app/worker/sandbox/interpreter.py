@@ -140,6 +140,8 @@ COMPARE: dict[type[ast.cmpop], tuple[str, Callable[[Any, Any], Any]]] = {
     ast.In: ("in", lambda a, b: a in b),
     ast.NotIn: ("not in", lambda a, b: a not in b),
 }
+# Comparisons that C makes item by item when both sides are containers.
+ORDERED_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 SYMBOLS: dict[str, Callable[..., Any]] = {
     **{symbol: fn for symbol, fn in BINARY.values()},
     **{symbol: fn for symbol, fn in COMPARE.values()},
@@ -957,6 +959,10 @@ class Interpreter(ObjectProtocol):
             self.budget.create(len(left) + len(right))
         elif symbol in {"in", "not in"} and kind_of(right).keyed:
             self.python.key(left)
+        elif symbol in {"in", "not in"}:
+            self.python.searched(left, right)
+        elif symbol in ORDERED_COMPARISONS:
+            self.python.compared(left, right)
 
     def truth(self, value: Any) -> bool:
         # A program's object answers by its __bool__, else __len__ (see UserObject).
@@ -1412,8 +1418,10 @@ class Interpreter(ObjectProtocol):
     def builtin_sorted(self, iterable: Any, key: Any = None, reverse: bool = False) -> list[Any]:
         items = self.python.items(iterable)
         if key is None:
+            self.python.sorting(items)
             return sorted(items, reverse=reverse)
         keys = [self.call(key, (item,), {}) for item in items]
+        self.python.sorting(keys)
         order = sorted(range(len(items)), key=keys.__getitem__, reverse=reverse)
         return [items[index] for index in order]
 

@@ -70,6 +70,48 @@ def formatted(value: Any, spec: str, limit: int) -> str:
     return text if isinstance(value, str) else without_addresses(text)
 
 
+NESTING = (list, tuple, set, frozenset, dict)
+# Methods of lists and tuples that compare their argument with each item, in C. (`sort` is
+# the interpreter's `sorted`.)
+SEARCHING_METHODS = frozenset({"index", "count", "remove"})
+
+
+def nested_size(value: Any, limit: int) -> tuple[int, int]:
+    """The items C code meets walking `value` (comparing or hashing it: each list, tuple,
+    set or dict and each thing in one, through every path, so that a list held twice counts
+    twice), and how deep it nests. Each distinct container is looked at once, so a value
+    built as `a = [a, a]` forty times is measured at once, though walking it would take
+    2**40 steps; sizes stop growing past `limit`. A container that holds itself nests
+    without end (C would recurse until it failed): RecursionError, as the interpreter's
+    own recursion limit raises."""
+    sizes: dict[int, tuple[int, int]] = {}
+    opened: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, expanded = stack.pop()
+        if not isinstance(item, NESTING):
+            continue
+        ident = id(item)
+        if not expanded and ident in sizes:
+            continue
+        children = [*item, *item.values()] if isinstance(item, dict) else list(item)
+        if not any(issubclass(kind, NESTING) for kind in set(map(type, children))):
+            sizes[ident] = (min(1 + len(children), limit + 1), 1)  # flat: measured in C
+            continue
+        if expanded:
+            measured = [sizes.get(id(child), (1, 0)) for child in children]
+            size = 1 + sum(child[0] for child in measured)
+            depth = 1 + max((child[1] for child in measured), default=0)
+            sizes[ident] = (min(size, limit + 1), depth)
+            continue
+        if ident in opened:
+            raise RecursionError("a list, tuple or dict holds itself")
+        opened.add(ident)
+        stack.append((item, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes.get(id(value), (1, 0))
+
+
 def is_container(value: Any) -> bool:
     """A plain list, tuple, set or dict (not torch.Size or a named tuple: those print as such)."""
     return kind_of(value).brackets is not None
@@ -174,12 +216,34 @@ class PythonValues:
         recurses in C without a depth check: a tuple nested a few hundred thousand levels
         deep (built one level per loop turn) would overflow the stack and kill the worker."""
         if kind_of(value).hashed_items:
-            stack = [(value, 1)]
-            while stack:
-                item, depth = stack.pop()
-                self.budget.nesting(depth, "a dict key or set item")
-                stack.extend((child, depth + 1) for child in item if kind_of(child).hashed_items)
+            size, depth = nested_size(value, self.budget.limits.max_total_items)
+            self.budget.nesting(depth, "a dict key or set item")
+            self.budget.walk(size, "hashing a dict key or set item")
         return value
+
+    # C compares two containers item by item, in step, as deep as both go: never further
+    # than every path through one of them (`nested_size`), measured before it starts. A
+    # number compared with anything, or a container with a number, is one step.
+
+    def compared(self, value: Any, other: Any) -> None:
+        """`value == other`, `<` and the rest."""
+        if isinstance(value, NESTING) and isinstance(other, NESTING):
+            self.budget.walk(self._paths(value), "comparing nested values")
+
+    def searched(self, value: Any, items: Any) -> None:
+        """`value in items`, `items.index(value)`, `.count`, `.remove`: `value` compared with
+        each item of a list or tuple."""
+        if isinstance(value, NESTING) and isinstance(items, list | tuple):
+            self.budget.walk(self._paths(value) * len(items), "searching nested values")
+
+    def sorting(self, items: list[Any]) -> None:
+        """`sorted(items)`, `items.sort()`: about log2(n) comparisons of each item."""
+        rounds = max(1, len(items).bit_length())
+        self.budget.walk(self._paths(items) * rounds, "sorting nested values")
+
+    def _paths(self, value: Any) -> int:
+        size, _ = nested_size(value, self.budget.limits.max_total_items)
+        return size
 
     # Iteration -------------------------------------------------------------------------
 
@@ -310,6 +374,8 @@ class PythonValues:
         if "key" in kwargs:
             raise refused(f"{type(receiver).__name__}.{name}: 'key=' is not supported")
         self._check_growth(receiver, name, args)
+        if isinstance(receiver, list | tuple) and name in SEARCHING_METHODS and args:
+            self.searched(args[0], receiver)
         if isinstance(receiver, dict) and args:
             if name == "update" and not isinstance(args[0], dict):
                 args = (list(map(self.key, self.items(args[0]))), *args[1:])
