@@ -3,6 +3,7 @@ Retry-After, and X-Forwarded-For believed from configured proxies only."""
 
 import ipaddress
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,3 +111,34 @@ def test_behind_an_untrusted_proxy_every_client_shares_its_address(
     client's own address, sending no header) is one client."""
     statuses = [ops_client.get("/api/graph/extras/x").status_code for _ in range(10)]
     assert 429 in statuses
+
+
+# Runs until the job's time limit (2 s here) ends it: what a client holding workers sends.
+UNTIL_THE_LIMIT = "import torch\nA = torch.randn(1000000)\nwhile True:\n    s = A.sum()"
+
+
+def test_a_client_may_have_only_so_many_programs_running(ops_client: TestClient) -> None:
+    """Each program may run to the time limit: one client's third at once is refused at
+    once, not queued for a worker, and another client is not refused."""
+    running = OPS_SETTINGS.rate_limit_running
+    holder = {"X-Forwarded-For": "203.0.113.60"}
+
+    def post(headers: dict[str, str]) -> int:
+        response = ops_client.post("/api/graph", json={"code": UNTIL_THE_LIMIT}, headers=headers)
+        status: int = response.status_code
+        return status
+
+    with ThreadPoolExecutor(running) as pool:
+        held = [pool.submit(post, holder) for _ in range(running)]
+        time.sleep(0.5)  # both are in: one runs, one waits for the only worker
+        refused = ops_client.post("/api/graph", json={"code": "x = 1"}, headers=holder)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+        assert "programs running already" in refused.json()["detail"]
+        other = ops_client.post(
+            "/api/graph", json={"code": "x = 1"}, headers={"X-Forwarded-For": "203.0.113.61"}
+        )
+        assert other.status_code != 429
+        assert [future.result() for future in held] == [422] * running  # the time limit
+    # once its programs have ended, the client runs another
+    assert post(holder) == 422

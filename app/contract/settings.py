@@ -206,6 +206,13 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         30, ge=1, le=100_000, description="API requests a client may make at once after a pause."
     )
+    rate_limit_running: int = Field(
+        2,
+        ge=0,
+        le=100_000,
+        description="Programs a client may have running at once (POST /api/graph): a client "
+        "cannot hold every worker with programs that run to the time limit; 0 turns it off.",
+    )
     rate_limit_clients: int = Field(
         100_000,
         ge=1,

@@ -1,7 +1,11 @@
-"""Per-client rate limits on the API: a token bucket for each client address.
+"""Per-client rate limits on the API: a token bucket for each client address, and a count
+of its programs running.
 
 Each client may make `rate_limit_burst` requests at once, then `rate_limit_per_s` a second;
 beyond that it gets 429 with a Retry-After saying when its next request will be accepted.
+It may have `rate_limit_running` programs running at once (each may take its job's whole
+time limit: a few clients at a modest rate could otherwise hold every worker, and everyone
+else would wait or be turned away); another is 429 until one ends.
 Only paths under /api/ count: the page's own files are cheap, and a page load fetches many.
 Buckets are kept for the `rate_limit_clients` most recent clients; one forgotten is full
 again, which is what a client that waited long enough would have.
@@ -20,6 +24,7 @@ from app.server.peers import ClientResolver, host_key, in_networks
 from app.server.problems import problem_response
 
 LIMITED_PREFIX = "/api/"
+RUNNING_PATH = "/api/graph"  # each POST runs a program
 
 
 class TokenBuckets:
@@ -57,6 +62,9 @@ class RateLimitMiddleware:
         )
         self.resolver = ClientResolver(settings.trusted_proxies)
         self.exempt = settings.rate_limit_exempt
+        self.most_running = settings.rate_limit_running
+        # Programs running per client key; a key is dropped when its count is back to 0.
+        self.running: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIX):
@@ -68,7 +76,8 @@ class RateLimitMiddleware:
         if self.exempt and in_networks(client, self.exempt):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(host_key(client))
+        key = host_key(client)
+        wait = self.buckets.take(key) if self.buckets.rate > 0 else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             response = problem_response(
@@ -84,11 +93,38 @@ class RateLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        runs = scope["path"] == RUNNING_PATH and scope["method"] == "POST" and self.most_running
+        if not runs:
+            await self.app(scope, receive, send)
+            return
+        if self.running.get(key, 0) >= self.most_running:
+            response = problem_response(
+                Problem(
+                    type="/problems/rate-limited",
+                    title="Too many requests",
+                    status=429,
+                    detail=f"This address has {self.most_running} programs running already, "
+                    "the most this server runs for one client at once; send this one when "
+                    "an answer comes.",
+                ),
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            return
+        self.running[key] = self.running.get(key, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = self.running[key] - 1
+            if left:
+                self.running[key] = left
+            else:
+                del self.running[key]
 
 
 def install_rate_limit(app: FastAPI, settings: Settings) -> None:
-    """Add the limit, unless `rate_limit_per_s` is 0; call before the other middleware, so
-    that refusals pass through the security headers and the access log."""
-    if settings.rate_limit_per_s > 0:
+    """Add the limits, unless both `rate_limit_per_s` and `rate_limit_running` are 0; call
+    before the other middleware, so that refusals pass through the security headers and the
+    access log."""
+    if settings.rate_limit_per_s > 0 or settings.rate_limit_running > 0:
         app.add_middleware(RateLimitMiddleware, settings=settings)
