@@ -186,8 +186,6 @@ class PythonValues:
             "range": self.builtin_range,
             "len": len,
             "abs": self.builtin_abs,
-            "min": self.builtin_min,
-            "max": self.builtin_max,
             "sum": self.builtin_sum,
             "round": self.builtin_round,
             "float": float,
@@ -201,7 +199,6 @@ class PythonValues:
             "dict": self.builtin_dict,
             "enumerate": self.builtin_enumerate,
             "zip": self.builtin_zip,
-            "sorted": self.builtin_sorted,
             "reversed": self.builtin_reversed,
             "any": self.builtin_any,
             "all": self.builtin_all,
@@ -332,9 +329,6 @@ class PythonValues:
     def builtin_zip(self, *values: Any) -> list[tuple[Any, ...]]:
         return list(zip(*(self.items(v) for v in values), strict=False))
 
-    def builtin_sorted(self, value: Any, reverse: bool = False) -> list[Any]:
-        return sorted(self.items(value), reverse=reverse)
-
     def builtin_reversed(self, value: Any) -> list[Any]:
         return self.items(value)[::-1]
 
@@ -349,22 +343,6 @@ class PythonValues:
         for item in self.items(value):
             total = self.binop("+", total, item)
         return total
-
-    def builtin_min(self, *values: Any) -> Any:
-        return self._extreme(values, "<")
-
-    def builtin_max(self, *values: Any) -> Any:
-        return self._extreme(values, ">")
-
-    def _extreme(self, values: tuple[Any, ...], symbol: str) -> Any:
-        items = self.items(values[0]) if len(values) == 1 else list(values)
-        if not items:
-            raise ProgramError("ValueError", "min()/max() of an empty sequence")
-        best = items[0]
-        for item in items[1:]:
-            if self.truth(self.binop(symbol, item, best)):
-                best = item
-        return best
 
     # Methods of Python values ----------------------------------------------------------
 
