@@ -135,6 +135,10 @@ def test_a_client_may_have_only_so_many_programs_running(ops_client: TestClient)
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "1"
         assert "programs running already" in refused.json()["detail"]
+        # the drawing alone, and a fetch of extras (which may run the program again), too
+        drawing = ops_client.post("/api/graph.svg", json={"code": "x = 1"}, headers=holder)
+        assert drawing.status_code == 429
+        assert ops_client.get("/api/graph/extras/x", headers=holder).status_code == 429
         other = ops_client.post(
             "/api/graph", json={"code": "x = 1"}, headers={"X-Forwarded-For": "203.0.113.61"}
         )

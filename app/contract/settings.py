@@ -210,8 +210,9 @@ class Settings(BaseSettings):
         2,
         ge=0,
         le=100_000,
-        description="Programs a client may have running at once (POST /api/graph): a client "
-        "cannot hold every worker with programs that run to the time limit; 0 turns it off.",
+        description="Programs a client may have running at once (POST /api/graph and "
+        "/api/graph.svg, GET of extras): a client cannot hold every worker with programs that "
+        "run to the time limit; 0 turns it off.",
     )
     rate_limit_clients: int = Field(
         100_000,

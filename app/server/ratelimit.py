@@ -24,7 +24,10 @@ from app.server.peers import ClientResolver, host_key, in_networks
 from app.server.problems import problem_response
 
 LIMITED_PREFIX = "/api/"
-RUNNING_PATH = "/api/graph"  # each POST runs a program
+# Requests that may run a program: the answer, the drawing alone, and the fetch of an
+# answer's extras (which runs the program again when its process was let go of).
+RUNNING = frozenset({("POST", "/api/graph"), ("POST", "/api/graph.svg")})
+RUNNING_EXTRAS = "/api/graph/extras/"
 
 
 class TokenBuckets:
@@ -93,8 +96,7 @@ class RateLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        runs = scope["path"] == RUNNING_PATH and scope["method"] == "POST" and self.most_running
-        if not runs:
+        if not self.most_running or not _runs_a_program(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         if self.running.get(key, 0) >= self.most_running:
@@ -120,6 +122,10 @@ class RateLimitMiddleware:
                 self.running[key] = left
             else:
                 del self.running[key]
+
+
+def _runs_a_program(method: str, path: str) -> bool:
+    return (method, path) in RUNNING or (method == "GET" and path.startswith(RUNNING_EXTRAS))
 
 
 def install_rate_limit(app: FastAPI, settings: Settings) -> None:
