@@ -3205,6 +3205,12 @@ WALKS = (
     Hostile("in_list_shared_levels", SHARED_LEVELS + "print(a in [b])", "limit", "searching"),
     Hostile("index_shared_levels", SHARED_LEVELS + "print([b].index(a))", "limit", "searching"),
     Hostile("sort_shared_levels", SHARED_LEVELS + "c = sorted([a, b])", "limit", "sorting"),
+    Hostile(
+        "in_dict_values_shared_levels",
+        SHARED_LEVELS + "d = {1: a}\nprint(b in d.values())",
+        "limit",
+        "searching",
+    ),
     Hostile("dict_key_shared_tuples", SHARED_TUPLES + "d = {a: 1}", "limit", "hashing"),
     Hostile("set_item_shared_tuples", SHARED_TUPLES + "s = {a}", "limit", "hashing"),
     Hostile(

@@ -229,7 +229,9 @@ class PythonValues:
 
     def searched(self, value: Any, items: Any) -> None:
         """`value in items`, `items.index(value)`, `.count`, `.remove`: `value` compared with
-        each item of a list or tuple."""
+        each item of a list, a tuple or a dict's view (`in d.values()`)."""
+        if isinstance(items, DictView):
+            items = items.items
         if isinstance(value, NESTING) and isinstance(items, list | tuple):
             self.budget.walk(self._paths(value) * len(items), "searching nested values")
 
