@@ -3142,19 +3142,45 @@ TRAPS = (
         "avg_pool2d_divisor_minus_one",
         NN + "b = F.avg_pool2d(torch.tensor([[[[-2**63]]]]), 1, divisor_override=-1)",
         "not-allowed",
-        "divisor_override=-1",
+        "divisor_override must be",
     ),
     Hostile(
         "avg_pool2d_divisor_minus_one_positional",
         NN + "b = F.avg_pool2d(torch.tensor([[[[-2**63]]]]), 1, 1, 0, False, True, -1)",
         "not-allowed",
-        "divisor_override=-1",
+        "divisor_override must be",
+    ),
+    Hostile(
+        "div_trunc_int64_beside_int32_wraps",
+        IMPORT_TORCH + "b = torch.div(torch.tensor(2**31), torch.tensor([-1], dtype=torch.int32), "
+        "rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "div_trunc_divisor_wraps_to_minus_one",
+        IMPORT_TORCH + "a = torch.tensor([-2**31], dtype=torch.int32)\n"
+        "b = a.div(torch.tensor(2**32 - 1), rounding_mode='trunc')",
+        "not-allowed",
+        "smallest integer",
+    ),
+    Hostile(
+        "avg_pool2d_divisor_as_a_tensor",
+        NN + "b = F.avg_pool2d(torch.tensor([[[-2**63]]]), 1, divisor_override=torch.tensor(-1))",
+        "not-allowed",
+        "divisor_override must be",
+    ),
+    Hostile(
+        "avg_pool2d_module_divisor_as_a_tensor",
+        NN + "b = nn.AvgPool2d(1, divisor_override=torch.tensor(-1))(torch.tensor([[[-2**63]]]))",
+        "not-allowed",
+        "divisor_override must be",
     ),
     Hostile(
         "avg_pool2d_module_divisor_minus_one",
         NN + "b = nn.AvgPool2d(1, divisor_override=-1)(torch.tensor([[[[-2**63]]]]))",
         "not-allowed",
-        "divisor_override=-1",
+        "divisor_override must be",
     ),
 )
 # Dtypes no argument names: made by type promotion, never held by the program.
@@ -3213,6 +3239,24 @@ WALKS = (
     ),
     Hostile("dict_key_shared_tuples", SHARED_TUPLES + "d = {a: 1}", "limit", "hashing"),
     Hostile("set_item_shared_tuples", SHARED_TUPLES + "s = {a}", "limit", "hashing"),
+    Hostile(
+        "in_dict_items_shared_levels",
+        SHARED_LEVELS + "print((1, b) in {1: a}.items())",
+        "limit",
+        "searching",
+    ),
+    Hostile(
+        "text_of_shared_empty_lists",
+        "a = []\nfor i in range(6):\n    a = [a] * 100\ns = f'{a}'",
+        "limit",
+        "a string would have",
+    ),
+    Hostile(
+        "hash_of_shared_tuples_in_a_loop",
+        "t = (1,)\nfor i in range(21):\n    t = (t, t)\nfor i in range(1000):\n    h = hash(t)",
+        "limit",
+        "in all",
+    ),
     Hostile(
         "compare_lists_holding_themselves",
         "a = []\na.append(a)\nb = []\nb.append(b)\nprint(a == b)",

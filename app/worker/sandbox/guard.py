@@ -36,6 +36,9 @@ from app.worker.sandbox.tensors import (
 from app.worker.sandbox.value_sizes import estimate_pieces, estimate_size
 
 ALLOWED_DTYPES = frozenset(DTYPES.values())
+# Times `max_total_items` that all of one run's walks of nested values may take together:
+# about a second of C at most, where one walk may take a fifth of it.
+WALKS_PER_RUN = 5
 FORBIDDEN_KEYWORDS = frozenset(
     {"out", "layout", "pin_memory", "memory_format", "names", "non_blocking", "copy"}
 )
@@ -252,19 +255,26 @@ KERNEL_WORK: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any]], int]] = 
 
 def _integral_overflow(dtype: torch.dtype, dividend: Any, divisor: Any) -> bool:
     """Whether integer division of `dividend` by `divisor` in `dtype` meets the one quotient
-    that does not fit: the smallest integer divided by -1 (any element of each)."""
+    that does not fit: the smallest integer divided by -1 (any element of each), after both
+    are cast to `dtype` as the kernel casts them (2**31 beside an int32 is -2**31)."""
     if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
         return False
     smallest = torch.iinfo(dtype).min
     if smallest == 0:
         return False
-    return _holds(dividend, smallest) and _holds(divisor, -1)
+    return _holds(dividend, smallest, dtype) and _holds(divisor, -1, dtype)
 
 
-def _holds(value: Any, wanted: int) -> bool:
-    if isinstance(value, torch.Tensor):
-        return not value.is_meta and bool((value == wanted).any())
-    return isinstance(value, int) and value == wanted
+def _holds(value: Any, wanted: int, dtype: torch.dtype) -> bool:
+    if isinstance(value, int | torch.Tensor) and not isinstance(value, bool):
+        tensor = torch.as_tensor(value)
+        if tensor.is_meta:
+            return False
+        try:
+            return bool((tensor.to(dtype) == wanted).any())
+        except (RuntimeError, OverflowError):
+            return True  # a number torch cannot cast: refused rather than guessed
+    return False
 
 
 def _truncated_division(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -289,13 +299,16 @@ def _pooled_division(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
 
 
 def _pooled_overflow(tensor: Any, divisor: Any) -> bool:
-    return (
-        isinstance(tensor, torch.Tensor)
-        and not tensor.is_floating_point()
-        and not tensor.is_complex()
-        and isinstance(divisor, int)
-        and divisor == -1
-    )
+    """Integers pooled with a divisor_override that is not a positive whole number (torch
+    reads one given as a 0-d tensor as its number)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.is_floating_point() or tensor.is_complex():
+        return False
+    if divisor is None:
+        return False
+    try:
+        return operator.index(divisor) < 1
+    except TypeError:
+        return True
 
 
 # Calls whose native kernel would stop the process with a processor trap (SIGFPE) on these
@@ -307,8 +320,9 @@ TRAP = (
     "rounding_mode='floor'"
 )
 POOL_TRAP = (
-    "{qualname}: divisor_override=-1 on integers can divide the smallest integer by -1, which "
-    "crashes PyTorch's kernel. Pool floating-point tensors"
+    "{qualname}: pooling integers, divisor_override must be a positive whole number (-1 can "
+    "divide the smallest integer by -1, which crashes PyTorch's kernel). Pool floating-point "
+    "tensors"
 )
 TRAPS: dict[Any, tuple[Callable[[tuple[Any, ...], dict[str, Any]], bool], str]] = {
     **{
@@ -400,6 +414,7 @@ class Budget:
         self.steps = 0
         self.elements = 0
         self.items = 0
+        self.walked = 0
 
     def step(self, count: int = 1) -> None:
         self.steps += count
@@ -454,12 +469,20 @@ class Budget:
     def walk(self, count: int, what: str) -> None:
         """Items that C code walks through nested values at once (comparing, hashing or
         sorting them): a value's size bounds its making, but not a walk of every path
-        through it, which may be exponentially longer."""
+        through it, which may be exponentially longer. At most `max_total_items` a walk,
+        and WALKS_PER_RUN times that in all (a loop of walks each under the limit)."""
         if count > self.limits.max_total_items:
             raise too_big(
                 f"{what} would walk through more than {self.limits.max_total_items:,} items "
                 "of lists, tuples and dicts (a list held twice is walked twice); keep data "
                 "flat"
+            )
+        self.walked += count
+        if self.walked > self.limits.max_total_items * WALKS_PER_RUN:
+            raise too_big(
+                "the program's comparisons, searches, sorts and hashes of lists, tuples and "
+                f"dicts would walk through more than "
+                f"{self.limits.max_total_items * WALKS_PER_RUN:,} items in all; keep data flat"
             )
 
     def nesting(self, depth: int, what: str) -> None:

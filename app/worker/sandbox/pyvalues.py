@@ -125,22 +125,24 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
         opening, closing = kind.brackets
         mapping = kind.structure == Structure.MAPPING
         items = list(value.items()) if mapping else list(value)
-        out.append(opening)
+        # Brackets and separators use up the room too: a list of a hundred empty lists,
+        # each of them held a hundred times six levels down, has no text but its brackets.
+        _write(opening, out, room)
         for index, item in enumerate(items):
             if room[0] <= 0:
                 out.append("...")
                 break
             if index:
-                out.append(", ")
+                _write(", ", out, room)
             if mapping:
                 _write_text(item[0], out, room, True, depth + 1)
-                out.append(": ")
+                _write(": ", out, room)
                 _write_text(item[1], out, room, True, depth + 1)
             else:
                 _write_text(item, out, room, True, depth + 1)
         if isinstance(value, tuple) and len(value) == 1:
-            out.append(",")
-        out.append(closing)
+            _write(",", out, room)
+        _write(closing, out, room)
         return
     if kind.iteration == Iteration.VIEW:
         out.append(f"{value.type_name}(")
@@ -158,7 +160,11 @@ def _write_text(value: Any, out: list[str], room: list[int], quoted: bool, depth
         # An object without a text of its own prints where it is in memory: the same address
         # in every job a zygote forks, which would tell a native exploit the layout they share.
         text = without_addresses(repr(value) if quoted else str(value))
-    text = text[: room[0]]
+    _write(text, out, room)
+
+
+def _write(text: str, out: list[str], room: list[int]) -> None:
+    text = text[: max(room[0], 0)]
     room[0] -= len(text)
     out.append(text)
 
