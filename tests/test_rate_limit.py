@@ -3,14 +3,16 @@ Retry-After, and X-Forwarded-For believed from configured proxies only."""
 
 import ipaddress
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
 from app.server.peers import ClientResolver, host_key
 from app.server.ratelimit import TokenBuckets
-from tests.conftest import OPS_SETTINGS, SCRAPER
+from tests.conftest import OPS_SETTINGS, PROXY, SCRAPER
 
 
 def test_a_bucket_allows_its_burst_then_its_rate() -> None:
@@ -117,9 +119,19 @@ def test_behind_an_untrusted_proxy_every_client_shares_its_address(
 UNTIL_THE_LIMIT = "import torch\nA = torch.randn(1000000)\nwhile True:\n    s = A.sum()"
 
 
-def test_a_client_may_have_only_so_many_programs_running(ops_client: TestClient) -> None:
+@pytest.fixture
+def held_client() -> Iterator[TestClient]:
+    """The operators' settings in an app of its own: its workers are held to the time limit,
+    and the session's shared app should not be replacing processes for other tests."""
+    app = create_app(OPS_SETTINGS)
+    with TestClient(app, raise_server_exceptions=False, client=(PROXY, 40000)) as client:
+        yield client
+
+
+def test_a_client_may_have_only_so_many_programs_running(held_client: TestClient) -> None:
     """Each program may run to the time limit: one client's third at once is refused at
     once, not queued for a worker, and another client is not refused."""
+    ops_client = held_client
     running = OPS_SETTINGS.rate_limit_running
     holder = {"X-Forwarded-For": "203.0.113.60"}
 
