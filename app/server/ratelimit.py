@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.contract.schemas import Problem
@@ -83,16 +84,11 @@ class RateLimitMiddleware:
         wait = self.buckets.take(key) if self.buckets.rate > 0 else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
-            response = problem_response(
-                Problem(
-                    type="/problems/rate-limited",
-                    title="Too many requests",
-                    status=429,
-                    detail=f"This address sent more requests than this server accepts "
-                    f"({self.buckets.rate:g} a second, {self.buckets.burst:g} at once); "
-                    f"try again in {seconds} s.",
-                ),
-                headers={"Retry-After": str(seconds)},
+            response = _too_many(
+                f"This address sent more requests than this server accepts "
+                f"({self.buckets.rate:g} a second, {self.buckets.burst:g} at once); "
+                f"try again in {seconds} s.",
+                seconds,
             )
             await response(scope, receive, send)
             return
@@ -100,16 +96,10 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if self.running.get(key, 0) >= self.most_running:
-            response = problem_response(
-                Problem(
-                    type="/problems/rate-limited",
-                    title="Too many requests",
-                    status=429,
-                    detail=f"This address has {self.most_running} programs running already, "
-                    "the most this server runs for one client at once; send this one when "
-                    "an answer comes.",
-                ),
-                headers={"Retry-After": "1"},
+            response = _too_many(
+                f"This address has {self.most_running} programs running already, the most "
+                "this server runs for one client at once; send this one when an answer comes.",
+                1,
             )
             await response(scope, receive, send)
             return
@@ -122,6 +112,13 @@ class RateLimitMiddleware:
                 self.running[key] = left
             else:
                 del self.running[key]
+
+
+def _too_many(detail: str, retry_after_s: int) -> JSONResponse:
+    problem = Problem(
+        type="/problems/rate-limited", title="Too many requests", status=429, detail=detail
+    )
+    return problem_response(problem, headers={"Retry-After": str(retry_after_s)})
 
 
 def _runs_a_program(method: str, path: str) -> bool:

@@ -365,10 +365,18 @@ def module_work(
         return _numel_of(inputs) * int(sub.weight[0].numel())
     if isinstance(module, nn.modules.conv._ConvNd):
         return _numel_of(output) * int(sub.weight[0].numel())
-    if isinstance(module, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd):
-        dims = 1 if type(module).__name__.endswith("1d") else 2
-        return _pooled(output, inputs) * _count(sub.kernel_size, dims)
+    if isinstance(module, POOLING):
+        return _pooled(output, inputs) * _window(module)
     return 0
+
+
+POOLING = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
+
+
+def _window(pool: nn.Module) -> int:
+    """Elements of a pooling module's window (its 1d kind's a line, the others' a square)."""
+    dims = 1 if type(pool).__name__.endswith("1d") else 2
+    return _count(getattr(pool, "kernel_size", 1), dims)
 
 
 def module_hidden_size(
@@ -570,9 +578,8 @@ class Guard:
             unbound = getattr(torch.Tensor, name, None)
             self.check_inside(unbound, qualname, (receiver, *args), kwargs)
             check_traps(unbound, qualname, (receiver, *args), kwargs)
-            if dry_run:
-                method = getattr(torch.Tensor, name)
-                sized = self.dry_run(qualname, method, (receiver, *args), kwargs)
+            if dry_run and unbound is not None:  # a dry-run method is always Tensor's
+                sized = self.dry_run(qualname, unbound, (receiver, *args), kwargs)
             self.check_value_sizes(qualname, (receiver, *args), kwargs)
         elif isinstance(receiver, nn.Module) and name == "forward":
             return self.run_module(receiver, receiver.forward, args, kwargs)
@@ -891,15 +898,14 @@ class Guard:
             # A pooling window larger than the whole input: its meta kernel refuses the sizes
             # (so the hook above never runs), but the CPU kernel's size arithmetic may
             # overflow into a loop over the window. Charged from the input, before it runs.
-            dims = 1 if type(sub).__name__.endswith("1d") else 2
-            if _count(getattr(sub, "kernel_size", 1), dims) > _numel_of(inputs):
+            if _window(sub) > _numel_of(inputs):
                 check_work(module_work(sub, inputs, keywords, None), type(sub).__name__)
 
         handles = [sub.register_forward_hook(hook, with_kwargs=True) for sub in module.modules()]
         handles += [
             sub.register_forward_pre_hook(before, with_kwargs=True)
             for sub in module.modules()
-            if isinstance(sub, nn.modules.pooling._MaxPoolNd | nn.modules.pooling._AvgPoolNd)
+            if isinstance(sub, POOLING)
         ]
         meta_state = {n: _to_meta(t) for n, t in state.items()}
         meta_args, meta_kwargs = tree_map(_to_meta, (args, kwargs))

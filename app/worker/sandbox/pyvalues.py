@@ -86,29 +86,28 @@ def nested_size(value: Any, limit: int) -> tuple[int, int]:
     own recursion limit raises."""
     sizes: dict[int, tuple[int, int]] = {}
     opened: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(value, False)]
+    # An item to measure, or (with its children) one whose children are measured.
+    stack: list[tuple[Any, list[Any] | None]] = [(value, None)]
     while stack:
-        item, expanded = stack.pop()
-        if not isinstance(item, NESTING):
-            continue
+        item, measured_children = stack.pop()
         ident = id(item)
-        if not expanded and ident in sizes:
+        if measured_children is not None:
+            measured = [sizes.get(id(child), (1, 0)) for child in measured_children]
+            size = 1 + sum(child[0] for child in measured)
+            depth = 1 + max(child[1] for child in measured)
+            sizes[ident] = (min(size, limit + 1), depth)
+            continue
+        if not isinstance(item, NESTING) or ident in sizes:
             continue
         children = [*item, *item.values()] if isinstance(item, dict) else list(item)
         if not any(issubclass(kind, NESTING) for kind in set(map(type, children))):
             sizes[ident] = (min(1 + len(children), limit + 1), 1)  # flat: measured in C
             continue
-        if expanded:
-            measured = [sizes.get(id(child), (1, 0)) for child in children]
-            size = 1 + sum(child[0] for child in measured)
-            depth = 1 + max((child[1] for child in measured), default=0)
-            sizes[ident] = (min(size, limit + 1), depth)
-            continue
         if ident in opened:
             raise RecursionError("a list, tuple or dict holds itself")
         opened.add(ident)
-        stack.append((item, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
+        stack.append((item, children))
+        stack.extend((child, None) for child in children if id(child) not in sizes)
     return sizes.get(id(value), (1, 0))
 
 
